@@ -1,0 +1,38 @@
+// The CLI entry point that bin/kubectl-expose_lb imports.
+import {Errors, flush, run} from '@oclif/core'
+import {hoistCommand} from './cli/argv.js'
+import {COMMANDS} from './commands.js'
+import {VALUE_FLAGS} from './commands/flags.js'
+import {EXIT, ExposeLbError} from './errors.js'
+
+/** Runs the CLI with kubectl's argv and sets the exit status; never throws. */
+export async function main(argv: string[]): Promise<void> {
+  const args = hoistCommand(argv, Object.keys(COMMANDS), VALUE_FLAGS)
+  const verbose = args.includes('-v') || args.includes('--verbose')
+  try {
+    await run(args, import.meta.url)
+    await flush()
+  } catch (error) {
+    process.exitCode = report(error, verbose)
+  }
+}
+
+/** Prints one clear line (plus the detail an error carries, and the stack with -v) and returns the exit status. */
+function report(error: unknown, verbose: boolean): number {
+  if (error instanceof Errors.ExitError) return error.oclif.exit ?? 0
+  let code: number = EXIT.internal
+  let message = error instanceof Error ? error.message : String(error)
+  let detail: string | undefined
+  if (error instanceof ExposeLbError) {
+    code = error.exitCode
+    detail = error.detail
+  } else if (error instanceof Errors.CLIError) {
+    // Flag parsing and unknown commands: keep oclif's first line, point at --help.
+    code = EXIT.usage
+    message = `${message.split('\n')[0]} (see 'kubectl expose-lb --help')`
+  }
+  process.stderr.write(`error: ${message}\n`)
+  if (detail) process.stderr.write(`${detail}\n`)
+  if (verbose && error instanceof Error && error.stack) process.stderr.write(`${error.stack}\n`)
+  return code
+}

@@ -1,0 +1,5 @@
+// The oclif command map (explicit discovery strategy, see package.json "oclif.commands"). Command modules keep
+// heavy imports lazy, so loading this file stays cheap for `--help`.
+import List from './commands/list.js'
+
+export const COMMANDS = {list: List}

@@ -1,0 +1,54 @@
+import {Flags} from '@oclif/core'
+
+/** Flags every command that talks to a cluster accepts, named as kubectl names them. */
+export const clusterFlags = {
+  kubeconfig: Flags.string({
+    description: 'Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)',
+    helpGroup: 'CLUSTER',
+  }),
+  context: Flags.string({description: 'Kubeconfig context to use (default: the current context)', helpGroup: 'CLUSTER'}),
+  namespace: Flags.string({
+    char: 'n',
+    description: 'Only Services in this namespace (default: all namespaces)',
+    helpGroup: 'CLUSTER',
+  }),
+  'all-namespaces': Flags.boolean({
+    char: 'A',
+    description: 'Services in all namespaces (the default unless -n is given)',
+    exclusive: ['namespace'],
+    helpGroup: 'CLUSTER',
+  }),
+  selector: Flags.string({
+    char: 'l',
+    description: 'Only Services matching this label selector, e.g. app=radarr or tier!=db',
+    helpGroup: 'CLUSTER',
+  }),
+  verbose: Flags.boolean({char: 'v', description: 'Print more detail, and the stack trace of an error'}),
+}
+
+/** Flags that shape the plan (names and targets); shared by `list` and `serve`. */
+export const planFlags = {
+  domain: Flags.string({
+    description: 'DNS zone for friendly names (a private zone under the reserved .internal TLD by default)',
+    default: 'kube.internal',
+  }),
+  'address-type': Flags.option({
+    description: 'Node address to send traffic to',
+    options: ['InternalIP', 'ExternalIP'] as const,
+    default: 'InternalIP' as const,
+  })(),
+}
+
+/** Flags that take a value, so argv hoisting can skip their values (see src/cli/argv.ts). */
+export const VALUE_FLAGS: ReadonlySet<string> = new Set([
+  '--kubeconfig',
+  '--context',
+  '--namespace',
+  '-n',
+  '--selector',
+  '-l',
+  '--domain',
+  '--address-type',
+  '--output',
+  '-o',
+])

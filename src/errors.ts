@@ -1,0 +1,35 @@
+/** Exit statuses, one per failure a user can act on. Only bin/ and the command layer end the process. */
+export const EXIT = {
+  internal: 1,
+  usage: 2,
+  noKubeconfig: 3,
+  unknownContext: 4,
+  unreachable: 5,
+  tls: 6,
+  unauthorized: 7,
+  forbidden: 8,
+  apiError: 9,
+  bind: 10,
+} as const
+
+export type ErrorCode = keyof typeof EXIT
+
+/**
+ * A failure the user can fix. `message` is one line saying what failed, why and how to fix it;
+ * `detail` is optional extra text printed after it (e.g. the RBAC rules a 403 needs).
+ */
+export class ExposeLbError extends Error {
+  override readonly name = 'ExposeLbError'
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly detail?: string,
+    options?: {cause?: unknown},
+  ) {
+    super(message, options)
+  }
+
+  get exitCode(): number {
+    return EXIT[this.code]
+  }
+}
