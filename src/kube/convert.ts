@@ -1,0 +1,163 @@
+// API objects (plain JSON as the API server sends it) to the slim domain types. Pure and defensive: a field of the
+// wrong shape is treated as absent, so one odd object never stops the rest from being planned.
+import type {
+  EndpointSlice,
+  IPFamily,
+  LoadBalancerIngress,
+  Node,
+  Protocol,
+  Service,
+  ServicePort,
+  ServiceType,
+  Taint,
+  Workload,
+} from '../plan/types.js'
+
+type Json = Record<string, unknown>
+
+const obj = (v: unknown): Json => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Json) : {})
+const arr = (v: unknown): unknown[] => (Array.isArray(v) ? v : [])
+const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined)
+const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isInteger(v) && v > 0 ? v : undefined)
+const strMap = (v: unknown): Record<string, string> =>
+  Object.fromEntries(Object.entries(obj(v)).filter((e): e is [string, string] => typeof e[1] === 'string'))
+
+const SERVICE_TYPES: readonly ServiceType[] = ['ClusterIP', 'NodePort', 'LoadBalancer', 'ExternalName']
+const PROTOCOLS: readonly Protocol[] = ['TCP', 'UDP', 'SCTP']
+
+function toPort(raw: unknown): ServicePort | undefined {
+  const p = obj(raw)
+  const port = num(p.port)
+  if (!port) return undefined
+  const protocol = PROTOCOLS.find((x) => x === p.protocol) ?? 'TCP'
+  const name = str(p.name)
+  const nodePort = num(p.nodePort)
+  const appProtocol = str(p.appProtocol)
+  return {
+    ...(name ? {name} : {}),
+    port,
+    protocol,
+    ...(nodePort ? {nodePort} : {}),
+    ...(appProtocol ? {appProtocol} : {}),
+  }
+}
+
+/** A core/v1 Service as the slim type; `type` defaults to ClusterIP and port protocols to TCP, as the API does. */
+export function toService(raw: unknown): Service {
+  const o = obj(raw)
+  const meta = obj(o.metadata)
+  const spec = obj(o.spec)
+  const status = obj(obj(o.status).loadBalancer)
+  const type = SERVICE_TYPES.find((t) => t === spec.type) ?? 'ClusterIP'
+  const ingress = arr(status.ingress).map((i): LoadBalancerIngress => {
+    const e = obj(i)
+    const ip = str(e.ip)
+    const hostname = str(e.hostname)
+    const ipMode = str(e.ipMode)
+    return {...(ip ? {ip} : {}), ...(hostname ? {hostname} : {}), ...(ipMode ? {ipMode} : {})}
+  })
+  const selector = spec.selector === undefined || spec.selector === null ? undefined : strMap(spec.selector)
+  const clusterIP = str(spec.clusterIP)
+  const externalName = str(spec.externalName)
+  const healthCheckNodePort = num(spec.healthCheckNodePort)
+  const lbClass = str(spec.loadBalancerClass)
+  return {
+    namespace: str(meta.namespace) ?? 'default',
+    name: str(meta.name) ?? '',
+    type,
+    ...(clusterIP ? {clusterIP} : {}),
+    externalIPs: arr(spec.externalIPs).filter((x): x is string => typeof x === 'string'),
+    ...(externalName ? {externalName} : {}),
+    ports: arr(spec.ports).flatMap((p) => toPort(p) ?? []),
+    ipFamilies: arr(spec.ipFamilies).filter((f): f is IPFamily => f === 'IPv4' || f === 'IPv6'),
+    externalTrafficPolicy: spec.externalTrafficPolicy === 'Local' ? 'Local' : 'Cluster',
+    ...(healthCheckNodePort ? {healthCheckNodePort} : {}),
+    ...(typeof spec.allocateLoadBalancerNodePorts === 'boolean'
+      ? {allocateLoadBalancerNodePorts: spec.allocateLoadBalancerNodePorts}
+      : {}),
+    ...(lbClass ? {loadBalancerClass: lbClass} : {}),
+    loadBalancerIngress: ingress,
+    annotations: strMap(meta.annotations),
+    labels: strMap(meta.labels),
+    ...(selector && Object.keys(selector).length > 0 ? {selector} : {}),
+  }
+}
+
+/** A core/v1 Node as the slim type. */
+export function toNode(raw: unknown): Node {
+  const o = obj(raw)
+  const meta = obj(o.metadata)
+  const spec = obj(o.spec)
+  const status = obj(o.status)
+  const ready = arr(status.conditions).some((c) => obj(c).type === 'Ready' && obj(c).status === 'True')
+  const info = obj(status.nodeInfo)
+  const providerID = str(spec.providerID)
+  const osImage = str(info.osImage)
+  const kubeletVersion = str(info.kubeletVersion)
+  return {
+    name: str(meta.name) ?? '',
+    labels: strMap(meta.labels),
+    annotations: strMap(meta.annotations),
+    addresses: arr(status.addresses).flatMap((a) => {
+      const type = str(obj(a).type)
+      const address = str(obj(a).address)
+      return type && address ? [{type, address}] : []
+    }),
+    ready,
+    deleting: str(meta.deletionTimestamp) !== undefined,
+    taints: arr(spec.taints).flatMap((t): Taint[] => {
+      const key = str(obj(t).key)
+      if (!key) return []
+      const value = str(obj(t).value)
+      const effect = str(obj(t).effect)
+      return [{key, ...(value ? {value} : {}), ...(effect ? {effect} : {})}]
+    }),
+    unschedulable: spec.unschedulable === true,
+    ...(providerID ? {providerID} : {}),
+    ...(osImage ? {osImage} : {}),
+    ...(kubeletVersion ? {kubeletVersion} : {}),
+  }
+}
+
+/** A discovery/v1 EndpointSlice as the slim type; `ready` nil means ready (discovery/v1 EndpointConditions). */
+export function toEndpointSlice(raw: unknown): EndpointSlice {
+  const o = obj(raw)
+  const meta = obj(o.metadata)
+  return {
+    namespace: str(meta.namespace) ?? 'default',
+    name: str(meta.name) ?? '',
+    serviceName: strMap(meta.labels)['kubernetes.io/service-name'] ?? '',
+    endpoints: arr(o.endpoints).map((e) => {
+      const ep = obj(e)
+      const nodeName = str(ep.nodeName)
+      return {
+        ...(nodeName ? {nodeName} : {}),
+        ready: obj(ep.conditions).ready !== false,
+        addresses: arr(ep.addresses).filter((a): a is string => typeof a === 'string'),
+      }
+    }),
+  }
+}
+
+/** A DaemonSet, Deployment or Pod as a workload: labels, images and literal env values of its containers. */
+export function toWorkload(kind: Workload['kind'], raw: unknown): Workload {
+  const o = obj(raw)
+  const meta = obj(o.metadata)
+  const podSpec = kind === 'Pod' ? obj(o.spec) : obj(obj(obj(o.spec).template).spec)
+  const containers = [...arr(podSpec.containers), ...arr(podSpec.initContainers)].map(obj)
+  const env: Record<string, string> = {}
+  for (const c of containers) {
+    for (const e of arr(c.env).map(obj)) {
+      const name = str(e.name)
+      if (name && typeof e.value === 'string') env[name] = e.value
+    }
+  }
+  return {
+    kind,
+    namespace: str(meta.namespace) ?? 'default',
+    name: str(meta.name) ?? '',
+    labels: strMap(meta.labels),
+    images: containers.flatMap((c) => str(c.image) ?? []),
+    env,
+  }
+}

@@ -1,0 +1,212 @@
+// The planning core: a cluster snapshot in, the plan `list` prints and `serve` applies out. Pure: no I/O, no
+// clock, no logging. The rules are summarised in the README ("How Services are mapped").
+import {claimNames} from './names.js'
+import {familyOf, nodeAddress, selectNodes} from './nodes.js'
+import type {
+  ClusterSnapshot,
+  EndpointSlice,
+  Exposure,
+  IPFamily,
+  Node,
+  Plan,
+  PlanOptions,
+  PlannedPort,
+  PlannedService,
+  PortMode,
+  Service,
+  ServicePort,
+  Target,
+} from './types.js'
+
+/** How a Service can be reached from outside the cluster (see lb-detection research §2.1). */
+export function exposureOf(svc: Service): Exposure {
+  if (svc.type === 'ExternalName') return 'external-name'
+  if (svc.clusterIP === 'None') return 'headless'
+  if (svc.type === 'NodePort') return 'node-port'
+  if (svc.type === 'LoadBalancer') {
+    return svc.loadBalancerIngress.some((i) => i.ip || i.hostname) ? 'lb-ready' : 'lb-pending'
+  }
+  return 'cluster-only'
+}
+
+/** Exposures `serve` proxies through node addresses and NodePorts. */
+export function isProxied(exposure: Exposure): boolean {
+  return exposure === 'node-port' || exposure === 'lb-pending'
+}
+
+/** Exposures that get friendly names (lb-ready names answer the load balancer's own address). */
+export function isMapped(exposure: Exposure): boolean {
+  return isProxied(exposure) || exposure === 'lb-ready'
+}
+
+/** appProtocol values (IANA service names and Kubernetes' own) that speak plain HTTP/1.1 or h2c. */
+const HTTP_APP_PROTOCOLS = new Set(['http', 'kubernetes.io/h2c', 'kubernetes.io/ws'])
+/** Port names that homelab charts give web UIs. */
+const HTTP_PORT_NAMES = new Set(['web', 'ui'])
+/** Ports that are plain HTTP far more often than not, when nothing else says what a port speaks. */
+const HTTP_PORTS = new Set([80, 3000, 8000, 8008, 8080, 8081, 8088, 8888])
+
+/**
+ * How `serve` forwards a port. UDP is always `udp`. Otherwise appProtocol decides when set (http, h2c, ws →
+ * `http`; anything else, https included, → `tcp`); then a name starting with `http` but not `https`, or `web`/`ui`;
+ * then a well-known web port number; else `tcp`.
+ */
+export function portMode(port: ServicePort): PortMode {
+  if (port.protocol === 'UDP') return 'udp'
+  if (port.protocol !== 'TCP') return 'tcp'
+  if (port.appProtocol) return HTTP_APP_PROTOCOLS.has(port.appProtocol.toLowerCase()) ? 'http' : 'tcp'
+  const name = port.name?.toLowerCase() ?? ''
+  if (name.startsWith('https')) return 'tcp'
+  if (name.startsWith('http') || HTTP_PORT_NAMES.has(name)) return 'http'
+  return HTTP_PORTS.has(port.port) ? 'http' : 'tcp'
+}
+
+/** The Service's IP families in order; old objects without ipFamilies get the clusterIP's family. */
+function familiesOf(svc: Service): IPFamily[] {
+  if (svc.ipFamilies.length > 0) return svc.ipFamilies
+  return [svc.clusterIP && svc.clusterIP !== 'None' ? familyOf(svc.clusterIP) : 'IPv4']
+}
+
+/** Nodes hosting a ready endpoint of the Service, as kube-proxy counts them for externalTrafficPolicy: Local. */
+function nodesWithReadyEndpoints(svc: Service, slices: EndpointSlice[]): Set<string> {
+  const nodes = new Set<string>()
+  for (const slice of slices) {
+    if (slice.namespace !== svc.namespace || slice.serviceName !== svc.name) continue
+    for (const ep of slice.endpoints) if (ep.ready && ep.nodeName) nodes.add(ep.nodeName)
+  }
+  return nodes
+}
+
+/** Node address × NodePort pairs, primary IP family first, nodes by name. */
+function targetsFor(nodes: Node[], families: IPFamily[], nodePort: number, options: PlanOptions): Target[] {
+  const targets: Target[] = []
+  for (const family of families) {
+    for (const node of nodes) {
+      const address = nodeAddress(node, family, options.addressType)
+      if (address) targets.push({node: node.name, address, port: nodePort})
+    }
+  }
+  return targets
+}
+
+function portLabel(port: ServicePort): string {
+  return `${port.port}/${port.protocol}`
+}
+
+/** Ports keyed by (port, protocol): the same number may serve TCP and UDP, even on one nodePort. */
+function uniquePorts(ports: ServicePort[]): ServicePort[] {
+  const seen = new Set<string>()
+  return ports.filter((p) => {
+    const key = portLabel(p)
+    if (seen.has(key)) return false
+    seen.add(key)
+    return true
+  })
+}
+
+function planService(svc: Service, snapshot: ClusterSnapshot, targetNodes: Node[], options: PlanOptions): PlannedService {
+  const exposure = exposureOf(svc)
+  const warnings: string[] = []
+  let nodes = targetNodes
+  if (isProxied(exposure) && svc.externalTrafficPolicy === 'Local') {
+    const local = nodesWithReadyEndpoints(svc, snapshot.endpointSlices)
+    nodes = targetNodes.filter((n) => local.has(n.name))
+    if (nodes.length === 0) {
+      warnings.push('externalTrafficPolicy is Local and no eligible node hosts a ready endpoint: no targets')
+    }
+  }
+  if (isProxied(exposure) && targetNodes.length > 0 && nodes.length > 0) {
+    const families = familiesOf(svc)
+    if (!nodes.some((n) => families.some((f) => nodeAddress(n, f, options.addressType)))) {
+      warnings.push(`no node has an ${families.join(' or ')} address: no targets`)
+    }
+  }
+  const ports = uniquePorts(svc.ports).map((port): PlannedPort => {
+    const planned: PlannedPort = {
+      ...(port.name ? {name: port.name} : {}),
+      port: port.port,
+      protocol: port.protocol,
+      ...(port.nodePort ? {nodePort: port.nodePort} : {}),
+      ...(port.appProtocol ? {appProtocol: port.appProtocol} : {}),
+      mode: portMode(port),
+      targets: [],
+    }
+    if (!isProxied(exposure)) return planned
+    if (port.protocol === 'SCTP') {
+      warnings.push(`port ${portLabel(port)}: SCTP cannot be forwarded from a workstation; skipped`)
+    } else if (!port.nodePort) {
+      warnings.push(
+        svc.allocateLoadBalancerNodePorts === false
+          ? `port ${portLabel(port)}: allocateLoadBalancerNodePorts is false, so it has no NodePort to forward to; it needs an in-cluster load balancer`
+          : `port ${portLabel(port)}: no NodePort assigned yet; no targets`,
+      )
+    } else {
+      planned.targets = targetsFor(nodes, familiesOf(svc), port.nodePort, options)
+    }
+    return planned
+  })
+  return {
+    namespace: svc.namespace,
+    name: svc.name,
+    type: svc.type,
+    exposure,
+    names: [],
+    loadBalancerIngress: svc.loadBalancerIngress.flatMap((i) => (i.ip ? [i.ip] : i.hostname ? [i.hostname] : [])),
+    externalTrafficPolicy: svc.externalTrafficPolicy,
+    ...(svc.healthCheckNodePort ? {healthCheckNodePort: svc.healthCheckNodePort} : {}),
+    ports,
+    warnings,
+  }
+}
+
+/** Gives mapped Services their names; a name claimed by two Services goes to neither (each keeps its long name). */
+function assignNames(planned: PlannedService[], services: Map<PlannedService, Service>, domain: string): string[] {
+  const mapped = planned.filter((p) => isMapped(p.exposure))
+  const shortCount = new Map<string, number>()
+  for (const p of mapped) shortCount.set(p.name, (shortCount.get(p.name) ?? 0) + 1)
+
+  const claims = mapped.map((p) => ({p, ...claimNames(services.get(p)!, domain, shortCount.get(p.name) === 1)}))
+  const owners = new Map<string, string[]>()
+  const longNames = new Set(claims.map((c) => c.long))
+  for (const c of claims) {
+    for (const name of c.wanted) owners.set(name, [...(owners.get(name) ?? []), `${c.p.namespace}/${c.p.name}`])
+  }
+  const warnings: string[] = []
+  for (const c of claims) {
+    c.p.warnings.push(...c.warnings)
+    const names = [c.long]
+    for (const name of c.wanted) {
+      const claimants = owners.get(name)!
+      if (longNames.has(name)) {
+        c.p.warnings.push(`name ${name} belongs to another Service; skipped`)
+      } else if (claimants.length > 1) {
+        c.p.warnings.push(`name ${name} is also claimed by ${claimants.filter((o) => o !== `${c.p.namespace}/${c.p.name}`).join(', ')}; skipped`)
+      } else {
+        names.push(name)
+      }
+    }
+    c.p.names = names
+  }
+  for (const [name, claimants] of owners) {
+    if (claimants.length > 1 && !longNames.has(name)) warnings.push(`name ${name} is claimed by ${claimants.join(' and ')}: neither gets it`)
+  }
+  return warnings
+}
+
+/** Turns a cluster snapshot into the plan: per Service its exposure, names, ports, modes and node targets. */
+export function buildPlan(snapshot: ClusterSnapshot, options: PlanOptions): Plan {
+  const selection = selectNodes(snapshot.nodes)
+  const sorted = [...snapshot.services].sort((a, b) => a.namespace.localeCompare(b.namespace) || a.name.localeCompare(b.name))
+  const byPlan = new Map<PlannedService, Service>()
+  const services = sorted.map((svc) => {
+    const p = planService(svc, snapshot, selection.targets, options)
+    byPlan.set(p, svc)
+    return p
+  })
+  const warnings = [...selection.warnings]
+  if (snapshot.nodes.length === 0 && services.some((s) => isProxied(s.exposure))) {
+    warnings.push('no nodes visible: NodePort Services have no targets')
+  }
+  warnings.push(...assignNames(services, byPlan, options.domain))
+  return {domain: options.domain, nodes: selection.planned, services, warnings}
+}
