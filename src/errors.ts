@@ -33,3 +33,9 @@ export class ExposeLbError extends Error {
     return EXIT[this.code]
   }
 }
+
+/** The first line of an error's message, for one-line reports. */
+export function firstLine(error: unknown): string {
+  const text = error instanceof Error ? error.message : String(error)
+  return text.split('\n', 1)[0] ?? ''
+}

@@ -1,11 +1,19 @@
 import {Command, Flags} from '@oclif/core'
+import {stringify} from 'yaml'
+import {detectLoadBalancers} from '../detect/detect.js'
+import {ExposeLbError} from '../errors.js'
+import {normalizeDomain} from '../plan/names.js'
+import {buildPlan} from '../plan/plan.js'
+import {buildReport} from '../output/report.js'
+import {formatServiceTable, formatSummary} from '../output/table.js'
 import {clusterFlags, planFlags} from './flags.js'
 
 export default class List extends Command {
   static override summary = 'Show what each Service exposes, whether the cluster has a load balancer, and what serve maps'
   static override description = `Inspects Services in all namespaces (or only -n NAMESPACE) and prints, per Service, what it \
-exposes (cluster-only, node-port, lb-pending, lb-ready, …), the friendly names and node targets \`serve\` maps it to, \
-which load-balancer implementation the cluster runs and what to install if it has none.`
+exposes (cluster-only, headless, external-name, node-port, lb-pending, lb-ready), the friendly names and node targets \
+\`serve\` maps it to, which load-balancer implementation the cluster runs, and what to install if it has none.
+Data goes to stdout; warnings go to stderr.`
   static override examples = [
     '<%= config.bin %> list',
     '<%= config.bin %> list -n media -o wide',
@@ -24,6 +32,31 @@ which load-balancer implementation the cluster runs and what to install if it ha
   }
 
   async run(): Promise<void> {
-    await this.parse(List)
+    const {flags} = await this.parse(List)
+    const domain = normalizeDomain(flags.domain)
+    if (!domain) {
+      throw new ExposeLbError('usage', `--domain "${flags.domain}" is not a valid DNS name; use something like kube.internal`)
+    }
+    const {openCluster, readSnapshot} = await import('../kube/session.js')
+    const api = openCluster({kubeconfig: flags.kubeconfig, context: flags.context})
+    const snapshot = await readSnapshot(api, {namespace: flags.namespace, selector: flags.selector})
+    const plan = buildPlan(snapshot, {domain, addressType: flags['address-type']})
+    const detection = detectLoadBalancers(snapshot)
+    const report = buildReport({context: api.context, server: api.server, plan, detection})
+
+    if (flags.output === 'json') this.log(JSON.stringify(report, null, 2))
+    else if (flags.output === 'yaml') this.log(stringify(report, {lineWidth: 0}).trimEnd())
+    else {
+      const headers = !flags['no-headers']
+      if (headers) this.log(`${formatSummary(report)}\n`)
+      if (report.services.length > 0) this.log(formatServiceTable(report, {wide: flags.output === 'wide', headers}))
+    }
+    if (report.services.length === 0) {
+      const where = flags.namespace ? ` in namespace ${flags.namespace}` : ''
+      const matching = flags.selector ? ` matching ${flags.selector}` : ''
+      process.stderr.write(`No Services found${where}${matching}.\n`)
+    }
+    for (const w of report.warnings) process.stderr.write(`warning: ${w}\n`)
+    for (const s of report.services) for (const w of s.warnings) process.stderr.write(`warning: ${s.namespace}/${s.name}: ${w}\n`)
   }
 }

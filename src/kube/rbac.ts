@@ -1,0 +1,34 @@
+// The read-only access expose-lb needs. Printed on a 403 and shown in the README ("RBAC").
+
+/** Rules `list` and `serve` cannot work without: Services, Nodes and EndpointSlices. */
+export const REQUIRED_RULES = [
+  {apiGroups: [''], resources: ['services', 'nodes'], verbs: ['get', 'list', 'watch']},
+  {apiGroups: ['discovery.k8s.io'], resources: ['endpointslices'], verbs: ['get', 'list', 'watch']},
+]
+
+/** Rules load-balancer detection uses; without them `list` still works, with a warning. */
+export const DETECTION_RULES = [
+  {apiGroups: [''], resources: ['pods', 'configmaps'], verbs: ['get', 'list']},
+  {apiGroups: ['apps'], resources: ['daemonsets', 'deployments'], verbs: ['list']},
+  {apiGroups: ['networking.k8s.io'], resources: ['ingressclasses'], verbs: ['list']},
+  {apiGroups: ['metallb.io'], resources: ['ipaddresspools', 'l2advertisements', 'bgpadvertisements'], verbs: ['list']},
+  {apiGroups: ['cilium.io'], resources: ['ciliumloadbalancerippools', 'ciliuml2announcementpolicies'], verbs: ['list']},
+  {apiGroups: ['network.kubesphere.io'], resources: ['eips'], verbs: ['list']},
+  {apiGroups: ['purelb.io'], resources: ['servicegroups'], verbs: ['list']},
+]
+
+function rulesYaml(rules: typeof REQUIRED_RULES): string {
+  return rules
+    .map((r) => `- apiGroups: [${r.apiGroups.map((g) => `"${g}"`).join(', ')}]\n  resources: [${r.resources.join(', ')}]\n  verbs: [${r.verbs.join(', ')}]`)
+    .join('\n')
+}
+
+/** The ClusterRole as YAML, ready for `kubectl apply -f -`. */
+export const MINIMAL_CLUSTER_ROLE = `apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata:
+  name: expose-lb-reader
+rules:
+${rulesYaml(REQUIRED_RULES)}
+# optional: load-balancer detection
+${rulesYaml(DETECTION_RULES)}`

@@ -1,0 +1,12 @@
+// What a command needs to talk to a cluster: the kubeconfig loaded as kubectl would, and an API client for it.
+// Commands import this module lazily, so `--help` never loads @kubernetes/client-node.
+import {ApiClient} from './client.js'
+import {loadKubeConfig, type KubeConfigOptions} from './kubeconfig.js'
+
+export {readSnapshot} from './snapshot.js'
+
+/** Loads the kubeconfig and returns a client for the chosen context. */
+export function openCluster(options: KubeConfigOptions): ApiClient {
+  const {kc, context, server} = loadKubeConfig(options)
+  return new ApiClient(kc, context, server)
+}

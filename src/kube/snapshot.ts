@@ -1,0 +1,154 @@
+// One consistent read of what the planner and detection need. Services, Nodes and EndpointSlices are required;
+// detection reads are optional: a 403/404 there becomes a note in signals.unavailable, not a failure.
+import {ExposeLbError} from '../errors.js'
+import type {ClusterSnapshot, DetectionSignals, Workload} from '../plan/types.js'
+import {ApiStatusError, type ApiClient, type ReadTarget} from './client.js'
+import {toEndpointSlice, toNode, toService, toWorkload} from './convert.js'
+
+export interface SnapshotScope {
+  /** Only this namespace; undefined for all. */
+  namespace?: string
+  /** Label selector for Services. */
+  selector?: string
+}
+
+interface List {
+  items?: unknown[]
+}
+
+interface GroupList {
+  groups?: Array<{name?: string; preferredVersion?: {version?: string}}>
+}
+
+/** Custom resources whose object counts tell whether an installed load balancer hands out addresses. */
+const COUNTED_RESOURCES = [
+  ['metallb.io', 'ipaddresspools'],
+  ['metallb.io', 'l2advertisements'],
+  ['metallb.io', 'bgpadvertisements'],
+  ['cilium.io', 'ciliumloadbalancerippools'],
+  ['cilium.io', 'ciliuml2announcementpolicies'],
+  ['network.kubesphere.io', 'eips'],
+  ['purelb.io', 'servicegroups'],
+] as const
+
+/** ConfigMaps detection looks at: legacy MetalLB config and kube-vip's IP ranges. */
+const CONFIG_MAPS = [
+  ['metallb-system', 'config'],
+  ['kube-system', 'kubevip'],
+] as const
+
+/** Pods carrying these label keys belong to k3s/RKE2 ServiceLB (svclb-*) in any namespace. */
+const SERVICELB_POD_LABELS = ['svccontroller.k3s.cattle.io/svcname', 'svccontroller.rke2.cattle.io/svcname']
+
+function query(params: Record<string, string | undefined>): string {
+  const entries = Object.entries(params).filter((e): e is [string, string] => Boolean(e[1]))
+  return entries.length ? `?${new URLSearchParams(entries).toString()}` : ''
+}
+
+function scoped(base: string, resource: string, namespace?: string): string {
+  return namespace ? `${base}/namespaces/${encodeURIComponent(namespace)}/${resource}` : `${base}/${resource}`
+}
+
+/** Reads Services, Nodes, EndpointSlices and detection signals in parallel. */
+export async function readSnapshot(api: ApiClient, scope: SnapshotScope = {}): Promise<ClusterSnapshot> {
+  const ns = scope.namespace
+  const servicesRead = api.get<List>({
+    path: scoped('/api/v1', 'services', ns) + query({labelSelector: scope.selector}),
+    verb: 'list',
+    resource: 'services',
+    namespace: ns,
+  })
+  const nodesRead = api.get<List>({path: '/api/v1/nodes', verb: 'list', resource: 'nodes'})
+  const slicesRead = api.get<List>({
+    path: scoped('/apis/discovery.k8s.io/v1', 'endpointslices', ns),
+    verb: 'list',
+    resource: 'endpointslices.discovery.k8s.io',
+    namespace: ns,
+  })
+  const signalsRead = readSignals(api)
+  const [services, nodes, slices, signals] = await Promise.all([servicesRead, nodesRead, slicesRead, signalsRead])
+  return {
+    services: (services.items ?? []).map(toService),
+    nodes: (nodes.items ?? []).map(toNode),
+    endpointSlices: (slices.items ?? []).map(toEndpointSlice),
+    signals,
+  }
+}
+
+/** Detection facts; each read that is forbidden or missing is listed in `unavailable` instead. */
+export async function readSignals(api: ApiClient): Promise<DetectionSignals> {
+  const unavailable: string[] = []
+  /** An optional read: undefined when forbidden or not found (404 also means "this API does not exist"). */
+  const optional = async <T>(target: ReadTarget, quietIfMissing = false): Promise<T | undefined> => {
+    try {
+      return await api.get<T>(target)
+    } catch (error) {
+      const status = error instanceof ApiStatusError ? error.status : error instanceof ExposeLbError && error.code === 'forbidden' ? 403 : 0
+      if (status === 404 && quietIfMissing) return undefined
+      if (status !== 403 && status !== 404) throw error
+      unavailable.push(`${target.verb} ${target.resource} (${status === 403 ? 'forbidden' : 'not found'})`)
+      return undefined
+    }
+  }
+  const items = (list: List | undefined) => list?.items ?? []
+
+  const groupsRead = optional<GroupList>({path: '/apis', verb: 'get', resource: 'API groups (/apis)'})
+  const workloadsRead = Promise.all([
+    optional<List>({path: '/apis/apps/v1/daemonsets', verb: 'list', resource: 'daemonsets.apps'}),
+    optional<List>({path: '/apis/apps/v1/deployments', verb: 'list', resource: 'deployments.apps'}),
+    optional<List>({path: '/api/v1/namespaces/kube-system/pods', verb: 'list', resource: 'pods', namespace: 'kube-system'}),
+    ...SERVICELB_POD_LABELS.map((label) =>
+      optional<List>({path: `/api/v1/pods${query({labelSelector: label})}`, verb: 'list', resource: 'pods'}),
+    ),
+  ])
+  const configMapsRead = Promise.all(
+    CONFIG_MAPS.map(([namespace, name]) =>
+      optional<{data?: Record<string, string>}>(
+        {path: `/api/v1/namespaces/${namespace}/configmaps/${name}`, verb: 'get', resource: `configmap ${namespace}/${name}`},
+        true,
+      ),
+    ),
+  )
+  const ingressRead = optional<List>({path: '/apis/networking.k8s.io/v1/ingressclasses', verb: 'list', resource: 'ingressclasses.networking.k8s.io'})
+
+  const groups = (await groupsRead)?.groups ?? []
+  const versions = new Map(groups.flatMap((g) => (g.name && g.preferredVersion?.version ? [[g.name, g.preferredVersion.version] as const] : [])))
+  const counted = COUNTED_RESOURCES.filter(([group]) => versions.has(group))
+  const countsRead = Promise.all(
+    counted.map(([group, resource]) =>
+      optional<List>({path: `/apis/${group}/${versions.get(group)}/${resource}`, verb: 'list', resource: `${resource}.${group}`}),
+    ),
+  )
+
+  const [[daemonSets, deployments, ...podLists], configMaps, ingressClasses, counts] = await Promise.all([
+    workloadsRead,
+    configMapsRead,
+    ingressRead,
+    countsRead,
+  ])
+  const seenPods = new Set<string>()
+  const pods = podLists.flatMap(items).map((p) => toWorkload('Pod', p)).filter((p) => {
+    const key = `${p.namespace}/${p.name}`
+    return !seenPods.has(key) && Boolean(seenPods.add(key))
+  })
+  const workloads: Workload[] = [
+    ...items(daemonSets).map((o) => toWorkload('DaemonSet', o)),
+    ...items(deployments).map((o) => toWorkload('Deployment', o)),
+    ...pods,
+  ]
+  return {
+    apiGroups: groups.flatMap((g) => g.name ?? []),
+    workloads,
+    configMaps: Object.fromEntries(
+      CONFIG_MAPS.flatMap(([namespace, name], i) => {
+        const cm = configMaps[i]
+        return cm ? [[`${namespace}/${name}`, cm.data ?? {}]] : []
+      }),
+    ),
+    customObjectCounts: Object.fromEntries(
+      counted.flatMap(([group, resource], i) => (counts[i] ? [[`${resource}.${group}`, items(counts[i]).length]] : [])),
+    ),
+    ingressClasses: items(ingressClasses).flatMap((o) => (o as {metadata?: {name?: string}}).metadata?.name ?? []),
+    unavailable,
+  }
+}

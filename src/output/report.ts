@@ -1,0 +1,82 @@
+// The ExposureReport: `list -o json|yaml` prints it as is, and users script against it, so its shape is a
+// contract (apiVersion expose-lb/v1). Pure.
+import type {Detection, Exposure, NodeAddress, Plan, PortMode, Protocol, ServiceType, Target} from '../plan/types.js'
+
+export interface ExposureReport {
+  apiVersion: 'expose-lb/v1'
+  kind: 'ExposureReport'
+  context: string
+  server: string
+  domain: string
+  nodes: Array<{name: string; ready: boolean; addresses: NodeAddress[]; eligible: boolean; reason?: string}>
+  loadBalancer: {
+    detected: Array<{name: string; evidence: string[]}>
+    recommendation: {name: string; reason: string}
+  }
+  services: Array<{
+    namespace: string
+    name: string
+    type: ServiceType
+    exposure: Exposure
+    names: string[]
+    loadBalancerIngress: string[]
+    ports: Array<{
+      name?: string
+      port: number
+      protocol: Protocol
+      nodePort?: number
+      appProtocol?: string
+      mode: PortMode
+      targets: string[]
+    }>
+    warnings: string[]
+  }>
+  warnings: string[]
+}
+
+/** `address:port`, with IPv6 addresses in brackets (RFC 3986 host syntax). */
+export function formatTarget(t: Pick<Target, 'address' | 'port'>): string {
+  return t.address.includes(':') ? `[${t.address}]:${t.port}` : `${t.address}:${t.port}`
+}
+
+/** Puts the plan and the detection result into the report shape. */
+export function buildReport(input: {context: string; server: string; plan: Plan; detection: Detection}): ExposureReport {
+  const {plan, detection} = input
+  return {
+    apiVersion: 'expose-lb/v1',
+    kind: 'ExposureReport',
+    context: input.context,
+    server: input.server,
+    domain: plan.domain,
+    nodes: plan.nodes.map((n) => ({
+      name: n.name,
+      ready: n.ready,
+      addresses: n.addresses,
+      eligible: n.eligible,
+      ...(n.reason ? {reason: n.reason} : {}),
+    })),
+    loadBalancer: {
+      detected: detection.detected.map((d) => ({name: d.name, evidence: d.evidence})),
+      recommendation: detection.recommendation,
+    },
+    services: plan.services.map((s) => ({
+      namespace: s.namespace,
+      name: s.name,
+      type: s.type,
+      exposure: s.exposure,
+      names: s.names,
+      loadBalancerIngress: s.loadBalancerIngress,
+      ports: s.ports.map((p) => ({
+        ...(p.name ? {name: p.name} : {}),
+        port: p.port,
+        protocol: p.protocol,
+        ...(p.nodePort ? {nodePort: p.nodePort} : {}),
+        ...(p.appProtocol ? {appProtocol: p.appProtocol} : {}),
+        mode: p.mode,
+        targets: p.targets.map(formatTarget),
+      })),
+      warnings: s.warnings,
+    })),
+    warnings: [...plan.warnings, ...detection.warnings],
+  }
+}

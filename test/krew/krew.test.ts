@@ -1,0 +1,386 @@
+// The krew release end to end: `scripts/package.mjs` builds the archive and manifest, the manifest passes
+// krew-index's checks (replicated in ./validate.ts), and the archive installed the way krew installs it runs
+// under the real kubectl, from a temp dir where no node_modules can be reached.
+import {spawnSync, type SpawnSyncReturns} from 'node:child_process'
+import {createHash} from 'node:crypto'
+import {
+  accessSync,
+  constants,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {basename, delimiter, dirname, isAbsolute, join, posix, relative, resolve} from 'node:path'
+import {fileURLToPath} from 'node:url'
+import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+import {parse, stringify} from 'yaml'
+import {validateKrewManifest, versionProblem} from './validate.js'
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url))
+const SHA_PLACEHOLDER = 'FILLED_IN_BY_NPM_RUN_PACKAGE' // as in krew-manifest.yaml and scripts/package.mjs
+const VERSION = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {version: string}).version
+const ARCHIVE_NAME = `kubectl-expose-lb_v${VERSION}.tar.gz`
+const ARCHIVE = join(ROOT, 'release', ARCHIVE_NAME)
+const MANIFEST = join(ROOT, 'release', 'expose-lb.yaml')
+const TEMPLATE = join(ROOT, 'krew-manifest.yaml')
+// The LICENSE names krew-index CI accepts among the installed files.
+const LICENSE_NAME = /^(license(\.txt|\.md)?|licenses.*|copying(\.txt)?)$/i
+
+interface FileOperation {
+  from: string
+  to: string
+}
+interface Platform {
+  uri: string
+  sha256: string
+  bin: string
+  files: FileOperation[]
+}
+interface Manifest {
+  metadata: {name: string}
+  spec: {version: string; platforms: Platform[]}
+}
+
+let tmp = ''
+
+function run(command: string, args: string[], options: {cwd?: string; env?: NodeJS.ProcessEnv} = {}) {
+  return spawnSync(command, args, {encoding: 'utf8', timeout: 60_000, ...options})
+}
+
+function describeRun(result: SpawnSyncReturns<string>): string {
+  return `exit ${result.status}${result.error ? ` (${result.error.message})` : ''}\n${result.stdout}\n${result.stderr}`
+}
+
+function sha256Of(path: string): string {
+  return createHash('sha256').update(readFileSync(path)).digest('hex')
+}
+
+function readManifest(path: string): Manifest {
+  return parse(readFileSync(path, 'utf8')) as Manifest
+}
+
+beforeAll(() => {
+  tmp = mkdtempSync(join(tmpdir(), 'expose-lb-krew-'))
+  // Other test files run against dist/ in parallel and build.mjs empties dist/ before rebuilding, so package the
+  // existing build when there is one (npm test builds first); build only when dist/ is missing.
+  const args = existsSync(join(ROOT, 'dist', 'cli.mjs')) ? ['--no-build'] : []
+  const result = run(process.execPath, ['scripts/package.mjs', ...args], {cwd: ROOT})
+  expect(result.status, describeRun(result)).toBe(0)
+  expect(result.stdout).toContain(`release/${ARCHIVE_NAME}`)
+}, 120_000)
+
+afterAll(() => {
+  if (tmp) rmSync(tmp, {recursive: true, force: true})
+})
+
+describe('the krew manifest validator', () => {
+  const sha = 'a'.repeat(64)
+  const valid = {
+    apiVersion: 'krew.googlecontainertools.github.com/v1alpha2',
+    kind: 'Plugin',
+    metadata: {name: 'expose-lb'},
+    spec: {
+      version: 'v1.2.3',
+      shortDescription: 'Short and sweet',
+      description: 'A description.\n',
+      platforms: [
+        {
+          selector: {matchExpressions: [{key: 'os', operator: 'In', values: ['darwin', 'linux']}]},
+          uri: 'https://example.com/a.tar.gz',
+          sha256: sha,
+          bin: 'kubectl-expose_lb',
+          files: [{from: 'a/*', to: '.'}],
+        },
+      ],
+    },
+  }
+  const windowsPlatform = {...valid.spec.platforms[0], selector: {matchLabels: {os: 'windows', arch: 'amd64'}}}
+
+  /** The valid manifest with `change` applied to a deep copy (typed loosely: cases delete required fields). */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  function broken(change: (m: any) => void): string {
+    const copy = structuredClone(valid)
+    change(copy)
+    return stringify(copy)
+  }
+
+  it('accepts a well-formed manifest, and a second platform that does not overlap', () => {
+    expect(validateKrewManifest(stringify(valid), 'expose-lb.yaml')).toEqual({errors: [], warnings: []})
+    const twoPlatforms = broken((m) => m.spec.platforms.push(windowsPlatform))
+    expect(validateKrewManifest(twoPlatforms, 'plugins/expose-lb.yaml')).toEqual({errors: [], warnings: []})
+  })
+
+  it.each([
+    [
+      'a wrong apiVersion',
+      broken((m) => (m.apiVersion = 'krew.googlecontainertools.github.com/v1alpha1')),
+      /apiVersion/,
+    ],
+    ['a wrong kind', broken((m) => (m.kind = 'Plugins')), /kind="Plugins"/],
+    [
+      'a name that differs from the file name',
+      broken((m) => (m.metadata.name = 'expose')),
+      /should be named "expose-lb"/,
+    ],
+    ['no shortDescription', broken((m) => delete m.spec.shortDescription), /should have a short description/],
+    ['a two-line shortDescription', broken((m) => (m.spec.shortDescription = 'a\nb')), /line breaks/],
+    ['a version without v', broken((m) => (m.spec.version = '1.2.3')), /not starting with 'v'/],
+    ['a two-part version', broken((m) => (m.spec.version = 'v1.2')), /illegal version string/],
+    ['no platforms', broken((m) => (m.spec.platforms = [])), /should have a platform/],
+    ['no uri', broken((m) => delete m.spec.platforms[0].uri), /`uri` has to be set/],
+    ['an upper-case sha256', broken((m) => (m.spec.platforms[0].sha256 = sha.toUpperCase())), /`sha256` value/],
+    ['the sha256 placeholder', broken((m) => (m.spec.platforms[0].sha256 = SHA_PLACEHOLDER)), /`sha256` value/],
+    ['no bin', broken((m) => delete m.spec.platforms[0].bin), /`bin` has to be set/],
+    ['an empty files list', broken((m) => (m.spec.platforms[0].files = [])), /unspecified or non-empty/],
+    ['a file op without to', broken((m) => (m.spec.platforms[0].files = [{from: 'x'}])), /`to` field/],
+    ['no selector', broken((m) => delete m.spec.platforms[0].selector), /nil selector/],
+    ['an empty selector', broken((m) => (m.spec.platforms[0].selector = {})), /empty selector/],
+    [
+      'a selector key other than os/arch',
+      broken((m) => (m.spec.platforms[0].selector = {matchLabels: {distro: 'debian'}})),
+      /key "distro" not supported/,
+    ],
+    [
+      'a selector no krew platform matches',
+      broken((m) => (m.spec.platforms[0].selector.matchExpressions[0].values = ['plan9'])),
+      /doesn't match any supported platforms/,
+    ],
+    [
+      'an In expression without values',
+      broken((m) => (m.spec.platforms[0].selector.matchExpressions[0].values = [])),
+      /cannot be converted/,
+    ],
+    [
+      'two platforms selecting linux/amd64',
+      broken((m) => m.spec.platforms.push({...windowsPlatform, selector: {matchLabels: {os: 'linux'}}})),
+      /select os=linux\/arch=amd64/,
+    ],
+  ])('rejects %s', (_name, text, error) => {
+    const {errors} = validateKrewManifest(text, 'expose-lb.yaml')
+    expect(errors).toContainEqual(expect.stringMatching(error))
+  })
+
+  it('rejects a reserved Windows name and a file that is not .yaml', () => {
+    const con = broken((m) => (m.metadata.name = 'con'))
+    expect(validateKrewManifest(con, 'con.yaml').errors).toContainEqual(expect.stringMatching(/"con" is not allowed/))
+    expect(validateKrewManifest(stringify(valid), 'expose-lb.yml').errors).toContainEqual(
+      expect.stringMatching(/extension/),
+    )
+  })
+
+  it('accepts the sha256 placeholder only when told to', () => {
+    const template = broken((m) => (m.spec.platforms[0].sha256 = SHA_PLACEHOLDER))
+    expect(validateKrewManifest(template, 'expose-lb.yaml', {shaPlaceholder: SHA_PLACEHOLDER}).errors).toEqual([])
+  })
+
+  it('warns about long lines, a long shortDescription and misspelt fields, as krew-index would', () => {
+    const long = 'word '.repeat(17).trim() // 84 characters with spaces
+    const text = broken((m) => {
+      m.spec.description = `${long}\n${'x'.repeat(90)}\n` // a single long word is allowed
+      m.spec.shortDescription = 'y '.repeat(30).trim()
+      m.spec.shortDesription = 'typo'
+    })
+    expect(validateKrewManifest(text, 'expose-lb.yaml')).toEqual({
+      errors: [],
+      warnings: [
+        'line length in `description` exceeds 80 characters',
+        'shortDescription is over 50 characters (krew-index review)',
+        'unknown field spec.shortDesription (krew ignores it)',
+      ],
+    })
+  })
+
+  it.each([
+    ['v0.1.0', undefined],
+    ['v1.0.0-rc.1+build.5', undefined],
+    ['v01.0.0', /zero-prefixed/],
+    ['v1.0.0-rc.01', /zero-prefixed/],
+    ['v1.0.0.0', /illegal version/],
+  ])('parses the version %s as krew does', (version, problem) => {
+    const found = versionProblem(version)
+    if (problem) expect(found).toMatch(problem)
+    else expect(found).toBeUndefined()
+  })
+})
+
+describe('the release written by scripts/package.mjs', () => {
+  it("passes krew's checks as release/expose-lb.yaml", () => {
+    expect(validateKrewManifest(readFileSync(MANIFEST, 'utf8'), MANIFEST)).toEqual({errors: [], warnings: []})
+  })
+
+  it('comes from the template, which passes the same checks with only its sha256 placeholder', () => {
+    const templateText = readFileSync(TEMPLATE, 'utf8')
+    // The template is submitted as plugins/expose-lb.yaml, so it is checked under that name.
+    expect(validateKrewManifest(templateText, 'expose-lb.yaml', {shaPlaceholder: SHA_PLACEHOLDER})).toEqual({
+      errors: [],
+      warnings: [],
+    })
+    const template = parse(templateText) as Manifest
+    const release = readManifest(MANIFEST)
+    expect(template.spec.version).toBe(`v${VERSION}`)
+    expect(template.spec.platforms.map((p) => p.sha256)).toEqual([SHA_PLACEHOLDER])
+    for (const platform of template.spec.platforms) platform.sha256 = release.spec.platforms[0]?.sha256 ?? ''
+    expect(release).toEqual(template)
+  })
+
+  it("names the archive's GitHub release asset and carries its sha256", () => {
+    const [platform] = readManifest(MANIFEST).spec.platforms
+    expect(platform?.uri).toBe(
+      `https://github.com/expose-lb/kubectl-expose-lb/releases/download/v${VERSION}/${ARCHIVE_NAME}`,
+    )
+    expect(platform?.sha256).toBe(sha256Of(ARCHIVE))
+  })
+
+  it('holds the shim, package.json, the bundle without source maps, LICENSE and the notices', () => {
+    const listing = run('tar', ['-tzf', ARCHIVE])
+    expect(listing.status, describeRun(listing)).toBe(0)
+    const entries = listing.stdout.trim().split('\n')
+    for (const required of ['kubectl-expose_lb', 'package.json', 'LICENSE', 'THIRD_PARTY_NOTICES', 'dist/cli.mjs']) {
+      expect(entries).toContain(`kubectl-expose-lb/${required}`)
+    }
+    const allowed =
+      /^kubectl-expose-lb\/(|kubectl-expose_lb|package\.json|LICENSE|THIRD_PARTY_NOTICES|dist\/|dist\/[\w-]+\.mjs)$/
+    expect(entries.filter((entry) => !allowed.test(entry))).toEqual([])
+  })
+
+  it('is reproducible: packaging the same build again gives the same bytes', () => {
+    const again = join(tmp, 'again')
+    const result = run(process.execPath, ['scripts/package.mjs', '--no-build', '--out-dir', again], {cwd: ROOT})
+    expect(result.status, describeRun(result)).toBe(0)
+    expect(sha256Of(join(again, ARCHIVE_NAME))).toBe(sha256Of(ARCHIVE))
+  })
+})
+
+describe('installed the way krew installs it', () => {
+  let krewBin = ''
+  let installDir = ''
+  let env: NodeJS.ProcessEnv = {}
+
+  beforeAll(() => {
+    const manifest = readManifest(MANIFEST)
+    const [platform] = manifest.spec.platforms
+    if (!platform) throw new Error('release/expose-lb.yaml has no platform')
+    const krewRoot = join(tmp, 'krew')
+    installDir = join(krewRoot, 'store', manifest.metadata.name, manifest.spec.version)
+    krewBin = join(krewRoot, 'bin')
+    const binPath = installLikeKrew(ARCHIVE, platform, join(tmp, 'download'), installDir)
+    mkdirSync(krewBin, {recursive: true})
+    symlinkSync(relative(krewBin, binPath), join(krewBin, 'kubectl-expose_lb')) // newer krew links relatively
+
+    // Only the plugin, node and kubectl on PATH, a fresh HOME, no NODE_PATH/NODE_OPTIONS.
+    const home = join(tmp, 'home')
+    mkdirSync(home)
+    const kubectl = which('kubectl')
+    env = {PATH: [krewBin, dirname(process.execPath), dirname(kubectl)].join(delimiter), HOME: home}
+  })
+
+  it('installs a LICENSE file, as krew-index CI requires', () => {
+    expect(readdirSync(installDir).filter((name) => LICENSE_NAME.test(name))).toEqual(['LICENSE'])
+  })
+
+  it('sits where no node_modules folder can be reached, so only the bundle itself can be loaded', () => {
+    expect(relative(ROOT, installDir).startsWith('..')).toBe(true)
+    for (let dir = installDir; ; dir = dirname(dir)) {
+      expect(existsSync(join(dir, 'node_modules')), `${dir}/node_modules`).toBe(false)
+      if (dirname(dir) === dir) break
+    }
+  })
+
+  it('runs under the real kubectl: kubectl expose-lb --help', () => {
+    const result = run('kubectl', ['expose-lb', '--help'], {cwd: tmp, env})
+    expect(result.status, describeRun(result)).toBe(0)
+    expect(result.stdout).toContain('kubectl expose-lb')
+    expect(result.stdout).toContain('list')
+  })
+
+  it('is listed by kubectl plugin list', () => {
+    const result = run('kubectl', ['plugin', 'list'], {cwd: tmp, env})
+    expect(result.status, describeRun(result)).toBe(0)
+    expect(result.stdout).toContain(join(krewBin, 'kubectl-expose_lb'))
+  })
+})
+
+/**
+ * Extracts the archive and applies the platform's `files` operations into installDir the way krew does
+ * (internal/installation/move.go), returning the path of the installed `bin`.
+ */
+function installLikeKrew(archive: string, platform: Platform, extractDir: string, installDir: string): string {
+  mkdirSync(extractDir, {recursive: true})
+  const extracted = run('tar', ['-xzf', archive, '-C', extractDir])
+  if (extracted.status !== 0) throw new Error(`cannot extract ${archive}: ${describeRun(extracted)}`)
+  mkdirSync(installDir, {recursive: true})
+  for (const op of platform.files) {
+    for (const move of findMoves(extractDir, installDir, op)) {
+      mkdirSync(dirname(move.to), {recursive: true})
+      renameSync(move.from, move.to)
+    }
+  }
+  const binPath = resolve(installDir, platform.bin)
+  if (!isInside(installDir, binPath)) throw new Error(`bin ${platform.bin} is outside the install dir`)
+  if (!statSync(binPath).isFile()) throw new Error(`bin ${platform.bin} is not a file`)
+  accessSync(binPath, constants.X_OK) // krew keeps the archive's modes: the shim must be executable as shipped
+  return binPath
+}
+
+/** findMoveTargets: a `from` naming an existing path moves directly, otherwise it is a glob. */
+function findMoves(fromDir: string, toDir: string, op: FileOperation): Array<{from: string; to: string}> {
+  if (op.to !== cleanPath(op.to))
+    throw new Error(`the provided path is not clean, ${op.to} should be ${cleanPath(op.to)}`)
+  const direct = resolve(fromDir, op.from)
+  const moves = existsSync(direct)
+    ? [{from: direct, to: cleanPath(op.to) === '.' ? join(toDir, basename(direct)) : resolve(toDir, op.to)}]
+    : glob(fromDir, op.from).map((from) => ({from, to: join(resolve(toDir, op.to), basename(from))}))
+  if (moves.length === 0) throw new Error(`no files in the plugin archive matched the glob pattern=${op.from}`)
+  for (const move of moves) {
+    if (!isInside(fromDir, move.from) || !isInside(toDir, move.to))
+      throw new Error(`move ${move.from} is out of bounds`)
+  }
+  return moves
+}
+
+/** Go's filepath.Clean, for the relative forward-slash paths a manifest holds. */
+function cleanPath(path: string): string {
+  const normalized = posix.normalize(path)
+  return normalized.length > 1 && normalized.endsWith('/') ? normalized.slice(0, -1) : normalized
+}
+
+/** filepath.Glob for `*` and `?` (all a manifest here needs), one path segment at a time. */
+function glob(root: string, pattern: string): string[] {
+  let paths = [root]
+  for (const segment of pattern.split('/').filter((s) => s !== '' && s !== '.')) {
+    const source = segment
+      .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+      .replace(/\*/g, '[^/]*')
+      .replace(/\?/g, '[^/]')
+    const matcher = new RegExp(`^${source}$`)
+    paths = paths.flatMap((dir) =>
+      statSync(dir).isDirectory()
+        ? readdirSync(dir)
+            .filter((name) => matcher.test(name))
+            .sort()
+            .map((name) => join(dir, name))
+        : [],
+    )
+  }
+  return paths
+}
+
+function isInside(base: string, path: string): boolean {
+  const rel = relative(base, path)
+  return rel !== '' && !rel.startsWith('..') && !isAbsolute(rel)
+}
+
+function which(command: string): string {
+  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
+    const candidate = join(dir, command)
+    if (existsSync(candidate)) return candidate
+  }
+  throw new Error(`${command} is not on PATH`)
+}
