@@ -9,6 +9,8 @@ import {EXIT, ExposeLbError} from './errors.js'
 export async function main(argv: string[]): Promise<void> {
   const args = hoistCommand(argv, Object.keys(COMMANDS), VALUE_FLAGS)
   const verbose = args.includes('-v') || args.includes('--verbose')
+  // The bundle is minified; with -v, stacks should point at src/ through the shipped source maps.
+  if (verbose) process.setSourceMapsEnabled(true)
   try {
     await run(args, import.meta.url)
     await flush()

@@ -40,6 +40,22 @@ const CONFIG_MAPS = [
 /** Pods carrying these label keys belong to k3s/RKE2 ServiceLB (svclb-*) in any namespace. */
 const SERVICELB_POD_LABELS = ['svccontroller.k3s.cattle.io/svcname', 'svccontroller.rke2.cattle.io/svcname']
 
+/**
+ * Like Promise.all, but waits for every read to finish before throwing the first failure, so no rejection is
+ * left unhandled (which would end the process) and no request is still in flight when the command reports.
+ */
+async function settleAll<T extends readonly unknown[]>(promises: {[K in keyof T]: Promise<T[K]>}): Promise<T> {
+  const results = await Promise.allSettled(promises)
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected')
+  if (failed) throw failed.reason
+  return results.map((r) => (r as PromiseFulfilledResult<unknown>).value) as unknown as T
+}
+
+/** Objects in a list; disabled Cilium pools (spec.disabled) hand out nothing, so they do not count. */
+function countObjects(list: List): number {
+  return (list.items ?? []).filter((o) => (o as {spec?: {disabled?: boolean}}).spec?.disabled !== true).length
+}
+
 function query(params: Record<string, string | undefined>): string {
   const entries = Object.entries(params).filter((e): e is [string, string] => Boolean(e[1]))
   return entries.length ? `?${new URLSearchParams(entries).toString()}` : ''
@@ -66,7 +82,7 @@ export async function readSnapshot(api: ApiClient, scope: SnapshotScope = {}): P
     namespace: ns,
   })
   const signalsRead = readSignals(api)
-  const [services, nodes, slices, signals] = await Promise.all([servicesRead, nodesRead, slicesRead, signalsRead])
+  const [services, nodes, slices, signals] = await settleAll([servicesRead, nodesRead, slicesRead, signalsRead] as const)
   return {
     services: (services.items ?? []).map(toService),
     nodes: (nodes.items ?? []).map(toNode),
@@ -111,21 +127,25 @@ export async function readSignals(api: ApiClient): Promise<DetectionSignals> {
   )
   const ingressRead = optional<List>({path: '/apis/networking.k8s.io/v1/ingressclasses', verb: 'list', resource: 'ingressclasses.networking.k8s.io'})
 
-  const groups = (await groupsRead)?.groups ?? []
-  const versions = new Map(groups.flatMap((g) => (g.name && g.preferredVersion?.version ? [[g.name, g.preferredVersion.version] as const] : [])))
-  const counted = COUNTED_RESOURCES.filter(([group]) => versions.has(group))
-  const countsRead = Promise.all(
-    counted.map(([group, resource]) =>
-      optional<List>({path: `/apis/${group}/${versions.get(group)}/${resource}`, verb: 'list', resource: `${resource}.${group}`}),
-    ),
-  )
+  // Counting custom objects needs discovery's preferred versions first.
+  const countsRead = groupsRead.then((list) => {
+    const versions = new Map((list?.groups ?? []).flatMap((g) => (g.name && g.preferredVersion?.version ? [[g.name, g.preferredVersion.version] as const] : [])))
+    const counted = COUNTED_RESOURCES.filter(([group]) => versions.has(group))
+    return Promise.all(
+      counted.map(async ([group, resource]) => {
+        const list = await optional<List>({path: `/apis/${group}/${versions.get(group)}/${resource}`, verb: 'list', resource: `${resource}.${group}`})
+        return list ? ([`${resource}.${group}`, countObjects(list)] as const) : undefined
+      }),
+    )
+  })
 
-  const [[daemonSets, deployments, ...podLists], configMaps, ingressClasses, counts] = await Promise.all([
+  const [groups, [daemonSets, deployments, ...podLists], configMaps, ingressClasses, counts] = await settleAll([
+    groupsRead,
     workloadsRead,
     configMapsRead,
     ingressRead,
     countsRead,
-  ])
+  ] as const)
   const seenPods = new Set<string>()
   const pods = podLists.flatMap(items).map((p) => toWorkload('Pod', p)).filter((p) => {
     const key = `${p.namespace}/${p.name}`
@@ -137,7 +157,7 @@ export async function readSignals(api: ApiClient): Promise<DetectionSignals> {
     ...pods,
   ]
   return {
-    apiGroups: groups.flatMap((g) => g.name ?? []),
+    apiGroups: (groups?.groups ?? []).flatMap((g) => g.name ?? []),
     workloads,
     configMaps: Object.fromEntries(
       CONFIG_MAPS.flatMap(([namespace, name], i) => {
@@ -145,9 +165,7 @@ export async function readSignals(api: ApiClient): Promise<DetectionSignals> {
         return cm ? [[`${namespace}/${name}`, cm.data ?? {}]] : []
       }),
     ),
-    customObjectCounts: Object.fromEntries(
-      counted.flatMap(([group, resource], i) => (counts[i] ? [[`${resource}.${group}`, items(counts[i]).length]] : [])),
-    ),
+    customObjectCounts: Object.fromEntries(counts.flatMap((entry) => (entry ? [entry] : []))),
     ingressClasses: items(ingressClasses).flatMap((o) => (o as {metadata?: {name?: string}}).metadata?.name ?? []),
     unavailable,
   }

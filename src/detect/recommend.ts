@@ -1,0 +1,203 @@
+/**
+ * What to install or finish, given what detection found. Pure. Follows the rule of thumb "a working load balancer
+ * → nothing; installed but idle → finish it; else what fits the distro and node count".
+ */
+import type {DetectedLoadBalancer, DetectorName, Node, Recommendation} from '../plan/types.js'
+import {type Distro, rke2ServiceLbEnabledBy, serviceLbDisabledBy} from './distro.js'
+
+/** One implementation found; `finish` says what is missing when it is installed but does not serve. */
+export interface Finding {
+  lb: DetectedLoadBalancer
+  finish?: Recommendation
+}
+
+/** What `recommend` decides from. */
+export interface RecommendInput {
+  distro: Distro
+  findings: Finding[]
+  /** Nodes that are not being deleted. */
+  nodes: Node[]
+}
+
+/** Appended to every reason that asks the user to act: the plugin bridges the gap meanwhile. */
+export const UNTIL_THEN = 'until then, `kubectl expose-lb serve` maps the names on this workstation'
+
+/** The label kubeadm, minikube and Talos put on control-plane nodes; load balancers skip such nodes. */
+const EXCLUDE_LABEL = 'node.kubernetes.io/exclude-from-external-load-balancers'
+
+/** How messages name each implementation. */
+export const DISPLAY_NAMES: Record<DetectorName, string> = {
+  metallb: 'MetalLB',
+  'k3s-servicelb': 'k3s ServiceLB',
+  'kube-vip': 'kube-vip',
+  cilium: 'Cilium LB-IPAM',
+  openelb: 'OpenELB',
+  purelb: 'PureLB',
+  cloud: "the cloud provider's load balancer",
+  kind: 'cloud-provider-kind',
+  minikube: 'minikube tunnel',
+  microk8s: 'MicroK8s',
+}
+
+// Implementations that take every LoadBalancer Service without a loadBalancerClass. OpenELB (per-Service
+// annotation) and PureLB (only when configured as the default) are opt-in; MicroK8s is a distro, not a balancer.
+const NIL_CLASS: ReadonlySet<DetectorName> = new Set<DetectorName>([
+  'metallb',
+  'k3s-servicelb',
+  'kube-vip',
+  'cilium',
+  'cloud',
+  'kind',
+  'minikube',
+])
+
+/** The recommendation, and warnings about how the found implementations get along. */
+export function recommend(input: RecommendInput): {recommendation: Recommendation; warnings: string[]} {
+  const serving = input.findings.filter((f) => f.lb.serving)
+  const warnings = raceWarnings(serving, input.distro)
+  if (serving.length > 0) return {recommendation: nothingToInstall(serving), warnings}
+  const finish = input.findings.find((f) => f.finish !== undefined)?.finish
+  if (finish !== undefined) return {recommendation: untilThen(finish), warnings}
+  return {recommendation: untilThen(byDistro(input)), warnings}
+}
+
+function nothingToInstall(serving: Finding[]): Recommendation {
+  const [only] = serving
+  if (serving.length === 1 && only?.lb.name === 'cloud') {
+    return {
+      name: 'none',
+      reason:
+        `the cloud provider's load balancer is there (${only.lb.evidence[0] ?? 'node providerID'}): nothing to install; ` +
+        'if LoadBalancer Services stay pending, check the cloud quota, the Service annotations and loadBalancerClass',
+    }
+  }
+  const names = serving.map((f) => DISPLAY_NAMES[f.lb.name])
+  let reason = `${joinNames(names)} ${names.length === 1 ? 'is' : 'are'} serving: nothing to install`
+  if (serving.some((f) => f.lb.name === 'openelb')) {
+    reason += ' (OpenELB only takes Services annotated `lb.kubesphere.io/v1alpha1: openelb`)'
+  }
+  return {name: 'none', reason}
+}
+
+/** Two nil-class implementations serving at once race for every such Service (MetalLB docs, "Issues with K3s"). */
+function raceWarnings(serving: Finding[], distro: Distro): string[] {
+  const racing = serving.filter((f) => NIL_CLASS.has(f.lb.name))
+  if (racing.length < 2) return []
+  const names = joinNames(racing.map((f) => DISPLAY_NAMES[f.lb.name]))
+  let fix = 'disable one'
+  if (racing.some((f) => f.lb.name === 'k3s-servicelb')) {
+    fix +=
+      distro === 'rke2'
+        ? ' (drop `--enable-servicelb` from the RKE2 server)'
+        : ' (start k3s with `--disable=servicelb`)'
+  }
+  const all = racing.length === 2 ? 'both' : 'all'
+  return [`${names} ${all} serve LoadBalancer Services that have no loadBalancerClass and race for them: ${fix}`]
+}
+
+function byDistro({distro, nodes}: RecommendInput): Recommendation {
+  switch (distro) {
+    case 'kind':
+      return {
+        name: 'cloud-provider-kind',
+        reason:
+          'kind has no load balancer of its own: run cloud-provider-kind on this host (sigs.k8s.io/cloud-provider-kind)',
+      }
+    case 'minikube':
+      return {
+        name: 'minikube-tunnel',
+        reason: 'minikube has no load balancer of its own: run `minikube tunnel` (or `minikube addons enable metallb`)',
+      }
+    case 'microk8s':
+      return {
+        name: 'microk8s-metallb',
+        reason:
+          'MicroK8s has no load balancer by default: run `microk8s enable metallb:<range>` with free addresses of the node network',
+      }
+    default:
+  }
+  if (nodes.length === 0) {
+    return {
+      name: 'metallb',
+      reason:
+        'no nodes could be seen, so the node count is unknown: MetalLB (L2) fits most bare-metal clusters ' +
+        '(on a single k3s node, its built-in ServiceLB is enough)',
+    }
+  }
+  const [single] = nodes.length === 1 ? nodes : []
+  if (distro === 'k3s') return single === undefined ? k3sSeveralNodes(nodes) : k3sOneNode(nodes)
+  if (distro === 'rke2') {
+    if (single !== undefined) return rke2OneNode(nodes)
+    return {name: 'metallb', reason: `this RKE2 cluster has ${nodes.length} nodes: install MetalLB (L2)`}
+  }
+  if (single !== undefined) return metalLbOnOneNode(single, distro)
+  return {
+    name: 'metallb',
+    reason: `this cluster has ${nodes.length} nodes: install MetalLB (L2) and give it a range of free addresses`,
+  }
+}
+
+function k3sOneNode(nodes: Node[]): Recommendation {
+  const disabled = serviceLbDisabledBy(nodes)
+  if (disabled === undefined) {
+    return {
+      name: 'k3s-servicelb',
+      reason: "k3s ServiceLB is enabled: it gives a LoadBalancer Service this node's IP as soon as one is created",
+    }
+  }
+  return {
+    name: 'k3s-servicelb',
+    reason:
+      `k3s ServiceLB is the built-in load balancer for a single node, but node ${disabled.node} runs with ` +
+      `\`${disabled.flag}\`: remove that and restart k3s`,
+  }
+}
+
+function k3sSeveralNodes(nodes: Node[]): Recommendation {
+  const count = `this k3s cluster has ${nodes.length} nodes`
+  if (serviceLbDisabledBy(nodes) !== undefined) {
+    return {name: 'metallb', reason: `${count} and ServiceLB is disabled: install MetalLB (L2)`}
+  }
+  return {
+    name: 'metallb',
+    reason:
+      `${count}: install MetalLB (L2) after restarting the k3s servers with \`--disable=servicelb\` ` +
+      '(ServiceLB also works, but it answers on every node IP and needs free hostPorts)',
+  }
+}
+
+function rke2OneNode(nodes: Node[]): Recommendation {
+  const enabled = rke2ServiceLbEnabledBy(nodes)
+  if (enabled !== undefined) {
+    return {
+      name: 'rke2-servicelb',
+      reason: `RKE2 ServiceLB is enabled (\`${enabled.flag}\` on node ${enabled.node}): it gives a LoadBalancer Service this node's IP as soon as one is created`,
+    }
+  }
+  return {
+    name: 'rke2-servicelb',
+    reason:
+      "RKE2 ships ServiceLB switched off: start the RKE2 server with `--enable-servicelb` to give LoadBalancer Services this node's IP",
+  }
+}
+
+function metalLbOnOneNode(node: Node, distro: Distro): Recommendation {
+  const where = distro === 'talos' ? 'this single Talos node' : 'a single node'
+  const label =
+    node.labels[EXCLUDE_LABEL] === undefined
+      ? `if the node gets the control-plane label \`${EXCLUDE_LABEL}\` (kubeadm and Talos add it), remove it`
+      : `remove the control-plane label \`${EXCLUDE_LABEL}\` from node ${node.name}`
+  return {
+    name: 'metallb',
+    reason: `ServiceLB is k3s-only, so on ${where} install MetalLB (L2); ${label}, or MetalLB will not announce from it`,
+  }
+}
+
+function untilThen(recommendation: Recommendation): Recommendation {
+  return {name: recommendation.name, reason: `${recommendation.reason}; ${UNTIL_THEN}`}
+}
+
+function joinNames(names: string[]): string {
+  if (names.length <= 2) return names.join(' and ')
+  return `${names.slice(0, -1).join(', ')} and ${names.at(-1) ?? ''}`
+}
