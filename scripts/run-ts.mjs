@@ -12,7 +12,16 @@ if (!entry) {
   process.exit(2)
 }
 const outfile = resolve(dirname(entry), `.${basename(entry, '.ts')}.${process.pid}.mjs`)
-await build({entryPoints: [entry], outfile, bundle: true, platform: 'node', format: 'esm', target: 'node20', packages: 'external', logLevel: 'warning'})
+await build({
+  entryPoints: [entry],
+  outfile,
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  target: 'node20',
+  packages: 'external',
+  logLevel: 'warning',
+})
 process.argv = [process.argv[0], entry, ...args]
 try {
   await import(pathToFileURL(outfile).href)

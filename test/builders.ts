@@ -27,7 +27,11 @@ export function makeService(name: string, overrides: Partial<Service> = {}): Ser
   }
 }
 
-export function nodePortService(name: string, ports: Array<Partial<ServicePort> & {nodePort: number}>, overrides: Partial<Service> = {}): Service {
+export function nodePortService(
+  name: string,
+  ports: Array<Partial<ServicePort> & {nodePort: number}>,
+  overrides: Partial<Service> = {},
+): Service {
   return makeService(name, {
     type: 'NodePort',
     ports: ports.map((p) => ({port: 80, protocol: 'TCP', ...p})),
@@ -52,21 +56,42 @@ export function makeNode(name: string, internalIP: string, overrides: Partial<No
   }
 }
 
-export function makeSlice(serviceName: string, endpoints: Array<{nodeName?: string; ready?: boolean}>, namespace = 'default'): EndpointSlice {
+export function makeSlice(
+  serviceName: string,
+  endpoints: Array<{nodeName?: string; ready?: boolean}>,
+  namespace = 'default',
+): EndpointSlice {
   return {
     namespace,
     name: `${serviceName}-abcde`,
     serviceName,
-    endpoints: endpoints.map((e, i) => ({nodeName: e.nodeName, ready: e.ready ?? true, addresses: [`10.42.0.${i + 10}`]})),
+    endpoints: endpoints.map((e, i) => ({
+      nodeName: e.nodeName,
+      ready: e.ready ?? true,
+      addresses: [`10.42.0.${i + 10}`],
+    })),
   }
 }
 
-export function makeWorkload(kind: Workload['kind'], namespace: string, name: string, overrides: Partial<Workload> = {}): Workload {
+export function makeWorkload(
+  kind: Workload['kind'],
+  namespace: string,
+  name: string,
+  overrides: Partial<Workload> = {},
+): Workload {
   return {kind, namespace, name, labels: {}, images: [], env: {}, ...overrides}
 }
 
 export function emptySignals(overrides: Partial<DetectionSignals> = {}): DetectionSignals {
-  return {apiGroups: [], workloads: [], configMaps: {}, customObjectCounts: {}, ingressClasses: [], unavailable: [], ...overrides}
+  return {
+    apiGroups: [],
+    workloads: [],
+    configMaps: {},
+    customObjectCounts: {},
+    ingressClasses: [],
+    unavailable: [],
+    ...overrides,
+  }
 }
 
 export function makeSnapshot(overrides: Partial<ClusterSnapshot> = {}): ClusterSnapshot {

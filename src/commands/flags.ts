@@ -6,7 +6,10 @@ export const clusterFlags = {
     description: 'Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)',
     helpGroup: 'CLUSTER',
   }),
-  context: Flags.string({description: 'Kubeconfig context to use (default: the current context)', helpGroup: 'CLUSTER'}),
+  context: Flags.string({
+    description: 'Kubeconfig context to use (default: the current context)',
+    helpGroup: 'CLUSTER',
+  }),
   namespace: Flags.string({
     char: 'n',
     description: 'Only Services in this namespace (default: all namespaces)',

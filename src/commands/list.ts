@@ -9,7 +9,8 @@ import {formatServiceTable, formatSummary} from '../output/table.js'
 import {clusterFlags, planFlags} from './flags.js'
 
 export default class List extends Command {
-  static override summary = 'Show what each Service exposes, whether the cluster has a load balancer, and what serve maps'
+  static override summary =
+    'Show what each Service exposes, whether the cluster has a load balancer, and what serve maps'
   static override description = `Inspects Services in all namespaces (or only -n NAMESPACE) and prints, per Service, what it \
 exposes (cluster-only, headless, external-name, node-port, lb-pending, lb-ready), the friendly names and node targets \
 \`serve\` maps it to, which load-balancer implementation the cluster runs, and what to install if it has none.
@@ -35,7 +36,10 @@ Data goes to stdout; warnings go to stderr.`
     const {flags} = await this.parse(List)
     const domain = normalizeDomain(flags.domain)
     if (!domain) {
-      throw new ExposeLbError('usage', `--domain "${flags.domain}" is not a valid DNS name; use something like kube.internal`)
+      throw new ExposeLbError(
+        'usage',
+        `--domain "${flags.domain}" is not a valid DNS name; use something like kube.internal`,
+      )
     }
     const {openCluster, readSnapshot} = await import('../kube/session.js')
     const api = openCluster({kubeconfig: flags.kubeconfig, context: flags.context})
@@ -57,6 +61,7 @@ Data goes to stdout; warnings go to stderr.`
       process.stderr.write(`No Services found${where}${matching}.\n`)
     }
     for (const w of report.warnings) process.stderr.write(`warning: ${w}\n`)
-    for (const s of report.services) for (const w of s.warnings) process.stderr.write(`warning: ${s.namespace}/${s.name}: ${w}\n`)
+    for (const s of report.services)
+      for (const w of s.warnings) process.stderr.write(`warning: ${s.namespace}/${s.name}: ${w}\n`)
   }
 }

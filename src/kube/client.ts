@@ -46,13 +46,19 @@ export class ApiClient {
     const options = await this.requestOptions()
     const {status, body} = await new Promise<{status: number; body: string}>((resolve, reject) => {
       const lib = url.protocol === 'http:' ? http : https
-      const req = lib.request(url, {...options, method: 'GET', headers: {...options.headers, accept: 'application/json'}}, (res) => {
-        const chunks: Buffer[] = []
-        res.on('data', (c: Buffer) => chunks.push(c))
-        res.on('end', () => resolve({status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8')}))
-        res.on('error', reject)
-      })
-      req.setTimeout(REQUEST_TIMEOUT_MS, () => req.destroy(Object.assign(new Error(`no answer within ${REQUEST_TIMEOUT_MS / 1000} s`), {code: 'ETIMEDOUT'})))
+      const req = lib.request(
+        url,
+        {...options, method: 'GET', headers: {...options.headers, accept: 'application/json'}},
+        (res) => {
+          const chunks: Buffer[] = []
+          res.on('data', (c: Buffer) => chunks.push(c))
+          res.on('end', () => resolve({status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8')}))
+          res.on('error', reject)
+        },
+      )
+      req.setTimeout(REQUEST_TIMEOUT_MS, () =>
+        req.destroy(Object.assign(new Error(`no answer within ${REQUEST_TIMEOUT_MS / 1000} s`), {code: 'ETIMEDOUT'})),
+      )
       req.on('error', reject)
       req.end()
     }).catch((error: unknown) => {
@@ -62,7 +68,10 @@ export class ApiClient {
       try {
         return JSON.parse(body) as T
       } catch {
-        throw new ExposeLbError('apiError', `the API server at ${this.server} sent a ${target.resource} answer that is not JSON`)
+        throw new ExposeLbError(
+          'apiError',
+          `the API server at ${this.server} sent a ${target.resource} answer that is not JSON`,
+        )
       }
     }
     throw this.statusError(status, body, target)
@@ -75,7 +84,12 @@ export class ApiClient {
         await this.kc.applyToHTTPSOptions(opts)
       } catch (error) {
         const why = firstLine(error)
-        throw new ExposeLbError('unauthorized', `cannot get credentials for context "${this.context}": ${why}`, undefined, {cause: error})
+        throw new ExposeLbError(
+          'unauthorized',
+          `cannot get credentials for context "${this.context}": ${why}`,
+          undefined,
+          {cause: error},
+        )
       }
       return opts
     })()

@@ -35,7 +35,10 @@ export function loadKubeConfig(options: KubeConfigOptions = {}): LoadedConfig {
       ? env.KUBECONFIG.split(delimiter).filter(Boolean)
       : [join(env.HOME ?? homedir(), '.kube', 'config')]
   if (options.kubeconfig && !existsSync(options.kubeconfig)) {
-    throw new ExposeLbError('noKubeconfig', `kubeconfig ${options.kubeconfig} does not exist; check the --kubeconfig path`)
+    throw new ExposeLbError(
+      'noKubeconfig',
+      `kubeconfig ${options.kubeconfig} does not exist; check the --kubeconfig path`,
+    )
   }
   const present = files.filter((f) => existsSync(f))
   if (present.length === 0) return inCluster(files, env, options.context)
@@ -49,7 +52,12 @@ export function loadKubeConfig(options: KubeConfigOptions = {}): LoadedConfig {
       kc.loadFromFile(file)
     } catch (error) {
       const why = firstLine(error)
-      throw new ExposeLbError('noKubeconfig', `cannot read kubeconfig ${file}: ${why}; fix the file or point --kubeconfig elsewhere`, undefined, {cause: error})
+      throw new ExposeLbError(
+        'noKubeconfig',
+        `cannot read kubeconfig ${file}: ${why}; fix the file or point --kubeconfig elsewhere`,
+        undefined,
+        {cause: error},
+      )
     }
     current ||= kc.currentContext
     for (const c of kc.clusters) {
@@ -65,15 +73,24 @@ export function loadKubeConfig(options: KubeConfigOptions = {}): LoadedConfig {
   const want = options.context || current
   const list = available.length ? available.join(', ') : 'none'
   if (!want) {
-    throw new ExposeLbError('unknownContext', `kubeconfig ${present.join(delimiter)} sets no current-context; pass --context (available: ${list})`)
+    throw new ExposeLbError(
+      'unknownContext',
+      `kubeconfig ${present.join(delimiter)} sets no current-context; pass --context (available: ${list})`,
+    )
   }
   if (!merged.getContextObject(want)) {
-    throw new ExposeLbError('unknownContext', `context "${want}" not found in kubeconfig ${present.join(delimiter)}; available: ${list}`)
+    throw new ExposeLbError(
+      'unknownContext',
+      `context "${want}" not found in kubeconfig ${present.join(delimiter)}; available: ${list}`,
+    )
   }
   merged.setCurrentContext(want)
   const cluster = merged.getCurrentCluster()
   if (!cluster?.server) {
-    throw new ExposeLbError('unknownContext', `context "${want}" names cluster "${merged.getContextObject(want)?.cluster}", which is not in the kubeconfig (or has no server)`)
+    throw new ExposeLbError(
+      'unknownContext',
+      `context "${want}" names cluster "${merged.getContextObject(want)?.cluster}", which is not in the kubeconfig (or has no server)`,
+    )
   }
   return {kc: merged, context: want, server: cluster.server}
 }

@@ -19,7 +19,10 @@ export const DETECTION_RULES = [
 
 function rulesYaml(rules: typeof REQUIRED_RULES): string {
   return rules
-    .map((r) => `- apiGroups: [${r.apiGroups.map((g) => `"${g}"`).join(', ')}]\n  resources: [${r.resources.join(', ')}]\n  verbs: [${r.verbs.join(', ')}]`)
+    .map(
+      (r) =>
+        `- apiGroups: [${r.apiGroups.map((g) => `"${g}"`).join(', ')}]\n  resources: [${r.resources.join(', ')}]\n  verbs: [${r.verbs.join(', ')}]`,
+    )
     .join('\n')
 }
 

@@ -82,7 +82,12 @@ export async function readSnapshot(api: ApiClient, scope: SnapshotScope = {}): P
     namespace: ns,
   })
   const signalsRead = readSignals(api)
-  const [services, nodes, slices, signals] = await settleAll([servicesRead, nodesRead, slicesRead, signalsRead] as const)
+  const [services, nodes, slices, signals] = await settleAll([
+    servicesRead,
+    nodesRead,
+    slicesRead,
+    signalsRead,
+  ] as const)
   return {
     services: (services.items ?? []).map(toService),
     nodes: (nodes.items ?? []).map(toNode),
@@ -99,7 +104,12 @@ export async function readSignals(api: ApiClient): Promise<DetectionSignals> {
     try {
       return await api.get<T>(target)
     } catch (error) {
-      const status = error instanceof ApiStatusError ? error.status : error instanceof ExposeLbError && error.code === 'forbidden' ? 403 : 0
+      const status =
+        error instanceof ApiStatusError
+          ? error.status
+          : error instanceof ExposeLbError && error.code === 'forbidden'
+            ? 403
+            : 0
       if (status === 404 && quietIfMissing) return undefined
       if (status !== 403 && status !== 404) throw error
       unavailable.push(`${target.verb} ${target.resource} (${status === 403 ? 'forbidden' : 'not found'})`)
@@ -112,7 +122,12 @@ export async function readSignals(api: ApiClient): Promise<DetectionSignals> {
   const workloadsRead = Promise.all([
     optional<List>({path: '/apis/apps/v1/daemonsets', verb: 'list', resource: 'daemonsets.apps'}),
     optional<List>({path: '/apis/apps/v1/deployments', verb: 'list', resource: 'deployments.apps'}),
-    optional<List>({path: '/api/v1/namespaces/kube-system/pods', verb: 'list', resource: 'pods', namespace: 'kube-system'}),
+    optional<List>({
+      path: '/api/v1/namespaces/kube-system/pods',
+      verb: 'list',
+      resource: 'pods',
+      namespace: 'kube-system',
+    }),
     ...SERVICELB_POD_LABELS.map((label) =>
       optional<List>({path: `/api/v1/pods${query({labelSelector: label})}`, verb: 'list', resource: 'pods'}),
     ),
@@ -120,20 +135,36 @@ export async function readSignals(api: ApiClient): Promise<DetectionSignals> {
   const configMapsRead = Promise.all(
     CONFIG_MAPS.map(([namespace, name]) =>
       optional<{data?: Record<string, string>}>(
-        {path: `/api/v1/namespaces/${namespace}/configmaps/${name}`, verb: 'get', resource: `configmap ${namespace}/${name}`},
+        {
+          path: `/api/v1/namespaces/${namespace}/configmaps/${name}`,
+          verb: 'get',
+          resource: `configmap ${namespace}/${name}`,
+        },
         true,
       ),
     ),
   )
-  const ingressRead = optional<List>({path: '/apis/networking.k8s.io/v1/ingressclasses', verb: 'list', resource: 'ingressclasses.networking.k8s.io'})
+  const ingressRead = optional<List>({
+    path: '/apis/networking.k8s.io/v1/ingressclasses',
+    verb: 'list',
+    resource: 'ingressclasses.networking.k8s.io',
+  })
 
   // Counting custom objects needs discovery's preferred versions first.
   const countsRead = groupsRead.then((list) => {
-    const versions = new Map((list?.groups ?? []).flatMap((g) => (g.name && g.preferredVersion?.version ? [[g.name, g.preferredVersion.version] as const] : [])))
+    const versions = new Map(
+      (list?.groups ?? []).flatMap((g) =>
+        g.name && g.preferredVersion?.version ? [[g.name, g.preferredVersion.version] as const] : [],
+      ),
+    )
     const counted = COUNTED_RESOURCES.filter(([group]) => versions.has(group))
     return Promise.all(
       counted.map(async ([group, resource]) => {
-        const list = await optional<List>({path: `/apis/${group}/${versions.get(group)}/${resource}`, verb: 'list', resource: `${resource}.${group}`})
+        const list = await optional<List>({
+          path: `/apis/${group}/${versions.get(group)}/${resource}`,
+          verb: 'list',
+          resource: `${resource}.${group}`,
+        })
         return list ? ([`${resource}.${group}`, countObjects(list)] as const) : undefined
       }),
     )
@@ -147,10 +178,13 @@ export async function readSignals(api: ApiClient): Promise<DetectionSignals> {
     countsRead,
   ] as const)
   const seenPods = new Set<string>()
-  const pods = podLists.flatMap(items).map((p) => toWorkload('Pod', p)).filter((p) => {
-    const key = `${p.namespace}/${p.name}`
-    return !seenPods.has(key) && Boolean(seenPods.add(key))
-  })
+  const pods = podLists
+    .flatMap(items)
+    .map((p) => toWorkload('Pod', p))
+    .filter((p) => {
+      const key = `${p.namespace}/${p.name}`
+      return !seenPods.has(key) && Boolean(seenPods.add(key))
+    })
   const workloads: Workload[] = [
     ...items(daemonSets).map((o) => toWorkload('DaemonSet', o)),
     ...items(deployments).map((o) => toWorkload('Deployment', o)),

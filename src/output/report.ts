@@ -40,7 +40,12 @@ export function formatTarget(t: Pick<Target, 'address' | 'port'>): string {
 }
 
 /** Puts the plan and the detection result into the report shape. */
-export function buildReport(input: {context: string; server: string; plan: Plan; detection: Detection}): ExposureReport {
+export function buildReport(input: {
+  context: string
+  server: string
+  plan: Plan
+  detection: Detection
+}): ExposureReport {
   const {plan, detection} = input
   return {
     apiVersion: 'expose-lb/v1',

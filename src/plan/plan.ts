@@ -104,7 +104,12 @@ function uniquePorts(ports: ServicePort[]): ServicePort[] {
   })
 }
 
-function planService(svc: Service, snapshot: ClusterSnapshot, targetNodes: Node[], options: PlanOptions): PlannedService {
+function planService(
+  svc: Service,
+  snapshot: ClusterSnapshot,
+  targetNodes: Node[],
+  options: PlanOptions,
+): PlannedService {
   const exposure = exposureOf(svc)
   const warnings: string[] = []
   let nodes = targetNodes
@@ -180,7 +185,9 @@ function assignNames(planned: PlannedService[], services: Map<PlannedService, Se
       if (longNames.has(name)) {
         c.p.warnings.push(`name ${name} belongs to another Service; skipped`)
       } else if (claimants.length > 1) {
-        c.p.warnings.push(`name ${name} is also claimed by ${claimants.filter((o) => o !== `${c.p.namespace}/${c.p.name}`).join(', ')}; skipped`)
+        c.p.warnings.push(
+          `name ${name} is also claimed by ${claimants.filter((o) => o !== `${c.p.namespace}/${c.p.name}`).join(', ')}; skipped`,
+        )
       } else {
         names.push(name)
       }
@@ -188,7 +195,8 @@ function assignNames(planned: PlannedService[], services: Map<PlannedService, Se
     c.p.names = names
   }
   for (const [name, claimants] of owners) {
-    if (claimants.length > 1 && !longNames.has(name)) warnings.push(`name ${name} is claimed by ${claimants.join(' and ')}: neither gets it`)
+    if (claimants.length > 1 && !longNames.has(name))
+      warnings.push(`name ${name} is claimed by ${claimants.join(' and ')}: neither gets it`)
   }
   return warnings
 }
@@ -196,7 +204,9 @@ function assignNames(planned: PlannedService[], services: Map<PlannedService, Se
 /** Turns a cluster snapshot into the plan: per Service its exposure, names, ports, modes and node targets. */
 export function buildPlan(snapshot: ClusterSnapshot, options: PlanOptions): Plan {
   const selection = selectNodes(snapshot.nodes)
-  const sorted = [...snapshot.services].sort((a, b) => a.namespace.localeCompare(b.namespace) || a.name.localeCompare(b.name))
+  const sorted = [...snapshot.services].sort(
+    (a, b) => a.namespace.localeCompare(b.namespace) || a.name.localeCompare(b.name),
+  )
   const byPlan = new Map<PlannedService, Service>()
   const services = sorted.map((svc) => {
     const p = planService(svc, snapshot, selection.targets, options)

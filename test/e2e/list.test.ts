@@ -23,21 +23,60 @@ describe('kubectl expose-lb list', () => {
     const lines = run.stdout.trimEnd().split('\n')
     expect(lines[0]).toMatch(/^CONTEXT: sim \(http:\/\/127\.0\.0\.1:\d+\) {3}NODES: 3 \(3 ready\)$/)
     expect(lines[1]).toBe('LOAD BALANCER: none detected')
-    expect(lines[2]).toMatch(/^RECOMMENDATION: metallb: .*until then, `kubectl expose-lb serve` maps the names on this workstation$/)
+    expect(lines[2]).toMatch(
+      /^RECOMMENDATION: metallb: .*until then, `kubectl expose-lb serve` maps the names on this workstation$/,
+    )
     expect(lines[4]).toMatch(/^NAMESPACE +NAME +TYPE +EXPOSURE +NAMES +PORTS +TARGETS$/)
     const radarr = lines.find((l) => l.startsWith('media '))
-    expect(radarr?.split(/ {3,}/)).toEqual(['media', 'radarr', 'NodePort', 'node-port', 'radarr.kube.internal (+1)', '7878:30878/TCP', '127.0.10.1,127.0.10.2,127.0.10.3'])
+    expect(radarr?.split(/ {3,}/)).toEqual([
+      'media',
+      'radarr',
+      'NodePort',
+      'node-port',
+      'radarr.kube.internal (+1)',
+      '7878:30878/TCP',
+      '127.0.10.1,127.0.10.2,127.0.10.3',
+    ])
     const pihole = lines.find((l) => l.startsWith('dns '))
-    expect(pihole?.split(/ {3,}/)).toEqual(['dns', 'pihole-dns', 'LoadBalancer', 'lb-pending', 'pihole-dns.kube.internal (+1)', '53:30053/UDP,53:30053/TCP', '127.0.10.2'])
+    expect(pihole?.split(/ {3,}/)).toEqual([
+      'dns',
+      'pihole-dns',
+      'LoadBalancer',
+      'lb-pending',
+      'pihole-dns.kube.internal (+1)',
+      '53:30053/UDP,53:30053/TCP',
+      '127.0.10.2',
+    ])
   })
 
   it('accepts cluster flags before the subcommand, as kubectl passes them, and prints the JSON contract', async () => {
     const run = await kubectl(['expose-lb', '--kubeconfig', config, '--context', 'sim', 'list', '-o', 'json'])
     expect(run.code).toBe(0)
     const report = JSON.parse(run.stdout)
-    expect(Object.keys(report)).toEqual(['apiVersion', 'kind', 'context', 'server', 'domain', 'nodes', 'loadBalancer', 'services', 'warnings'])
-    expect(report).toMatchObject({apiVersion: 'expose-lb/v1', kind: 'ExposureReport', context: 'sim', server: sim.url, domain: 'kube.internal'})
-    expect(report.nodes[0]).toEqual({name: 'node-a', ready: true, addresses: expect.arrayContaining([{type: 'InternalIP', address: '127.0.10.1'}]), eligible: true})
+    expect(Object.keys(report)).toEqual([
+      'apiVersion',
+      'kind',
+      'context',
+      'server',
+      'domain',
+      'nodes',
+      'loadBalancer',
+      'services',
+      'warnings',
+    ])
+    expect(report).toMatchObject({
+      apiVersion: 'expose-lb/v1',
+      kind: 'ExposureReport',
+      context: 'sim',
+      server: sim.url,
+      domain: 'kube.internal',
+    })
+    expect(report.nodes[0]).toEqual({
+      name: 'node-a',
+      ready: true,
+      addresses: expect.arrayContaining([{type: 'InternalIP', address: '127.0.10.1'}]),
+      eligible: true,
+    })
     expect(report.loadBalancer.detected).toEqual([])
     expect(report.loadBalancer.recommendation.name).toBe('metallb')
     expect(report.services.find((s: {name: string}) => s.name === 'radarr')).toEqual({
@@ -47,7 +86,16 @@ describe('kubectl expose-lb list', () => {
       exposure: 'node-port',
       names: ['radarr.media.kube.internal', 'radarr.kube.internal'],
       loadBalancerIngress: [],
-      ports: [{name: 'http', port: 7878, protocol: 'TCP', nodePort: 30878, mode: 'http', targets: ['127.0.10.1:30878', '127.0.10.2:30878', '127.0.10.3:30878']}],
+      ports: [
+        {
+          name: 'http',
+          port: 7878,
+          protocol: 'TCP',
+          nodePort: 30878,
+          mode: 'http',
+          targets: ['127.0.10.1:30878', '127.0.10.2:30878', '127.0.10.3:30878'],
+        },
+      ],
       warnings: [],
     })
   })
@@ -63,14 +111,32 @@ describe('kubectl expose-lb list', () => {
   it('-n limits to one namespace, -l to matching Services, --no-headers drops summary and header', async () => {
     const run = await kubectl(['expose-lb', 'list', '--kubeconfig', config, '-n', 'media', '--no-headers'])
     expect(run.code).toBe(0)
-    expect(run.stdout.trimEnd().split('\n').map((l) => l.split(/ {3,}/).slice(0, 2))).toEqual([['media', 'radarr']])
+    expect(
+      run.stdout
+        .trimEnd()
+        .split('\n')
+        .map((l) => l.split(/ {3,}/).slice(0, 2)),
+    ).toEqual([['media', 'radarr']])
     const selected = await kubectl(['expose-lb', 'list', '--kubeconfig', config, '-l', 'app=mosquitto', '-o', 'json'])
     expect(JSON.parse(selected.stdout).services.map((s: {name: string}) => s.name)).toEqual(['mosquitto'])
   })
 
   it('-o wide shows every name, the port modes and every target; --domain changes the zone', async () => {
-    const run = await kubectl(['expose-lb', 'list', '--kubeconfig', config, '-o', 'wide', '-n', 'media', '--domain', 'Lab.Example.'])
-    expect(run.stdout).toContain('radarr.media.lab.example,radarr.lab.example   7878:30878/TCP(http)   127.0.10.1:30878,127.0.10.2:30878,127.0.10.3:30878')
+    const run = await kubectl([
+      'expose-lb',
+      'list',
+      '--kubeconfig',
+      config,
+      '-o',
+      'wide',
+      '-n',
+      'media',
+      '--domain',
+      'Lab.Example.',
+    ])
+    expect(run.stdout).toContain(
+      'radarr.media.lab.example,radarr.lab.example   7878:30878/TCP(http)   127.0.10.1:30878,127.0.10.2:30878,127.0.10.3:30878',
+    )
   })
 
   it('says so, and exits 0, when no Service matches', async () => {
@@ -84,11 +150,36 @@ describe('kubectl expose-lb list errors', () => {
   const oneLine = (stderr: string) => stderr.trimEnd().split('\n')
 
   it.each<[string, () => string[], number, RegExp]>([
-    ['no kubeconfig', () => ['--kubeconfig', '/nonexistent/config'], EXIT.noKubeconfig, /^error: kubeconfig \/nonexistent\/config does not exist/],
-    ['an unknown context', () => ['--kubeconfig', config, '--context', 'prod'], EXIT.unknownContext, /^error: context "prod" not found in kubeconfig .*; available: sim$/],
-    ['an invalid --domain', () => ['--kubeconfig', config, '--domain', 'bad_domain'], EXIT.usage, /^error: --domain "bad_domain" is not a valid DNS name/],
-    ['an unknown flag', () => ['--kubeconfig', config, '--frobnicate'], EXIT.usage, /^error: Nonexistent flag: --frobnicate/],
-    ['a bad -o value', () => ['--kubeconfig', config, '-o', 'xml'], EXIT.usage, /^error: Expected --output=xml to be one of: table, wide, json, yaml/],
+    [
+      'no kubeconfig',
+      () => ['--kubeconfig', '/nonexistent/config'],
+      EXIT.noKubeconfig,
+      /^error: kubeconfig \/nonexistent\/config does not exist/,
+    ],
+    [
+      'an unknown context',
+      () => ['--kubeconfig', config, '--context', 'prod'],
+      EXIT.unknownContext,
+      /^error: context "prod" not found in kubeconfig .*; available: sim$/,
+    ],
+    [
+      'an invalid --domain',
+      () => ['--kubeconfig', config, '--domain', 'bad_domain'],
+      EXIT.usage,
+      /^error: --domain "bad_domain" is not a valid DNS name/,
+    ],
+    [
+      'an unknown flag',
+      () => ['--kubeconfig', config, '--frobnicate'],
+      EXIT.usage,
+      /^error: Nonexistent flag: --frobnicate/,
+    ],
+    [
+      'a bad -o value',
+      () => ['--kubeconfig', config, '-o', 'xml'],
+      EXIT.usage,
+      /^error: Expected --output=xml to be one of: table, wide, json, yaml/,
+    ],
   ])('%s: one line on stderr and its own exit code', async (_name, args, code, message) => {
     const run = await kubectl(['expose-lb', 'list', ...args()])
     expect(run.code).toBe(code)
@@ -101,7 +192,11 @@ describe('kubectl expose-lb list errors', () => {
     const file = writeKubeconfig(sim.kubeconfig().replace(sim.url, 'http://127.0.0.1:1'))
     const run = await kubectl(['expose-lb', 'list', '--kubeconfig', file])
     expect(run.code).toBe(EXIT.unreachable)
-    expect(oneLine(run.stderr)).toEqual([expect.stringMatching(/^error: cannot reach the API server of context "sim" at http:\/\/127\.0\.0\.1:1: .*ECONNREFUSED/)])
+    expect(oneLine(run.stderr)).toEqual([
+      expect.stringMatching(
+        /^error: cannot reach the API server of context "sim" at http:\/\/127\.0\.0\.1:1: .*ECONNREFUSED/,
+      ),
+    ])
     const verbose = await kubectl(['expose-lb', 'list', '--kubeconfig', file, '-v'])
     expect(verbose.code).toBe(EXIT.unreachable)
     expect(verbose.stderr).toMatch(/\n {4}at /)
@@ -136,14 +231,18 @@ describe('kubectl expose-lb list against a server with TLS, tokens and RBAC', ()
     const file = writeKubeconfig(secure.kubeconfig({token: 'admin-token'}))
     const run = await kubectl(['expose-lb', 'list', '--kubeconfig', file])
     expect(run.code).toBe(EXIT.tls)
-    expect(run.stderr).toMatch(/^error: TLS with the API server of context "sim" at https:\/\/127\.0\.0\.1:\d+ failed: .*certificate/)
+    expect(run.stderr).toMatch(
+      /^error: TLS with the API server of context "sim" at https:\/\/127\.0\.0\.1:\d+ failed: .*certificate/,
+    )
   })
 
   it('a rejected token is 401, and the token never appears in the output', async () => {
     const file = writeKubeconfig(secure.kubeconfig({token: 'wrong-secret-token', caPem: tls('ca.crt')}))
     const run = await kubectl(['expose-lb', 'list', '--kubeconfig', file, '-v'])
     expect(run.code).toBe(EXIT.unauthorized)
-    expect(run.stderr).toMatch(/^error: the API server of context "sim" at https:\/\/127\.0\.0\.1:\d+ rejected the credentials \(401 Unauthorized\)/)
+    expect(run.stderr).toMatch(
+      /^error: the API server of context "sim" at https:\/\/127\.0\.0\.1:\d+ rejected the credentials \(401 Unauthorized\)/,
+    )
     expect(run.stderr + run.stdout).not.toContain('wrong-secret-token')
   })
 
@@ -152,7 +251,9 @@ describe('kubectl expose-lb list against a server with TLS, tokens and RBAC', ()
     const run = await kubectl(['expose-lb', 'list', '--kubeconfig', file])
     expect(run.code).toBe(EXIT.forbidden)
     const [first, ...rest] = run.stderr.trimEnd().split('\n')
-    expect(first).toMatch(/^error: not allowed to list (services in all namespaces|nodes|endpointslices.discovery.k8s.io in all namespaces) \(403 Forbidden, context "sim"\)/)
+    expect(first).toMatch(
+      /^error: not allowed to list (services in all namespaces|nodes|endpointslices.discovery.k8s.io in all namespaces) \(403 Forbidden, context "sim"\)/,
+    )
     expect(parse(rest.join('\n'))).toMatchObject({kind: 'ClusterRole', rules: expect.arrayContaining(required)})
   })
 

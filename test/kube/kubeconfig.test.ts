@@ -39,11 +39,28 @@ function codeOf(fn: () => unknown): string | undefined {
 describe('loadKubeConfig', () => {
   it('merges KUBECONFIG files by kubectl rules: the first file that sets a value wins, missing files are skipped', () => {
     dir = mkdtempSync(join(tmpdir(), 'kc-'))
-    const a = kubeconfig('a', [{name: 'shared', server: 'https://a.example:6443'}, {name: 'only-a', server: 'https://only-a:6443'}], 'only-a')
-    const c = kubeconfig('c', [{name: 'shared', server: 'https://c.example:6443'}, {name: 'only-c', server: 'https://only-c:6443'}], 'only-c')
+    const a = kubeconfig(
+      'a',
+      [
+        {name: 'shared', server: 'https://a.example:6443'},
+        {name: 'only-a', server: 'https://only-a:6443'},
+      ],
+      'only-a',
+    )
+    const c = kubeconfig(
+      'c',
+      [
+        {name: 'shared', server: 'https://c.example:6443'},
+        {name: 'only-c', server: 'https://only-c:6443'},
+      ],
+      'only-c',
+    )
     const env = {KUBECONFIG: [a, join(dir, 'missing'), c].join(delimiter), HOME: dir}
     expect(loadKubeConfig({env})).toMatchObject({context: 'only-a', server: 'https://only-a:6443'})
-    expect(loadKubeConfig({env, context: 'shared'})).toMatchObject({context: 'shared', server: 'https://a.example:6443'})
+    expect(loadKubeConfig({env, context: 'shared'})).toMatchObject({
+      context: 'shared',
+      server: 'https://a.example:6443',
+    })
     expect(loadKubeConfig({env, context: 'only-c'})).toMatchObject({context: 'only-c', server: 'https://only-c:6443'})
   })
 
@@ -68,18 +85,41 @@ describe('loadKubeConfig', () => {
   it('allows plain http:// servers (kubectl proxy) without skipTLSVerify', () => {
     dir = mkdtempSync(join(tmpdir(), 'kc-'))
     const a = kubeconfig('a', [{name: 'proxy', server: 'http://127.0.0.1:8001'}], 'proxy')
-    expect(loadKubeConfig({kubeconfig: a}).kc.getCurrentCluster()).toMatchObject({server: 'http://127.0.0.1:8001', skipTLSVerify: true})
+    expect(loadKubeConfig({kubeconfig: a}).kc.getCurrentCluster()).toMatchObject({
+      server: 'http://127.0.0.1:8001',
+      skipTLSVerify: true,
+    })
   })
 
   it.each<[string, () => {kubeconfig?: string; context?: string; env: NodeJS.ProcessEnv}, string]>([
-    ['no kubeconfig anywhere and not in a cluster', () => ({env: {HOME: dir, KUBECONFIG: join(dir, 'nope')}}), 'noKubeconfig: no kubeconfig found'],
-    ['a --kubeconfig path that does not exist', () => ({kubeconfig: join(dir, 'nope'), env: {}}), 'noKubeconfig: kubeconfig'],
-    ['a kubeconfig that is not YAML', () => {
-      writeFileSync(join(dir, 'bad'), ': : :\n\t- [')
-      return {kubeconfig: join(dir, 'bad'), env: {}}
-    }, 'noKubeconfig: cannot read kubeconfig'],
-    ['an unknown --context', () => ({kubeconfig: kubeconfig('a', [{name: 'a', server: 'https://a:6443'}], 'a'), context: 'prod', env: {}}), 'unknownContext: context "prod" not found in kubeconfig'],
-    ['no current-context and no --context', () => ({kubeconfig: kubeconfig('a', [{name: 'a', server: 'https://a:6443'}]), env: {}}), 'unknownContext: kubeconfig'],
+    [
+      'no kubeconfig anywhere and not in a cluster',
+      () => ({env: {HOME: dir, KUBECONFIG: join(dir, 'nope')}}),
+      'noKubeconfig: no kubeconfig found',
+    ],
+    [
+      'a --kubeconfig path that does not exist',
+      () => ({kubeconfig: join(dir, 'nope'), env: {}}),
+      'noKubeconfig: kubeconfig',
+    ],
+    [
+      'a kubeconfig that is not YAML',
+      () => {
+        writeFileSync(join(dir, 'bad'), ': : :\n\t- [')
+        return {kubeconfig: join(dir, 'bad'), env: {}}
+      },
+      'noKubeconfig: cannot read kubeconfig',
+    ],
+    [
+      'an unknown --context',
+      () => ({kubeconfig: kubeconfig('a', [{name: 'a', server: 'https://a:6443'}], 'a'), context: 'prod', env: {}}),
+      'unknownContext: context "prod" not found in kubeconfig',
+    ],
+    [
+      'no current-context and no --context',
+      () => ({kubeconfig: kubeconfig('a', [{name: 'a', server: 'https://a:6443'}]), env: {}}),
+      'unknownContext: kubeconfig',
+    ],
   ])('fails clearly with %s', (_name, input, expected) => {
     dir = mkdtempSync(join(tmpdir(), 'kc-'))
     const message = codeOf(() => loadKubeConfig(input()))
@@ -89,7 +129,14 @@ describe('loadKubeConfig', () => {
 
   it('names the available contexts when the one asked for is missing', () => {
     dir = mkdtempSync(join(tmpdir(), 'kc-'))
-    const file = kubeconfig('a', [{name: 'home', server: 'https://a:6443'}, {name: 'lab', server: 'https://b:6443'}], 'home')
+    const file = kubeconfig(
+      'a',
+      [
+        {name: 'home', server: 'https://a:6443'},
+        {name: 'lab', server: 'https://b:6443'},
+      ],
+      'home',
+    )
     expect(codeOf(() => loadKubeConfig({kubeconfig: file, context: 'prod', env: {}}))).toContain('available: home, lab')
   })
 })

@@ -1,0 +1,42 @@
+// ESLint flat config: typescript-eslint's recommended rules, plus the import boundaries STYLE.md describes.
+import tseslint from 'typescript-eslint'
+
+/** Modules with side effects the pure core must not import. */
+const IMPURE = ['node:*', '@kubernetes/client-node', 'dns2', 'http-proxy-3', '@oclif/core', 'yaml']
+
+/** Nothing but the CLI entry imports the command layer. */
+const COMMANDS = {group: ['**/commands/*', '**/commands.js'], message: 'only the CLI imports commands'}
+
+export default tseslint.config(
+  {ignores: ['dist/', 'release/', 'node_modules/', 'coverage/', 'scripts/.*']},
+  ...tseslint.configs.recommended,
+  {
+    rules: {
+      '@typescript-eslint/no-unused-vars': ['error', {argsIgnorePattern: '^_', varsIgnorePattern: '^_'}],
+    },
+  },
+  {
+    // Nothing imports the command layer.
+    files: ['src/**/*.ts'],
+    ignores: ['src/commands/**', 'src/commands.ts', 'src/cli.ts'],
+    rules: {
+      'no-restricted-imports': ['error', {patterns: [COMMANDS]}],
+    },
+  },
+  {
+    // The planning core and detection are pure: no I/O, no clock, no client libraries (STYLE.md).
+    files: ['src/plan/**/*.ts', 'src/detect/**/*.ts', 'src/output/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {patterns: [COMMANDS, {group: IMPURE, message: 'src/plan, src/detect and src/output are pure'}]},
+      ],
+      'no-restricted-globals': [
+        'error',
+        {name: 'Date', message: 'pass the time in'},
+        {name: 'process', message: 'pure code has no process'},
+      ],
+      'no-restricted-properties': ['error', {object: 'Math', property: 'random', message: 'pass randomness in'}],
+    },
+  },
+)
