@@ -4,23 +4,16 @@ import http from 'node:http'
 import https from 'node:https'
 import type {AddressInfo} from 'node:net'
 import {stringify} from 'yaml'
-import {
-  AGGREGATED_DISCOVERY,
-  aggregatedDiscovery,
-  apiGroup,
-  apiGroupList,
-  apiResourceList,
-  apiVersions,
-  servedGroups,
-  servedKinds,
-} from './discovery.js'
+import {discoveryResponse, servedKinds} from './discovery.js'
 import {joinApiVersion, type KindInfo} from './kinds.js'
 import {parseFieldSelector, parseLabelSelector, SelectorError, type Matcher} from './selectors.js'
+import {failure, statusBody} from './status.js'
 import {ObjectStore, type KubeObject, type StoreEvent} from './store.js'
 import {buildTable, type IncludeObject} from './table.js'
 
 export type {KubeObject} from './store.js'
 export {loadObjectsFromYaml} from './load-yaml.js'
+export {statusBody} from './status.js'
 
 /** One RBAC rule; `'*'` in a list matches anything. */
 export interface PolicyRule {
@@ -68,32 +61,18 @@ export interface SimServer {
   compact(): void
   dropWatches(): void // ends every open watch stream, like an API server restart; clients must resume
   setFault(f: ((req: FaultRequest) => Fault | undefined) | undefined): void
-  kubeconfig(opts?: {token?: string; contextName?: string; caPem?: string; insecure?: boolean; namespace?: string}): string
+  kubeconfig(opts?: {
+    token?: string
+    contextName?: string
+    caPem?: string
+    insecure?: boolean
+    namespace?: string
+  }): string
   requests: RequestLogEntry[]
 }
 
-const GIT_VERSION = 'v1.32.0'
 const BOOKMARK_IDLE_MS = 1000 // real servers send bookmarks about once a minute; tests want them sooner
 const ANONYMOUS = 'system:anonymous'
-
-/** A Kubernetes `Status` error body. https://kubernetes.io/docs/reference/kubernetes-api/common-definitions/status/ */
-export function statusBody(code: number, reason: string, message: string, details?: Record<string, unknown>) {
-  return {kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason, ...(details ? {details} : {}), code}
-}
-
-const REASONS: Record<number, string> = {
-  400: 'BadRequest',
-  401: 'Unauthorized',
-  403: 'Forbidden',
-  404: 'NotFound',
-  405: 'MethodNotAllowed',
-  409: 'Conflict',
-  410: 'Gone',
-  429: 'TooManyRequests',
-  500: 'InternalError',
-  503: 'ServiceUnavailable',
-  504: 'Timeout',
-}
 
 /** Where a resource request points, parsed from its path like the real server's RequestInfo. */
 interface ResourceTarget {
@@ -144,15 +123,13 @@ function wantsTable(accept: string | undefined): boolean {
   return (accept ?? '').split(',').some((part) => /\bas=Table\b/.test(part) && /\bg=meta\.k8s\.io\b/.test(part))
 }
 
-function wantsAggregated(accept: string | undefined): boolean {
-  return (accept ?? '').split(',').some((part) => part.replace(/\s/g, '').startsWith(AGGREGATED_DISCOVERY))
-}
-
 /** Starts the simulator on `host:port` (default 127.0.0.1, a free port). */
 export async function startSimServer(opts: SimServerOptions = {}): Promise<SimServer> {
   const store = new ObjectStore()
   // CRDs first so objects of the kinds they define are accepted; objects of unknown kinds are skipped.
-  const initial = [...(opts.objects ?? [])].sort((a, b) => Number(b.kind === 'CustomResourceDefinition') - Number(a.kind === 'CustomResourceDefinition'))
+  const initial = [...(opts.objects ?? [])].sort(
+    (a, b) => Number(b.kind === 'CustomResourceDefinition') - Number(a.kind === 'CustomResourceDefinition'),
+  )
   for (const obj of initial) if (store.kindOf(obj.apiVersion, obj.kind)) store.apply(obj)
 
   const requests: RequestLogEntry[] = []
@@ -177,45 +154,29 @@ export async function startSimServer(opts: SimServerOptions = {}): Promise<SimSe
       res.end(text)
     }
     const fail = (code: number, message: string, details?: Record<string, unknown>) =>
-      send(code, statusBody(code, REASONS[code] ?? 'Unknown', message, details))
+      send(code, failure(code, message, details))
 
     const injected = fault?.({method: entry.method, path, query, watch})
     if (injected !== undefined) return applyFault(injected, watch, entry, res, send)
 
-    let user: string | undefined = ANONYMOUS
-    if (opts.tokens) {
-      const token = /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? '')?.[1]?.trim()
-      user = token === undefined ? undefined : opts.tokens[token]
-      if (user === undefined) return fail(401, 'Unauthorized')
-    }
+    // Without tokens everyone is anonymous; with tokens, an unknown one is a 401 before anything else.
+    const token = /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? '')?.[1]?.trim()
+    const user = opts.tokens ? opts.tokens[token ?? ''] : ANONYMOUS
+    if (user === undefined) return fail(401, 'Unauthorized')
     if (opts.tokens || opts.rbac) entry.user = user
     if (entry.method !== 'GET' && entry.method !== 'HEAD') {
       return fail(405, 'the server does not allow this method on the requested resource')
     }
 
     // Non-resource paths: open to every authenticated user, as the system:discovery role makes them.
-    if (path === '/version') {
-      return send(200, {major: '1', minor: '32', gitVersion: GIT_VERSION, platform: 'linux/amd64', goVersion: 'go1.23.4', compiler: 'gc'})
-    }
-    if (['/healthz', '/readyz', '/livez'].includes(path)) return send(200, 'ok', 'text/plain; charset=utf-8')
-    if (path === '/api' || path === '/apis') {
-      if (wantsAggregated(req.headers.accept)) return send(200, aggregatedDiscovery(store, path === '/api'), AGGREGATED_DISCOVERY)
-      return send(200, path === '/api' ? apiVersions(new URL(url).host) : apiGroupList(store))
-    }
-    if (parts[0] === 'apis' && parts.length === 2) {
-      const versions = servedGroups(store).get(parts[1]!)
-      return versions && parts[1] ? send(200, apiGroup(parts[1], versions)) : fail(404, 'the server could not find the requested resource')
-    }
-    if ((parts[0] === 'api' && parts.length === 2) || (parts[0] === 'apis' && parts.length === 3)) {
-      const [group, version] = parts[0] === 'api' ? ['', parts[1]!] : [parts[1]!, parts[2]!]
-      const kinds = servedKinds(store, group, version)
-      return kinds ? send(200, apiResourceList(group, version, kinds)) : fail(404, 'the server could not find the requested resource')
-    }
+    const discovery = discoveryResponse(store, parts, req.headers.accept, new URL(url).host)
+    if (discovery) return send(discovery.status, discovery.body, discovery.contentType)
     if (!target) return fail(404, 'the server could not find the requested resource')
 
     const verb = watch ? 'watch' : target.name ? 'get' : 'list'
-    const rules = opts.rbac?.[user ?? ANONYMOUS]
-    if (opts.rbac && !allowed(rules ?? [], verb, target.group, target.resource)) return send(403, forbidden(user ?? ANONYMOUS, verb, target))
+    if (opts.rbac && !allowed(opts.rbac[user] ?? [], verb, target.group, target.resource)) {
+      return send(403, forbidden(user, verb, target))
+    }
 
     const info = servedKinds(store, target.group, target.version)?.find((k) => k.resource === target.resource)
     if (!info || target.subresource || (target.namespace !== undefined && !info.namespaced)) {
@@ -228,14 +189,19 @@ export async function startSimServer(opts: SimServerOptions = {}): Promise<SimSe
       const byLabel = parseLabelSelector(query.get('labelSelector') ?? '')
       const byField = parseFieldSelector(query.get('fieldSelector') ?? '')
       const byName = target.name === undefined ? () => true : (o: KubeObject) => o.metadata.name === target.name
-      const byNamespace = target.namespace === undefined ? () => true : (o: KubeObject) => o.metadata.namespace === target.namespace
+      const byNamespace =
+        target.namespace === undefined ? () => true : (o: KubeObject) => o.metadata.namespace === target.namespace
       matches = (o) => byNamespace(o) && byName(o) && byLabel(o) && byField(o)
     } catch (err) {
       if (err instanceof SelectorError) return fail(400, err.message)
       throw err
     }
     const table = (objects: KubeObject[]) =>
-      buildTable(info, objects, {nowMs: Date.now(), includeObject: includeObject(query), resourceVersion: String(store.resourceVersion())})
+      buildTable(info, objects, {
+        nowMs: Date.now(),
+        includeObject: includeObject(query),
+        resourceVersion: String(store.resourceVersion()),
+      })
 
     if (watch) {
       // `kubectl get -w` wants each event as a one-row Table; like the real server, only the first carries columns.
@@ -333,7 +299,8 @@ export async function startSimServer(opts: SimServerOptions = {}): Promise<SimSe
       else if (now) write(e.type, render(e.object))
     }
     if (replay === undefined) {
-      for (const obj of store.list(info.group, info.resource).filter(matches).sort(byNamespaceAndName)) write('ADDED', render(obj))
+      for (const obj of store.list(info.group, info.resource).filter(matches).sort(byNamespaceAndName))
+        write('ADDED', render(obj))
       if (query.get('sendInitialEvents') === 'true' && bookmarks) bookmark({'k8s.io/initial-events-end': 'true'})
     } else {
       for (const e of replay) forward(e)
@@ -368,7 +335,7 @@ export async function startSimServer(opts: SimServerOptions = {}): Promise<SimSe
       res.end('this is not a JSON watch event {\n')
       return
     }
-    send(f.status, f.body ?? statusBody(f.status, REASONS[f.status] ?? 'Unknown', `injected fault: HTTP ${f.status}`))
+    send(f.status, f.body ?? failure(f.status, `injected fault: HTTP ${f.status}`))
   }
 
   const onRequest = (req: http.IncomingMessage, res: http.ServerResponse) => {
@@ -382,7 +349,9 @@ export async function startSimServer(opts: SimServerOptions = {}): Promise<SimSe
       } else res.destroy()
     }
   }
-  const server = opts.tls ? https.createServer({cert: opts.tls.cert, key: opts.tls.key}, onRequest) : http.createServer(onRequest)
+  const server = opts.tls
+    ? https.createServer({cert: opts.tls.cert, key: opts.tls.key}, onRequest)
+    : http.createServer(onRequest)
   const host = opts.host ?? '127.0.0.1'
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
@@ -439,5 +408,8 @@ function includeObject(query: URLSearchParams): IncludeObject {
 }
 
 function byNamespaceAndName(a: KubeObject, b: KubeObject): number {
-  return (a.metadata.namespace ?? '').localeCompare(b.metadata.namespace ?? '') || a.metadata.name.localeCompare(b.metadata.name)
+  return (
+    (a.metadata.namespace ?? '').localeCompare(b.metadata.namespace ?? '') ||
+    a.metadata.name.localeCompare(b.metadata.name)
+  )
 }

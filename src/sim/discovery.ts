@@ -1,12 +1,54 @@
 // API discovery documents: what `/api`, `/apis` and `/apis/<group>/<version>` say the server serves.
 // https://kubernetes.io/docs/concepts/overview/kubernetes-api/#discovery-api
 import {BUILTIN_GROUPS, joinApiVersion, type KindInfo} from './kinds.js'
+import {failure} from './status.js'
 import type {ObjectStore} from './store.js'
-
-const VERBS = ['get', 'list', 'watch']
 
 /** Media type of aggregated discovery (kubectl ≥ 1.30 asks for it first, and falls back on plain JSON). */
 export const AGGREGATED_DISCOVERY = 'application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList'
+
+const VERBS = ['get', 'list', 'watch']
+// gcloud's kubectl wrapper asks /version first to pick a matching kubectl binary, so report a real release.
+const VERSION_INFO = {
+  major: '1',
+  minor: '32',
+  gitVersion: 'v1.32.0',
+  platform: 'linux/amd64',
+  goVersion: 'go1.23.4',
+  compiler: 'gc',
+}
+const NOT_FOUND = failure(404, 'the server could not find the requested resource')
+
+/** The answer to a discovery or other non-resource path (`/version`, `/healthz`, …); undefined for anything else. */
+export function discoveryResponse(
+  store: ObjectStore,
+  parts: string[], // the path's segments
+  accept: string | undefined,
+  serverAddress: string,
+): {status: number; body: unknown; contentType?: string} | undefined {
+  const path = '/' + parts.join('/')
+  if (path === '/version') return {status: 200, body: VERSION_INFO}
+  if (['/healthz', '/readyz', '/livez'].includes(path))
+    return {status: 200, body: 'ok', contentType: 'text/plain; charset=utf-8'}
+  if (path === '/api' || path === '/apis') {
+    const aggregated = (accept ?? '')
+      .split(',')
+      .some((part) => part.replace(/\s/g, '').startsWith(AGGREGATED_DISCOVERY))
+    if (aggregated)
+      return {status: 200, body: aggregatedDiscovery(store, path === '/api'), contentType: AGGREGATED_DISCOVERY}
+    return {status: 200, body: path === '/api' ? apiVersions(serverAddress) : apiGroupList(store)}
+  }
+  if (parts[0] === 'apis' && parts.length === 2) {
+    const versions = servedGroups(store).get(parts[1]!)
+    return versions ? {status: 200, body: apiGroup(parts[1]!, versions)} : {status: 404, body: NOT_FOUND}
+  }
+  if ((parts[0] === 'api' && parts.length === 2) || (parts[0] === 'apis' && parts.length === 3)) {
+    const [group, version] = parts[0] === 'api' ? ['', parts[1]!] : [parts[1]!, parts[2]!]
+    const kinds = servedKinds(store, group, version)
+    return kinds ? {status: 200, body: apiResourceList(group, version, kinds)} : {status: 404, body: NOT_FOUND}
+  }
+  return undefined
+}
 
 /**
  * The versions served per group, preferred first. Built-in groups are always there; another group

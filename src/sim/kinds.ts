@@ -12,7 +12,13 @@ export interface KindInfo {
   shortNames: string[]
 }
 
-function kind(apiVersion: string, name: string, resource: string, namespaced: boolean, shortNames: string[] = []): KindInfo {
+function kind(
+  apiVersion: string,
+  name: string,
+  resource: string,
+  namespaced: boolean,
+  shortNames: string[] = [],
+): KindInfo {
   return {...splitApiVersion(apiVersion), kind: name, resource, singular: name.toLowerCase(), namespaced, shortNames}
 }
 
@@ -32,8 +38,18 @@ export const BUILTIN_KINDS: readonly KindInfo[] = [
   kind('metallb.io/v1beta1', 'IPAddressPool', 'ipaddresspools', true),
   kind('metallb.io/v1beta1', 'L2Advertisement', 'l2advertisements', true),
   kind('metallb.io/v1beta1', 'BGPAdvertisement', 'bgpadvertisements', true),
-  kind('cilium.io/v2', 'CiliumLoadBalancerIPPool', 'ciliumloadbalancerippools', false, ['ippools', 'ippool', 'lbippool', 'lbippools']),
-  kind('cilium.io/v2alpha1', 'CiliumLoadBalancerIPPool', 'ciliumloadbalancerippools', false, ['ippools', 'ippool', 'lbippool', 'lbippools']),
+  kind('cilium.io/v2', 'CiliumLoadBalancerIPPool', 'ciliumloadbalancerippools', false, [
+    'ippools',
+    'ippool',
+    'lbippool',
+    'lbippools',
+  ]),
+  kind('cilium.io/v2alpha1', 'CiliumLoadBalancerIPPool', 'ciliumloadbalancerippools', false, [
+    'ippools',
+    'ippool',
+    'lbippool',
+    'lbippools',
+  ]),
   kind('cilium.io/v2', 'CiliumL2AnnouncementPolicy', 'ciliuml2announcementpolicies', false, ['l2announcement']),
   kind('cilium.io/v2alpha1', 'CiliumL2AnnouncementPolicy', 'ciliuml2announcementpolicies', false, ['l2announcement']),
   kind('network.kubesphere.io/v1alpha2', 'Eip', 'eips', false),
@@ -41,12 +57,20 @@ export const BUILTIN_KINDS: readonly KindInfo[] = [
 ]
 
 /** Groups a real cluster always serves; any other group is advertised only once something uses it. */
-export const BUILTIN_GROUPS: readonly string[] = ['', 'apps', 'discovery.k8s.io', 'networking.k8s.io', 'apiextensions.k8s.io']
+export const BUILTIN_GROUPS: readonly string[] = [
+  '',
+  'apps',
+  'discovery.k8s.io',
+  'networking.k8s.io',
+  'apiextensions.k8s.io',
+]
 
 /** Splits `apps/v1` into group and version (`v1` is the core group). */
 export function splitApiVersion(apiVersion: string): {group: string; version: string} {
   const slash = apiVersion.indexOf('/')
-  return slash < 0 ? {group: '', version: apiVersion} : {group: apiVersion.slice(0, slash), version: apiVersion.slice(slash + 1)}
+  return slash < 0
+    ? {group: '', version: apiVersion}
+    : {group: apiVersion.slice(0, slash), version: apiVersion.slice(slash + 1)}
 }
 
 /** Joins group and version back into an apiVersion string. */

@@ -21,7 +21,8 @@ function collect(value: unknown, into: KubeObject[], defaults?: {apiVersion: str
   const kind = typeof value.kind === 'string' ? value.kind : defaults?.kind
   if (kind?.endsWith('List') && Array.isArray(value.items)) {
     // Items of a typed list (ServiceList from the raw API) carry no kind of their own.
-    const itemDefaults = kind === 'List' ? undefined : {apiVersion: apiVersion ?? 'v1', kind: kind.slice(0, -'List'.length)}
+    const itemDefaults =
+      kind === 'List' ? undefined : {apiVersion: apiVersion ?? 'v1', kind: kind.slice(0, -'List'.length)}
     for (const item of value.items) collect(item, into, itemDefaults)
     return
   }

@@ -52,7 +52,9 @@ function labelRequirement(text: string): (labels: Record<string, string>) => boo
     const [, not, key] = m as unknown as [string, string, string]
     return not ? (l) => !(key in l) : (l) => key in l
   }
-  throw new SelectorError(`unable to parse requirement: found '${text}', expected: key, !key, key=value, key!=value, key in (…), key notin (…)`)
+  throw new SelectorError(
+    `unable to parse requirement: found '${text}', expected: key, !key, key=value, key!=value, key in (…), key notin (…)`,
+  )
 }
 
 /** Compiles a label selector; comma means AND, an empty selector matches everything. */

@@ -79,19 +79,27 @@ export class ObjectStore {
   /** Creates or replaces an object, as a write through the API would; throws on a kind the server does not serve. */
   apply(input: KubeObject): KubeObject {
     const info = this.kindOf(input.apiVersion, input.kind)
-    if (!info) throw new Error(`cannot apply ${input.kind} ${input.metadata?.name}: kind ${input.kind} in ${input.apiVersion} is not served by the simulated API server`)
+    if (!info)
+      throw new Error(
+        `cannot apply ${input.kind} ${input.metadata?.name}: kind ${input.kind} in ${input.apiVersion} is not served by the simulated API server`,
+      )
     if (!input.metadata?.name) throw new Error(`cannot apply a ${input.kind} without metadata.name`)
     const obj = structuredClone(input)
     if (info.namespaced) obj.metadata.namespace ||= 'default'
     else delete obj.metadata.namespace
     if (info.namespaced && !this.get('', 'namespaces', obj.metadata.namespace!)) {
       // A namespace is older than what is in it; borrowing the object's timestamp keeps `kubectl get ns` ages sane.
-      this.apply({apiVersion: 'v1', kind: 'Namespace', metadata: {name: obj.metadata.namespace!, creationTimestamp: obj.metadata.creationTimestamp}})
+      this.apply({
+        apiVersion: 'v1',
+        kind: 'Namespace',
+        metadata: {name: obj.metadata.namespace!, creationTimestamp: obj.metadata.creationTimestamp},
+      })
     }
     const key = objectKey(info.group, info.resource, obj.metadata.name, obj.metadata.namespace)
     const previous = this.byKey.get(key)
     obj.metadata.uid ||= previous?.metadata.uid ?? randomUUID()
-    obj.metadata.creationTimestamp ||= previous?.metadata.creationTimestamp ?? new Date().toISOString().replace(/\.\d+Z$/, 'Z')
+    obj.metadata.creationTimestamp ||=
+      previous?.metadata.creationTimestamp ?? new Date().toISOString().replace(/\.\d+Z$/, 'Z')
     if (info.group === '' && info.kind === 'Service') this.defaultService(obj, previous)
     if (info.group === '' && info.kind === 'Namespace') obj.status ??= {phase: 'Active'}
     obj.metadata.resourceVersion = String(++this.rv)

@@ -27,7 +27,15 @@ const PRINTERS: Record<string, Printer> = {
     cells(obj, age) {
       const spec: Spec = obj.spec ?? {}
       const selector = Object.entries((spec.selector ?? {}) as Record<string, string>).map(([k, v]) => `${k}=${v}`)
-      return [obj.metadata.name, spec.type ?? 'ClusterIP', spec.clusterIP || '<none>', serviceExternalIP(obj), servicePorts(spec), age, selector.join(',') || '<none>']
+      return [
+        obj.metadata.name,
+        spec.type ?? 'ClusterIP',
+        spec.clusterIP || '<none>',
+        serviceExternalIP(obj),
+        servicePorts(spec),
+        age,
+        selector.join(',') || '<none>',
+      ]
     },
   },
   Node: {
@@ -38,8 +46,17 @@ const PRINTERS: Record<string, Printer> = {
       const ready = ((status.conditions ?? []) as Spec[]).find((c) => c.type === 'Ready')
       const states = [ready === undefined ? 'Unknown' : ready.status === 'True' ? 'Ready' : 'NotReady']
       if (spec.unschedulable) states.push('SchedulingDisabled')
-      const address = (type: string) => ((status.addresses ?? []) as Spec[]).find((a) => a.type === type)?.address ?? '<none>'
-      return [obj.metadata.name, states.join(','), nodeRoles(obj.metadata.labels ?? {}), age, status.nodeInfo?.kubeletVersion ?? '', address('InternalIP'), address('ExternalIP')]
+      const address = (type: string) =>
+        ((status.addresses ?? []) as Spec[]).find((a) => a.type === type)?.address ?? '<none>'
+      return [
+        obj.metadata.name,
+        states.join(','),
+        nodeRoles(obj.metadata.labels ?? {}),
+        age,
+        status.nodeInfo?.kubeletVersion ?? '',
+        address('InternalIP'),
+        address('ExternalIP'),
+      ]
     },
   },
   Namespace: {
@@ -51,7 +68,11 @@ const PRINTERS: Record<string, Printer> = {
 const DEFAULT_PRINTER: Printer = {columns: [['Name'], ['Age']], cells: (obj, age) => [obj.metadata.name, age]}
 
 /** Builds the Table for `objects` of one kind; `nowMs` makes the AGE column testable. */
-export function buildTable(info: KindInfo, objects: KubeObject[], opts: {nowMs: number; includeObject: IncludeObject; resourceVersion: string}) {
+export function buildTable(
+  info: KindInfo,
+  objects: KubeObject[],
+  opts: {nowMs: number; includeObject: IncludeObject; resourceVersion: string},
+) {
   const printer = (info.group === '' && PRINTERS[info.kind]) || DEFAULT_PRINTER
   const columnDefinitions: Column[] = printer.columns.map(([name, priority = 0]) => ({
     name,
@@ -66,10 +87,17 @@ export function buildTable(info: KindInfo, objects: KubeObject[], opts: {nowMs: 
     const row: {cells: unknown[]; object?: unknown} = {cells: printer.cells(obj, age)}
     // kubectl reads the namespace for `-A` from the row's object, so Metadata is the useful default.
     if (opts.includeObject === 'Object') row.object = obj
-    else if (opts.includeObject === 'Metadata') row.object = {kind: 'PartialObjectMetadata', apiVersion: 'meta.k8s.io/v1', metadata: obj.metadata}
+    else if (opts.includeObject === 'Metadata')
+      row.object = {kind: 'PartialObjectMetadata', apiVersion: 'meta.k8s.io/v1', metadata: obj.metadata}
     return row
   })
-  return {kind: 'Table', apiVersion: 'meta.k8s.io/v1', metadata: {resourceVersion: opts.resourceVersion}, columnDefinitions, rows}
+  return {
+    kind: 'Table',
+    apiVersion: 'meta.k8s.io/v1',
+    metadata: {resourceVersion: opts.resourceVersion},
+    columnDefinitions,
+    rows,
+  }
 }
 
 /** The EXTERNAL-IP column: load-balancer ingress and externalIPs, `<pending>` while a LoadBalancer has none. */
@@ -96,7 +124,8 @@ export function servicePorts(spec: Spec): string {
 function nodeRoles(labels: Record<string, string>): string {
   const roles = new Set<string>()
   for (const [key, value] of Object.entries(labels)) {
-    if (key.startsWith('node-role.kubernetes.io/') && key.length > 'node-role.kubernetes.io/'.length) roles.add(key.slice('node-role.kubernetes.io/'.length))
+    if (key.startsWith('node-role.kubernetes.io/') && key.length > 'node-role.kubernetes.io/'.length)
+      roles.add(key.slice('node-role.kubernetes.io/'.length))
     else if (key === 'kubernetes.io/role' && value) roles.add(value)
   }
   return roles.size > 0 ? [...roles].sort().join(',') : '<none>'
