@@ -1,0 +1,158 @@
+// From the plan to what serve applies: DNS records, HTTP routes by Host, and per-service listeners. Pure.
+import {isMapped, isProxied} from '../plan/plan.js'
+import type {Plan, PlannedPort, PlannedService} from '../plan/types.js'
+import {assignAddresses, type AddressRange} from './addresses.js'
+import type {DnsRecords, ForwardListener, HttpRoute, ProbedTarget, ServeMap, SrvRecord} from './types.js'
+
+export interface ServeOptions {
+  /** Address of the DNS responder and the Host router (--listen). */
+  listen: string
+  httpPort: number
+  /** Per-service addresses (--ip-range), or undefined for `none`. */
+  range?: AddressRange
+}
+
+/** One line of serve's table: where a Service port can be reached from this workstation. */
+export interface ServeRow {
+  service: string
+  name: string
+  /** `address:port`, or undefined when the port is not reachable through serve. */
+  endpoint?: string
+  mode: string
+  targets: ProbedTarget[]
+  /** Why the port is not mapped, or how it is reached (`load balancer`). */
+  note?: string
+}
+
+export interface ServeBuild {
+  map: ServeMap
+  rows: ServeRow[]
+  warnings: string[]
+}
+
+function key(s: PlannedService): string {
+  return `${s.namespace}/${s.name}`
+}
+
+/** Targets with the probe that decides their health: kube-proxy's healthCheckNodePort for ETP Local, else a connect. */
+function probed(s: PlannedService, port: PlannedPort): ProbedTarget[] {
+  return port.targets.map((t) => ({
+    ...t,
+    probe:
+      s.externalTrafficPolicy === 'Local' && s.healthCheckNodePort
+        ? {kind: 'http', address: t.address, port: s.healthCheckNodePort}
+        : {kind: 'tcp', address: t.address, port: t.port},
+  }))
+}
+
+function portLabel(p: PlannedPort): string {
+  return `${p.port}/${p.protocol}`
+}
+
+function endpoint(address: string, port: number): string {
+  return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`
+}
+
+/** `<svc>.<ns>.localhost` always and `<svc>.localhost` when the Service has its short name: browsers resolve both. */
+function localhostNames(s: PlannedService, plan: Plan): string[] {
+  const names = [`${s.name}.${s.namespace}.localhost`]
+  if (s.names.includes(`${s.name}.${plan.domain}`)) names.push(`${s.name}.localhost`)
+  return names
+}
+
+/** Builds DNS records, HTTP routes and listeners for every mapped Service, plus the rows of serve's table. */
+export function buildServeMap(plan: Plan, options: ServeOptions): ServeBuild {
+  const hosts = new Map<string, string[]>()
+  const srv = new Map<string, SrvRecord[]>()
+  const http: HttpRoute[] = []
+  const listeners: ForwardListener[] = []
+  const rows: ServeRow[] = []
+  const warnings: string[] = []
+  const proxied = plan.services.filter((s) => isProxied(s.exposure))
+  const addresses = options.range ? assignAddresses(proxied.map(key), options.range) : new Map<string, string>()
+
+  const addSrv = (s: PlannedService, p: PlannedPort, port: number) => {
+    if (!p.name) return
+    const owner =
+      `_${p.name}._${p.protocol === 'UDP' ? 'udp' : 'tcp'}.${s.name}.${s.namespace}.${plan.domain}`.toLowerCase()
+    srv.set(owner, [{priority: 0, weight: 0, port, target: s.names[0]!}])
+  }
+
+  for (const s of plan.services) {
+    const id = key(s)
+    const shortest = [...s.names].sort((a, b) => a.length - b.length)[0] ?? `${s.name}.${s.namespace}`
+    if (!isMapped(s.exposure)) {
+      rows.push({
+        service: id,
+        name: shortest,
+        mode: '-',
+        targets: [],
+        note: `${s.exposure}: not reachable from outside the cluster`,
+      })
+      continue
+    }
+    if (s.exposure === 'lb-ready') {
+      const ips = s.loadBalancerIngress.filter((a) => /^[\d.]+$|:/.test(a))
+      for (const name of s.names) if (ips.length) hosts.set(name, ips)
+      for (const p of s.ports) {
+        if (ips.length) addSrv(s, p, p.port)
+        rows.push({
+          service: id,
+          name: shortest,
+          endpoint: endpoint(ips[0] ?? s.loadBalancerIngress[0] ?? '-', p.port),
+          mode: p.mode,
+          targets: [],
+          note: 'load balancer',
+        })
+      }
+      continue
+    }
+    const address = addresses.get(id)
+    if (options.range && !address)
+      warnings.push(`${id}: --ip-range has no free address left; only its HTTP port is mapped`)
+    for (const name of s.names) hosts.set(name, [address ?? options.listen])
+
+    let httpPortUsed = false
+    const ownTcpPorts = new Set(s.ports.filter((p) => p.protocol === 'TCP').map((p) => p.port))
+    for (const p of s.ports) {
+      const targets = probed(s, p)
+      if (p.targets.length === 0) {
+        rows.push({service: id, name: shortest, mode: p.mode, targets, note: `${portLabel(p)}: no targets`})
+        continue
+      }
+      if (p.protocol === 'SCTP') continue
+      const onHttpPort = p.mode === 'http' && !httpPortUsed
+      if (onHttpPort) {
+        httpPortUsed = true
+        http.push({service: id, hosts: [...s.names, ...localhostNames(s, plan)], targets})
+      }
+      if (address) {
+        listeners.push({service: id, address, port: p.port, protocol: p.protocol, mode: p.mode, targets})
+        if (onHttpPort && !ownTcpPorts.has(options.httpPort)) {
+          listeners.push({service: id, address, port: options.httpPort, protocol: 'TCP', mode: p.mode, targets})
+        }
+        addSrv(s, p, p.port)
+        rows.push({service: id, name: shortest, endpoint: endpoint(address, p.port), mode: p.mode, targets})
+      } else if (onHttpPort) {
+        addSrv(s, p, options.httpPort)
+        rows.push({
+          service: id,
+          name: shortest,
+          endpoint: endpoint(options.listen, options.httpPort),
+          mode: p.mode,
+          targets,
+        })
+      } else {
+        rows.push({
+          service: id,
+          name: shortest,
+          mode: p.mode,
+          targets,
+          note: `${portLabel(p)}: not mapped without --ip-range (only HTTP is routed by Host)`,
+        })
+      }
+    }
+  }
+  const dns: DnsRecords = {domain: plan.domain, hosts, srv}
+  return {map: {dns, http, listeners}, rows, warnings}
+}

@@ -1,0 +1,58 @@
+// The contract between serve's loop and what it drives: the DNS responder (src/dns) and the listeners and
+// health checks (src/proxy). The loop builds a ServeMap from the Plan (pure, src/serve/map.ts) and hands the
+// parts to each side; each side diffs against what it has, so unrelated listeners and connections stay untouched.
+import type {PortMode, Target} from '../plan/types.js'
+
+/** A DNS SRV record (RFC 2782). */
+export interface SrvRecord {
+  priority: number
+  weight: number
+  port: number
+  /** Host name the record points at, lowercase, no trailing dot. */
+  target: string
+}
+
+/** Everything the DNS responder answers, for one zone. Names lowercase, no trailing dot. */
+export interface DnsRecords {
+  /** The zone apex, e.g. `kube.internal`. */
+  domain: string
+  /** Host name → IPv4 and IPv6 addresses (A and AAAA answers). */
+  hosts: Map<string, string[]>
+  /** SRV owner name (`_http._tcp.radarr.media.kube.internal`) → records. */
+  srv: Map<string, SrvRecord[]>
+}
+
+/** How a target's health is probed: a TCP connect to the target itself, or an HTTP GET whose 200 means healthy. */
+export type Probe = {kind: 'tcp'; address: string; port: number} | {kind: 'http'; address: string; port: number}
+
+/** A node target together with the probe that decides its health. */
+export interface ProbedTarget extends Target {
+  probe: Probe
+}
+
+/** A Service as the HTTP router sees it: the Host names it answers and the targets of its HTTP port. */
+export interface HttpRoute {
+  /** `namespace/name`, for logs and error pages. */
+  service: string
+  /** Host names (lowercase, no port, no trailing dot) routed here. */
+  hosts: string[]
+  targets: ProbedTarget[]
+}
+
+/** A listener on a per-service address: every connection or datagram goes to the targets, on `port`'s own number. */
+export interface ForwardListener {
+  /** `namespace/name`, for logs. */
+  service: string
+  address: string
+  port: number
+  protocol: 'TCP' | 'UDP'
+  mode: PortMode
+  targets: ProbedTarget[]
+}
+
+/** What serve applies after each change. */
+export interface ServeMap {
+  dns: DnsRecords
+  http: HttpRoute[]
+  listeners: ForwardListener[]
+}
