@@ -1,0 +1,233 @@
+// The authoritative answerer, pure: DnsRecords → CompiledZone (records encoded once per change), then each query's
+// bytes → the reply's bytes. Never recursive, never forwarding: names outside the zone are REFUSED.
+//
+// Rules, with their sources:
+// - A/AAAA for hosts, SRV for SRV owners, SOA and NS at the apex; `ns.<zone>` is the NS host and answers A with the
+//   responder's IPv4 listen address.
+// - Unknown name in the zone: NXDOMAIN with the SOA in authority (RFC 2308 §2.1). A name that only has names below
+//   it (an empty non-terminal) exists: NODATA (RFC 8020). Known name, other type: NODATA, NOERROR with the SOA in
+//   authority (RFC 2308 §2.2). The SOA TTL and MINIMUM are 5 s, so negative answers are cached 5 s (RFC 2308 §5).
+// - ANY answers every record set the name has: our sets are small, and RFC 8482 §4.3 allows answering with them.
+// - AXFR/IXFR are REFUSED: zone transfers are not offered.
+// - Opcode other than QUERY: NOTIMP; QDCOUNT ≠ 1, a malformed message or two OPT records: FORMERR; EDNS version
+//   above 0: BADVERS (RFC 6891 §6.1.3); class other than IN (or ANY): REFUSED.
+// - A query with OPT gets our OPT back (payload 1232, version 0, DO copied; options ignored), except when the
+//   message could not be read as a whole (FORMERR, header only). Over UDP a reply is limited to the requester's size
+//   (512 without EDNS), never more than 1232; above it, TC=1 with the question only (RFC 2181 §9). TCP: no limit.
+// - Replies echo the question as asked (case included); answer owners point at it. AA on in-zone answers; RA clear.
+import type {DnsRecords} from '../serve/types.js'
+import {
+  CLASS,
+  HEADER_LENGTH,
+  MAX_TCP_MESSAGE,
+  OPCODE_QUERY,
+  RCODE,
+  TYPE,
+  encodeRecordData,
+  encodeReply,
+  isValidName,
+  joinSections,
+  nameWireLength,
+  ownedSection,
+  parseIPv4,
+  parseIPv6,
+  parseQuery,
+  udpReplyLimit,
+} from './wire.js'
+import type {Question, RecordData, Section} from './wire.js'
+
+/** TTL of every record we serve: short, because Services and Nodes come and go. */
+export const TTL_SECONDS = 5
+
+/** SOA timers (RFC 1035 §3.3.13). Nobody transfers this zone; MINIMUM is the negative-caching TTL (RFC 2308 §4). */
+export const SOA_TIMERS = {refreshSeconds: 3600, retrySeconds: 600, expireSeconds: 86_400, minimumSeconds: 5} as const
+
+/** How the zone is compiled beyond its records. */
+export interface ZoneOptions {
+  /** SOA serial: any positive number that stays the same while the records do. */
+  serial: number
+  /** The responder's listen address; when it is a specific IPv4 address, `ns.<zone>` answers A with it. */
+  nsAddress?: string
+  /** The zone this one replaces: records it already encoded are reused (dns2's encoder is slow, ~30 µs each). */
+  previous?: CompiledZone
+}
+
+/** The record sets of one name, each encoded as an answer section owned by the question name. */
+export interface NameEntry {
+  sets: Map<number, Section>
+  /** Every set, for ANY. */
+  all: Section
+}
+
+/** A zone ready to answer from: built by `compileZone`, read by `answerQuery`. */
+export interface CompiledZone {
+  /** The apex, lowercase, no trailing dot. */
+  readonly domain: string
+  /** Records that were skipped (bad names or addresses), one sentence each. */
+  readonly problems: readonly string[]
+  readonly names: ReadonlyMap<string, NameEntry>
+  /**
+   * The SOA as an authority section, indexed by the wire length of the question name: its owner is a pointer to
+   * the apex suffix of the question, which sits at a fixed offset once the question's length is known.
+   */
+  readonly negativeByQuestionLength: readonly (Section | undefined)[]
+  /** Encoded records by `recordKey`, for the next compile to reuse. */
+  readonly encoded: ReadonlyMap<string, Uint8Array>
+}
+
+/** Which transport a query came in on: UDP replies are limited in size, TCP ones are not. */
+export type Transport = 'udp' | 'tcp'
+
+/** Lowercase, without the trailing dot (STYLE.md: the DNS adapter strips it). */
+function normalizeName(name: string): string {
+  return name.toLowerCase().replace(/\.$/, '')
+}
+
+/** Builds the answering structures for `records`. Throws when the zone apex itself is not a usable name. */
+export function compileZone(records: DnsRecords, options: ZoneOptions): CompiledZone {
+  const domain = normalizeName(records.domain)
+  const nsHost = `ns.${domain}`
+  const hostmaster = `hostmaster.${domain}`
+  if (domain === '' || !isValidName(nsHost) || !isValidName(hostmaster)) {
+    throw new Error(`cannot serve DNS zone "${records.domain}": not a valid domain name`)
+  }
+  const problems: string[] = []
+  const inZone = (name: string) => name === domain || name.endsWith(`.${domain}`)
+  const data = new Map<string, RecordData[]>()
+  const recordsOf = (name: string): RecordData[] => {
+    let list = data.get(name)
+    if (!list) data.set(name, (list = []))
+    return list
+  }
+  const acceptName = (name: string, what: string): boolean => {
+    if (isValidName(name) && inZone(name)) return true
+    problems.push(`skipped ${what} "${name}": not a valid name in ${domain}`)
+    return false
+  }
+
+  recordsOf(domain).push(
+    {type: TYPE.SOA, mname: nsHost, rname: hostmaster, serial: options.serial, ...SOA_TIMERS},
+    {type: TYPE.NS, host: nsHost},
+  )
+  recordsOf(nsHost)
+  for (const [rawName, addresses] of records.hosts) {
+    const name = normalizeName(rawName)
+    if (!acceptName(name, 'host')) continue
+    const list = recordsOf(name)
+    const seen = new Set<string>() // RFC 2181 §5: no duplicate records in a set
+    for (const text of addresses) {
+      const ipv6 = text.includes(':')
+      const address = ipv6 ? parseIPv6(text) : parseIPv4(text)
+      if (!address) {
+        problems.push(`skipped address "${text}" of ${name}: not an IP${ipv6 ? 'v6' : 'v4'} address`)
+      } else if (!seen.has(address)) {
+        seen.add(address)
+        list.push(ipv6 ? {type: TYPE.AAAA, address} : {type: TYPE.A, address})
+      }
+    }
+  }
+  const nsAddress = options.nsAddress === undefined ? undefined : parseIPv4(options.nsAddress)
+  if (!records.hosts.has(nsHost) && nsAddress && nsAddress !== '0.0.0.0') {
+    recordsOf(nsHost).push({type: TYPE.A, address: nsAddress})
+  }
+  for (const [rawName, srvs] of records.srv) {
+    const name = normalizeName(rawName)
+    if (!acceptName(name, 'SRV owner')) continue
+    const list = recordsOf(name)
+    for (const srv of srvs) {
+      const target = normalizeName(srv.target)
+      const fields = [srv.priority, srv.weight, srv.port]
+      if (!isValidName(target) || !fields.every((n) => Number.isInteger(n) && n >= 0 && n <= 0xffff)) {
+        problems.push(`skipped SRV record of ${name} → ${srv.target}:${srv.port}: invalid target or number`)
+        continue
+      }
+      list.push({type: TYPE.SRV, priority: srv.priority, weight: srv.weight, port: srv.port, target})
+    }
+  }
+  // Every name between an owner and the apex exists, possibly with no records (RFC 8020 empty non-terminals).
+  for (const name of [...data.keys()]) {
+    for (let parent = name; parent !== domain;) {
+      parent = parent.slice(parent.indexOf('.') + 1)
+      recordsOf(parent)
+    }
+  }
+
+  const reusable = options.previous?.encoded
+  const encoded = new Map<string, Uint8Array>()
+  const encode = (record: RecordData): Uint8Array => {
+    const key = recordKey(record)
+    let bytes = encoded.get(key) ?? reusable?.get(key)
+    if (!bytes) bytes = encodeRecordData(record, TTL_SECONDS)
+    encoded.set(key, bytes)
+    return bytes
+  }
+  const names = new Map<string, NameEntry>()
+  for (const [name, list] of data) names.set(name, compileName(list, encode))
+
+  const soa = encode({type: TYPE.SOA, mname: nsHost, rname: hostmaster, serial: options.serial, ...SOA_TIMERS})
+  const apexLength = nameWireLength(domain)
+  const negativeByQuestionLength: (Section | undefined)[] = []
+  for (let length = apexLength; length <= 255; length++) {
+    negativeByQuestionLength[length] = ownedSection(HEADER_LENGTH + length - apexLength, [soa])
+  }
+  return {domain, problems, names, negativeByQuestionLength, encoded}
+}
+
+/** A string that identifies a record's encoding (owner names are not part of it). */
+function recordKey(record: RecordData): string {
+  return Object.values(record).join(' ')
+}
+
+/** The order sets appear in for ANY. */
+const SET_ORDER = [TYPE.SOA, TYPE.NS, TYPE.A, TYPE.AAAA, TYPE.SRV]
+
+function compileName(list: RecordData[], encode: (record: RecordData) => Uint8Array): NameEntry {
+  const sets = new Map<number, Section>()
+  for (const type of SET_ORDER) {
+    const encoded = list.filter((r) => r.type === type).map(encode)
+    if (encoded.length > 0) sets.set(type, ownedSection(HEADER_LENGTH, encoded))
+  }
+  return {sets, all: joinSections([...sets.values()])}
+}
+
+/**
+ * The reply to one received message, or undefined when it deserves none (shorter than a header, or itself a
+ * response). Over UDP a reply larger than the requester accepts goes out truncated (TC=1, sections emptied).
+ */
+export function answerQuery(zone: CompiledZone, query: Uint8Array, transport: Transport): Uint8Array | undefined {
+  const parsed = parseQuery(query)
+  if (parsed.kind === 'drop') return undefined
+  const {header} = parsed
+  if (parsed.kind === 'malformed') {
+    return encodeReply({header, aa: false, rcode: RCODE.FORMERR, maxLength: MAX_TCP_MESSAGE})
+  }
+  const {edns} = parsed
+  const question = parsed.questionCount === 1 ? parsed.question : undefined
+  const maxLength = transport === 'udp' ? udpReplyLimit(edns) : MAX_TCP_MESSAGE
+  const reply = (rcode: number, aa = false, answer?: Section, authority?: Section) =>
+    encodeReply({header, aa, rcode, question, answer, authority, edns, maxLength})
+
+  if (header.opcode !== OPCODE_QUERY) return reply(RCODE.NOTIMP)
+  if (edns && edns.version > 0) return reply(RCODE.BADVERS)
+  if (!question) return reply(RCODE.FORMERR)
+  if (question.class !== CLASS.IN && question.class !== CLASS.ANY) return reply(RCODE.REFUSED)
+  if (!isInZone(zone.domain, question.name)) return reply(RCODE.REFUSED)
+  if (question.type === TYPE.AXFR || question.type === TYPE.IXFR) return reply(RCODE.REFUSED)
+
+  const negative = negativeFor(zone, question)
+  const entry = zone.names.get(question.name)
+  if (!entry) return reply(RCODE.NXDOMAIN, true, undefined, negative)
+  const answer = question.type === TYPE.ANY ? entry.all : entry.sets.get(question.type)
+  if (!answer || answer.count === 0) return reply(RCODE.NOERROR, true, undefined, negative)
+  return reply(RCODE.NOERROR, true, answer)
+}
+
+function isInZone(domain: string, name: string): boolean {
+  return name.length === domain.length
+    ? name === domain
+    : name.endsWith(domain) && name.charCodeAt(name.length - domain.length - 1) === 0x2e
+}
+
+function negativeFor(zone: CompiledZone, question: Question): Section | undefined {
+  return zone.negativeByQuestionLength[question.wire.length]
+}

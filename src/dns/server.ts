@@ -1,0 +1,210 @@
+// The DNS responder's sockets: UDP and TCP on one address, every message answered by answer.ts.
+//
+// Why node:dgram and node:net rather than dns2's UDPServer/TCPServer (libraries.md §3.3, §3.4): those servers decode
+// each query with dns2's own parser, which drops an OPT record carrying two EDNS options (so truncation would use
+// the wrong size limit) and hands undecodable packets to nobody (so no FORMERR); with port 0 their TCP side binds to
+// all interfaces; and their listen() never settles on a bind error. The sockets below are small; dns2 stays where it
+// is sound: encoding the records, once per zone change (wire.ts `encodeRecordData`).
+import dgram from 'node:dgram'
+import net from 'node:net'
+
+import type {DnsRecords} from '../serve/types.js'
+import {answerQuery, compileZone} from './answer.js'
+import type {CompiledZone, Transport} from './answer.js'
+import {serverFailure} from './wire.js'
+
+/** Where and what to serve. */
+export interface DnsServerOptions {
+  /** A local IP address (not a host name). `ns.<zone>` answers A with it when it is a specific IPv4 address. */
+  address: string
+  /** 0 picks free ports: UDP and TCP then try to share one number, and may not. */
+  port: number
+  records: DnsRecords
+  /** optional log sink */
+  log?: (line: string) => void
+}
+
+/** A running responder. */
+export interface DnsServer {
+  udpPort: number
+  tcpPort: number
+  /** Swaps the zone: the next query sees `records`. Throws, keeping the old zone, when the apex is invalid. */
+  setRecords(records: DnsRecords): void
+  close(): Promise<void>
+}
+
+/** RFC 7766 §6.2.3: servers close idle connections; a few seconds is customary (dns2 and Unbound use 10 s-ish). */
+const TCP_IDLE_TIMEOUT_MS = 10_000
+
+/** Enough for many resolvers retrying truncated answers, few enough that a flood cannot exhaust descriptors. */
+const TCP_MAX_CONNECTIONS = 1000
+
+type Answer = (message: Uint8Array, transport: Transport) => Uint8Array | undefined
+
+/** Binds UDP and TCP on `options.address` and answers for `options.records.domain`. Rejects on bind errors. */
+export async function startDnsServer(options: DnsServerOptions): Promise<DnsServer> {
+  const {address, port, log} = options
+  if (net.isIP(address) === 0) throw new Error(`cannot start DNS: "${address}" is not an IP address`)
+  if (!Number.isInteger(port) || port < 0 || port > 0xffff) throw new Error(`cannot start DNS: invalid port ${port}`)
+
+  let serial = 1
+  let zone = compileZone(options.records, {serial, nsAddress: address})
+  reportProblems(zone, undefined, log)
+
+  const answer: Answer = (message, transport) => {
+    try {
+      return answerQuery(zone, message, transport)
+    } catch (error) {
+      log?.(`DNS: answering a query failed: ${error instanceof Error ? error.message : String(error)}`)
+      return serverFailure(message)
+    }
+  }
+
+  const udp = await bindUdp(address, port, answer, log)
+  const udpPort = udp.address().port
+  const connections = new Set<net.Socket>()
+  let tcp: net.Server
+  try {
+    tcp = await listenTcp(address, port === 0 ? udpPort : port, answer, connections, log).catch((error: unknown) => {
+      // With port 0 the same number for TCP is only a convenience (resolvers retry truncated answers on the
+      // port they used for UDP); when it is taken, any free port will do.
+      if (port === 0 && isErrorWithCode(error, 'EADDRINUSE')) return listenTcp(address, 0, answer, connections, log)
+      throw error
+    })
+  } catch (error) {
+    await closeUdp(udp)
+    throw error
+  }
+
+  let closing: Promise<void> | undefined
+  return {
+    udpPort,
+    tcpPort: (tcp.address() as net.AddressInfo).port,
+    setRecords(records) {
+      const next = compileZone(records, {serial: serial + 1, nsAddress: address, previous: zone})
+      serial++
+      reportProblems(next, zone, log)
+      zone = next
+    },
+    close() {
+      closing ??= (async () => {
+        for (const socket of connections) socket.destroy()
+        await Promise.all([closeUdp(udp), new Promise<void>((resolve) => tcp.close(() => resolve()))])
+      })()
+      return closing
+    },
+  }
+}
+
+function bindUdp(address: string, port: number, answer: Answer, log?: (line: string) => void): Promise<dgram.Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = dgram.createSocket({type: net.isIPv6(address) ? 'udp6' : 'udp4'})
+    const onBindError = (error: Error) => {
+      socket.close()
+      reject(describeBindError(error, address, port, 'udp'))
+    }
+    socket.once('error', onBindError)
+    socket.on('message', (message, remote) => {
+      const reply = answer(message, 'udp')
+      // A failed send (e.g. the requester's port vanished) is the requester's problem: it will retry.
+      if (reply) socket.send(reply, remote.port, remote.address, () => {})
+    })
+    socket.bind({address, port, exclusive: true}, () => {
+      socket.off('error', onBindError)
+      socket.on('error', (error) => log?.(`DNS: UDP socket error: ${error.message}`))
+      resolve(socket)
+    })
+  })
+}
+
+function listenTcp(
+  address: string,
+  port: number,
+  answer: Answer,
+  connections: Set<net.Socket>,
+  log?: (line: string) => void,
+): Promise<net.Server> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer({noDelay: true}, (socket) => serveConnection(socket, answer, connections))
+    server.maxConnections = TCP_MAX_CONNECTIONS
+    const onListenError = (error: Error) => {
+      server.close()
+      reject(describeBindError(error, address, port, 'tcp'))
+    }
+    server.once('error', onListenError)
+    server.listen({host: address, port, exclusive: true}, () => {
+      server.off('error', onListenError)
+      server.on('error', (error) => log?.(`DNS: TCP server error: ${error.message}`))
+      resolve(server)
+    })
+  })
+}
+
+/**
+ * Answers the messages of one TCP connection: each is preceded by its 2-octet length (RFC 1035 §4.2.2); several
+ * may arrive in one segment and one may span several (RFC 7766 §6.2.1 pipelining). Replies go out in order.
+ */
+function serveConnection(socket: net.Socket, answer: Answer, connections: Set<net.Socket>): void {
+  connections.add(socket)
+  socket.on('close', () => connections.delete(socket))
+  // Resets and the like end the connection; 'close' follows, nothing else to do.
+  socket.on('error', () => {})
+  socket.setTimeout(TCP_IDLE_TIMEOUT_MS, () => socket.destroy())
+  let pending: Buffer | undefined
+  socket.on('data', (chunk: Buffer) => {
+    const buffer = pending ? Buffer.concat([pending, chunk]) : chunk
+    let offset = 0
+    let full = false
+    socket.cork()
+    while (buffer.length - offset >= 2) {
+      const length = buffer.readUInt16BE(offset)
+      if (buffer.length - offset - 2 < length) break
+      const reply = answer(buffer.subarray(offset + 2, offset + 2 + length), 'tcp')
+      offset += 2 + length
+      if (!reply) continue
+      const prefix = Buffer.allocUnsafe(2)
+      prefix.writeUInt16BE(reply.length)
+      socket.write(prefix)
+      full = !socket.write(reply) || full
+    }
+    socket.uncork()
+    // Copy the partial message so the (possibly large) chunk it came in is not kept alive.
+    pending = offset < buffer.length ? Buffer.from(buffer.subarray(offset)) : undefined
+    if (full) {
+      // A requester that does not read its replies stops being read from.
+      socket.pause()
+      socket.once('drain', () => socket.resume())
+    }
+  })
+}
+
+function closeUdp(socket: dgram.Socket): Promise<void> {
+  return new Promise((resolve) => socket.close(() => resolve()))
+}
+
+/** Adds to a bind error what was being bound and what to do, keeping the error itself (and its `code`). */
+function describeBindError(error: Error, address: string, port: number, proto: 'udp' | 'tcp'): Error {
+  const where = `${address.includes(':') ? `[${address}]` : address}:${port}/${proto}`
+  const code = (error as NodeJS.ErrnoException).code
+  const reason =
+    code === 'EADDRINUSE'
+      ? 'address already in use — another DNS server may be running there; choose another port'
+      : code === 'EACCES'
+        ? 'permission denied — ports below 1024 need root or CAP_NET_BIND_SERVICE; choose a port above 1023'
+        : code === 'EADDRNOTAVAIL'
+          ? 'no such address on this machine — choose a local address'
+          : error.message
+  error.message = `cannot bind DNS on ${where}: ${reason} (${code ?? 'error'})`
+  return error
+}
+
+function isErrorWithCode(error: unknown, code: string): boolean {
+  return error instanceof Error && (error as NodeJS.ErrnoException).code === code
+}
+
+/** Logs the records a zone skipped, once: only those the previous zone did not already report. */
+function reportProblems(zone: CompiledZone, previous: CompiledZone | undefined, log?: (line: string) => void): void {
+  if (!log) return
+  const known = new Set(previous?.problems)
+  for (const problem of zone.problems) if (!known.has(problem)) log(`DNS: ${problem}`)
+}
