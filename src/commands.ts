@@ -1,5 +1,6 @@
 // The oclif command map (explicit discovery strategy, see package.json "oclif.commands"). Command modules keep
 // heavy imports lazy, so loading this file stays cheap for `--help`.
 import List from './commands/list.js'
+import Serve from './commands/serve.js'
 
-export const COMMANDS = {list: List}
+export const COMMANDS = {list: List, serve: Serve}

@@ -35,7 +35,7 @@ export class ApiClient {
   private options: Promise<https.RequestOptions> | undefined
 
   constructor(
-    private readonly kc: KubeConfig,
+    readonly kc: KubeConfig,
     readonly context: string,
     readonly server: string,
   ) {}

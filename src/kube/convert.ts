@@ -104,7 +104,7 @@ export function toNode(raw: unknown): Node {
       return type && address ? [{type, address}] : []
     }),
     ready,
-    deleting: str(meta.deletionTimestamp) !== undefined,
+    deleting: meta.deletionTimestamp !== undefined && meta.deletionTimestamp !== null,
     taints: arr(spec.taints).flatMap((t): Taint[] => {
       const key = str(obj(t).key)
       if (!key) return []

@@ -34,15 +34,22 @@ function key(s: PlannedService): string {
   return `${s.namespace}/${s.name}`
 }
 
-/** Targets with the probe that decides their health: kube-proxy's healthCheckNodePort for ETP Local, else a connect. */
+/** kube-proxy's node health server (--healthz-bind-address default 0.0.0.0:10256, pkg/proxy/healthcheck). */
+export const KUBE_PROXY_HEALTHZ_PORT = 10256
+
+/**
+ * Targets with the probe that decides their health, as cloud load balancers probe: the Service's
+ * healthCheckNodePort over HTTP for externalTrafficPolicy Local; a TCP connect to the NodePort otherwise; for UDP,
+ * which has nothing to connect to, kube-proxy's /healthz on the node (cloud-provider-kind does the same).
+ */
 function probed(s: PlannedService, port: PlannedPort): ProbedTarget[] {
-  return port.targets.map((t) => ({
-    ...t,
-    probe:
-      s.externalTrafficPolicy === 'Local' && s.healthCheckNodePort
-        ? {kind: 'http', address: t.address, port: s.healthCheckNodePort}
-        : {kind: 'tcp', address: t.address, port: t.port},
-  }))
+  return port.targets.map((t): ProbedTarget => {
+    if (s.externalTrafficPolicy === 'Local' && s.healthCheckNodePort) {
+      return {...t, probe: {kind: 'http', address: t.address, port: s.healthCheckNodePort}}
+    }
+    if (port.protocol === 'UDP') return {...t, probe: {kind: 'http', address: t.address, port: KUBE_PROXY_HEALTHZ_PORT}}
+    return {...t, probe: {kind: 'tcp', address: t.address, port: t.port}}
+  })
 }
 
 function portLabel(p: PlannedPort): string {

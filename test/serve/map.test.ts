@@ -103,6 +103,19 @@ describe('buildServeMap with per-service addresses', () => {
     expect(map.listeners[0]?.targets[0]?.probe).toEqual({kind: 'http', address: '127.0.10.2', port: 32053})
   })
 
+  it('probes UDP targets of an externalTrafficPolicy Cluster Service on kube-proxy /healthz (10256)', () => {
+    const syslog = nodePortService('syslog', [{name: 'syslog', port: 5514, protocol: 'UDP', nodePort: 31514}])
+    const plan = buildPlan(makeSnapshot({services: [syslog], nodes}), {
+      domain: 'kube.internal',
+      addressType: 'InternalIP',
+    })
+    const {map: udp} = buildServeMap(plan, {listen: '127.0.0.1', httpPort: 80, range})
+    expect(udp.listeners[0]?.targets.map((t) => t.probe)).toEqual([
+      {kind: 'http', address: '127.0.10.1', port: 10256},
+      {kind: 'http', address: '127.0.10.2', port: 10256},
+    ])
+  })
+
   it('lists cluster-only Services as not reachable', () => {
     expect(rows.find((r) => r.service === 'monitoring/grafana')).toEqual({
       service: 'monitoring/grafana',

@@ -1,0 +1,138 @@
+import {Command, Flags} from '@oclif/core'
+import {isIP} from 'node:net'
+import {ExposeLbError} from '../errors.js'
+import {normalizeDomain} from '../plan/names.js'
+import {parseIpRange} from '../serve/addresses.js'
+import {clusterFlags, planFlags} from './flags.js'
+
+const DEMO_DNS_PORT = 5353
+const DEMO_HTTP_PORT = 8080
+/** On macOS only 127.0.0.1 answers among the loopback addresses, so per-service addresses are off there. */
+const DEFAULT_IP_RANGE = process.platform === 'darwin' ? 'none' : '127.77.0.0/16'
+
+export default class Serve extends Command {
+  static override summary =
+    'Run a local DNS responder and reverse proxy that map friendly names to node IPs and NodePorts'
+  static override description = `Watches Services, Nodes and EndpointSlices and keeps a map on this workstation: \
+<svc>.<domain> and <svc>.localhost answer and proxy to a healthy node target of NodePort and pending LoadBalancer \
+Services; each Service also gets its own loopback address (--ip-range) where every TCP and UDP port is forwarded on \
+its own port number. LoadBalancer Services that have an address get DNS names for it. Stops on SIGINT/SIGTERM after \
+letting open connections finish (up to 5 s).
+With --demo it runs against a built-in simulated homelab (three loopback nodes), on ports ${DEMO_DNS_PORT} and ${DEMO_HTTP_PORT}.`
+  static override examples = [
+    '<%= config.bin %> serve --demo',
+    'sudo <%= config.bin %> serve',
+    '<%= config.bin %> serve --dns-port 5353 --http-port 8080 --context homelab',
+  ]
+  static override flags = {
+    ...clusterFlags,
+    ...planFlags,
+    listen: Flags.string({description: 'Address for the DNS responder and the HTTP router', default: '127.0.0.1'}),
+    'dns-port': Flags.integer({
+      description: `DNS port, UDP and TCP [default: 53; ${DEMO_DNS_PORT} with --demo]`,
+      min: 0,
+      max: 65535,
+    }),
+    'http-port': Flags.integer({
+      description: `HTTP port [default: 80; ${DEMO_HTTP_PORT} with --demo]`,
+      min: 0,
+      max: 65535,
+    }),
+    'ip-range': Flags.string({
+      description: 'Loopback block for per-service addresses, or none',
+      default: DEFAULT_IP_RANGE,
+    }),
+    demo: Flags.boolean({description: 'Serve a built-in simulated homelab instead of a cluster'}),
+  }
+
+  async run(): Promise<void> {
+    const {flags} = await this.parse(Serve)
+    const domain = normalizeDomain(flags.domain)
+    if (!domain)
+      throw new ExposeLbError(
+        'usage',
+        `--domain "${flags.domain}" is not a valid DNS name; use something like kube.internal`,
+      )
+    const range = parseIpRange(flags['ip-range'])
+    if (range && 'error' in range) throw new ExposeLbError('usage', range.error)
+    if (isIP(flags.listen) === 0)
+      throw new ExposeLbError('usage', `--listen "${flags.listen}" is not an IP address; use 127.0.0.1`)
+    const log = (line: string) => process.stderr.write(`${line}\n`)
+    if (!/^127\.|^::1$/.test(flags.listen)) {
+      log(
+        `warning: --listen ${flags.listen} is not a loopback address: anyone on that network reaches the cluster's Services through it`,
+      )
+    }
+
+    const {startDemo} = await import('../sim/demo.js')
+    const demo = flags.demo ? await startDemo() : undefined
+    const [{openCluster}, {ClusterWatch}, {ServeRuntime}] = await Promise.all([
+      import('../kube/session.js'),
+      import('../kube/watch.js'),
+      import('../serve/runtime.js'),
+    ])
+    const api = openCluster({
+      kubeconfig: demo?.kubeconfig ?? flags.kubeconfig,
+      context: demo ? undefined : flags.context,
+    })
+    const dnsPort = flags['dns-port'] ?? (demo ? DEMO_DNS_PORT : 53)
+    const httpPort = flags['http-port'] ?? (demo ? DEMO_HTTP_PORT : 80)
+    const watch = new ClusterWatch({
+      kc: api.kc,
+      api,
+      namespace: flags.namespace,
+      selector: flags.selector,
+      log,
+      onChange: () => runtime.changed(),
+    })
+    const runtime = new ServeRuntime(watch, {
+      plan: {domain, addressType: flags['address-type']},
+      listen: flags.listen,
+      dnsPort,
+      httpPort,
+      range,
+      log,
+      print: (text) => process.stdout.write(`${text}\n`),
+      verbose: flags.verbose,
+    })
+    try {
+      await runtime.start()
+    } catch (error) {
+      await demo?.close()
+      throw error
+    }
+    const ports = runtime.ports()
+    const dnsPorts =
+      ports.dnsUdp === ports.dnsTcp ? `${ports.dnsUdp} (udp, tcp)` : `${ports.dnsUdp}/udp, ${ports.dnsTcp}/tcp`
+    log(
+      `serving ${domain} for context "${api.context}": DNS on ${flags.listen}:${dnsPorts}, HTTP on ${flags.listen}:${ports.http}`,
+    )
+    if (demo) log(demoHints(domain, flags.listen, ports.dnsUdp, ports.http))
+
+    const signal = await new Promise<string>((resolve) => {
+      process.once('SIGINT', () => resolve('SIGINT'))
+      process.once('SIGTERM', () => resolve('SIGTERM'))
+    })
+    log(`${signal}: stopping; open connections get up to 5 s`)
+    await runtime.stop(5000)
+    await demo?.close()
+    process.exit(0)
+  }
+}
+
+function demoHints(domain: string, listen: string, dnsPort: number, httpPort: number): string {
+  const port = httpPort === 80 ? '' : `:${httpPort}`
+  const dig = `dig @${listen} -p ${dnsPort}`
+  return [
+    '',
+    'Try it:',
+    `  curl http://radarr.localhost${port}/                      # browsers resolve *.localhost to this machine`,
+    `  curl http://homer.localhost${port}/`,
+    `  ${dig} radarr.${domain} +short                 # the DNS responder`,
+    `  ${dig} _mqtt._tcp.mosquitto.iot.${domain} SRV +short`,
+    `  curl --resolve radarr.${domain}${port ? port : ':80'}:$(${dig} radarr.${domain} +short) http://radarr.${domain}${port}/`,
+    `  printf 'hello\\n' | nc -w1 $(${dig} mosquitto.${domain} +short) 1883   # raw TCP on its own port`,
+    `  dig @$(${dig} pihole-dns.${domain} +short) -p 53 anything.lan +short   # UDP on its own port`,
+    `  open http://radarr.localhost${port}/ in a browser; stop a node to see failover in this log`,
+  ].join('\n')
+}

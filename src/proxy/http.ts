@@ -1,0 +1,565 @@
+// The HTTP front door: routes by Host to a Service's node targets through http-proxy-3, retries a target that
+// cannot be reached on the next one before the client sees an error, and refuses to act as an open proxy.
+import http from 'node:http'
+import type net from 'node:net'
+import {PassThrough} from 'node:stream'
+import type {Duplex} from 'node:stream'
+
+import {createProxyServer} from 'http-proxy-3'
+import type {ProxyServer} from 'http-proxy-3'
+
+import type {HttpRoute, ProbedTarget} from '../serve/types.js'
+import type {TargetHealth} from './health.js'
+import {formatTarget, formatTargets, hasHealthyTarget, hostPort, orderTargets} from './pick.js'
+import {connectFirst, connectTimeout, describeError} from './tcp.js'
+
+const DEFAULT_CONNECT_TIMEOUT_MS = 3000 // cloud-provider-kind's Envoy connect_timeout: 3s
+const DEFAULT_HEADERS_TIMEOUT_MS = 20_000 // a client gets this long to send its request head (slowloris guard)
+const RAW_REPLY_LINGER_MS = 2000 // how long a refused socket may take to read our reply before it is destroyed
+
+/** RFC 9110 §9.2.2: a request that failed after it was sent may be repeated only if its method is idempotent. */
+const IDEMPOTENT_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE'])
+
+/**
+ * RFC 9110 §7.6.1: hop-by-hop fields a proxy must not forward (plus the legacy Proxy-Connection). Transfer-Encoding
+ * is left to Node: it tells the upstream request to frame the body as chunked, as the client's was.
+ */
+const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'upgrade']
+
+const FORWARDED_HEADERS = ['x-forwarded-for', 'x-forwarded-port', 'x-forwarded-proto', 'x-forwarded-host'] as const
+
+export interface HttpRouterOptions {
+  health: TargetHealth
+  /** Per target; a connect that takes longer counts as a failure and the next target is tried. */
+  connectTimeoutMs?: number
+  /** Node's `server.headersTimeout` for servers this router creates or attaches to. */
+  headersTimeoutMs?: number
+  /** Errors and, with `verbose`, one line per request, upgrade and refused connection. */
+  log?: (line: string) => void
+  verbose?: boolean
+}
+
+interface RouteEntry {
+  route: HttpRoute
+  /** Round-robin start for `orderTargets`. */
+  counter: number
+}
+
+/** The state of one try of one request against one target. */
+interface Attempt {
+  target: ProbedTarget
+  /** Set when the upstream socket is connected (a reused keep-alive socket is connected from the start). */
+  connected: boolean
+  reusedSocket: boolean
+  responded: boolean
+  /** Request fields to drop from the upstream request. */
+  hopByHop: string[]
+  /** Starts streaming the request body to this try's upstream request. */
+  release: () => void
+  connectTimer?: NodeJS.Timeout
+}
+
+type Resolution = {entry: RouteEntry; host: string} | {status: number; message: string; notFound?: string}
+
+/**
+ * Routes HTTP requests and WebSocket upgrades by Host to the targets of a Service. One router can serve several
+ * `http.Server`s (`createServer`/`listen`/`attach`); `setRoutes` swaps the table for all of them at once.
+ */
+export class HttpRouter {
+  private routes = new Map<string, RouteEntry>()
+  private names: string[] = []
+  private readonly health: TargetHealth
+  private readonly connectTimeoutMs: number
+  private readonly headersTimeoutMs: number
+  private readonly log: (line: string) => void
+  private readonly verbose: boolean
+  private readonly agent: http.Agent
+  private readonly proxy: ProxyServer
+  private readonly attempts = new WeakMap<http.IncomingMessage, Attempt>()
+  private readonly servers = new Set<http.Server>()
+
+  constructor(options: HttpRouterOptions) {
+    this.health = options.health
+    this.connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS
+    this.headersTimeoutMs = options.headersTimeoutMs ?? DEFAULT_HEADERS_TIMEOUT_MS
+    this.log = options.log ?? (() => {})
+    this.verbose = options.verbose ?? false
+    // One pool per target address:port, reused across requests and clients.
+    this.agent = new http.Agent({keepAlive: true})
+    this.proxy = createProxyServer({
+      agent: this.agent,
+      xfwd: true,
+      // Pass the request-target through as the client sent it; without this http-proxy-3 re-serialises the path
+      // with WHATWG URL, which resolves dot segments and re-encodes characters before the backend sees them.
+      toProxy: true,
+    })
+    this.proxy.on('proxyReq', (proxyReq, req, _res, _options, socket) => this.onUpstreamSocket(proxyReq, req, socket))
+    // The node's connection management is not the client's: drop its hop-by-hop fields; http-proxy-3's
+    // setConnection pass then answers the client according to the client's own Connection header.
+    this.proxy.on('proxyRes', (proxyRes) => {
+      for (const name of hopByHopFields(proxyRes.headers)) delete proxyRes.headers[name]
+    })
+    // http-proxy-3 throws from emit('error') when nobody listens (libraries.md §4.2). Every call below passes its
+    // own callback, so this only catches what slips past them.
+    this.proxy.on('error', (error, _req, res) => {
+      this.log(`http: proxy error: ${error.message}`)
+      if (res instanceof http.ServerResponse) {
+        if (!res.headersSent) sendText(res, 502, `bad gateway: ${error.message}`)
+        else res.destroy()
+      } else {
+        res.destroy()
+      }
+    })
+  }
+
+  /** Replaces the routing table. Open connections and requests in flight keep the route they started with. */
+  setRoutes(routes: HttpRoute[]): void {
+    const next = new Map<string, RouteEntry>()
+    const previous = new Map<string, number>()
+    for (const entry of this.routes.values()) previous.set(entry.route.service, entry.counter)
+    for (const route of routes) {
+      const entry: RouteEntry = {route, counter: previous.get(route.service) ?? 0}
+      for (const host of route.hosts) if (!next.has(host)) next.set(host, entry)
+    }
+    this.routes = next
+    this.names = [...next.keys()].sort()
+  }
+
+  /** A server with this router's handlers and timeouts; Node's defaults otherwise (16 KiB header limit → 431). */
+  createServer(): http.Server {
+    const server = http.createServer()
+    this.attach(server)
+    return server
+  }
+
+  /** Creates a server and binds it; rejects with the bind error. `close` closes it. */
+  listen(address: string, port: number): Promise<http.Server> {
+    const server = this.createServer()
+    return new Promise((resolve, reject) => {
+      server.once('error', reject)
+      server.listen({host: address, port}, () => {
+        server.removeListener('error', reject)
+        server.on('error', (error) => this.log(`http ${hostPort(address, port)}: ${error.message}`))
+        this.servers.add(server)
+        resolve(server)
+      })
+    })
+  }
+
+  /** Installs the request, upgrade, CONNECT and client-error handlers on `server`. */
+  attach(server: http.Server): void {
+    server.headersTimeout = this.headersTimeoutMs
+    // No limit on a whole request: uploads to a homelab app may take long; headersTimeout handles slow heads.
+    server.requestTimeout = 0
+    server.on('request', (req, res) => this.onRequest(req, res))
+    server.on('upgrade', (req, socket, head) => void this.onUpgrade(req, socket as net.Socket, head))
+    server.on('connect', (req, socket) => {
+      if (this.verbose) this.log(`http: refused CONNECT ${req.url} from ${req.socket.remoteAddress}`)
+      replyRaw(socket, 405, 'CONNECT is not supported: expose-lb is a reverse proxy, not a forward proxy\n', {
+        allow: 'GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS',
+      })
+    })
+    server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => this.onClientError(error, socket))
+  }
+
+  /** Closes the servers made by `listen`; requests still running after `graceMs` are cut. */
+  async close(graceMs?: number): Promise<void> {
+    const closing = [...this.servers].map(
+      (server) =>
+        new Promise<void>((resolve) => {
+          server.close(() => resolve())
+          server.closeIdleConnections()
+          if (graceMs !== undefined) setTimeout(() => server.closeAllConnections(), graceMs).unref()
+        }),
+    )
+    this.servers.clear()
+    await Promise.all(closing)
+    this.agent.destroy()
+  }
+
+  private onRequest(req: http.IncomingMessage, res: http.ServerResponse): void {
+    const resolution = this.resolve(req)
+    if ('status' in resolution) {
+      if (this.verbose) this.log(`http: ${req.method} ${req.headers.host ?? ''}${req.url}: ${resolution.status}`)
+      if (resolution.notFound !== undefined) this.sendNotFound(req, res, resolution.notFound)
+      else sendText(res, resolution.status, resolution.message, resolution.status === 421 ? {connection: 'close'} : {})
+      return
+    }
+    const {route} = resolution.entry
+    const isHealthy = this.health.isHealthy.bind(this.health)
+    const ordered = orderTargets(route.targets, isHealthy, resolution.entry.counter++)
+    if (!hasHealthyTarget(ordered, isHealthy)) {
+      this.log(`http: no healthy target for ${route.service}`)
+      sendText(res, 503, `no healthy target for ${route.service}: tried ${formatTargets(route.targets)}\n`)
+      return
+    }
+    // Node's server has already answered "100 Continue" (there is no checkContinue listener), so the expectation
+    // is met on this hop; forwarding it would also stop http-proxy-3 from emitting proxyReq (see onUpstreamSocket).
+    delete req.headers.expect
+    this.forward(req, res, route, ordered)
+  }
+
+  /**
+   * Sends `req` to `ordered[0]`, then to the next target after each failure that is safe to retry: any failure
+   * before the upstream connection is up (nothing was sent), or a reset before the response for an idempotent
+   * request whose body has not started. The body is held back until the upstream socket connects so that a retry
+   * can still send it whole.
+   */
+  private forward(req: http.IncomingMessage, res: http.ServerResponse, route: HttpRoute, ordered: ProbedTarget[]): void {
+    const forwarded = FORWARDED_HEADERS.map((name) => [name, req.headers[name]] as const)
+    const idempotent = IDEMPOTENT_METHODS.has(req.method ?? '')
+    const hopByHop = hopByHopFields(req.headers)
+    const failures: string[] = []
+    let index = 0
+    let reuseRetried = false
+    let current: Attempt | undefined
+    let bodyBytes = 0
+    let pipedTo: PassThrough | undefined
+    const countBytes = (chunk: Buffer): void => {
+      bodyBytes += chunk.length
+    }
+    // Each try adds a few listeners to req and res (http-proxy-3 passes); keep Node from warning on many nodes.
+    req.setMaxListeners(ordered.length * 4 + 10)
+    res.setMaxListeners(ordered.length * 4 + 10)
+
+    const attempt = (): void => {
+      const target = ordered[index]
+      if (!target) {
+        const message = `bad gateway: no node answered for ${route.service}: tried ${failures.join(', ')}\n`
+        this.log(`http: ${message.trim()}`)
+        sendText(res, 502, message)
+        return
+      }
+      // The XHeaders pass appends to these on every call: start each try from the client's values.
+      for (const [name, value] of forwarded) {
+        if (value === undefined) delete req.headers[name]
+        else req.headers[name] = value
+      }
+      const body = new PassThrough()
+      let released = false
+      const self: Attempt = {
+        target,
+        connected: false,
+        reusedSocket: false,
+        responded: false,
+        hopByHop,
+        release: () => {
+          if (released) return
+          released = true
+          if (req.readableEnded) {
+            body.end() // no body, or an empty one already consumed by an earlier try
+            return
+          }
+          req.pipe(body)
+          req.on('data', countBytes)
+          pipedTo = body
+        },
+      }
+      current = self
+      this.attempts.set(req, self)
+      res.once('finish', () => {
+        if (current === self && this.verbose) {
+          this.log(`http: ${req.method} ${req.headers.host ?? ''}${req.url} → ${formatTarget(target)} ${res.statusCode}`)
+        }
+      })
+      this.proxy.web(req, res, {target: targetUrl(target), buffer: body}, (error) => onError(self, error))
+    }
+
+    const onError = (failed: Attempt, error: Error): void => {
+      if (failed !== current) return // a late error from an abandoned try
+      if (failed.connectTimer) clearTimeout(failed.connectTimer)
+      if (res.destroyed || res.writableEnded || req.socket.destroyed) return // the client left; upstream is cut
+      if (failed.responded || res.headersSent) {
+        this.log(`http: ${route.service}: ${formatTarget(failed.target)} failed mid-response: ${describeError(error)}`)
+        res.destroy()
+        return
+      }
+      const code = (error as NodeJS.ErrnoException).code
+      const resetBeforeResponse = code === 'ECONNRESET' || code === 'EPIPE'
+      const retryable = !failed.connected || (idempotent && bodyBytes === 0 && resetBeforeResponse)
+      if (!retryable) {
+        const what = `${formatTarget(failed.target)} failed after the request was sent: ${describeError(error)}`
+        this.log(`http: ${route.service}: ${what}`)
+        sendText(res, 502, `bad gateway for ${route.service}: ${what}\n`)
+        return
+      }
+      if (pipedTo) {
+        req.unpipe(pipedTo)
+        req.off('data', countBytes)
+        req.pause()
+        pipedTo = undefined
+      }
+      if (failed.connected && failed.reusedSocket && !reuseRetried) {
+        // The node closed an idle keep-alive connection as we reused it (RFC 9112 §9.3.1): not a node failure.
+        reuseRetried = true
+        attempt()
+        return
+      }
+      this.health.reportFailure(failed.target.probe)
+      failures.push(`${formatTarget(failed.target)}: ${describeError(error)}`)
+      this.log(`http: ${route.service}: ${formatTarget(failed.target)}: ${describeError(error)}`)
+      index++
+      attempt()
+    }
+
+    attempt()
+  }
+
+  /** http-proxy-3 emits `proxyReq` once the upstream request has a socket (pooled or connecting). */
+  private onUpstreamSocket(proxyReq: http.ClientRequest, req: http.IncomingMessage, socket: net.Socket): void {
+    const attempt = this.attempts.get(req)
+    if (!attempt) return
+    attempt.reusedSocket = proxyReq.reusedSocket
+    // Still unsent: the body is held back and http-proxy-3 writes nothing before it.
+    if (!proxyReq.headersSent) {
+      for (const name of attempt.hopByHop) {
+        // Replaced rather than removed: removing Connection would stop Node's client from keeping the socket.
+        if (name === 'connection') proxyReq.setHeader('connection', 'keep-alive')
+        else proxyReq.removeHeader(name)
+      }
+    }
+    proxyReq.once('response', () => {
+      attempt.responded = true
+    })
+    if (!socket.connecting) {
+      attempt.connected = true
+      attempt.release()
+      return
+    }
+    attempt.connectTimer = setTimeout(() => proxyReq.destroy(connectTimeout(attempt.target)), this.connectTimeoutMs)
+    attempt.connectTimer.unref()
+    socket.once('connect', () => {
+      clearTimeout(attempt.connectTimer)
+      attempt.connected = true
+      attempt.release()
+    })
+    proxyReq.once('close', () => clearTimeout(attempt.connectTimer))
+  }
+
+  /**
+   * WebSocket (and other) upgrades. http-proxy-3 destroys the client socket after an upstream error, so the retry
+   * happens first: the upstream connection is made here, trying targets in order, and handed to http-proxy-3
+   * through a one-socket agent.
+   */
+  private async onUpgrade(req: http.IncomingMessage, socket: net.Socket, head: Buffer): Promise<void> {
+    socket.on('error', () => socket.destroy())
+    const resolution = this.resolve(req)
+    if ('status' in resolution) {
+      const message = resolution.notFound !== undefined ? `no service is named "${resolution.notFound}"\n` : resolution.message
+      replyRaw(socket, resolution.status, message)
+      return
+    }
+    if ((req.headers.upgrade ?? '').toLowerCase() !== 'websocket') {
+      replyRaw(socket, 501, `upgrade to "${req.headers.upgrade ?? ''}" is not supported; only websocket is\n`)
+      return
+    }
+    const {route} = resolution.entry
+    const isHealthy = this.health.isHealthy.bind(this.health)
+    const ordered = orderTargets(route.targets, isHealthy, resolution.entry.counter++)
+    if (!hasHealthyTarget(ordered, isHealthy)) {
+      this.log(`http: no healthy target for ${route.service}`)
+      replyRaw(socket, 503, `no healthy target for ${route.service}: tried ${formatTargets(route.targets)}\n`)
+      return
+    }
+    const {socket: upstream, target, failures} = await connectFirst(ordered, {
+      timeoutMs: this.connectTimeoutMs,
+      cancelled: () => socket.destroyed,
+      onFailure: ({target, error}) => {
+        this.health.reportFailure(target.probe)
+        this.log(`http: ${route.service}: ${formatTarget(target)}: ${describeError(error)}`)
+      },
+    })
+    if (!upstream || !target) {
+      const tried = failures.map((f) => `${formatTarget(f.target)}: ${describeError(f.error)}`).join(', ')
+      if (!socket.destroyed) replyRaw(socket, 502, `bad gateway: no node answered for ${route.service}: tried ${tried}\n`)
+      return
+    }
+    if (socket.destroyed) {
+      upstream.destroy()
+      return
+    }
+    upstream.on('error', () => upstream.destroy())
+    req.headers['x-forwarded-host'] ??= req.headers.host
+    if (this.verbose) this.log(`http: upgrade ${req.headers.host ?? ''}${req.url} → ${formatTarget(target)}`)
+    this.proxy.ws(req, socket, head, {target: targetUrl(target), agent: new HandOverAgent(upstream)}, (error) => {
+      this.log(`http: ${route.service}: websocket to ${formatTarget(target)}: ${describeError(error)}`)
+      // Before the 101 nothing has been written to the client: tell it why (http-proxy-3 then ends the socket).
+      if (socket.bytesWritten === 0 && !socket.destroyed) {
+        socket.write(rawResponse(502, `bad gateway for ${route.service}: ${describeError(error)}\n`))
+      }
+      upstream.destroy()
+    })
+  }
+
+  private onClientError(error: NodeJS.ErrnoException, socket: Duplex): void {
+    if (this.verbose) this.log(`http: client error: ${error.code ?? error.message}`)
+    // The same replies Node sends without a clientError listener, then the socket goes.
+    const written = 'bytesWritten' in socket ? (socket as net.Socket).bytesWritten : 0
+    if (error.code !== 'ECONNRESET' && socket.writable && written === 0) {
+      const status =
+        error.code === 'HPE_HEADER_OVERFLOW' ? 431 : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400
+      socket.write(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`)
+    }
+    socket.destroy()
+  }
+
+  /** Finds the route for a request, or the refusal to send. */
+  private resolve(req: http.IncomingMessage): Resolution {
+    // RFC 9112 §3.2: more than one Host field line → 400. Node keeps only the first, so count the raw lines.
+    let hostLines = 0
+    for (let i = 0; i < req.rawHeaders.length; i += 2) if (req.rawHeaders[i]?.toLowerCase() === 'host') hostLines++
+    if (hostLines > 1) return {status: 400, message: 'bad request: more than one Host header\n'}
+
+    const target = req.url ?? ''
+    let hostHeader = req.headers.host
+    if (!target.startsWith('/')) {
+      const absolute = parseAbsoluteForm(target)
+      if (!absolute) return {status: 400, message: 'bad request: unsupported request target\n'}
+      // RFC 9112 §3.2.2: with an absolute-form target the Host header is ignored. Only our own names are served
+      // this way; anything else is a forward-proxy request, and expose-lb must never become an open proxy.
+      const name = absolute.protocol === 'http:' ? normalizeHost(absolute.host) : undefined
+      const entry = name === undefined ? undefined : this.routes.get(name)
+      if (!entry || name === undefined) {
+        return {
+          status: 421,
+          message: `misdirected request: expose-lb is not a forward proxy and does not serve ${absolute.protocol}//${absolute.host}\n`,
+        }
+      }
+      req.url = absolute.pathname + absolute.search
+      req.headers.host = absolute.host
+      return {entry, host: name}
+    }
+    const name = normalizeHost(hostHeader ?? '')
+    const entry = name === undefined ? undefined : this.routes.get(name)
+    if (!entry || name === undefined) {
+      hostHeader ??= ''
+      return {status: 404, message: '', notFound: name ?? hostHeader}
+    }
+    return {entry, host: name}
+  }
+
+  /** 404 for an unknown Host: the known names as links (HTML), or as JSON for `Accept: application/json`. */
+  private sendNotFound(req: http.IncomingMessage, res: http.ServerResponse, host: string): void {
+    const error = `no service is named "${host}"`
+    const accept = req.headers.accept ?? ''
+    if (/\bapplication\/json\b/i.test(accept) && !/\btext\/html\b/i.test(accept)) {
+      send(res, 404, 'application/json; charset=utf-8', `${JSON.stringify({error, names: this.names})}\n`)
+      return
+    }
+    const port = /:(\d+)$/.exec(req.headers.host ?? '')?.[1]
+    const suffix = port === undefined ? '' : `:${port}`
+    const items = this.names
+      .map((name) => `<li><a href="http://${escapeHtml(name)}${suffix}/">${escapeHtml(name)}</a></li>`)
+      .join('\n')
+    const list = this.names.length === 0 ? '<p>No services are exposed yet.</p>' : `<ul>\n${items}\n</ul>`
+    const page = [
+      '<!doctype html>',
+      '<html><head><meta charset="utf-8"><title>expose-lb: unknown name</title></head><body>',
+      `<h1>${escapeHtml(error)}</h1>`,
+      '<p>Names served here:</p>',
+      list,
+      '</body></html>',
+      '',
+    ].join('\n')
+    send(res, 404, 'text/html; charset=utf-8', page)
+  }
+}
+
+/**
+ * The route key for a Host value: lowercase, without `:port` and without a trailing dot. IPv6 literals (and
+ * anything else that cannot be a DNS name with an optional port) give undefined, so they never match a route.
+ */
+export function normalizeHost(host: string): string | undefined {
+  const match = /^([^:[\]]+?)(?::\d*)?$/.exec(host.trim())
+  const name = match?.[1]?.toLowerCase().replace(/\.$/, '')
+  return name === undefined || name === '' ? undefined : name
+}
+
+/** The hop-by-hop fields present in `headers`, including those its Connection header names (RFC 9110 §7.6.1). */
+function hopByHopFields(headers: http.IncomingHttpHeaders): string[] {
+  const connection = headers.connection
+  const listed = (typeof connection === 'string' ? connection : '').split(',').map((name) => name.trim().toLowerCase())
+  const protectedFields = new Set(['', 'host', 'transfer-encoding', 'content-length'])
+  return [...new Set([...HOP_BY_HOP, ...listed])].filter((name) => !protectedFields.has(name) && name in headers)
+}
+
+function parseAbsoluteForm(target: string): URL | undefined {
+  if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(target)) return undefined
+  try {
+    return new URL(target)
+  } catch {
+    return undefined
+  }
+}
+
+function targetUrl(target: ProbedTarget): URL {
+  return new URL(`http://${hostPort(target.address, target.port)}`)
+}
+
+/** An agent whose only connection is a socket we connected ourselves (the upgrade path's retry). */
+class HandOverAgent extends http.Agent {
+  private socket: net.Socket | undefined
+
+  constructor(socket: net.Socket) {
+    super({keepAlive: false})
+    this.socket = socket
+  }
+
+  override createConnection(): net.Socket {
+    const socket = this.socket
+    if (!socket) throw new Error('HandOverAgent: the socket was already handed over')
+    this.socket = undefined
+    return socket
+  }
+}
+
+function send(
+  res: http.ServerResponse,
+  status: number,
+  contentType: string,
+  body: string,
+  headers: Record<string, string> = {},
+): void {
+  if (res.headersSent) {
+    res.destroy()
+    return
+  }
+  res.writeHead(status, {
+    'content-type': contentType,
+    'content-length': Buffer.byteLength(body),
+    'x-content-type-options': 'nosniff',
+    ...headers,
+  })
+  res.end(body)
+}
+
+function sendText(res: http.ServerResponse, status: number, body: string, headers: Record<string, string> = {}): void {
+  send(res, status, 'text/plain; charset=utf-8', body, headers)
+}
+
+function rawResponse(status: number, body: string, headers: Record<string, string> = {}): string {
+  const lines = [
+    `HTTP/1.1 ${status} ${http.STATUS_CODES[status] ?? ''}`,
+    'content-type: text/plain; charset=utf-8',
+    `content-length: ${Buffer.byteLength(body)}`,
+    'connection: close',
+    ...Object.entries(headers).map(([name, value]) => `${name}: ${value}`),
+  ]
+  return `${lines.join('\r\n')}\r\n\r\n${body}`
+}
+
+/**
+ * Answers on a socket Node has handed over (CONNECT, upgrade) and closes it. Whatever the client still sends is
+ * read and dropped, so closing does not turn into a reset that could discard the reply before the client reads it.
+ */
+function replyRaw(socket: Duplex, status: number, body: string, headers: Record<string, string> = {}): void {
+  socket.on('error', () => socket.destroy())
+  socket.resume()
+  socket.end(rawResponse(status, body, headers))
+  const timer = setTimeout(() => socket.destroy(), RAW_REPLY_LINGER_MS).unref()
+  socket.once('close', () => clearTimeout(timer))
+}
+
+function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`)
+}

@@ -1,0 +1,138 @@
+// The set of per-Service TCP and UDP listeners, kept in step with the ServeMap by diffing: a change to one
+// Service opens or closes only its own listeners, and kept listeners get new targets without losing a connection.
+import type {ForwardListener} from '../serve/types.js'
+import type {TargetHealth} from './health.js'
+import {TcpForwarder} from './tcp.js'
+import {UdpForwarder} from './udp.js'
+
+export interface ListenerSetOptions {
+  health: TargetHealth
+  connectTimeoutMs?: number
+  udpIdleTimeoutMs?: number
+  udpMaxSessions?: number
+  /** Errors and, with `verbose`, one line per connection or UDP session. */
+  log?: (line: string) => void
+  verbose?: boolean
+}
+
+/** What one `apply` changed. A listener that failed to bind is not open; the next `apply` tries it again. */
+export interface ApplyResult {
+  added: ForwardListener[]
+  removed: ForwardListener[]
+  failed: Array<{listener: ForwardListener; error: NodeJS.ErrnoException}>
+}
+
+type Forwarder = TcpForwarder | UdpForwarder
+
+interface Open {
+  listener: ForwardListener
+  forwarder: Forwarder
+}
+
+/** `TCP 127.0.0.1:80`: listeners are the same when address, port and protocol are. */
+export function listenerKey(listener: Pick<ForwardListener, 'address' | 'port' | 'protocol'>): string {
+  return `${listener.protocol} ${listener.address} ${listener.port}`
+}
+
+/** Opens, keeps and closes forwarders so that they match the last list given to `apply`. */
+export class ListenerSet {
+  private readonly open = new Map<string, Open>()
+  /** Removed TCP forwarders whose connections are still running; `close` ends them. */
+  private readonly draining = new Set<Forwarder>()
+  private queue: Promise<unknown> = Promise.resolve()
+  private closed = false
+
+  constructor(private readonly options: ListenerSetOptions) {}
+
+  /** Brings the open listeners in line with `listeners`. Calls are serialised; one bind error never stops another. */
+  apply(listeners: ForwardListener[]): Promise<ApplyResult> {
+    const run = this.queue.then(() => this.applyNow(listeners))
+    this.queue = run.catch(() => {})
+    return run
+  }
+
+  /** The listeners currently open. */
+  list(): ForwardListener[] {
+    return [...this.open.values()].map((o) => o.listener)
+  }
+
+  /** Closes every listener; open TCP connections get `graceMs` (default: wait for them) before being destroyed. */
+  async close(graceMs?: number): Promise<void> {
+    this.closed = true
+    await this.queue
+    const forwarders = [...[...this.open.values()].map((o) => o.forwarder), ...this.draining]
+    this.open.clear()
+    await Promise.all(forwarders.map((f) => f.close(graceMs)))
+    this.draining.clear()
+  }
+
+  private async applyNow(listeners: ForwardListener[]): Promise<ApplyResult> {
+    const result: ApplyResult = {added: [], removed: [], failed: []}
+    if (this.closed) return result
+    const wanted = new Map<string, ForwardListener>()
+    for (const listener of listeners) {
+      const key = listenerKey(listener)
+      if (!wanted.has(key)) wanted.set(key, listener)
+    }
+
+    for (const [key, open] of this.open) {
+      if (wanted.has(key)) continue
+      this.open.delete(key)
+      result.removed.push(open.listener)
+      // Stop accepting now (the port is free again when this returns); running connections carry on.
+      this.draining.add(open.forwarder)
+      void open.forwarder.close().then(() => this.draining.delete(open.forwarder))
+    }
+
+    const opening: Array<Promise<{key: string; listener: ForwardListener; forwarder: Forwarder; error?: Error}>> = []
+    for (const [key, listener] of wanted) {
+      const open = this.open.get(key)
+      if (open) {
+        open.forwarder.setTargets(listener.targets)
+        open.forwarder.service = listener.service
+        open.listener = listener
+        continue
+      }
+      const forwarder = this.create(listener)
+      opening.push(
+        forwarder.listen().then(
+          () => ({key, listener, forwarder}),
+          (error: Error) => ({key, listener, forwarder, error}),
+        ),
+      )
+    }
+    // Reported in the order given, whatever order the binds finished in.
+    for (const {key, listener, forwarder, error} of await Promise.all(opening)) {
+      if (error) {
+        void forwarder.close(0)
+        result.failed.push({listener, error})
+      } else if (this.closed) {
+        void forwarder.close(0)
+      } else {
+        this.open.set(key, {listener, forwarder})
+        result.added.push(listener)
+      }
+    }
+    return result
+  }
+
+  private create(listener: ForwardListener): Forwarder {
+    const {health, log, verbose} = this.options
+    const common = {
+      address: listener.address,
+      port: listener.port,
+      targets: listener.targets,
+      service: listener.service,
+      health,
+      log,
+      verbose,
+    }
+    return listener.protocol === 'UDP'
+      ? new UdpForwarder({
+          ...common,
+          idleTimeoutMs: this.options.udpIdleTimeoutMs,
+          maxSessions: this.options.udpMaxSessions,
+        })
+      : new TcpForwarder({...common, connectTimeoutMs: this.options.connectTimeoutMs})
+  }
+}

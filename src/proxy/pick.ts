@@ -1,0 +1,50 @@
+// Target choice for one request, connection or UDP session. Pure: no I/O, no clock, no randomness — the caller
+// passes health in as a function and the rotation start from a per-route counter, so the order is table-testable.
+import type {Probe, ProbedTarget} from '../serve/types.js'
+
+/**
+ * The order in which to try targets: healthy ones first, rotated by `start` (round-robin when `start` comes from a
+ * per-route counter), then the unhealthy ones in their given order as a last try when every healthy one fails on
+ * connect. "Unknown" health counts as healthy; that is the caller's `isHealthy`.
+ *
+ * Callers refuse at once when the first entry is unhealthy (no healthy target at all) instead of sending traffic to
+ * nodes the health checks call down — cloud-provider-kind's Envoy does the same with `healthy_panic_threshold: 0`.
+ */
+export function orderTargets(
+  targets: ProbedTarget[],
+  isHealthy: (probe: Probe) => boolean,
+  start: number,
+): ProbedTarget[] {
+  const healthy: ProbedTarget[] = []
+  const unhealthy: ProbedTarget[] = []
+  for (const target of targets) (isHealthy(target.probe) ? healthy : unhealthy).push(target)
+  if (healthy.length === 0) return unhealthy
+  const offset = rotation(start, healthy.length)
+  return [...healthy.slice(offset), ...healthy.slice(0, offset), ...unhealthy]
+}
+
+/** True when `ordered` (from `orderTargets`) holds a target worth trying: its first entry is healthy. */
+export function hasHealthyTarget(ordered: ProbedTarget[], isHealthy: (probe: Probe) => boolean): boolean {
+  const first = ordered[0]
+  return first !== undefined && isHealthy(first.probe)
+}
+
+/** `node-a (127.0.10.1:30878)`: how targets are named in logs and error pages. */
+export function formatTarget(target: {node: string; address: string; port: number}): string {
+  return `${target.node} (${hostPort(target.address, target.port)})`
+}
+
+/** `node-a (127.0.10.1:30878), node-b (127.0.10.2:30878)`, or `no nodes` for an empty list. */
+export function formatTargets(targets: Array<{node: string; address: string; port: number}>): string {
+  return targets.length === 0 ? 'no nodes' : targets.map((t) => formatTarget(t)).join(', ')
+}
+
+/** `address:port`, with IPv6 addresses in brackets (RFC 3986 §3.2.2). */
+export function hostPort(address: string, port: number): string {
+  return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`
+}
+
+function rotation(start: number, length: number): number {
+  const whole = Number.isFinite(start) ? Math.trunc(start) : 0
+  return ((whole % length) + length) % length
+}

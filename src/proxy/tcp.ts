@@ -1,0 +1,266 @@
+// A TCP listener on one (address, port) whose connections are spliced to node targets. The upstream connection is
+// made before a byte is read from the client, so a dead node is skipped without the client noticing.
+import net from 'node:net'
+
+import type {ProbedTarget} from '../serve/types.js'
+import type {TargetHealth} from './health.js'
+import {formatTarget, formatTargets, hasHealthyTarget, hostPort, orderTargets} from './pick.js'
+
+const DEFAULT_CONNECT_TIMEOUT_MS = 3000 // cloud-provider-kind's Envoy connect_timeout: 3s
+const TCP_KEEPALIVE_DELAY_MS = 60_000 // notices vanished peers on long-idle spliced connections
+
+/** One failed attempt to reach a target. */
+export interface ConnectFailure {
+  target: ProbedTarget
+  error: Error
+}
+
+export interface ConnectFirstOptions {
+  timeoutMs: number
+  /** Called for each target that could not be reached, before the next one is tried. */
+  onFailure?: (failure: ConnectFailure) => void
+  /** Checked between attempts: true stops trying (the client went away). */
+  cancelled?: () => boolean
+}
+
+/** The first target that accepted a connection, or none, with the failures on the way. */
+export interface ConnectResult {
+  socket?: net.Socket
+  target?: ProbedTarget
+  failures: ConnectFailure[]
+}
+
+/** Tries `ordered` one after the other until a TCP connect succeeds. The socket is half-open capable. */
+export async function connectFirst(ordered: ProbedTarget[], options: ConnectFirstOptions): Promise<ConnectResult> {
+  const failures: ConnectFailure[] = []
+  for (const target of ordered) {
+    if (options.cancelled?.()) break
+    try {
+      const socket = await connectOne(target, options.timeoutMs)
+      return {socket, target, failures}
+    } catch (error) {
+      const failure = {target, error: error as Error}
+      failures.push(failure)
+      options.onFailure?.(failure)
+    }
+  }
+  return {failures}
+}
+
+function connectOne(target: ProbedTarget, timeoutMs: number): Promise<net.Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({host: target.address, port: target.port, allowHalfOpen: true})
+    const timer = setTimeout(() => fail(connectTimeout(target)), timeoutMs).unref()
+    const fail = (error: Error): void => {
+      clearTimeout(timer)
+      socket.removeListener('connect', onConnect)
+      socket.destroy()
+      reject(error)
+    }
+    const onConnect = (): void => {
+      clearTimeout(timer)
+      socket.removeListener('error', fail)
+      resolve(socket)
+    }
+    socket.once('connect', onConnect)
+    socket.once('error', fail)
+  })
+}
+
+/** The error for a connect that took longer than the timeout (a black-holed node, a filtering firewall). */
+export function connectTimeout(target: {address: string; port: number}): Error {
+  return Object.assign(new Error(`connect to ${hostPort(target.address, target.port)} timed out`), {
+    code: 'ETIMEDOUT',
+  })
+}
+
+/** A few words for a connect error, for logs and error pages. */
+export function describeError(error: Error): string {
+  const code = (error as NodeJS.ErrnoException).code
+  switch (code) {
+    case 'ECONNREFUSED':
+      return 'connection refused'
+    case 'ECONNRESET':
+      return 'connection reset'
+    case 'ETIMEDOUT':
+      return 'connect timed out'
+    case 'EHOSTUNREACH':
+      return 'host unreachable'
+    case 'ENETUNREACH':
+      return 'network unreachable'
+    default:
+      return code ?? error.message
+  }
+}
+
+/**
+ * Pipes two connected sockets both ways. A FIN from one side becomes `end()` on the other, so half-closed
+ * conversations (a client that shuts down its sending side and waits for the reply) work; an error on one side
+ * resets the other, so the far end sees a reset rather than a clean close.
+ */
+export function splice(a: net.Socket, b: net.Socket): void {
+  const link = (from: net.Socket, to: net.Socket): void => {
+    from.pipe(to)
+    from.on('error', () => {
+      if (!to.destroyed) to.resetAndDestroy()
+    })
+    from.on('close', () => {
+      // Both directions finished cleanly: let `to` flush and close on its own. Otherwise `from` was cut short.
+      if (!to.destroyed && !(from.readableEnded && from.writableFinished)) to.destroy()
+    })
+  }
+  link(a, b)
+  link(b, a)
+}
+
+export interface TcpForwarderOptions {
+  address: string
+  port: number
+  targets: ProbedTarget[]
+  health: TargetHealth
+  /** `namespace/name`, for logs. */
+  service?: string
+  connectTimeoutMs?: number
+  /** Errors and, with `verbose`, one line per connection. */
+  log?: (line: string) => void
+  verbose?: boolean
+}
+
+interface Connection {
+  client: net.Socket
+  upstream?: net.Socket
+}
+
+/** Forwards TCP connections accepted on one (address, port) to the targets, trying them in `orderTargets` order. */
+export class TcpForwarder {
+  readonly address: string
+  readonly port: number
+  service: string
+  private targets: ProbedTarget[]
+  private readonly health: TargetHealth
+  private readonly connectTimeoutMs: number
+  private readonly log: (line: string) => void
+  private readonly verbose: boolean
+  private readonly server: net.Server
+  private readonly connections = new Set<Connection>()
+  private counter = 0
+  private closing?: Promise<void>
+
+  constructor(options: TcpForwarderOptions) {
+    this.address = options.address
+    this.port = options.port
+    this.service = options.service ?? hostPort(options.address, options.port)
+    this.targets = options.targets
+    this.health = options.health
+    this.connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS
+    this.log = options.log ?? (() => {})
+    this.verbose = options.verbose ?? false
+    // pauseOnConnect: nothing is read from the client until an upstream connection exists, so a failed attempt
+    // loses no bytes and the next target sees the stream from its first byte.
+    this.server = net.createServer({allowHalfOpen: true, pauseOnConnect: true}, (client) => this.accept(client))
+  }
+
+  /** Binds the listener; rejects with the bind error (EADDRINUSE, EACCES, EADDRNOTAVAIL). */
+  listen(): Promise<net.AddressInfo> {
+    return new Promise((resolve, reject) => {
+      const onError = (error: Error): void => reject(error)
+      this.server.once('error', onError)
+      this.server.listen({host: this.address, port: this.port}, () => {
+        this.server.removeListener('error', onError)
+        this.server.on('error', (error) => this.log(`tcp ${this.label()}: ${error.message}`))
+        resolve(this.server.address() as net.AddressInfo)
+      })
+    })
+  }
+
+  /** The bound address (useful with port 0), once listening. */
+  boundAddress(): net.AddressInfo | undefined {
+    const address = this.server.address()
+    return address && typeof address === 'object' ? address : undefined
+  }
+
+  /** New connections go to `targets`; open ones stay where they are. */
+  setTargets(targets: ProbedTarget[]): void {
+    this.targets = targets
+  }
+
+  /** Open client connections, including those still connecting upstream. */
+  get connectionCount(): number {
+    return this.connections.size
+  }
+
+  /**
+   * Stops accepting; resolves once every open connection has ended. With `graceMs`, connections still open after
+   * that long are destroyed. Calling it again (e.g. with a grace period at shutdown) applies the new grace period.
+   */
+  close(graceMs?: number): Promise<void> {
+    this.closing ??= new Promise<void>((resolve) => {
+      this.server.close(() => resolve())
+    })
+    if (graceMs !== undefined) {
+      const timer = setTimeout(() => this.destroyAll(), graceMs).unref()
+      void this.closing.then(() => clearTimeout(timer))
+    }
+    return this.closing
+  }
+
+  private destroyAll(): void {
+    for (const connection of this.connections) {
+      connection.upstream?.destroy()
+      connection.client.destroy()
+    }
+  }
+
+  private accept(client: net.Socket): void {
+    const connection: Connection = {client}
+    this.connections.add(connection)
+    client.on('error', (error) => {
+      if (this.verbose) this.log(`tcp ${this.label()}: client ${client.remoteAddress}: ${error.message}`)
+    })
+    client.once('close', () => this.connections.delete(connection))
+    const isHealthy = this.health.isHealthy.bind(this.health)
+    const ordered = orderTargets(this.targets, isHealthy, this.counter++)
+    if (!hasHealthyTarget(ordered, isHealthy)) {
+      this.log(`tcp ${this.label()}: no healthy target (${formatTargets(this.targets)}); closing the connection`)
+      client.destroy()
+      return
+    }
+    void this.connectUpstream(connection, ordered)
+  }
+
+  private async connectUpstream(connection: Connection, ordered: ProbedTarget[]): Promise<void> {
+    const {client} = connection
+    const {socket, target, failures} = await connectFirst(ordered, {
+      timeoutMs: this.connectTimeoutMs,
+      cancelled: () => client.destroyed,
+      onFailure: ({target, error}) => {
+        this.health.reportFailure(target.probe)
+        this.log(`tcp ${this.label()}: ${formatTarget(target)}: ${describeError(error)}`)
+      },
+    })
+    if (!socket || !target) {
+      if (!client.destroyed) {
+        const tried = failures.map((f) => formatTarget(f.target)).join(', ')
+        this.log(`tcp ${this.label()}: every target failed (tried ${tried}); closing the connection`)
+      }
+      client.destroy()
+      return
+    }
+    if (client.destroyed) {
+      socket.destroy()
+      return
+    }
+    connection.upstream = socket
+    socket.setKeepAlive(true, TCP_KEEPALIVE_DELAY_MS)
+    client.setKeepAlive(true, TCP_KEEPALIVE_DELAY_MS)
+    socket.on('error', (error) => {
+      if (this.verbose) this.log(`tcp ${this.label()}: ${formatTarget(target)}: ${error.message}`)
+    })
+    if (this.verbose) this.log(`tcp ${this.label()}: ${client.remoteAddress}:${client.remotePort} → ${formatTarget(target)}`)
+    splice(client, socket)
+  }
+
+  private label(): string {
+    return `${hostPort(this.address, this.port)} (${this.service})`
+  }
+}

@@ -1,0 +1,202 @@
+// serve's loop: watch → plan → map → apply to the DNS responder, the HTTP router, the per-service listeners and
+// the health checks. Each side diffs what it is given, so a change to one Service touches only its own parts.
+import {startDnsServer, type DnsServer} from '../dns/server.js'
+import {ExposeLbError} from '../errors.js'
+import {buildPlan} from '../plan/plan.js'
+import type {PlanOptions} from '../plan/types.js'
+import {HealthMonitor, type HealthState} from '../proxy/health.js'
+import {HttpRouter} from '../proxy/http.js'
+import {ListenerSet} from '../proxy/listeners.js'
+import type {ClusterSnapshot} from '../plan/types.js'
+import {buildServeMap, type ServeBuild, type ServeOptions, type ServeRow} from './map.js'
+import {formatServeTable, rowLines} from './table.js'
+import type {Probe} from './types.js'
+
+/** Where the cluster's objects come from: ClusterWatch, or a fake in tests. */
+export interface SnapshotSource {
+  start(): Promise<void>
+  snapshot(): ClusterSnapshot
+  stop(): Promise<void>
+}
+
+export interface RuntimeOptions extends ServeOptions {
+  plan: PlanOptions
+  dnsPort: number
+  /** Logs (stderr): one line per change. */
+  log: (line: string) => void
+  /** Data (stdout): the start-up table. */
+  print: (text: string) => void
+  verbose?: boolean
+  /** Coalesce bursts of watch events (ms). */
+  batchMs?: number
+  healthIntervalMs?: number
+}
+
+const BIND_REMEDIES =
+  'run with sudo; or `sudo setcap cap_net_bind_service=+ep "$(command -v node)"`; or `sudo sysctl net.ipv4.ip_unprivileged_port_start=53`; or use --dns-port 5353 --http-port 8080'
+
+/** Turns EACCES/EADDRINUSE on the DNS or HTTP port into one clear line naming address, port and remedies. */
+export function bindError(what: string, address: string, port: number, proto: string, error: unknown): ExposeLbError {
+  const code = (error as NodeJS.ErrnoException).code
+  const why =
+    code === 'EACCES'
+      ? 'permission denied'
+      : code === 'EADDRINUSE'
+        ? 'address already in use'
+        : code === 'EADDRNOTAVAIL'
+          ? 'address not available on this machine'
+          : ((error as Error).message ?? String(error))
+  const fix =
+    code === 'EADDRINUSE'
+      ? 'stop what holds it, or use --dns-port 5353 --http-port 8080'
+      : code === 'EADDRNOTAVAIL'
+        ? 'check --listen'
+        : BIND_REMEDIES
+  return new ExposeLbError('bind', `cannot bind ${what} on ${address}:${port}/${proto}: ${why} — ${fix}`, undefined, {
+    cause: error,
+  })
+}
+
+export class ServeRuntime {
+  readonly health: HealthMonitor
+  private readonly router: HttpRouter
+  private readonly listeners: ListenerSet
+  private dns?: DnsServer
+  private httpPort = 0
+  private last?: ServeBuild
+  private timer?: NodeJS.Timeout
+  private applying: Promise<void> = Promise.resolve()
+  private stopped = false
+  /** Listener failures already warned about, so a retry on every change does not repeat the warning. */
+  private warned = new Set<string>()
+
+  constructor(
+    private readonly source: SnapshotSource,
+    private readonly options: RuntimeOptions,
+  ) {
+    this.health = new HealthMonitor({intervalMs: options.healthIntervalMs})
+    this.health.on('change', (probe, from, to) => this.logHealth(probe, from, to))
+    const log = options.log
+    this.router = new HttpRouter({health: this.health, log, verbose: options.verbose})
+    this.listeners = new ListenerSet({health: this.health, log, verbose: options.verbose})
+  }
+
+  /** Ports the DNS responder and the router listen on (useful with port 0). */
+  ports(): {dnsUdp: number; dnsTcp: number; http: number} {
+    return {dnsUdp: this.dns?.udpPort ?? 0, dnsTcp: this.dns?.tcpPort ?? 0, http: this.httpPort}
+  }
+
+  /** Binds the DNS and HTTP ports, reads the cluster, applies the first map and prints the table. */
+  async start(): Promise<void> {
+    const {listen, dnsPort, httpPort} = this.options
+    const empty = {domain: this.options.plan.domain, hosts: new Map(), srv: new Map()}
+    this.dns = await startDnsServer({address: listen, port: dnsPort, records: empty, log: this.options.log}).catch(
+      (error: unknown) => {
+        throw bindError('DNS', listen, dnsPort, /udp/i.test(String((error as Error).message)) ? 'udp' : 'tcp', error)
+      },
+    )
+    try {
+      const server = await this.router.listen(listen, httpPort).catch((error: unknown) => {
+        throw bindError('HTTP', listen, httpPort, 'tcp', error)
+      })
+      const address = server.address()
+      this.httpPort = typeof address === 'object' && address ? address.port : httpPort
+      await this.source.start()
+      await this.apply(true)
+    } catch (error) {
+      await this.stop(0)
+      throw error
+    }
+  }
+
+  /** Called by the watch after objects changed; bursts are applied once. */
+  changed(): void {
+    if (this.stopped || !this.last) return
+    clearTimeout(this.timer)
+    this.timer = setTimeout(() => {
+      this.applying = this.applying
+        .then(() => this.apply(false))
+        .catch((error: unknown) => this.options.log(`applying a change failed: ${String(error)}`))
+    }, this.options.batchMs ?? 20)
+  }
+
+  /** The map currently applied. */
+  current(): ServeBuild | undefined {
+    return this.last
+  }
+
+  private async apply(first: boolean): Promise<void> {
+    const plan = buildPlan(this.source.snapshot(), this.options.plan)
+    // With --http-port 0 (tests), per-service HTTP listeners use the port the router actually got.
+    const build = buildServeMap(plan, {...this.options, httpPort: this.httpPort || this.options.httpPort})
+    const before = this.last
+    this.last = build
+    this.dns?.setRecords(build.map.dns)
+    this.router.setRoutes(build.map.http)
+    this.health.setProbes(
+      [...build.map.http.flatMap((r) => r.targets), ...build.map.listeners.flatMap((l) => l.targets)].map(
+        (t) => t.probe,
+      ),
+    )
+    const result = await this.listeners.apply(build.map.listeners)
+    for (const {listener, error} of result.failed) {
+      const key = `${listener.protocol} ${listener.address}:${listener.port}`
+      if (this.warned.has(key)) continue
+      this.warned.add(key)
+      const fix =
+        error.code === 'EACCES'
+          ? `; ports below 1024 need privilege: ${BIND_REMEDIES.replace('; or use --dns-port 5353 --http-port 8080', '')}`
+          : ''
+      this.options.log(
+        `warning: ${listener.service}: cannot listen on ${listener.address}:${listener.port}/${listener.protocol.toLowerCase()}: ${error.code ?? error.message}${fix}`,
+      )
+    }
+    if (first) {
+      await this.firstHealthResults()
+      this.options.print(formatServeTable(build.rows, (p) => this.health.state(p)))
+      for (const w of [...plan.warnings, ...build.warnings]) this.options.log(`warning: ${w}`)
+      return
+    }
+    this.logDiff(before?.rows ?? [], build.rows)
+  }
+
+  /** Waits (briefly) for the first probe results, so the start-up table shows health rather than "unknown". */
+  private async firstHealthResults(limitMs = 2500): Promise<void> {
+    const probes = () => (this.last?.rows ?? []).flatMap((r) => r.targets.map((t) => t.probe))
+    const deadline = Date.now() + limitMs
+    while (Date.now() < deadline && probes().some((p) => this.health.state(p) === 'unknown')) {
+      await new Promise((resolve) => setTimeout(resolve, 25))
+    }
+  }
+
+  private logDiff(before: ServeRow[], after: ServeRow[]): void {
+    const old = rowLines(before)
+    const now = rowLines(after)
+    for (const [key, line] of old) if (!now.has(key)) this.options.log(`route removed: ${line}`)
+    for (const [key, line] of now) {
+      const was = old.get(key)
+      if (was === undefined) this.options.log(`route added: ${line}`)
+      else if (was !== line) this.options.log(`route changed: ${line}`)
+    }
+  }
+
+  private logHealth(probe: Probe, from: HealthState, to: HealthState): void {
+    if (from === 'unknown' && to === 'up') return // the normal start, not news
+    const users = new Set<string>()
+    for (const r of this.last?.rows ?? [])
+      for (const t of r.targets)
+        if (t.probe.kind === probe.kind && t.probe.address === probe.address && t.probe.port === probe.port)
+          users.add(`${t.node} for ${r.service}`)
+    const what = [...users].join(', ') || `${probe.address}:${probe.port}`
+    this.options.log(`target ${to}: ${what} (${probe.kind} ${probe.address}:${probe.port})`)
+  }
+
+  /** Stops accepting, lets open connections finish for up to graceMs, then closes everything. */
+  async stop(graceMs = 5000): Promise<void> {
+    this.stopped = true
+    clearTimeout(this.timer)
+    await this.source.stop().catch(() => {})
+    this.health.close()
+    await Promise.all([this.router.close(graceMs), this.listeners.close(graceMs), this.dns?.close()])
+  }
+}
