@@ -6,6 +6,8 @@ import {promisify} from 'node:util'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import type {KubeObject} from '../../src/sim/api-server.js'
 import {startDemo, type Demo} from '../../src/sim/demo.js'
+import {EXIT} from '../../src/errors.js'
+import {kubectl} from './helpers.js'
 import {get, startServe, tcpExchange, udpExchange, waitFor, type ServeProcess} from './serve-helpers.js'
 
 const NODES = '127.0.21.' // this file's loopback nodes, apart from other test files
@@ -256,7 +258,51 @@ describe('serve: the API server goes away', () => {
 })
 
 describe('serve: stopping', () => {
-  it('exits 0 on SIGTERM', async () => {
-    expect(await serve.stop('SIGTERM')).toBe(0)
+  it('on SIGTERM stops accepting, lets an open connection finish, and exits 0', async () => {
+    const [address] = await resolve4('mosquitto.kube.internal')
+    const socket = net.connect({host: address!, port: 1883, allowHalfOpen: true})
+    let data = ''
+    socket.on('data', (d) => (data += d.toString()))
+    await waitFor(() => data.includes('iot/mosquitto'), 5000, 'greeting')
+    const exited = serve.stop('SIGTERM')
+    await waitFor(() => /SIGTERM: stopping/.test(serve.stderr()), 5000, 'stopping log')
+    const refused = await new Promise<boolean>((resolve) => {
+      const late = net.connect(serve.httpPort, '127.0.0.1')
+      late.on('connect', () => resolve(false))
+      late.on('error', () => resolve(true))
+    })
+    expect(refused).toBe(true)
+    socket.write('still here\n')
+    await waitFor(() => data.includes('still here'), 5000, 'echo after SIGTERM')
+    socket.end()
+    expect(await exited).toBe(0)
+  })
+})
+
+describe('serve: ports it cannot bind', () => {
+  it('names the address, port and remedies in one line and exits with the bind status', async () => {
+    const holder = net.createServer()
+    await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve))
+    const port = (holder.address() as net.AddressInfo).port
+    try {
+      const run = await kubectl([
+        'expose-lb',
+        'serve',
+        '--kubeconfig',
+        demo.kubeconfig,
+        '--dns-port',
+        '0',
+        '--http-port',
+        String(port),
+        '--ip-range',
+        'none',
+      ])
+      expect(run.code).toBe(EXIT.bind)
+      expect(run.stderr.trimEnd().split('\n')).toEqual([
+        `error: cannot bind HTTP on 127.0.0.1:${port}/tcp: address already in use — stop what holds it, or use --dns-port 5353 --http-port 8080`,
+      ])
+    } finally {
+      holder.close()
+    }
   })
 })
