@@ -14,6 +14,8 @@ export interface KubeConfigOptions {
   context?: string
   /** Defaults to process.env; tests pass their own. */
   env?: NodeJS.ProcessEnv
+  /** Prefix of the service-account directory (tests); the in-cluster host and port always come from process.env. */
+  serviceAccountRoot?: string
 }
 
 export interface LoadedConfig {
@@ -41,7 +43,7 @@ export function loadKubeConfig(options: KubeConfigOptions = {}): LoadedConfig {
     )
   }
   const present = files.filter((f) => existsSync(f))
-  if (present.length === 0) return inCluster(files, env, options.context)
+  if (present.length === 0) return inCluster(files, env, options)
 
   const merged = new KubeConfig()
   const seen = {clusters: new Set<string>(), users: new Set<string>(), contexts: new Set<string>()}
@@ -95,10 +97,11 @@ export function loadKubeConfig(options: KubeConfigOptions = {}): LoadedConfig {
   return {kc: merged, context: want, server: cluster.server}
 }
 
-function inCluster(files: string[], env: NodeJS.ProcessEnv, context: string | undefined): LoadedConfig {
-  if (env.KUBERNETES_SERVICE_HOST && existsSync(SERVICE_ACCOUNT_TOKEN) && !context) {
+function inCluster(files: string[], env: NodeJS.ProcessEnv, options: KubeConfigOptions): LoadedConfig {
+  const root = options.serviceAccountRoot ?? ''
+  if (env.KUBERNETES_SERVICE_HOST && existsSync(root + SERVICE_ACCOUNT_TOKEN) && !options.context) {
     const kc = new KubeConfig()
-    kc.loadFromCluster()
+    kc.loadFromCluster(root)
     return {kc, context: 'in-cluster', server: kc.getCurrentCluster()?.server ?? ''}
   }
   throw new ExposeLbError(

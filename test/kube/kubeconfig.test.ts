@@ -127,6 +127,30 @@ describe('loadKubeConfig', () => {
     expect(message).not.toContain('\n')
   })
 
+  it('falls back to the in-cluster service account when no kubeconfig exists', () => {
+    dir = mkdtempSync(join(tmpdir(), 'kc-'))
+    const sa = join(dir, 'var/run/secrets/kubernetes.io/serviceaccount')
+    mkdirSync(sa, {recursive: true})
+    for (const f of ['token', 'ca.crt', 'namespace']) writeFileSync(join(sa, f), f === 'namespace' ? 'default' : 'x')
+    const env = {KUBERNETES_SERVICE_HOST: '10.43.0.1', KUBERNETES_SERVICE_PORT: '443', HOME: dir}
+    const saved = {host: process.env.KUBERNETES_SERVICE_HOST, port: process.env.KUBERNETES_SERVICE_PORT}
+    Object.assign(process.env, env) // client-node reads the host and port from process.env itself
+    try {
+      expect(loadKubeConfig({env, serviceAccountRoot: dir})).toMatchObject({
+        context: 'in-cluster',
+        server: 'https://10.43.0.1:443',
+      })
+    } finally {
+      for (const [k, v] of [
+        ['KUBERNETES_SERVICE_HOST', saved.host],
+        ['KUBERNETES_SERVICE_PORT', saved.port],
+      ] as const) {
+        if (v === undefined) delete process.env[k]
+        else process.env[k] = v
+      }
+    }
+  })
+
   it('names the available contexts when the one asked for is missing', () => {
     dir = mkdtempSync(join(tmpdir(), 'kc-'))
     const file = kubeconfig(
