@@ -90,6 +90,8 @@ export class ClusterWatch {
       this.markReady = resolve
       this.failStart = reject
     })
+    // start() awaits it only after every first list finished; until then a rejection must not count as unhandled.
+    this.ready.catch(() => {})
   }
 
   private resource<T>(

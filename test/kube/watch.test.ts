@@ -1,0 +1,146 @@
+// ClusterWatch against the simulated API server's faults: the watch survives 500, 429, 410, a hung watch and a
+// corrupt watch line, keeps the last known objects meanwhile, and afterwards holds exactly what a fresh start reads.
+import {afterEach, describe, expect, it} from 'vitest'
+import {ApiClient} from '../../src/kube/client.js'
+import {loadKubeConfig} from '../../src/kube/kubeconfig.js'
+import {ClusterWatch} from '../../src/kube/watch.js'
+import {loadObjectsFromYaml, startSimServer, type Fault, type SimServer} from '../../src/sim/api-server.js'
+import {HOMELAB_YAML} from '../../src/sim/homelab.js'
+import {writeKubeconfig} from '../e2e/helpers.js'
+import {waitFor} from '../e2e/serve-helpers.js'
+
+const cleanups: Array<() => Promise<unknown>> = []
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c()
+})
+
+async function setUp(options: {rewatchMs?: number} = {}) {
+  const sim = await startSimServer({objects: loadObjectsFromYaml(HOMELAB_YAML)})
+  cleanups.push(() => sim.close())
+  const {kc, context, server} = loadKubeConfig({kubeconfig: writeKubeconfig(sim.kubeconfig())})
+  const api = new ApiClient(kc, context, server)
+  const logs: string[] = []
+  let changes = 0
+  const watch = new ClusterWatch({
+    kc,
+    api,
+    log: (l) => logs.push(l),
+    onChange: () => changes++,
+    backoffInitialMs: 20,
+    backoffMaxMs: 200,
+    random: () => 0.5,
+    ...options,
+  })
+  cleanups.push(() => watch.stop())
+  await watch.start()
+  return {sim, watch, logs, changes: () => changes}
+}
+
+const names = (w: ClusterWatch) =>
+  w
+    .snapshot()
+    .services.map((s) => `${s.namespace}/${s.name}`)
+    .sort()
+
+/** What a fresh start reads now: a second watch on the same server. */
+async function fresh(sim: SimServer): Promise<string[]> {
+  const {kc, context, server} = loadKubeConfig({kubeconfig: writeKubeconfig(sim.kubeconfig())})
+  const w = new ClusterWatch({kc, api: new ApiClient(kc, context, server), log: () => {}, onChange: () => {}})
+  await w.start()
+  const result = names(w)
+  await w.stop()
+  return result
+}
+
+const svc = (name: string) => ({
+  apiVersion: 'v1',
+  kind: 'Service',
+  metadata: {namespace: 'default', name},
+  spec: {type: 'NodePort', ports: [{port: 80, nodePort: 30999}]},
+})
+
+describe('ClusterWatch', () => {
+  it('follows adds and deletes', async () => {
+    const {sim, watch} = await setUp()
+    sim.apply(svc('added'))
+    await waitFor(() => names(watch).includes('default/added'), 5000, 'add')
+    sim.remove('v1', 'Service', 'added', 'default')
+    await waitFor(() => !names(watch).includes('default/added'), 5000, 'delete')
+  })
+
+  it.each<[string, Fault]>([
+    ['500', {status: 500}],
+    ['429', {status: 429}],
+  ])(
+    'after %s answers keeps the last objects, reconnects with backoff and matches a fresh start',
+    async (_name, fault) => {
+      const {sim, watch, logs} = await setUp()
+      const before = names(watch)
+      sim.setFault(() => fault)
+      sim.dropWatches()
+      await waitFor(() => logs.some((l) => l.startsWith('watch lost')), 5000, 'watch lost')
+      expect(names(watch)).toEqual(before) // the last known map stays
+      sim.remove('v1', 'Service', 'radarr', 'media')
+      sim.apply(svc('during-outage'))
+      sim.compact()
+      sim.setFault(undefined)
+      await waitFor(() => logs.some((l) => l.startsWith('watch restored')), 10_000, 'watch restored')
+      await waitFor(() => names(watch).includes('default/during-outage'), 5000, 'resync')
+      expect(names(watch)).toEqual(await fresh(sim))
+      expect(names(watch)).not.toContain('media/radarr')
+      expect(logs.filter((l) => l.startsWith('watch lost'))).toHaveLength(1)
+    },
+  )
+
+  it('relists after an in-stream 410 (resourceVersion too old)', async () => {
+    const {sim, watch} = await setUp()
+    sim.remove('v1', 'Service', 'homer', 'default')
+    sim.compact()
+    sim.dropWatches() // the informer resumes from a compacted resourceVersion and gets 410 Expired
+    sim.apply(svc('after-compaction'))
+    await waitFor(() => names(watch).includes('default/after-compaction'), 5000, 'relist')
+    expect(names(watch)).toEqual(await fresh(sim))
+  })
+
+  it('relists after 410 answers to the watch request itself', async () => {
+    const {sim, watch, logs} = await setUp()
+    let gone = 0
+    sim.setFault((req) => (req.watch && gone++ < 3 ? {status: 410} : undefined))
+    sim.remove('v1', 'Service', 'mosquitto', 'iot')
+    sim.dropWatches()
+    await waitFor(() => gone >= 3, 5000, '410 answers')
+    await waitFor(() => !names(watch).includes('iot/mosquitto'), 5000, 'relist')
+    expect(names(watch)).toEqual(await fresh(sim))
+    expect(logs).toEqual([]) // a 410 is the normal "relist" signal, not an outage
+  })
+
+  it('survives a corrupt watch line', async () => {
+    const {sim, watch} = await setUp()
+    let corrupted = 0
+    sim.setFault((req) => (req.watch && corrupted++ < 2 ? {corruptWatchLine: true} : undefined))
+    sim.dropWatches()
+    await waitFor(() => corrupted >= 2, 5000, 'corrupt lines sent')
+    sim.apply(svc('after-corruption'))
+    await waitFor(() => names(watch).includes('default/after-corruption'), 5000, 'events again')
+  })
+
+  it('restarts a watch that hangs without closing', async () => {
+    const {sim, watch} = await setUp({rewatchMs: 300})
+    let hung = 0
+    sim.setFault((req) => (req.watch && hung++ < 3 ? 'hang' : undefined))
+    sim.dropWatches()
+    await waitFor(() => hung >= 3, 5000, 'hung watches')
+    sim.apply(svc('after-hang'))
+    await waitFor(() => names(watch).includes('default/after-hang'), 5000, 'events after the hang')
+  })
+
+  it('fails start() with the first error when the cluster cannot be read', async () => {
+    const sim = await startSimServer({objects: loadObjectsFromYaml(HOMELAB_YAML)})
+    cleanups.push(() => sim.close())
+    sim.setFault(() => ({status: 403}))
+    const {kc, context, server} = loadKubeConfig({kubeconfig: writeKubeconfig(sim.kubeconfig())})
+    const watch = new ClusterWatch({kc, api: new ApiClient(kc, context, server), log: () => {}, onChange: () => {}})
+    cleanups.push(() => watch.stop())
+    await expect(watch.start()).rejects.toMatchObject({code: 'forbidden'})
+  })
+})
