@@ -57,6 +57,14 @@ export function bindError(what: string, address: string, port: number, proto: st
   })
 }
 
+/** Every probe the data path uses (HTTP routes and listeners); unmapped rows are not probed. */
+function probesOf(build: ServeBuild | undefined): Probe[] {
+  if (!build) return []
+  return [...build.map.http.flatMap((r) => r.targets), ...build.map.listeners.flatMap((l) => l.targets)].map(
+    (t) => t.probe,
+  )
+}
+
 export class ServeRuntime {
   readonly health: HealthMonitor
   private readonly router: HttpRouter
@@ -162,7 +170,7 @@ export class ServeRuntime {
 
   /** Waits (briefly) for the first probe results, so the start-up table shows health rather than "unknown". */
   private async firstHealthResults(limitMs = 2500): Promise<void> {
-    const probes = () => (this.last?.rows ?? []).flatMap((r) => r.targets.map((t) => t.probe))
+    const probes = () => probesOf(this.last)
     const deadline = Date.now() + limitMs
     while (Date.now() < deadline && probes().some((p) => this.health.state(p) === 'unknown')) {
       await new Promise((resolve) => setTimeout(resolve, 25))

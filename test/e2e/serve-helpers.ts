@@ -19,7 +19,8 @@ export interface ServeProcess {
 }
 
 /** Starts `kubectl expose-lb serve <args>` through kubectl and waits for its "serving" line. */
-export async function startServe(args: string[]): Promise<ServeProcess> {
+export async function startServe(args: string[], listen = '127.0.0.1'): Promise<ServeProcess> {
+  const at = listen.replaceAll('.', '\\.')
   const child = spawn('kubectl', ['expose-lb', 'serve', '--dns-port', '0', '--http-port', '0', ...args], {
     env: {
       PATH: [BIN_DIR, dirname(process.execPath), process.env.PATH].join(delimiter),
@@ -35,7 +36,7 @@ export async function startServe(args: string[]): Promise<ServeProcess> {
   const line = await new Promise<RegExpExecArray>((resolve, reject) => {
     child.stderr!.on('data', (d: Buffer) => {
       err += d.toString()
-      const m = /DNS on 127\.0\.0\.1:(\d+)(?: \(udp, tcp\)|\/udp, (\d+)\/tcp), HTTP on 127\.0\.0\.1:(\d+)/.exec(err)
+      const m = new RegExp(`DNS on ${at}:(\\d+)(?: \\(udp, tcp\\)|/udp, (\\d+)/tcp), HTTP on ${at}:(\\d+)`).exec(err)
       if (m) resolve(m)
     })
     void exited.then((code) => reject(new Error(`serve exited with ${code}: ${err}`)))
