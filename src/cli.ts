@@ -1,14 +1,15 @@
 // The CLI entry point that bin/kubectl-expose_lb imports.
 import {Errors, flush, run} from '@oclif/core'
-import {hoistCommand} from './cli/argv.js'
+import {hoistCommand, normalizeVerbosity, verbosityOf} from './cli/argv.js'
 import {COMMANDS} from './commands.js'
 import {VALUE_FLAGS} from './commands/flags.js'
 import {EXIT, ExposeLbError} from './errors.js'
+import {paint, useColor} from './log.js'
 
 /** Runs the CLI with kubectl's argv and sets the exit status; never throws. */
 export async function main(argv: string[]): Promise<void> {
-  const args = hoistCommand(argv, Object.keys(COMMANDS), VALUE_FLAGS)
-  const verbose = args.includes('-v') || args.includes('--verbose')
+  const args = hoistCommand(normalizeVerbosity(argv), Object.keys(COMMANDS), VALUE_FLAGS)
+  const verbose = verbosityOf(args) > 0
   // The bundle is minified; with -v, stacks should point at src/ through the shipped source maps.
   if (verbose) process.setSourceMapsEnabled(true)
   try {
@@ -33,7 +34,7 @@ function report(error: unknown, verbose: boolean): number {
     code = EXIT.usage
     message = `${message.split('\n')[0]} (see 'kubectl expose-lb --help')`
   }
-  process.stderr.write(`error: ${message}\n`)
+  process.stderr.write(`${paint('error', `error: ${message}`, useColor(process.stderr))}\n`)
   if (detail) process.stderr.write(`${detail}\n`)
   if (verbose && error instanceof Error && error.stack) process.stderr.write(`${error.stack}\n`)
   return code

@@ -17,3 +17,25 @@ export function hoistCommand(argv: string[], commandIds: readonly string[], valu
   }
   return argv
 }
+
+/**
+ * kubectl-style verbosity: `-v`, `-vv`, `-v=3`, `-v3` and a bare `--verbose` become `--verbose=N`, since oclif
+ * flags cannot take an optional value. Words after `--` are left alone.
+ */
+export function normalizeVerbosity(argv: string[]): string[] {
+  const end = argv.indexOf('--')
+  return argv.map((word, i) => {
+    if (end !== -1 && i > end) return word
+    if (word === '--verbose') return '--verbose=1'
+    const counted = /^-(v+)$/.exec(word)
+    if (counted) return `--verbose=${counted[1]!.length}`
+    const valued = /^-v=?(\d+)$/.exec(word)
+    return valued ? `--verbose=${valued[1]}` : word
+  })
+}
+
+/** The verbosity normalizeVerbosity left in argv (0 when none). */
+export function verbosityOf(argv: string[]): number {
+  const found = argv.find((w) => w.startsWith('--verbose='))
+  return found ? Number(found.slice('--verbose='.length)) || 0 : 0
+}

@@ -26,7 +26,12 @@ export const clusterFlags = {
     description: 'Only Services matching this label selector, e.g. app=radarr or tier!=db',
     helpGroup: 'CLUSTER',
   }),
-  verbose: Flags.boolean({char: 'v', description: 'Print more detail, and the stack trace of an error'}),
+  verbose: Flags.integer({
+    char: 'v',
+    description: 'Verbosity: -v (or -v=1) adds per-connection detail and error stack traces; -vv (2) adds more',
+    min: 0,
+    default: 0,
+  }),
 }
 
 /** Flags that shape the plan (names and targets); shared by `list` and `serve`. */

@@ -1,6 +1,7 @@
 import {Command, Flags} from '@oclif/core'
 import {isIP} from 'node:net'
 import {ExposeLbError} from '../errors.js'
+import {createLogger} from '../log.js'
 import {normalizeDomain} from '../plan/names.js'
 import {parseIpRange} from '../serve/addresses.js'
 import {clusterFlags, planFlags} from './flags.js'
@@ -43,6 +44,11 @@ With --demo it runs against a built-in simulated homelab (three loopback nodes),
       default: DEFAULT_IP_RANGE,
     }),
     demo: Flags.boolean({description: 'Serve a built-in simulated homelab instead of a cluster'}),
+    'log-format': Flags.option({
+      description: 'Log lines on stderr as text or JSON objects',
+      options: ['text', 'json'] as const,
+      default: 'text' as const,
+    })(),
   }
 
   async run(): Promise<void> {
@@ -57,10 +63,10 @@ With --demo it runs against a built-in simulated homelab (three loopback nodes),
     if (range && 'error' in range) throw new ExposeLbError('usage', range.error)
     if (isIP(flags.listen) === 0)
       throw new ExposeLbError('usage', `--listen "${flags.listen}" is not an IP address; use 127.0.0.1`)
-    const log = (line: string) => process.stderr.write(`${line}\n`)
+    const logger = createLogger({format: flags['log-format'], verbosity: flags.verbose})
     if (!/^127\.|^::1$/.test(flags.listen)) {
-      log(
-        `warning: --listen ${flags.listen} is not a loopback address: anyone on that network reaches the cluster's Services through it`,
+      logger.warn(
+        `--listen ${flags.listen} is not a loopback address: anyone on that network reaches the cluster's Services through it`,
       )
     }
 
@@ -82,7 +88,7 @@ With --demo it runs against a built-in simulated homelab (three loopback nodes),
       api,
       namespace: flags.namespace,
       selector: flags.selector,
-      log,
+      log: (line) => logger.info(line),
       onChange: () => runtime.changed(),
     })
     const runtime = new ServeRuntime(watch, {
@@ -91,9 +97,8 @@ With --demo it runs against a built-in simulated homelab (three loopback nodes),
       dnsPort,
       httpPort,
       range,
-      log,
+      log: logger,
       print: (text) => process.stdout.write(`${text}\n`),
-      verbose: flags.verbose,
     })
     try {
       await runtime.start()
@@ -104,16 +109,16 @@ With --demo it runs against a built-in simulated homelab (three loopback nodes),
     const ports = runtime.ports()
     const dnsPorts =
       ports.dnsUdp === ports.dnsTcp ? `${ports.dnsUdp} (udp, tcp)` : `${ports.dnsUdp}/udp, ${ports.dnsTcp}/tcp`
-    log(
+    logger.info(
       `serving ${domain} for context "${api.context}": DNS on ${flags.listen}:${dnsPorts}, HTTP on ${flags.listen}:${ports.http}`,
     )
-    if (demo) log(demoHints(domain, flags.listen, ports.dnsUdp, ports.http))
+    if (demo) logger.info(demoHints(domain, flags.listen, ports.dnsUdp, ports.http))
 
     const signal = await new Promise<string>((resolve) => {
       process.once('SIGINT', () => resolve('SIGINT'))
       process.once('SIGTERM', () => resolve('SIGTERM'))
     })
-    log(`${signal}: stopping; open connections get up to 5 s`)
+    logger.info(`${signal}: stopping; open connections get up to 5 s`)
     await runtime.stop(5000)
     await demo?.close()
     process.exit(0)

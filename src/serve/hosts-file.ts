@@ -203,7 +203,8 @@ function isStaleTemp(target: string, file: string): boolean {
   const match = /^(\d+)\.\d+\.tmp$/.exec(file.slice(prefix.length))
   if (!match) return false
   const pid = Number(match[1])
-  if (pid === process.pid) return false
+  // Our own pid: a crashed run that had it before us (pid 1 in a container, say); start() runs before any write.
+  if (pid === process.pid) return true
   try {
     process.kill(pid, 0)
     return false // alive: another serve's write in flight

@@ -1,7 +1,8 @@
 // serve's loop: watch → plan → map → apply to the DNS responder, the HTTP router, the per-service listeners and
 // the health checks. Each side diffs what it is given, so a change to one Service touches only its own parts.
 import {startDnsServer, type DnsServer} from '../dns/server.js'
-import {ExposeLbError} from '../errors.js'
+import {ExposeLbError, firstLine} from '../errors.js'
+import type {Logger} from '../log.js'
 import {buildPlan} from '../plan/plan.js'
 import type {PlanOptions} from '../plan/types.js'
 import {HealthMonitor, type HealthState} from '../proxy/health.js'
@@ -23,10 +24,9 @@ export interface RuntimeOptions extends ServeOptions {
   plan: PlanOptions
   dnsPort: number
   /** Logs (stderr): one line per change. */
-  log: (line: string) => void
+  log: Logger
   /** Data (stdout): the start-up table. */
   print: (text: string) => void
-  verbose?: boolean
   /** Coalesce bursts of watch events (ms). */
   batchMs?: number
   healthIntervalMs?: number
@@ -84,9 +84,10 @@ export class ServeRuntime {
   ) {
     this.health = new HealthMonitor({intervalMs: options.healthIntervalMs})
     this.health.on('change', (probe, from, to) => this.logHealth(probe, from, to))
-    const log = options.log
-    this.router = new HttpRouter({health: this.health, log, verbose: options.verbose})
-    this.listeners = new ListenerSet({health: this.health, log, verbose: options.verbose})
+    const log = (line: string) => options.log.info(line)
+    const verbose = options.log.verbosity >= 1
+    this.router = new HttpRouter({health: this.health, log, verbose})
+    this.listeners = new ListenerSet({health: this.health, log, verbose})
   }
 
   /** Ports the DNS responder and the router listen on (useful with port 0). */
@@ -98,11 +99,14 @@ export class ServeRuntime {
   async start(): Promise<void> {
     const {listen, dnsPort, httpPort} = this.options
     const empty = {domain: this.options.plan.domain, hosts: new Map(), srv: new Map()}
-    this.dns = await startDnsServer({address: listen, port: dnsPort, records: empty, log: this.options.log}).catch(
-      (error: unknown) => {
-        throw bindError('DNS', listen, dnsPort, /udp/i.test(String((error as Error).message)) ? 'udp' : 'tcp', error)
-      },
-    )
+    this.dns = await startDnsServer({
+      address: listen,
+      port: dnsPort,
+      records: empty,
+      log: (line) => this.options.log.info(line),
+    }).catch((error: unknown) => {
+      throw bindError('DNS', listen, dnsPort, /udp/i.test(String((error as Error).message)) ? 'udp' : 'tcp', error)
+    })
     try {
       const server = await this.router.listen(listen, httpPort).catch((error: unknown) => {
         throw bindError('HTTP', listen, httpPort, 'tcp', error)
@@ -124,7 +128,7 @@ export class ServeRuntime {
     this.timer = setTimeout(() => {
       this.applying = this.applying
         .then(() => this.apply(false))
-        .catch((error: unknown) => this.options.log(`applying a change failed: ${String(error)}`))
+        .catch((error: unknown) => this.options.log.warn(`applying a change failed: ${firstLine(error)}`))
     }, this.options.batchMs ?? 20)
   }
 
@@ -155,14 +159,15 @@ export class ServeRuntime {
         error.code === 'EACCES'
           ? `; ports below 1024 need privilege: ${BIND_REMEDIES.replace('; or use --dns-port 5353 --http-port 8080', '')}`
           : ''
-      this.options.log(
-        `warning: ${listener.service}: cannot listen on ${listener.address}:${listener.port}/${listener.protocol.toLowerCase()}: ${error.code ?? error.message}${fix}`,
+      this.options.log.warn(
+        `${listener.service}: cannot listen on ${listener.address}:${listener.port}/${listener.protocol.toLowerCase()}: ${error.code ?? error.message}${fix}`,
+        {event: 'listen-failed', service: listener.service},
       )
     }
     if (first) {
       await this.firstHealthResults()
       this.options.print(formatServeTable(build.rows, (p) => this.health.state(p)))
-      for (const w of [...plan.warnings, ...build.warnings]) this.options.log(`warning: ${w}`)
+      for (const w of [...plan.warnings, ...build.warnings]) this.options.log.warn(w)
       return
     }
     this.logDiff(before?.rows ?? [], build.rows)
@@ -180,11 +185,12 @@ export class ServeRuntime {
   private logDiff(before: ServeRow[], after: ServeRow[]): void {
     const old = rowLines(before)
     const now = rowLines(after)
-    for (const [key, line] of old) if (!now.has(key)) this.options.log(`route removed: ${line}`)
+    const log = (event: string, line: string) => this.options.log.info(`${event.replace('-', ' ')}: ${line}`, {event})
+    for (const [key, line] of old) if (!now.has(key)) log('route-removed', line)
     for (const [key, line] of now) {
       const was = old.get(key)
-      if (was === undefined) this.options.log(`route added: ${line}`)
-      else if (was !== line) this.options.log(`route changed: ${line}`)
+      if (was === undefined) log('route-added', line)
+      else if (was !== line) log('route-changed', line)
     }
   }
 
@@ -196,7 +202,10 @@ export class ServeRuntime {
         if (t.probe.kind === probe.kind && t.probe.address === probe.address && t.probe.port === probe.port)
           users.add(`${t.node} for ${r.service}`)
     const what = [...users].join(', ') || `${probe.address}:${probe.port}`
-    this.options.log(`target ${to}: ${what} (${probe.kind} ${probe.address}:${probe.port})`)
+    this.options.log.info(`target ${to}: ${what} (${probe.kind} ${probe.address}:${probe.port})`, {
+      event: `target-${to}`,
+      probe,
+    })
   }
 
   /** Stops accepting, lets open connections finish for up to graceMs, then closes everything. */

@@ -1,0 +1,43 @@
+import {describe, expect, it} from 'vitest'
+import {hoistCommand, normalizeVerbosity, verbosityOf} from '../../src/cli/argv.js'
+import {VALUE_FLAGS} from '../../src/commands/flags.js'
+
+const hoist = (argv: string) => hoistCommand(argv.split(' ').filter(Boolean), ['list', 'serve'], VALUE_FLAGS).join(' ')
+
+describe('hoistCommand', () => {
+  it.each([
+    ['list -A', 'list -A'],
+    ['--context prod list', 'list --context prod'],
+    ['--context=prod -n media list -o wide', 'list --context=prod -n media -o wide'],
+    ['--context list serve', 'serve --context list'], // "list" is the value of --context here
+    ['-n serve list', 'list -n serve'],
+    ['--kubeconfig /tmp/k --no-headers list', 'list --kubeconfig /tmp/k --no-headers'],
+    ['--help', '--help'],
+    ['', ''],
+    ['--context prod frobnicate', '--context prod frobnicate'], // unknown command: left for oclif to report
+    ['-- list', '-- list'],
+  ])('%s → %s', (input, output) => {
+    expect(hoist(input)).toBe(output)
+  })
+})
+
+describe('normalizeVerbosity', () => {
+  it.each([
+    ['-v', '--verbose=1'],
+    ['-vv', '--verbose=2'],
+    ['-vvv', '--verbose=3'],
+    ['-v=4', '--verbose=4'],
+    ['-v4', '--verbose=4'],
+    ['--verbose', '--verbose=1'],
+    ['--verbose=2', '--verbose=2'],
+    ['-n', '-n'],
+    ['-- -v', '-- -v'],
+  ])('%s → %s', (input, output) => {
+    expect(normalizeVerbosity(input.split(' ')).join(' ')).toBe(output)
+  })
+
+  it('reads the verbosity back', () => {
+    expect(verbosityOf(['list', '--verbose=2'])).toBe(2)
+    expect(verbosityOf(['list'])).toBe(0)
+  })
+})
