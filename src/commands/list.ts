@@ -61,8 +61,8 @@ Data goes to stdout; warnings go to stderr.`
       const matching = flags.selector ? ` matching ${flags.selector}` : ''
       process.stderr.write(`No Services found${where}${matching}.\n`)
     }
-    for (const w of report.warnings) process.stderr.write(`warning: ${w}\n`)
-    for (const s of report.services)
-      for (const w of s.warnings) process.stderr.write(`warning: ${s.namespace}/${s.name}: ${w}\n`)
+    const log = createLogger({verbosity: flags.verbose})
+    for (const w of report.warnings) log.warn(w)
+    for (const s of report.services) for (const w of s.warnings) log.warn(`${s.namespace}/${s.name}: ${w}`)
   }
 }
