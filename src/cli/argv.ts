@@ -39,3 +39,27 @@ export function verbosityOf(argv: string[]): number {
   const found = argv.find((w) => w.startsWith('--verbose='))
   return found ? Number(found.slice('--verbose='.length)) || 0 : 0
 }
+
+/**
+ * `serve --hosts-file [path]`: oclif flags cannot take an optional value, so a bare `--hosts-file` becomes
+ * `--hosts-file=<fallback>` and `--hosts-file PATH` becomes `--hosts-file=PATH`.
+ */
+export function normalizeOptionalValue(argv: string[], flag: string, fallback: string): string[] {
+  const out: string[] = []
+  for (let i = 0; i < argv.length; i++) {
+    const word = argv[i]!
+    if (word === '--') return [...out, ...argv.slice(i)]
+    if (word !== flag) {
+      out.push(word)
+      continue
+    }
+    const next = argv[i + 1]
+    if (next !== undefined && !next.startsWith('-')) {
+      out.push(`${flag}=${next}`)
+      i++
+    } else {
+      out.push(`${flag}=${fallback}`)
+    }
+  }
+  return out
+}

@@ -44,6 +44,11 @@ With --demo it runs against a built-in simulated homelab (three loopback nodes),
       default: DEFAULT_IP_RANGE,
     }),
     demo: Flags.boolean({description: 'Serve a built-in simulated homelab instead of a cluster'}),
+    'hosts-file': Flags.string({
+      description:
+        'Also keep a marked block of the names in this hosts file (--hosts-file alone: /etc/hosts), for machines without split DNS',
+      helpValue: '[path]',
+    }),
     'log-format': Flags.option({
       description: 'Log lines on stderr as text or JSON objects',
       options: ['text', 'json'] as const,
@@ -69,6 +74,13 @@ With --demo it runs against a built-in simulated homelab (three loopback nodes),
         `--listen ${flags.listen} is not a loopback address: anyone on that network reaches the cluster's Services through it`,
       )
     }
+
+    const {HostsFile} = await import('../serve/hosts-file.js')
+    const hosts = flags['hosts-file']
+      ? new HostsFile(flags['hosts-file'], {log: (line) => logger.info(line)})
+      : undefined
+    await hosts?.start() // fails fast when the file cannot be written, and clears a block a crash left behind
+    process.on('exit', () => hosts?.removeSync())
 
     const {startDemo} = await import('../sim/demo.js')
     const demo = flags.demo ? await startDemo() : undefined
@@ -99,6 +111,7 @@ With --demo it runs against a built-in simulated homelab (three loopback nodes),
       range,
       log: logger,
       print: (text) => process.stdout.write(`${text}\n`),
+      onApply: hosts ? (build) => hosts.update(build.map.dns.hosts) : undefined,
     })
     try {
       await runtime.start()
@@ -120,6 +133,7 @@ With --demo it runs against a built-in simulated homelab (three loopback nodes),
     })
     logger.info(`${signal}: stopping; open connections get up to 5 s`)
     await runtime.stop(5000)
+    await hosts?.remove()
     await demo?.close()
     process.exit(0)
   }

@@ -18,6 +18,7 @@ import {
   rmSync,
   statSync,
   writeSync,
+  constants,
   type Stats,
 } from 'node:fs'
 import {
@@ -33,7 +34,6 @@ import {
   stat,
   type FileHandle,
 } from 'node:fs/promises'
-import {constants} from 'node:fs'
 import {basename, dirname, join} from 'node:path'
 import {ExposeLbError} from '../errors.js'
 
@@ -44,6 +44,9 @@ export const HOSTS_END = '# END kubectl-expose-lb'
 
 /** Where serve writes by default. */
 export const DEFAULT_HOSTS_FILE = '/etc/hosts'
+
+/** Appended to the file's path for the copy made before a run first changes it. */
+export const HOSTS_BACKUP_SUFFIX = '.expose-lb.bak'
 
 /** The mode of a hosts file serve creates itself (the usual mode of /etc/hosts). */
 const NEW_FILE_MODE = 0o644
@@ -219,14 +222,12 @@ function isStaleTemp(target: string, file: string): boolean {
  * it was.
  */
 export class HostsFile {
-  /** Beside the file (beside its target when `path` is a symlink), written before the first change of a run. */
-  readonly backupSuffix = '.expose-lb.bak'
   private queue: Promise<void> = Promise.resolve()
   private backedUp = false
   /** From start() until remove() has finished: the file may hold our block. */
   private started = false
-  /** False once remove() was asked for: updates still queued are dropped. */
-  private accepting = false
+  /** Updates are taken from start() until remove() is asked for; those still queued then are dropped. */
+  private phase: 'new' | 'running' | 'stopping' = 'new'
   private warnedInPlace = false
   private warnedEntries = new Set<string>()
   private readonly log: (line: string) => void
@@ -243,7 +244,7 @@ export class HostsFile {
 
   /** Checks the file can be written and removes a block (and temp files) a crashed run left behind. */
   start(): Promise<void> {
-    this.accepting = true
+    this.phase = 'running'
     return this.serialise(async () => {
       const target = await resolveTarget(this.path)
       await access(dirname(target), constants.W_OK).catch((error: unknown) => {
@@ -269,6 +270,7 @@ export class HostsFile {
 
   /** Makes the block list `hosts` (name → addresses, from DnsRecords.hosts); no write when nothing changed. */
   update(hosts: Map<string, string[]>): Promise<void> {
+    if (this.phase === 'new') return Promise.reject(new Error('HostsFile.update() called before start()'))
     const block = renderHostsBlock(hosts)
     for (const entry of unwritableHostEntries(hosts)) {
       if (this.warnedEntries.has(entry)) continue
@@ -276,7 +278,7 @@ export class HostsFile {
       this.log(`warning: hosts file: leaving out ${entry}: not a valid hosts file entry`)
     }
     return this.serialise(async () => {
-      if (!this.accepting) return
+      if (this.phase !== 'running') return
       const target = await resolveTarget(this.path)
       const content = (await readHosts(target)) ?? ''
       const next = this.splice(content, block)
@@ -286,7 +288,7 @@ export class HostsFile {
 
   /** Removes the block (on a clean exit); later updates are ignored. */
   remove(): Promise<void> {
-    this.accepting = false
+    if (this.phase === 'running') this.phase = 'stopping'
     return this.serialise(async () => {
       if (!this.started) return
       const target = await resolveTarget(this.path)
@@ -301,7 +303,7 @@ export class HostsFile {
 
   /** remove() for a process 'exit' handler, where nothing asynchronous runs any more; logs instead of throwing. */
   removeSync(): void {
-    this.accepting = false
+    if (this.phase === 'running') this.phase = 'stopping'
     if (!this.started) return
     try {
       const target = resolveTargetSync(this.path)
@@ -342,7 +344,7 @@ export class HostsFile {
         throw error
       })
       if (original && !this.backedUp) {
-        const backup = target + this.backupSuffix
+        const backup = target + HOSTS_BACKUP_SUFFIX // beside the real file when the path is a symlink
         await copyFile(target, backup)
         await chmod(backup, original.mode & 0o7777)
         await chown(backup, original.uid, original.gid).catch(() => {}) // a backup we own is still a backup
@@ -392,7 +394,7 @@ export class HostsFile {
     const data = Buffer.from(next, 'latin1')
     const original = statSync(target, {throwIfNoEntry: false})
     if (original && !this.backedUp) {
-      copyFileSync(target, target + this.backupSuffix)
+      copyFileSync(target, target + HOSTS_BACKUP_SUFFIX)
       this.backedUp = true
     }
     const temp = tempPath(target)

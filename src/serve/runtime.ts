@@ -30,6 +30,8 @@ export interface RuntimeOptions extends ServeOptions {
   /** Coalesce bursts of watch events (ms). */
   batchMs?: number
   healthIntervalMs?: number
+  /** Called after each map is applied (serve --hosts-file keeps /etc/hosts in step with it). */
+  onApply?: (build: ServeBuild) => Promise<void>
 }
 
 const BIND_REMEDIES =
@@ -150,6 +152,7 @@ export class ServeRuntime {
         (t) => t.probe,
       ),
     )
+    await this.options.onApply?.(build).catch((error: unknown) => this.options.log.warn(firstLine(error)))
     const result = await this.listeners.apply(build.map.listeners)
     for (const {listener, error} of result.failed) {
       const key = `${listener.protocol} ${listener.address}:${listener.port}`

@@ -1,5 +1,5 @@
 import {describe, expect, it} from 'vitest'
-import {hoistCommand, normalizeVerbosity, verbosityOf} from '../../src/cli/argv.js'
+import {hoistCommand, normalizeOptionalValue, normalizeVerbosity, verbosityOf} from '../../src/cli/argv.js'
 import {VALUE_FLAGS} from '../../src/commands/flags.js'
 
 const hoist = (argv: string) => hoistCommand(argv.split(' ').filter(Boolean), ['list', 'serve'], VALUE_FLAGS).join(' ')
@@ -39,5 +39,17 @@ describe('normalizeVerbosity', () => {
   it('reads the verbosity back', () => {
     expect(verbosityOf(['list', '--verbose=2'])).toBe(2)
     expect(verbosityOf(['list'])).toBe(0)
+  })
+})
+
+describe('normalizeOptionalValue', () => {
+  it.each([
+    ['serve --hosts-file', 'serve --hosts-file=/etc/hosts'],
+    ['serve --hosts-file -v', 'serve --hosts-file=/etc/hosts -v'],
+    ['serve --hosts-file /tmp/hosts --demo', 'serve --hosts-file=/tmp/hosts --demo'],
+    ['serve --hosts-file=/tmp/h', 'serve --hosts-file=/tmp/h'],
+    ['serve -- --hosts-file', 'serve -- --hosts-file'],
+  ])('%s → %s', (input, output) => {
+    expect(normalizeOptionalValue(input.split(' '), '--hosts-file', '/etc/hosts').join(' ')).toBe(output)
   })
 })

@@ -1,0 +1,50 @@
+// serve --hosts-file: the names appear in a marked block of the hosts file while serve runs, and go on exit.
+import {mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+import {startDemo, type Demo} from '../../src/sim/demo.js'
+import {startServe, waitFor} from './serve-helpers.js'
+
+let demo: Demo
+let dir: string
+beforeAll(async () => {
+  demo = await startDemo({nodePrefix: '127.0.26.'})
+  dir = mkdtempSync(join(tmpdir(), 'hosts-'))
+})
+afterAll(async () => {
+  await demo?.close()
+  rmSync(dir, {recursive: true, force: true})
+})
+
+describe('serve --hosts-file', () => {
+  it('keeps the names in a marked block, follows changes, and removes the block on exit', async () => {
+    const hosts = join(dir, 'hosts')
+    const original = '127.0.0.1 localhost\n::1 localhost ip6-localhost\n'
+    writeFileSync(hosts, original)
+    const serve = await startServe([
+      '--kubeconfig',
+      demo.kubeconfig,
+      '--ip-range',
+      '127.83.0.0/16',
+      '--hosts-file',
+      hosts,
+    ])
+    try {
+      const address = (await serve.resolver.resolve4('radarr.kube.internal'))[0]!
+      const content = readFileSync(hosts, 'utf8')
+      expect(content.startsWith(original)).toBe(true)
+      expect(content).toMatch(
+        new RegExp(
+          `^${address.replaceAll('.', '\\.')} radarr\\.kube\\.internal radarr\\.media\\.kube\\.internal$`,
+          'm',
+        ),
+      )
+      demo.sim.remove('v1', 'Service', 'radarr', 'media')
+      await waitFor(() => !readFileSync(hosts, 'utf8').includes('radarr'), 5000, 'radarr gone from the hosts file')
+    } finally {
+      expect(await serve.stop()).toBe(0)
+    }
+    expect(readFileSync(hosts, 'utf8')).toBe(original)
+  })
+})
