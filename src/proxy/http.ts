@@ -15,6 +15,12 @@ import {connectFirst, connectTimeout, describeError} from './tcp.js'
 
 const DEFAULT_CONNECT_TIMEOUT_MS = 3000 // cloud-provider-kind's Envoy connect_timeout: 3s
 const DEFAULT_HEADERS_TIMEOUT_MS = 20_000 // a client gets this long to send its request head (slowloris guard)
+/**
+ * Idle pooled connections to nodes are closed after this long: under the 5 s keepAliveTimeout of Node servers
+ * (the commonest backend default), so a request rarely lands on a connection the node is closing, and a pooled
+ * connection to a node that vanished is not kept for long.
+ */
+const FREE_SOCKET_TIMEOUT_MS = 4000
 const RAW_REPLY_LINGER_MS = 2000 // how long a refused socket may take to read our reply before it is destroyed
 
 /** RFC 9110 §9.2.2: a request that failed after it was sent may be repeated only if its method is idempotent. */
@@ -59,7 +65,8 @@ interface Attempt {
   connectTimer?: NodeJS.Timeout
 }
 
-type Resolution = {entry: RouteEntry; host: string} | {status: number; message: string; notFound?: string}
+/** A route to forward to, or the refusal to send (`notFound` set: the 404 page for that host). */
+type Resolution = {entry: RouteEntry} | {status: number; message: string; notFound?: string}
 
 /**
  * Routes HTTP requests and WebSocket upgrades by Host to the targets of a Service. One router can serve several
@@ -77,6 +84,8 @@ export class HttpRouter {
   private readonly proxy: ProxyServer
   private readonly attempts = new WeakMap<http.IncomingMessage, Attempt>()
   private readonly servers = new Set<http.Server>()
+  /** Upgraded connections (both ends): Node's closeAllConnections no longer sees them. */
+  private readonly tunnels = new Set<net.Socket>()
 
   constructor(options: HttpRouterOptions) {
     this.health = options.health
@@ -85,7 +94,7 @@ export class HttpRouter {
     this.log = options.log ?? (() => {})
     this.verbose = options.verbose ?? false
     // One pool per target address:port, reused across requests and clients.
-    this.agent = new http.Agent({keepAlive: true})
+    this.agent = new http.Agent({keepAlive: true, timeout: FREE_SOCKET_TIMEOUT_MS})
     this.proxy = createProxyServer({
       agent: this.agent,
       xfwd: true,
@@ -119,7 +128,10 @@ export class HttpRouter {
     for (const entry of this.routes.values()) previous.set(entry.route.service, entry.counter)
     for (const route of routes) {
       const entry: RouteEntry = {route, counter: previous.get(route.service) ?? 0}
-      for (const host of route.hosts) if (!next.has(host)) next.set(host, entry)
+      for (const host of route.hosts) {
+        const name = normalizeHost(host)
+        if (name !== undefined && !next.has(name)) next.set(name, entry)
+      }
     }
     this.routes = next
     this.names = [...next.keys()].sort()
@@ -127,7 +139,10 @@ export class HttpRouter {
 
   /** A server with this router's handlers and timeouts; Node's defaults otherwise (16 KiB header limit → 431). */
   createServer(): http.Server {
-    const server = http.createServer()
+    const server = http.createServer({
+      // How often Node checks headersTimeout: often enough that slow clients go within ~1.25× the timeout.
+      connectionsCheckingInterval: Math.min(30_000, Math.max(10, Math.floor(this.headersTimeoutMs / 4))),
+    })
     this.attach(server)
     return server
   }
@@ -152,7 +167,12 @@ export class HttpRouter {
     // No limit on a whole request: uploads to a homelab app may take long; headersTimeout handles slow heads.
     server.requestTimeout = 0
     server.on('request', (req, res) => this.onRequest(req, res))
-    server.on('upgrade', (req, socket, head) => void this.onUpgrade(req, socket as net.Socket, head))
+    server.on('upgrade', (req, socket, head) => {
+      this.onUpgrade(req, socket as net.Socket, head).catch((error: Error) => {
+        this.log(`http: upgrade ${req.headers.host ?? ''}${req.url}: ${error.message}`)
+        socket.destroy()
+      })
+    })
     server.on('connect', (req, socket) => {
       if (this.verbose) this.log(`http: refused CONNECT ${req.url} from ${req.socket.remoteAddress}`)
       replyRaw(socket, 405, 'CONNECT is not supported: expose-lb is a reverse proxy, not a forward proxy\n', {
@@ -162,19 +182,31 @@ export class HttpRouter {
     server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => this.onClientError(error, socket))
   }
 
-  /** Closes the servers made by `listen`; requests still running after `graceMs` are cut. */
+  /**
+   * Closes the servers made by `listen` and resolves when their connections are gone. Requests and WebSockets
+   * still running after `graceMs` are cut; without it they are waited for.
+   */
   async close(graceMs?: number): Promise<void> {
     const closing = [...this.servers].map(
       (server) =>
         new Promise<void>((resolve) => {
           server.close(() => resolve())
           server.closeIdleConnections()
-          if (graceMs !== undefined) setTimeout(() => server.closeAllConnections(), graceMs).unref()
         }),
     )
+    const servers = [...this.servers]
     this.servers.clear()
+    if (graceMs !== undefined) {
+      const timer = setTimeout(() => this.cutAll(servers), graceMs).unref()
+      void Promise.all(closing).then(() => clearTimeout(timer))
+    }
     await Promise.all(closing)
     this.agent.destroy()
+  }
+
+  private cutAll(servers: http.Server[]): void {
+    for (const server of servers) server.closeAllConnections()
+    for (const socket of this.tunnels) socket.destroy()
   }
 
   private onRequest(req: http.IncomingMessage, res: http.ServerResponse): void {
@@ -205,7 +237,12 @@ export class HttpRouter {
    * request whose body has not started. The body is held back until the upstream socket connects so that a retry
    * can still send it whole.
    */
-  private forward(req: http.IncomingMessage, res: http.ServerResponse, route: HttpRoute, ordered: ProbedTarget[]): void {
+  private forward(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    route: HttpRoute,
+    ordered: ProbedTarget[],
+  ): void {
     const forwarded = FORWARDED_HEADERS.map((name) => [name, req.headers[name]] as const)
     const idempotent = IDEMPOTENT_METHODS.has(req.method ?? '')
     const hopByHop = hopByHopFields(req.headers)
@@ -259,7 +296,9 @@ export class HttpRouter {
       this.attempts.set(req, self)
       res.once('finish', () => {
         if (current === self && this.verbose) {
-          this.log(`http: ${req.method} ${req.headers.host ?? ''}${req.url} → ${formatTarget(target)} ${res.statusCode}`)
+          this.log(
+            `http: ${req.method} ${req.headers.host ?? ''}${req.url} → ${formatTarget(target)} ${res.statusCode}`,
+          )
         }
       })
       this.proxy.web(req, res, {target: targetUrl(target), buffer: body}, (error) => onError(self, error))
@@ -345,7 +384,8 @@ export class HttpRouter {
     socket.on('error', () => socket.destroy())
     const resolution = this.resolve(req)
     if ('status' in resolution) {
-      const message = resolution.notFound !== undefined ? `no service is named "${resolution.notFound}"\n` : resolution.message
+      const message =
+        resolution.notFound !== undefined ? `no service is named "${resolution.notFound}"\n` : resolution.message
       replyRaw(socket, resolution.status, message)
       return
     }
@@ -361,7 +401,11 @@ export class HttpRouter {
       replyRaw(socket, 503, `no healthy target for ${route.service}: tried ${formatTargets(route.targets)}\n`)
       return
     }
-    const {socket: upstream, target, failures} = await connectFirst(ordered, {
+    const {
+      socket: upstream,
+      target,
+      failures,
+    } = await connectFirst(ordered, {
       timeoutMs: this.connectTimeoutMs,
       cancelled: () => socket.destroyed,
       onFailure: ({target, error}) => {
@@ -371,7 +415,8 @@ export class HttpRouter {
     })
     if (!upstream || !target) {
       const tried = failures.map((f) => `${formatTarget(f.target)}: ${describeError(f.error)}`).join(', ')
-      if (!socket.destroyed) replyRaw(socket, 502, `bad gateway: no node answered for ${route.service}: tried ${tried}\n`)
+      if (!socket.destroyed)
+        replyRaw(socket, 502, `bad gateway: no node answered for ${route.service}: tried ${tried}\n`)
       return
     }
     if (socket.destroyed) {
@@ -379,6 +424,10 @@ export class HttpRouter {
       return
     }
     upstream.on('error', () => upstream.destroy())
+    for (const end of [socket, upstream]) {
+      this.tunnels.add(end)
+      end.once('close', () => this.tunnels.delete(end))
+    }
     req.headers['x-forwarded-host'] ??= req.headers.host
     if (this.verbose) this.log(`http: upgrade ${req.headers.host ?? ''}${req.url} → ${formatTarget(target)}`)
     this.proxy.ws(req, socket, head, {target: targetUrl(target), agent: new HandOverAgent(upstream)}, (error) => {
@@ -396,8 +445,7 @@ export class HttpRouter {
     // The same replies Node sends without a clientError listener, then the socket goes.
     const written = 'bytesWritten' in socket ? (socket as net.Socket).bytesWritten : 0
     if (error.code !== 'ECONNRESET' && socket.writable && written === 0) {
-      const status =
-        error.code === 'HPE_HEADER_OVERFLOW' ? 431 : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400
+      const status = error.code === 'HPE_HEADER_OVERFLOW' ? 431 : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400
       socket.write(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`)
     }
     socket.destroy()
@@ -411,7 +459,6 @@ export class HttpRouter {
     if (hostLines > 1) return {status: 400, message: 'bad request: more than one Host header\n'}
 
     const target = req.url ?? ''
-    let hostHeader = req.headers.host
     if (!target.startsWith('/')) {
       const absolute = parseAbsoluteForm(target)
       if (!absolute) return {status: 400, message: 'bad request: unsupported request target\n'}
@@ -425,17 +472,14 @@ export class HttpRouter {
           message: `misdirected request: expose-lb is not a forward proxy and does not serve ${absolute.protocol}//${absolute.host}\n`,
         }
       }
-      req.url = absolute.pathname + absolute.search
+      req.url = rawPath(target)
       req.headers.host = absolute.host
-      return {entry, host: name}
+      return {entry}
     }
-    const name = normalizeHost(hostHeader ?? '')
+    const name = normalizeHost(req.headers.host ?? '')
     const entry = name === undefined ? undefined : this.routes.get(name)
-    if (!entry || name === undefined) {
-      hostHeader ??= ''
-      return {status: 404, message: '', notFound: name ?? hostHeader}
-    }
-    return {entry, host: name}
+    if (!entry) return {status: 404, message: '', notFound: name ?? req.headers.host ?? ''}
+    return {entry}
   }
 
   /** 404 for an unknown Host: the known names as links (HTML), or as JSON for `Accept: application/json`. */
@@ -490,6 +534,14 @@ function parseAbsoluteForm(target: string): URL | undefined {
   } catch {
     return undefined
   }
+}
+
+/** The path and query of an absolute-form target exactly as sent (`/` when it has none), for the origin-form. */
+function rawPath(absoluteTarget: string): string {
+  const rest = absoluteTarget.slice(absoluteTarget.indexOf('//') + 2)
+  const start = rest.search(/[/?#]/)
+  const path = start < 0 ? '/' : rest.slice(start).replace(/#.*$/, '')
+  return path.startsWith('/') ? path : `/${path}`
 }
 
 function targetUrl(target: ProbedTarget): URL {

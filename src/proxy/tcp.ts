@@ -256,7 +256,8 @@ export class TcpForwarder {
     socket.on('error', (error) => {
       if (this.verbose) this.log(`tcp ${this.label()}: ${formatTarget(target)}: ${error.message}`)
     })
-    if (this.verbose) this.log(`tcp ${this.label()}: ${client.remoteAddress}:${client.remotePort} → ${formatTarget(target)}`)
+    if (this.verbose)
+      this.log(`tcp ${this.label()}: ${client.remoteAddress}:${client.remotePort} → ${formatTarget(target)}`)
     splice(client, socket)
   }
 

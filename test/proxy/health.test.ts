@@ -1,0 +1,129 @@
+import net from 'node:net'
+
+import {describe, expect, it, onTestFinished} from 'vitest'
+
+import {HealthMonitor} from '../../src/proxy/health.js'
+import type {HealthMonitorOptions, HealthState} from '../../src/proxy/health.js'
+import type {Probe} from '../../src/serve/types.js'
+import {freeSharedPort, nodes, startHttpNodes, startTcpNodes, waitFor} from './backends.js'
+
+function monitor(options: HealthMonitorOptions): HealthMonitor {
+  const health = new HealthMonitor(options)
+  onTestFinished(() => health.close())
+  return health
+}
+
+/** Every result and transition the monitor reports, in order. */
+function record(health: HealthMonitor): {
+  results: Array<{ok: boolean; state: HealthState}>
+  changes: string[]
+} {
+  const results: Array<{ok: boolean; state: HealthState}> = []
+  const changes: string[] = []
+  health.on('result', (_probe, ok, state) => results.push({ok, state}))
+  health.on('change', (_probe, from, to) => changes.push(`${from}→${to}`))
+  return {results, changes}
+}
+
+/** An HTTP health endpoint whose status code the test sets. */
+async function statusServer(): Promise<{probe: Probe; setStatus: (status: number) => void; requests: () => number}> {
+  let status = 200
+  const [spec] = nodes(1, 21)
+  const backend = await startHttpNodes([spec!], (_node, _req, res) => {
+    res.statusCode = status
+    res.end('{}')
+  })
+  return {
+    probe: {kind: 'http', address: spec!.address, port: backend.port},
+    setStatus: (next) => (status = next),
+    requests: () => backend.stats.get(spec!.node)?.requests ?? 0,
+  }
+}
+
+describe('HealthMonitor', () => {
+  it('takes a target down after 2 consecutive failures and up again after 1 success', async () => {
+    const server = await statusServer()
+    const health = monitor({intervalMs: 10})
+    const {results, changes} = record(health)
+    health.setProbes([server.probe])
+    await waitFor(() => health.state(server.probe) === 'up', 'first success')
+
+    server.setStatus(503)
+    await waitFor(() => results.filter((r) => !r.ok).length >= 2, 'two failures')
+    const firstFailure = results.findIndex((r) => !r.ok)
+    expect(results.slice(firstFailure, firstFailure + 2)).toEqual([
+      {ok: false, state: 'up'},
+      {ok: false, state: 'down'},
+    ])
+
+    server.setStatus(200)
+    await waitFor(() => results.slice(firstFailure).some((r) => r.ok), 'recovery')
+    const recovery = results.findIndex((r, i) => i > firstFailure && r.ok)
+    expect(results[recovery]).toEqual({ok: true, state: 'up'})
+    expect(changes).toEqual(['unknown→up', 'up→down', 'down→up'])
+  })
+
+  it('counts an unknown probe as healthy and settles it with the first result', async () => {
+    const server = await statusServer()
+    const health = monitor({intervalMs: 60_000})
+    health.setProbes([server.probe])
+    expect(health.state(server.probe)).toEqual('unknown')
+    expect(health.isHealthy(server.probe)).toBe(true)
+    await waitFor(() => health.state(server.probe) === 'up', 'first result')
+    expect(server.requests()).toEqual(1)
+  })
+
+  it('calls an HTTP 503 unhealthy and a refused TCP connect unhealthy', async () => {
+    const server = await statusServer()
+    server.setStatus(503)
+    const port = await freeSharedPort(['127.0.10.22'])
+    const refused: Probe = {kind: 'tcp', address: '127.0.10.22', port}
+    const health = monitor({intervalMs: 60_000})
+    health.setProbes([server.probe, refused])
+    await waitFor(() => health.state(server.probe) === 'down' && health.state(refused) === 'down', 'both down')
+    expect(health.isHealthy(server.probe)).toBe(false)
+    expect(health.isHealthy(refused)).toBe(false)
+  })
+
+  it('runs one probe for routes that share it', async () => {
+    const [spec] = nodes(1, 23)
+    const backend = await startTcpNodes([spec!])
+    const accepted = (): number => backend.accepted.get(spec!.node) ?? 0
+    const health = monitor({intervalMs: 60_000})
+    const probe: Probe = {kind: 'tcp', address: spec!.address, port: backend.port}
+    health.setProbes([probe, {...probe}, {kind: 'tcp', address: spec!.address, port: backend.port}])
+    expect(health.size).toEqual(1)
+    await waitFor(() => health.state(probe) === 'up', 'probe up')
+
+    // Re-applying the same probes (another route added) starts nothing new.
+    health.setProbes([probe, {...probe}])
+    // The backend accepts in order: once our own connection is counted, any second probe would have been too.
+    const mine = net.connect({host: spec!.address, port: backend.port})
+    onTestFinished(() => {
+      mine.destroy()
+    })
+    await waitFor(() => accepted() >= 2, 'our connection accepted')
+    expect(accepted()).toEqual(2)
+  })
+
+  it('marks a probe down at once when live traffic reports a failure', async () => {
+    const server = await statusServer()
+    const health = monitor({intervalMs: 60_000})
+    const {changes} = record(health)
+    health.setProbes([server.probe])
+    await waitFor(() => health.state(server.probe) === 'up', 'probe up')
+    health.reportFailure({...server.probe})
+    expect(health.state(server.probe)).toEqual('down')
+    expect(changes).toEqual(['unknown→up', 'up→down'])
+  })
+
+  it('forgets probes that are no longer wanted', async () => {
+    const server = await statusServer()
+    const health = monitor({intervalMs: 60_000})
+    health.setProbes([server.probe])
+    await waitFor(() => health.state(server.probe) === 'up', 'probe up')
+    health.setProbes([])
+    expect(health.size).toEqual(0)
+    expect(health.state(server.probe)).toEqual('unknown')
+  })
+})

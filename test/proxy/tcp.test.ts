@@ -1,0 +1,149 @@
+import net from 'node:net'
+
+import {describe, expect, it, onTestFinished} from 'vitest'
+
+import {TcpForwarder} from '../../src/proxy/tcp.js'
+import type {TcpForwarderOptions} from '../../src/proxy/tcp.js'
+import {FakeHealth, freeSharedPort, makeTargets, nodes, startTcpNodes, waitFor} from './backends.js'
+
+async function forwarder(options: Omit<TcpForwarderOptions, 'address' | 'port'>): Promise<{
+  forwarder: TcpForwarder
+  port: number
+}> {
+  const f = new TcpForwarder({address: '127.0.0.1', port: 0, ...options})
+  onTestFinished(() => f.close(0))
+  const {port} = await f.listen()
+  return {forwarder: f, port}
+}
+
+/** A client connection that collects what it receives and notes the FIN and the close. */
+function connect(port: number): {
+  socket: net.Socket
+  received: () => string
+  ended: () => boolean
+  /** The forwarder ended or dropped the connection (a FIN or a reset arrived). */
+  gone: () => boolean
+} {
+  const socket = net.connect({host: '127.0.0.1', port, allowHalfOpen: true})
+  onTestFinished(() => {
+    socket.destroy()
+  })
+  let data = ''
+  let ended = false
+  let closed = false
+  socket.on('data', (chunk: Buffer) => (data += chunk.toString()))
+  socket.on('end', () => (ended = true))
+  socket.on('close', () => (closed = true))
+  socket.on('error', () => {})
+  return {socket, received: () => data, ended: () => ended, gone: () => ended || closed}
+}
+
+describe('TcpForwarder', () => {
+  it('forwards a conversation both ways', async () => {
+    const backend = await startTcpNodes(nodes(1, 31))
+    const {port} = await forwarder({targets: backend.targets, health: new FakeHealth()})
+    const client = connect(port)
+    client.socket.write('ping')
+    await waitFor(() => client.received() === 'node-a:ping', 'echo')
+  })
+
+  it('passes a half-close through: the node still answers after reading EOF', async () => {
+    const backend = await startTcpNodes(nodes(1, 32))
+    const {port} = await forwarder({targets: backend.targets, health: new FakeHealth()})
+    const client = connect(port)
+    client.socket.write('last words')
+    await waitFor(() => client.received() === 'node-a:last words', 'echo')
+    client.socket.end()
+    await waitFor(() => client.ended(), 'FIN from the node')
+    expect(client.received()).toEqual('node-a:last wordsnode-a:bye')
+  })
+
+  it('tries the next node when the first refuses, without the client noticing', async () => {
+    const [dead, alive] = nodes(2, 33)
+    const backend = await startTcpNodes([alive!])
+    const targets = makeTargets([dead!, alive!], backend.port)
+    const health = new FakeHealth()
+    const {port} = await forwarder({targets, health})
+    const client = connect(port)
+    client.socket.write('hello')
+    await waitFor(() => client.received() === 'node-b:hello', 'echo from the live node')
+    expect(health.reported).toEqual([targets[0]!.probe])
+  })
+
+  it('sends new connections to new targets and leaves open ones alone', async () => {
+    const [first, second] = nodes(2, 35)
+    const backendA = await startTcpNodes([first!])
+    const backendB = await startTcpNodes([second!])
+    const {forwarder: f, port} = await forwarder({targets: backendA.targets, health: new FakeHealth()})
+    const old = connect(port)
+    old.socket.write('1')
+    await waitFor(() => old.received() === 'node-a:1', 'first connection answered')
+
+    f.setTargets(backendB.targets)
+    const fresh = connect(port)
+    fresh.socket.write('2')
+    await waitFor(() => fresh.received() === 'node-b:2', 'new connection on the new target')
+    old.socket.write('3')
+    await waitFor(() => old.received() === 'node-a:1node-a:3', 'old connection still on its node')
+  })
+
+  it('closes the client at once when no target is healthy', async () => {
+    const backend = await startTcpNodes(nodes(1, 37))
+    const health = new FakeHealth()
+    health.down.add(backend.targets[0]!.address)
+    const {port} = await forwarder({targets: backend.targets, health})
+    const client = connect(port)
+    await waitFor(() => client.gone(), 'client closed')
+    expect(client.received()).toEqual('')
+    expect(backend.accepted.get('node-a')).toEqual(0)
+  })
+
+  it('closes the client when every target fails', async () => {
+    const specs = nodes(2, 38)
+    const port0 = await freeSharedPort(specs.map((s) => s.address))
+    const health = new FakeHealth()
+    const {port} = await forwarder({targets: makeTargets(specs, port0), health})
+    const client = connect(port)
+    await waitFor(() => client.gone(), 'client closed')
+    expect(health.reported.map((p) => p.address)).toEqual(['127.0.10.38', '127.0.10.39'])
+  })
+
+  it('closes the client at once with no targets at all', async () => {
+    const {port} = await forwarder({targets: [], health: new FakeHealth()})
+    const client = connect(port)
+    await waitFor(() => client.gone(), 'client closed')
+  })
+
+  it('stops accepting on close and lets open connections finish', async () => {
+    const backend = await startTcpNodes(nodes(1, 40))
+    const {forwarder: f, port} = await forwarder({targets: backend.targets, health: new FakeHealth()})
+    const open = connect(port)
+    open.socket.write('a')
+    await waitFor(() => open.received() === 'node-a:a', 'echo')
+
+    let closed = false
+    const closing = f.close().then(() => (closed = true))
+    const refused = await new Promise<string>((resolve) => {
+      const late = net.connect({host: '127.0.0.1', port})
+      late.on('error', (error: NodeJS.ErrnoException) => resolve(error.code ?? ''))
+      late.on('connect', () => resolve('connected'))
+    })
+    expect(refused).toEqual('ECONNREFUSED')
+
+    open.socket.write('b')
+    await waitFor(() => open.received() === 'node-a:anode-a:b', 'open connection still works')
+    expect(closed).toBe(false)
+    open.socket.end()
+    await closing
+  })
+
+  it('destroys connections still open when the grace period ends', async () => {
+    const backend = await startTcpNodes(nodes(1, 41))
+    const {forwarder: f, port} = await forwarder({targets: backend.targets, health: new FakeHealth()})
+    const open = connect(port)
+    open.socket.write('a')
+    await waitFor(() => open.received() === 'node-a:a', 'echo')
+    await f.close(10)
+    await waitFor(() => open.gone(), 'client cut')
+  })
+})
