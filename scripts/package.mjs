@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // `npm run package`: builds dist/, stages the krew archive and renders the krew manifest for it.
 //
-//   release/kubectl-expose-lb_v<version>.tar.gz   kubectl-expose-lb/{kubectl-expose_lb, package.json, dist/*.mjs,
-//                                                 LICENSE, THIRD_PARTY_NOTICES}
+//   release/kubectl-expose-lb_v<version>.tar.gz   kubectl-expose-lb/{kubectl-expose_lb, kubectl_complete-expose_lb,
+//                                                 package.json, dist/*.mjs, LICENSE, THIRD_PARTY_NOTICES}
 //   release/expose-lb.yaml                        krew-manifest.yaml with the archive's sha256 filled in
 //
 // The archive is reproducible (sorted names, uid/gid 0, mtime 0, fixed modes, gzip without name or time), so
@@ -31,6 +31,9 @@ import {parse} from 'yaml'
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const TOP_DIR = 'kubectl-expose-lb' // the single top-level directory inside the archive
 const SHIM = 'kubectl-expose_lb' // krew's pluginNameToBin('expose-lb'); also the krew `bin`
+// What kubectl >= 1.26 runs to complete `kubectl expose-lb …`. krew does not put it on PATH (krew#812); the
+// manifest's caveats say how to link it.
+const COMPLETION_SHIM = 'kubectl_complete-expose_lb'
 const SHA_PLACEHOLDER = 'FILLED_IN_BY_NPM_RUN_PACKAGE' // must match krew-manifest.yaml
 const LICENSE_FILE = /^(licen[cs]e|copying|notice)([.-].+)?$/i
 
@@ -57,12 +60,12 @@ function build() {
   if (result.status !== 0) throw new PackageError(`build failed: node scripts/build.mjs exited ${result.status}`)
 }
 
-/** The shipped shim: bin/kubectl-expose_lb, importing the bundle next to it instead of ../dist. */
-function renderShim() {
-  const source = readFileSync(join(ROOT, 'bin', SHIM), 'utf8')
+/** A shipped shim: bin/<name>, importing the bundle next to it instead of ../dist. */
+function renderShim(name) {
+  const source = readFileSync(join(ROOT, 'bin', name), 'utf8')
   const from = "import('../dist/cli.mjs')"
   if (source.split(from).length !== 2) {
-    throw new PackageError(`bin/${SHIM} no longer contains ${from} exactly once; update scripts/package.mjs`)
+    throw new PackageError(`bin/${name} no longer contains ${from} exactly once; update scripts/package.mjs`)
   }
   return source.replace(from, "import('./dist/cli.mjs')")
 }
@@ -133,7 +136,7 @@ function stage(stageRoot, pkg) {
   }
   for (const file of bundle) copyFileSync(join(distDir, file), join(top, 'dist', file))
 
-  writeFileSync(join(top, SHIM), renderShim())
+  for (const shim of [SHIM, COMPLETION_SHIM]) writeFileSync(join(top, shim), renderShim(shim))
   writeFileSync(join(top, 'package.json'), renderPackageJson(pkg))
   copyFileSync(join(ROOT, 'LICENSE'), join(top, 'LICENSE'))
   writeFileSync(join(top, 'THIRD_PARTY_NOTICES'), renderNotices(distDir))
@@ -142,7 +145,7 @@ function stage(stageRoot, pkg) {
   for (const dir of [top, join(top, 'dist')]) chmodSync(dir, 0o755)
   for (const file of ['package.json', 'LICENSE', 'THIRD_PARTY_NOTICES']) chmodSync(join(top, file), 0o644)
   for (const file of bundle) chmodSync(join(top, 'dist', file), 0o644)
-  chmodSync(join(top, SHIM), 0o755)
+  for (const shim of [SHIM, COMPLETION_SHIM]) chmodSync(join(top, shim), 0o755)
 }
 
 /** A reproducible .tar.gz of stageRoot/TOP_DIR (GNU tar for the ordering and ownership flags). */

@@ -2,7 +2,7 @@
 import {Errors, flush, run} from '@oclif/core'
 import {hoistCommand, normalizeOptionalValue, normalizeVerbosity, verbosityOf} from './cli/argv.js'
 import {COMMANDS} from './commands.js'
-import {VALUE_FLAGS} from './commands/flags.js'
+import {valueFlags} from './commands/flags.js'
 import {EXIT, ExposeLbError} from './errors.js'
 import {paint, useColor} from './log.js'
 import {DEFAULT_HOSTS_FILE} from './serve/hosts-file.js'
@@ -10,7 +10,7 @@ import {DEFAULT_HOSTS_FILE} from './serve/hosts-file.js'
 /** Runs the CLI with kubectl's argv and sets the exit status; never throws. */
 export async function main(argv: string[]): Promise<void> {
   const normalized = normalizeOptionalValue(normalizeVerbosity(argv), '--hosts-file', DEFAULT_HOSTS_FILE)
-  const args = hoistCommand(normalized, Object.keys(COMMANDS), VALUE_FLAGS)
+  const args = hoistCommand(normalized, Object.keys(COMMANDS), valueFlags(COMMANDS))
   const verbose = verbosityOf(args) > 0
   // The bundle is minified; with -v, stacks should point at src/ through the shipped source maps.
   if (verbose) process.setSourceMapsEnabled(true)

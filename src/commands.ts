@@ -1,7 +1,8 @@
 // The oclif command map (explicit discovery strategy, see package.json "oclif.commands"). Command modules keep
 // heavy imports lazy, so loading this file stays cheap for `--help`.
+import Complete from './commands/complete.js'
 import List from './commands/list.js'
 import Recommend from './commands/recommend.js'
 import Serve from './commands/serve.js'
 
-export const COMMANDS = {list: List, recommend: Recommend, serve: Serve}
+export const COMMANDS = {list: List, recommend: Recommend, serve: Serve, __complete: Complete}

@@ -1,5 +1,6 @@
 import {Command} from '@oclif/core'
-import {complete, DIRECTIVE, formatCompletion, toCommandSpecs} from '../complete/complete.js'
+import {normalizeVerbosity} from '../cli/argv.js'
+import {complete, DIRECTIVE, formatCompletion, toCommandSpecs, type CommandSpec} from '../complete/complete.js'
 import {clusterSource} from '../complete/sources.js'
 
 /**
@@ -19,9 +20,11 @@ export default class Complete extends Command {
     let text = formatCompletion({candidates: [], directive: DIRECTIVE.noFileComp})
     try {
       const helpFlags = ['--help', ...(this.config.pjson.oclif.additionalHelpFlags ?? [])]
-      const commands = toCommandSpecs(
-        this.config.commands.map((c) => [c.id, c] as const),
-        helpFlags,
+      const commands = attachedValues(
+        toCommandSpecs(
+          this.config.commands.map((c) => [c.id, c] as const),
+          helpFlags,
+        ),
       )
       text = formatCompletion(await complete(words.length > 0 ? words : [''], commands, clusterSource()))
     } catch {
@@ -32,4 +35,16 @@ export default class Complete extends Command {
     // completion has answered, so end now rather than when they give up.
     process.exit(0)
   }
+}
+
+/**
+ * Marks the flags the CLI rewrites when they stand alone (`-v` becomes `--verbose=1`, see normalizeVerbosity in
+ * src/cli/argv.ts): their value is attached or absent, so the next word is never theirs.
+ */
+function attachedValues(commands: CommandSpec[]): CommandSpec[] {
+  const rewritten = (name: string) => normalizeVerbosity([`--${name}`])[0] !== `--${name}`
+  return commands.map((command) => ({
+    ...command,
+    flags: command.flags.map((f) => (f.takesValue && rewritten(f.name) ? {...f, valueAttached: true} : f)),
+  }))
 }

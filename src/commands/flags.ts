@@ -47,16 +47,17 @@ export const planFlags = {
   })(),
 }
 
-/** Flags that take a value, so argv hoisting can skip their values (see src/cli/argv.ts). */
-export const VALUE_FLAGS: ReadonlySet<string> = new Set([
-  '--kubeconfig',
-  '--context',
-  '--namespace',
-  '-n',
-  '--selector',
-  '-l',
-  '--domain',
-  '--address-type',
-  '--output',
-  '-o',
-])
+/** The words of every flag that takes a value (`--context`, `-n`, …), so argv hoisting can skip their values. */
+export function valueFlags(
+  commands: Record<string, {flags?: Record<string, {type: string; char?: string}>}>,
+): Set<string> {
+  const words = new Set<string>()
+  for (const command of Object.values(commands)) {
+    for (const [name, flag] of Object.entries(command.flags ?? {})) {
+      if (flag.type !== 'option') continue
+      words.add(`--${name}`)
+      if (flag.char) words.add(`-${flag.char}`)
+    }
+  }
+  return words
+}

@@ -1,8 +1,10 @@
 import {describe, expect, it} from 'vitest'
 import {hoistCommand, normalizeOptionalValue, normalizeVerbosity, verbosityOf} from '../../src/cli/argv.js'
-import {VALUE_FLAGS} from '../../src/commands/flags.js'
+import {COMMANDS} from '../../src/commands.js'
+import {valueFlags} from '../../src/commands/flags.js'
 
-const hoist = (argv: string) => hoistCommand(argv.split(' ').filter(Boolean), ['list', 'serve'], VALUE_FLAGS).join(' ')
+const hoist = (argv: string) =>
+  hoistCommand(argv.split(' ').filter(Boolean), ['list', 'serve'], valueFlags(COMMANDS)).join(' ')
 
 describe('hoistCommand', () => {
   it.each([
@@ -16,6 +18,8 @@ describe('hoistCommand', () => {
     ['', ''],
     ['--context prod frobnicate', '--context prod frobnicate'], // unknown command: left for oclif to report
     ['-- list', '-- list'],
+    ['--dns-port 53 --ip-range none serve --demo', 'serve --dns-port 53 --ip-range none --demo'],
+    ['--verbose=2 list', 'list --verbose=2'],
   ])('%s → %s', (input, output) => {
     expect(hoist(input)).toBe(output)
   })

@@ -30,6 +30,8 @@ const ARCHIVE_NAME = `kubectl-expose-lb_v${VERSION}.tar.gz`
 const ARCHIVE = join(ROOT, 'release', ARCHIVE_NAME)
 const MANIFEST = join(ROOT, 'release', 'expose-lb.yaml')
 const TEMPLATE = join(ROOT, 'krew-manifest.yaml')
+// kubectl (>= 1.26) runs kubectl_complete-<plugin> from PATH to complete a plugin's words; krew does not link it.
+const COMPLETION_SHIM = 'kubectl_complete-expose_lb'
 // The LICENSE names krew-index CI accepts among the installed files.
 const LICENSE_NAME = /^(license(\.txt|\.md)?|licenses.*|copying(\.txt)?)$/i
 
@@ -45,7 +47,7 @@ interface Platform {
 }
 interface Manifest {
   metadata: {name: string}
-  spec: {version: string; platforms: Platform[]}
+  spec: {version: string; caveats?: string; platforms: Platform[]}
 }
 
 let tmp = ''
@@ -238,15 +240,22 @@ describe('the release written by scripts/package.mjs', () => {
     expect(platform?.sha256).toBe(sha256Of(ARCHIVE))
   })
 
-  it('holds the shim, package.json, the bundle without source maps, LICENSE and the notices', () => {
+  it('holds the shims, package.json, the bundle without source maps, LICENSE and the notices', () => {
     const listing = run('tar', ['-tzf', ARCHIVE])
     expect(listing.status, describeRun(listing)).toBe(0)
     const entries = listing.stdout.trim().split('\n')
-    for (const required of ['kubectl-expose_lb', 'package.json', 'LICENSE', 'THIRD_PARTY_NOTICES', 'dist/cli.mjs']) {
+    for (const required of [
+      'kubectl-expose_lb',
+      COMPLETION_SHIM,
+      'package.json',
+      'LICENSE',
+      'THIRD_PARTY_NOTICES',
+      'dist/cli.mjs',
+    ]) {
       expect(entries).toContain(`kubectl-expose-lb/${required}`)
     }
     const allowed =
-      /^kubectl-expose-lb\/(|kubectl-expose_lb|package\.json|LICENSE|THIRD_PARTY_NOTICES|dist\/|dist\/[\w-]+\.mjs)$/
+      /^kubectl-expose-lb\/(|kubectl-expose_lb|kubectl_complete-expose_lb|package\.json|LICENSE|THIRD_PARTY_NOTICES|dist\/|dist\/[\w-]+\.mjs)$/
     expect(entries.filter((entry) => !allowed.test(entry))).toEqual([])
   })
 
@@ -259,6 +268,7 @@ describe('the release written by scripts/package.mjs', () => {
 })
 
 describe('installed the way krew installs it', () => {
+  let krewRoot = ''
   let krewBin = ''
   let installDir = ''
   let env: NodeJS.ProcessEnv = {}
@@ -267,7 +277,7 @@ describe('installed the way krew installs it', () => {
     const manifest = readManifest(MANIFEST)
     const [platform] = manifest.spec.platforms
     if (!platform) throw new Error('release/expose-lb.yaml has no platform')
-    const krewRoot = join(tmp, 'krew')
+    krewRoot = join(tmp, 'krew')
     installDir = join(krewRoot, 'store', manifest.metadata.name, manifest.spec.version)
     krewBin = join(krewRoot, 'bin')
     const binPath = installLikeKrew(ARCHIVE, platform, join(tmp, 'download'), installDir)
@@ -304,6 +314,26 @@ describe('installed the way krew installs it', () => {
     const result = run('kubectl', ['plugin', 'list'], {cwd: tmp, env})
     expect(result.status, describeRun(result)).toBe(0)
     expect(result.stdout).toContain(join(krewBin, 'kubectl-expose_lb'))
+  })
+
+  it('installs the completion executable, which the caveats link into PATH for kubectl to complete through', () => {
+    accessSync(join(installDir, COMPLETION_SHIM), constants.X_OK)
+    // The commands the caveats give: the indented lines after the prose, run as a user would paste them.
+    const caveats = readManifest(MANIFEST).spec.caveats ?? ''
+    const commands = caveats
+      .split('\n')
+      .filter((line) => line.startsWith('  '))
+      .join('\n')
+    expect(commands).toContain(COMPLETION_SHIM)
+    const linked = run('sh', ['-c', commands], {cwd: tmp, env: {...env, KREW_ROOT: krewRoot}})
+    expect(linked.status, describeRun(linked)).toBe(0)
+    expect(statSync(join(krewBin, COMPLETION_SHIM)).isFile()).toBe(true)
+
+    const result = run('kubectl', ['__complete', 'expose-lb', ''], {cwd: tmp, env})
+    expect(result.status, describeRun(result)).toBe(0)
+    const lines = result.stdout.trimEnd().split('\n')
+    expect(lines.map((line) => line.split('\t')[0])).toEqual(expect.arrayContaining(['list', 'serve']))
+    expect(lines.at(-1)).toBe(':4')
   })
 })
 
