@@ -25,7 +25,17 @@ export default tseslint.config(
   },
   {
     // The planning core and detection are pure: no I/O, no clock, no client libraries (STYLE.md).
-    files: ['src/plan/**/*.ts', 'src/detect/**/*.ts', 'src/output/**/*.ts', 'src/dns/answer.ts', 'src/proxy/pick.ts', 'src/serve/{map,addresses,table}.ts'],
+    files: [
+      'src/plan/**/*.ts',
+      'src/detect/**/*.ts',
+      'src/output/**/*.ts',
+      'src/dns/answer.ts',
+      'src/proxy/pick.ts',
+      'src/complete/complete.ts',
+      'src/recommend/*.ts',
+      'src/dnssetup/plan.ts',
+      'src/serve/{map,addresses,table}.ts',
+    ],
     rules: {
       'no-restricted-imports': [
         'error',
