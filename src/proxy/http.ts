@@ -43,6 +43,8 @@ export interface HttpRouterOptions {
   /** Errors and, with `verbose`, one line per request, upgrade and refused connection. */
   log?: (line: string) => void
   verbose?: boolean
+  /** Requests for these host names are answered by `handle` instead of a route (serve's dashboard). */
+  local?: {hosts: string[]; handle: (req: http.IncomingMessage, res: http.ServerResponse) => void}
 }
 
 interface RouteEntry {
@@ -86,6 +88,7 @@ export class HttpRouter {
   private readonly servers = new Set<http.Server>()
   /** Upgraded connections (both ends): Node's closeAllConnections no longer sees them. */
   private readonly tunnels = new Set<net.Socket>()
+  private readonly local: HttpRouterOptions['local']
 
   constructor(options: HttpRouterOptions) {
     this.health = options.health
@@ -93,6 +96,7 @@ export class HttpRouter {
     this.headersTimeoutMs = options.headersTimeoutMs ?? DEFAULT_HEADERS_TIMEOUT_MS
     this.log = options.log ?? (() => {})
     this.verbose = options.verbose ?? false
+    this.local = options.local
     // One pool per target address:port, reused across requests and clients.
     this.agent = new http.Agent({keepAlive: true, timeout: FREE_SOCKET_TIMEOUT_MS})
     this.proxy = createProxyServer({
@@ -213,7 +217,9 @@ export class HttpRouter {
     const resolution = this.resolve(req)
     if ('status' in resolution) {
       if (this.verbose) this.log(`http: ${req.method} ${req.headers.host ?? ''}${req.url}: ${resolution.status}`)
-      if (resolution.notFound !== undefined) this.sendNotFound(req, res, resolution.notFound)
+      if (resolution.notFound !== undefined && this.local?.hosts.includes(resolution.notFound))
+        this.local.handle(req, res)
+      else if (resolution.notFound !== undefined) this.sendNotFound(req, res, resolution.notFound)
       else sendText(res, resolution.status, resolution.message, resolution.status === 421 ? {connection: 'close'} : {})
       return
     }
