@@ -3,6 +3,7 @@ import {isIP} from 'node:net'
 import {ExposeLbError} from '../errors.js'
 import {createLogger} from '../log.js'
 import {normalizeDomain} from '../plan/names.js'
+import {DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_MAX_CONNECTIONS} from '../proxy/tcp.js'
 import {parseIpRange} from '../serve/addresses.js'
 import {clusterFlags, planFlags} from './flags.js'
 
@@ -48,6 +49,16 @@ With --demo it runs against a built-in simulated homelab (three loopback nodes),
       description:
         'Also keep a marked block of the names in this hosts file (--hosts-file alone: /etc/hosts), for machines without split DNS',
       helpValue: '[path]',
+    }),
+    'max-connections': Flags.integer({
+      description: 'Open connections per listener; clients beyond it are refused',
+      min: 1,
+      default: DEFAULT_MAX_CONNECTIONS,
+    }),
+    'idle-timeout': Flags.integer({
+      description: 'Seconds a forwarded TCP connection may stay silent both ways before it is closed (0: never)',
+      min: 0,
+      default: DEFAULT_IDLE_TIMEOUT_MS / 1000,
     }),
     'log-format': Flags.option({
       description: 'Log lines on stderr as text or JSON objects',
@@ -111,6 +122,8 @@ With --demo it runs against a built-in simulated homelab (three loopback nodes),
       range,
       log: logger,
       print: (text) => process.stdout.write(`${text}\n`),
+      maxConnections: flags['max-connections'],
+      idleTimeoutMs: flags['idle-timeout'] * 1000,
       onApply: hosts ? (build) => hosts.update(build.map.dns.hosts) : undefined,
     })
     try {

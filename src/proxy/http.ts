@@ -11,10 +11,13 @@ import type {ProxyServer} from 'http-proxy-3'
 import type {HttpRoute, ProbedTarget} from '../serve/types.js'
 import type {TargetHealth} from './health.js'
 import {formatTarget, formatTargets, hasHealthyTarget, hostPort, orderTargets} from './pick.js'
-import {connectFirst, connectTimeout, describeError} from './tcp.js'
+import {connectFirst, connectTimeout, DEFAULT_MAX_CONNECTIONS, describeError} from './tcp.js'
 
 const DEFAULT_CONNECT_TIMEOUT_MS = 3000 // cloud-provider-kind's Envoy connect_timeout: 3s
 const DEFAULT_HEADERS_TIMEOUT_MS = 20_000 // a client gets this long to send its request head (slowloris guard)
+/** Idle client connections between requests close after this long. */
+const CLIENT_KEEP_ALIVE_MS = 5000
+
 /**
  * Idle pooled connections to nodes are closed after this long: under the 5 s keepAliveTimeout of Node servers
  * (the commonest backend default), so a request rarely lands on a connection the node is closing, and a pooled
@@ -43,6 +46,8 @@ export interface HttpRouterOptions {
   /** Errors and, with `verbose`, one line per request, upgrade and refused connection. */
   log?: (line: string) => void
   verbose?: boolean
+  /** Client connections per server beyond this many are refused (Node's server.maxConnections). */
+  maxConnections?: number
   /** Requests for these host names are answered by `handle` instead of a route (serve's dashboard). */
   local?: {hosts: string[]; handle: (req: http.IncomingMessage, res: http.ServerResponse) => void}
 }
@@ -89,6 +94,7 @@ export class HttpRouter {
   /** Upgraded connections (both ends): Node's closeAllConnections no longer sees them. */
   private readonly tunnels = new Set<net.Socket>()
   private readonly local: HttpRouterOptions['local']
+  private readonly maxConnections: number
 
   constructor(options: HttpRouterOptions) {
     this.health = options.health
@@ -97,6 +103,7 @@ export class HttpRouter {
     this.log = options.log ?? (() => {})
     this.verbose = options.verbose ?? false
     this.local = options.local
+    this.maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS
     // One pool per target address:port, reused across requests and clients.
     this.agent = new http.Agent({keepAlive: true, timeout: FREE_SOCKET_TIMEOUT_MS})
     this.proxy = createProxyServer({
@@ -154,6 +161,8 @@ export class HttpRouter {
   /** Creates a server and binds it; rejects with the bind error. `close` closes it. */
   listen(address: string, port: number): Promise<http.Server> {
     const server = this.createServer()
+    // Excess clients are refused at accept; the process and the other connections carry on.
+    server.maxConnections = this.maxConnections
     return new Promise((resolve, reject) => {
       server.once('error', reject)
       server.listen({host: address, port}, () => {
@@ -168,6 +177,8 @@ export class HttpRouter {
   /** Installs the request, upgrade, CONNECT and client-error handlers on `server`. */
   attach(server: http.Server): void {
     server.headersTimeout = this.headersTimeoutMs
+    // The idle timeout of client keep-alive connections between requests (Node's default, stated on purpose).
+    server.keepAliveTimeout = CLIENT_KEEP_ALIVE_MS
     // No limit on a whole request: uploads to a homelab app may take long; headersTimeout handles slow heads.
     server.requestTimeout = 0
     server.on('request', (req, res) => this.onRequest(req, res))

@@ -8,6 +8,10 @@ import {UdpForwarder} from './udp.js'
 export interface ListenerSetOptions {
   health: TargetHealth
   connectTimeoutMs?: number
+  /** Per TCP listener (see TcpForwarder). */
+  maxConnections?: number
+  /** TCP connections idle this long are closed. */
+  idleTimeoutMs?: number
   udpIdleTimeoutMs?: number
   udpMaxSessions?: number
   /** Errors and, with `verbose`, one line per connection or UDP session. */
@@ -133,6 +137,11 @@ export class ListenerSet {
           idleTimeoutMs: this.options.udpIdleTimeoutMs,
           maxSessions: this.options.udpMaxSessions,
         })
-      : new TcpForwarder({...common, connectTimeoutMs: this.options.connectTimeoutMs})
+      : new TcpForwarder({
+          ...common,
+          connectTimeoutMs: this.options.connectTimeoutMs,
+          maxConnections: this.options.maxConnections,
+          idleTimeoutMs: this.options.idleTimeoutMs,
+        })
   }
 }

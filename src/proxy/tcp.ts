@@ -8,6 +8,10 @@ import {formatTarget, formatTargets, hasHealthyTarget, hostPort, orderTargets} f
 
 const DEFAULT_CONNECT_TIMEOUT_MS = 3000 // cloud-provider-kind's Envoy connect_timeout: 3s
 const TCP_KEEPALIVE_DELAY_MS = 60_000 // notices vanished peers on long-idle spliced connections
+/** Per listener: enough for any workstation's clients, few enough that a runaway client cannot exhaust descriptors. */
+export const DEFAULT_MAX_CONNECTIONS = 1024
+/** Long enough for MQTT/SSH sessions that idle between keep-alives; shorter than most NAT tables forget. */
+export const DEFAULT_IDLE_TIMEOUT_MS = 15 * 60_000
 
 /** One failed attempt to reach a target. */
 export interface ConnectFailure {
@@ -121,6 +125,10 @@ export interface TcpForwarderOptions {
   /** `namespace/name`, for logs. */
   service?: string
   connectTimeoutMs?: number
+  /** Connections beyond this many at once are refused (closed at accept); the listener keeps serving the rest. */
+  maxConnections?: number
+  /** A connection with no bytes either way for this long is closed (0: never). */
+  idleTimeoutMs?: number
   /** Errors and, with `verbose`, one line per connection. */
   log?: (line: string) => void
   verbose?: boolean
@@ -139,6 +147,9 @@ export class TcpForwarder {
   private targets: ProbedTarget[]
   private readonly health: TargetHealth
   private readonly connectTimeoutMs: number
+  private readonly maxConnections: number
+  private readonly idleTimeoutMs: number
+  private refusedLogged = false
   private readonly log: (line: string) => void
   private readonly verbose: boolean
   private readonly server: net.Server
@@ -153,6 +164,8 @@ export class TcpForwarder {
     this.targets = options.targets
     this.health = options.health
     this.connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS
+    this.maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS
+    this.idleTimeoutMs = options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS
     this.log = options.log ?? (() => {})
     this.verbose = options.verbose ?? false
     // pauseOnConnect: nothing is read from the client until an upstream connection exists, so a failed attempt
@@ -212,6 +225,15 @@ export class TcpForwarder {
   }
 
   private accept(client: net.Socket): void {
+    if (this.connections.size >= this.maxConnections) {
+      // Refuse the client, not the process: the cap bounds memory and descriptors per listener.
+      if (!this.refusedLogged)
+        this.log(`tcp ${this.label()}: ${this.maxConnections} connections open; refusing new ones until some close`)
+      this.refusedLogged = true
+      client.destroy()
+      return
+    }
+    this.refusedLogged = false
     const connection: Connection = {client}
     this.connections.add(connection)
     client.on('error', (error) => {
@@ -253,12 +275,34 @@ export class TcpForwarder {
     connection.upstream = socket
     socket.setKeepAlive(true, TCP_KEEPALIVE_DELAY_MS)
     client.setKeepAlive(true, TCP_KEEPALIVE_DELAY_MS)
+    if (this.idleTimeoutMs > 0) this.closeWhenIdle(client, socket)
     socket.on('error', (error) => {
       if (this.verbose) this.log(`tcp ${this.label()}: ${formatTarget(target)}: ${error.message}`)
     })
     if (this.verbose)
       this.log(`tcp ${this.label()}: ${client.remoteAddress}:${client.remotePort} → ${formatTarget(target)}`)
     splice(client, socket)
+  }
+
+  /** Closes both ends once neither has sent a byte for idleTimeoutMs; one timer per connection, re-armed lazily. */
+  private closeWhenIdle(client: net.Socket, upstream: net.Socket): void {
+    let last = Date.now()
+    const touch = (): void => void (last = Date.now())
+    client.on('data', touch)
+    upstream.on('data', touch)
+    const check = (): void => {
+      const idleMs = Date.now() - last
+      if (idleMs < this.idleTimeoutMs) {
+        timer = setTimeout(check, this.idleTimeoutMs - idleMs).unref()
+        return
+      }
+      if (this.verbose)
+        this.log(`tcp ${this.label()}: ${client.remoteAddress}: idle for ${this.idleTimeoutMs / 1000} s; closing`)
+      client.destroy()
+      upstream.destroy()
+    }
+    let timer = setTimeout(check, this.idleTimeoutMs).unref()
+    client.once('close', () => clearTimeout(timer))
   }
 
   private label(): string {

@@ -230,6 +230,30 @@ describe('serve: failover', () => {
   })
 })
 
+describe('serve: flapping nodes under load', () => {
+  it('fails no request while a node goes down and up repeatedly, and uses it again afterwards', async () => {
+    let stop = false
+    const statuses = new Map<number, number>()
+    const clients = Array.from({length: 6}, async () => {
+      while (!stop) {
+        const res = await viaRouter('radarr.kube.internal').catch(() => ({status: 0}))
+        statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1)
+      }
+    })
+    for (let i = 0; i < 4; i++) {
+      await demo.nodes.stopNode('node-b')
+      await new Promise((r) => setTimeout(r, 400))
+      await demo.nodes.startNode('node-b')
+      await new Promise((r) => setTimeout(r, 400))
+    }
+    stop = true
+    await Promise.all(clients)
+    expect([...statuses.keys()]).toEqual([200])
+    expect(statuses.get(200)).toBeGreaterThan(20)
+    await waitFor(async () => (await viaRouter('radarr.kube.internal')).node === 'node-b', 15_000, 'node-b used again')
+  })
+})
+
 describe('serve: the API server goes away', () => {
   it('keeps serving the last map, says so once, and after reconnecting equals a fresh start', async () => {
     await apply(

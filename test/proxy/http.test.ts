@@ -344,3 +344,53 @@ describe('HttpRouter', () => {
     expect(echoed(await request(port, {headers: {host: 'new.home.test'}})).node).toEqual('node-a')
   })
 })
+
+describe('HttpRouter bounds', () => {
+  it('refuses client connections beyond maxConnections and keeps serving the open ones', async () => {
+    const {port} = await router([], {maxConnections: 1})
+    const first = net.connect(port, '127.0.0.1')
+    onTestFinished(() => first.destroy())
+    let firstData = ''
+    first.on('data', (d: Buffer) => (firstData += d.toString()))
+    await new Promise((resolve) => first.once('connect', resolve))
+    const second = net.connect(port, '127.0.0.1')
+    onTestFinished(() => second.destroy())
+    let secondClosed = false
+    second.on('close', () => (secondClosed = true))
+    second.on('error', () => {})
+    await waitFor(() => secondClosed, 'second connection refused')
+    first.write('GET / HTTP/1.1\r\nHost: nobody.test\r\nAccept: application/json\r\n\r\n')
+    await waitFor(() => firstData.startsWith('HTTP/1.1 404'), 'first still served')
+  })
+})
+
+describe('HttpRouter against request smuggling', () => {
+  it.each([
+    [
+      'Content-Length with Transfer-Encoding',
+      'POST / HTTP/1.1\r\nHost: web.home.test\r\nContent-Length: 6\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /admin HTTP/1.1\r\nHost: web.home.test\r\n\r\n',
+    ],
+    [
+      'two differing Content-Lengths',
+      'POST / HTTP/1.1\r\nHost: web.home.test\r\nContent-Length: 5\r\nContent-Length: 60\r\n\r\nhelloGET /admin HTTP/1.1\r\nHost: web.home.test\r\n\r\n',
+    ],
+    [
+      'an obfuscated Transfer-Encoding',
+      'POST / HTTP/1.1\r\nHost: web.home.test\r\nTransfer-Encoding: xchunked\r\n\r\n0\r\n\r\nGET /admin HTTP/1.1\r\nHost: web.home.test\r\n\r\n',
+    ],
+    [
+      'a bare LF line ending in the head',
+      'GET / HTTP/1.1\nHost: web.home.test\nX-A: b\n\nGET /admin HTTP/1.1\r\nHost: web.home.test\r\n\r\n',
+    ],
+  ])('refuses %s with 400 and forwards nothing smuggled', async (_name, raw) => {
+    const web = await startHttpNodes(nodes(1, 93))
+    const seen: string[] = []
+    const {port} = await router([{service: 'media/web', hosts: ['web.home.test'], targets: web.targets}], {
+      log: (line) => seen.push(line),
+    })
+    const reply = await rawExchange(port, raw)
+    expect(reply).toMatch(/^HTTP\/1\.1 400 /)
+    expect(reply).not.toContain('"url":"/admin"')
+    expect(web.stats.get('node-a')!.requests).toEqual(0)
+  })
+})

@@ -147,3 +147,43 @@ describe('TcpForwarder', () => {
     await waitFor(() => open.gone(), 'client cut')
   })
 })
+
+describe('TcpForwarder bounds', () => {
+  it('refuses clients beyond maxConnections, and serves again once one closes', async () => {
+    const backend = await startTcpNodes(nodes(1, 91))
+    const {forwarder: f, port} = await forwarder({
+      targets: backend.targets,
+      health: new FakeHealth(),
+      maxConnections: 2,
+    })
+    const first = connect(port)
+    const second = connect(port)
+    first.socket.write('1')
+    second.socket.write('2')
+    await waitFor(() => first.received() === 'node-a:1' && second.received() === 'node-a:2', 'two connections')
+    const third = connect(port)
+    await waitFor(() => third.gone(), 'third refused')
+    expect(f.connectionCount).toBe(2)
+    second.socket.write('still')
+    await waitFor(() => second.received().endsWith('node-a:still'), 'the others keep working')
+    first.socket.destroy()
+    await waitFor(() => f.connectionCount === 1, 'first gone')
+    const fourth = connect(port)
+    fourth.socket.write('4')
+    await waitFor(() => fourth.received() === 'node-a:4', 'served again')
+  })
+
+  it('closes a connection silent both ways for idleTimeoutMs, but not one that talks', async () => {
+    const backend = await startTcpNodes(nodes(1, 92))
+    const {port} = await forwarder({targets: backend.targets, health: new FakeHealth(), idleTimeoutMs: 300})
+    const quiet = connect(port)
+    const chatty = connect(port)
+    quiet.socket.write('hi')
+    chatty.socket.write('hi')
+    await waitFor(() => quiet.received() === 'node-a:hi', 'quiet echo')
+    const timer = setInterval(() => chatty.socket.write('.'), 100)
+    onTestFinished(() => clearInterval(timer))
+    await waitFor(() => quiet.gone(), 'quiet connection closed')
+    expect(chatty.gone()).toBe(false)
+  })
+})
