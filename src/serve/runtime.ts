@@ -30,6 +30,10 @@ export interface RuntimeOptions extends ServeOptions {
   /** Coalesce bursts of watch events (ms). */
   batchMs?: number
   healthIntervalMs?: number
+  /** Per listener (--max-connections). */
+  maxConnections?: number
+  /** TCP connections idle this long are closed (--idle-timeout). */
+  idleTimeoutMs?: number
   /** Called after each map is applied (serve --hosts-file keeps /etc/hosts in step with it). */
   onApply?: (build: ServeBuild) => Promise<void>
 }
@@ -88,8 +92,9 @@ export class ServeRuntime {
     this.health.on('change', (probe, from, to) => this.logHealth(probe, from, to))
     const log = (line: string) => options.log.info(line)
     const verbose = options.log.verbosity >= 1
-    this.router = new HttpRouter({health: this.health, log, verbose})
-    this.listeners = new ListenerSet({health: this.health, log, verbose})
+    const {maxConnections, idleTimeoutMs} = options
+    this.router = new HttpRouter({health: this.health, log, verbose, maxConnections})
+    this.listeners = new ListenerSet({health: this.health, log, verbose, maxConnections, idleTimeoutMs})
   }
 
   /** Ports the DNS responder and the router listen on (useful with port 0). */

@@ -349,12 +349,12 @@ describe('HttpRouter bounds', () => {
   it('refuses client connections beyond maxConnections and keeps serving the open ones', async () => {
     const {port} = await router([], {maxConnections: 1})
     const first = net.connect(port, '127.0.0.1')
-    onTestFinished(() => first.destroy())
+    onTestFinished(() => void first.destroy())
     let firstData = ''
     first.on('data', (d: Buffer) => (firstData += d.toString()))
     await new Promise((resolve) => first.once('connect', resolve))
     const second = net.connect(port, '127.0.0.1')
-    onTestFinished(() => second.destroy())
+    onTestFinished(() => void second.destroy())
     let secondClosed = false
     second.on('close', () => (secondClosed = true))
     second.on('error', () => {})
