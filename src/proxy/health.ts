@@ -1,6 +1,12 @@
 // Active health checks of node targets, shared by every route that uses the same probe, plus passive failures
 // reported by live traffic. Thresholds follow cloud-provider-kind's Envoy cluster (lb-detection.md §3.1):
 // 2 consecutive failures mark a target down, 1 success marks it up.
+//
+// With `nodeHealthPort` (kube-proxy's 10256), connect probes of one node are grouped: one GET /healthz per node
+// and round decides them all, as cloud-provider-kind probes externalTrafficPolicy Cluster targets, so idle cost
+// grows with nodes, not with Services × ports. Where the node does not answer on that port (firewalled, or
+// Cilium's kube-proxy replacement), the group falls back to a TCP connect per NodePort, and tries /healthz again
+// now and then.
 import {EventEmitter} from 'node:events'
 import http from 'node:http'
 import net from 'node:net'
@@ -26,7 +32,12 @@ export interface HealthMonitorOptions {
   unhealthyThreshold?: number
   /** Consecutive successes that bring a `down` target up. */
   healthyThreshold?: number
+  /** Node health port answering GET /healthz (kube-proxy: 10256); unset: every probe runs on its own. */
+  nodeHealthPort?: number
 }
+
+/** Rounds between fresh tries of /healthz on a node that did not answer it. */
+const HEALTHZ_RETRY_ROUNDS = 15
 
 /** Events: `change` on every state transition (for "target up/down" logs), `result` after every probe run. */
 export interface HealthEvents {
@@ -42,11 +53,28 @@ const HEALTHZ_PATH = '/healthz' // kube-proxy: pkg/proxy/healthcheck/proxy_healt
 
 interface Entry {
   probe: Probe
+  /** The node group deciding this probe, when grouped (no timer of its own then). */
+  group?: NodeGroup
   state: HealthState
   failures: number
   successes: number
   timer?: NodeJS.Timeout
   /** Aborts the run in flight, if any. */
+  cancel?: () => void
+  removed: boolean
+}
+
+/** Grouped probes of one node address, decided together by the node's /healthz where it answers. */
+interface NodeGroup {
+  address: string
+  members: Set<Entry>
+  /** Whether /healthz answered on the last try; undefined before the first. */
+  healthz?: boolean
+  roundsSinceHealthz: number
+  /** /healthz's verdict in the last round (200 or not); undefined when the round fell back to connects. */
+  verdict?: boolean
+  running: boolean
+  timer?: NodeJS.Timeout
   cancel?: () => void
   removed: boolean
 }
@@ -64,6 +92,8 @@ export function probeKey(probe: Probe): string {
  */
 export class HealthMonitor extends EventEmitter<HealthEvents> implements TargetHealth {
   private readonly entries = new Map<string, Entry>()
+  private readonly groups = new Map<string, NodeGroup>()
+  private readonly nodeHealthPort: number | undefined
   private readonly intervalMs: number
   private readonly timeoutMs: number
   private readonly unhealthyThreshold: number
@@ -76,6 +106,7 @@ export class HealthMonitor extends EventEmitter<HealthEvents> implements TargetH
     this.timeoutMs = positive('timeoutMs', options.timeoutMs ?? DEFAULT_TIMEOUT_MS)
     this.unhealthyThreshold = positive('unhealthyThreshold', options.unhealthyThreshold ?? DEFAULT_UNHEALTHY_THRESHOLD)
     this.healthyThreshold = positive('healthyThreshold', options.healthyThreshold ?? DEFAULT_HEALTHY_THRESHOLD)
+    this.nodeHealthPort = options.nodeHealthPort
   }
 
   /** Replaces the set of probes: new ones start `unknown` and run at once, removed ones stop, kept ones keep state. */
@@ -93,8 +124,74 @@ export class HealthMonitor extends EventEmitter<HealthEvents> implements TargetH
       if (this.entries.has(key)) continue
       const entry: Entry = {probe: {...probe}, state: 'unknown', failures: 0, successes: 0, removed: false}
       this.entries.set(key, entry)
-      this.run(entry)
+      if (this.groupable(probe)) this.join(entry)
+      else this.run(entry)
     }
+  }
+
+  /** Connect probes, and probes of the node health port itself, are decided per node when grouping is on. */
+  private groupable(probe: Probe): boolean {
+    if (this.nodeHealthPort === undefined) return false
+    return probe.kind === 'tcp' || probe.port === this.nodeHealthPort
+  }
+
+  private join(entry: Entry): void {
+    let group = this.groups.get(entry.probe.address)
+    if (!group) {
+      group = {address: entry.probe.address, members: new Set(), roundsSinceHealthz: 0, running: false, removed: false}
+      this.groups.set(group.address, group)
+    }
+    group.members.add(entry)
+    entry.group = group
+    // A new member of a node whose /healthz already answered takes that verdict now rather than at the next round.
+    if (group.verdict !== undefined && !group.running) this.decide(entry, group.verdict)
+    if (!group.timer && !group.running) this.runGroup(group)
+  }
+
+  private runGroup(group: NodeGroup): void {
+    group.timer = undefined
+    group.running = true
+    const tryHealthz = group.healthz !== false || group.roundsSinceHealthz >= HEALTHZ_RETRY_ROUNDS
+    const round = async (): Promise<void> => {
+      if (tryHealthz) {
+        group.roundsSinceHealthz = 0
+        const healthz = requestStatus(
+          {kind: 'http', address: group.address, port: this.nodeHealthPort!},
+          this.timeoutMs,
+        )
+        group.cancel = healthz.cancel
+        const status = await healthz.promise
+        group.healthz = status !== undefined
+        group.verdict = status === undefined ? undefined : status === 200
+        if (group.verdict !== undefined) {
+          for (const member of group.members) this.decide(member, group.verdict)
+          return
+        }
+      } else {
+        group.roundsSinceHealthz++
+        group.verdict = undefined
+      }
+      // No node health server: each NodePort is probed by a connect; the health port's own probes fail.
+      const runs = [...group.members].map(async (member) => {
+        if (member.probe.kind !== 'tcp') return this.decide(member, false)
+        const {promise, cancel} = check(member.probe, this.timeoutMs)
+        member.cancel = cancel
+        const ok = await promise
+        member.cancel = undefined
+        this.decide(member, ok)
+      })
+      await Promise.all(runs)
+    }
+    void round().then(() => {
+      group.cancel = undefined
+      group.running = false
+      if (group.removed || this.closed) return
+      group.timer = setTimeout(() => this.runGroup(group), this.intervalMs).unref()
+    })
+  }
+
+  private decide(entry: Entry, ok: boolean): void {
+    if (!entry.removed && !this.closed) this.record(entry, ok)
   }
 
   /** Number of distinct probes being run. */
@@ -124,6 +221,7 @@ export class HealthMonitor extends EventEmitter<HealthEvents> implements TargetH
     this.closed = true
     for (const entry of this.entries.values()) this.stop(entry)
     this.entries.clear()
+    this.groups.clear()
   }
 
   private run(entry: Entry): void {
@@ -166,11 +264,51 @@ export class HealthMonitor extends EventEmitter<HealthEvents> implements TargetH
 
   private stop(entry: Entry): void {
     entry.removed = true
+    const group = entry.group
+    if (group) {
+      group.members.delete(entry)
+      if (group.members.size === 0) {
+        group.removed = true
+        if (group.timer) clearTimeout(group.timer)
+        group.cancel?.()
+        this.groups.delete(group.address)
+      }
+    }
     if (entry.timer) clearTimeout(entry.timer)
     entry.timer = undefined
     entry.cancel?.()
     entry.cancel = undefined
   }
+}
+
+/** GET /healthz: the status code, or undefined when no HTTP answer came (refused, reset, timeout, cancelled). */
+function requestStatus(probe: Probe, timeoutMs: number): {promise: Promise<number | undefined>; cancel: () => void} {
+  let cancel = (): void => {}
+  const promise = new Promise<number | undefined>((resolve) => {
+    let done = false
+    const finish = (status: number | undefined): void => {
+      if (done) return
+      done = true
+      clearTimeout(timer)
+      request.destroy()
+      resolve(status)
+    }
+    const timer = setTimeout(() => finish(undefined), timeoutMs).unref()
+    const request = http.get({
+      host: probe.address,
+      port: probe.port,
+      path: HEALTHZ_PATH,
+      agent: false,
+      headers: {'user-agent': 'kubectl-expose-lb health check'},
+    })
+    request.on('response', (response) => {
+      response.resume()
+      finish(response.statusCode)
+    })
+    request.on('error', () => finish(undefined))
+    cancel = () => finish(undefined)
+  })
+  return {promise, cancel}
 }
 
 /** One probe run: resolves true when healthy, false otherwise; never rejects. `cancel` resolves it false. */

@@ -1,5 +1,7 @@
 // serve's loop: watch → plan → map → apply to the DNS responder, the HTTP router, the per-service listeners and
 // the health checks. Each side diffs what it is given, so a change to one Service touches only its own parts.
+import {createDashboard} from '../dashboard/handler.js'
+import {dashboardState} from '../dashboard/state.js'
 import {startDnsServer, type DnsServer} from '../dns/server.js'
 import {ExposeLbError, firstLine} from '../errors.js'
 import type {Logger} from '../log.js'
@@ -9,7 +11,7 @@ import {HealthMonitor, type HealthState} from '../proxy/health.js'
 import {HttpRouter} from '../proxy/http.js'
 import {ListenerSet} from '../proxy/listeners.js'
 import type {ClusterSnapshot} from '../plan/types.js'
-import {buildServeMap, type ServeBuild, type ServeOptions, type ServeRow} from './map.js'
+import {buildServeMap, KUBE_PROXY_HEALTHZ_PORT, type ServeBuild, type ServeOptions, type ServeRow} from './map.js'
 import {formatServeTable, rowLines} from './table.js'
 import type {Probe} from './types.js'
 
@@ -88,12 +90,22 @@ export class ServeRuntime {
     private readonly source: SnapshotSource,
     private readonly options: RuntimeOptions,
   ) {
-    this.health = new HealthMonitor({intervalMs: options.healthIntervalMs})
+    this.health = new HealthMonitor({intervalMs: options.healthIntervalMs, nodeHealthPort: KUBE_PROXY_HEALTHZ_PORT})
     this.health.on('change', (probe, from, to) => this.logHealth(probe, from, to))
     const log = (line: string) => options.log.info(line)
     const verbose = options.log.verbosity >= 1
     const {maxConnections, idleTimeoutMs} = options
-    this.router = new HttpRouter({health: this.health, log, verbose, maxConnections})
+    const domain = options.plan.domain
+    const dashboard = createDashboard(() =>
+      dashboardState(this.last, (p) => this.health.state(p), {domain, httpPort: this.httpPort || options.httpPort}),
+    )
+    this.router = new HttpRouter({
+      health: this.health,
+      log,
+      verbose,
+      maxConnections,
+      local: {hosts: ['expose-lb.localhost', `expose-lb.${domain}`, domain], handle: dashboard.handle},
+    })
     this.listeners = new ListenerSet({health: this.health, log, verbose, maxConnections, idleTimeoutMs})
   }
 

@@ -127,3 +127,43 @@ describe('HealthMonitor', () => {
     expect(health.state(server.probe)).toEqual('unknown')
   })
 })
+
+describe('HealthMonitor with a node health port (kube-proxy /healthz)', () => {
+  it('decides every connect probe of a node with one /healthz request per round', async () => {
+    const [spec] = nodes(1, 94)
+    let status = 200
+    const healthz = await startHttpNodes([spec!], (_node, _req, res) => {
+      res.statusCode = status
+      res.end('{}')
+    })
+    const health = monitor({intervalMs: 50, nodeHealthPort: healthz.port})
+    const probes: Probe[] = Array.from({length: 200}, (_, i) => ({
+      kind: 'tcp',
+      address: spec!.address,
+      port: 40000 + i,
+    }))
+    health.setProbes(probes)
+    await waitFor(() => probes.every((p) => health.state(p) === 'up'), 'all up from /healthz alone')
+    const before = healthz.stats.get(spec!.node)!.requests
+    await waitFor(() => healthz.stats.get(spec!.node)!.requests >= before + 3, 'three more rounds')
+    expect(healthz.stats.get(spec!.node)!.requests - before).toBeLessThan(10) // not 200 per round
+    status = 503 // kube-proxy says the node is not eligible (being deleted, stale rules)
+    await waitFor(() => probes.every((p) => health.state(p) === 'down'), 'all down')
+  })
+
+  it('falls back to a connect per NodePort where the node has no health server', async () => {
+    const specs = nodes(1, 95)
+    const open = await startTcpNodes(specs)
+    const closedPort = await freeSharedPort(specs.map((s) => s.address))
+    const noHealthz = await freeSharedPort(specs.map((s) => s.address))
+    const health = monitor({intervalMs: 50, nodeHealthPort: noHealthz})
+    const up: Probe = {kind: 'tcp', address: specs[0]!.address, port: open.port}
+    const down: Probe = {kind: 'tcp', address: specs[0]!.address, port: closedPort}
+    const udpStyle: Probe = {kind: 'http', address: specs[0]!.address, port: noHealthz}
+    health.setProbes([up, down, udpStyle])
+    await waitFor(
+      () => health.state(up) === 'up' && health.state(down) === 'down' && health.state(udpStyle) === 'down',
+      'per-port verdicts',
+    )
+  })
+})
