@@ -77,6 +77,9 @@ export function buildServeMap(plan: Plan, options: ServeOptions): ServeBuild {
   const warnings: string[] = []
   const proxied = plan.services.filter((s) => isProxied(s.exposure))
   const addresses = options.range ? assignAddresses(proxied.map(key), options.range) : new Map<string, string>()
+  // serve's dashboard (src/dashboard) answers on the router; a Service that claims expose-lb.<zone> overrides it.
+  hosts.set(`expose-lb.${plan.domain}`, [options.listen])
+  hosts.set(plan.domain, [options.listen])
 
   const addSrv = (s: PlannedService, p: PlannedPort, port: number) => {
     if (!p.name) return

@@ -48,8 +48,10 @@ const tcp = (address: string, port: number) => ({kind: 'tcp', address, port})
 describe('buildServeMap with per-service addresses', () => {
   const {map, rows} = build(range)
 
-  it('answers each mapped name with its Service address, and lb-ready names with the load balancer', () => {
+  it('answers each mapped name with its Service address, lb-ready names with the load balancer, the dashboard with --listen', () => {
     expect(Object.fromEntries(map.dns.hosts)).toEqual({
+      'kube.internal': ['127.0.0.1'],
+      'expose-lb.kube.internal': ['127.0.0.1'],
       'radarr.media.kube.internal': [addr.get('media/radarr')],
       'radarr.kube.internal': [addr.get('media/radarr')],
       'mosquitto.iot.kube.internal': [addr.get('iot/mosquitto')],
