@@ -313,40 +313,23 @@ function requestStatus(probe: Probe, timeoutMs: number): {promise: Promise<numbe
 
 /** One probe run: resolves true when healthy, false otherwise; never rejects. `cancel` resolves it false. */
 function check(probe: Probe, timeoutMs: number): {promise: Promise<boolean>; cancel: () => void} {
+  if (probe.kind === 'http') {
+    // kube-proxy's per-Service healthCheckNodePort answers any path, its node health server on 10256 only
+    // /healthz and /livez (lb-detection.md §2.6): /healthz suits both. Only the status code counts.
+    const {promise, cancel} = requestStatus(probe, timeoutMs)
+    return {promise: promise.then((status) => status === 200), cancel}
+  }
   let cancel = (): void => {}
   const promise = new Promise<boolean>((resolve) => {
-    let done = false
+    const socket = net.connect({host: probe.address, port: probe.port})
     const finish = (ok: boolean): void => {
-      if (done) return
-      done = true
       clearTimeout(timer)
-      cleanup()
-      resolve(ok)
+      socket.destroy()
+      resolve(ok) // later calls are no-ops: a promise settles once
     }
     const timer = setTimeout(() => finish(false), timeoutMs).unref()
-    let cleanup: () => void
-    if (probe.kind === 'tcp') {
-      const socket = net.connect({host: probe.address, port: probe.port})
-      socket.on('connect', () => finish(true))
-      socket.on('error', () => finish(false))
-      cleanup = () => socket.destroy()
-    } else {
-      // kube-proxy's per-Service healthCheckNodePort answers any path, its node health server on 10256 only
-      // /healthz and /livez (lb-detection.md §2.6): /healthz suits both. Only the status code counts.
-      const request = http.get({
-        host: probe.address,
-        port: probe.port,
-        path: HEALTHZ_PATH,
-        agent: false,
-        headers: {'user-agent': 'kubectl-expose-lb health check'},
-      })
-      request.on('response', (response) => {
-        response.resume()
-        finish(response.statusCode === 200)
-      })
-      request.on('error', () => finish(false))
-      cleanup = () => request.destroy()
-    }
+    socket.on('connect', () => finish(true))
+    socket.on('error', () => finish(false))
     cancel = () => finish(false)
   })
   return {promise, cancel}
