@@ -32,6 +32,7 @@ code, .mono { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monosp
 table { border-collapse: collapse; width: 100%; margin-top: 1rem; }
 th, td { text-align: left; vertical-align: top; padding: .45rem .6rem; border-bottom: 1px solid var(--line); }
 th { background: var(--head); font-weight: 600; }
+th[scope="rowgroup"] { white-space: nowrap; }
 tbody + tbody { border-top: 2px solid var(--line); }
 ul { list-style: none; margin: 0; padding: 0; }
 a { color: #1a5fd0; text-decoration: none; }
