@@ -1,8 +1,18 @@
 // The oclif command map (explicit discovery strategy, see package.json "oclif.commands"). Command modules keep
 // heavy imports lazy, so loading this file stays cheap for `--help`.
 import Complete from './commands/complete.js'
+import DnsSetup from './commands/dns-setup.js'
+import Doctor from './commands/doctor.js'
 import List from './commands/list.js'
 import Recommend from './commands/recommend.js'
 import Serve from './commands/serve.js'
 
-export const COMMANDS = {list: List, recommend: Recommend, serve: Serve, __complete: Complete}
+// Alphabetical, the order help and completion list them in.
+export const COMMANDS = {
+  'dns-setup': DnsSetup,
+  doctor: Doctor,
+  list: List,
+  recommend: Recommend,
+  serve: Serve,
+  __complete: Complete,
+}

@@ -10,6 +10,10 @@ export const EXIT = {
   forbidden: 8,
   apiError: 9,
   bind: 10,
+  /** doctor: at least one check failed. */
+  checkFailed: 11,
+  /** dns-setup --apply/--undo: a step failed (what was done is recorded for --undo). */
+  setupFailed: 12,
 } as const
 
 export type ErrorCode = keyof typeof EXIT

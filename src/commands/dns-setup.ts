@@ -1,0 +1,153 @@
+import {Command, Flags} from '@oclif/core'
+import {isIP} from 'node:net'
+import {
+  chooseResolver,
+  planDnsSetup,
+  renderPlan,
+  RESOLVER_KINDS,
+  RESOLVERS_BY_OS,
+  TARGET_OSES,
+  type ResolverKind,
+} from '../dnssetup/plan.js'
+import {ExposeLbError} from '../errors.js'
+import {createLogger} from '../log.js'
+import {normalizeDomain} from '../plan/names.js'
+import {clusterFlags, planFlags} from './flags.js'
+
+const SELF = 'kubectl expose-lb dns-setup'
+const DEFAULT_DNS_ADDRESS = '127.0.0.1'
+const DEFAULT_DNS_PORT = 53
+
+export default class DnsSetup extends Command {
+  static override summary = "Print (or apply) how to send only the DNS zone to serve's responder on this OS"
+  static override description = `Prints, for this OS (or --os), the steps that send names under --domain, and only \
+those, to serve's DNS responder: systemd-resolved (a dummy link with a routing domain) or NetworkManager on Linux, \
+/etc/resolver/<domain> on macOS, an NRPT rule on Windows. Each command that needs root says so and why.
+--apply runs the steps on this machine (through sudo where needed) and records each one in --state-file; --undo \
+reverts exactly what was recorded. Steps go to stdout; progress of --apply and --undo to stderr.`
+  static override examples = [
+    '<%= config.bin %> dns-setup',
+    '<%= config.bin %> dns-setup --dns-port 5353 --apply',
+    '<%= config.bin %> dns-setup --undo',
+    '<%= config.bin %> dns-setup --os darwin',
+  ]
+  static override flags = {
+    domain: planFlags.domain,
+    'dns-address': Flags.string({
+      description: "Address of serve's DNS responder (serve --listen)",
+      default: DEFAULT_DNS_ADDRESS,
+    }),
+    'dns-port': Flags.integer({
+      description: "Port of serve's DNS responder (serve --dns-port)",
+      default: DEFAULT_DNS_PORT,
+      min: 1,
+      max: 65535,
+    }),
+    os: Flags.option({
+      description: 'Print the steps for this OS [default: this one]',
+      options: TARGET_OSES,
+    })(),
+    resolver: Flags.option({
+      description:
+        'Resolver to configure [default: linux: systemd-resolved if it runs, else NetworkManager; darwin: resolver-file; win32: nrpt]',
+      options: RESOLVER_KINDS,
+    })(),
+    apply: Flags.boolean({description: 'Run the steps on this machine and record them'}),
+    undo: Flags.boolean({description: 'Revert what --apply recorded'}),
+    'state-file': Flags.string({
+      description: 'Where --apply records its steps [default: ~/.config/kubectl-expose-lb/dns-setup.json]',
+    }),
+    // Tests: files the steps write (macOS /etc/resolver) land under this directory instead of /.
+    root: Flags.string({hidden: true}),
+    verbose: clusterFlags.verbose,
+  }
+
+  async run(): Promise<void> {
+    const {flags} = await this.parse(DnsSetup)
+    const log = createLogger({verbosity: flags.verbose})
+    const apply = await import('../dnssetup/apply.js')
+    const stateFile = flags['state-file'] ?? apply.defaultStateFile()
+    const exec = {
+      runner: apply.spawnRunner,
+      privileged: apply.isPrivileged(),
+      ...(flags.root === undefined ? {} : {root: flags.root}),
+      log: (line: string) => log.info(line),
+    }
+    const stateFlag = flags['state-file'] === undefined ? '' : ` --state-file ${flags['state-file']}`
+
+    if (flags.apply && flags.undo) throw new ExposeLbError('usage', '--apply and --undo cannot be used together')
+    if (flags.undo) {
+      const result = await apply.undoSetup(stateFile, exec)
+      if (!result) log.info(`nothing to undo: no dns-setup state at ${stateFile}`)
+      else
+        log.info(
+          `reverted ${result.undone} step${result.undone === 1 ? '' : 's'}: names under ${result.state.domain} no longer go to serve's responder`,
+        )
+      return
+    }
+
+    const domain = normalizeDomain(flags.domain)
+    if (!domain)
+      throw new ExposeLbError(
+        'usage',
+        `--domain "${flags.domain}" is not a valid DNS name; use something like kube.internal`,
+      )
+    const dnsAddress = flags['dns-address']
+    if (isIP(dnsAddress) === 0)
+      throw new ExposeLbError('usage', `--dns-address "${dnsAddress}" is not an IP address; use 127.0.0.1`)
+    const thisOs = apply.currentOs()
+    const os = flags.os ?? thisOs
+    if (!os)
+      throw new ExposeLbError(
+        'usage',
+        `dns-setup has no steps for ${process.platform}; pass --os linux, darwin or win32 to print another OS's steps`,
+      )
+    if (flags.apply && os !== thisOs)
+      throw new ExposeLbError(
+        'usage',
+        `--apply runs the steps on this machine (${process.platform}); --os ${os} can only print them (drop --apply)`,
+      )
+
+    let resolver: ResolverKind | undefined = flags.resolver
+    if (resolver && !RESOLVERS_BY_OS[os].includes(resolver))
+      throw new ExposeLbError(
+        'usage',
+        `--resolver ${resolver} does not exist on ${os}; use ${RESOLVERS_BY_OS[os].join(' or ')}`,
+      )
+    if (!resolver) {
+      const choice = chooseResolver(os, os === thisOs && os === 'linux' ? apply.detectLinuxResolverFacts() : undefined)
+      if ('none' in choice) {
+        if (flags.apply) throw new apply.SetupFailedError(`nothing to apply: ${choice.none}`)
+        this.log(`No split DNS here: ${choice.none}.`)
+        return
+      }
+      resolver = choice.resolver
+      if (choice.note) log.info(`note: ${choice.note}`)
+    }
+
+    const plan = planDnsSetup({os, resolver, domain, dnsAddress, dnsPort: flags['dns-port']})
+    if (!flags.apply) {
+      const same = [
+        ...(domain === 'kube.internal' ? [] : [`--domain ${domain}`]),
+        ...(dnsAddress === DEFAULT_DNS_ADDRESS ? [] : [`--dns-address ${dnsAddress}`]),
+        ...(flags['dns-port'] === DEFAULT_DNS_PORT ? [] : [`--dns-port ${flags['dns-port']}`]),
+        ...(flags.resolver ? [`--resolver ${flags.resolver}`] : []),
+      ]
+      const applyCommand = [SELF, ...same, '--apply'].join(' ') + stateFlag
+      this.log(renderPlan(plan, {apply: applyCommand, undo: `${SELF} --undo${stateFlag}`}))
+      return
+    }
+
+    if (plan.blocker) throw new ExposeLbError('usage', `cannot apply: ${plan.blocker}`)
+    const sudoSteps = plan.steps.filter((s) => s.sudo).length
+    if (sudoSteps > 0 && !exec.privileged)
+      log.info(
+        `${sudoSteps} of ${plan.steps.length} steps run through sudo, which may ask for your password: they change system DNS settings`,
+      )
+    await apply.applySetup(plan, stateFile, exec)
+    const portFlag = flags['dns-port'] === DEFAULT_DNS_PORT ? '' : ` --dns-port ${flags['dns-port']}`
+    log.info(
+      `done: names under ${domain} now go to serve's responder (recorded in ${stateFile}); check with \`kubectl expose-lb doctor${portFlag}\` while serve runs; undo with \`${SELF} --undo${stateFlag}\``,
+    )
+  }
+}

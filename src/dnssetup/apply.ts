@@ -1,0 +1,307 @@
+// Runs dns-setup's steps on this machine and reverts them. Each completed step is recorded in a state file before
+// the next one starts, so `--undo` reverts exactly what was done, even after a failure halfway. Commands go through
+// an injectable runner (tests record the calls instead of changing anything) and never through a shell.
+import {spawn} from 'node:child_process'
+import {accessSync, constants, existsSync} from 'node:fs'
+import {mkdir, readFile, rename, rm, writeFile} from 'node:fs/promises'
+import {homedir} from 'node:os'
+import {delimiter, dirname, join} from 'node:path'
+import {EXIT, ExposeLbError, firstLine} from '../errors.js'
+import {
+  formatCommand,
+  type LinuxResolverFacts,
+  type ResolverKind,
+  type SetupAction,
+  type SetupPlan,
+  type TargetOs,
+} from './plan.js'
+
+/** Exit status of a dns-setup step that failed (or an undo that could not finish). */
+export const EXIT_SETUP_FAILED = EXIT.setupFailed
+
+/** A step of --apply or --undo failed; the message says which, why, and what was recorded. */
+export class SetupFailedError extends ExposeLbError {
+  constructor(message: string, options?: {cause?: unknown}) {
+    super('setupFailed', message, undefined, options)
+  }
+}
+
+export interface CommandResult {
+  code: number
+  stdout: string
+  stderr: string
+}
+
+/** Runs one program with its arguments (no shell); `input` goes to its stdin. */
+export type Runner = (argv: string[], options?: {input?: string}) => Promise<CommandResult>
+
+/** Exit status shells use for a command that was not found. */
+const COMMAND_NOT_FOUND = 127
+
+/** The real runner: stdin is the terminal (so sudo can ask for a password) unless `input` is given. */
+export const spawnRunner: Runner = (argv, options = {}) =>
+  new Promise((resolve) => {
+    const [file, ...args] = argv
+    if (!file) {
+      resolve({code: COMMAND_NOT_FOUND, stdout: '', stderr: 'empty command'})
+      return
+    }
+    const input = options.input
+    const child = spawn(file, args, {stdio: [input === undefined ? 'inherit' : 'pipe', 'pipe', 'pipe']})
+    let stdout = ''
+    let stderr = ''
+    child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()))
+    child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()))
+    child.on('error', (error: NodeJS.ErrnoException) =>
+      resolve({
+        code: COMMAND_NOT_FOUND,
+        stdout,
+        stderr: error.code === 'ENOENT' ? `${file}: command not found` : error.message,
+      }),
+    )
+    child.on('close', (code) => resolve({code: code ?? 1, stdout, stderr}))
+    if (input !== undefined) child.stdin?.end(input)
+  })
+
+export interface ExecOptions {
+  runner: Runner
+  /**
+   * This process may change system settings itself (root), so no `sudo` is added. On Windows elevation cannot be
+   * added to one command, so it is true there and a step run without it fails with PowerShell's own error.
+   */
+  privileged: boolean
+  /** Prefix for the files steps write and remove (tests: a temp dir). Files under it are written directly. */
+  root?: string
+  /** Progress lines (stderr). */
+  log?: (line: string) => void
+}
+
+/** What `--apply` did, as `--undo` needs it. */
+export interface SetupState {
+  version: 1
+  os: TargetOs
+  resolver: ResolverKind
+  domain: string
+  dnsAddress: string
+  dnsPort: number
+  /** Completed steps in order; `--undo` runs their undo actions in reverse. */
+  done: Array<{description: string; undo: SetupAction}>
+}
+
+/** `~/.config/kubectl-expose-lb/dns-setup.json` (or under $XDG_CONFIG_HOME). */
+export function defaultStateFile(env: NodeJS.ProcessEnv = process.env): string {
+  return join(env.XDG_CONFIG_HOME || join(homedir(), '.config'), 'kubectl-expose-lb', 'dns-setup.json')
+}
+
+/** This OS when dns-setup has steps for it. */
+export function currentOs(platform: NodeJS.Platform = process.platform): TargetOs | undefined {
+  return platform === 'linux' || platform === 'darwin' || platform === 'win32' ? platform : undefined
+}
+
+/** Root may change system settings itself; on Windows see ExecOptions.privileged. */
+export function isPrivileged(): boolean {
+  return process.platform === 'win32' || process.getuid?.() === 0
+}
+
+function onPath(program: string, env: NodeJS.ProcessEnv = process.env): boolean {
+  for (const dir of (env.PATH ?? '').split(delimiter)) {
+    if (!dir) continue
+    try {
+      accessSync(join(dir, program), constants.X_OK)
+      return true
+    } catch {
+      // not in this directory
+    }
+  }
+  return false
+}
+
+/** systemd-resolved writes its stub file while it runs. */
+export const RESOLVED_STUB = '/run/systemd/resolve/stub-resolv.conf'
+
+/** What decides the Linux resolver (see chooseResolver). */
+export function detectLinuxResolverFacts(): LinuxResolverFacts {
+  return {resolvedStub: existsSync(RESOLVED_STUB), resolvectl: onPath('resolvectl'), nmcli: onPath('nmcli')}
+}
+
+function rebase(root: string | undefined, path: string): string {
+  return root === undefined ? path : join(root, path)
+}
+
+/** The action as it runs here: `sudo` only where needed and this process is not root. */
+export function displayCommand(action: SetupAction, options: Pick<ExecOptions, 'privileged' | 'root'>): string {
+  const direct = options.privileged || (options.root !== undefined && !Array.isArray(action.command))
+  return formatCommand({...action, sudo: action.sudo && !direct})
+}
+
+async function runChecked(argv: string[], options: ExecOptions, input?: string): Promise<void> {
+  const result = await options.runner(argv, input === undefined ? {} : {input})
+  if (result.code !== 0) {
+    const why = firstLine(result.stderr.trim() || result.stdout.trim()) || 'no output'
+    throw new Error(`\`${argv.join(' ')}\` exited with status ${result.code}: ${why}`)
+  }
+}
+
+/** Runs one action; throws an Error saying what failed. */
+export async function runAction(action: SetupAction, options: ExecOptions): Promise<void> {
+  const c = action.command
+  const sudo = action.sudo && !options.privileged
+  if (Array.isArray(c)) {
+    await runChecked(sudo ? ['sudo', ...c] : c, options)
+    return
+  }
+  if ('powershell' in c) {
+    await runChecked(['powershell.exe', '-NoProfile', '-NonInteractive', '-Command', c.powershell], options)
+    return
+  }
+  // Files under a test root belong to this process; elsewhere a root-owned directory needs sudo.
+  const direct = !sudo || options.root !== undefined
+  if ('removeFile' in c) {
+    const path = rebase(options.root, c.removeFile)
+    if (direct) await rm(path, {force: true})
+    else await runChecked(['sudo', 'rm', '-f', path], options)
+    return
+  }
+  const path = rebase(options.root, c.writeFile)
+  // Never overwrite a file we did not write: undo would then delete someone else's settings.
+  if (existsSync(path)) throw new Error(`${path} already exists; remove it first if an earlier dns-setup left it`)
+  if (direct) {
+    await mkdir(dirname(path), {recursive: true})
+    await writeFile(path, c.content, {flag: 'wx', mode: 0o644})
+  } else {
+    await runChecked(['sudo', 'mkdir', '-p', dirname(path)], options)
+    await runChecked(['sudo', 'tee', path], options, c.content)
+  }
+}
+
+/** Reads the state file; undefined when there is none. */
+export async function readState(stateFile: string): Promise<SetupState | undefined> {
+  let text: string
+  try {
+    text = await readFile(stateFile, 'utf8')
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+    throw new SetupFailedError(`cannot read the dns-setup state file ${stateFile}: ${firstLine(error)}`, {cause: error})
+  }
+  try {
+    const state = JSON.parse(text) as SetupState
+    if (state.version !== 1 || !Array.isArray(state.done)) throw new Error('not a dns-setup state (version 1)')
+    return state
+  } catch (error) {
+    throw new SetupFailedError(
+      `the dns-setup state file ${stateFile} is damaged (${firstLine(error)}); revert by hand with the commands \`kubectl expose-lb dns-setup\` prints, then delete it`,
+      {cause: error},
+    )
+  }
+}
+
+/** Written to a temp file and renamed, so a crash leaves the old state or the new one, never half of one. */
+async function writeState(stateFile: string, state: SetupState): Promise<void> {
+  await mkdir(dirname(stateFile), {recursive: true})
+  const temp = `${stateFile}.tmp-${process.pid}`
+  await writeFile(temp, `${JSON.stringify(state, null, 2)}\n`, {mode: 0o600})
+  await rename(temp, stateFile)
+}
+
+function privilegeNote(action: SetupAction, options: ExecOptions): string {
+  if (!action.sudo) return ''
+  if (process.platform === 'win32')
+    return ` (run PowerShell as Administrator: ${action.why ?? 'changes system DNS settings'})`
+  return options.privileged ? '' : ` (sudo: ${action.why ?? 'changes system DNS settings'})`
+}
+
+/**
+ * Runs the plan's steps in order, recording each one in `stateFile` as soon as it completed. Refuses when a state
+ * file exists (undo first). Returns the number of steps run.
+ */
+export async function applySetup(plan: SetupPlan, stateFile: string, options: ExecOptions): Promise<number> {
+  const log = options.log ?? (() => {})
+  if (plan.blocker) throw new ExposeLbError('usage', `cannot apply: ${plan.blocker}`)
+  const existing = await readState(stateFile)
+  if (existing) {
+    throw new ExposeLbError(
+      'usage',
+      `dns-setup is already applied for ${existing.domain} (${existing.done.length} steps recorded in ${stateFile}); run \`kubectl expose-lb dns-setup --undo\` first`,
+    )
+  }
+  const state: SetupState = {
+    version: 1,
+    os: plan.os,
+    resolver: plan.resolver,
+    domain: plan.domain,
+    dnsAddress: plan.dnsAddress,
+    dnsPort: plan.dnsPort,
+    done: [],
+  }
+  try {
+    // Written before anything changes, so a state file that cannot be written stops us before the first step.
+    await writeState(stateFile, state)
+  } catch (error) {
+    throw new SetupFailedError(
+      `cannot write the dns-setup state file ${stateFile}: ${firstLine(error)}; nothing was changed (pass --state-file elsewhere)`,
+      {cause: error},
+    )
+  }
+  const total = plan.steps.length
+  for (const [i, step] of plan.steps.entries()) {
+    log(`[${i + 1}/${total}] ${step.description}: ${displayCommand(step, options)}${privilegeNote(step, options)}`)
+    try {
+      await runAction(step, options)
+    } catch (error) {
+      const done = state.done.length
+      if (done === 0) await rm(stateFile, {force: true})
+      const recorded =
+        done === 0
+          ? 'nothing was changed'
+          : `the ${done} completed step${done === 1 ? ' is' : 's are'} recorded in ${stateFile}: run \`kubectl expose-lb dns-setup --undo\` to revert ${done === 1 ? 'it' : 'them'}`
+      const hint = process.platform === 'win32' && step.sudo ? '; run it from PowerShell started as Administrator' : ''
+      throw new SetupFailedError(
+        `dns-setup step ${i + 1}/${total} (${step.description}) failed: ${firstLine(error)}${hint}; ${recorded}`,
+        {cause: error},
+      )
+    }
+    state.done.push({description: step.description, undo: step.undo})
+    await writeState(stateFile, state)
+  }
+  return total
+}
+
+export interface UndoResult {
+  state: SetupState
+  undone: number
+}
+
+/**
+ * Runs the recorded undo actions in reverse and deletes the state file. Undefined when there is nothing to undo.
+ * An undo action that fails does not stop the others; those that failed stay recorded for the next --undo.
+ */
+export async function undoSetup(stateFile: string, options: ExecOptions): Promise<UndoResult | undefined> {
+  const log = options.log ?? (() => {})
+  const state = await readState(stateFile)
+  if (!state) return undefined
+  if (state.done.length === 0) {
+    await rm(stateFile, {force: true})
+    return {state, undone: 0}
+  }
+  const failed: SetupState['done'] = []
+  const reasons: string[] = []
+  const total = state.done.length
+  for (const [k, entry] of [...state.done].reverse().entries()) {
+    log(`[${k + 1}/${total}] ${entry.undo.description}: ${displayCommand(entry.undo, options)}`)
+    try {
+      await runAction(entry.undo, options)
+    } catch (error) {
+      failed.unshift(entry)
+      reasons.push(firstLine(error))
+      log(`  failed: ${firstLine(error)}`)
+    }
+  }
+  if (failed.length === 0) {
+    await rm(stateFile, {force: true})
+    return {state, undone: total}
+  }
+  await writeState(stateFile, {...state, done: failed})
+  throw new SetupFailedError(
+    `could not undo ${failed.length} of ${total} dns-setup steps (first: ${reasons[0]}); they stay recorded in ${stateFile}: fix the cause and run --undo again, or delete that file if what they undo is already gone (the dummy link of systemd-resolved vanishes with a reboot)`,
+  )
+}

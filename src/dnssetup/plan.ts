@@ -1,0 +1,386 @@
+// `dns-setup`: how to send only serve's zone to its DNS responder, per OS and resolver, as data. Pure: the options
+// in, the steps (each with its undo) and notes out; `apply.ts` runs them and `commands/dns-setup.ts` prints them.
+//
+// Facts the steps rely on:
+// - systemd-resolved routes a name to a link's DNS servers when the link has a matching routing domain (`~zone`),
+//   and uses a link's DNS servers at all only when the link is up and has an address of global scope
+//   (resolved-link.c `link_relevant`/`link_address_relevant`): hence a dummy link with one /32 address. Loopback
+//   links are never used. `resolvectl default-route` needs systemd ≥ 240, a server with `:port` ≥ 246.
+// - NetworkManager hands per-connection DNS and `~` routing domains to systemd-resolved or dnsmasq; its `ipv4.dns`
+//   takes addresses without a port.
+// - macOS: resolver(5) files in /etc/resolver/<domain> take `nameserver` and `port`.
+// - Windows: the Name Resolution Policy Table (Add-DnsClientNrptRule) sends a namespace to name servers on port 53.
+
+export type TargetOs = 'linux' | 'darwin' | 'win32'
+export type ResolverKind = 'systemd-resolved' | 'networkmanager' | 'resolver-file' | 'nrpt'
+
+export const TARGET_OSES: readonly TargetOs[] = ['linux', 'darwin', 'win32']
+export const RESOLVER_KINDS: readonly ResolverKind[] = ['systemd-resolved', 'networkmanager', 'resolver-file', 'nrpt']
+
+/** Which resolvers each OS has. */
+export const RESOLVERS_BY_OS: Record<TargetOs, readonly ResolverKind[]> = {
+  linux: ['systemd-resolved', 'networkmanager'],
+  darwin: ['resolver-file'],
+  win32: ['nrpt'],
+}
+
+/** The dummy link (Linux) that carries the zone's DNS settings; IFNAMSIZ allows 15 characters. */
+export const LINK_NAME = 'expose-lb0'
+/**
+ * The link's address: systemd-resolved ignores the DNS servers of a link without a global-scope address. A /32
+ * from the IPv4 link-local block (RFC 3927) routes nothing else and is never forwarded off this machine.
+ */
+export const LINK_ADDRESS = '169.254.53.53/32'
+/** The NetworkManager connection profile that carries the zone's DNS settings. */
+export const NM_CONNECTION = 'expose-lb0'
+/** Marks our NRPT rule, so undo removes it and not a rule someone else made for the same namespace. */
+export const NRPT_COMMENT = 'kubectl expose-lb'
+/** The port every resolver can send to; NetworkManager and the NRPT can send to no other. */
+export const DNS_DEFAULT_PORT = 53
+
+export const SUDO_WHY = 'changes system DNS settings'
+
+/** A file written whole (macOS resolver files). */
+export interface FileWrite {
+  writeFile: string
+  content: string
+}
+
+export interface FileRemoval {
+  removeFile: string
+}
+
+/** A PowerShell script line (Windows): printed as is, run with `powershell.exe -Command`. */
+export interface PowerShellScript {
+  powershell: string
+}
+
+/** What one step does: a program with its arguments (never through a shell), a file, or a PowerShell line. */
+export type SetupCommand = string[] | FileWrite | FileRemoval | PowerShellScript
+
+export interface SetupAction {
+  description: string
+  command: SetupCommand
+  /** Needs root (Linux, macOS: run through sudo) or an elevated PowerShell (Windows). */
+  sudo: boolean
+  /** Why it needs privilege, shown next to the command. */
+  why?: string
+}
+
+/** One step and how to revert it. */
+export interface SetupStep extends SetupAction {
+  undo: SetupAction
+}
+
+export interface SetupOptions {
+  os: TargetOs
+  resolver: ResolverKind
+  /** The zone, lowercase, without the trailing dot. */
+  domain: string
+  /** Where serve's responder listens (serve --listen). */
+  dnsAddress: string
+  dnsPort: number
+}
+
+export interface SetupPlan extends SetupOptions {
+  steps: SetupStep[]
+  /** Facts worth knowing: version needs, persistence, how to check it worked. */
+  notes: string[]
+  /** Why these steps cannot work as asked (so --apply refuses); undefined when they can. */
+  blocker?: string
+}
+
+/** What can be seen on a Linux machine about its resolvers (gathered by apply.ts). */
+export interface LinuxResolverFacts {
+  /** /run/systemd/resolve/stub-resolv.conf exists: systemd-resolved is running. */
+  resolvedStub: boolean
+  resolvectl: boolean
+  nmcli: boolean
+}
+
+export type ResolverChoice = {resolver: ResolverKind; note?: string} | {none: string}
+
+/**
+ * The resolver to use when --resolver is not given. On Linux: systemd-resolved if it runs or resolvectl exists,
+ * else NetworkManager, else none (with what to do instead). `facts` is undefined when printing for another OS.
+ */
+export function chooseResolver(os: TargetOs, facts?: LinuxResolverFacts): ResolverChoice {
+  if (os === 'darwin') return {resolver: 'resolver-file'}
+  if (os === 'win32') return {resolver: 'nrpt'}
+  if (!facts) {
+    return {
+      resolver: 'systemd-resolved',
+      note: 'printed for systemd-resolved; pass --resolver networkmanager for NetworkManager',
+    }
+  }
+  if (facts.resolvedStub || facts.resolvectl) return {resolver: 'systemd-resolved'}
+  if (facts.nmcli) return {resolver: 'networkmanager'}
+  return {
+    none:
+      'this machine has no split-DNS resolver (neither systemd-resolved nor NetworkManager was found), so a zone ' +
+      'cannot be sent to one DNS server alone: run `kubectl expose-lb serve --hosts-file`, which keeps the names ' +
+      'in /etc/hosts while serve runs; or install systemd-resolved and run dns-setup again',
+  }
+}
+
+/** `address:port` as resolvers write it: IPv6 in brackets. */
+export function hostPort(address: string, port: number): string {
+  return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`
+}
+
+const run = (description: string, argv: string[], why = SUDO_WHY): SetupAction => ({
+  description,
+  command: argv,
+  sudo: true,
+  why,
+})
+
+const step = (action: SetupAction, undo: SetupAction): SetupStep => ({...action, undo})
+
+function systemdResolvedPlan(o: SetupOptions): Pick<SetupPlan, 'steps' | 'notes'> {
+  // Port 53 is left out so systemd before 246 accepts the address.
+  const server = o.dnsPort === DNS_DEFAULT_PORT ? o.dnsAddress : hostPort(o.dnsAddress, o.dnsPort)
+  const revert = run(`revert the DNS settings of ${LINK_NAME}`, ['resolvectl', 'revert', LINK_NAME])
+  const steps = [
+    step(
+      run(
+        `create a dummy network link ${LINK_NAME} to carry the zone's DNS settings`,
+        ['ip', 'link', 'add', LINK_NAME, 'type', 'dummy'],
+        'creates a network link',
+      ),
+      run(`delete the link ${LINK_NAME}`, ['ip', 'link', 'delete', LINK_NAME]),
+    ),
+    step(
+      run(
+        `give ${LINK_NAME} an address (systemd-resolved ignores the DNS servers of a link without one)`,
+        ['ip', 'address', 'add', LINK_ADDRESS, 'dev', LINK_NAME],
+        'changes network settings',
+      ),
+      run(`remove the address of ${LINK_NAME}`, ['ip', 'address', 'delete', LINK_ADDRESS, 'dev', LINK_NAME]),
+    ),
+    step(
+      run(`bring ${LINK_NAME} up`, ['ip', 'link', 'set', LINK_NAME, 'up'], 'changes network settings'),
+      run(`bring ${LINK_NAME} down`, ['ip', 'link', 'set', LINK_NAME, 'down']),
+    ),
+    // Routing domain and default-route go first: a link with a DNS server and neither would briefly receive
+    // every query on the machine.
+    step(
+      run(`route only names under ${o.domain} to ${LINK_NAME}`, ['resolvectl', 'domain', LINK_NAME, `~${o.domain}`]),
+      revert,
+    ),
+    step(run(`never send other names to ${LINK_NAME}`, ['resolvectl', 'default-route', LINK_NAME, 'false']), revert),
+    step(
+      run(`send them to serve's responder at ${hostPort(o.dnsAddress, o.dnsPort)}`, [
+        'resolvectl',
+        'dns',
+        LINK_NAME,
+        server,
+      ]),
+      revert,
+    ),
+  ]
+  const notes = [
+    o.dnsPort === DNS_DEFAULT_PORT
+      ? 'needs systemd 240 or later (`resolvectl --version`)'
+      : `needs systemd 246 or later for a DNS server with a port (${server}); with an older one run serve on port 53`,
+    'programs resolve through systemd-resolved when /etc/resolv.conf points at its stub (nameserver 127.0.0.53) or nsswitch.conf lists `resolve`; `kubectl expose-lb doctor` checks the result',
+    [
+      `not persistent: the link and its settings are gone after a reboot (run --apply again). For a persistent set-up, instead of the steps above let systemd-networkd create the link (it manages only links its .network files match), then \`sudo systemctl enable --now systemd-networkd\`:`,
+      `  /etc/systemd/network/${LINK_NAME}.netdev`,
+      '    [NetDev]',
+      `    Name=${LINK_NAME}`,
+      '    Kind=dummy',
+      `  /etc/systemd/network/${LINK_NAME}.network`,
+      '    [Match]',
+      `    Name=${LINK_NAME}`,
+      '    [Network]',
+      `    Address=${LINK_ADDRESS}`,
+      `    DNS=${server}`,
+      `    Domains=~${o.domain}`,
+      '    DNSDefaultRoute=no',
+    ].join('\n'),
+  ]
+  return {steps, notes}
+}
+
+function networkManagerPlan(o: SetupOptions): Pick<SetupPlan, 'steps' | 'notes' | 'blocker'> {
+  const steps = [
+    step(
+      run(`create a NetworkManager dummy connection ${NM_CONNECTION} that sends ${o.domain} to serve`, [
+        'nmcli',
+        'connection',
+        'add',
+        'type',
+        'dummy',
+        'ifname',
+        LINK_NAME,
+        'con-name',
+        NM_CONNECTION,
+        'ipv4.method',
+        'manual',
+        'ipv4.addresses',
+        LINK_ADDRESS,
+        'ipv4.never-default',
+        'yes',
+        'ipv4.dns',
+        o.dnsAddress,
+        'ipv4.dns-search',
+        `~${o.domain}`,
+        'ipv6.method',
+        'disabled',
+      ]),
+      run(`delete the connection ${NM_CONNECTION}`, ['nmcli', 'connection', 'delete', NM_CONNECTION]),
+    ),
+    step(
+      run(`activate ${NM_CONNECTION}`, ['nmcli', 'connection', 'up', NM_CONNECTION]),
+      run(`deactivate ${NM_CONNECTION}`, ['nmcli', 'connection', 'down', NM_CONNECTION]),
+    ),
+  ]
+  const notes = [
+    'needs NetworkManager 1.26 or later for the routing domain (~); check with `nmcli --version`',
+    'NetworkManager splits DNS only when it hands DNS to systemd-resolved or dnsmasq (`dns=` in NetworkManager.conf); with a plain /etc/resolv.conf every name goes to the first nameserver',
+    `persistent: the connection comes back after a reboot; --undo (or \`sudo nmcli connection delete ${NM_CONNECTION}\`) removes it`,
+  ]
+  const blocker =
+    o.dnsPort === DNS_DEFAULT_PORT
+      ? undefined
+      : `NetworkManager cannot send DNS to a port other than 53 (--dns-port ${o.dnsPort}): run serve on port 53 and pass --dns-port 53, or use --resolver systemd-resolved`
+  return {steps, notes, ...(blocker ? {blocker} : {})}
+}
+
+function resolverFilePlan(o: SetupOptions): Pick<SetupPlan, 'steps' | 'notes'> {
+  const path = `/etc/resolver/${o.domain}`
+  const content = [
+    `# kubectl expose-lb dns-setup: names under ${o.domain} go to the DNS responder of kubectl expose-lb serve`,
+    `nameserver ${o.dnsAddress}`,
+    `port ${o.dnsPort}`,
+    '',
+  ].join('\n')
+  const steps = [
+    step(
+      {
+        description: `write ${path}: send names under ${o.domain} to ${hostPort(o.dnsAddress, o.dnsPort)}`,
+        command: {writeFile: path, content},
+        sudo: true,
+        why: '/etc/resolver belongs to root',
+      },
+      {description: `remove ${path}`, command: {removeFile: path}, sudo: true, why: '/etc/resolver belongs to root'},
+    ),
+  ]
+  const notes = [
+    'macOS reads /etc/resolver at once; `scutil --dns` lists it as a resolver for the domain',
+    `dig and nslookup ignore /etc/resolver (they read only /etc/resolv.conf): check with \`dscacheutil -q host -a name <svc>.${o.domain}\` or \`kubectl expose-lb doctor\``,
+  ]
+  return {steps, notes}
+}
+
+function nrptPlan(o: SetupOptions): Pick<SetupPlan, 'steps' | 'notes' | 'blocker'> {
+  const namespace = `.${o.domain}`
+  const why = SUDO_WHY
+  const steps = [
+    step(
+      {
+        description: `add a Name Resolution Policy Table rule sending ${namespace} to ${o.dnsAddress}`,
+        command: {
+          powershell: `Add-DnsClientNrptRule -Namespace '${namespace}' -NameServers '${o.dnsAddress}' -Comment '${NRPT_COMMENT}'`,
+        },
+        sudo: true,
+        why,
+      },
+      {
+        description: `remove the NRPT rule for ${namespace}`,
+        command: {
+          powershell: `Get-DnsClientNrptRule | Where-Object { $_.Namespace -eq '${namespace}' -and $_.Comment -eq '${NRPT_COMMENT}' } | Remove-DnsClientNrptRule -Force`,
+        },
+        sudo: true,
+        why,
+      },
+    ),
+  ]
+  const notes = [
+    `check with \`Resolve-DnsName <svc>.${o.domain}\` or \`kubectl expose-lb doctor\`; the rule stays after a reboot`,
+  ]
+  const blocker =
+    o.dnsPort === DNS_DEFAULT_PORT
+      ? undefined
+      : `the Windows NRPT always sends to port 53 (--dns-port ${o.dnsPort}): run serve on port 53 and pass --dns-port 53`
+  return {steps, notes, ...(blocker ? {blocker} : {})}
+}
+
+/** The steps that send only `domain` to serve's responder, for one OS and resolver. */
+export function planDnsSetup(options: SetupOptions): SetupPlan {
+  if (!RESOLVERS_BY_OS[options.os].includes(options.resolver)) {
+    throw new Error(`resolver ${options.resolver} does not exist on ${options.os}`)
+  }
+  const parts =
+    options.resolver === 'systemd-resolved'
+      ? systemdResolvedPlan(options)
+      : options.resolver === 'networkmanager'
+        ? networkManagerPlan(options)
+        : options.resolver === 'resolver-file'
+          ? resolverFilePlan(options)
+          : nrptPlan(options)
+  return {...options, ...parts}
+}
+
+/** Quotes a word for POSIX shells when it holds anything but safe characters (`~` would be expanded). */
+export function shellQuote(word: string): string {
+  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", `'\\''`)}'`
+}
+
+/** An action as a user would type it: `sudo` in front where needed on Linux and macOS; PowerShell lines as they are. */
+export function formatCommand(action: SetupAction): string {
+  const sudo = action.sudo ? 'sudo ' : ''
+  const c = action.command
+  if (Array.isArray(c)) return `${sudo}${c.map(shellQuote).join(' ')}`
+  if ('powershell' in c) return c.powershell
+  if ('removeFile' in c) return `${sudo}rm -f ${shellQuote(c.removeFile)}`
+  const dir = c.writeFile.slice(0, c.writeFile.lastIndexOf('/')) || '/'
+  const lines = c.content.replace(/\n$/, '').split('\n').map(shellQuote).join(' ')
+  return `${sudo}mkdir -p ${shellQuote(dir)} && printf '%s\\n' ${lines} | ${sudo}tee ${shellQuote(c.writeFile)} >/dev/null`
+}
+
+/** What needs privilege and why, for the line under a command. */
+function privilegeNote(plan: SetupOptions, action: SetupAction): string | undefined {
+  if (!action.sudo) return undefined
+  return plan.os === 'win32'
+    ? `run PowerShell as Administrator: ${action.why ?? SUDO_WHY}`
+    : `sudo: ${action.why ?? SUDO_WHY}`
+}
+
+/** How the user runs this plan and its undo (with the same flags), for the last line of the text. */
+export interface SelfCommands {
+  apply: string
+  undo: string
+}
+
+/** The plan as text for stdout: numbered steps with their commands, how to undo them, and the notes. */
+export function renderPlan(plan: SetupPlan, self: SelfCommands): string {
+  const target = hostPort(plan.dnsAddress, plan.dnsPort)
+  const lines = [`Send only ${plan.domain} to serve's DNS responder at ${target} (${plan.os}, ${plan.resolver}):`, '']
+  plan.steps.forEach((s, i) => {
+    lines.push(`  ${i + 1}. ${s.description}`, `     ${formatCommand(s)}`)
+    const why = privilegeNote(plan, s)
+    if (why) lines.push(`     (${why})`)
+  })
+  const undo: string[] = []
+  for (const s of [...plan.steps].reverse()) {
+    const text = formatCommand(s.undo)
+    if (!undo.includes(text)) undo.push(text)
+  }
+  lines.push('', 'To revert it by hand:', ...undo.map((u) => `  ${u}`))
+  if (plan.notes.length > 0) {
+    lines.push('', 'Notes:')
+    for (const note of plan.notes) {
+      const [first, ...rest] = note.split('\n')
+      lines.push(`  - ${first}`, ...rest.map((r) => `    ${r}`))
+    }
+  }
+  lines.push('')
+  if (plan.blocker) lines.push(`Cannot be applied as asked: ${plan.blocker}`)
+  else
+    lines.push(
+      `\`${self.apply}\` runs these steps on this machine and records them; \`${self.undo}\` reverts exactly what it did.`,
+    )
+  return lines.join('\n')
+}

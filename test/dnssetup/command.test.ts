@@ -1,0 +1,101 @@
+// `kubectl expose-lb dns-setup` through kubectl: printing, refusals, and --undo of a recorded state. Nothing here
+// runs --apply: on the test machine that would change its DNS settings (apply.test.ts covers it with a fake runner).
+import {existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {afterAll, describe, expect, it} from 'vitest'
+import type {SetupState} from '../../src/dnssetup/apply.js'
+import {EXIT} from '../../src/errors.js'
+import {kubectl} from '../e2e/helpers.js'
+
+const scratch = mkdtempSync(join(tmpdir(), 'dns-setup-cmd-'))
+afterAll(() => rmSync(scratch, {recursive: true, force: true}))
+
+const dnsSetup = (...args: string[]) => kubectl(['expose-lb', 'dns-setup', ...args])
+
+describe('dns-setup: printing', () => {
+  it("prints another OS's steps with the flags to apply them", async () => {
+    const run = await dnsSetup('--os', 'darwin', '--dns-port', '5353', '--domain', 'Home.Lab.')
+    expect(run.code).toBe(0)
+    expect(run.stderr).toBe('')
+    const lines = run.stdout.trimEnd().split('\n')
+    expect(lines[0]).toBe("Send only home.lab to serve's DNS responder at 127.0.0.1:5353 (darwin, resolver-file):")
+    expect(lines).toContain('  sudo rm -f /etc/resolver/home.lab')
+    expect(lines.at(-1)).toBe(
+      '`kubectl expose-lb dns-setup --domain home.lab --dns-port 5353 --apply` runs these steps on this machine and records them; `kubectl expose-lb dns-setup --undo` reverts exactly what it did.',
+    )
+  })
+
+  it('prints Linux steps for a chosen resolver', async () => {
+    const run = await dnsSetup('--os', 'linux', '--resolver', 'systemd-resolved')
+    expect(run.code).toBe(0)
+    expect(run.stdout).toContain("     sudo resolvectl domain expose-lb0 '~kube.internal'\n")
+  })
+
+  it.each([
+    [
+      ['--os', 'win32', '--resolver', 'systemd-resolved'],
+      'error: --resolver systemd-resolved does not exist on win32; use nrpt\n',
+    ],
+    [
+      ['--domain', 'bad..name'],
+      'error: --domain "bad..name" is not a valid DNS name; use something like kube.internal\n',
+    ],
+    [['--dns-address', 'localhost'], 'error: --dns-address "localhost" is not an IP address; use 127.0.0.1\n'],
+    [['--apply', '--undo'], 'error: --apply and --undo cannot be used together\n'],
+  ])('refuses %j', async (args, stderr) => {
+    const run = await dnsSetup(...args)
+    expect(run).toEqual({code: EXIT.usage, stdout: '', stderr})
+  })
+
+  it.skipIf(process.platform === 'win32')('refuses --apply for another OS', async () => {
+    const run = await dnsSetup('--os', 'win32', '--apply')
+    expect(run.code).toBe(EXIT.usage)
+    expect(run.stderr).toBe(
+      `error: --apply runs the steps on this machine (${process.platform}); --os win32 can only print them (drop --apply)\n`,
+    )
+  })
+})
+
+describe('dns-setup --undo', () => {
+  it('says there is nothing to undo without a state file, and exits 0', async () => {
+    const state = join(scratch, 'none.json')
+    const run = await dnsSetup('--undo', '--state-file', state)
+    expect(run).toEqual({code: 0, stdout: '', stderr: `nothing to undo: no dns-setup state at ${state}\n`})
+  })
+
+  it('reverts what the state file recorded and deletes it', async () => {
+    // A recorded macOS apply whose file landed under a temp root: undo only removes that file.
+    const root = join(scratch, 'root')
+    mkdirSync(join(root, 'etc/resolver'), {recursive: true})
+    writeFileSync(join(root, 'etc/resolver/kube.internal'), 'nameserver 127.0.0.1\nport 5353\n')
+    const state = join(scratch, 'state.json')
+    const recorded: SetupState = {
+      version: 1,
+      os: 'darwin',
+      resolver: 'resolver-file',
+      domain: 'kube.internal',
+      dnsAddress: '127.0.0.1',
+      dnsPort: 5353,
+      done: [
+        {
+          description: 'write /etc/resolver/kube.internal',
+          undo: {
+            description: 'remove /etc/resolver/kube.internal',
+            command: {removeFile: '/etc/resolver/kube.internal'},
+            sudo: true,
+          },
+        },
+      ],
+    }
+    writeFileSync(state, JSON.stringify(recorded))
+    const run = await dnsSetup('--undo', '--state-file', state, '--root', root)
+    expect(run.code).toBe(0)
+    expect(run.stderr).toBe(
+      '[1/1] remove /etc/resolver/kube.internal: rm -f /etc/resolver/kube.internal\n' +
+        "reverted 1 step: names under kube.internal no longer go to serve's responder\n",
+    )
+    expect(existsSync(join(root, 'etc/resolver/kube.internal'))).toBe(false)
+    expect(existsSync(state)).toBe(false)
+  })
+})
