@@ -13,7 +13,7 @@ import {ListenerSet} from '../proxy/listeners.js'
 import type {ClusterSnapshot} from '../plan/types.js'
 import {buildServeMap, KUBE_PROXY_HEALTHZ_PORT, type ServeBuild, type ServeOptions, type ServeRow} from './map.js'
 import {formatServeTable, rowLines} from './table.js'
-import type {Probe} from './types.js'
+import type {ForwardListener, Probe} from './types.js'
 
 /** Where the cluster's objects come from: ClusterWatch, or a fake in tests. */
 export interface SnapshotSource {
@@ -40,8 +40,10 @@ export interface RuntimeOptions extends ServeOptions {
   onApply?: (build: ServeBuild) => Promise<void>
 }
 
-const BIND_REMEDIES =
-  'run with sudo; or `sudo setcap cap_net_bind_service=+ep "$(command -v node)"`; or `sudo sysctl net.ipv4.ip_unprivileged_port_start=53`; or use --dns-port 5353 --http-port 8080'
+/** What lets a process bind a port below 1024 on Linux; `lowest` is the port the sysctl must reach. */
+function privilegeRemedies(lowest: number): string {
+  return `run with sudo; or \`sudo setcap cap_net_bind_service=+ep "$(command -v node)"\`; or \`sudo sysctl net.ipv4.ip_unprivileged_port_start=${lowest}\``
+}
 
 /** Turns EACCES/EADDRINUSE on the DNS or HTTP port into one clear line naming address, port and remedies. */
 export function bindError(what: string, address: string, port: number, proto: string, error: unknown): ExposeLbError {
@@ -59,10 +61,20 @@ export function bindError(what: string, address: string, port: number, proto: st
       ? 'stop what holds it, or use --dns-port 5353 --http-port 8080'
       : code === 'EADDRNOTAVAIL'
         ? 'check --listen'
-        : BIND_REMEDIES
+        : `${privilegeRemedies(Math.min(port, 53))}; or use --dns-port 5353 --http-port 8080`
   return new ExposeLbError('bind', `cannot bind ${what} on ${address}:${port}/${proto}: ${why} — ${fix}`, undefined, {
     cause: error,
   })
+}
+
+/** The warning for a per-service listener that could not bind: serve goes on without it. */
+export function listenWarning(listener: ForwardListener, error: NodeJS.ErrnoException): string {
+  const where = `${listener.service}: cannot listen on ${listener.address}:${listener.port}/${listener.protocol.toLowerCase()}`
+  if (error.code === 'EACCES')
+    return `${where}: permission denied; ports below 1024 need privilege: ${privilegeRemedies(listener.port)}`
+  if (error.code === 'EADDRINUSE')
+    return `${where}: address already in use by another program; the other ports still work`
+  return `${where}: ${error.code ?? error.message}`
 }
 
 /** Every probe the data path uses (HTTP routes and listeners); unmapped rows are not probed. */
@@ -175,14 +187,7 @@ export class ServeRuntime {
       const key = `${listener.protocol} ${listener.address}:${listener.port}`
       if (this.warned.has(key)) continue
       this.warned.add(key)
-      const fix =
-        error.code === 'EACCES'
-          ? `; ports below 1024 need privilege: ${BIND_REMEDIES.replace('; or use --dns-port 5353 --http-port 8080', '')}`
-          : ''
-      this.options.log.warn(
-        `${listener.service}: cannot listen on ${listener.address}:${listener.port}/${listener.protocol.toLowerCase()}: ${error.code ?? error.message}${fix}`,
-        {event: 'listen-failed', service: listener.service},
-      )
+      this.options.log.warn(listenWarning(listener, error), {event: 'listen-failed', service: listener.service})
     }
     if (first) {
       await this.firstHealthResults()

@@ -1,0 +1,48 @@
+import {describe, expect, it} from 'vitest'
+import {bindError, listenWarning} from '../../src/serve/runtime.js'
+import type {ForwardListener} from '../../src/serve/types.js'
+
+const errno = (code: string) => Object.assign(new Error(code), {code})
+const listener: ForwardListener = {
+  service: 'dns/pihole',
+  address: '127.77.1.2',
+  port: 53,
+  protocol: 'UDP',
+  mode: 'udp',
+  targets: [],
+}
+
+describe('bindError', () => {
+  it.each([
+    [
+      'EACCES',
+      'cannot bind DNS on 127.0.0.1:53/udp: permission denied — run with sudo; or `sudo setcap cap_net_bind_service=+ep "$(command -v node)"`; or `sudo sysctl net.ipv4.ip_unprivileged_port_start=53`; or use --dns-port 5353 --http-port 8080',
+    ],
+    [
+      'EADDRINUSE',
+      'cannot bind DNS on 127.0.0.1:53/udp: address already in use — stop what holds it, or use --dns-port 5353 --http-port 8080',
+    ],
+    ['EADDRNOTAVAIL', 'cannot bind DNS on 127.0.0.1:53/udp: address not available on this machine — check --listen'],
+  ])('%s names the address, port and remedies in one line', (code, message) => {
+    const error = bindError('DNS', '127.0.0.1', 53, 'udp', errno(code))
+    expect({code: error.code, exitCode: error.exitCode, message: error.message}).toEqual({
+      code: 'bind',
+      exitCode: 10,
+      message,
+    })
+  })
+})
+
+describe('listenWarning', () => {
+  it('names the fix for a privileged per-service port, with the sysctl value that port needs', () => {
+    expect(listenWarning({...listener, port: 22, protocol: 'TCP'}, errno('EACCES'))).toBe(
+      'dns/pihole: cannot listen on 127.77.1.2:22/tcp: permission denied; ports below 1024 need privilege: run with sudo; or `sudo setcap cap_net_bind_service=+ep "$(command -v node)"`; or `sudo sysctl net.ipv4.ip_unprivileged_port_start=22`',
+    )
+  })
+
+  it('says a port in use only costs that port', () => {
+    expect(listenWarning(listener, errno('EADDRINUSE'))).toBe(
+      'dns/pihole: cannot listen on 127.77.1.2:53/udp: address already in use by another program; the other ports still work',
+    )
+  })
+})
