@@ -275,6 +275,9 @@ export class TcpForwarder {
     connection.upstream = socket
     socket.setKeepAlive(true, TCP_KEEPALIVE_DELAY_MS)
     client.setKeepAlive(true, TCP_KEEPALIVE_DELAY_MS)
+    // A relay must not add Nagle's delay to small request/response exchanges: each side already decided when to send.
+    socket.setNoDelay(true)
+    client.setNoDelay(true)
     if (this.idleTimeoutMs > 0) this.closeWhenIdle(client, socket)
     socket.on('error', (error) => {
       if (this.verbose) this.log(`tcp ${this.label()}: ${formatTarget(target)}: ${error.message}`)
