@@ -1,5 +1,4 @@
 import {Command, Flags} from '@oclif/core'
-import {isIP} from 'node:net'
 import {
   chooseResolver,
   planDnsSetup,
@@ -11,8 +10,7 @@ import {
 } from '../dnssetup/plan.js'
 import {ExposeLbError} from '../errors.js'
 import {createLogger} from '../log.js'
-import {normalizeDomain} from '../plan/names.js'
-import {clusterFlags, planFlags} from './flags.js'
+import {clusterFlags, domainFlag, ipFlag, planFlags} from './flags.js'
 
 const SELF = 'kubectl expose-lb dns-setup'
 const DEFAULT_DNS_ADDRESS = '127.0.0.1'
@@ -86,15 +84,8 @@ reverts exactly what was recorded. Steps go to stdout; progress of --apply and -
       return
     }
 
-    const domain = normalizeDomain(flags.domain)
-    if (!domain)
-      throw new ExposeLbError(
-        'usage',
-        `--domain "${flags.domain}" is not a valid DNS name; use something like kube.internal`,
-      )
-    const dnsAddress = flags['dns-address']
-    if (isIP(dnsAddress) === 0)
-      throw new ExposeLbError('usage', `--dns-address "${dnsAddress}" is not an IP address; use 127.0.0.1`)
+    const domain = domainFlag(flags.domain)
+    const dnsAddress = ipFlag('dns-address', flags['dns-address'])
     const thisOs = apply.currentOs()
     const os = flags.os ?? thisOs
     if (!os)

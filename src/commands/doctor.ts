@@ -1,8 +1,6 @@
 import {Command, Flags} from '@oclif/core'
-import {isIP} from 'node:net'
 import {ExposeLbError} from '../errors.js'
-import {normalizeDomain} from '../plan/names.js'
-import {clusterFlags, planFlags} from './flags.js'
+import {clusterFlags, domainFlag, ipFlag, planFlags} from './flags.js'
 
 export default class Doctor extends Command {
   static override summary = "Check that serve's names resolve through this OS and its node targets are reachable"
@@ -40,15 +38,8 @@ check: the port checks still run), 2 for a usage error.`
 
   async run(): Promise<void> {
     const {flags} = await this.parse(Doctor)
-    const domain = normalizeDomain(flags.domain)
-    if (!domain)
-      throw new ExposeLbError(
-        'usage',
-        `--domain "${flags.domain}" is not a valid DNS name; use something like kube.internal`,
-      )
-    const dnsAddress = flags['dns-address']
-    if (isIP(dnsAddress) === 0)
-      throw new ExposeLbError('usage', `--dns-address "${dnsAddress}" is not an IP address; use 127.0.0.1`)
+    const domain = domainFlag(flags.domain)
+    const dnsAddress = ipFlag('dns-address', flags['dns-address'])
 
     const [{openCluster, readSnapshot}, {buildPlan}, checks] = await Promise.all([
       import('../kube/session.js'),

@@ -1,4 +1,7 @@
 import {Flags} from '@oclif/core'
+import {isIP} from 'node:net'
+import {ExposeLbError} from '../errors.js'
+import {normalizeDomain} from '../plan/names.js'
 
 /** Flags every command that talks to a cluster accepts, named as kubectl names them. */
 export const clusterFlags = {
@@ -60,4 +63,18 @@ export function valueFlags(
     }
   }
   return words
+}
+
+/** The --domain value, lowercase without a trailing dot; a usage error naming the fix when it is not a DNS name. */
+export function domainFlag(value: string): string {
+  const domain = normalizeDomain(value)
+  if (!domain)
+    throw new ExposeLbError('usage', `--domain "${value}" is not a valid DNS name; use something like kube.internal`)
+  return domain
+}
+
+/** An IP address flag (--listen, --dns-address); a usage error naming the fix when it is not one. */
+export function ipFlag(name: string, value: string): string {
+  if (isIP(value) === 0) throw new ExposeLbError('usage', `--${name} "${value}" is not an IP address; use 127.0.0.1`)
+  return value
 }

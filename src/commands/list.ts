@@ -1,13 +1,11 @@
 import {Command, Flags} from '@oclif/core'
 import {stringify} from 'yaml'
 import {detectLoadBalancers} from '../detect/detect.js'
-import {ExposeLbError} from '../errors.js'
 import {createLogger} from '../log.js'
-import {normalizeDomain} from '../plan/names.js'
 import {buildPlan} from '../plan/plan.js'
 import {buildReport} from '../output/report.js'
 import {formatServiceTable, formatSummary} from '../output/table.js'
-import {clusterFlags, planFlags} from './flags.js'
+import {clusterFlags, domainFlag, planFlags} from './flags.js'
 
 export default class List extends Command {
   static override summary =
@@ -35,13 +33,7 @@ Data goes to stdout; warnings go to stderr.`
 
   async run(): Promise<void> {
     const {flags} = await this.parse(List)
-    const domain = normalizeDomain(flags.domain)
-    if (!domain) {
-      throw new ExposeLbError(
-        'usage',
-        `--domain "${flags.domain}" is not a valid DNS name; use something like kube.internal`,
-      )
-    }
+    const domain = domainFlag(flags.domain)
     const {openCluster, readSnapshot} = await import('../kube/session.js')
     const api = openCluster({kubeconfig: flags.kubeconfig, context: flags.context})
     const snapshot = await readSnapshot(api, {namespace: flags.namespace, selector: flags.selector})

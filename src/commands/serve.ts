@@ -1,11 +1,9 @@
 import {Command, Flags} from '@oclif/core'
-import {isIP} from 'node:net'
 import {ExposeLbError} from '../errors.js'
 import {createLogger} from '../log.js'
-import {normalizeDomain} from '../plan/names.js'
 import {DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_MAX_CONNECTIONS} from '../proxy/tcp.js'
 import {parseIpRange} from '../serve/addresses.js'
-import {clusterFlags, planFlags} from './flags.js'
+import {clusterFlags, domainFlag, ipFlag, planFlags} from './flags.js'
 
 const DEMO_DNS_PORT = 5353
 const DEMO_HTTP_PORT = 8080
@@ -69,16 +67,10 @@ With --demo it runs against a built-in simulated homelab (three loopback nodes),
 
   async run(): Promise<void> {
     const {flags} = await this.parse(Serve)
-    const domain = normalizeDomain(flags.domain)
-    if (!domain)
-      throw new ExposeLbError(
-        'usage',
-        `--domain "${flags.domain}" is not a valid DNS name; use something like kube.internal`,
-      )
+    const domain = domainFlag(flags.domain)
     const range = parseIpRange(flags['ip-range'])
     if (range && 'error' in range) throw new ExposeLbError('usage', range.error)
-    if (isIP(flags.listen) === 0)
-      throw new ExposeLbError('usage', `--listen "${flags.listen}" is not an IP address; use 127.0.0.1`)
+    ipFlag('listen', flags.listen)
     const logger = createLogger({format: flags['log-format'], verbosity: flags.verbose})
     if (!/^127\.|^::1$/.test(flags.listen)) {
       logger.warn(
