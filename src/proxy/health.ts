@@ -39,6 +39,14 @@ export interface HealthMonitorOptions {
 /** Rounds between fresh tries of /healthz on a node that did not answer it. */
 const HEALTHZ_RETRY_ROUNDS = 15
 
+/** Connect probes per node and round when the node has no health server (see runGroup). */
+const FALLBACK_PROBES_PER_ROUND = 32
+
+/** `count` items of `items` starting at `start`, wrapping around. */
+function rotate<T>(items: T[], start: number, count: number): T[] {
+  return Array.from({length: count}, (_, i) => items[(start + i) % items.length]!)
+}
+
 /** Events: `change` on every state transition (for "target up/down" logs), `result` after every probe run. */
 export interface HealthEvents {
   change: [probe: Probe, from: HealthState, to: HealthState]
@@ -74,6 +82,8 @@ interface NodeGroup {
   /** /healthz's verdict in the last round (200 or not); undefined when the round fell back to connects. */
   verdict?: boolean
   running: boolean
+  /** Where the next fallback round starts among the members. */
+  cursor: number
   timer?: NodeJS.Timeout
   cancel?: () => void
   removed: boolean
@@ -138,7 +148,14 @@ export class HealthMonitor extends EventEmitter<HealthEvents> implements TargetH
   private join(entry: Entry): void {
     let group = this.groups.get(entry.probe.address)
     if (!group) {
-      group = {address: entry.probe.address, members: new Set(), roundsSinceHealthz: 0, running: false, removed: false}
+      group = {
+        address: entry.probe.address,
+        members: new Set(),
+        roundsSinceHealthz: 0,
+        running: false,
+        removed: false,
+        cursor: 0,
+      }
       this.groups.set(group.address, group)
     }
     group.members.add(entry)
@@ -171,8 +188,14 @@ export class HealthMonitor extends EventEmitter<HealthEvents> implements TargetH
         group.roundsSinceHealthz++
         group.verdict = undefined
       }
-      // No node health server: each NodePort is probed by a connect; the health port's own probes fail.
-      const runs = [...group.members].map(async (member) => {
+      // No node health server: NodePorts are probed by a connect, at most FALLBACK_PROBES_PER_ROUND of them per
+      // node and round, in turn, so a node with thousands of ports (or a dead one) costs a bounded amount; live
+      // traffic still marks a port down at once. The health port's own probes fail.
+      const members = [...group.members]
+      const batch =
+        members.length <= FALLBACK_PROBES_PER_ROUND ? members : rotate(members, group.cursor, FALLBACK_PROBES_PER_ROUND)
+      group.cursor = (group.cursor + batch.length) % Math.max(1, members.length)
+      const runs = batch.map(async (member) => {
         if (member.probe.kind !== 'tcp') return this.decide(member, false)
         const {promise, cancel} = check(member.probe, this.timeoutMs)
         member.cancel = cancel

@@ -167,3 +167,20 @@ describe('HealthMonitor with a node health port (kube-proxy /healthz)', () => {
     )
   })
 })
+
+describe('HealthMonitor fallback bounds', () => {
+  it('probes at most 32 NodePorts of a node per round when the node has no health server', async () => {
+    const [spec] = nodes(1, 96)
+    const noHealthz = await freeSharedPort([spec!.address])
+    const health = monitor({intervalMs: 60_000, nodeHealthPort: noHealthz}) // one round within the test
+    const probes: Probe[] = Array.from({length: 100}, (_, i) => ({
+      kind: 'tcp',
+      address: spec!.address,
+      port: 41000 + i,
+    }))
+    health.setProbes(probes)
+    await waitFor(() => probes.filter((p) => health.state(p) === 'down').length === 32, 'the first batch decided')
+    await new Promise((r) => setTimeout(r, 200))
+    expect(probes.filter((p) => health.state(p) === 'unknown')).toHaveLength(68)
+  })
+})
