@@ -19,7 +19,7 @@ await build({
   platform: 'node',
   target: 'node20',
   outExtension: {'.js': '.mjs'},
-  minify: true,
+  minify: !process.env.NO_MINIFY,
   sourcemap: 'linked',
   legalComments: 'linked',
   logLevel: 'warning',

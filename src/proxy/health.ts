@@ -47,7 +47,10 @@ function rotate<T>(items: T[], start: number, count: number): T[] {
   return Array.from({length: count}, (_, i) => items[(start + i) % items.length]!)
 }
 
-/** Events: `change` on every state transition (for "target up/down" logs), `result` after every probe run. */
+/**
+ * Events: `change` on every state transition (for "target up/down" logs); `result` after every probe run (for a
+ * node-level /healthz round, only for the probes whose state it moves).
+ */
 export interface HealthEvents {
   change: [probe: Probe, from: HealthState, to: HealthState]
   result: [probe: Probe, ok: boolean, state: HealthState]
@@ -103,6 +106,8 @@ export function probeKey(probe: Probe): string {
 export class HealthMonitor extends EventEmitter<HealthEvents> implements TargetHealth {
   private readonly entries = new Map<string, Entry>()
   private readonly groups = new Map<string, NodeGroup>()
+  /** Probes still `unknown` (no result yet). */
+  private unknown = 0
   private readonly nodeHealthPort: number | undefined
   private readonly intervalMs: number
   private readonly timeoutMs: number
@@ -132,8 +137,9 @@ export class HealthMonitor extends EventEmitter<HealthEvents> implements TargetH
     }
     for (const [key, probe] of wanted) {
       if (this.entries.has(key)) continue
-      const entry: Entry = {probe: {...probe}, state: 'unknown', failures: 0, successes: 0, removed: false}
+      const entry: Entry = {probe, state: 'unknown', failures: 0, successes: 0, removed: false}
       this.entries.set(key, entry)
+      this.unknown++
       if (this.groupable(probe)) this.join(entry)
       else this.run(entry)
     }
@@ -181,7 +187,12 @@ export class HealthMonitor extends EventEmitter<HealthEvents> implements TargetH
         group.healthz = status !== undefined
         group.verdict = status === undefined ? undefined : status === 200
         if (group.verdict !== undefined) {
-          for (const member of group.members) this.decide(member, group.verdict)
+          const steady: HealthState = group.verdict ? 'up' : 'down'
+          for (const member of group.members) {
+            // Idle cost: a member already in the verdict's steady state needs no work (and no `result` event).
+            if (member.state === steady && (steady === 'down' || member.failures === 0)) continue
+            this.decide(member, group.verdict)
+          }
           return
         }
       } else {
@@ -217,6 +228,11 @@ export class HealthMonitor extends EventEmitter<HealthEvents> implements TargetH
     if (!entry.removed && !this.closed) this.record(entry, ok)
   }
 
+  /** Probes without a first result yet (start-up waits briefly for this to reach 0). */
+  get pending(): number {
+    return this.unknown
+  }
+
   /** Number of distinct probes being run. */
   get size(): number {
     return this.entries.size
@@ -245,6 +261,7 @@ export class HealthMonitor extends EventEmitter<HealthEvents> implements TargetH
     for (const entry of this.entries.values()) this.stop(entry)
     this.entries.clear()
     this.groups.clear()
+    this.unknown = 0
   }
 
   private run(entry: Entry): void {
@@ -281,11 +298,13 @@ export class HealthMonitor extends EventEmitter<HealthEvents> implements TargetH
   private transition(entry: Entry, to: HealthState): void {
     const from = entry.state
     if (from === to) return
+    if (from === 'unknown') this.unknown--
     entry.state = to
     this.emit('change', entry.probe, from, to)
   }
 
   private stop(entry: Entry): void {
+    if (!entry.removed && entry.state === 'unknown') this.unknown--
     entry.removed = true
     const group = entry.group
     if (group) {

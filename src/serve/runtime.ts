@@ -7,7 +7,7 @@ import {ExposeLbError, firstLine} from '../errors.js'
 import type {Logger} from '../log.js'
 import {buildPlan} from '../plan/plan.js'
 import type {PlanOptions} from '../plan/types.js'
-import {HealthMonitor, type HealthState} from '../proxy/health.js'
+import {HealthMonitor, probeKey, type HealthState} from '../proxy/health.js'
 import {HttpRouter} from '../proxy/http.js'
 import {ListenerSet} from '../proxy/listeners.js'
 import type {ClusterSnapshot} from '../plan/types.js'
@@ -77,6 +77,9 @@ export function listenWarning(listener: ForwardListener, error: NodeJS.ErrnoExce
   return `${where}: ${error.code ?? error.message}`
 }
 
+/** Target up/down changes within this window are logged together, one line per node and state. */
+const HEALTH_LOG_BATCH_MS = 50
+
 /** Every probe the data path uses (HTTP routes and listeners); unmapped rows are not probed. */
 function probesOf(build: ServeBuild | undefined): Probe[] {
   if (!build) return []
@@ -95,6 +98,8 @@ export class ServeRuntime {
   private timer?: NodeJS.Timeout
   private applying: Promise<void> = Promise.resolve()
   private stopped = false
+  private readonly healthLog = new Map<string, Set<string>>()
+  private healthLogTimer?: NodeJS.Timeout
   /** Listener failures already warned about, so a retry on every change does not repeat the warning. */
   private warned = new Set<string>()
 
@@ -176,11 +181,7 @@ export class ServeRuntime {
     this.last = build
     this.dns?.setRecords(build.map.dns)
     this.router.setRoutes(build.map.http)
-    this.health.setProbes(
-      [...build.map.http.flatMap((r) => r.targets), ...build.map.listeners.flatMap((l) => l.targets)].map(
-        (t) => t.probe,
-      ),
-    )
+    this.health.setProbes(probesOf(build))
     await this.options.onApply?.(build).catch((error: unknown) => this.options.log.warn(firstLine(error)))
     const result = await this.listeners.apply(build.map.listeners)
     for (const {listener, error} of result.failed) {
@@ -200,9 +201,8 @@ export class ServeRuntime {
 
   /** Waits (briefly) for the first probe results, so the start-up table shows health rather than "unknown". */
   private async firstHealthResults(limitMs = 2500): Promise<void> {
-    const probes = () => probesOf(this.last)
     const deadline = Date.now() + limitMs
-    while (Date.now() < deadline && probes().some((p) => this.health.state(p) === 'unknown')) {
+    while (Date.now() < deadline && this.health.pending > 0) {
       await new Promise((resolve) => setTimeout(resolve, 25))
     }
   }
@@ -221,22 +221,52 @@ export class ServeRuntime {
 
   private logHealth(probe: Probe, from: HealthState, to: HealthState): void {
     if (from === 'unknown' && to === 'up') return // the normal start, not news
-    const users = new Set<string>()
-    for (const r of this.last?.rows ?? [])
-      for (const t of r.targets)
-        if (t.probe.kind === probe.kind && t.probe.address === probe.address && t.probe.port === probe.port)
-          users.add(`${t.node} for ${r.service}`)
-    const what = [...users].join(', ') || `${probe.address}:${probe.port}`
-    this.options.log.info(`target ${to}: ${what} (${probe.kind} ${probe.address}:${probe.port})`, {
-      event: `target-${to}`,
-      probe,
-    })
+    // One node going down flips every probe of it at once: log one line per node and state, not one per port.
+    const key = `${to} ${probe.address}`
+    const probes = this.healthLog.get(key) ?? new Set<string>()
+    this.healthLog.set(key, probes)
+    probes.add(probeKey(probe))
+    this.healthLogTimer ??= setTimeout(() => this.flushHealthLog(), HEALTH_LOG_BATCH_MS)
+  }
+
+  private flushHealthLog(): void {
+    this.healthLogTimer = undefined
+    // Who uses the changed probes ("node for namespace/name"): one pass over the map for all of them.
+    const byAddress = new Map<string, Array<{to: string; probes: Set<string>; users: Set<string>}>>()
+    for (const [key, probes] of this.healthLog) {
+      const [to = '', address = ''] = key.split(' ')
+      const list = byAddress.get(address) ?? []
+      list.push({to, probes, users: new Set()})
+      byAddress.set(address, list)
+    }
+    this.healthLog.clear()
+    for (const r of this.last?.rows ?? []) {
+      for (const t of r.targets) {
+        const changes = byAddress.get(t.address)
+        if (!changes) continue
+        const key = probeKey(t.probe)
+        for (const c of changes) if (c.probes.has(key)) c.users.add(`${t.node} for ${r.service}`)
+      }
+    }
+    for (const [address, changes] of byAddress) {
+      for (const {to, users} of changes) {
+        const list = [...users]
+        const shown =
+          list.length > 5 ? `${list.slice(0, 5).join(', ')} and ${list.length - 5} more` : list.join(', ') || address
+        this.options.log.info(`target ${to}: ${shown} (${address})`, {
+          event: `target-${to}`,
+          address,
+          targets: list.length,
+        })
+      }
+    }
   }
 
   /** Stops accepting, lets open connections finish for up to graceMs, then closes everything. */
   async stop(graceMs = 5000): Promise<void> {
     this.stopped = true
     clearTimeout(this.timer)
+    clearTimeout(this.healthLogTimer)
     await this.source.stop().catch(() => {})
     this.health.close()
     await Promise.all([this.router.close(graceMs), this.listeners.close(graceMs), this.dns?.close()])

@@ -1,0 +1,141 @@
+// The child-process side of the TCP bench (see load.ts): backends and load clients run here, in their own
+// processes, so neither their CPU nor their event loop is shared with serve or with each other.
+//   node load-worker.mjs backends '{"sink":[{"host":…,"port":…}],"echo":[…]}'   prints "ready", runs until killed
+//   node load-worker.mjs stream  '{"host":…,"port":…,"connections":8,"bytesPerConnection":…}'  prints JSON
+//   node load-worker.mjs connect '{"host":…,"port":…,"concurrency":32,"durationMs":5000}'      prints JSON
+import net from 'node:net'
+import {performance} from 'node:perf_hooks'
+
+interface Address {
+  host: string
+  port: number
+}
+
+/** A sink: reads everything, and when the client half-closes, answers the byte count (8 bytes) and closes. */
+function sink(address: Address): Promise<net.Server> {
+  const server = net.createServer({allowHalfOpen: true}, (socket) => {
+    let received = 0
+    socket.on('data', (chunk) => (received += chunk.length))
+    socket.on('end', () => {
+      const count = Buffer.alloc(8)
+      count.writeBigUInt64BE(BigInt(received))
+      socket.end(count)
+    })
+    socket.on('error', () => socket.destroy())
+  })
+  return listen(server, address)
+}
+
+/** Echo-once: sends the first chunk back and closes, so each connection is one short exchange. */
+function echoOnce(address: Address): Promise<net.Server> {
+  const server = net.createServer((socket) => {
+    socket.once('data', (chunk) => socket.end(chunk))
+    socket.on('error', () => socket.destroy())
+  })
+  return listen(server, address)
+}
+
+function listen(server: net.Server, address: Address): Promise<net.Server> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject)
+    server.listen({host: address.host, port: address.port, backlog: 4096}, () => resolve(server))
+  })
+}
+
+const CHUNK = Buffer.alloc(1 << 20, 0x61)
+
+/** Streams `bytes` to a sink and resolves once the sink has confirmed receiving them all. */
+function streamOne(address: Address, bytes: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({...address, allowHalfOpen: true})
+    let sent = 0
+    const pump = () => {
+      while (sent < bytes) {
+        const n = Math.min(CHUNK.length, bytes - sent)
+        sent += n
+        if (!socket.write(n === CHUNK.length ? CHUNK : CHUNK.subarray(0, n))) {
+          socket.once('drain', pump)
+          return
+        }
+      }
+      socket.end()
+    }
+    const reply: Buffer[] = []
+    socket.on('connect', pump)
+    socket.on('data', (d) => reply.push(d))
+    socket.on('end', () => {
+      socket.destroy()
+      const body = Buffer.concat(reply)
+      const confirmed = body.length === 8 ? Number(body.readBigUInt64BE(0)) : -1
+      if (confirmed === bytes) resolve()
+      else reject(new Error(`sink confirmed ${confirmed} of ${bytes} bytes`))
+    })
+    socket.on('error', reject)
+  })
+}
+
+async function stream(opts: Address & {connections: number; bytesPerConnection: number}) {
+  const start = performance.now()
+  const results = await Promise.allSettled(
+    Array.from({length: opts.connections}, () => streamOne(opts, opts.bytesPerConnection)),
+  )
+  const seconds = (performance.now() - start) / 1000
+  const ok = results.filter((r) => r.status === 'fulfilled').length
+  const errors = results.flatMap((r) => (r.status === 'rejected' ? [String(r.reason)] : []))
+  const bytes = ok * opts.bytesPerConnection
+  return {bytes, seconds, mbPerS: bytes / seconds / 1e6, errors}
+}
+
+const PING = Buffer.from('ping\n')
+
+/** One connection: connect, send a line, read the echo until the server closes. */
+function exchangeOnce(address: Address): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(address)
+    let received = 0
+    socket.on('connect', () => socket.write(PING))
+    socket.on('data', (d) => (received += d.length))
+    socket.on('close', () => (received === PING.length ? resolve() : reject(new Error(`echo got ${received} bytes`))))
+    socket.on('error', reject)
+  })
+}
+
+async function connect(opts: Address & {concurrency: number; durationMs: number}) {
+  const start = performance.now()
+  const deadline = start + opts.durationMs
+  let connections = 0
+  let errors = 0
+  let firstError: string | undefined
+  const loop = async () => {
+    while (performance.now() < deadline) {
+      try {
+        await exchangeOnce(opts)
+        connections++
+      } catch (error) {
+        errors++
+        firstError ??= String(error)
+      }
+    }
+  }
+  await Promise.all(Array.from({length: opts.concurrency}, loop))
+  const seconds = (performance.now() - start) / 1000
+  return {connections, seconds, perS: connections / seconds, errors, firstError}
+}
+
+const [role, json] = process.argv.slice(2)
+const args = JSON.parse(json ?? '{}')
+if (role === 'backends') {
+  const servers = await Promise.all([...(args.sink as Address[]).map(sink), ...(args.echo as Address[]).map(echoOnce)])
+  process.on('SIGTERM', () => {
+    for (const s of servers) s.close()
+    process.exit(0)
+  })
+  console.log('ready')
+} else if (role === 'stream') {
+  console.log(JSON.stringify(await stream(args)))
+} else if (role === 'connect') {
+  console.log(JSON.stringify(await connect(args)))
+} else {
+  console.error(`unknown role ${role}`)
+  process.exitCode = 2
+}

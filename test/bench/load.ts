@@ -1,0 +1,78 @@
+// Node-based TCP load for the serve bench: a sink and an echo-once backend on the node addresses, and clients for
+// bulk throughput and connection rate. Each runs in its own child process (load-worker.ts, bundled once into the
+// bench's temp dir), so the client's CPU is never spent inside serve's process or the bench's own.
+import {build} from 'esbuild'
+import {join} from 'node:path'
+import {fileURLToPath} from 'node:url'
+import {startProcess, type Proc} from './procs.js'
+
+export interface Address {
+  host: string
+  port: number
+}
+
+/** Bulk throughput of `connections` parallel streams; MB is 10^6 bytes. */
+export interface StreamResult {
+  bytes: number
+  seconds: number
+  mbPerS: number
+  errors: string[]
+}
+
+/** Connections opened, exchanged once and closed, per second, at a fixed concurrency. */
+export interface ConnectResult {
+  connections: number
+  seconds: number
+  perS: number
+  errors: number
+  firstError?: string
+}
+
+/** Runs load-worker roles from a bundle made once per bench run. */
+export class LoadRunner {
+  private constructor(private readonly script: string) {}
+
+  /** Bundles load-worker.ts into `dir`. */
+  static async create(dir: string): Promise<LoadRunner> {
+    const script = join(dir, 'load-worker.mjs')
+    // In the bundled bench, import.meta.url is test/bench/.serve.<pid>.mjs, so this still finds the source.
+    const source = fileURLToPath(new URL('./load-worker.ts', import.meta.url))
+    await build({
+      entryPoints: [source],
+      outfile: script,
+      bundle: true,
+      platform: 'node',
+      format: 'esm',
+      target: 'node20',
+      logLevel: 'warning',
+    })
+    return new LoadRunner(script)
+  }
+
+  /** Starts the sink and echo-once servers; stop() the returned process to close them. */
+  async startBackends(spec: {sink: Address[]; echo: Address[]}): Promise<Proc> {
+    const proc = startProcess('tcp-backends', process.execPath, [this.script, 'backends', JSON.stringify(spec)])
+    await proc.waitForOutput(/^ready$/m, 10_000)
+    return proc
+  }
+
+  stream(target: Address, connections: number, bytesPerConnection: number): Promise<StreamResult> {
+    return this.run<StreamResult>('stream', {...target, connections, bytesPerConnection})
+  }
+
+  connectRate(target: Address, concurrency: number, durationMs: number): Promise<ConnectResult> {
+    return this.run<ConnectResult>('connect', {...target, concurrency, durationMs})
+  }
+
+  private async run<T>(role: string, args: object): Promise<T> {
+    const proc = startProcess(`load ${role}`, process.execPath, [this.script, role, JSON.stringify(args)])
+    const code = await proc.exited
+    const line = proc
+      .output()
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .pop()
+    if (code !== 0 || !line) throw new Error(`load ${role} failed (${code}):\n${proc.output().slice(-2000)}`)
+    return JSON.parse(line) as T
+  }
+}

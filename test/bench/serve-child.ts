@@ -1,0 +1,60 @@
+// `serve` as a child process for the bench: started as `node bin/kubectl-expose_lb serve …` (not through kubectl,
+// so the child's pid is serve's own), its ports read from the "serving … DNS on …, HTTP on …" line on stderr, and
+// its memory and CPU read from /proc.
+import {execFileSync} from 'node:child_process'
+import {promises as dns} from 'node:dns'
+import {readFileSync} from 'node:fs'
+import {fileURLToPath} from 'node:url'
+import {startProcess, type Proc} from './procs.js'
+
+const BIN = fileURLToPath(new URL('../../bin/kubectl-expose_lb', import.meta.url))
+const START_TIMEOUT_MS = 60_000
+
+export interface ServeChild {
+  proc: Proc
+  pid: number
+  dnsPort: number
+  httpPort: number
+  /** Node's resolver pointed at serve's DNS responder. */
+  resolver: dns.Resolver
+}
+
+/** Spawns serve on 127.0.0.1 with DNS and HTTP on free ports and waits for its "serving" line. */
+export async function startServe(kubeconfig: string, ipRange: string): Promise<ServeChild> {
+  const args = [BIN, 'serve', '--kubeconfig', kubeconfig, '--dns-port', '0', '--http-port', '0']
+  args.push('--ip-range', ipRange)
+  const proc = startProcess('serve', process.execPath, args, {env: {...process.env, NO_COLOR: '1'}})
+  const m = await proc.waitForOutput(
+    /DNS on 127\.0\.0\.1:(\d+)(?: \(udp, tcp\)|\/udp, \d+\/tcp), HTTP on 127\.0\.0\.1:(\d+)/,
+    START_TIMEOUT_MS,
+  )
+  const resolver = new dns.Resolver({timeout: 2000, tries: 2})
+  resolver.setServers([`127.0.0.1:${m[1]}`])
+  return {proc, pid: proc.child.pid!, dnsPort: Number(m[1]), httpPort: Number(m[2]), resolver}
+}
+
+/** A field of /proc/<pid>/status in kB (VmHWM: peak resident set; VmRSS: current). */
+export function procStatusKb(pid: number, field: 'VmHWM' | 'VmRSS'): number {
+  const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
+  return m ? Number(m[1]) : NaN
+}
+
+/** User plus system CPU time of the process so far, in seconds (fields 14 and 15 of /proc/<pid>/stat). */
+export function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+  // The command name in parentheses may hold spaces; the fields after it are space-separated.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  return (Number(fields[11]) + Number(fields[12])) / clockTicks()
+}
+
+let ticks: number | undefined
+function clockTicks(): number {
+  if (ticks === undefined) {
+    try {
+      ticks = Number(execFileSync('getconf', ['CLK_TCK'], {encoding: 'utf8'}).trim()) || 100
+    } catch {
+      ticks = 100 // USER_HZ on every Linux architecture Node supports
+    }
+  }
+  return ticks
+}

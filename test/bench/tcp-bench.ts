@@ -1,0 +1,130 @@
+// Section 2, TCP: bulk throughput (parallel streams into a sink) and connection rate (connect, one echo, close)
+// straight to a node, through serve's per-service address, and through HAProxy in TCP mode (nbthread 1 and 2).
+// Target: serve ≥ 0.8× HAProxy(1 thread)'s throughput.
+import {NODE_PORTS, NODES, SERVICE_PORTS} from './cluster.js'
+import type {Address, ConnectResult, StreamResult} from './load.js'
+import type {Proc} from './procs.js'
+import {medianBy, num, ratio, table, type TargetCheck} from './report.js'
+import {MIB, type BenchCluster, type BenchEnv, type SectionResult} from './setup.js'
+import {freePort, haproxyConfig, startHaproxy} from './tools.js'
+
+interface TcpPath {
+  key: string
+  label: string
+  sink: Address
+  echo: Address
+  start?: () => Promise<Proc>
+}
+
+export interface TcpRow {
+  path: string
+  label: string
+  /** The median runs, and every run. */
+  stream?: StreamResult
+  connect?: ConnectResult
+  streams: StreamResult[]
+  connects: ConnectResult[]
+  error?: string
+}
+
+export async function benchTcp(env: BenchEnv, cluster: BenchCluster): Promise<SectionResult> {
+  const s = env.settings
+  const {haproxy} = env.tools
+  const haproxyPath = async (threads: number): Promise<TcpPath> => {
+    const [sinkPort, echoPort] = [await freePort(), await freePort()]
+    return {
+      key: `haproxy-t${threads}`,
+      label: `HAProxy mode tcp, nbthread ${threads}`,
+      sink: {host: '127.0.0.1', port: sinkPort},
+      echo: {host: '127.0.0.1', port: echoPort},
+      start: () =>
+        startHaproxy(
+          haproxy!,
+          env.dir,
+          `haproxy-t${threads}`,
+          haproxyConfig(threads, [
+            {name: 'sink', bindPort: sinkPort, nodes: NODES, nodePort: NODE_PORTS.sink},
+            {name: 'echo', bindPort: echoPort, nodes: NODES, nodePort: NODE_PORTS.echo},
+          ]),
+          sinkPort,
+        ),
+    }
+  }
+  const paths: TcpPath[] = [
+    {
+      key: 'direct',
+      label: `direct to node ${NODES[0]}`,
+      sink: {host: NODES[0]!, port: NODE_PORTS.sink},
+      echo: {host: NODES[0]!, port: NODE_PORTS.echo},
+    },
+    {
+      key: 'serve-address',
+      label: `serve per-service ${cluster.addresses.sink}, ${cluster.addresses.echo}`,
+      sink: {host: cluster.addresses.sink, port: SERVICE_PORTS.sink},
+      echo: {host: cluster.addresses.echo, port: SERVICE_PORTS.echo},
+    },
+    ...(haproxy ? [await haproxyPath(1), await haproxyPath(2)] : []),
+  ]
+  if (!haproxy) env.notes.push('haproxy missing: no HAProxy rows, so the TCP target cannot be checked')
+
+  const rows: TcpRow[] = paths.map((p) => ({path: p.key, label: p.label, streams: [], connects: []}))
+  // Rounds go over every path in turn, so drift in the machine's load spreads over all paths alike.
+  for (let round = 0; round < s.rounds; round++) {
+    for (const [i, p] of paths.entries()) {
+      const row = rows[i]!
+      if (row.error) continue
+      let proc: Proc | undefined
+      try {
+        proc = await p.start?.()
+        // Warm-up: JIT, health state, the backends' accept queues.
+        await env.load.stream(p.sink, 2, 8 * MIB)
+        await env.load.connectRate(p.echo, 8, 500)
+        const stream = await env.load.stream(p.sink, s.streamConnections, s.streamBytesPerConnection)
+        const connect = await env.load.connectRate(p.echo, s.connectConcurrency, s.connectMs)
+        row.streams.push(stream)
+        row.connects.push(connect)
+        if (stream.errors.length) env.notes.push(`TCP ${p.key} stream: ${stream.errors[0]}`)
+        if (connect.errors) env.notes.push(`TCP ${p.key} connect: ${connect.errors} errors (${connect.firstError})`)
+      } catch (error) {
+        row.error = (error as Error).message
+        env.notes.push(`TCP ${p.key}: ${row.error.split('\n')[0]}`)
+      } finally {
+        await proc?.stop()
+      }
+    }
+  }
+  for (const row of rows) {
+    row.stream = medianBy(row.streams, (r) => r.mbPerS)
+    row.connect = medianBy(row.connects, (r) => r.perS)
+  }
+
+  const base = rows.find((r) => r.path === 'haproxy-t1')
+  const tableRows = rows.map((r) => [
+    r.label,
+    num(r.stream?.mbPerS),
+    ratio(r.stream?.mbPerS, base?.stream?.mbPerS),
+    num(r.connect?.perS),
+    ratio(r.connect?.perS, base?.connect?.perS),
+    r.error ? r.error.split('\n')[0]!.slice(0, 40) : String((r.stream?.errors.length ?? 0) + (r.connect?.errors ?? 0)),
+  ])
+  const mine = rows.find((r) => r.path === 'serve-address')?.stream
+  const theirs = base?.stream
+  const targets: TargetCheck[] = [
+    {
+      what: 'TCP serve per-service: throughput',
+      measured: mine ? `${num(mine.mbPerS)} MB/s (${ratio(mine.mbPerS, theirs?.mbPerS)})` : '-',
+      limit: theirs ? `≥ 0.8× HAProxy(1t) = ${num(theirs.mbPerS * 0.8)} MB/s` : '≥ 0.8× HAProxy(1t)',
+      ok: mine && theirs ? mine.mbPerS >= 0.8 * theirs.mbPerS : undefined,
+    },
+  ]
+  const streams = `${s.streamConnections}×${s.streamBytesPerConnection / MIB} MiB`
+  return {
+    title:
+      `TCP — throughput: ${streams} streams into a sink; connection rate: concurrency ${s.connectConcurrency} for ` +
+      `${s.connectMs / 1000} s, echo once (Node clients in their own process; MB = 10^6 bytes)` +
+      (s.rounds > 1 ? `; medians of ${s.rounds} runs` : ''),
+    table: table(['path', 'MB/s', '× HAProxy(1t)', 'conn/s', '× HAProxy(1t)', 'errors'], tableRows),
+    data: rows,
+    targets,
+  }
+}
