@@ -15,6 +15,11 @@ import {connectFirst, connectTimeout, DEFAULT_MAX_CONNECTIONS, describeError} fr
 
 const DEFAULT_CONNECT_TIMEOUT_MS = 3000 // cloud-provider-kind's Envoy connect_timeout: 3s
 const DEFAULT_HEADERS_TIMEOUT_MS = 20_000 // a client gets this long to send its request head (slowloris guard)
+/** The 503 text when every target of a route is down: names the Service and the nodes. */
+function noHealthyTarget(route: HttpRoute): string {
+  return `no healthy target for ${route.service}: tried ${formatTargets(route.targets)}\n`
+}
+
 /** Idle client connections between requests close after this long. */
 const CLIENT_KEEP_ALIVE_MS = 5000
 
@@ -224,6 +229,15 @@ export class HttpRouter {
     for (const socket of this.tunnels) socket.destroy()
   }
 
+  /** The route's targets in the order to try them (round-robin over healthy ones), or undefined when none is healthy. */
+  private orderedTargets(entry: RouteEntry): ProbedTarget[] | undefined {
+    const isHealthy = (probe: ProbedTarget['probe']): boolean => this.health.isHealthy(probe)
+    const ordered = orderTargets(entry.route.targets, isHealthy, entry.counter++)
+    if (hasHealthyTarget(ordered, isHealthy)) return ordered
+    this.log(`http: no healthy target for ${entry.route.service}`)
+    return undefined
+  }
+
   private onRequest(req: http.IncomingMessage, res: http.ServerResponse): void {
     const resolution = this.resolve(req)
     if ('status' in resolution) {
@@ -235,13 +249,8 @@ export class HttpRouter {
       return
     }
     const {route} = resolution.entry
-    const isHealthy = this.health.isHealthy.bind(this.health)
-    const ordered = orderTargets(route.targets, isHealthy, resolution.entry.counter++)
-    if (!hasHealthyTarget(ordered, isHealthy)) {
-      this.log(`http: no healthy target for ${route.service}`)
-      sendText(res, 503, `no healthy target for ${route.service}: tried ${formatTargets(route.targets)}\n`)
-      return
-    }
+    const ordered = this.orderedTargets(resolution.entry)
+    if (!ordered) return sendText(res, 503, noHealthyTarget(route))
     // Node's server has already answered "100 Continue" (there is no checkContinue listener), so the expectation
     // is met on this hop; forwarding it would also stop http-proxy-3 from emitting proxyReq (see onUpstreamSocket).
     delete req.headers.expect
@@ -411,13 +420,8 @@ export class HttpRouter {
       return
     }
     const {route} = resolution.entry
-    const isHealthy = this.health.isHealthy.bind(this.health)
-    const ordered = orderTargets(route.targets, isHealthy, resolution.entry.counter++)
-    if (!hasHealthyTarget(ordered, isHealthy)) {
-      this.log(`http: no healthy target for ${route.service}`)
-      replyRaw(socket, 503, `no healthy target for ${route.service}: tried ${formatTargets(route.targets)}\n`)
-      return
-    }
+    const ordered = this.orderedTargets(resolution.entry)
+    if (!ordered) return replyRaw(socket, 503, noHealthyTarget(route))
     const {
       socket: upstream,
       target,
