@@ -201,20 +201,29 @@ export class HealthMonitor extends EventEmitter<HealthEvents> implements TargetH
       }
       // No node health server: NodePorts are probed by a connect, at most FALLBACK_PROBES_PER_ROUND of them per
       // node and round, in turn, so a node with thousands of ports (or a dead one) costs a bounded amount; live
-      // traffic still marks a port down at once. The health port's own probes fail.
+      // traffic still marks a port down at once.
       const members = [...group.members]
       const batch =
         members.length <= FALLBACK_PROBES_PER_ROUND ? members : rotate(members, group.cursor, FALLBACK_PROBES_PER_ROUND)
       group.cursor = (group.cursor + batch.length) % Math.max(1, members.length)
-      const runs = batch.map(async (member) => {
-        if (member.probe.kind !== 'tcp') return this.decide(member, false)
-        const {promise, cancel} = check(member.probe, this.timeoutMs)
-        member.cancel = cancel
-        const ok = await promise
-        member.cancel = undefined
-        this.decide(member, ok)
-      })
-      await Promise.all(runs)
+      const results = await Promise.all(
+        batch
+          .filter((member) => member.probe.kind === 'tcp')
+          .map(async (member) => {
+            const {promise, cancel} = check(member.probe, this.timeoutMs)
+            member.cancel = cancel
+            const ok = await promise
+            member.cancel = undefined
+            this.decide(member, ok)
+            return ok
+          }),
+      )
+      // Probes of the health port itself (UDP targets) have nothing of their own to connect to: they follow the
+      // node's NodePorts (any answering → reachable; all refusing → down), and without any stay as they are.
+      if (results.length > 0) {
+        const reachable = results.some(Boolean)
+        for (const member of group.members) if (member.probe.kind !== 'tcp') this.decide(member, reachable)
+      }
     }
     void round().then(() => {
       group.cancel = undefined

@@ -161,10 +161,30 @@ describe('HealthMonitor with a node health port (kube-proxy /healthz)', () => {
     const down: Probe = {kind: 'tcp', address: specs[0]!.address, port: closedPort}
     const udpStyle: Probe = {kind: 'http', address: specs[0]!.address, port: noHealthz}
     health.setProbes([up, down, udpStyle])
+    // The node answers on a NodePort, so its health-port probe (what UDP targets use) counts it reachable.
     await waitFor(
-      () => health.state(up) === 'up' && health.state(down) === 'down' && health.state(udpStyle) === 'down',
+      () => health.state(up) === 'up' && health.state(down) === 'down' && health.state(udpStyle) === 'up',
       'per-port verdicts',
     )
+  })
+})
+
+describe('HealthMonitor fallback for UDP targets', () => {
+  it('marks a node without a health server down for UDP targets when none of its NodePorts answers', async () => {
+    const [spec] = nodes(1, 97)
+    const [closedA, closedB, noHealthz] = [
+      await freeSharedPort([spec!.address]),
+      await freeSharedPort([spec!.address]),
+      await freeSharedPort([spec!.address]),
+    ]
+    const health = monitor({intervalMs: 50, nodeHealthPort: noHealthz})
+    const udpStyle: Probe = {kind: 'http', address: spec!.address, port: noHealthz}
+    health.setProbes([
+      {kind: 'tcp', address: spec!.address, port: closedA},
+      {kind: 'tcp', address: spec!.address, port: closedB},
+      udpStyle,
+    ])
+    await waitFor(() => health.state(udpStyle) === 'down', 'UDP target down with its node')
   })
 })
 
