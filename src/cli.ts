@@ -32,9 +32,13 @@ function report(error: unknown, verbose: boolean): number {
     code = error.exitCode
     detail = error.detail
   } else if (error instanceof Errors.CLIError) {
-    // Flag parsing and unknown commands: keep oclif's first line, point at --help.
+    // Flag parsing and unknown commands: oclif's lines joined into one (minus its own help hint), then ours.
     code = EXIT.usage
-    message = `${message.split('\n')[0]} (see 'kubectl expose-lb --help')`
+    const lines = message
+      .split('\n')
+      .map((line) => line.trim().replace(/:$/, ''))
+      .filter((line) => line && !/^see more help/i.test(line))
+    message = `${lines.join(': ')} (see 'kubectl expose-lb --help')`
   }
   process.stderr.write(`${paint('error', `error: ${message}`, useColor(process.stderr))}\n`)
   if (detail) process.stderr.write(`${detail}\n`)

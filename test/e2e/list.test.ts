@@ -180,6 +180,12 @@ describe('kubectl expose-lb list errors', () => {
       EXIT.usage,
       /^error: Expected --output=xml to be one of: table, wide, json, yaml/,
     ],
+    [
+      '-A together with -n',
+      () => ['--kubeconfig', config, '-A', '-n', 'media'],
+      EXIT.usage,
+      /^error: .*--namespace=media cannot also be provided when using --all-namespaces \(see 'kubectl expose-lb --help'\)$/,
+    ],
   ])('%s: one line on stderr and its own exit code', async (_name, args, code, message) => {
     const run = await kubectl(['expose-lb', 'list', ...args()])
     expect(run.code).toBe(code)
