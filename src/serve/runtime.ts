@@ -168,11 +168,6 @@ export class ServeRuntime {
     }, this.options.batchMs ?? 20)
   }
 
-  /** The map currently applied. */
-  current(): ServeBuild | undefined {
-    return this.last
-  }
-
   private async apply(first: boolean): Promise<void> {
     const plan = buildPlan(this.source.snapshot(), this.options.plan)
     // With --http-port 0 (tests), per-service HTTP listeners use the port the router actually got.
