@@ -2,7 +2,7 @@
 // names to reach each one, links for its web ports and the health of every target. Pure: the runtime passes the
 // applied ServeBuild and a health lookup in.
 import type {HealthState} from '../proxy/health.js'
-import {hostPort} from '../proxy/pick.js'
+import {hostPort, probeOf} from '../proxy/pick.js'
 import type {ServeBuild, ServeRow} from '../serve/map.js'
 import type {Probe} from '../serve/types.js'
 
@@ -144,7 +144,11 @@ export function dashboardState(
         ...(r.endpoint === undefined ? {} : {endpoint: r.endpoint}),
         mode: r.mode,
         ...(r.note === undefined ? {} : {note: r.note}),
-        targets: r.targets.map((t) => ({node: t.node, endpoint: hostPort(t.address, t.port), health: state(t.probe)})),
+        targets: r.targets.map((t) => ({
+          node: t.node,
+          endpoint: hostPort(t.address, t.port),
+          health: state(probeOf(t)),
+        })),
       })),
     })
   }

@@ -2,6 +2,11 @@
 // passes health in as a function and the rotation start from a per-route counter, so the order is table-testable.
 import type {Probe, ProbedTarget} from '../serve/types.js'
 
+/** The probe deciding a target's health: its own, or a TCP connect to the target itself. */
+export function probeOf(target: ProbedTarget): Probe {
+  return target.probe ?? {kind: 'tcp', address: target.address, port: target.port}
+}
+
 /**
  * The order in which to try targets: healthy ones first, rotated by `start` (round-robin when `start` comes from a
  * per-route counter), then the unhealthy ones in their given order as a last try when every healthy one fails on
@@ -17,7 +22,7 @@ export function orderTargets(
 ): ProbedTarget[] {
   const healthy: ProbedTarget[] = []
   const unhealthy: ProbedTarget[] = []
-  for (const target of targets) (isHealthy(target.probe) ? healthy : unhealthy).push(target)
+  for (const target of targets) (isHealthy(probeOf(target)) ? healthy : unhealthy).push(target)
   if (healthy.length === 0) return unhealthy
   const offset = rotation(start, healthy.length)
   return [...healthy.slice(offset), ...healthy.slice(0, offset), ...unhealthy]
@@ -26,7 +31,7 @@ export function orderTargets(
 /** True when `ordered` (from `orderTargets`) holds a target worth trying: its first entry is healthy. */
 export function hasHealthyTarget(ordered: ProbedTarget[], isHealthy: (probe: Probe) => boolean): boolean {
   const first = ordered[0]
-  return first !== undefined && isHealthy(first.probe)
+  return first !== undefined && isHealthy(probeOf(first))
 }
 
 /** `node-a (127.0.10.1:30878)`: how targets are named in logs and error pages. */

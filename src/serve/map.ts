@@ -43,13 +43,15 @@ export const KUBE_PROXY_HEALTHZ_PORT = 10256
  * which has nothing to connect to, kube-proxy's /healthz on the node (cloud-provider-kind does the same).
  */
 function probed(s: PlannedService, port: PlannedPort): ProbedTarget[] {
-  return port.targets.map((t): ProbedTarget => {
-    if (s.externalTrafficPolicy === 'Local' && s.healthCheckNodePort) {
-      return {...t, probe: {kind: 'http', address: t.address, port: s.healthCheckNodePort}}
-    }
-    if (port.protocol === 'UDP') return {...t, probe: {kind: 'http', address: t.address, port: KUBE_PROXY_HEALTHZ_PORT}}
-    return {...t, probe: {kind: 'tcp', address: t.address, port: t.port}}
-  })
+  if (s.externalTrafficPolicy === 'Local' && s.healthCheckNodePort) {
+    const hcPort = s.healthCheckNodePort
+    return port.targets.map((t) => ({...t, probe: {kind: 'http', address: t.address, port: hcPort}}))
+  }
+  if (port.protocol === 'UDP') {
+    return port.targets.map((t) => ({...t, probe: {kind: 'http', address: t.address, port: KUBE_PROXY_HEALTHZ_PORT}}))
+  }
+  // A connect to the target itself needs no probe object (probeOf): the plan's targets serve as they are.
+  return port.targets
 }
 
 function portLabel(p: PlannedPort): string {

@@ -9,6 +9,7 @@ import {buildPlan} from '../plan/plan.js'
 import type {PlanOptions} from '../plan/types.js'
 import {HealthMonitor, probeKey, type HealthState} from '../proxy/health.js'
 import {HttpRouter} from '../proxy/http.js'
+import {probeOf} from '../proxy/pick.js'
 import {ListenerSet} from '../proxy/listeners.js'
 import type {ClusterSnapshot} from '../plan/types.js'
 import {buildServeMap, KUBE_PROXY_HEALTHZ_PORT, type ServeBuild, type ServeOptions, type ServeRow} from './map.js'
@@ -83,8 +84,8 @@ const HEALTH_LOG_BATCH_MS = 50
 /** Every probe the data path uses (HTTP routes and listeners); unmapped rows are not probed. */
 function probesOf(build: ServeBuild | undefined): Probe[] {
   if (!build) return []
-  return [...build.map.http.flatMap((r) => r.targets), ...build.map.listeners.flatMap((l) => l.targets)].map(
-    (t) => t.probe,
+  return [...build.map.http.flatMap((r) => r.targets), ...build.map.listeners.flatMap((l) => l.targets)].map((t) =>
+    probeOf(t),
   )
 }
 
@@ -239,7 +240,7 @@ export class ServeRuntime {
       for (const t of r.targets) {
         const changes = byAddress.get(t.address)
         if (!changes) continue
-        const key = probeKey(t.probe)
+        const key = probeKey(probeOf(t))
         for (const c of changes) if (c.probes.has(key)) c.users.add(`${t.node} for ${r.service}`)
       }
     }

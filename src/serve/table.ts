@@ -1,6 +1,7 @@
 // serve's start-up table and the one-line descriptions its change log compares. Pure.
 import {formatColumns} from '../output/table.js'
 import type {HealthState} from '../proxy/health.js'
+import {probeOf} from '../proxy/pick.js'
 import type {ServeRow} from './map.js'
 import type {Probe} from './types.js'
 
@@ -10,9 +11,10 @@ const LISTED_TARGETS = 6
 function targetsCell(r: ServeRow, state: (probe: Probe) => HealthState): string {
   if (r.note && r.targets.length === 0) return r.note
   const note = r.note ? ` ${r.note}` : ''
-  if (r.targets.length <= LISTED_TARGETS) return r.targets.map((t) => `${t.node}(${state(t.probe)})`).join(',') + note
+  if (r.targets.length <= LISTED_TARGETS)
+    return r.targets.map((t) => `${t.node}(${state(probeOf(t))})`).join(',') + note
   const counts = new Map<HealthState, number>()
-  for (const t of r.targets) counts.set(state(t.probe), (counts.get(state(t.probe)) ?? 0) + 1)
+  for (const t of r.targets) counts.set(state(probeOf(t)), (counts.get(state(probeOf(t))) ?? 0) + 1)
   const summary = [...counts].map(([s, n]) => `${n} ${s}`).join(', ')
   return `${r.targets.length} targets: ${summary}${note}`
 }

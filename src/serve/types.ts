@@ -27,7 +27,11 @@ export type Probe = {kind: 'tcp'; address: string; port: number} | {kind: 'http'
 
 /** A node target together with the probe that decides its health. */
 export interface ProbedTarget extends Target {
-  probe: Probe
+  /**
+   * Absent for the common case, a TCP connect to the target itself (see probeOf): a large cluster has hundreds of
+   * thousands of targets, and most of them then need no object of their own.
+   */
+  probe?: Probe
 }
 
 /** A Service as the HTTP router sees it: the Host names it answers and the targets of its HTTP port. */

@@ -1,6 +1,7 @@
 import {describe, expect, it} from 'vitest'
 import {buildPlan} from '../../src/plan/plan.js'
 import {assignAddresses, parseIpRange, type AddressRange} from '../../src/serve/addresses.js'
+import {probeOf} from '../../src/proxy/pick.js'
 import {buildServeMap} from '../../src/serve/map.js'
 import {makeNode, makeService, makeSnapshot, nodePortService} from '../builders.js'
 
@@ -79,11 +80,13 @@ describe('buildServeMap with per-service addresses', () => {
         service: 'media/radarr',
         hosts: ['radarr.media.kube.internal', 'radarr.kube.internal', 'radarr.media.localhost', 'radarr.localhost'],
         targets: [
-          {node: 'node-a', address: '127.0.10.1', port: 30878, probe: tcp('127.0.10.1', 30878)},
-          {node: 'node-b', address: '127.0.10.2', port: 30878, probe: tcp('127.0.10.2', 30878)},
+          {node: 'node-a', address: '127.0.10.1', port: 30878},
+          {node: 'node-b', address: '127.0.10.2', port: 30878},
         ],
       },
     ])
+    // No probe object of their own: their health is a connect to themselves.
+    expect(map.http[0]?.targets.map(probeOf)).toEqual([tcp('127.0.10.1', 30878), tcp('127.0.10.2', 30878)])
   })
 
   it('listens on every port at the Service address, the HTTP port also on --http-port; ETP Local probes healthCheckNodePort', () => {
