@@ -182,7 +182,10 @@ function closeUdp(socket: dgram.Socket): Promise<void> {
   return new Promise((resolve) => socket.close(() => resolve()))
 }
 
-/** Adds to a bind error what was being bound and what to do, keeping the error itself (and its `code`). */
+/**
+ * Adds to a bind error what was being bound and what to do, keeping the error itself (and its `code`); `proto`
+ * says which socket failed, for callers that word their own message.
+ */
 function describeBindError(error: Error, address: string, port: number, proto: 'udp' | 'tcp'): Error {
   const where = `${address.includes(':') ? `[${address}]` : address}:${port}/${proto}`
   const code = (error as NodeJS.ErrnoException).code
@@ -195,7 +198,7 @@ function describeBindError(error: Error, address: string, port: number, proto: '
           ? 'no such address on this machine — choose a local address'
           : error.message
   error.message = `cannot bind DNS on ${where}: ${reason} (${code ?? 'error'})`
-  return error
+  return Object.assign(error, {proto})
 }
 
 function isErrorWithCode(error: unknown, code: string): boolean {

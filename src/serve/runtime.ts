@@ -142,7 +142,7 @@ export class ServeRuntime {
       records: empty,
       log: (line) => this.options.log.info(line),
     }).catch((error: unknown) => {
-      throw bindError('DNS', listen, dnsPort, /udp/i.test(String((error as Error).message)) ? 'udp' : 'tcp', error)
+      throw bindError('DNS', listen, dnsPort, (error as {proto?: string}).proto ?? 'udp', error)
     })
     try {
       const server = await this.router.listen(listen, httpPort).catch((error: unknown) => {
