@@ -2,9 +2,9 @@
 // names to reach each one, links for its web ports and the health of every target. Pure: the runtime passes the
 // applied ServeBuild and a health lookup in.
 import type {HealthState} from '../proxy/health.js'
-import {hostPort, probeOf} from '../proxy/pick.js'
+import {hostPort} from '../proxy/pick.js'
 import type {ServeBuild, ServeRow} from '../serve/map.js'
-import type {Probe} from '../serve/types.js'
+import type {ProbedTarget} from '../serve/types.js'
 
 /** The document served at `/api/routes`; the page renders exactly this. */
 export interface RoutesDocument {
@@ -100,7 +100,7 @@ function portOf(endpoint: string): number | undefined {
 /** Builds the dashboard's document from the applied map and the current health of each probe. */
 export function dashboardState(
   build: ServeBuild | undefined,
-  state: (probe: Probe) => HealthState,
+  state: (target: ProbedTarget) => HealthState,
   info: {domain: string; httpPort: number},
 ): RoutesDocument {
   const doc: RoutesDocument = {
@@ -147,7 +147,7 @@ export function dashboardState(
         targets: r.targets.map((t) => ({
           node: t.node,
           endpoint: hostPort(t.address, t.port),
-          health: state(probeOf(t)),
+          health: state(t),
         })),
       })),
     })

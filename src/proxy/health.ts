@@ -7,20 +7,26 @@
 // grows with nodes, not with Services × ports. Where the node does not answer on that port (firewalled, or
 // Cilium's kube-proxy replacement), the group falls back to a TCP connect per NodePort, and tries /healthz again
 // now and then.
+//
+// Memory: a large cluster has hundreds of thousands of probes (2,000 Services × 3 ports × 50 nodes = 300,000), so
+// each one is a small integer in its node's port map rather than an object with a key string of its own.
 import {EventEmitter} from 'node:events'
 import http from 'node:http'
 import net from 'node:net'
 
-import type {Probe} from '../serve/types.js'
+import type {Probe, ProbedTarget} from '../serve/types.js'
 
 /** `unknown` until the first result: counts as healthy, so a fresh start routes at once. */
 export type HealthState = 'up' | 'down' | 'unknown'
 
+/** What health is asked about: a probe, or a target, whose probe is its own `probe` or a connect to itself. */
+export type HealthSubject = Probe | ProbedTarget
+
 /** What the data path needs from health checking; `HealthMonitor` implements it, tests may pass a fake. */
 export interface TargetHealth {
-  isHealthy(probe: Probe): boolean
-  /** Live traffic could not connect to the probe's target: mark it down now rather than after two probe runs. */
-  reportFailure(probe: Probe): void
+  isHealthy(subject: HealthSubject): boolean
+  /** Live traffic could not connect to the target: mark it down now rather than after two probe runs. */
+  reportFailure(subject: HealthSubject): void
 }
 
 export interface HealthMonitorOptions {
@@ -28,9 +34,9 @@ export interface HealthMonitorOptions {
   intervalMs?: number
   /** Per-run limit for the TCP connect or the HTTP response headers. */
   timeoutMs?: number
-  /** Consecutive failures that take an `up` target down. */
+  /** Consecutive failures that take an `up` target down (at most 255). */
   unhealthyThreshold?: number
-  /** Consecutive successes that bring a `down` target up. */
+  /** Consecutive successes that bring a `down` target up (at most 255). */
   healthyThreshold?: number
   /** Node health port answering GET /healthz (kube-proxy: 10256); unset: every probe runs on its own. */
   nodeHealthPort?: number
@@ -41,11 +47,6 @@ const HEALTHZ_RETRY_ROUNDS = 15
 
 /** Connect probes per node and round when the node has no health server (see runGroup). */
 const FALLBACK_PROBES_PER_ROUND = 32
-
-/** `count` items of `items` starting at `start`, wrapping around. */
-function rotate<T>(items: T[], start: number, count: number): T[] {
-  return Array.from({length: count}, (_, i) => items[(start + i) % items.length]!)
-}
 
 /**
  * Events: `change` on every state transition (for "target up/down" logs); `result` after every probe run (for a
@@ -62,31 +63,59 @@ const DEFAULT_UNHEALTHY_THRESHOLD = 2 // Envoy unhealthy_threshold in cloud-prov
 const DEFAULT_HEALTHY_THRESHOLD = 1 // Envoy healthy_threshold in cloud-provider-kind
 const HEALTHZ_PATH = '/healthz' // kube-proxy: pkg/proxy/healthcheck/proxy_health.go
 
-interface Entry {
-  probe: Probe
-  /** The node group deciding this probe, when grouped (no timer of its own then). */
-  group?: NodeGroup
+type Kind = Probe['kind']
+const KINDS: Kind[] = ['tcp', 'http']
+
+// One probe's health packed in an integer: bits 0–1 the state, 2–9 consecutive failures, 10–17 consecutive
+// successes (both saturate at COUNT_MAX).
+const STATES: HealthState[] = ['unknown', 'up', 'down']
+const COUNT_MAX = 255
+const UNKNOWN = 0
+
+interface Health {
   state: HealthState
   failures: number
   successes: number
-  timer?: NodeJS.Timeout
-  /** Aborts the run in flight, if any. */
-  cancel?: () => void
-  removed: boolean
 }
 
-/** Grouped probes of one node address, decided together by the node's /healthz where it answers. */
-interface NodeGroup {
+function pack({state, failures, successes}: Health): number {
+  return STATES.indexOf(state) | (Math.min(failures, COUNT_MAX) << 2) | (Math.min(successes, COUNT_MAX) << 10)
+}
+
+function unpack(packed: number): Health {
+  return {state: STATES[packed & 3]!, failures: (packed >> 2) & COUNT_MAX, successes: (packed >> 10) & COUNT_MAX}
+}
+
+/** Whether a grouped probe already shows the node's verdict, so a round with the same verdict has nothing to do. */
+function settled(packed: number, verdict: boolean): boolean {
+  const {state, failures} = unpack(packed)
+  return verdict ? state === 'up' && failures === 0 : state === 'down'
+}
+
+/** Every probe of one node address, and the node's /healthz round that decides the grouped ones. */
+interface NodeProbes {
   address: string
-  members: Set<Entry>
+  /** Probed port → packed health, per probe kind. */
+  ports: Record<Kind, Map<number, number>>
   /** Whether /healthz answered on the last try; undefined before the first. */
   healthz?: boolean
   roundsSinceHealthz: number
   /** /healthz's verdict in the last round (200 or not); undefined when the round fell back to connects. */
   verdict?: boolean
+  /** Some grouped probe may not show the verdict yet (new, reported failed, decided by a connect). */
+  unsettled: boolean
   running: boolean
-  /** Where the next fallback round starts among the members. */
+  /** Where the next fallback round starts among the node's connect probes. */
   cursor: number
+  timer?: NodeJS.Timeout
+  /** Aborts the round in flight, if any. */
+  cancel?: () => void
+  removed: boolean
+}
+
+/** A probe that runs on its own timer (not decided by its node's /healthz). */
+interface Runner {
+  probe: Probe
   timer?: NodeJS.Timeout
   cancel?: () => void
   removed: boolean
@@ -98,14 +127,20 @@ export function probeKey(probe: Probe): string {
   return `${probe.kind}://${host}:${probe.port}`
 }
 
+/** The subject's probe, without allocating: a probe itself, a target's own probe, or the target (a connect). */
+function probeParts(subject: HealthSubject): {kind: Kind; at: {address: string; port: number}} {
+  if ('kind' in subject) return {kind: subject.kind, at: subject}
+  return subject.probe ? {kind: subject.probe.kind, at: subject.probe} : {kind: 'tcp', at: subject}
+}
+
 /**
- * Runs each distinct probe on its own unref'd timer: probes of different targets run concurrently, runs of one
- * probe never overlap (the next run is scheduled when the previous one ends). Idle cost grows with the number of
- * distinct probes, not with the number of routes.
+ * Runs each distinct probe once however many routes use it: grouped per node where the node health port answers,
+ * otherwise on its own unref'd timer. Runs of one probe or node never overlap (the next is scheduled when the
+ * previous one ends).
  */
 export class HealthMonitor extends EventEmitter<HealthEvents> implements TargetHealth {
-  private readonly entries = new Map<string, Entry>()
-  private readonly groups = new Map<string, NodeGroup>()
+  private readonly nodes = new Map<string, NodeProbes>()
+  private readonly runners = new Map<string, Runner>()
   /** Probes still `unknown` (no result yet). */
   private unknown = 0
   private readonly nodeHealthPort: number | undefined
@@ -119,122 +154,58 @@ export class HealthMonitor extends EventEmitter<HealthEvents> implements TargetH
     super()
     this.intervalMs = positive('intervalMs', options.intervalMs ?? DEFAULT_INTERVAL_MS)
     this.timeoutMs = positive('timeoutMs', options.timeoutMs ?? DEFAULT_TIMEOUT_MS)
-    this.unhealthyThreshold = positive('unhealthyThreshold', options.unhealthyThreshold ?? DEFAULT_UNHEALTHY_THRESHOLD)
-    this.healthyThreshold = positive('healthyThreshold', options.healthyThreshold ?? DEFAULT_HEALTHY_THRESHOLD)
+    this.unhealthyThreshold = count('unhealthyThreshold', options.unhealthyThreshold ?? DEFAULT_UNHEALTHY_THRESHOLD)
+    this.healthyThreshold = count('healthyThreshold', options.healthyThreshold ?? DEFAULT_HEALTHY_THRESHOLD)
     this.nodeHealthPort = options.nodeHealthPort
   }
 
   /** Replaces the set of probes: new ones start `unknown` and run at once, removed ones stop, kept ones keep state. */
-  setProbes(probes: Probe[]): void {
+  setProbes(subjects: Iterable<HealthSubject>): void {
     if (this.closed) return
-    const wanted = new Map<string, Probe>()
-    for (const probe of probes) wanted.set(probeKey(probe), probe)
-    for (const [key, entry] of this.entries) {
-      if (!wanted.has(key)) {
-        this.stop(entry)
-        this.entries.delete(key)
+    const wanted = new Map<string, Record<Kind, Map<number, number>>>()
+    for (const subject of subjects) {
+      const {kind, at} = probeParts(subject)
+      let ports = wanted.get(at.address)
+      if (!ports) {
+        ports = {tcp: new Map(), http: new Map()}
+        wanted.set(at.address, ports)
       }
+      if (!ports[kind].has(at.port))
+        ports[kind].set(at.port, this.nodes.get(at.address)?.ports[kind].get(at.port) ?? UNKNOWN)
     }
-    for (const [key, probe] of wanted) {
-      if (this.entries.has(key)) continue
-      const entry: Entry = {probe, state: 'unknown', failures: 0, successes: 0, removed: false}
-      this.entries.set(key, entry)
-      this.unknown++
-      if (this.groupable(probe)) this.join(entry)
-      else this.run(entry)
-    }
-  }
-
-  /** Connect probes, and probes of the node health port itself, are decided per node when grouping is on. */
-  private groupable(probe: Probe): boolean {
-    if (this.nodeHealthPort === undefined) return false
-    return probe.kind === 'tcp' || probe.port === this.nodeHealthPort
-  }
-
-  private join(entry: Entry): void {
-    let group = this.groups.get(entry.probe.address)
-    if (!group) {
-      group = {
-        address: entry.probe.address,
-        members: new Set(),
-        roundsSinceHealthz: 0,
-        running: false,
-        removed: false,
-        cursor: 0,
-      }
-      this.groups.set(group.address, group)
-    }
-    group.members.add(entry)
-    entry.group = group
-    // A new member of a node whose /healthz already answered takes that verdict now rather than at the next round.
-    if (group.verdict !== undefined && !group.running) this.decide(entry, group.verdict)
-    if (!group.timer && !group.running) this.runGroup(group)
-  }
-
-  private runGroup(group: NodeGroup): void {
-    group.timer = undefined
-    group.running = true
-    const tryHealthz = group.healthz !== false || group.roundsSinceHealthz >= HEALTHZ_RETRY_ROUNDS
-    const round = async (): Promise<void> => {
-      if (tryHealthz) {
-        group.roundsSinceHealthz = 0
-        const healthz = requestStatus(
-          {kind: 'http', address: group.address, port: this.nodeHealthPort!},
-          this.timeoutMs,
-        )
-        group.cancel = healthz.cancel
-        const status = await healthz.promise
-        group.healthz = status !== undefined
-        group.verdict = status === undefined ? undefined : status === 200
-        if (group.verdict !== undefined) {
-          const steady: HealthState = group.verdict ? 'up' : 'down'
-          for (const member of group.members) {
-            // Idle cost: a member already in the verdict's steady state needs no work (and no `result` event).
-            if (member.state === steady && (steady === 'down' || member.failures === 0)) continue
-            this.decide(member, group.verdict)
-          }
-          return
+    for (const [address, node] of this.nodes) {
+      const keep = wanted.get(address)
+      for (const kind of KINDS) {
+        for (const [port, packed] of node.ports[kind]) {
+          if (keep?.[kind].has(port)) continue
+          if (unpack(packed).state === 'unknown') this.unknown--
+          if (!this.grouped(kind, port)) this.stopRunner({kind, address, port})
         }
-      } else {
-        group.roundsSinceHealthz++
-        group.verdict = undefined
       }
-      // No node health server: NodePorts are probed by a connect, at most FALLBACK_PROBES_PER_ROUND of them per
-      // node and round, in turn, so a node with thousands of ports (or a dead one) costs a bounded amount; live
-      // traffic still marks a port down at once.
-      const members = [...group.members]
-      const batch =
-        members.length <= FALLBACK_PROBES_PER_ROUND ? members : rotate(members, group.cursor, FALLBACK_PROBES_PER_ROUND)
-      group.cursor = (group.cursor + batch.length) % Math.max(1, members.length)
-      const results = await Promise.all(
-        batch
-          .filter((member) => member.probe.kind === 'tcp')
-          .map(async (member) => {
-            const {promise, cancel} = check(member.probe, this.timeoutMs)
-            member.cancel = cancel
-            const ok = await promise
-            member.cancel = undefined
-            this.decide(member, ok)
-            return ok
-          }),
-      )
-      // Probes of the health port itself (UDP targets) have nothing of their own to connect to: they follow the
-      // node's NodePorts (any answering → reachable; all refusing → down), and without any stay as they are.
-      if (results.length > 0) {
-        const reachable = results.some(Boolean)
-        for (const member of group.members) if (member.probe.kind !== 'tcp') this.decide(member, reachable)
+      if (!keep) {
+        this.stopNode(node)
+        this.nodes.delete(address)
       }
     }
-    void round().then(() => {
-      group.cancel = undefined
-      group.running = false
-      if (group.removed || this.closed) return
-      group.timer = setTimeout(() => this.runGroup(group), this.intervalMs).unref()
-    })
-  }
-
-  private decide(entry: Entry, ok: boolean): void {
-    if (!entry.removed && !this.closed) this.record(entry, ok)
+    for (const [address, ports] of wanted) {
+      const node = this.nodes.get(address) ?? this.addNode(address)
+      const before = node.ports
+      node.ports = ports
+      let joined = false
+      for (const kind of KINDS) {
+        for (const port of ports[kind].keys()) {
+          if (before[kind].has(port)) continue
+          this.unknown++
+          if (!this.grouped(kind, port)) this.startRunner({kind, address, port})
+          else joined = true
+        }
+      }
+      if (!joined) continue
+      node.unsettled = true
+      // New probes of a node whose /healthz already answered take that verdict now rather than at the next round.
+      if (node.verdict !== undefined && !node.running) this.applyVerdict(node, node.verdict)
+      if (!node.timer && !node.running) this.runGroup(node)
+    }
   }
 
   /** Probes without a first result yet (start-up waits briefly for this to reach 0). */
@@ -244,96 +215,225 @@ export class HealthMonitor extends EventEmitter<HealthEvents> implements TargetH
 
   /** Number of distinct probes being run. */
   get size(): number {
-    return this.entries.size
+    let size = 0
+    for (const node of this.nodes.values()) size += node.ports.tcp.size + node.ports.http.size
+    return size
   }
 
-  state(probe: Probe): HealthState {
-    return this.entries.get(probeKey(probe))?.state ?? 'unknown'
+  state(subject: HealthSubject): HealthState {
+    const {kind, at} = probeParts(subject)
+    const packed = this.nodes.get(at.address)?.ports[kind].get(at.port)
+    return packed === undefined ? 'unknown' : STATES[packed & 3]!
   }
 
   /** Anything not known to be down is routable: `unknown` included, and probes this monitor does not run. */
-  isHealthy(probe: Probe): boolean {
-    return this.state(probe) !== 'down'
+  isHealthy(subject: HealthSubject): boolean {
+    return this.state(subject) !== 'down'
   }
 
-  reportFailure(probe: Probe): void {
-    const entry = this.entries.get(probeKey(probe))
-    if (!entry || entry.state === 'down') return
-    entry.successes = 0
-    entry.failures = this.unhealthyThreshold
-    this.transition(entry, 'down')
+  reportFailure(subject: HealthSubject): void {
+    const {kind, at} = probeParts(subject)
+    const node = this.nodes.get(at.address)
+    const packed = node?.ports[kind].get(at.port)
+    if (!node || packed === undefined) return
+    const from = unpack(packed).state
+    if (from === 'down') return
+    node.ports[kind].set(at.port, pack({state: 'down', failures: this.unhealthyThreshold, successes: 0}))
+    node.unsettled = true
+    this.changed({kind, address: at.address, port: at.port}, from, 'down')
   }
 
   /** Stops every timer and aborts runs in flight. */
   close(): void {
     this.closed = true
-    for (const entry of this.entries.values()) this.stop(entry)
-    this.entries.clear()
-    this.groups.clear()
+    for (const node of this.nodes.values()) this.stopNode(node)
+    for (const runner of this.runners.values()) this.halt(runner)
+    this.nodes.clear()
+    this.runners.clear()
     this.unknown = 0
   }
 
-  private run(entry: Entry): void {
-    entry.timer = undefined
-    const {promise, cancel} = check(entry.probe, this.timeoutMs)
-    entry.cancel = cancel
-    void promise.then((ok) => {
-      entry.cancel = undefined
-      if (entry.removed || this.closed) return
-      this.record(entry, ok)
-      if (entry.removed || this.closed) return // a listener may have closed us
-      entry.timer = setTimeout(() => this.run(entry), this.intervalMs).unref()
+  /** Connect probes, and probes of the node health port itself, are decided per node when grouping is on. */
+  private grouped(kind: Kind, port: number): boolean {
+    if (this.nodeHealthPort === undefined) return false
+    return kind === 'tcp' || port === this.nodeHealthPort
+  }
+
+  private hasGrouped(node: NodeProbes): boolean {
+    if (this.nodeHealthPort === undefined) return false
+    return node.ports.tcp.size > 0 || node.ports.http.has(this.nodeHealthPort)
+  }
+
+  private addNode(address: string): NodeProbes {
+    const node: NodeProbes = {
+      address,
+      ports: {tcp: new Map(), http: new Map()},
+      roundsSinceHealthz: 0,
+      unsettled: false,
+      running: false,
+      cursor: 0,
+      removed: false,
+    }
+    this.nodes.set(address, node)
+    return node
+  }
+
+  private runGroup(node: NodeProbes): void {
+    node.timer = undefined
+    node.running = true
+    const tryHealthz = node.healthz !== false || node.roundsSinceHealthz >= HEALTHZ_RETRY_ROUNDS
+    const round = async (): Promise<void> => {
+      if (tryHealthz) {
+        node.roundsSinceHealthz = 0
+        const healthz = requestStatus({address: node.address, port: this.nodeHealthPort!}, this.timeoutMs)
+        node.cancel = healthz.cancel
+        const status = await healthz.promise
+        if (node.removed || this.closed) return
+        node.healthz = status !== undefined
+        const verdict = status === undefined ? undefined : status === 200
+        const changed = verdict !== node.verdict
+        node.verdict = verdict
+        if (verdict !== undefined) {
+          // Idle cost: a round that repeats the last verdict over settled probes visits none of them.
+          if (changed || node.unsettled) this.applyVerdict(node, verdict)
+          return
+        }
+      } else {
+        node.roundsSinceHealthz++
+        node.verdict = undefined
+      }
+      node.unsettled = true
+      // No node health server: NodePorts are probed by a connect, at most FALLBACK_PROBES_PER_ROUND of them per
+      // node and round, in turn, so a node with thousands of ports (or a dead one) costs a bounded amount; live
+      // traffic still marks a port down at once.
+      const ports = [...node.ports.tcp.keys()]
+      const batch =
+        ports.length <= FALLBACK_PROBES_PER_ROUND ? ports : rotate(ports, node.cursor, FALLBACK_PROBES_PER_ROUND)
+      node.cursor = (node.cursor + batch.length) % Math.max(1, ports.length)
+      const runs = batch.map((port) => ({port, ...check({kind: 'tcp', address: node.address, port}, this.timeoutMs)}))
+      node.cancel = () => runs.forEach((run) => run.cancel())
+      const results = await Promise.all(
+        runs.map(async ({port, promise}) => {
+          const ok = await promise
+          this.decide(node, 'tcp', port, ok)
+          return ok
+        }),
+      )
+      // Probes of the health port itself (UDP targets) have nothing of their own to connect to: they follow the
+      // node's NodePorts (any answering → reachable; all refusing → down), and without any stay as they are.
+      if (results.length > 0) {
+        const reachable = results.some(Boolean)
+        for (const port of node.ports.http.keys())
+          if (this.grouped('http', port)) this.decide(node, 'http', port, reachable)
+      }
+    }
+    void round().then(() => {
+      node.cancel = undefined
+      node.running = false
+      // A node left with only probes of their own (healthCheckNodePort) needs no rounds until one joins again.
+      if (node.removed || this.closed || !this.hasGrouped(node)) return
+      node.timer = setTimeout(() => this.runGroup(node), this.intervalMs).unref()
     })
   }
 
-  private record(entry: Entry, ok: boolean): void {
+  /** Records the node's /healthz verdict for every grouped probe not already showing it. */
+  private applyVerdict(node: NodeProbes, verdict: boolean): void {
+    let unsettled = false
+    for (const kind of KINDS) {
+      const ports = node.ports[kind]
+      for (const [port, packed] of ports) {
+        if (!this.grouped(kind, port) || settled(packed, verdict)) continue
+        this.record(node, kind, port, verdict)
+        if (!settled(ports.get(port)!, verdict)) unsettled = true
+      }
+    }
+    node.unsettled = unsettled
+  }
+
+  private decide(node: NodeProbes, kind: Kind, port: number, ok: boolean): void {
+    if (!node.removed && !this.closed) this.record(node, kind, port, ok)
+  }
+
+  private startRunner(probe: Probe): void {
+    const runner: Runner = {probe, removed: false}
+    this.runners.set(probeKey(probe), runner)
+    this.run(runner)
+  }
+
+  private run(runner: Runner): void {
+    runner.timer = undefined
+    const {promise, cancel} = check(runner.probe, this.timeoutMs)
+    runner.cancel = cancel
+    void promise.then((ok) => {
+      runner.cancel = undefined
+      if (runner.removed || this.closed) return
+      const node = this.nodes.get(runner.probe.address)
+      if (node) this.record(node, runner.probe.kind, runner.probe.port, ok)
+      if (runner.removed || this.closed) return // a listener may have closed us
+      runner.timer = setTimeout(() => this.run(runner), this.intervalMs).unref()
+    })
+  }
+
+  private record(node: NodeProbes, kind: Kind, port: number, ok: boolean): void {
+    const packed = node.ports[kind].get(port)
+    if (packed === undefined) return // no longer wanted
+    const health = unpack(packed)
+    const from = health.state
     if (ok) {
-      entry.failures = 0
-      entry.successes++
+      health.failures = 0
+      health.successes++
       // With no history, the first result decides; afterwards the thresholds apply.
-      if (entry.state === 'unknown' || (entry.state === 'down' && entry.successes >= this.healthyThreshold)) {
-        this.transition(entry, 'up')
-      }
+      if (from === 'unknown' || (from === 'down' && health.successes >= this.healthyThreshold)) health.state = 'up'
     } else {
-      entry.successes = 0
-      entry.failures++
-      if (entry.state === 'unknown' || (entry.state === 'up' && entry.failures >= this.unhealthyThreshold)) {
-        this.transition(entry, 'down')
-      }
+      health.successes = 0
+      health.failures++
+      if (from === 'unknown' || (from === 'up' && health.failures >= this.unhealthyThreshold)) health.state = 'down'
     }
-    this.emit('result', entry.probe, ok, entry.state)
+    node.ports[kind].set(port, pack(health))
+    const wantsProbe = from !== health.state || this.listenerCount('result') > 0
+    if (!wantsProbe) return
+    const probe: Probe = {kind, address: node.address, port}
+    if (from !== health.state) this.changed(probe, from, health.state)
+    this.emit('result', probe, ok, health.state)
   }
 
-  private transition(entry: Entry, to: HealthState): void {
-    const from = entry.state
-    if (from === to) return
+  private changed(probe: Probe, from: HealthState, to: HealthState): void {
     if (from === 'unknown') this.unknown--
-    entry.state = to
-    this.emit('change', entry.probe, from, to)
+    this.emit('change', probe, from, to)
   }
 
-  private stop(entry: Entry): void {
-    if (!entry.removed && entry.state === 'unknown') this.unknown--
-    entry.removed = true
-    const group = entry.group
-    if (group) {
-      group.members.delete(entry)
-      if (group.members.size === 0) {
-        group.removed = true
-        if (group.timer) clearTimeout(group.timer)
-        group.cancel?.()
-        this.groups.delete(group.address)
-      }
-    }
-    if (entry.timer) clearTimeout(entry.timer)
-    entry.timer = undefined
-    entry.cancel?.()
-    entry.cancel = undefined
+  private stopNode(node: NodeProbes): void {
+    node.removed = true
+    if (node.timer) clearTimeout(node.timer)
+    node.timer = undefined
+    node.cancel?.()
+  }
+
+  private stopRunner(probe: Probe): void {
+    const key = probeKey(probe)
+    const runner = this.runners.get(key)
+    if (!runner) return
+    this.halt(runner)
+    this.runners.delete(key)
+  }
+
+  private halt(runner: Runner): void {
+    runner.removed = true
+    if (runner.timer) clearTimeout(runner.timer)
+    runner.timer = undefined
+    runner.cancel?.()
   }
 }
 
+/** `count` items of `items` starting at `start`, wrapping around. */
+function rotate<T>(items: T[], start: number, count: number): T[] {
+  return Array.from({length: count}, (_, i) => items[(start + i) % items.length]!)
+}
 /** GET /healthz: the status code, or undefined when no HTTP answer came (refused, reset, timeout, cancelled). */
-function requestStatus(probe: Probe, timeoutMs: number): {promise: Promise<number | undefined>; cancel: () => void} {
+function requestStatus(
+  probe: {address: string; port: number},
+  timeoutMs: number,
+): {promise: Promise<number | undefined>; cancel: () => void} {
   let cancel = (): void => {}
   const promise = new Promise<number | undefined>((resolve) => {
     let done = false
@@ -384,6 +484,12 @@ function check(probe: Probe, timeoutMs: number): {promise: Promise<boolean>; can
     cancel = () => finish(false)
   })
   return {promise, cancel}
+}
+
+function count(name: string, value: number): number {
+  if (!Number.isInteger(value) || value < 1 || value > COUNT_MAX)
+    throw new RangeError(`${name} must be a whole number from 1 to ${COUNT_MAX}, got ${value}`)
+  return value
 }
 
 function positive(name: string, value: number): number {

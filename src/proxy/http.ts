@@ -8,9 +8,9 @@ import type {Duplex} from 'node:stream'
 import {createProxyServer} from 'http-proxy-3'
 import type {ProxyServer} from 'http-proxy-3'
 
-import type {HttpRoute, Probe, ProbedTarget} from '../serve/types.js'
+import type {HttpRoute, ProbedTarget} from '../serve/types.js'
 import type {TargetHealth} from './health.js'
-import {formatTarget, formatTargets, hasHealthyTarget, hostPort, orderTargets, probeOf} from './pick.js'
+import {formatTarget, formatTargets, hasHealthyTarget, hostPort, orderTargets} from './pick.js'
 import {connectFirst, connectTimeout, DEFAULT_MAX_CONNECTIONS, describeError} from './tcp.js'
 
 const DEFAULT_CONNECT_TIMEOUT_MS = 3000 // cloud-provider-kind's Envoy connect_timeout: 3s
@@ -231,7 +231,7 @@ export class HttpRouter {
 
   /** The route's targets in the order to try them (round-robin over healthy ones), or undefined when none is healthy. */
   private orderedTargets(entry: RouteEntry): ProbedTarget[] | undefined {
-    const isHealthy = (probe: Probe): boolean => this.health.isHealthy(probe)
+    const isHealthy = (target: ProbedTarget): boolean => this.health.isHealthy(target)
     const ordered = orderTargets(entry.route.targets, isHealthy, entry.counter++)
     if (hasHealthyTarget(ordered, isHealthy)) return ordered
     this.log(`http: no healthy target for ${entry.route.service}`)
@@ -360,7 +360,7 @@ export class HttpRouter {
         attempt()
         return
       }
-      this.health.reportFailure(probeOf(failed.target))
+      this.health.reportFailure(failed.target)
       failures.push(`${formatTarget(failed.target)}: ${describeError(error)}`)
       this.log(`http: ${route.service}: ${formatTarget(failed.target)}: ${describeError(error)}`)
       index++
@@ -430,7 +430,7 @@ export class HttpRouter {
       timeoutMs: this.connectTimeoutMs,
       cancelled: () => socket.destroyed,
       onFailure: ({target, error}) => {
-        this.health.reportFailure(probeOf(target))
+        this.health.reportFailure(target)
         this.log(`http: ${route.service}: ${formatTarget(target)}: ${describeError(error)}`)
       },
     })

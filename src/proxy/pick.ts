@@ -17,21 +17,21 @@ export function probeOf(target: ProbedTarget): Probe {
  */
 export function orderTargets(
   targets: ProbedTarget[],
-  isHealthy: (probe: Probe) => boolean,
+  isHealthy: (target: ProbedTarget) => boolean,
   start: number,
 ): ProbedTarget[] {
   const healthy: ProbedTarget[] = []
   const unhealthy: ProbedTarget[] = []
-  for (const target of targets) (isHealthy(probeOf(target)) ? healthy : unhealthy).push(target)
+  for (const target of targets) (isHealthy(target) ? healthy : unhealthy).push(target)
   if (healthy.length === 0) return unhealthy
   const offset = rotation(start, healthy.length)
   return [...healthy.slice(offset), ...healthy.slice(0, offset), ...unhealthy]
 }
 
 /** True when `ordered` (from `orderTargets`) holds a target worth trying: its first entry is healthy. */
-export function hasHealthyTarget(ordered: ProbedTarget[], isHealthy: (probe: Probe) => boolean): boolean {
+export function hasHealthyTarget(ordered: ProbedTarget[], isHealthy: (target: ProbedTarget) => boolean): boolean {
   const first = ordered[0]
-  return first !== undefined && isHealthy(probeOf(first))
+  return first !== undefined && isHealthy(first)
 }
 
 /** `node-a (127.0.10.1:30878)`: how targets are named in logs and error pages. */

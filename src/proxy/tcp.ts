@@ -4,7 +4,7 @@ import net from 'node:net'
 
 import type {ProbedTarget} from '../serve/types.js'
 import type {TargetHealth} from './health.js'
-import {formatTarget, formatTargets, hasHealthyTarget, hostPort, orderTargets, probeOf} from './pick.js'
+import {formatTarget, formatTargets, hasHealthyTarget, hostPort, orderTargets} from './pick.js'
 
 const DEFAULT_CONNECT_TIMEOUT_MS = 3000 // cloud-provider-kind's Envoy connect_timeout: 3s
 const TCP_KEEPALIVE_DELAY_MS = 60_000 // notices vanished peers on long-idle spliced connections
@@ -256,7 +256,7 @@ export class TcpForwarder {
       timeoutMs: this.connectTimeoutMs,
       cancelled: () => client.destroyed,
       onFailure: ({target, error}) => {
-        this.health.reportFailure(probeOf(target))
+        this.health.reportFailure(target)
         this.log(`tcp ${this.label()}: ${formatTarget(target)}: ${describeError(error)}`)
       },
     })

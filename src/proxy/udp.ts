@@ -6,7 +6,7 @@ import net from 'node:net'
 
 import type {ProbedTarget} from '../serve/types.js'
 import type {TargetHealth} from './health.js'
-import {formatTarget, formatTargets, hasHealthyTarget, hostPort, orderTargets, probeOf} from './pick.js'
+import {formatTarget, formatTargets, hasHealthyTarget, hostPort, orderTargets} from './pick.js'
 
 const DEFAULT_IDLE_TIMEOUT_MS = 60_000 // a minute of silence ends a flow, as in Envoy's udp_proxy idle_timeout
 const DEFAULT_MAX_SESSIONS = 1024
@@ -167,7 +167,7 @@ export class UdpForwarder {
     })
     upstream.on('error', (error: NodeJS.ErrnoException) => {
       // A connected UDP socket learns of an ICMP port-unreachable as ECONNREFUSED: the node is not listening.
-      if (error.code === 'ECONNREFUSED') this.health.reportFailure(probeOf(target))
+      if (error.code === 'ECONNREFUSED') this.health.reportFailure(target)
       this.log(`udp ${this.label()}: ${formatTarget(target)}: ${error.message}; ending the session`)
       this.end(session)
     })

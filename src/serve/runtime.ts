@@ -14,7 +14,7 @@ import {ListenerSet} from '../proxy/listeners.js'
 import type {ClusterSnapshot} from '../plan/types.js'
 import {buildServeMap, KUBE_PROXY_HEALTHZ_PORT, type ServeBuild, type ServeOptions, type ServeRow} from './map.js'
 import {formatServeTable, rowLines} from './table.js'
-import type {ForwardListener, Probe} from './types.js'
+import type {ForwardListener, Probe, ProbedTarget} from './types.js'
 
 /** Where the cluster's objects come from: ClusterWatch, or a fake in tests. */
 export interface SnapshotSource {
@@ -81,12 +81,11 @@ export function listenWarning(listener: ForwardListener, error: NodeJS.ErrnoExce
 /** Target up/down changes within this window are logged together, one line per node and state. */
 const HEALTH_LOG_BATCH_MS = 50
 
-/** Every probe the data path uses (HTTP routes and listeners); unmapped rows are not probed. */
-function probesOf(build: ServeBuild | undefined): Probe[] {
-  if (!build) return []
-  return [...build.map.http.flatMap((r) => r.targets), ...build.map.listeners.flatMap((l) => l.targets)].map((t) =>
-    probeOf(t),
-  )
+/** Every target the data path uses (HTTP routes and listeners); unmapped rows are not probed. */
+function* probedTargets(build: ServeBuild): Iterable<ProbedTarget> {
+  // Routes and listeners of one Service port share one targets array: walk each array once.
+  const lists = new Set([...build.map.http.map((r) => r.targets), ...build.map.listeners.map((l) => l.targets)])
+  for (const targets of lists) yield* targets
 }
 
 export class ServeRuntime {
@@ -177,7 +176,7 @@ export class ServeRuntime {
     this.last = build
     this.dns?.setRecords(build.map.dns)
     this.router.setRoutes(build.map.http)
-    this.health.setProbes(probesOf(build))
+    this.health.setProbes(probedTargets(build))
     await this.options.onApply?.(build).catch((error: unknown) => this.options.log.warn(firstLine(error)))
     const result = await this.listeners.apply(build.map.listeners)
     for (const {listener, error} of result.failed) {

@@ -1,26 +1,24 @@
 // serve's start-up table and the one-line descriptions its change log compares. Pure.
 import {formatColumns} from '../output/table.js'
 import type {HealthState} from '../proxy/health.js'
-import {probeOf} from '../proxy/pick.js'
 import type {ServeRow} from './map.js'
-import type {Probe} from './types.js'
+import type {ProbedTarget} from './types.js'
 
 /** Rows list each target up to this many; beyond, a count per health state (a 50-node cluster stays readable). */
 const LISTED_TARGETS = 6
 
-function targetsCell(r: ServeRow, state: (probe: Probe) => HealthState): string {
+function targetsCell(r: ServeRow, state: (target: ProbedTarget) => HealthState): string {
   if (r.note && r.targets.length === 0) return r.note
   const note = r.note ? ` ${r.note}` : ''
-  if (r.targets.length <= LISTED_TARGETS)
-    return r.targets.map((t) => `${t.node}(${state(probeOf(t))})`).join(',') + note
+  if (r.targets.length <= LISTED_TARGETS) return r.targets.map((t) => `${t.node}(${state(t)})`).join(',') + note
   const counts = new Map<HealthState, number>()
-  for (const t of r.targets) counts.set(state(probeOf(t)), (counts.get(state(probeOf(t))) ?? 0) + 1)
+  for (const t of r.targets) counts.set(state(t), (counts.get(state(t)) ?? 0) + 1)
   const summary = [...counts].map(([s, n]) => `${n} ${s}`).join(', ')
   return `${r.targets.length} targets: ${summary}${note}`
 }
 
 /** NAME ADDRESS MODE TARGETS, targets with their health. */
-export function formatServeTable(rows: ServeRow[], state: (probe: Probe) => HealthState): string {
+export function formatServeTable(rows: ServeRow[], state: (target: ProbedTarget) => HealthState): string {
   const body = rows.map((r) => [r.name, r.endpoint ?? '-', r.mode, targetsCell(r, state)])
   return formatColumns([['NAME', 'ADDRESS', 'MODE', 'TARGETS'], ...body])
 }

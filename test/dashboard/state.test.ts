@@ -4,7 +4,7 @@ import {buildPlan} from '../../src/plan/plan.js'
 import type {HealthState} from '../../src/proxy/health.js'
 import {assignAddresses, parseIpRange, type AddressRange} from '../../src/serve/addresses.js'
 import {buildServeMap} from '../../src/serve/map.js'
-import type {Probe} from '../../src/serve/types.js'
+import type {ProbedTarget} from '../../src/serve/types.js'
 import {makeNode, makeService, makeSnapshot, nodePortService} from '../builders.js'
 
 const DOMAIN = 'kube.internal'
@@ -35,7 +35,7 @@ function build(ipRange: AddressRange | undefined, httpPort = 8080) {
 }
 
 /** node-b is down, everything else up. */
-const health = (probe: Probe): HealthState => (probe.address === '127.0.10.2' ? 'down' : 'up')
+const health = (target: ProbedTarget): HealthState => (target.address === '127.0.10.2' ? 'down' : 'up')
 const addr = assignAddresses(['iot/mosquitto', 'media/radarr'], range)
 
 describe('dashboardState', () => {

@@ -7,8 +7,8 @@ import net from 'node:net'
 
 import {onTestFinished} from 'vitest'
 
-import type {TargetHealth} from '../../src/proxy/health.js'
-import type {Probe, ProbedTarget} from '../../src/serve/types.js'
+import type {HealthSubject, TargetHealth} from '../../src/proxy/health.js'
+import type {ProbedTarget} from '../../src/serve/types.js'
 
 export interface NodeSpec {
   node: string
@@ -30,14 +30,14 @@ export function makeTargets(specs: NodeSpec[], port: number): ProbedTarget[] {
 /** Health that says what the test wants and records what the data path reports. */
 export class FakeHealth implements TargetHealth {
   readonly down = new Set<string>()
-  readonly reported: Probe[] = []
+  readonly reported: HealthSubject[] = []
 
-  isHealthy(probe: Probe): boolean {
-    return !this.down.has(probe.address)
+  isHealthy(subject: HealthSubject): boolean {
+    return !this.down.has(subject.address)
   }
 
-  reportFailure(probe: Probe): void {
-    this.reported.push(probe)
+  reportFailure(subject: HealthSubject): void {
+    this.reported.push(subject)
   }
 }
 

@@ -117,6 +117,27 @@ describe('HealthMonitor', () => {
     expect(changes).toEqual(['unknown→up', 'up→down'])
   })
 
+  it('decides a target without a probe of its own by a connect to the target itself', async () => {
+    const [spec] = nodes(1, 24)
+    const backend = await startTcpNodes([spec!])
+    const health = monitor({intervalMs: 60_000})
+    const target = {node: spec!.node, address: spec!.address, port: backend.port}
+    health.setProbes([target])
+    await waitFor(() => health.state(target) === 'up', 'target up')
+    expect(health.state({kind: 'tcp', address: spec!.address, port: backend.port})).toEqual('up')
+    expect(health.state({kind: 'http', address: spec!.address, port: backend.port})).toEqual('unknown')
+    expect(health.size).toEqual(1)
+  })
+
+  it('rejects thresholds it cannot count to', () => {
+    expect(() => new HealthMonitor({unhealthyThreshold: 256})).toThrow(
+      'unhealthyThreshold must be a whole number from 1 to 255, got 256',
+    )
+    expect(() => new HealthMonitor({healthyThreshold: 1.5})).toThrow(
+      'healthyThreshold must be a whole number from 1 to 255, got 1.5',
+    )
+  })
+
   it('forgets probes that are no longer wanted', async () => {
     const server = await statusServer()
     const health = monitor({intervalMs: 60_000})
@@ -149,6 +170,36 @@ describe('HealthMonitor with a node health port (kube-proxy /healthz)', () => {
     expect(healthz.stats.get(spec!.node)!.requests - before).toBeLessThan(10) // not 200 per round
     status = 503 // kube-proxy says the node is not eligible (being deleted, stale rules)
     await waitFor(() => probes.every((p) => health.state(p) === 'down'), 'all down')
+  })
+
+  it('brings a port that live traffic reported down back up with the next /healthz 200', async () => {
+    const [spec] = nodes(1, 98)
+    const healthz = await startHttpNodes([spec!], (_node, _req, res) => res.end('{}'))
+    const health = monitor({intervalMs: 20, nodeHealthPort: healthz.port})
+    const {changes} = record(health)
+    const probes: Probe[] = [40100, 40101].map((port) => ({kind: 'tcp', address: spec!.address, port}))
+    health.setProbes(probes)
+    await waitFor(() => probes.every((p) => health.state(p) === 'up'), 'both up')
+    // Rounds that repeat the verdict over settled probes visit none of them; a failure report must unsettle them.
+    const requests = healthz.stats.get(spec!.node)!.requests
+    await waitFor(() => healthz.stats.get(spec!.node)!.requests >= requests + 2, 'two quiet rounds')
+    health.reportFailure(probes[0]!)
+    expect(health.state(probes[0]!)).toEqual('down')
+    await waitFor(() => health.state(probes[0]!) === 'up', 'up again')
+    expect(changes).toEqual(['unknown→up', 'unknown→up', 'up→down', 'down→up'])
+  })
+
+  it('stops the /healthz rounds of a node once none of its probes is wanted', async () => {
+    const [spec] = nodes(1, 99)
+    const healthz = await startHttpNodes([spec!], (_node, _req, res) => res.end('{}'))
+    const health = monitor({intervalMs: 20, nodeHealthPort: healthz.port})
+    const requests = (): number => healthz.stats.get(spec!.node)?.requests ?? 0
+    health.setProbes([{kind: 'tcp', address: spec!.address, port: 40200}])
+    await waitFor(() => requests() >= 2, 'rounds running')
+    health.setProbes([])
+    const after = requests()
+    await new Promise((r) => setTimeout(r, 200)) // ten intervals
+    expect(requests() - after).toBeLessThanOrEqual(1) // at most the round already in flight
   })
 
   it('falls back to a connect per NodePort where the node has no health server', async () => {

@@ -125,7 +125,7 @@ describe('HttpRouter', () => {
     const reply = await request(port, {method: 'POST', headers: {host: 'web.home.test'}, body: 'keep me'})
     expect(reply.status).toEqual(200)
     expect({node: echoed(reply).node, body: echoed(reply).body}).toEqual({node: 'node-b', body: 'keep me'})
-    expect(health.reported).toEqual([targets[0]!.probe])
+    expect(health.reported).toEqual([targets[0]])
   })
 
   it('retries a reset before the response only when repeating the request is safe', async () => {
@@ -317,7 +317,7 @@ describe('HttpRouter', () => {
     await waitFor(() => decodeFrame(received) !== undefined, 'echo frame')
     expect(decodeFrame(received)?.text).toEqual('node-b:hello')
     // The first node refused; the upgrade went to the second before the client saw anything.
-    expect(health.reported).toEqual([targets[0]!.probe])
+    expect(health.reported).toEqual([targets[0]])
   })
 
   it('answers a WebSocket upgrade with 502 when every node refuses, and 404 for an unknown host', async () => {

@@ -1,7 +1,7 @@
 import {describe, expect, it} from 'vitest'
 
 import {formatTargets, hasHealthyTarget, orderTargets} from '../../src/proxy/pick.js'
-import type {Probe, ProbedTarget} from '../../src/serve/types.js'
+import type {ProbedTarget} from '../../src/serve/types.js'
 
 function target(node: string, host: number): ProbedTarget {
   const address = `10.0.0.${host}`
@@ -13,9 +13,9 @@ const b = target('b', 2)
 const c = target('c', 3)
 const d = target('d', 4)
 
-function healthUnless(...down: ProbedTarget[]): (probe: Probe) => boolean {
+function healthUnless(...down: ProbedTarget[]): (target: ProbedTarget) => boolean {
   const addresses = new Set(down.map((t) => t.address))
-  return (probe) => !addresses.has(probe.address)
+  return (target) => !addresses.has(target.address)
 }
 
 describe('orderTargets', () => {

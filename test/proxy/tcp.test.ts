@@ -67,7 +67,7 @@ describe('TcpForwarder', () => {
     const client = connect(port)
     client.socket.write('hello')
     await waitFor(() => client.received() === 'node-b:hello', 'echo from the live node')
-    expect(health.reported).toEqual([targets[0]!.probe])
+    expect(health.reported).toEqual([targets[0]])
   })
 
   it('sends new connections to new targets and leaves open ones alone', async () => {

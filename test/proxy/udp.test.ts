@@ -126,6 +126,6 @@ describe('UdpForwarder', () => {
       c.send('anyone?')
       return health.reported.length > 0
     }, 'refusal reported')
-    expect(health.reported[0]).toEqual(targets[0]!.probe)
+    expect(health.reported[0]).toEqual(targets[0])
   })
 })
