@@ -1,7 +1,7 @@
 // The HTTP front door: routes by Host to a Service's node targets through http-proxy-3, retries a target that
 // cannot be reached on the next one before the client sees an error, and refuses to act as an open proxy.
 import http from 'node:http'
-import type net from 'node:net'
+import net from 'node:net'
 import {PassThrough} from 'node:stream'
 import type {Duplex} from 'node:stream'
 
@@ -10,6 +10,7 @@ import type {ProxyServer} from 'http-proxy-3'
 
 import type {HttpRoute, ProbedTarget} from '../serve/types.js'
 import type {TargetHealth} from './health.js'
+import {HostSplicer, type HandOff, type SplicePick} from './host-splice.js'
 import {formatTarget, formatTargets, hasHealthyTarget, hostPort, orderTargets} from './pick.js'
 import {connectFirst, connectTimeout, DEFAULT_MAX_CONNECTIONS, describeError} from './tcp.js'
 
@@ -95,7 +96,10 @@ export class HttpRouter {
   private readonly agent: http.Agent
   private readonly proxy: ProxyServer
   private readonly attempts = new WeakMap<http.IncomingMessage, Attempt>()
+  /** The slow-path servers behind the sockets `listen` binds (they parse whatever the splicer hands over). */
   private readonly servers = new Set<http.Server>()
+  private readonly fronts = new Set<net.Server>()
+  private readonly splicer: HostSplicer
   /** Upgraded connections (both ends): Node's closeAllConnections no longer sees them. */
   private readonly tunnels = new Set<net.Socket>()
   private readonly local: HttpRouterOptions['local']
@@ -109,6 +113,15 @@ export class HttpRouter {
     this.verbose = options.verbose ?? false
     this.local = options.local
     this.maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS
+    this.splicer = new HostSplicer({
+      pick: (host) => this.pick(host),
+      serviceOf: (host) => this.routes.get(normalizeHost(host) ?? '')?.route.service,
+      health: this.health,
+      connectTimeoutMs: this.connectTimeoutMs,
+      headersTimeoutMs: this.headersTimeoutMs,
+      log: this.log,
+      verbose: this.verbose,
+    })
     // One pool per target address:port, reused across requests and clients.
     this.agent = new http.Agent({keepAlive: true, timeout: FREE_SOCKET_TIMEOUT_MS})
     this.proxy = createProxyServer({
@@ -163,18 +176,29 @@ export class HttpRouter {
     return server
   }
 
-  /** Creates a server and binds it; rejects with the bind error. `close` closes it. */
-  listen(address: string, port: number): Promise<http.Server> {
-    const server = this.createServer()
+  /**
+   * Binds the router on `address:port`; rejects with the bind error. Plain keep-alive requests are spliced to a node
+   * (host-splice.ts); every other connection goes to a server with this router's handlers. `close` closes both.
+   */
+  listen(address: string, port: number): Promise<net.Server> {
+    const fallback = this.createServer()
+    const handOff: HandOff = (socket, pending) => {
+      if (pending.length > 0) socket.unshift(pending)
+      fallback.emit('connection', socket)
+      socket.resume()
+    }
+    // allowHalfOpen: a client's FIN reaches the node as a FIN, and the answer still comes back (as http.Server does).
+    const front = net.createServer({allowHalfOpen: true}, (socket) => this.splicer.accept(socket, handOff))
     // Excess clients are refused at accept; the process and the other connections carry on.
-    server.maxConnections = this.maxConnections
+    front.maxConnections = this.maxConnections
     return new Promise((resolve, reject) => {
-      server.once('error', reject)
-      server.listen({host: address, port}, () => {
-        server.removeListener('error', reject)
-        server.on('error', (error) => this.log(`http ${hostPort(address, port)}: ${error.message}`))
-        this.servers.add(server)
-        resolve(server)
+      front.once('error', reject)
+      front.listen({host: address, port}, () => {
+        front.removeListener('error', reject)
+        front.on('error', (error) => this.log(`http ${hostPort(address, port)}: ${error.message}`))
+        this.fronts.add(front)
+        this.servers.add(fallback)
+        resolve(front)
       })
     })
   }
@@ -207,15 +231,12 @@ export class HttpRouter {
    * still running after `graceMs` are cut; without it they are waited for.
    */
   async close(graceMs?: number): Promise<void> {
-    const closing = [...this.servers].map(
-      (server) =>
-        new Promise<void>((resolve) => {
-          server.close(() => resolve())
-          server.closeIdleConnections()
-        }),
-    )
+    const closing = [...this.fronts].map((front) => new Promise<void>((resolve) => front.close(() => resolve())))
     const servers = [...this.servers]
+    this.fronts.clear()
     this.servers.clear()
+    // Not listening themselves: close() stops their timers and closes their idle keep-alive connections.
+    for (const server of servers) server.close()
     if (graceMs !== undefined) {
       const timer = setTimeout(() => this.cutAll(servers), graceMs).unref()
       void Promise.all(closing).then(() => clearTimeout(timer))
@@ -227,6 +248,17 @@ export class HttpRouter {
   private cutAll(servers: http.Server[]): void {
     for (const server of servers) server.closeAllConnections()
     for (const socket of this.tunnels) socket.destroy()
+    this.splicer.cutAll()
+  }
+
+  /** The fast path's route for a Host value: only a route with a healthy target (the slow path answers the rest). */
+  private pick(host: string): SplicePick | undefined {
+    const name = normalizeHost(host)
+    const entry = name === undefined ? undefined : this.routes.get(name)
+    if (!entry) return undefined
+    const isHealthy = (target: ProbedTarget): boolean => this.health.isHealthy(target)
+    const ordered = orderTargets(entry.route.targets, isHealthy, entry.counter++)
+    return hasHealthyTarget(ordered, isHealthy) ? {service: entry.route.service, ordered} : undefined
   }
 
   /** The route's targets in the order to try them (round-robin over healthy ones), or undefined when none is healthy. */

@@ -1,0 +1,143 @@
+// Request heads for the router's fast path (src/proxy/splice.ts). Pure: bytes in, a verdict out. Only the plainest
+// HTTP/1.1 requests qualify; everything else (chunked bodies, upgrades, Expect, absolute-form, odd framing, any
+// header a proxy must rewrite) is left to Node's parser and http-proxy-3, which are strict about request smuggling.
+
+/** Node's default --max-http-header-size: a longer head goes to Node's parser, which answers 431. */
+export const MAX_HEAD_BYTES = 16 * 1024
+
+/** RFC 9110 §9.2.2: methods whose requests may be sent again after a connection failed before the response. */
+export const IDEMPOTENT_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE'])
+
+/** A request head the fast path can forward as bytes. Names and values are latin1 strings, as on the wire. */
+export interface RequestHead {
+  method: string
+  /** The origin-form request-target, as sent. */
+  target: string
+  /** The Host field value, as sent. */
+  host: string
+  /** Body bytes that follow the head (Content-Length; 0 without one). */
+  bodyLength: number
+  /** `Connection: close`: the client ends the connection after this exchange. */
+  close: boolean
+  /** Bytes of the head, including the blank line. */
+  length: number
+  /** The field lines, `[name, value]`, in order. */
+  fields: Array<[string, string]>
+}
+
+/** `head`: a complete plain head; `partial`: wait for more bytes; `other`: leave the connection to Node's parser. */
+export type HeadScan = {head: RequestHead} | {partial: true} | {other: string}
+
+const REQUEST_LINE = /^(GET|HEAD|POST|PUT|DELETE|OPTIONS|PATCH) (\/[!-~]*) HTTP\/1\.1$/
+/** RFC 9110 §5.1 token, then the value without control characters (RFC 9110 §5.5); no obs-fold. */
+const FIELD_LINE = /^([!#$%&'*+.^_`|~0-9A-Za-z-]+):[ \t]*([^\0-\x08\n-\x1f\x7f]*?)[ \t]*$/
+const CONTENT_LENGTH = /^\d{1,15}$/
+
+/**
+ * Fields that send a request to Node's parser: framing it re-checks (Transfer-Encoding), hop-by-hop fields the proxy
+ * would have to drop (RFC 9110 §7.6.1), Expect (Node answers 100-continue itself), Upgrade (WebSockets).
+ */
+const OTHER_FIELDS = new Set([
+  'transfer-encoding',
+  'keep-alive',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'upgrade',
+  'expect',
+])
+
+/** Fields that may appear once at most on the fast path (twice is an error or needs merging). */
+const SINGLE_FIELDS = new Set([
+  'host',
+  'content-length',
+  'connection',
+  'x-forwarded-for',
+  'x-forwarded-port',
+  'x-forwarded-proto',
+  'x-forwarded-host',
+])
+
+/** Where the head in `bytes` ends (after CRLF CRLF), -1 when it has not ended yet. */
+function headEnd(bytes: Buffer): number {
+  const at = bytes.indexOf('\r\n\r\n', 0, 'latin1')
+  return at < 0 ? -1 : at + 4
+}
+
+/** A LF without the CR before it: RFC 9112 §2.2 lets a recipient accept it; Node refuses it, and so must we. */
+function hasBareLf(bytes: Buffer, end: number): boolean {
+  for (let at = bytes.indexOf(10); at >= 0 && at < end; at = bytes.indexOf(10, at + 1)) {
+    if (at === 0 || bytes[at - 1] !== 13) return true
+  }
+  return false
+}
+
+/** Reads the request head at the start of `bytes`. */
+export function scanRequestHead(bytes: Buffer): HeadScan {
+  const end = headEnd(bytes)
+  const searched = end < 0 ? bytes.length : end
+  if (hasBareLf(bytes, searched)) return {other: 'bare LF'}
+  if (end < 0) return bytes.length >= MAX_HEAD_BYTES ? {other: 'head too large'} : {partial: true}
+  if (end > MAX_HEAD_BYTES) return {other: 'head too large'}
+  const lines = bytes.toString('latin1', 0, end - 4).split('\r\n')
+  const request = REQUEST_LINE.exec(lines[0] ?? '')
+  if (!request) return {other: 'request line'}
+  const fields: Array<[string, string]> = []
+  const seen = new Map<string, string>()
+  for (let i = 1; i < lines.length; i++) {
+    const field = FIELD_LINE.exec(lines[i]!)
+    if (!field) return {other: 'field line'}
+    const [, name = '', value = ''] = field
+    const key = name.toLowerCase()
+    if (OTHER_FIELDS.has(key)) return {other: key}
+    if (SINGLE_FIELDS.has(key) && seen.has(key)) return {other: `repeated ${key}`}
+    seen.set(key, value)
+    fields.push([name, value])
+  }
+  const host = seen.get('host')
+  if (host === undefined) return {other: 'no host'}
+  const length = seen.get('content-length')
+  if (length !== undefined && !CONTENT_LENGTH.test(length)) return {other: 'content-length'}
+  const connection = seen.get('connection')?.toLowerCase()
+  if (connection !== undefined && connection !== 'keep-alive' && connection !== 'close') return {other: 'connection'}
+  return {
+    head: {
+      method: request[1]!,
+      target: request[2]!,
+      host,
+      bodyLength: length === undefined ? 0 : Number(length),
+      close: connection === 'close',
+      length: end,
+      fields,
+    },
+  }
+}
+
+/**
+ * The head as the node receives it, with the X-Forwarded-* fields http-proxy-3 adds on the slow path (`xfwd`):
+ * For, Port and Proto appended to what the client sent, Host kept or set to the Host field.
+ */
+export function forwardedHead(head: RequestHead, clientAddress: string): Buffer {
+  const port = /:(\d+)/.exec(head.host)?.[1] ?? '80'
+  const added: Record<string, string> = {
+    'x-forwarded-for': clientAddress,
+    'x-forwarded-port': port,
+    'x-forwarded-proto': 'http',
+  }
+  let text = `${head.method} ${head.target} HTTP/1.1\r\n`
+  let hasForwardedHost = false
+  for (const [name, value] of head.fields) {
+    const key = name.toLowerCase()
+    const extra = added[key]
+    if (key === 'x-forwarded-host') hasForwardedHost = true
+    if (extra === undefined) {
+      text += `${name}: ${value}\r\n`
+      continue
+    }
+    text += `${name}: ${value === '' ? '' : `${value},`}${extra}\r\n`
+    delete added[key]
+  }
+  for (const [name, value] of Object.entries(added)) text += `${name}: ${value}\r\n`
+  if (!hasForwardedHost) text += `x-forwarded-host: ${head.host}\r\n`
+  return Buffer.from(`${text}\r\n`, 'latin1')
+}
