@@ -2,7 +2,8 @@
 // Host of its first request and spliced to one node connection, as a per-service address is: no request or
 // response objects, no header maps, one write per request head. Each later request head on the connection is
 // read too (bodies are skipped by Content-Length), so a request for another Service, or one that is not plain, is
-// never sent to this node: the node is let finish what it owes, then the connection moves to the http-proxy-3 path.
+// never sent to this node: once the node's responses are all through (ResponseTracker follows their framing), the
+// connection moves to the http-proxy-3 path, between two exchanges.
 //
 // That path (http.ts) keeps everything else: unknown names and the dashboard, 503/502 pages, WebSockets, chunked
 // uploads, Expect, absolute-form targets, smuggling refusals, and clients that send `Connection: close`, which gain
@@ -11,7 +12,7 @@ import type net from 'node:net'
 
 import type {ProbedTarget} from '../serve/types.js'
 import type {TargetHealth} from './health.js'
-import {forwardedHead, IDEMPOTENT_METHODS, scanRequestHead, type RequestHead} from './http-head.js'
+import {forwardedHead, IDEMPOTENT_METHODS, ResponseTracker, scanRequestHead, type RequestHead} from './http-head.js'
 import {formatTarget} from './pick.js'
 import {connectFirst, DEFAULT_IDLE_TIMEOUT_MS, describeError} from './tcp.js'
 
@@ -76,6 +77,7 @@ class SplicedConnection {
   /** Everything sent to the node before its first response byte, while resending it is safe (RFC 9110 §9.2.2). */
   private replay: Buffer[] | undefined = []
   private clientEnded = false
+  private readonly responses = new ResponseTracker()
   private timer?: NodeJS.Timeout
 
   constructor(
@@ -158,6 +160,8 @@ class SplicedConnection {
     socket.setNoDelay(true)
     socket.on('data', this.onUpstreamData)
     socket.on('error', () => {}) // 'close' follows and decides
+    // A node's FIN ends its part in HTTP: close our side too (the socket is half-open capable), so 'close' decides.
+    socket.on('end', () => socket.end())
     socket.on('close', this.onUpstreamClose)
     for (const bytes of this.replay ?? []) socket.write(bytes)
     this.phase = 'open'
@@ -174,6 +178,7 @@ class SplicedConnection {
     }
     if (!IDEMPOTENT_METHODS.has(head.method) || head.bodyLength > 0) this.replay = undefined
     this.replay?.push(bytes)
+    this.responses.request(head.method)
     this.send(bytes)
   }
 
@@ -189,7 +194,10 @@ class SplicedConnection {
 
   private readonly onUpstreamData = (chunk: Buffer): void => {
     this.replay = undefined // the node answered: from here on a failure is the client's to see
-    if (!this.client.write(chunk)) {
+    this.responses.feed(chunk)
+    const written = this.client.write(chunk)
+    if (this.phase === 'draining' && this.responses.idle) return this.handOver()
+    if (!written) {
       const upstream = this.upstream!
       upstream.pause()
       this.client.once('drain', () => upstream.resume())
@@ -200,6 +208,7 @@ class SplicedConnection {
     const upstream = this.upstream!
     if (this.phase === 'gone') return
     if (this.phase === 'draining') {
+      // The node ended the connection after its last response (or one that ends at close): the client may go on.
       if (hadError || !upstream.readableEnded) return this.cut()
       return this.moveToSlowPath()
     }
@@ -219,13 +228,24 @@ class SplicedConnection {
     else this.client.destroy()
   }
 
-  /** Stops forwarding; once the node has finished (it sees our FIN), the slow path takes the connection over. */
+  /** Stops forwarding; once the node's responses are through, the slow path takes the connection over. */
   private leave(): void {
     if (!this.upstream) return this.moveToSlowPath()
     this.phase = 'draining'
     this.client.pause()
-    this.upstream.end()
+    if (this.responses.idle) return this.handOver()
+    // Responses that cannot be followed (one that ends at close): the node finishes when it sees our FIN.
+    if (!this.responses.framed) this.upstream.end()
     this.timer = setTimeout(() => this.cut(), DRAIN_LIMIT_MS).unref()
+  }
+
+  /** Lets go of the node connection, between two exchanges, and gives the client to the slow path. */
+  private handOver(): void {
+    const upstream = this.upstream!
+    upstream.off('data', this.onUpstreamData)
+    upstream.off('close', this.onUpstreamClose)
+    upstream.destroy()
+    this.moveToSlowPath()
   }
 
   private moveToSlowPath(): void {

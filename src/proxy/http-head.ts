@@ -141,3 +141,102 @@ export function forwardedHead(head: RequestHead, clientAddress: string): Buffer 
   if (!hasForwardedHost) text += `x-forwarded-host: ${head.host}\r\n`
   return Buffer.from(`${text}\r\n`, 'latin1')
 }
+
+const STATUS_LINE = /^HTTP\/1\.[01] (\d{3})/
+const CONTENT_LENGTH_FIELD = /\r\ncontent-length:[ \t]*(\d+)[ \t]*\r\n/i
+const CHUNKED_FIELD = /\r\ntransfer-encoding:[^\r\n]*chunked[ \t]*\r\n/i
+const CHUNK_SIZE = /^([0-9a-fA-F]{1,12})[ \t]*(?:;[^\r\n]*)?$/
+
+type Framing = 'head' | 'body' | 'chunk-size' | 'chunk-data' | 'chunk-end' | 'trailers' | 'until-close' | 'unframed'
+
+/**
+ * Follows the responses on a spliced connection (RFC 9112 §6.3) just far enough to tell when every forwarded request
+ * has its whole response, so that the connection can change hands between two exchanges. It reads heads and chunk
+ * sizes only; bodies are skipped by length.
+ */
+export class ResponseTracker {
+  /** Methods of the forwarded requests still waiting for the end of their response, oldest first. */
+  private readonly waiting: string[] = []
+  private framing: Framing = 'head'
+  /** Body or chunk bytes still to skip, or the CRLF bytes after chunk data. */
+  private left = 0
+  /** A head, chunk-size line or trailer section that arrived in pieces. */
+  private partial = ''
+
+  /** A request was sent: its response comes after those of the requests before it. */
+  request(method: string): void {
+    this.waiting.push(method)
+  }
+
+  /** True when every request sent so far has its whole response. */
+  get idle(): boolean {
+    return this.waiting.length === 0 && this.framing === 'head' && this.partial === ''
+  }
+
+  /** False once the stream left HTTP/1.1 framing (an upgrade, a response that ends at close, garbage). */
+  get framed(): boolean {
+    return this.framing !== 'until-close' && this.framing !== 'unframed'
+  }
+
+  /** Reads response bytes as they are passed to the client. */
+  feed(bytes: Buffer): void {
+    let at = 0
+    while (at < bytes.length && this.framed) {
+      if (this.framing === 'body' || this.framing === 'chunk-data' || this.framing === 'chunk-end') {
+        const skip = Math.min(this.left, bytes.length - at)
+        at += skip
+        this.left -= skip
+        if (this.left > 0) continue
+        if (this.framing === 'body') this.complete()
+        else if (this.framing === 'chunk-data') [this.framing, this.left] = ['chunk-end', 2]
+        else this.framing = 'chunk-size'
+        continue
+      }
+      // head, chunk-size and trailers are line-based: read up to their end.
+      const terminator = this.framing === 'chunk-size' ? '\r\n' : '\r\n\r\n'
+      const text = this.partial + bytes.toString('latin1', at, Math.min(bytes.length, at + MAX_HEAD_BYTES))
+      const end = this.framing === 'trailers' && text.startsWith('\r\n') ? 0 : text.indexOf(terminator)
+      if (end < 0) {
+        if (text.length > MAX_HEAD_BYTES) this.framing = 'unframed'
+        else this.partial = text
+        return
+      }
+      const used = (this.framing === 'trailers' && end === 0 ? 2 : end + terminator.length) - this.partial.length
+      const line = text.slice(0, end)
+      this.partial = ''
+      at += used
+      this.read(line)
+    }
+  }
+
+  private read(text: string): void {
+    if (this.framing === 'trailers') return this.complete()
+    if (this.framing === 'chunk-size') {
+      const size = CHUNK_SIZE.exec(text)
+      if (!size) return void (this.framing = 'unframed')
+      const length = parseInt(size[1]!, 16)
+      if (length === 0) this.framing = 'trailers'
+      else [this.framing, this.left] = ['chunk-data', length]
+      return
+    }
+    const status = Number(STATUS_LINE.exec(text)?.[1] ?? NaN)
+    const method = this.waiting[0]
+    if (!Number.isInteger(status) || method === undefined) return void (this.framing = 'unframed')
+    if (status === 101) return void (this.framing = 'unframed') // the connection is another protocol now
+    if (status < 200) return // an interim response: the final one follows
+    const head = `${text}\r\n`
+    if (method === 'HEAD' || status === 204 || status === 304) return this.complete()
+    if (CHUNKED_FIELD.test(head)) return void (this.framing = 'chunk-size')
+    const length = CONTENT_LENGTH_FIELD.exec(head)?.[1]
+    if (length === undefined) return void (this.framing = 'until-close')
+    this.left = Number(length)
+    this.framing = 'body'
+    if (this.left === 0) this.complete()
+  }
+
+  private complete(): void {
+    this.waiting.shift()
+    this.framing = 'head'
+    this.left = 0
+  }
+}

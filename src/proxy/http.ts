@@ -99,6 +99,8 @@ export class HttpRouter {
   /** The slow-path servers behind the sockets `listen` binds (they parse whatever the splicer hands over). */
   private readonly servers = new Set<http.Server>()
   private readonly fronts = new Set<net.Server>()
+  /** Sockets the fast path handed over, with what had been written to them by then (complete responses). */
+  private readonly handedOver = new WeakMap<net.Socket, number>()
   private readonly splicer: HostSplicer
   /** Upgraded connections (both ends): Node's closeAllConnections no longer sees them. */
   private readonly tunnels = new Set<net.Socket>()
@@ -183,6 +185,7 @@ export class HttpRouter {
   listen(address: string, port: number): Promise<net.Server> {
     const fallback = this.createServer()
     const handOff: HandOff = (socket, pending) => {
+      this.handedOver.set(socket, socket.bytesWritten)
       if (pending.length > 0) socket.unshift(pending)
       fallback.emit('connection', socket)
       socket.resume()
@@ -496,8 +499,10 @@ export class HttpRouter {
   private onClientError(error: NodeJS.ErrnoException, socket: Duplex): void {
     if (this.verbose) this.log(`http: client error: ${error.code ?? error.message}`)
     // The same replies Node sends without a clientError listener, then the socket goes.
+    // Only between responses: nothing written yet, or nothing since the fast path handed the socket over.
     const written = 'bytesWritten' in socket ? (socket as net.Socket).bytesWritten : 0
-    if (error.code !== 'ECONNRESET' && socket.writable && written === 0) {
+    const settled = this.handedOver.get(socket as net.Socket) ?? 0
+    if (error.code !== 'ECONNRESET' && socket.writable && written === settled) {
       const status = error.code === 'HPE_HEADER_OVERFLOW' ? 431 : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400
       socket.write(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`)
     }

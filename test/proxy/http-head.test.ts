@@ -1,0 +1,205 @@
+import {describe, expect, it} from 'vitest'
+
+import {
+  forwardedHead,
+  MAX_HEAD_BYTES,
+  ResponseTracker,
+  scanRequestHead,
+  type RequestHead,
+} from '../../src/proxy/http-head.js'
+
+const bytes = (text: string): Buffer => Buffer.from(text, 'latin1')
+
+describe('scanRequestHead', () => {
+  it('reads a plain keep-alive GET', () => {
+    const text = 'GET /a?b=1 HTTP/1.1\r\nHost: web.home.test:8080\r\nAccept: */*\r\n\r\nGET /next'
+    expect(scanRequestHead(bytes(text))).toEqual({
+      head: {
+        method: 'GET',
+        target: '/a?b=1',
+        host: 'web.home.test:8080',
+        bodyLength: 0,
+        close: false,
+        length: text.indexOf('GET /next'),
+        fields: [
+          ['Host', 'web.home.test:8080'],
+          ['Accept', '*/*'],
+        ],
+      },
+    })
+  })
+
+  it('reads the body length and Connection: close', () => {
+    const scan = scanRequestHead(bytes('POST / HTTP/1.1\r\nhost: a\r\ncontent-length: 7\r\nConnection: Close\r\n\r\n'))
+    expect('head' in scan && {bodyLength: scan.head.bodyLength, close: scan.head.close}).toEqual({
+      bodyLength: 7,
+      close: true,
+    })
+  })
+
+  it('waits for the rest of a head that has not ended', () => {
+    expect(scanRequestHead(bytes('GET / HTTP/1.1\r\nHost: a\r\n'))).toEqual({partial: true})
+  })
+
+  const others: Array<[string, string, string]> = [
+    ['a bare LF', 'GET / HTTP/1.1\nHost: a\n\n', 'bare LF'],
+    ['a bare LF in a head still arriving', 'GET / HTTP/1.1\r\nHost: a\nX-A', 'bare LF'],
+    ['Transfer-Encoding', 'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n', 'transfer-encoding'],
+    [
+      'two Content-Lengths',
+      'POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\n',
+      'repeated content-length',
+    ],
+    [
+      'a Content-Length that is not a number',
+      'POST / HTTP/1.1\r\nHost: a\r\nContent-Length: +5\r\n\r\n',
+      'content-length',
+    ],
+    ['two Host fields', 'GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n', 'repeated host'],
+    ['no Host', 'GET / HTTP/1.1\r\nAccept: */*\r\n\r\n', 'no host'],
+    ['an absolute-form target', 'GET http://a/ HTTP/1.1\r\nHost: a\r\n\r\n', 'request line'],
+    ['HTTP/1.0', 'GET / HTTP/1.0\r\nHost: a\r\n\r\n', 'request line'],
+    ['CONNECT', 'CONNECT a:443 HTTP/1.1\r\nHost: a:443\r\n\r\n', 'request line'],
+    ['an obs-fold line', 'GET / HTTP/1.1\r\nHost: a\r\nX-A: b\r\n c\r\n\r\n', 'field line'],
+    ['a control character in a value', 'GET / HTTP/1.1\r\nHost: a\r\nX-A: b\x01c\r\n\r\n', 'field line'],
+    ['a space before the colon', 'GET / HTTP/1.1\r\nHost : a\r\n\r\n', 'field line'],
+    [
+      'a WebSocket upgrade',
+      'GET / HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n',
+      'upgrade',
+    ],
+    [
+      'a Connection option other than keep-alive or close',
+      'GET / HTTP/1.1\r\nHost: a\r\nConnection: TE\r\n\r\n',
+      'connection',
+    ],
+    ['Expect', 'PUT / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nExpect: 100-continue\r\n\r\n', 'expect'],
+    ['a hop-by-hop Keep-Alive field', 'GET / HTTP/1.1\r\nHost: a\r\nKeep-Alive: timeout=5\r\n\r\n', 'keep-alive'],
+    [
+      'two X-Forwarded-For fields',
+      'GET / HTTP/1.1\r\nHost: a\r\nX-Forwarded-For: 1\r\nX-Forwarded-For: 2\r\n\r\n',
+      'repeated x-forwarded-for',
+    ],
+    [
+      'a head over the size limit',
+      `GET / HTTP/1.1\r\nHost: a\r\nX-Big: ${'x'.repeat(MAX_HEAD_BYTES)}`,
+      'head too large',
+    ],
+  ]
+  it.each(others)('leaves %s to the slow path', (_name, text, why) => {
+    expect(scanRequestHead(bytes(text))).toEqual({other: why})
+  })
+})
+
+describe('forwardedHead', () => {
+  const head = (fields: Array<[string, string]>, host = 'web.home.test:8080'): RequestHead => ({
+    method: 'GET',
+    target: '/x',
+    host,
+    bodyLength: 0,
+    close: false,
+    length: 0,
+    fields: [['Host', host], ...fields],
+  })
+
+  it('adds X-Forwarded-For, -Port, -Proto and -Host as http-proxy-3 does', () => {
+    expect(forwardedHead(head([['Accept', '*/*']]), '127.0.0.1').toString('latin1')).toEqual(
+      'GET /x HTTP/1.1\r\nHost: web.home.test:8080\r\nAccept: */*\r\n' +
+        'x-forwarded-for: 127.0.0.1\r\nx-forwarded-port: 8080\r\nx-forwarded-proto: http\r\n' +
+        'x-forwarded-host: web.home.test:8080\r\n\r\n',
+    )
+  })
+
+  it("appends to the client's own X-Forwarded values and keeps its X-Forwarded-Host", () => {
+    const sent = head(
+      [
+        ['X-Forwarded-For', '10.1.1.1'],
+        ['X-Forwarded-Proto', 'https'],
+        ['X-Forwarded-Host', 'outer.example'],
+      ],
+      'web.home.test',
+    )
+    expect(forwardedHead(sent, '127.0.0.2').toString('latin1')).toEqual(
+      'GET /x HTTP/1.1\r\nHost: web.home.test\r\nX-Forwarded-For: 10.1.1.1,127.0.0.2\r\n' +
+        'X-Forwarded-Proto: https,http\r\nX-Forwarded-Host: outer.example\r\nx-forwarded-port: 80\r\n\r\n',
+    )
+  })
+})
+
+describe('ResponseTracker', () => {
+  /** Feeds `pieces` one by one and says after each whether every request had its whole response. */
+  function follow(methods: string[], pieces: string[]): {idle: boolean[]; framed: boolean} {
+    const tracker = new ResponseTracker()
+    for (const method of methods) tracker.request(method)
+    const idle = pieces.map((piece) => {
+      tracker.feed(bytes(piece))
+      return tracker.idle
+    })
+    return {idle, framed: tracker.framed}
+  }
+
+  const cases: Array<{name: string; methods: string[]; pieces: string[]; idle: boolean[]; framed?: boolean}> = [
+    {
+      name: 'a Content-Length body, in pieces',
+      methods: ['GET'],
+      pieces: ['HTTP/1.1 200 OK\r\nContent-Le', 'ngth: 5\r\n\r\nhel', 'lo'],
+      idle: [false, false, true],
+    },
+    {
+      name: 'two pipelined responses in one piece',
+      methods: ['GET', 'GET'],
+      pieces: ['HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nokHTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n'],
+      idle: [true],
+    },
+    {
+      name: 'a chunked body with a chunk extension and a trailer, split everywhere',
+      methods: ['POST'],
+      pieces: [
+        'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;x=1\r',
+        '\nhel',
+        'lo\r\n0\r\nX-Sum: 1\r\n',
+        '\r\n',
+      ],
+      idle: [false, false, false, true],
+    },
+    {
+      name: 'a chunked body without trailers',
+      methods: ['GET'],
+      pieces: ['HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n'],
+      idle: [true],
+    },
+    {
+      name: 'HEAD, 204 and 304 answers without a body whatever their Content-Length',
+      methods: ['HEAD', 'GET', 'GET'],
+      pieces: [
+        'HTTP/1.1 200 OK\r\nContent-Length: 99\r\n\r\n',
+        'HTTP/1.1 204 No Content\r\n\r\n',
+        'HTTP/1.1 304 Not Modified\r\nContent-Length: 99\r\n\r\n',
+      ],
+      idle: [false, false, true],
+    },
+    {
+      name: 'an interim 100 Continue before the final response',
+      methods: ['PUT'],
+      pieces: ['HTTP/1.1 100 Continue\r\n\r\n', 'HTTP/1.1 201 Created\r\ncontent-length: 0\r\n\r\n'],
+      idle: [false, true],
+    },
+    {
+      name: 'a body that ends at close',
+      methods: ['GET'],
+      pieces: ['HTTP/1.1 200 OK\r\n\r\nstreaming'],
+      idle: [false],
+      framed: false,
+    },
+    {
+      name: 'a response nobody asked for',
+      methods: [],
+      pieces: ['HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n'],
+      idle: [false],
+      framed: false,
+    },
+  ]
+  it.each(cases)('follows $name', ({methods, pieces, idle, framed = true}) => {
+    expect(follow(methods, pieces)).toEqual({idle, framed})
+  })
+})
