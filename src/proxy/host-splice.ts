@@ -14,7 +14,7 @@ import type {ProbedTarget} from '../serve/types.js'
 import type {TargetHealth} from './health.js'
 import {forwardedHead, IDEMPOTENT_METHODS, ResponseTracker, scanRequestHead, type RequestHead} from './http-head.js'
 import {formatTarget} from './pick.js'
-import {connectFirst, DEFAULT_IDLE_TIMEOUT_MS, describeError} from './tcp.js'
+import {connectFirst, DEFAULT_IDLE_TIMEOUT_MS, describeError, writeChunk, type NodeDataHandler} from './tcp.js'
 
 /** How long a node gets to finish its responses after we stop sending to it (moving a connection to the slow path). */
 const DRAIN_LIMIT_MS = 30_000
@@ -146,6 +146,7 @@ class SplicedConnection {
         options.health.reportFailure(target)
         options.log(`http: ${this.service}: ${formatTarget(target)}: ${describeError(error)}`)
       },
+      onData: this.onUpstreamData,
     })
     if (!socket || !target || this.client.destroyed) {
       socket?.destroy()
@@ -158,7 +159,6 @@ class SplicedConnection {
     this.untried = ordered.slice(ordered.indexOf(target) + 1)
     this.upstream = socket
     socket.setNoDelay(true)
-    socket.on('data', this.onUpstreamData)
     socket.on('error', () => {}) // 'close' follows and decides
     // A node's FIN ends its part in HTTP: close our side too (the socket is half-open capable), so 'close' decides.
     socket.on('end', () => socket.end())
@@ -192,16 +192,12 @@ class SplicedConnection {
     }
   }
 
-  private readonly onUpstreamData = (chunk: Buffer): void => {
+  private readonly onUpstreamData: NodeDataHandler = (chunk, done, socket) => {
     this.replay = undefined // the node answered: from here on a failure is the client's to see
     this.responses.feed(chunk)
-    const written = this.client.write(chunk)
-    if (this.phase === 'draining' && this.responses.idle) return this.handOver()
-    if (!written) {
-      const upstream = this.upstream!
-      upstream.pause()
-      this.client.once('drain', () => upstream.resume())
-    }
+    const reading = writeChunk(this.client, chunk, done, socket)
+    if (this.phase === 'draining' && this.responses.idle) this.handOver()
+    return reading
   }
 
   private readonly onUpstreamClose = (hadError: boolean): void => {
@@ -242,7 +238,6 @@ class SplicedConnection {
   /** Lets go of the node connection, between two exchanges, and gives the client to the slow path. */
   private handOver(): void {
     const upstream = this.upstream!
-    upstream.off('data', this.onUpstreamData)
     upstream.off('close', this.onUpstreamClose)
     upstream.destroy()
     this.moveToSlowPath()

@@ -1,10 +1,11 @@
+import {createHash, randomBytes} from 'node:crypto'
 import net from 'node:net'
 
 import {describe, expect, it, onTestFinished} from 'vitest'
 
 import {TcpForwarder} from '../../src/proxy/tcp.js'
 import type {TcpForwarderOptions} from '../../src/proxy/tcp.js'
-import {FakeHealth, freeSharedPort, makeTargets, nodes, startTcpNodes, waitFor} from './backends.js'
+import {FakeHealth, freeSharedPort, makeTargets, nodes, onSharedPort, startTcpNodes, waitFor} from './backends.js'
 
 async function forwarder(options: Omit<TcpForwarderOptions, 'address' | 'port'>): Promise<{
   forwarder: TcpForwarder
@@ -171,6 +172,74 @@ describe('TcpForwarder bounds', () => {
     const fourth = connect(port)
     fourth.socket.write('4')
     await waitFor(() => fourth.received() === 'node-a:4', 'served again')
+  })
+
+  it('delivers large downloads intact to readers that start late, several at once (pooled read buffers)', async () => {
+    // Each connection gets its own random bytes: a read buffer reused too early would mix them up.
+    const sent = new Map<number, string>()
+    const [spec] = nodes(1, 114)
+    const {port: nodePort} = await onSharedPort(
+      [spec!.address],
+      (address, port) =>
+        new Promise<net.Server>((resolve, reject) => {
+          const server = net.createServer((socket) => {
+            const id = sent.size
+            const body = randomBytes(24 * 1024 * 1024)
+            sent.set(id, createHash('sha256').update(body).digest('hex'))
+            const head = Buffer.alloc(4)
+            head.writeUInt32BE(id)
+            socket.end(Buffer.concat([head, body]))
+          })
+          server.once('error', reject)
+          server.listen(port, address, () => resolve(server))
+        }),
+      (server) => new Promise<void>((resolve) => server.close(() => resolve())),
+    )
+    const {port} = await forwarder({targets: makeTargets([spec!], nodePort), health: new FakeHealth()})
+    const download = (): Promise<{id: number; hash: string}> =>
+      new Promise((resolve, reject) => {
+        const socket = net.connect({host: '127.0.0.1', port})
+        onTestFinished(() => void socket.destroy())
+        const chunks: Buffer[] = []
+        // A reader that starts late: once the kernel's socket buffers are full, the forwarder's writes queue up.
+        socket.pause()
+        setTimeout(() => socket.resume(), 300)
+        socket.on('data', (chunk: Buffer) => chunks.push(chunk))
+        socket.on('error', reject)
+        socket.on('end', () => {
+          const all = Buffer.concat(chunks)
+          resolve({id: all.readUInt32BE(0), hash: createHash('sha256').update(all.subarray(4)).digest('hex')})
+        })
+      })
+    const results = await Promise.all([download(), download(), download()])
+    expect(results.map((r) => r.hash).sort()).toEqual([...sent.values()].sort())
+    for (const r of results) expect(r.hash).toEqual(sent.get(r.id))
+  })
+
+  it('counts a download from the node as activity, not idleness', async () => {
+    const [spec] = nodes(1, 115)
+    const {port: nodePort} = await onSharedPort(
+      [spec!.address],
+      (address, port) =>
+        new Promise<net.Server>((resolve, reject) => {
+          const server = net.createServer((socket) => {
+            const timer = setInterval(() => socket.write('.'), 50)
+            socket.on('close', () => clearInterval(timer))
+            socket.on('error', () => {})
+          })
+          server.once('error', reject)
+          server.listen(port, address, () => resolve(server))
+        }),
+      (server) => new Promise<void>((resolve) => server.close(() => resolve())),
+    )
+    const {port} = await forwarder({
+      targets: makeTargets([spec!], nodePort),
+      health: new FakeHealth(),
+      idleTimeoutMs: 200,
+    })
+    const listener = connect(port)
+    await waitFor(() => listener.received().length >= 12, 'a stream of dots for three idle periods')
+    expect(listener.gone()).toBe(false)
   })
 
   it('closes a connection silent both ways for idleTimeoutMs, but not one that talks', async () => {
