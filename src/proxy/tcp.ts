@@ -95,14 +95,24 @@ export async function connectFirst(ordered: ProbedTarget[], options: ConnectFirs
 
 function connectOne(target: ProbedTarget, timeoutMs: number, onData?: NodeDataHandler): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
+    // The buffer function runs before every read, also reads that find nothing or the EOF: the socket keeps the
+    // buffer it was handed until a read delivers into it, and gives it back when it closes.
+    let current: Buffer | undefined
     const onread = onData && {
-      buffer: takeReadBuffer, // called before every read
+      buffer: (): Buffer => (current ??= takeReadBuffer()),
       callback: (length: number, buffer: Uint8Array): boolean => {
         const pooled = buffer as Buffer
+        current = undefined
         return onData(pooled.subarray(0, length), () => giveReadBuffer(pooled), socket)
       },
     }
     const socket = net.connect({host: target.address, port: target.port, allowHalfOpen: true, ...(onread && {onread})})
+    if (onread) {
+      socket.once('close', () => {
+        if (current) giveReadBuffer(current)
+        current = undefined
+      })
+    }
     const timer = setTimeout(() => fail(connectTimeout(target)), timeoutMs).unref()
     const fail = (error: Error): void => {
       clearTimeout(timer)
