@@ -31,6 +31,7 @@ export default tseslint.config(
       'src/output/**/*.ts',
       'src/dns/answer.ts',
       'src/proxy/pick.ts',
+      'src/proxy/http-head.ts',
       'src/complete/complete.ts',
       'src/recommend/*.ts',
       'src/dnssetup/plan.ts',

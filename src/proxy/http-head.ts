@@ -1,6 +1,7 @@
-// Request heads for the router's fast path (src/proxy/splice.ts). Pure: bytes in, a verdict out. Only the plainest
-// HTTP/1.1 requests qualify; everything else (chunked bodies, upgrades, Expect, absolute-form, odd framing, any
-// header a proxy must rewrite) is left to Node's parser and http-proxy-3, which are strict about request smuggling.
+// HTTP/1.1 framing for the router's fast path (host-splice.ts). Pure: bytes in, verdicts out. Only the plainest
+// requests qualify; everything else (chunked bodies, upgrades, Expect, absolute-form, odd framing, any header a
+// proxy must rewrite) is left to Node's parser and http-proxy-3, which are strict about request smuggling. Responses
+// are followed only far enough to know where each ends (ResponseTracker).
 
 /** Node's default --max-http-header-size: a longer head goes to Node's parser, which answers 431. */
 export const MAX_HEAD_BYTES = 16 * 1024

@@ -11,6 +11,7 @@ import type {ProxyServer} from 'http-proxy-3'
 import type {HttpRoute, ProbedTarget} from '../serve/types.js'
 import type {TargetHealth} from './health.js'
 import {HostSplicer, type HandOff, type SplicePick} from './host-splice.js'
+import {IDEMPOTENT_METHODS} from './http-head.js'
 import {formatTarget, formatTargets, hasHealthyTarget, hostPort, orderTargets} from './pick.js'
 import {connectFirst, connectTimeout, DEFAULT_MAX_CONNECTIONS, describeError} from './tcp.js'
 
@@ -32,8 +33,6 @@ const CLIENT_KEEP_ALIVE_MS = 5000
 const FREE_SOCKET_TIMEOUT_MS = 4000
 const RAW_REPLY_LINGER_MS = 2000 // how long a refused socket may take to read our reply before it is destroyed
 
-/** RFC 9110 §9.2.2: a request that failed after it was sent may be repeated only if its method is idempotent. */
-const IDEMPOTENT_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE'])
 
 /**
  * RFC 9110 §7.6.1: hop-by-hop fields a proxy must not forward (plus the legacy Proxy-Connection). Transfer-Encoding
