@@ -220,6 +220,20 @@ describe('HealthMonitor with a node health port (kube-proxy /healthz)', () => {
   })
 })
 
+describe('HealthMonitor when the health port speaks another protocol', () => {
+  it('takes an answer that is not HTTP for no health server, and falls back to connects', async () => {
+    const specs = nodes(1, 116)
+    const echo = await startTcpNodes(specs) // answers "node-a:GET /healthz …": not a status line
+    const closedPort = await freeSharedPort(specs.map((s) => s.address))
+    const health = monitor({intervalMs: 50, nodeHealthPort: echo.port})
+    const up: Probe = {kind: 'tcp', address: specs[0]!.address, port: echo.port}
+    const down: Probe = {kind: 'tcp', address: specs[0]!.address, port: closedPort}
+    health.setProbes([up, down])
+    // A verdict from the health port would put both in the same state; connects tell them apart.
+    await waitFor(() => health.state(up) === 'up' && health.state(down) === 'down', 'per-port verdicts')
+  })
+})
+
 describe('HealthMonitor fallback for UDP targets', () => {
   it('marks a node without a health server down for UDP targets when none of its NodePorts answers', async () => {
     const [spec] = nodes(1, 97)
