@@ -60,21 +60,13 @@ export async function startDnsServer(options: DnsServerOptions): Promise<DnsServ
     }
   }
 
-  const udp = await bindUdp(address, port, answer, log)
-  const udpPort = udp.address().port
   const connections = new Set<net.Socket>()
-  let tcp: net.Server
-  try {
-    tcp = await listenTcp(address, port === 0 ? udpPort : port, answer, connections, log).catch((error: unknown) => {
-      // With port 0 the same number for TCP is only a convenience (resolvers retry truncated answers on the
-      // port they used for UDP); when it is taken, any free port will do.
-      if (port === 0 && isErrorWithCode(error, 'EADDRINUSE')) return listenTcp(address, 0, answer, connections, log)
-      throw error
-    })
-  } catch (error) {
-    await closeUdp(udp)
-    throw error
-  }
+  const {udp, tcp} = await bindBoth(
+    port,
+    (p) => bindUdp(address, p, answer, log),
+    (p) => listenTcp(address, p, answer, connections, log),
+  )
+  const udpPort = udp.address().port
 
   let closing: Promise<void> | undefined
   return {
@@ -93,6 +85,32 @@ export async function startDnsServer(options: DnsServerOptions): Promise<DnsServ
       })()
       return closing
     },
+  }
+}
+
+/** Tries for one number for both with port 0, before settling for two different ones. */
+const SAME_PORT_ATTEMPTS = 8
+
+/**
+ * Binds UDP and then TCP on `port`. With port 0 both get the same number if possible, as resolvers retry truncated
+ * answers over TCP on the port they used for UDP: a number free for UDP may be taken for TCP (by a client
+ * connection, even), so a few numbers are tried; after that any free TCP port will do.
+ */
+async function bindBoth(
+  port: number,
+  udpOn: (port: number) => Promise<dgram.Socket>,
+  tcpOn: (port: number) => Promise<net.Server>,
+): Promise<{udp: dgram.Socket; tcp: net.Server}> {
+  for (let attempt = 1; ; attempt++) {
+    const udp = await udpOn(port)
+    const wanted = port === 0 && attempt === SAME_PORT_ATTEMPTS ? 0 : udp.address().port
+    try {
+      return {udp, tcp: await tcpOn(wanted)}
+    } catch (error) {
+      await closeUdp(udp)
+      const retry = port === 0 && wanted !== 0 && isErrorWithCode(error, 'EADDRINUSE')
+      if (!retry) throw error
+    }
   }
 }
 
