@@ -60,7 +60,7 @@ export function settings(quick: boolean, rounds = 1): Settings {
         dnsSeconds: 10,
         dnsLatencySeconds: 5,
         changes: 200,
-        idleSeconds: 30,
+        idleSeconds: 60, // "CPU used per idle minute" (issue 6)
       }
 }
 
