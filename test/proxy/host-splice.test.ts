@@ -39,6 +39,15 @@ function keepAliveClient(
     })
 }
 
+/** A client on a raw socket, for pipelined and malformed requests; `received` is everything read so far. */
+function rawClient(port: number): {socket: net.Socket; received: () => string} {
+  const socket = net.connect(port, '127.0.0.1')
+  onTestFinished(() => void socket.destroy())
+  let received = ''
+  socket.on('data', (chunk: Buffer) => (received += chunk.toString()))
+  return {socket, received: () => received}
+}
+
 interface Echo {
   node: string
   method: string
@@ -71,19 +80,16 @@ describe('HttpRouter fast path', () => {
   it('answers pipelined requests in order', async () => {
     const web = await startHttpNodes(nodes(1, 102))
     const {port} = await router([{service: 'media/web', hosts: ['web.home.test'], targets: web.targets}])
-    const socket = net.connect(port, '127.0.0.1')
-    onTestFinished(() => void socket.destroy())
-    let received = ''
-    socket.on('data', (chunk: Buffer) => (received += chunk.toString()))
+    const {socket, received} = rawClient(port)
     socket.write(
       'GET /one HTTP/1.1\r\nHost: web.home.test\r\n\r\n' +
         'POST /two HTTP/1.1\r\nHost: web.home.test\r\nContent-Length: 3\r\n\r\nabc' +
         'GET /three HTTP/1.1\r\nHost: web.home.test\r\n\r\n',
     )
-    await waitFor(() => (received.match(/HTTP\/1\.1 200/g) ?? []).length === 3, 'three responses')
-    const urls = [...received.matchAll(/"url":"([^"]+)"/g)].map((m) => m[1])
+    await waitFor(() => (received().match(/HTTP\/1\.1 200/g) ?? []).length === 3, 'three responses')
+    const urls = [...received().matchAll(/"url":"([^"]+)"/g)].map((m) => m[1])
     expect(urls).toEqual(['/one', '/two', '/three'])
-    expect(received).toContain('"body":"abc"')
+    expect(received()).toContain('"body":"abc"')
   })
 
   it('sends a request for another Service on the same connection to that Service, not to the first node', async () => {
@@ -107,33 +113,27 @@ describe('HttpRouter fast path', () => {
   it('hands a chunked upload after plain requests to the slow path, which forwards it whole', async () => {
     const web = await startHttpNodes(nodes(1, 105))
     const {port} = await router([{service: 'media/web', hosts: ['web.home.test'], targets: web.targets}])
-    const socket = net.connect(port, '127.0.0.1')
-    onTestFinished(() => void socket.destroy())
-    let received = ''
-    socket.on('data', (chunk: Buffer) => (received += chunk.toString()))
+    const {socket, received} = rawClient(port)
     socket.write('GET /plain HTTP/1.1\r\nHost: web.home.test\r\n\r\n')
-    await waitFor(() => received.includes('"url":"/plain"'), 'plain response')
+    await waitFor(() => received().includes('"url":"/plain"'), 'plain response')
     socket.write(
       'POST /chunked HTTP/1.1\r\nHost: web.home.test\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n',
     )
-    await waitFor(() => received.includes('"url":"/chunked"'), 'chunked response')
-    expect(received).toContain('"body":"hello"')
+    await waitFor(() => received().includes('"url":"/chunked"'), 'chunked response')
+    expect(received()).toContain('"body":"hello"')
   })
 
   it('refuses a smuggling attempt that follows a plain request, and forwards nothing smuggled', async () => {
     const web = await startHttpNodes(nodes(1, 106))
     const {port} = await router([{service: 'media/web', hosts: ['web.home.test'], targets: web.targets}])
-    const socket = net.connect(port, '127.0.0.1')
-    onTestFinished(() => void socket.destroy())
-    let received = ''
-    socket.on('data', (chunk: Buffer) => (received += chunk.toString()))
+    const {socket, received} = rawClient(port)
     socket.write(
       'GET / HTTP/1.1\r\nHost: web.home.test\r\n\r\n' +
         'POST / HTTP/1.1\r\nHost: web.home.test\r\nContent-Length: 6\r\nTransfer-Encoding: chunked\r\n\r\n' +
         '0\r\n\r\nGET /admin HTTP/1.1\r\nHost: web.home.test\r\n\r\n',
     )
-    await waitFor(() => received.includes('HTTP/1.1 400'), 'the smuggling attempt refused')
-    expect(received).not.toContain('"url":"/admin"')
+    await waitFor(() => received().includes('HTTP/1.1 400'), 'the smuggling attempt refused')
+    expect(received()).not.toContain('"url":"/admin"')
     expect(web.stats.get('node-a')!.requests).toEqual(1)
   })
 
@@ -183,13 +183,10 @@ describe('HttpRouter fast path', () => {
     const web = await startHttpNodes(nodes(1, 113))
     const {port, lines} = await router([{service: 'media/web', hosts: ['web.home.test'], targets: web.targets}])
     expect((await keepAliveClient(port)({host: 'nobody.home.test'})).status).toEqual(404)
-    const socket = net.connect(port, '127.0.0.1')
-    onTestFinished(() => void socket.destroy())
-    let received = ''
-    socket.on('data', (chunk: Buffer) => (received += chunk.toString()))
+    const {socket, received} = rawClient(port)
     socket.write('GET / HTTP/1.1\r\nHost: web.home.test\r\nConnection: close\r\n\r\n')
     await new Promise((resolve) => socket.once('close', resolve))
-    expect(received).toMatch(/^HTTP\/1\.1 200 /)
+    expect(received()).toMatch(/^HTTP\/1\.1 200 /)
     expect(spliced(lines)).toEqual([])
   })
 })

@@ -5,7 +5,16 @@ import {describe, expect, it, onTestFinished} from 'vitest'
 
 import {TcpForwarder} from '../../src/proxy/tcp.js'
 import type {TcpForwarderOptions} from '../../src/proxy/tcp.js'
-import {FakeHealth, freeSharedPort, makeTargets, nodes, onSharedPort, startTcpNodes, waitFor} from './backends.js'
+import {
+  FakeHealth,
+  freeSharedPort,
+  makeTargets,
+  nodes,
+  onSharedPort,
+  startTcpNodes,
+  waitFor,
+  type NodeSpec,
+} from './backends.js'
 
 async function forwarder(options: Omit<TcpForwarderOptions, 'address' | 'port'>): Promise<{
   forwarder: TcpForwarder
@@ -37,6 +46,31 @@ function connect(port: number): {
   socket.on('close', () => (closed = true))
   socket.on('error', () => {})
   return {socket, received: () => data, ended: () => ended, gone: () => ended || closed}
+}
+
+/** A TCP server on one node address that handles each connection with `handle`; resolves with its port. */
+async function startNode(spec: NodeSpec, handle: (socket: net.Socket) => void): Promise<number> {
+  const sockets = new Set<net.Socket>()
+  const close = (server: net.Server): Promise<void> => {
+    for (const socket of sockets) socket.destroy()
+    return new Promise<void>((resolve) => server.close(() => resolve()))
+  }
+  const {port, items} = await onSharedPort(
+    [spec.address],
+    (address, port) =>
+      new Promise<net.Server>((resolve, reject) => {
+        const server = net.createServer((socket) => {
+          sockets.add(socket)
+          socket.on('close', () => sockets.delete(socket))
+          handle(socket)
+        })
+        server.once('error', reject)
+        server.listen(port, address, () => resolve(server))
+      }),
+    close,
+  )
+  onTestFinished(() => Promise.all(items.map(close)).then(() => {}))
+  return port
 }
 
 describe('TcpForwarder', () => {
@@ -178,23 +212,14 @@ describe('TcpForwarder bounds', () => {
     // Each connection gets its own random bytes: a read buffer reused too early would mix them up.
     const sent = new Map<number, string>()
     const [spec] = nodes(1, 114)
-    const {port: nodePort} = await onSharedPort(
-      [spec!.address],
-      (address, port) =>
-        new Promise<net.Server>((resolve, reject) => {
-          const server = net.createServer((socket) => {
-            const id = sent.size
-            const body = randomBytes(24 * 1024 * 1024)
-            sent.set(id, createHash('sha256').update(body).digest('hex'))
-            const head = Buffer.alloc(4)
-            head.writeUInt32BE(id)
-            socket.end(Buffer.concat([head, body]))
-          })
-          server.once('error', reject)
-          server.listen(port, address, () => resolve(server))
-        }),
-      (server) => new Promise<void>((resolve) => server.close(() => resolve())),
-    )
+    const nodePort = await startNode(spec!, (socket) => {
+      const id = sent.size
+      const body = randomBytes(24 * 1024 * 1024)
+      sent.set(id, createHash('sha256').update(body).digest('hex'))
+      const head = Buffer.alloc(4)
+      head.writeUInt32BE(id)
+      socket.end(Buffer.concat([head, body]))
+    })
     const {port} = await forwarder({targets: makeTargets([spec!], nodePort), health: new FakeHealth()})
     const download = (): Promise<{id: number; hash: string}> =>
       new Promise((resolve, reject) => {
@@ -218,20 +243,11 @@ describe('TcpForwarder bounds', () => {
 
   it('counts a download from the node as activity, not idleness', async () => {
     const [spec] = nodes(1, 115)
-    const {port: nodePort} = await onSharedPort(
-      [spec!.address],
-      (address, port) =>
-        new Promise<net.Server>((resolve, reject) => {
-          const server = net.createServer((socket) => {
-            const timer = setInterval(() => socket.write('.'), 50)
-            socket.on('close', () => clearInterval(timer))
-            socket.on('error', () => {})
-          })
-          server.once('error', reject)
-          server.listen(port, address, () => resolve(server))
-        }),
-      (server) => new Promise<void>((resolve) => server.close(() => resolve())),
-    )
+    const nodePort = await startNode(spec!, (socket) => {
+      const timer = setInterval(() => socket.write('.'), 50)
+      socket.on('close', () => clearInterval(timer))
+      socket.on('error', () => {})
+    })
     const {port} = await forwarder({
       targets: makeTargets([spec!], nodePort),
       health: new FakeHealth(),
