@@ -33,7 +33,6 @@ const CLIENT_KEEP_ALIVE_MS = 5000
 const FREE_SOCKET_TIMEOUT_MS = 4000
 const RAW_REPLY_LINGER_MS = 2000 // how long a refused socket may take to read our reply before it is destroyed
 
-
 /**
  * RFC 9110 §7.6.1: hop-by-hop fields a proxy must not forward (plus the legacy Proxy-Connection). Transfer-Encoding
  * is left to Node: it tells the upstream request to frame the body as chunked, as the client's was.
