@@ -54,6 +54,11 @@ export class HostSplicer {
     connection.onDone = () => this.open.delete(connection)
   }
 
+  /** Ends the connections that are between two exchanges now, and the others as soon as they are (shutdown). */
+  closeIdle(): void {
+    for (const connection of this.open) connection.endWhenIdle()
+  }
+
   /** Cuts every spliced connection (the end of a shutdown grace period). */
   cutAll(): void {
     for (const connection of this.open) connection.cut()
@@ -77,6 +82,8 @@ class SplicedConnection {
   /** Everything sent to the node before its first response byte, while resending it is safe (RFC 9110 §9.2.2). */
   private replay: Buffer[] | undefined = []
   private clientEnded = false
+  /** Shutting down: end the connection once no exchange is under way. */
+  private ending = false
   private readonly responses = new ResponseTracker()
   private timer?: NodeJS.Timeout
 
@@ -98,6 +105,21 @@ class SplicedConnection {
   cut(): void {
     this.upstream?.destroy()
     this.client.destroy()
+  }
+
+  endWhenIdle(): void {
+    this.ending = true
+    this.endIfIdle()
+  }
+
+  /** As Node's server does with idle keep-alive connections at close, but after the last response is written. */
+  private endIfIdle(): void {
+    if (!this.ending || this.pending.length > 0 || this.bodyLeft > 0) return
+    if (this.phase !== 'head' && !(this.phase === 'open' && this.responses.idle)) return
+    this.phase = 'gone'
+    clearTimeout(this.timer)
+    this.upstream?.destroy()
+    this.client.end()
   }
 
   private readonly onData = (chunk: Buffer): void => {
@@ -197,6 +219,7 @@ class SplicedConnection {
     this.responses.feed(chunk)
     const reading = writeChunk(this.client, chunk, done, socket)
     if (this.phase === 'draining' && this.responses.idle) this.handOver()
+    else this.endIfIdle()
     return reading
   }
 

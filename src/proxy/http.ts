@@ -238,6 +238,7 @@ export class HttpRouter {
     this.servers.clear()
     // Not listening themselves: close() stops their timers and closes their idle keep-alive connections.
     for (const server of servers) server.close()
+    this.splicer.closeIdle()
     if (graceMs !== undefined) {
       const timer = setTimeout(() => this.cutAll(servers), graceMs).unref()
       void Promise.all(closing).then(() => clearTimeout(timer))

@@ -10,14 +10,16 @@ import {HttpRouter} from '../../src/proxy/http.js'
 import type {HttpRoute} from '../../src/serve/types.js'
 import {FakeHealth, freeSharedPort, makeTargets, nodes, startHttpNodes, waitFor} from './backends.js'
 
-async function router(routes: HttpRoute[]): Promise<{port: number; health: FakeHealth; lines: string[]}> {
+async function router(
+  routes: HttpRoute[],
+): Promise<{router: HttpRouter; port: number; health: FakeHealth; lines: string[]}> {
   const health = new FakeHealth()
   const lines: string[] = []
   const r = new HttpRouter({health, verbose: true, log: (line) => lines.push(line)})
   r.setRoutes(routes)
   const server = await r.listen('127.0.0.1', 0)
   onTestFinished(() => r.close(0))
-  return {port: (server.address() as AddressInfo).port, health, lines}
+  return {router: r, port: (server.address() as AddressInfo).port, health, lines}
 }
 
 /** A client on one keep-alive connection (Node's agent, one socket), as a browser or wrk talks to the router. */
@@ -188,5 +190,26 @@ describe('HttpRouter fast path', () => {
     await new Promise((resolve) => socket.once('close', resolve))
     expect(received()).toMatch(/^HTTP\/1\.1 200 /)
     expect(spliced(lines)).toEqual([])
+  })
+
+  it('ends idle spliced connections at once when the router closes, and busy ones after their response', async () => {
+    const web = await startHttpNodes(nodes(1, 117), (_node, req, res) => {
+      if (req.url === '/slow') setTimeout(() => res.end('slow done'), 300)
+      else res.end('fast')
+    })
+    const {router: r, port} = await router([{service: 'media/web', hosts: ['web.home.test'], targets: web.targets}])
+    const idle = rawClient(port)
+    idle.socket.write('GET / HTTP/1.1\r\nHost: web.home.test\r\n\r\n')
+    await waitFor(() => idle.received().endsWith('fast'), 'first exchange')
+    const busy = rawClient(port)
+    busy.socket.write('GET /slow HTTP/1.1\r\nHost: web.home.test\r\n\r\n')
+    await waitFor(() => web.stats.get('node-a')!.requests === 2, 'slow request under way')
+    let idleEnded = false
+    idle.socket.on('end', () => (idleEnded = true))
+    const closing = r.close()
+    await waitFor(() => idleEnded, 'idle connection ended')
+    expect(busy.received()).toEqual('')
+    await closing // resolves once the busy connection has its response and is ended too
+    expect(busy.received()).toMatch(/^HTTP\/1\.1 200 OK\r\n[\s\S]*\r\n\r\nslow done$/)
   })
 })
