@@ -1,5 +1,6 @@
 // The HTTP front door: routes by Host to a Service's node targets through http-proxy-3, retries a target that
-// cannot be reached on the next one before the client sees an error, and refuses to act as an open proxy.
+// cannot be reached on the next one before the client sees an error, and refuses to act as an open proxy. Plain
+// keep-alive requests take the fast path in host-splice.ts, which hands everything else to this one.
 import http from 'node:http'
 import net from 'node:net'
 import {PassThrough} from 'node:stream'

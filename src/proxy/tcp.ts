@@ -24,7 +24,10 @@ export interface ConnectFailure {
  * default): four times fewer reads and no garbage per chunk, about twice the throughput towards the client here.
  */
 const NODE_READ_BYTES = 256 * 1024
-/** Free read buffers kept for reuse; a buffer is only out while its bytes wait in a client socket's queue. */
+/**
+ * Free read buffers kept for reuse. A buffer is out while its bytes wait in a client socket's queue, or while a
+ * socket holds it for a read that found nothing yet (after a read that filled it): at most one per node socket.
+ */
 const READ_POOL_LIMIT = 64
 const readPool: Buffer[] = []
 
