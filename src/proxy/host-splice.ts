@@ -14,6 +14,7 @@ import type {ProbedTarget} from '../serve/types.js'
 import type {TargetHealth} from './health.js'
 import {forwardedHead, IDEMPOTENT_METHODS, ResponseTracker, scanRequestHead, type RequestHead} from './http-head.js'
 import {formatTarget} from './pick.js'
+import {replyRaw} from './raw-reply.js'
 import {connectFirst, DEFAULT_IDLE_TIMEOUT_MS, describeError, writeChunk, type NodeDataHandler} from './tcp.js'
 
 /** How long a node gets to finish its responses after we stop sending to it (moving a connection to the slow path). */
@@ -293,12 +294,7 @@ class SplicedConnection {
   /** Answers with an error status and closes (nothing has reached the client from a node yet). */
   private fail(body: string, status = 502): void {
     this.phase = 'gone'
-    const reason = status === 408 ? 'Request Timeout' : 'Bad Gateway'
-    this.client.end(
-      `HTTP/1.1 ${status} ${reason}\r\ncontent-type: text/plain; charset=utf-8\r\n` +
-        `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
-    )
-    setTimeout(() => this.client.destroy(), 2000).unref()
+    replyRaw(this.client, status, body)
   }
 
   private readonly onClientEnd = (): void => {

@@ -13,6 +13,7 @@ import type {HttpRoute, ProbedTarget} from '../serve/types.js'
 import type {TargetHealth} from './health.js'
 import {HostSplicer, type HandOff, type SplicePick} from './host-splice.js'
 import {IDEMPOTENT_METHODS} from './http-head.js'
+import {rawResponse, replyRaw} from './raw-reply.js'
 import {formatTarget, formatTargets, hasHealthyTarget, hostPort, orderTargets} from './pick.js'
 import {connectFirst, connectTimeout, DEFAULT_MAX_CONNECTIONS, describeError} from './tcp.js'
 
@@ -32,7 +33,6 @@ const CLIENT_KEEP_ALIVE_MS = 5000
  * connection to a node that vanished is not kept for long.
  */
 const FREE_SOCKET_TIMEOUT_MS = 4000
-const RAW_REPLY_LINGER_MS = 2000 // how long a refused socket may take to read our reply before it is destroyed
 
 /**
  * RFC 9110 §7.6.1: hop-by-hop fields a proxy must not forward (plus the legacy Proxy-Connection). Transfer-Encoding
@@ -645,29 +645,6 @@ function send(
 
 function sendText(res: http.ServerResponse, status: number, body: string, headers: Record<string, string> = {}): void {
   send(res, status, 'text/plain; charset=utf-8', body, headers)
-}
-
-function rawResponse(status: number, body: string, headers: Record<string, string> = {}): string {
-  const lines = [
-    `HTTP/1.1 ${status} ${http.STATUS_CODES[status] ?? ''}`,
-    'content-type: text/plain; charset=utf-8',
-    `content-length: ${Buffer.byteLength(body)}`,
-    'connection: close',
-    ...Object.entries(headers).map(([name, value]) => `${name}: ${value}`),
-  ]
-  return `${lines.join('\r\n')}\r\n\r\n${body}`
-}
-
-/**
- * Answers on a socket Node has handed over (CONNECT, upgrade) and closes it. Whatever the client still sends is
- * read and dropped, so closing does not turn into a reset that could discard the reply before the client reads it.
- */
-function replyRaw(socket: Duplex, status: number, body: string, headers: Record<string, string> = {}): void {
-  socket.on('error', () => socket.destroy())
-  socket.resume()
-  socket.end(rawResponse(status, body, headers))
-  const timer = setTimeout(() => socket.destroy(), RAW_REPLY_LINGER_MS).unref()
-  socket.once('close', () => clearTimeout(timer))
 }
 
 function escapeHtml(text: string): string {

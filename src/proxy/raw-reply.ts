@@ -1,0 +1,30 @@
+// Replies written straight to a socket, for connections no HTTP server object owns (CONNECT, upgrades, the fast
+// path before it reaches a node): a status, a short text body, and the connection closed.
+import http from 'node:http'
+import type {Duplex} from 'node:stream'
+
+const RAW_REPLY_LINGER_MS = 2000 // how long a refused socket may take to read our reply before it is destroyed
+
+/** A complete `connection: close` response with a plain-text body. */
+export function rawResponse(status: number, body: string, headers: Record<string, string> = {}): string {
+  const lines = [
+    `HTTP/1.1 ${status} ${http.STATUS_CODES[status] ?? ''}`,
+    'content-type: text/plain; charset=utf-8',
+    `content-length: ${Buffer.byteLength(body)}`,
+    'connection: close',
+    ...Object.entries(headers).map(([name, value]) => `${name}: ${value}`),
+  ]
+  return `${lines.join('\r\n')}\r\n\r\n${body}`
+}
+
+/**
+ * Answers on a socket Node has handed over (CONNECT, upgrade) and closes it. Whatever the client still sends is
+ * read and dropped, so closing does not turn into a reset that could discard the reply before the client reads it.
+ */
+export function replyRaw(socket: Duplex, status: number, body: string, headers: Record<string, string> = {}): void {
+  socket.on('error', () => socket.destroy())
+  socket.resume()
+  socket.end(rawResponse(status, body, headers))
+  const timer = setTimeout(() => socket.destroy(), RAW_REPLY_LINGER_MS).unref()
+  socket.once('close', () => clearTimeout(timer))
+}
