@@ -258,19 +258,22 @@ export class HttpRouter {
   private pick(host: string): SplicePick | undefined {
     const name = normalizeHost(host)
     const entry = name === undefined ? undefined : this.routes.get(name)
-    if (!entry) return undefined
-    const isHealthy = (target: ProbedTarget): boolean => this.health.isHealthy(target)
-    const ordered = orderTargets(entry.route.targets, isHealthy, entry.counter++)
-    return hasHealthyTarget(ordered, isHealthy) ? {service: entry.route.service, ordered} : undefined
+    const ordered = entry && this.order(entry)
+    return entry && ordered ? {service: entry.route.service, ordered} : undefined
   }
 
   /** The route's targets in the order to try them (round-robin over healthy ones), or undefined when none is healthy. */
-  private orderedTargets(entry: RouteEntry): ProbedTarget[] | undefined {
+  private order(entry: RouteEntry): ProbedTarget[] | undefined {
     const isHealthy = (target: ProbedTarget): boolean => this.health.isHealthy(target)
     const ordered = orderTargets(entry.route.targets, isHealthy, entry.counter++)
-    if (hasHealthyTarget(ordered, isHealthy)) return ordered
-    this.log(`http: no healthy target for ${entry.route.service}`)
-    return undefined
+    return hasHealthyTarget(ordered, isHealthy) ? ordered : undefined
+  }
+
+  /** `order`, saying so in the log when no target is healthy. */
+  private orderedTargets(entry: RouteEntry): ProbedTarget[] | undefined {
+    const ordered = this.order(entry)
+    if (!ordered) this.log(`http: no healthy target for ${entry.route.service}`)
+    return ordered
   }
 
   private onRequest(req: http.IncomingMessage, res: http.ServerResponse): void {
