@@ -3,7 +3,7 @@ import net from 'node:net'
 
 import {describe, expect, it, onTestFinished} from 'vitest'
 
-import {TcpForwarder} from '../../src/proxy/tcp.js'
+import {adoptWithPooledReads, TcpForwarder} from '../../src/proxy/tcp.js'
 import type {TcpForwarderOptions} from '../../src/proxy/tcp.js'
 import {
   FakeHealth,
@@ -241,6 +241,42 @@ describe('TcpForwarder bounds', () => {
     for (const r of results) expect(r.hash).toEqual(sent.get(r.id))
   })
 
+  it('delivers large uploads intact to a node that starts reading late, several at once (pooled reads)', async () => {
+    // The node answers with a hash of what it got; a read buffer reused before the node socket took it would show.
+    const [spec] = nodes(1, 118)
+    const nodePort = await startNode(spec!, (socket) => {
+      const hash = createHash('sha256')
+      socket.pause()
+      setTimeout(() => socket.resume(), 300)
+      socket.on('data', (chunk: Buffer) => hash.update(chunk))
+      socket.on('end', () => socket.end(hash.digest('hex')))
+    })
+    const {port} = await forwarder({targets: makeTargets([spec!], nodePort), health: new FakeHealth()})
+    const upload = async (): Promise<{sent: string; got: string}> => {
+      const body = randomBytes(24 * 1024 * 1024)
+      const client = connect(port)
+      client.socket.end(body)
+      await waitFor(() => client.ended(), "the node's answer")
+      return {sent: createHash('sha256').update(body).digest('hex'), got: client.received()}
+    }
+    for (const {sent, got} of await Promise.all([upload(), upload(), upload()])) expect(got).toBe(sent)
+  })
+
+  it('counts an upload from the client as activity, not idleness', async () => {
+    const [spec] = nodes(1, 120)
+    const nodePort = await startNode(spec!, (socket) => socket.resume())
+    const {port} = await forwarder({
+      targets: makeTargets([spec!], nodePort),
+      health: new FakeHealth(),
+      idleTimeoutMs: 200,
+    })
+    const talker = connect(port)
+    const timer = setInterval(() => talker.socket.write('.'), 50)
+    onTestFinished(() => clearInterval(timer))
+    await new Promise((resolve) => setTimeout(resolve, 700))
+    expect(talker.gone()).toBe(false)
+  })
+
   it('counts a download from the node as activity, not idleness', async () => {
     const [spec] = nodes(1, 115)
     const nodePort = await startNode(spec!, (socket) => {
@@ -270,5 +306,45 @@ describe('TcpForwarder bounds', () => {
     onTestFinished(() => clearInterval(timer))
     await waitFor(() => quiet.gone(), 'quiet connection closed')
     expect(chatty.gone()).toBe(false)
+  })
+})
+
+describe('adoptWithPooledReads', () => {
+  it('moves an accepted connection to a socket that reads into pooled buffers; its server still counts it', async () => {
+    const chunks: Buffer[] = []
+    const sizes: number[] = []
+    let adopted: net.Socket | undefined
+    const server = net.createServer({pauseOnConnect: true, allowHalfOpen: true}, (accepted) => {
+      adopted = adoptWithPooledReads(accepted, (chunk, done) => {
+        chunks.push(Buffer.from(chunk))
+        sizes.push(chunk.buffer.byteLength)
+        done()
+        if (Buffer.concat(chunks).toString() === 'hello') adopted!.write('bye')
+        return true
+      })
+      adopted?.resume()
+    })
+    onTestFinished(() => void server.close())
+    await new Promise<void>((resolve) => server.listen(0, '127.0.10.119', resolve))
+    const client = net.connect({host: '127.0.10.119', port: (server.address() as net.AddressInfo).port})
+    onTestFinished(() => void client.destroy())
+    let answer = ''
+    client.on('data', (chunk: Buffer) => (answer += chunk.toString()))
+    client.write('hel')
+    setTimeout(() => client.write('lo'), 20)
+    await waitFor(() => answer === 'bye', 'the answer')
+    expect(new Set(sizes)).toEqual(new Set([256 * 1024]))
+
+    // close() waits for the adopted connection, not for the accepted socket it came from.
+    let closed = false
+    server.close(() => (closed = true))
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    expect(closed).toBe(false)
+    adopted!.destroy()
+    await waitFor(() => closed, 'the server closed once the adopted socket did')
+  })
+
+  it('leaves a socket without a stream handle alone', () => {
+    expect(adoptWithPooledReads(new net.Socket(), () => true)).toBeUndefined()
   })
 })
