@@ -153,12 +153,12 @@ function connectOne(target: ProbedTarget, timeoutMs: number, onData?: NodeDataHa
 /**
  * Reads an accepted connection through pooled buffers as well (returns the socket to use from now on), or returns
  * undefined and leaves `accepted` as it is. Node 20 takes `onread` only for sockets it is asked to create, not for
- * those a server accepts, whose reads are fresh 64 KiB buffers: uploads through a relay were about 0.7× HAProxy's
- * throughput that way and about 1.1× this way. So the accepted socket's handle moves to a new socket made with
- * `onread`. `_handle` is Node's internal field for it; where it does not hold a stream handle (another Node), the
- * connection stays as accepted. `accepted` must be paused (pauseOnConnect); the new socket starts paused too. The
- * accepted socket stays behind without a handle until the new one closes, so its server still counts the
- * connection and `server.close()` still waits for it.
+ * those a server accepts, whose reads are fresh 64 KiB buffers: uploads through a per-service address ran at 0.64×
+ * HAProxy's throughput that way and at 1.45–1.51× this way (npm run bench). So the accepted socket's handle moves
+ * to a new socket made with `onread`. `_handle` is Node's internal field for it; where it does not hold a stream
+ * handle (another Node), the connection stays as accepted. `accepted` must be paused (pauseOnConnect); the new
+ * socket starts paused too. The accepted socket stays behind without a handle until the new one closes, so its
+ * server still counts the connection and `server.close()` still waits for it.
  */
 export function adoptWithPooledReads(accepted: net.Socket, onData: NodeDataHandler): net.Socket | undefined {
   const internal = accepted as unknown as {_handle?: {readStart?: unknown; reading?: boolean} | null}
