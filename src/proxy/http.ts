@@ -10,6 +10,7 @@ import {createProxyServer} from 'http-proxy-3'
 import type {ProxyServer} from 'http-proxy-3'
 
 import type {HttpRoute, ProbedTarget} from '../serve/types.js'
+import {noteAccept} from './accept-turns.js'
 import type {TargetHealth} from './health.js'
 import {HostSplicer, type HandOff, type SplicePick} from './host-splice.js'
 import {IDEMPOTENT_METHODS} from './http-head.js'
@@ -190,7 +191,10 @@ export class HttpRouter {
       socket.resume()
     }
     // allowHalfOpen: a client's FIN reaches the node as a FIN, and the answer still comes back (as http.Server does).
-    const front = net.createServer({allowHalfOpen: true}, (socket) => this.splicer.accept(socket, handOff))
+    const front = net.createServer({allowHalfOpen: true}, (socket) => {
+      noteAccept()
+      this.splicer.accept(socket, handOff)
+    })
     // Excess clients are refused at accept; the process and the other connections carry on.
     front.maxConnections = this.maxConnections
     return new Promise((resolve, reject) => {

@@ -3,6 +3,7 @@
 import net from 'node:net'
 
 import type {ProbedTarget} from '../serve/types.js'
+import {forgetRelay, noteAccept, noteRead} from './accept-turns.js'
 import type {TargetHealth} from './health.js'
 import {formatTarget, formatTargets, hasHealthyTarget, hostPort, orderTargets} from './pick.js'
 
@@ -113,12 +114,16 @@ function pooledRead(onData: NodeDataHandler, socket: () => net.Socket): PooledRe
       callback: (length: number, buffer: Uint8Array): boolean => {
         const pooled = buffer as Buffer
         current = undefined
-        return onData(pooled.subarray(0, length), () => giveReadBuffer(pooled), socket())
+        const from = socket()
+        const reading = onData(pooled.subarray(0, length), () => giveReadBuffer(pooled), from)
+        noteRead(from, reading)
+        return reading
       },
     },
     release: (): void => {
       if (current) giveReadBuffer(current)
       current = undefined
+      forgetRelay(socket())
     },
   }
 }
@@ -336,6 +341,7 @@ export class TcpForwarder {
   }
 
   private accept(accepted: net.Socket): void {
+    noteAccept()
     if (this.connections.size >= this.maxConnections) {
       // Refuse the client, not the process: the cap bounds memory and descriptors per listener.
       if (!this.refusedLogged)
