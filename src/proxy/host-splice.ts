@@ -5,6 +5,9 @@
 // never sent to this node: once the node's responses are all through (ResponseTracker follows their framing), the
 // connection moves to the http-proxy-3 path, between two exchanges.
 //
+// Node connections outlive their clients: one a client leaves between exchanges (or with a short response still
+// coming) is kept for the next client routed to that node (node-pool.ts), as warm as it was.
+//
 // That path (http.ts) keeps everything else: unknown names and the dashboard, 503/502 pages, WebSockets, chunked
 // uploads, Expect, absolute-form targets, smuggling refusals, and clients that send `Connection: close`, which gain
 // more from its pooled node connections than from a splice of their own.
@@ -13,6 +16,7 @@ import type net from 'node:net'
 import type {ProbedTarget} from '../serve/types.js'
 import type {TargetHealth} from './health.js'
 import {forwardedHead, IDEMPOTENT_METHODS, ResponseTracker, scanRequestHead, type RequestHead} from './http-head.js'
+import {NodePool, type NodeLink} from './node-pool.js'
 import {formatTarget} from './pick.js'
 import {replyRaw} from './raw-reply.js'
 import {connectFirst, DEFAULT_IDLE_TIMEOUT_MS, describeError, writeChunk, type NodeDataHandler} from './tcp.js'
@@ -46,22 +50,30 @@ const EMPTY = Buffer.alloc(0)
 /** Accepts client connections for one or more listening sockets and splices the plain ones. */
 export class HostSplicer {
   private readonly open = new Set<SplicedConnection>()
+  private readonly pool = new NodePool()
 
   constructor(private readonly options: HostSplicerOptions) {}
 
+  /** Node connections kept for the next client. */
+  get keptNodeConnections(): number {
+    return this.pool.size
+  }
+
   accept(client: net.Socket, handOff: HandOff): void {
-    const connection = new SplicedConnection(client, this.options, handOff)
+    const connection = new SplicedConnection(client, this.options, handOff, this.pool)
     this.open.add(connection)
     connection.onDone = () => this.open.delete(connection)
   }
 
   /** Ends the connections that are between two exchanges now, and the others as soon as they are (shutdown). */
   closeIdle(): void {
+    this.pool.close()
     for (const connection of this.open) connection.endWhenIdle()
   }
 
   /** Cuts every spliced connection (the end of a shutdown grace period). */
   cutAll(): void {
+    this.pool.close()
     for (const connection of this.open) connection.cut()
   }
 }
@@ -77,9 +89,13 @@ class SplicedConnection {
   private bodyLeft = 0
   private service = ''
   private upstream?: net.Socket
+  private link?: NodeLink
   private target?: ProbedTarget
-  /** Targets after the current one, for a retry. */
+  /** The route's targets in the order to try them, and those after the current one, for a retry. */
+  private ordered: ProbedTarget[] = []
   private untried: ProbedTarget[] = []
+  /** The node connection was kept from another client (the node may have closed it as it was taken). */
+  private reused = false
   /** Everything sent to the node before its first response byte, while resending it is safe (RFC 9110 §9.2.2). */
   private replay: Buffer[] | undefined = []
   private clientEnded = false
@@ -92,6 +108,7 @@ class SplicedConnection {
     private readonly client: net.Socket,
     private readonly options: HostSplicerOptions,
     private readonly handOff: HandOff,
+    private readonly pool: NodePool,
   ) {
     client.setNoDelay(true)
     client.on('data', this.onData)
@@ -145,8 +162,13 @@ class SplicedConnection {
       if (this.options.serviceOf(scan.head.host) !== this.service) return this.leave()
       this.forward(scan.head)
     }
-    // The client sent its FIN: pass it on once everything before it went (an unfinished head is dropped).
-    if (this.phase === 'open' && this.clientEnded) this.upstream!.end()
+    // The client sent its FIN (an unfinished head is dropped). It is done once its responses are through, and the
+    // node connection is kept. A node does not see that FIN: Node's server would abort a response in flight. Only a
+    // node that must see an end does: in a request body, or with responses that cannot be followed.
+    if (this.phase === 'open' && this.clientEnded) {
+      if (this.responses.idle && this.bodyLeft === 0) return this.finish()
+      if (this.bodyLeft > 0 || !this.responses.framed) this.upstream!.end()
+    }
   }
 
   /** The first request: pick the route and connect, or leave everything to the slow path. */
@@ -155,13 +177,18 @@ class SplicedConnection {
     if (!pick) return this.leave()
     clearTimeout(this.timer)
     this.service = pick.service
-    void this.connect(pick.ordered)
+    // Only a request that may be sent again goes on a kept connection: the node may be closing it right now.
+    void this.connect(pick.ordered, IDEMPOTENT_METHODS.has(head.method) && head.bodyLength === 0)
   }
 
-  private async connect(ordered: ProbedTarget[]): Promise<void> {
+  private async connect(ordered: ProbedTarget[], mayReuse: boolean): Promise<void> {
     this.phase = 'connecting'
     this.client.pause()
+    this.ordered = ordered
+    const kept = mayReuse ? this.pool.take(ordered[0]!) : undefined
+    if (kept) return this.attach(Object.assign(kept, {target: ordered[0]!}), true)
     const {options} = this
+    const made: {link?: NodeLink} = {}
     const {socket, target, failures} = await connectFirst(ordered, {
       timeoutMs: options.connectTimeoutMs,
       cancelled: () => this.client.destroyed,
@@ -169,7 +196,8 @@ class SplicedConnection {
         options.health.reportFailure(target)
         options.log(`http: ${this.service}: ${formatTarget(target)}: ${describeError(error)}`)
       },
-      onData: this.onUpstreamData,
+      // The handler changes when the connection is kept and taken by another client (NodeLink).
+      onData: (chunk, done, from) => made.link!.handler(chunk, done, from),
     })
     if (!socket || !target || this.client.destroyed) {
       socket?.destroy()
@@ -178,18 +206,46 @@ class SplicedConnection {
       this.fail(`bad gateway: no node answered for ${this.service}: tried ${tried}\n`)
       return
     }
-    this.target = target
-    this.untried = ordered.slice(ordered.indexOf(target) + 1)
-    this.upstream = socket
     socket.setNoDelay(true)
     socket.on('error', () => {}) // 'close' follows and decides
     // A node's FIN ends its part in HTTP: close our side too (the socket is half-open capable), so 'close' decides.
     socket.on('end', () => socket.end())
-    socket.on('close', this.onUpstreamClose)
-    for (const bytes of this.replay ?? []) socket.write(bytes)
+    made.link = {socket, target, handler: this.onUpstreamData}
+    this.attach(made.link, false)
+  }
+
+  private attach(link: NodeLink, reused: boolean): void {
+    link.handler = this.onUpstreamData
+    this.link = link
+    this.reused = reused
+    this.target = link.target
+    this.untried = this.ordered.slice(this.ordered.indexOf(link.target) + 1)
+    this.upstream = link.socket
+    link.socket.on('close', this.onUpstreamClose)
+    for (const bytes of this.replay ?? []) link.socket.write(bytes)
     this.phase = 'open'
     this.client.resume()
     this.pump()
+  }
+
+  /** The client is done: its node connection is kept for the next client (NodePool.release) unless mid-request. */
+  private releaseNode(): void {
+    const {link} = this
+    if (!link) return
+    this.link = undefined
+    this.upstream = undefined
+    link.socket.off('close', this.onUpstreamClose)
+    if ((this.phase === 'open' || this.phase === 'draining') && this.bodyLeft === 0)
+      this.pool.release(link, this.responses)
+    else link.socket.destroy()
+  }
+
+  /** Ends a client that sent its FIN and has every answer. */
+  private finish(): void {
+    clearTimeout(this.timer)
+    this.releaseNode()
+    this.phase = 'gone'
+    this.client.end()
   }
 
   private forward(head: RequestHead): void {
@@ -220,6 +276,7 @@ class SplicedConnection {
     this.responses.feed(chunk)
     const reading = writeChunk(this.client, chunk, done, socket)
     if (this.phase === 'draining' && this.responses.idle) this.handOver()
+    else if (this.clientEnded && this.phase === 'open') this.pump()
     else this.endIfIdle()
     return reading
   }
@@ -232,15 +289,28 @@ class SplicedConnection {
       if (hadError || !upstream.readableEnded) return this.cut()
       return this.moveToSlowPath()
     }
+    const replayable = this.replay !== undefined && this.replay.length > 0 && !this.client.destroyed
+    // A kept connection closed before a byte of response: the node closed it as it was taken (an idle timeout),
+    // which says nothing about the node. The same requests go on a new connection.
+    if (replayable && this.reused) {
+      if (this.options.verbose) {
+        this.options.log(`http: ${this.service}: ${formatTarget(this.target!)}: kept connection closed; reconnecting`)
+      }
+      this.upstream = undefined
+      this.link = undefined
+      void this.connect(this.ordered, false)
+      return
+    }
     // Closed before a byte of response, with only requests that may be sent again: try the next node, as the
     // slow path retries an idempotent request reset before its response.
-    if (this.replay && this.replay.length > 0 && this.untried.length > 0 && !this.client.destroyed) {
+    if (replayable && this.untried.length > 0) {
       this.options.health.reportFailure(this.target!)
       this.options.log(
         `http: ${this.service}: ${formatTarget(this.target!)}: closed before responding; trying the next node`,
       )
       this.upstream = undefined
-      void this.connect(this.untried)
+      this.link = undefined
+      void this.connect(this.untried, false)
       return
     }
     // The node ended the connection: so does the client, after what it was sent; cut short, the client is cut.
@@ -259,11 +329,9 @@ class SplicedConnection {
     this.timer = setTimeout(() => this.cut(), DRAIN_LIMIT_MS).unref()
   }
 
-  /** Lets go of the node connection, between two exchanges, and gives the client to the slow path. */
+  /** Lets go of the node connection (kept), between two exchanges, and gives the client to the slow path. */
   private handOver(): void {
-    const upstream = this.upstream!
-    upstream.off('close', this.onUpstreamClose)
-    upstream.destroy()
+    this.releaseNode()
     this.moveToSlowPath()
   }
 
@@ -304,7 +372,7 @@ class SplicedConnection {
   }
 
   private readonly onClientError = (): void => {
-    this.cut()
+    this.client.destroy() // 'close' follows and decides about the node connection
   }
 
   private readonly onIdle = (): void => {
@@ -312,9 +380,9 @@ class SplicedConnection {
   }
 
   private readonly onClientClose = (): void => {
-    if (this.phase !== 'gone' && !this.upstream?.destroyed) this.upstream?.destroy()
-    this.phase = 'gone'
     clearTimeout(this.timer)
+    if (this.phase !== 'gone') this.releaseNode()
+    this.phase = 'gone'
     this.onDone()
   }
 }

@@ -209,6 +209,11 @@ export class HttpRouter {
     })
   }
 
+  /** Node connections the fast path keeps for its next clients (node-pool.ts). */
+  get keptNodeConnections(): number {
+    return this.splicer.keptNodeConnections
+  }
+
   /** Installs the request, upgrade, CONNECT and client-error handlers on `server`. */
   attach(server: http.Server): void {
     server.headersTimeout = this.headersTimeoutMs

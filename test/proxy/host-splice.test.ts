@@ -7,8 +7,9 @@ import net from 'node:net'
 import {describe, expect, it, onTestFinished} from 'vitest'
 
 import {HttpRouter} from '../../src/proxy/http.js'
+import {FINISH_LIMIT_BYTES} from '../../src/proxy/node-pool.js'
 import type {HttpRoute} from '../../src/serve/types.js'
-import {FakeHealth, freeSharedPort, makeTargets, nodes, startHttpNodes, waitFor} from './backends.js'
+import {FakeHealth, freeSharedPort, makeTargets, nodes, once, startHttpNodes, waitFor} from './backends.js'
 
 async function router(
   routes: HttpRoute[],
@@ -211,5 +212,142 @@ describe('HttpRouter fast path', () => {
     expect(busy.received()).toEqual('')
     await closing // resolves once the busy connection has its response and is ended too
     expect(busy.received()).toMatch(/^HTTP\/1\.1 200 OK\r\n[\s\S]*\r\n\r\nslow done$/)
+  })
+})
+
+describe('HttpRouter fast path: node connections kept between clients', () => {
+  /** Resolves once `server` has no open connection (fails after waitFor's limit). */
+  async function noConnections(server: http.Server): Promise<void> {
+    const count = (): Promise<number> => new Promise((resolve) => server.getConnections((_e, n) => resolve(n)))
+    const deadline = Date.now() + 10_000
+    while ((await count()) > 0) {
+      if (Date.now() > deadline) throw new Error('timed out waiting for the node connections to close')
+      await new Promise((resolve) => setTimeout(resolve, 5))
+    }
+  }
+
+  /** GET on a fresh connection; resolves with everything read once `until` matches it, then cuts the connection. */
+  async function getThenLeave(port: number, path: string, until: RegExp): Promise<string> {
+    const {socket, received} = rawClient(port)
+    socket.write(`GET ${path} HTTP/1.1\r\nHost: web.home.test\r\n\r\n`)
+    await waitFor(() => until.test(received()), `a response to ${path}`).catch((e: Error) => {
+      throw new Error(`${e.message}: ${JSON.stringify(received())}`)
+    })
+    socket.destroy()
+    return received()
+  }
+
+  it('gives the node connection a client left between exchanges to the next client', async () => {
+    const web = await startHttpNodes(nodes(1, 140))
+    const {router: r, port} = await router([{service: 'media/web', hosts: ['web.home.test'], targets: web.targets}])
+    await getThenLeave(port, '/first', /\r\n0\r\n\r\n$/)
+    await waitFor(() => r.keptNodeConnections === 1, 'connection kept')
+    const reply = await keepAliveClient(port)({host: 'web.home.test', path: '/second'})
+    expect((JSON.parse(reply.body) as Echo).url).toEqual('/second')
+    expect(web.stats.get('node-a')).toMatchObject({connections: 1, requests: 2})
+  })
+
+  /**
+   * A node answering /big with `bytes` of x: 64 KiB first, the rest once `gate` opens; other paths at once.
+   * `cut` counts connections that carried /big and were cut (a reset, not a FIN after a whole response).
+   */
+  async function bigAnswers(host: number, bytes: number, gate: Promise<unknown>) {
+    const cut = {count: 0}
+    const web = await startHttpNodes(nodes(1, host), (_node, req, res) => {
+      if (req.url !== '/big') return void res.end(`answer to ${req.url}`)
+      req.socket.once('close', (hadError) => (cut.count += hadError ? 1 : 0))
+      res.writeHead(200, {'content-length': bytes})
+      res.write(Buffer.alloc(64 * 1024, 'x'))
+      void gate.then(() => res.end(Buffer.alloc(bytes - 64 * 1024, 'x')))
+    })
+    return {...web, cut}
+  }
+
+  it('reads to its end a response the client left in the middle of, so the next client gets only its own', async () => {
+    let open = (): void => {}
+    const web = await bigAnswers(141, 1024 * 1024, new Promise<void>((resolve) => (open = resolve)))
+    const {router: r, port} = await router([{service: 'media/web', hosts: ['web.home.test'], targets: web.targets}])
+    await getThenLeave(port, '/big', /xxxx/)
+    // The client has left with most of the response still to come: the node sends it now.
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    open()
+    await waitFor(() => r.keptNodeConnections === 1, 'connection kept')
+    const reply = await keepAliveClient(port)({host: 'web.home.test', path: '/small'})
+    expect(reply).toEqual({status: 200, body: 'answer to /small'})
+    expect(web.stats.get('node-a')).toMatchObject({connections: 1, requests: 2})
+  })
+
+  it('closes instead a node connection with more left to read than FINISH_LIMIT_BYTES', async () => {
+    let open = (): void => {}
+    const web = await bigAnswers(
+      142,
+      FINISH_LIMIT_BYTES + 1024 * 1024,
+      new Promise<void>((resolve) => (open = resolve)),
+    )
+    const {router: r, port} = await router([{service: 'media/web', hosts: ['web.home.test'], targets: web.targets}])
+    await getThenLeave(port, '/big', /xxxx/)
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    open()
+    await waitFor(() => web.cut.count === 1, 'the node connection closed in the middle of the response')
+    expect(r.keptNodeConnections).toEqual(0)
+    expect((await keepAliveClient(port)({host: 'web.home.test', path: '/small'})).body).toEqual('answer to /small')
+    expect(web.stats.get('node-a')).toMatchObject({connections: 2})
+  })
+
+  it('sends a GET again on a new connection when the node closed the kept one, without blaming the node', async () => {
+    const served = new WeakSet<net.Socket>()
+    const web = await startHttpNodes(nodes(1, 143), (_node, req, res) => {
+      // A node that closes connections after one exchange without saying so (as one whose idle timeout hit).
+      if (served.has(req.socket)) return void req.socket.destroy()
+      served.add(req.socket)
+      res.end(`answer to ${req.url}`)
+    })
+    const {
+      router: r,
+      port,
+      health,
+      lines,
+    } = await router([{service: 'media/web', hosts: ['web.home.test'], targets: web.targets}])
+    await getThenLeave(port, '/first', /answer to \/first$/)
+    await waitFor(() => r.keptNodeConnections === 1, 'connection kept')
+    const reply = await keepAliveClient(port)({host: 'web.home.test', path: '/second'})
+    expect(reply).toEqual({status: 200, body: 'answer to /second'})
+    expect(web.stats.get('node-a')).toMatchObject({connections: 2, requests: 3})
+    expect(health.reported).toEqual([])
+    expect(lines).toContain(`http: media/web: node-a (127.0.10.143:${web.port}): kept connection closed; reconnecting`)
+  })
+
+  it('sends a first request that may not be sent twice on a new connection, not a kept one', async () => {
+    const web = await startHttpNodes(nodes(1, 144))
+    const {router: r, port} = await router([{service: 'media/web', hosts: ['web.home.test'], targets: web.targets}])
+    await getThenLeave(port, '/first', /\r\n0\r\n\r\n$/)
+    await waitFor(() => r.keptNodeConnections === 1, 'connection kept')
+    const reply = await keepAliveClient(port)({host: 'web.home.test', method: 'POST', body: 'once'})
+    expect((JSON.parse(reply.body) as Echo).body).toEqual('once')
+    expect(web.stats.get('node-a')).toMatchObject({connections: 2, requests: 2})
+    expect(r.keptNodeConnections).toEqual(1)
+  })
+
+  it('answers a client that sent its FIN after a request, then ends it and keeps the node connection', async () => {
+    const web = await startHttpNodes(nodes(1, 145), (_node, req, res) => {
+      setTimeout(() => res.end(`answer to ${req.url}`), 100)
+    })
+    const {router: r, port} = await router([{service: 'media/web', hosts: ['web.home.test'], targets: web.targets}])
+    const {socket, received} = rawClient(port)
+    const ended = once(socket, 'end')
+    socket.end('GET /late HTTP/1.1\r\nHost: web.home.test\r\n\r\n')
+    await ended
+    expect(received()).toMatch(/^HTTP\/1\.1 200 OK\r\n[\s\S]*\r\n\r\nanswer to \/late$/)
+    await waitFor(() => r.keptNodeConnections === 1, 'connection kept')
+  })
+
+  it('closes the kept node connections when the router closes', async () => {
+    const web = await startHttpNodes(nodes(1, 146))
+    const {router: r, port} = await router([{service: 'media/web', hosts: ['web.home.test'], targets: web.targets}])
+    await getThenLeave(port, '/first', /\r\n0\r\n\r\n$/)
+    await waitFor(() => r.keptNodeConnections === 1, 'connection kept')
+    await r.close()
+    expect(r.keptNodeConnections).toEqual(0)
+    await noConnections(web.servers.get('node-a')!)
   })
 })
