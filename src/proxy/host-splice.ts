@@ -37,7 +37,16 @@ export interface HostSplicerOptions {
   serviceOf: (host: string) => string | undefined
   health: TargetHealth
   connectTimeoutMs: number
+  /** A client gets this long to send its first request head; then it is answered 408, or handed off (below). */
   headersTimeoutMs: number
+  /**
+   * A per-service address (tcp.ts): heads go to the node byte for byte (no X-Forwarded-* fields), and a client
+   * that sends no head within headersTimeoutMs is handed off (to a TCP splice: a protocol whose server speaks
+   * first) instead of answered 408.
+   */
+  transparent?: boolean
+  /** A client with no bytes either way for this long is cut (0: never); DEFAULT_IDLE_TIMEOUT_MS by default. */
+  idleTimeoutMs?: number
   log: (line: string) => void
   verbose: boolean
 }
@@ -57,6 +66,11 @@ export class HostSplicer {
   /** Node connections kept for the next client. */
   get keptNodeConnections(): number {
     return this.pool.size
+  }
+
+  /** Client connections on the fast path now. */
+  get openConnections(): number {
+    return this.open.size
   }
 
   accept(client: net.Socket, handOff: HandOff): void {
@@ -115,7 +129,7 @@ class SplicedConnection {
     client.on('end', this.onClientEnd)
     client.on('error', this.onClientError)
     client.on('close', this.onClientClose)
-    client.setTimeout(DEFAULT_IDLE_TIMEOUT_MS, this.onIdle)
+    client.setTimeout(options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS, this.onIdle)
     // RFC 9112 §9.6 leaves the head's time limit to the server; the slow path's is headersTimeout (→ 408).
     this.timer = setTimeout(() => this.headTimedOut(), options.headersTimeoutMs).unref()
   }
@@ -249,7 +263,9 @@ class SplicedConnection {
   }
 
   private forward(head: RequestHead): void {
-    const bytes = forwardedHead(head, this.client.remoteAddress ?? '')
+    const bytes = this.options.transparent
+      ? this.pending.subarray(0, head.length)
+      : forwardedHead(head, this.client.remoteAddress ?? '')
     this.pending = this.pending.subarray(head.length)
     this.bodyLeft = head.bodyLength
     if (this.options.verbose) {
@@ -346,8 +362,9 @@ class SplicedConnection {
     client.setTimeout(0)
     client.pause()
     this.onDone()
-    // A client that already sent its FIN cannot have bytes put back for Node's parser: it is closed instead.
-    if (this.clientEnded) {
+    // A client that already sent its FIN cannot have bytes put back for Node's parser: it is closed instead. (A TCP
+    // splice takes it as it is: the FIN follows the bytes.)
+    if (this.clientEnded && !this.options.transparent) {
       client.end()
       return
     }
@@ -356,7 +373,8 @@ class SplicedConnection {
 
   private headTimedOut(): void {
     if (this.phase !== 'head') return
-    this.fail('', 408)
+    if (this.options.transparent) this.leave()
+    else this.fail('', 408)
   }
 
   /** Answers with an error status and closes (nothing has reached the client from a node yet). */

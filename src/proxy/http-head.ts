@@ -29,7 +29,10 @@ export interface RequestHead {
 /** `head`: a complete plain head; `partial`: wait for more bytes; `other`: leave the connection to Node's parser. */
 export type HeadScan = {head: RequestHead} | {partial: true} | {other: string}
 
-const REQUEST_LINE = /^(GET|HEAD|POST|PUT|DELETE|OPTIONS|PATCH) (\/[!-~]*) HTTP\/1\.1$/
+const PLAIN_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'OPTIONS', 'PATCH']
+const REQUEST_LINE = new RegExp(`^(${PLAIN_METHODS.join('|')}) (\\/[!-~]*) HTTP\\/1\\.1$`)
+/** How every plain request line starts: with these, the first bytes tell at once what is not one. */
+const LINE_STARTS = PLAIN_METHODS.map((method) => `${method} /`)
 /** RFC 9110 §5.1 token, then the value without control characters (RFC 9110 §5.5); no obs-fold. */
 const FIELD_LINE = /^([!#$%&'*+.^_`|~0-9A-Za-z-]+):[ \t]*([^\0-\x08\n-\x1f\x7f]*?)[ \t]*$/
 const CONTENT_LENGTH = /^\d{1,15}$/
@@ -78,7 +81,12 @@ export function scanRequestHead(bytes: Buffer): HeadScan {
   const end = headEnd(bytes)
   const searched = end < 0 ? bytes.length : end
   if (hasBareLf(bytes, searched)) return {other: 'bare LF'}
-  if (end < 0) return bytes.length >= MAX_HEAD_BYTES ? {other: 'head too large'} : {partial: true}
+  if (end < 0) {
+    // Another protocol (an h2c preface, MQTT, TLS) is told apart by its first bytes, without waiting for more.
+    const start = bytes.toString('latin1', 0, 8)
+    if (!LINE_STARTS.some((line) => line.startsWith(start) || start.startsWith(line))) return {other: 'request line'}
+    return bytes.length >= MAX_HEAD_BYTES ? {other: 'head too large'} : {partial: true}
+  }
   if (end > MAX_HEAD_BYTES) return {other: 'head too large'}
   const lines = bytes.toString('latin1', 0, end - 4).split('\r\n')
   const request = REQUEST_LINE.exec(lines[0] ?? '')

@@ -2,8 +2,16 @@
 // Service opens or closes only its own listeners, and kept listeners get new targets without losing a connection.
 import type {ForwardListener} from '../serve/types.js'
 import type {TargetHealth} from './health.js'
-import {TcpForwarder} from './tcp.js'
+import {HostSplicer} from './host-splice.js'
+import {DEFAULT_CONNECT_TIMEOUT_MS, TcpForwarder} from './tcp.js'
 import {UdpForwarder} from './udp.js'
+
+/**
+ * On a port that speaks HTTP, a client that has sent no request head after this long is spliced as TCP: a server
+ * that speaks first, on a port that only looks like HTTP, still gets through. HTTP clients send their head at once
+ * (a browser's preconnected socket may wait longer: it is spliced then, without a kept node connection).
+ */
+const FIRST_HEAD_MS = 500
 
 export interface ListenerSetOptions {
   health: TargetHealth
@@ -80,7 +88,8 @@ export class ListenerSet {
     }
 
     for (const [key, open] of this.open) {
-      if (wanted.has(key)) continue
+      // A port whose mode changed (http ⇄ tcp) is opened again, as the other kind.
+      if (wanted.get(key)?.mode === open.listener.mode) continue
       this.open.delete(key)
       result.removed.push(open.listener)
       // Stop accepting now (the port is free again when this returns); running connections carry on.
@@ -137,11 +146,33 @@ export class ListenerSet {
           idleTimeoutMs: this.options.udpIdleTimeoutMs,
           maxSessions: this.options.udpMaxSessions,
         })
-      : new TcpForwarder({
-          ...common,
-          connectTimeoutMs: this.options.connectTimeoutMs,
-          maxConnections: this.options.maxConnections,
-          idleTimeoutMs: this.options.idleTimeoutMs,
-        })
+      : this.tcp(listener, common)
+  }
+
+  /** A TCP forwarder; on an HTTP port, plain keep-alive clients go through a HostSplicer (kept node connections). */
+  private tcp(listener: ForwardListener, common: ConstructorParameters<typeof TcpForwarder>[0]): TcpForwarder {
+    const connectTimeoutMs = this.options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS
+    const forwarder = new TcpForwarder({
+      ...common,
+      connectTimeoutMs,
+      maxConnections: this.options.maxConnections,
+      idleTimeoutMs: this.options.idleTimeoutMs,
+    })
+    if (listener.mode !== 'http') return forwarder
+    forwarder.splicer = new HostSplicer({
+      pick: () => {
+        const ordered = forwarder.pick()
+        return ordered && {service: forwarder.service, ordered}
+      },
+      serviceOf: () => forwarder.service,
+      health: this.options.health,
+      connectTimeoutMs,
+      headersTimeoutMs: FIRST_HEAD_MS,
+      transparent: true,
+      idleTimeoutMs: this.options.idleTimeoutMs,
+      log: common.log ?? (() => {}),
+      verbose: common.verbose ?? false,
+    })
+    return forwarder
   }
 }

@@ -7,7 +7,7 @@ import {forgetRelay, noteAccept, noteRead} from './accept-turns.js'
 import type {TargetHealth} from './health.js'
 import {formatTarget, formatTargets, hasHealthyTarget, hostPort, orderTargets} from './pick.js'
 
-const DEFAULT_CONNECT_TIMEOUT_MS = 3000 // cloud-provider-kind's Envoy connect_timeout: 3s
+export const DEFAULT_CONNECT_TIMEOUT_MS = 3000 // cloud-provider-kind's Envoy connect_timeout: 3s
 const TCP_KEEPALIVE_DELAY_MS = 60_000 // notices vanished peers on long-idle spliced connections
 /** Per listener: enough for any workstation's clients, few enough that a runaway client cannot exhaust descriptors. */
 export const DEFAULT_MAX_CONNECTIONS = 1024
@@ -255,11 +255,26 @@ interface Connection {
   upstream?: net.Socket
 }
 
+/**
+ * Takes the clients of a per-service address whose port speaks HTTP (HostSplicer with `transparent`), so that
+ * node connections can outlive them; it hands back, with the bytes it read, every client it does not splice itself.
+ */
+export interface ClientSplicer {
+  accept(client: net.Socket, handOff: (socket: net.Socket, pending: Buffer) => void): void
+  closeIdle(): void
+  cutAll(): void
+  readonly openConnections: number
+}
+
+const NOTHING = Buffer.alloc(0)
+
 /** Forwards TCP connections accepted on one (address, port) to the targets, trying them in `orderTargets` order. */
 export class TcpForwarder {
   readonly address: string
   readonly port: number
   service: string
+  /** Set for a port that speaks HTTP (listeners.ts): new clients go to it first. */
+  splicer?: ClientSplicer
   private targets: ProbedTarget[]
   private readonly health: TargetHealth
   private readonly connectTimeoutMs: number
@@ -315,7 +330,14 @@ export class TcpForwarder {
 
   /** Open client connections, including those still connecting upstream. */
   get connectionCount(): number {
-    return this.connections.size
+    return this.connections.size + (this.splicer?.openConnections ?? 0)
+  }
+
+  /** The targets in the order to try them for a new connection, or undefined when none is healthy. */
+  pick(): ProbedTarget[] | undefined {
+    const isHealthy = this.health.isHealthy.bind(this.health)
+    const ordered = orderTargets(this.targets, isHealthy, this.counter++)
+    return hasHealthyTarget(ordered, isHealthy) ? ordered : undefined
   }
 
   /**
@@ -326,6 +348,7 @@ export class TcpForwarder {
     this.closing ??= new Promise<void>((resolve) => {
       this.server.close(() => resolve())
     })
+    this.splicer?.closeIdle()
     if (graceMs !== undefined) {
       const timer = setTimeout(() => this.destroyAll(), graceMs).unref()
       void this.closing.then(() => clearTimeout(timer))
@@ -334,6 +357,7 @@ export class TcpForwarder {
   }
 
   private destroyAll(): void {
+    this.splicer?.cutAll()
     for (const connection of this.connections) {
       connection.upstream?.destroy()
       connection.client.destroy()
@@ -342,7 +366,7 @@ export class TcpForwarder {
 
   private accept(accepted: net.Socket): void {
     noteAccept()
-    if (this.connections.size >= this.maxConnections) {
+    if (this.connectionCount >= this.maxConnections) {
       // Refuse the client, not the process: the cap bounds memory and descriptors per listener.
       if (!this.refusedLogged)
         this.log(`tcp ${this.label()}: ${this.maxConnections} connections open; refusing new ones until some close`)
@@ -351,35 +375,50 @@ export class TcpForwarder {
       return
     }
     this.refusedLogged = false
+    if (this.splicer) {
+      this.splicer.accept(accepted, (socket, pending) => this.relay(socket, pending, false))
+      accepted.resume() // accepted paused (pauseOnConnect); the splicer reads the first request head
+      return
+    }
+    this.relay(accepted, NOTHING, true)
+  }
+
+  /**
+   * Splices `accepted` to a node; `pending` is what was read from it already, sent to the node first. Only a
+   * `fresh` socket (never read) moves to pooled reads: one that was read may hold read bytes in its stream buffer.
+   */
+  private relay(accepted: net.Socket, pending: Buffer, fresh: boolean): void {
     const activity = {lastMs: Date.now()}
     const connection: Connection = {client: accepted}
     // The client's bytes go to the node through the same pooled reads as the node's to the client (see writeChunk).
     // Nothing is read before splice() starts both directions, and the upstream socket exists by then.
-    const client =
+    const adopted =
+      fresh &&
       adoptWithPooledReads(accepted, (chunk, done, from) => {
         activity.lastMs = Date.now()
         return writeChunk(connection.upstream!, chunk, done, from)
-      }) ?? accepted
+      })
+    const client = adopted || accepted
     connection.client = client
     this.connections.add(connection)
     client.on('error', (error) => {
       if (this.verbose) this.log(`tcp ${this.label()}: client ${client.remoteAddress}: ${error.message}`)
     })
     client.once('close', () => this.connections.delete(connection))
-    const isHealthy = this.health.isHealthy.bind(this.health)
-    const ordered = orderTargets(this.targets, isHealthy, this.counter++)
-    if (!hasHealthyTarget(ordered, isHealthy)) {
+    const ordered = this.pick()
+    if (!ordered) {
       this.log(`tcp ${this.label()}: no healthy target (${formatTargets(this.targets)}); closing the connection`)
       client.destroy()
       return
     }
-    void this.connectUpstream(connection, ordered, activity)
+    void this.connectUpstream(connection, ordered, activity, pending)
   }
 
   private async connectUpstream(
     connection: Connection,
     ordered: ProbedTarget[],
     activity: {lastMs: number},
+    pending: Buffer,
   ): Promise<void> {
     const {client} = connection
     const {socket, target, failures} = await connectFirst(ordered, {
@@ -418,6 +457,7 @@ export class TcpForwarder {
     })
     if (this.verbose)
       this.log(`tcp ${this.label()}: ${client.remoteAddress}:${client.remotePort} → ${formatTarget(target)}`)
+    if (pending.length > 0) socket.write(pending)
     splice(client, socket)
   }
 

@@ -37,8 +37,17 @@ describe('scanRequestHead', () => {
     })
   })
 
-  it('waits for the rest of a head that has not ended', () => {
-    expect(scanRequestHead(bytes('GET / HTTP/1.1\r\nHost: a\r\n'))).toEqual({partial: true})
+  it('waits for the rest of a head that has not ended, down to its first byte', () => {
+    for (const start of ['GET / HTTP/1.1\r\nHost: a\r\n', 'OPTIONS /x', 'OPTIONS ', 'PAT', 'D', '']) {
+      expect([start, scanRequestHead(bytes(start))]).toEqual([start, {partial: true}])
+    }
+  })
+
+  it('tells another protocol from its first bytes, without waiting for a head to end', () => {
+    const starts = ['PRI * HTTP/2.0\r\n', '\x10\x1a\x00\x04MQTT', '\x16\x03\x01', 'PING\r\n', 'GET http://x/', 'hello']
+    for (const start of starts) {
+      expect([start, scanRequestHead(bytes(start))]).toEqual([start, {other: 'request line'}])
+    }
   })
 
   const others: Array<[string, string, string]> = [

@@ -5,7 +5,17 @@ import {describe, expect, it, onTestFinished} from 'vitest'
 
 import {ListenerSet} from '../../src/proxy/listeners.js'
 import type {ForwardListener} from '../../src/serve/types.js'
-import {FakeHealth, freeSharedPort, nodes, startTcpNodes, startUdpNodes, waitFor} from './backends.js'
+import {
+  FakeHealth,
+  freeSharedPort,
+  nodes,
+  once,
+  startHttpNodes,
+  startTcpNodes,
+  startUdpNodes,
+  waitFor,
+  websocketAccept,
+} from './backends.js'
 
 function listenerSet(): ListenerSet {
   const set = new ListenerSet({health: new FakeHealth()})
@@ -100,5 +110,93 @@ describe('ListenerSet', () => {
     await new Promise<void>((resolve) => squatter.close(() => resolve()))
     expect(await set.apply([busy, free])).toEqual({added: [busy], removed: [], failed: []})
     await talk('127.0.11.3', port).say('hi', 'node-a:hi')
+  })
+})
+
+describe('ListenerSet: a port that speaks HTTP', () => {
+  /** A raw client of `address:port`; `received` is everything read so far. */
+  function raw(address: string, port: number): {socket: net.Socket; received: () => string} {
+    const socket = net.connect({host: address, port})
+    onTestFinished(() => void socket.destroy())
+    socket.on('error', () => {})
+    let received = ''
+    socket.on('data', (chunk: Buffer) => (received += chunk.toString('latin1')))
+    return {socket, received: () => received}
+  }
+
+  async function httpListener(host: number, targets: ForwardListener['targets']): Promise<ForwardListener> {
+    const address = `127.0.11.${host}`
+    const port = await freeSharedPort([address])
+    const listener: ForwardListener = {service: 'media/web', address, port, protocol: 'TCP', mode: 'http', targets}
+    await listenerSet().apply([listener])
+    return listener
+  }
+
+  it('sends heads byte for byte and gives a client’s node connection to the next client', async () => {
+    const web = await startHttpNodes(nodes(1, 150), (_node, req, res) => {
+      res.end(`${req.url} ${JSON.stringify(req.rawHeaders)}`)
+    })
+    const {address, port} = await httpListener(50, web.targets)
+    const first = raw(address, port)
+    first.socket.end('GET /one HTTP/1.1\r\nHost: anything\r\nX-Mine:  as sent\r\n\r\n')
+    await once(first.socket, 'close') // ended once answered; its node connection is kept by then
+    expect(first.received()).toMatch(/\r\n\r\n\/one \["Host","anything","X-Mine","as sent"\]$/)
+    const second = raw(address, port)
+    second.socket.end('GET /two HTTP/1.1\r\nHost: anything\r\n\r\n')
+    await once(second.socket, 'close')
+    expect(second.received()).toMatch(/\r\n\r\n\/two \["Host","anything"\]$/)
+    expect(web.stats.get('node-a')).toMatchObject({connections: 1, requests: 2})
+  })
+
+  it('splices as TCP a client whose first bytes are not HTTP/1.1, and one that sends nothing', async () => {
+    const node = await startTcpNodes(nodes(1, 151))
+    const {address, port} = await httpListener(51, node.targets)
+    await talk(address, port).say('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'node-a:PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n')
+    // A server that speaks first (here: answers the FIN) is heard once the client has been quiet for a moment.
+    const quiet = raw(address, port)
+    await waitFor(() => node.accepted.get('node-a') === 2, 'the quiet client spliced to the node')
+    quiet.socket.end()
+    await waitFor(() => quiet.received() === 'node-a:bye', 'the node’s answer')
+  })
+
+  it('passes a WebSocket upgrade after a plain request on the same connection through as TCP', async () => {
+    const web = await startHttpNodes(nodes(1, 152))
+    const {address, port} = await httpListener(52, web.targets)
+    const client = raw(address, port)
+    client.socket.write('GET /plain HTTP/1.1\r\nHost: web\r\n\r\n')
+    await waitFor(() => client.received().endsWith('\r\n0\r\n\r\n'), 'the plain response')
+    client.socket.write(
+      'GET /ws HTTP/1.1\r\nHost: web\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+        'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
+    )
+    await waitFor(() => client.received().includes('HTTP/1.1 101 Switching Protocols'), 'the upgrade')
+    expect(client.received()).toContain(`Sec-WebSocket-Accept: ${websocketAccept('dGhlIHNhbXBsZSBub25jZQ==')}`)
+  })
+
+  it('closes a spliced HTTP client that stays silent for idleTimeoutMs', async () => {
+    const web = await startHttpNodes(nodes(1, 154))
+    web.servers.get('node-a')!.keepAliveTimeout = 60_000 // the node does not end the connection first
+    const port = await freeSharedPort(['127.0.11.54'])
+    const set = new ListenerSet({health: new FakeHealth(), idleTimeoutMs: 200})
+    onTestFinished(() => set.close(0))
+    await set.apply([
+      {service: 'media/web', address: '127.0.11.54', port, protocol: 'TCP', mode: 'http', targets: web.targets},
+    ])
+    const client = raw('127.0.11.54', port)
+    const closed = once(client.socket, 'close')
+    client.socket.write('GET / HTTP/1.1\r\nHost: web\r\n\r\n')
+    await closed
+    expect(client.received()).toMatch(/^HTTP\/1\.1 200 OK\r\n[\s\S]*\r\n0\r\n\r\n$/)
+  })
+
+  it('opens a port again when its mode changes between tcp and http', async () => {
+    const node = await startTcpNodes(nodes(1, 153))
+    const port = await freeSharedPort(['127.0.11.53'])
+    const asTcp = tcp('ns/app', '127.0.11.53', port, node.targets)
+    const asHttp: ForwardListener = {...asTcp, mode: 'http'}
+    const set = listenerSet()
+    await set.apply([asTcp])
+    expect(await set.apply([asHttp])).toEqual({added: [asHttp], removed: [asTcp], failed: []})
+    await talk('127.0.11.53', port).say('hello', 'node-a:hello')
   })
 })
