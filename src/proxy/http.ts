@@ -15,7 +15,7 @@ import type {TargetHealth} from './health.js'
 import {HostSplicer, type HandOff, type SplicePick} from './host-splice.js'
 import {IDEMPOTENT_METHODS} from './http-head.js'
 import {rawResponse, replyRaw} from './raw-reply.js'
-import {formatTarget, formatTargets, hasHealthyTarget, hostPort, orderTargets} from './pick.js'
+import {formatTarget, formatTargets, hostPort, orderHealthy} from './pick.js'
 import {connectFirst, connectTimeout, DEFAULT_MAX_CONNECTIONS, describeError} from './tcp.js'
 
 const DEFAULT_CONNECT_TIMEOUT_MS = 3000 // cloud-provider-kind's Envoy connect_timeout: 3s
@@ -273,9 +273,7 @@ export class HttpRouter {
 
   /** The route's targets in the order to try them (round-robin over healthy ones), or undefined when none is healthy. */
   private order(entry: RouteEntry): ProbedTarget[] | undefined {
-    const isHealthy = (target: ProbedTarget): boolean => this.health.isHealthy(target)
-    const ordered = orderTargets(entry.route.targets, isHealthy, entry.counter++)
-    return hasHealthyTarget(ordered, isHealthy) ? ordered : undefined
+    return orderHealthy(entry.route.targets, (target) => this.health.isHealthy(target), entry.counter++)
   }
 
   /** `order`, saying so in the log when no target is healthy. */

@@ -34,6 +34,16 @@ export function hasHealthyTarget(ordered: ProbedTarget[], isHealthy: (target: Pr
   return first !== undefined && isHealthy(first)
 }
 
+/** `orderTargets`, or undefined when no target is healthy (callers then refuse instead of trying). */
+export function orderHealthy(
+  targets: ProbedTarget[],
+  isHealthy: (target: ProbedTarget) => boolean,
+  start: number,
+): ProbedTarget[] | undefined {
+  const ordered = orderTargets(targets, isHealthy, start)
+  return hasHealthyTarget(ordered, isHealthy) ? ordered : undefined
+}
+
 /** `node-a (127.0.10.1:30878)`: how targets are named in logs and error pages. */
 export function formatTarget(target: {node: string; address: string; port: number}): string {
   return `${target.node} (${hostPort(target.address, target.port)})`

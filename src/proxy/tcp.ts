@@ -5,7 +5,8 @@ import net from 'node:net'
 import type {ProbedTarget} from '../serve/types.js'
 import {forgetRelay, noteAccept, noteRead} from './accept-turns.js'
 import type {TargetHealth} from './health.js'
-import {formatTarget, formatTargets, hasHealthyTarget, hostPort, orderTargets} from './pick.js'
+import type {HostSplicer} from './host-splice.js'
+import {formatTarget, formatTargets, hostPort, orderHealthy} from './pick.js'
 
 export const DEFAULT_CONNECT_TIMEOUT_MS = 3000 // cloud-provider-kind's Envoy connect_timeout: 3s
 const TCP_KEEPALIVE_DELAY_MS = 60_000 // notices vanished peers on long-idle spliced connections
@@ -255,17 +256,6 @@ interface Connection {
   upstream?: net.Socket
 }
 
-/**
- * Takes the clients of a per-service address whose port speaks HTTP (HostSplicer with `transparent`), so that
- * node connections can outlive them; it hands back, with the bytes it read, every client it does not splice itself.
- */
-export interface ClientSplicer {
-  accept(client: net.Socket, handOff: (socket: net.Socket, pending: Buffer) => void): void
-  closeIdle(): void
-  cutAll(): void
-  readonly openConnections: number
-}
-
 const NOTHING = Buffer.alloc(0)
 
 /** Forwards TCP connections accepted on one (address, port) to the targets, trying them in `orderTargets` order. */
@@ -273,8 +263,11 @@ export class TcpForwarder {
   readonly address: string
   readonly port: number
   service: string
-  /** Set for a port that speaks HTTP (listeners.ts): new clients go to it first. */
-  splicer?: ClientSplicer
+  /**
+   * Set for a port that speaks HTTP (listeners.ts: `transparent`), so that node connections can outlive clients:
+   * new clients go to it first, and it hands back, with the bytes it read, every client it does not splice itself.
+   */
+  splicer?: HostSplicer
   private targets: ProbedTarget[]
   private readonly health: TargetHealth
   private readonly connectTimeoutMs: number
@@ -335,9 +328,7 @@ export class TcpForwarder {
 
   /** The targets in the order to try them for a new connection, or undefined when none is healthy. */
   pick(): ProbedTarget[] | undefined {
-    const isHealthy = this.health.isHealthy.bind(this.health)
-    const ordered = orderTargets(this.targets, isHealthy, this.counter++)
-    return hasHealthyTarget(ordered, isHealthy) ? ordered : undefined
+    return orderHealthy(this.targets, (target) => this.health.isHealthy(target), this.counter++)
   }
 
   /**

@@ -6,7 +6,7 @@ import net from 'node:net'
 
 import type {ProbedTarget} from '../serve/types.js'
 import type {TargetHealth} from './health.js'
-import {formatTarget, formatTargets, hasHealthyTarget, hostPort, orderTargets} from './pick.js'
+import {formatTarget, formatTargets, hostPort, orderHealthy} from './pick.js'
 
 const DEFAULT_IDLE_TIMEOUT_MS = 60_000 // a minute of silence ends a flow, as in Envoy's udp_proxy idle_timeout
 const DEFAULT_MAX_SESSIONS = 1024
@@ -139,10 +139,8 @@ export class UdpForwarder {
       this.full = true
       return undefined
     }
-    const isHealthy = this.health.isHealthy.bind(this.health)
-    const ordered = orderTargets(this.targets, isHealthy, this.counter++)
-    const target = ordered[0]
-    if (!target || !hasHealthyTarget(ordered, isHealthy)) {
+    const target = orderHealthy(this.targets, (t) => this.health.isHealthy(t), this.counter++)?.[0]
+    if (!target) {
       if (this.verbose) {
         this.log(`udp ${this.label()}: no healthy target (${formatTargets(this.targets)}); dropping datagram`)
       }

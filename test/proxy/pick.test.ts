@@ -1,6 +1,6 @@
 import {describe, expect, it} from 'vitest'
 
-import {formatTargets, hasHealthyTarget, orderTargets} from '../../src/proxy/pick.js'
+import {formatTargets, hasHealthyTarget, orderHealthy, orderTargets} from '../../src/proxy/pick.js'
 import type {ProbedTarget} from '../../src/serve/types.js'
 
 function target(node: string, host: number): ProbedTarget {
@@ -47,6 +47,14 @@ describe('orderTargets', () => {
     const targets = [a, b, c]
     orderTargets(targets, healthUnless(a), 1)
     expect(targets).toEqual([a, b, c])
+  })
+})
+
+describe('orderHealthy', () => {
+  it('is the order to try when a target is healthy, and undefined when none is', () => {
+    expect(orderHealthy([a, b, c], healthUnless(b), 1)).toEqual(orderTargets([a, b, c], healthUnless(b), 1))
+    expect(orderHealthy([a, b], healthUnless(a, b), 0)).toBeUndefined()
+    expect(orderHealthy([], () => true, 0)).toBeUndefined()
   })
 })
 
