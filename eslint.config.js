@@ -37,7 +37,9 @@ export default tseslint.config(
       'src/recommend/*.ts',
       'src/dnssetup/plan.ts',
       'src/dashboard/state.ts',
-      'src/serve/{map,addresses,table}.ts',
+      'src/servemap/**/*.ts',
+      'src/net/**/*.ts',
+      'src/argv.ts',
     ],
     rules: {
       'no-restricted-imports': [

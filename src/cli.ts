@@ -1,6 +1,6 @@
 // The CLI entry point that bin/kubectl-expose_lb imports.
 import {Errors, flush, run} from '@oclif/core'
-import {hoistCommand, normalizeOptionalValue, normalizeVerbosity, verbosityOf} from './cli/argv.js'
+import {hoistCommand, normalizeOptionalValue, normalizeVerbosity, verbosityOf} from './argv.js'
 import {COMMANDS} from './commands.js'
 import {valueFlags} from './commands/flags.js'
 import {EXIT, ExposeLbError} from './errors.js'

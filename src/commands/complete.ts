@@ -1,5 +1,5 @@
 import {Command} from '@oclif/core'
-import {normalizeVerbosity} from '../cli/argv.js'
+import {normalizeVerbosity} from '../argv.js'
 import {complete, DIRECTIVE, formatCompletion, toCommandSpecs, type CommandSpec} from '../complete/complete.js'
 import {clusterSource} from '../complete/sources.js'
 

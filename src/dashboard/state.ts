@@ -1,10 +1,9 @@
 // What the dashboard shows, as the JSON document served at /api/routes: serve's rows grouped by Service, with the
 // names to reach each one, links for its web ports and the health of every target. Pure: the runtime passes the
 // applied ServeBuild and a health lookup in.
-import type {HealthState} from '../proxy/health.js'
-import {hostPort} from '../proxy/pick.js'
-import type {ServeBuild, ServeRow} from '../serve/map.js'
-import type {ProbedTarget} from '../serve/types.js'
+import {hostPort} from '../net/address.js'
+import type {ServeBuild, ServeRow} from '../servemap/map.js'
+import type {HealthState, ProbedTarget} from '../servemap/types.js'
 
 /** The document served at `/api/routes`; the page renders exactly this. */
 export interface RoutesDocument {

@@ -15,7 +15,7 @@
 //   message could not be read as a whole (FORMERR, header only). Over UDP a reply is limited to the requester's size
 //   (512 without EDNS), never more than 1232; above it, TC=1 with the question only (RFC 2181 §9). TCP: no limit.
 // - Replies echo the question as asked (case included); answer owners point at it. AA on in-zone answers; RA clear.
-import type {DnsRecords} from '../serve/types.js'
+import type {DnsRecords} from '../servemap/types.js'
 import {
   CLASS,
   HEADER_LENGTH,

@@ -8,7 +8,7 @@
 import dgram from 'node:dgram'
 import net from 'node:net'
 
-import type {DnsRecords} from '../serve/types.js'
+import type {DnsRecords} from '../servemap/types.js'
 import {answerQuery, compileZone} from './answer.js'
 import type {CompiledZone, Transport} from './answer.js'
 import {serverFailure} from './wire.js'

@@ -11,6 +11,8 @@
 // - macOS: resolver(5) files in /etc/resolver/<domain> take `nameserver` and `port`.
 // - Windows: the Name Resolution Policy Table (Add-DnsClientNrptRule) sends a namespace to name servers on port 53.
 
+import {hostPort} from '../net/address.js'
+
 export type TargetOs = 'linux' | 'darwin' | 'win32'
 export type ResolverKind = 'systemd-resolved' | 'networkmanager' | 'resolver-file' | 'nrpt'
 
@@ -121,11 +123,6 @@ export function chooseResolver(os: TargetOs, facts?: LinuxResolverFacts): Resolv
       'cannot be sent to one DNS server alone: run `kubectl expose-lb serve --hosts-file`, which keeps the names ' +
       'in /etc/hosts while serve runs; or install systemd-resolved and run dns-setup again',
   }
-}
-
-/** `address:port` as resolvers write it: IPv6 in brackets. */
-export function hostPort(address: string, port: number): string {
-  return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`
 }
 
 const run = (description: string, argv: string[], why = SUDO_WHY): SetupAction => ({

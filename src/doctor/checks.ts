@@ -8,7 +8,8 @@ import net from 'node:net'
 import {EXIT, ExposeLbError, firstLine} from '../errors.js'
 import {isMapped, isProxied} from '../plan/plan.js'
 import type {Plan} from '../plan/types.js'
-import {KUBE_PROXY_HEALTHZ_PORT} from '../serve/map.js'
+import {hostPort} from '../net/address.js'
+import {KUBE_PROXY_HEALTHZ_PORT} from '../servemap/map.js'
 
 /**
  * Exit status when a check fails (errors.ts has no code for it yet). A cluster that cannot be read is a failed
@@ -48,11 +49,6 @@ export interface DoctorOptions {
 /** A node that does not answer a TCP connect within this long counts as unreachable. */
 export const CONNECT_TIMEOUT_MS = 1500
 const LOOKUP_TIMEOUT_MS = 5000
-
-/** `address:port`, IPv6 in brackets. */
-function hostPort(address: string, port: number): string {
-  return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`
-}
 
 function errorCode(error: unknown): string {
   return (error as NodeJS.ErrnoException | undefined)?.code ?? firstLine(error)

@@ -1,6 +1,7 @@
 // The ExposureReport: `list -o json|yaml` prints it as is, and users script against it, so its shape is a
 // contract (apiVersion expose-lb/v1). Pure.
-import type {Detection, Exposure, NodeAddress, Plan, PortMode, Protocol, ServiceType, Target} from '../plan/types.js'
+import type {Detection, Exposure, NodeAddress, Plan, PortMode, Protocol, ServiceType} from '../plan/types.js'
+import {hostPort} from '../net/address.js'
 
 export interface ExposureReport {
   apiVersion: 'expose-lb/v1'
@@ -32,11 +33,6 @@ export interface ExposureReport {
     warnings: string[]
   }>
   warnings: string[]
-}
-
-/** `address:port`, with IPv6 addresses in brackets (RFC 3986 host syntax). */
-export function formatTarget(t: Pick<Target, 'address' | 'port'>): string {
-  return t.address.includes(':') ? `[${t.address}]:${t.port}` : `${t.address}:${t.port}`
 }
 
 /** Puts the plan and the detection result into the report shape. */
@@ -78,7 +74,7 @@ export function buildReport(input: {
         ...(p.nodePort ? {nodePort: p.nodePort} : {}),
         ...(p.appProtocol ? {appProtocol: p.appProtocol} : {}),
         mode: p.mode,
-        targets: p.targets.map(formatTarget),
+        targets: p.targets.map((t) => hostPort(t.address, t.port)),
       })),
       warnings: s.warnings,
     })),

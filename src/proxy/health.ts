@@ -13,11 +13,8 @@
 import {EventEmitter} from 'node:events'
 import net from 'node:net'
 
-import type {Probe, ProbedTarget} from '../serve/types.js'
-import {hostPort} from './pick.js'
-
-/** `unknown` until the first result: counts as healthy, so a fresh start routes at once. */
-export type HealthState = 'up' | 'down' | 'unknown'
+import {hostPort} from '../net/address.js'
+import {probeKey, type HealthState, type Probe, type ProbedTarget} from '../servemap/types.js'
 
 /** What health is asked about: a probe, or a target, whose probe is its own `probe` or a connect to itself. */
 export type HealthSubject = Probe | ProbedTarget
@@ -119,12 +116,6 @@ interface Runner {
   timer?: NodeJS.Timeout
   cancel?: () => void
   removed: boolean
-}
-
-/** One key per unique (kind, address, port): routes sharing a probe share its timer and its state. */
-export function probeKey(probe: Probe): string {
-  const host = probe.address.includes(':') ? `[${probe.address}]` : probe.address
-  return `${probe.kind}://${host}:${probe.port}`
 }
 
 /** The subject's probe, without allocating: a probe itself, a target's own probe, or the target (a connect). */

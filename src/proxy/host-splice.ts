@@ -13,7 +13,7 @@
 // more from its pooled node connections than from a splice of their own.
 import type net from 'node:net'
 
-import type {ProbedTarget} from '../serve/types.js'
+import type {ProbedTarget} from '../servemap/types.js'
 import type {TargetHealth} from './health.js'
 import {forwardedHead, IDEMPOTENT_METHODS, ResponseTracker, scanRequestHead, type RequestHead} from './http-head.js'
 import {NodePool, type NodeLink} from './node-pool.js'

@@ -9,13 +9,14 @@ import type {Duplex} from 'node:stream'
 import {createProxyServer} from 'http-proxy-3'
 import type {ProxyServer} from 'http-proxy-3'
 
-import type {HttpRoute, ProbedTarget} from '../serve/types.js'
+import type {HttpRoute, ProbedTarget} from '../servemap/types.js'
 import {noteAccept} from './accept-turns.js'
 import type {TargetHealth} from './health.js'
 import {HostSplicer, type HandOff, type SplicePick} from './host-splice.js'
 import {IDEMPOTENT_METHODS} from './http-head.js'
 import {rawResponse, replyRaw} from './raw-reply.js'
-import {formatTarget, formatTargets, hostPort, orderHealthy} from './pick.js'
+import {hostPort} from '../net/address.js'
+import {formatTarget, formatTargets, orderHealthy} from './pick.js'
 import {connectFirst, connectTimeout, DEFAULT_MAX_CONNECTIONS, describeError} from './tcp.js'
 
 const DEFAULT_CONNECT_TIMEOUT_MS = 3000 // cloud-provider-kind's Envoy connect_timeout: 3s

@@ -1,6 +1,6 @@
 // The set of per-Service TCP and UDP listeners, kept in step with the ServeMap by diffing: a change to one
 // Service opens or closes only its own listeners, and kept listeners get new targets without losing a connection.
-import type {ForwardListener} from '../serve/types.js'
+import type {ForwardListener} from '../servemap/types.js'
 import type {TargetHealth} from './health.js'
 import {HostSplicer} from './host-splice.js'
 import {DEFAULT_CONNECT_TIMEOUT_MS, TcpForwarder} from './tcp.js'

@@ -7,9 +7,9 @@
 // to that node takes it.
 import type net from 'node:net'
 
-import type {ProbedTarget} from '../serve/types.js'
+import type {ProbedTarget} from '../servemap/types.js'
 import type {ResponseTracker} from './http-head.js'
-import {hostPort} from './pick.js'
+import {hostPort} from '../net/address.js'
 import type {NodeDataHandler} from './tcp.js'
 
 /**

@@ -1,11 +1,7 @@
 // Target choice for one request, connection or UDP session. Pure: no I/O, no clock, no randomness — the caller
 // passes health in as a function and the rotation start from a per-route counter, so the order is table-testable.
-import type {Probe, ProbedTarget} from '../serve/types.js'
-
-/** The probe deciding a target's health: its own, or a TCP connect to the target itself. */
-export function probeOf(target: ProbedTarget): Probe {
-  return target.probe ?? {kind: 'tcp', address: target.address, port: target.port}
-}
+import {hostPort} from '../net/address.js'
+import type {ProbedTarget} from '../servemap/types.js'
 
 /**
  * The order in which to try targets: healthy ones first, rotated by `start` (round-robin when `start` comes from a
@@ -52,11 +48,6 @@ export function formatTarget(target: {node: string; address: string; port: numbe
 /** `node-a (127.0.10.1:30878), node-b (127.0.10.2:30878)`, or `no nodes` for an empty list. */
 export function formatTargets(targets: Array<{node: string; address: string; port: number}>): string {
   return targets.length === 0 ? 'no nodes' : targets.map((t) => formatTarget(t)).join(', ')
-}
-
-/** `address:port`, with IPv6 addresses in brackets (RFC 3986 §3.2.2). */
-export function hostPort(address: string, port: number): string {
-  return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`
 }
 
 function rotation(start: number, length: number): number {

@@ -2,11 +2,12 @@
 // made before a byte is read from the client, so a dead node is skipped without the client noticing.
 import net from 'node:net'
 
-import type {ProbedTarget} from '../serve/types.js'
+import type {ProbedTarget} from '../servemap/types.js'
 import {forgetRelay, noteAccept, noteRead} from './accept-turns.js'
 import type {TargetHealth} from './health.js'
 import type {HostSplicer} from './host-splice.js'
-import {formatTarget, formatTargets, hostPort, orderHealthy} from './pick.js'
+import {hostPort} from '../net/address.js'
+import {formatTarget, formatTargets, orderHealthy} from './pick.js'
 
 export const DEFAULT_CONNECT_TIMEOUT_MS = 3000 // cloud-provider-kind's Envoy connect_timeout: 3s
 const TCP_KEEPALIVE_DELAY_MS = 60_000 // notices vanished peers on long-idle spliced connections

@@ -4,9 +4,10 @@
 import dgram from 'node:dgram'
 import net from 'node:net'
 
-import type {ProbedTarget} from '../serve/types.js'
+import type {ProbedTarget} from '../servemap/types.js'
 import type {TargetHealth} from './health.js'
-import {formatTarget, formatTargets, hostPort, orderHealthy} from './pick.js'
+import {hostPort} from '../net/address.js'
+import {formatTarget, formatTargets, orderHealthy} from './pick.js'
 
 const DEFAULT_IDLE_TIMEOUT_MS = 60_000 // a minute of silence ends a flow, as in Envoy's udp_proxy idle_timeout
 const DEFAULT_MAX_SESSIONS = 1024

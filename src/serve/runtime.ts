@@ -7,14 +7,26 @@ import {ExposeLbError, firstLine} from '../errors.js'
 import type {Logger} from '../log.js'
 import {buildPlan} from '../plan/plan.js'
 import type {PlanOptions} from '../plan/types.js'
-import {HealthMonitor, probeKey, type HealthState} from '../proxy/health.js'
+import {HealthMonitor} from '../proxy/health.js'
 import {HttpRouter} from '../proxy/http.js'
-import {probeOf} from '../proxy/pick.js'
 import {ListenerSet} from '../proxy/listeners.js'
 import type {ClusterSnapshot} from '../plan/types.js'
-import {buildServeMap, KUBE_PROXY_HEALTHZ_PORT, type ServeBuild, type ServeOptions, type ServeRow} from './map.js'
-import {formatServeTable, rowLines} from './table.js'
-import type {ForwardListener, Probe, ProbedTarget} from './types.js'
+import {
+  buildServeMap,
+  KUBE_PROXY_HEALTHZ_PORT,
+  type ServeBuild,
+  type ServeOptions,
+  type ServeRow,
+} from '../servemap/map.js'
+import {formatServeTable, rowLines} from '../servemap/table.js'
+import {
+  probeKey,
+  probeOf,
+  type ForwardListener,
+  type HealthState,
+  type Probe,
+  type ProbedTarget,
+} from '../servemap/types.js'
 
 /** Where the cluster's objects come from: ClusterWatch, or a fake in tests. */
 export interface SnapshotSource {

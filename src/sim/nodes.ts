@@ -9,7 +9,7 @@ import http from 'node:http'
 import net from 'node:net'
 import {toEndpointSlice, toNode, toService} from '../kube/convert.js'
 import {portMode} from '../plan/plan.js'
-import {KUBE_PROXY_HEALTHZ_PORT} from '../serve/map.js'
+import {KUBE_PROXY_HEALTHZ_PORT} from '../servemap/map.js'
 import type {KubeObject} from './store.js'
 
 interface Listener {

@@ -1,10 +1,9 @@
 import {describe, expect, it} from 'vitest'
 import {dashboardState, httpLink} from '../../src/dashboard/state.js'
 import {buildPlan} from '../../src/plan/plan.js'
-import type {HealthState} from '../../src/proxy/health.js'
-import {assignAddresses, parseIpRange, type AddressRange} from '../../src/serve/addresses.js'
-import {buildServeMap} from '../../src/serve/map.js'
-import type {ProbedTarget} from '../../src/serve/types.js'
+import {assignAddresses, parseIpRange, type AddressRange} from '../../src/servemap/addresses.js'
+import {buildServeMap} from '../../src/servemap/map.js'
+import type {HealthState, ProbedTarget} from '../../src/servemap/types.js'
 import {makeNode, makeService, makeSnapshot, nodePortService} from '../builders.js'
 
 const DOMAIN = 'kube.internal'

@@ -3,7 +3,7 @@
 import packet from 'dns-packet'
 import type {Answer, DecodedPacket} from 'dns-packet'
 
-import type {DnsRecords, SrvRecord} from '../../src/serve/types.js'
+import type {DnsRecords, SrvRecord} from '../../src/servemap/types.js'
 
 /** Record types by number (RFC 1035 §3.2.2, RFC 3596, RFC 2782, RFC 6844). */
 export const T = {A: 1, NS: 2, SOA: 6, MX: 15, TXT: 16, AAAA: 28, SRV: 33, AXFR: 252, ANY: 255, CAA: 257} as const

@@ -7,7 +7,7 @@ import {describe, expect, it, onTestFinished} from 'vitest'
 
 import {startDnsServer} from '../../src/dns/server.js'
 import type {DnsServer, DnsServerOptions} from '../../src/dns/server.js'
-import type {DnsRecords} from '../../src/serve/types.js'
+import type {DnsRecords} from '../../src/servemap/types.js'
 import {T, buildQuery, decode, frame, rcodeOf, sampleRecords, summarize} from './helpers.js'
 
 const HOST = '127.0.0.1'

@@ -1,7 +1,7 @@
 // A per-service port that cannot be bound is a warning, not a failure: serve runs on without it.
 import net from 'node:net'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
-import {assignAddresses, parseIpRange, type AddressRange} from '../../src/serve/addresses.js'
+import {assignAddresses, parseIpRange, type AddressRange} from '../../src/servemap/addresses.js'
 import {startDemo, type Demo} from '../../src/sim/demo.js'
 import {startServe, tcpExchange, waitFor} from './serve-helpers.js'
 

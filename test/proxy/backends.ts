@@ -8,7 +8,7 @@ import net from 'node:net'
 import {onTestFinished} from 'vitest'
 
 import type {HealthSubject, TargetHealth} from '../../src/proxy/health.js'
-import type {ProbedTarget} from '../../src/serve/types.js'
+import type {ProbedTarget} from '../../src/servemap/types.js'
 
 export interface NodeSpec {
   node: string

@@ -3,8 +3,8 @@ import net from 'node:net'
 import {describe, expect, it, onTestFinished} from 'vitest'
 
 import {HealthMonitor} from '../../src/proxy/health.js'
-import type {HealthMonitorOptions, HealthState} from '../../src/proxy/health.js'
-import type {Probe} from '../../src/serve/types.js'
+import type {HealthMonitorOptions} from '../../src/proxy/health.js'
+import type {HealthState, Probe} from '../../src/servemap/types.js'
 import {freeSharedPort, nodes, startHttpNodes, startTcpNodes, waitFor} from './backends.js'
 
 function monitor(options: HealthMonitorOptions): HealthMonitor {

@@ -8,7 +8,7 @@ import {describe, expect, it, onTestFinished} from 'vitest'
 
 import {HttpRouter} from '../../src/proxy/http.js'
 import {FINISH_LIMIT_BYTES} from '../../src/proxy/node-pool.js'
-import type {HttpRoute} from '../../src/serve/types.js'
+import type {HttpRoute} from '../../src/servemap/types.js'
 import {FakeHealth, freeSharedPort, makeTargets, nodes, once, startHttpNodes, waitFor} from './backends.js'
 
 async function router(

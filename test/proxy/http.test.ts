@@ -6,7 +6,7 @@ import {describe, expect, it, onTestFinished} from 'vitest'
 
 import {HttpRouter, normalizeHost} from '../../src/proxy/http.js'
 import type {HttpRouterOptions} from '../../src/proxy/http.js'
-import type {HttpRoute} from '../../src/serve/types.js'
+import type {HttpRoute} from '../../src/servemap/types.js'
 import {
   FakeHealth,
   decodeFrame,

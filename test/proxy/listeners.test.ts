@@ -4,7 +4,7 @@ import net from 'node:net'
 import {describe, expect, it, onTestFinished} from 'vitest'
 
 import {ListenerSet} from '../../src/proxy/listeners.js'
-import type {ForwardListener} from '../../src/serve/types.js'
+import type {ForwardListener} from '../../src/servemap/types.js'
 import {
   FakeHealth,
   freeSharedPort,

@@ -1,7 +1,7 @@
 import {describe, expect, it} from 'vitest'
 
 import {formatTargets, hasHealthyTarget, orderHealthy, orderTargets} from '../../src/proxy/pick.js'
-import type {ProbedTarget} from '../../src/serve/types.js'
+import type {ProbedTarget} from '../../src/servemap/types.js'
 
 function target(node: string, host: number): ProbedTarget {
   const address = `10.0.0.${host}`

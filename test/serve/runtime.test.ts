@@ -1,6 +1,6 @@
 import {describe, expect, it} from 'vitest'
 import {bindError, listenWarning} from '../../src/serve/runtime.js'
-import type {ForwardListener} from '../../src/serve/types.js'
+import type {ForwardListener} from '../../src/servemap/types.js'
 
 const errno = (code: string) => Object.assign(new Error(code), {code})
 const listener: ForwardListener = {

@@ -1,7 +1,7 @@
 import {describe, expect, it} from 'vitest'
-import {hoistCommand, normalizeOptionalValue, normalizeVerbosity, verbosityOf} from '../../src/cli/argv.js'
-import {COMMANDS} from '../../src/commands.js'
-import {valueFlags} from '../../src/commands/flags.js'
+import {hoistCommand, normalizeOptionalValue, normalizeVerbosity, verbosityOf} from '../src/argv.js'
+import {COMMANDS} from '../src/commands.js'
+import {valueFlags} from '../src/commands/flags.js'
 
 const hoist = (argv: string) =>
   hoistCommand(argv.split(' ').filter(Boolean), ['list', 'serve'], valueFlags(COMMANDS)).join(' ')

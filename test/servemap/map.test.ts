@@ -1,8 +1,8 @@
 import {describe, expect, it} from 'vitest'
 import {buildPlan} from '../../src/plan/plan.js'
-import {assignAddresses, parseIpRange, type AddressRange} from '../../src/serve/addresses.js'
-import {probeOf} from '../../src/proxy/pick.js'
-import {buildServeMap} from '../../src/serve/map.js'
+import {assignAddresses, parseIpRange, type AddressRange} from '../../src/servemap/addresses.js'
+import {probeOf} from '../../src/servemap/types.js'
+import {buildServeMap} from '../../src/servemap/map.js'
 import {makeNode, makeService, makeSnapshot, nodePortService} from '../builders.js'
 
 const range = parseIpRange('127.77.0.0/16') as AddressRange

@@ -1,5 +1,5 @@
 import {describe, expect, it} from 'vitest'
-import {assignAddresses, parseIpRange} from '../../src/serve/addresses.js'
+import {assignAddresses, parseIpRange} from '../../src/servemap/addresses.js'
 
 describe('parseIpRange', () => {
   it.each<[string, unknown]>([

@@ -1,8 +1,7 @@
 // serve's start-up table and the one-line descriptions its change log compares. Pure.
 import {formatColumns} from '../output/table.js'
-import type {HealthState} from '../proxy/health.js'
 import type {ServeRow} from './map.js'
-import type {ProbedTarget} from './types.js'
+import type {HealthState, ProbedTarget} from './types.js'
 
 /** Rows list each target up to this many; beyond, a count per health state (a 50-node cluster stays readable). */
 const LISTED_TARGETS = 6

@@ -3,6 +3,7 @@ import {isMapped, isProxied} from '../plan/plan.js'
 import type {Plan, PlannedPort, PlannedService} from '../plan/types.js'
 import {assignAddresses, type AddressRange} from './addresses.js'
 import type {DnsRecords, ForwardListener, HttpRoute, ProbedTarget, ServeMap, SrvRecord} from './types.js'
+import {hostPort} from '../net/address.js'
 
 export interface ServeOptions {
   /** Address of the DNS responder and the Host router (--listen). */
@@ -58,10 +59,6 @@ function portLabel(p: PlannedPort): string {
   return `${p.port}/${p.protocol}`
 }
 
-function endpoint(address: string, port: number): string {
-  return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`
-}
-
 /** `<svc>.<ns>.localhost` always and `<svc>.localhost` when the Service has its short name: browsers resolve both. */
 function localhostNames(s: PlannedService, plan: Plan): string[] {
   const names = [`${s.name}.${s.namespace}.localhost`]
@@ -111,7 +108,7 @@ export function buildServeMap(plan: Plan, options: ServeOptions): ServeBuild {
         rows.push({
           service: id,
           name: shortest,
-          endpoint: endpoint(ips[0] ?? s.loadBalancerIngress[0] ?? '-', p.port),
+          endpoint: hostPort(ips[0] ?? s.loadBalancerIngress[0] ?? '-', p.port),
           mode: p.mode,
           targets: [],
           note: 'load balancer',
@@ -144,13 +141,13 @@ export function buildServeMap(plan: Plan, options: ServeOptions): ServeBuild {
           listeners.push({service: id, address, port: options.httpPort, protocol: 'TCP', mode: p.mode, targets})
         }
         addSrv(s, p, p.port)
-        rows.push({service: id, name: shortest, endpoint: endpoint(address, p.port), mode: p.mode, targets})
+        rows.push({service: id, name: shortest, endpoint: hostPort(address, p.port), mode: p.mode, targets})
       } else if (onHttpPort) {
         addSrv(s, p, options.httpPort)
         rows.push({
           service: id,
           name: shortest,
-          endpoint: endpoint(options.listen, options.httpPort),
+          endpoint: hostPort(options.listen, options.httpPort),
           mode: p.mode,
           targets,
         })

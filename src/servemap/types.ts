@@ -1,6 +1,7 @@
 // The contract between serve's loop and what it drives: the DNS responder (src/dns) and the listeners and
 // health checks (src/proxy). The loop builds a ServeMap from the Plan (pure, src/serve/map.ts) and hands the
 // parts to each side; each side diffs against what it has, so unrelated listeners and connections stay untouched.
+import {hostPort} from '../net/address.js'
 import type {PortMode, Target} from '../plan/types.js'
 
 /** A DNS SRV record (RFC 2782). */
@@ -24,6 +25,19 @@ export interface DnsRecords {
 
 /** How a target's health is probed: a TCP connect to the target itself, or an HTTP GET whose 200 means healthy. */
 export type Probe = {kind: 'tcp'; address: string; port: number} | {kind: 'http'; address: string; port: number}
+
+/** What the health checks last said of a probe; "unknown" until its first result, and counted as healthy. */
+export type HealthState = 'up' | 'down' | 'unknown'
+
+/** The probe deciding a target's health: its own, or a TCP connect to the target itself. */
+export function probeOf(target: ProbedTarget): Probe {
+  return target.probe ?? {kind: 'tcp', address: target.address, port: target.port}
+}
+
+/** One key per unique (kind, address, port): routes sharing a probe share its timer and its state. */
+export function probeKey(probe: Probe): string {
+  return `${probe.kind}://${hostPort(probe.address, probe.port)}`
+}
 
 /** A node target together with the probe that decides its health. */
 export interface ProbedTarget extends Target {

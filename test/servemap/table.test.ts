@@ -1,6 +1,6 @@
 import {describe, expect, it} from 'vitest'
-import type {ServeRow} from '../../src/serve/map.js'
-import {formatServeTable} from '../../src/serve/table.js'
+import type {ServeRow} from '../../src/servemap/map.js'
+import {formatServeTable} from '../../src/servemap/table.js'
 
 const target = (i: number) => ({
   node: `node-${i}`,
