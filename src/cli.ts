@@ -29,7 +29,7 @@ function report(error: unknown, verbose: boolean): number {
   let message = error instanceof Error ? error.message : String(error)
   let detail: string | undefined
   if (error instanceof ExposeLbError) {
-    code = error.exitCode
+    code = EXIT[error.code]
     detail = error.detail
   } else if (error instanceof Errors.CLIError) {
     // Flag parsing and unknown commands: oclif's lines joined into one (minus its own help hint), then ours.

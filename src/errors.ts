@@ -1,3 +1,6 @@
+import {hostPort} from './net/address.js'
+import {describeErrno, errnoCode} from './net/errno.js'
+
 /** Exit statuses, one per failure a user can act on. Only bin/ and the command layer end the process. */
 export const EXIT = {
   internal: 1,
@@ -14,6 +17,8 @@ export const EXIT = {
   checkFailed: 11,
   /** dns-setup --apply/--undo: a step failed (what was done is recorded for --undo). */
   setupFailed: 12,
+  /** serve --hosts-file: the hosts file cannot be written. */
+  hostsFile: 13,
 } as const
 
 export type ErrorCode = keyof typeof EXIT
@@ -32,9 +37,36 @@ export class ExposeLbError extends Error {
   ) {
     super(message, options)
   }
+}
 
-  get exitCode(): number {
-    return EXIT[this.code]
+/**
+ * A wait that ran out: a connect to a node that never answers, a lookup, a request. `code` is ETIMEDOUT, as the
+ * OS's own connect timeout, so callers test one code for both.
+ */
+export class TimeoutError extends Error {
+  override readonly name = 'TimeoutError'
+  readonly code = 'ETIMEDOUT'
+  constructor(
+    what: string,
+    readonly timeoutMs: number,
+  ) {
+    super(`${what}: no answer in ${timeoutMs / 1000} s`)
+  }
+}
+
+/** A socket that could not be bound. `code` is the OS's errno (EADDRINUSE, EACCES, …), taken from the cause. */
+export class BindError extends Error {
+  override readonly name = 'BindError'
+  readonly code: string | undefined
+  constructor(
+    readonly what: string,
+    readonly address: string,
+    readonly port: number,
+    readonly proto: 'udp' | 'tcp',
+    cause: unknown,
+  ) {
+    super(`cannot bind ${what} on ${hostPort(address, port)}/${proto}: ${describeErrno(cause)}`, {cause})
+    this.code = errnoCode(cause)
   }
 }
 

@@ -1,5 +1,5 @@
 import {Command, Flags} from '@oclif/core'
-import {ExposeLbError} from '../errors.js'
+import {EXIT, ExposeLbError} from '../errors.js'
 import {clusterFlags, domainFlag, ipFlag, planFlags} from './flags.js'
 
 export default class Doctor extends Command {
@@ -67,7 +67,7 @@ check: the port checks still run), 2 for a usage error.`
     else this.log(checks.formatDoctorReport(report))
     if (report.failed > 0) {
       process.stderr.write(`doctor: ${report.failed} check${report.failed === 1 ? '' : 's'} failed\n`)
-      process.exitCode = checks.EXIT_CHECK_FAILED
+      process.exitCode = EXIT.checkFailed
     }
   }
 }

@@ -2,6 +2,7 @@
  * What to install or finish, given what detection found. Pure. Follows the rule of thumb "a working load balancer
  * → nothing; installed but idle → finish it; else what fits the distro and node count".
  */
+import {EXCLUDE_LABEL, isExcludedNode} from '../plan/nodes.js'
 import type {DetectedLoadBalancer, DetectorName, Node, Recommendation} from '../plan/types.js'
 import {type Distro, rke2ServiceLbEnabledBy, serviceLbDisabledBy} from './distro.js'
 
@@ -21,9 +22,6 @@ export interface RecommendInput {
 
 /** Appended to every reason that asks the user to act: the plugin bridges the gap meanwhile. */
 export const UNTIL_THEN = 'until then, `kubectl expose-lb serve` maps the names on this workstation'
-
-/** The label kubeadm, minikube and Talos put on control-plane nodes; load balancers skip such nodes. */
-const EXCLUDE_LABEL = 'node.kubernetes.io/exclude-from-external-load-balancers'
 
 /** How messages name each implementation. */
 export const DISPLAY_NAMES: Record<DetectorName, string> = {
@@ -183,10 +181,9 @@ function rke2OneNode(nodes: Node[]): Recommendation {
 
 function metalLbOnOneNode(node: Node, distro: Distro): Recommendation {
   const where = distro === 'talos' ? 'this single Talos node' : 'a single node'
-  const label =
-    node.labels[EXCLUDE_LABEL] === undefined
-      ? `if the node gets the control-plane label \`${EXCLUDE_LABEL}\` (kubeadm and Talos add it), remove it`
-      : `remove the control-plane label \`${EXCLUDE_LABEL}\` from node ${node.name}`
+  const label = !isExcludedNode(node)
+    ? `if the node gets the control-plane label \`${EXCLUDE_LABEL}\` (kubeadm and Talos add it), remove it`
+    : `remove the control-plane label \`${EXCLUDE_LABEL}\` from node ${node.name}`
   return {
     name: 'metallb',
     reason: `ServiceLB is k3s-only, so on ${where} install MetalLB (L2); ${label}, or MetalLB will not announce from it`,

@@ -8,6 +8,8 @@
 import dgram from 'node:dgram'
 import net from 'node:net'
 
+import {BindError} from '../errors.js'
+import {errnoCode} from '../net/errno.js'
 import type {DnsRecords} from '../servemap/types.js'
 import {answerQuery, compileZone} from './answer.js'
 import type {CompiledZone, Transport} from './answer.js'
@@ -108,7 +110,7 @@ async function bindBoth(
       return {udp, tcp: await tcpOn(wanted)}
     } catch (error) {
       await closeUdp(udp)
-      const retry = port === 0 && wanted !== 0 && isErrorWithCode(error, 'EADDRINUSE')
+      const retry = port === 0 && wanted !== 0 && errnoCode(error) === 'EADDRINUSE'
       if (!retry) throw error
     }
   }
@@ -119,7 +121,7 @@ function bindUdp(address: string, port: number, answer: Answer, log?: (line: str
     const socket = dgram.createSocket({type: net.isIPv6(address) ? 'udp6' : 'udp4'})
     const onBindError = (error: Error) => {
       socket.close()
-      reject(describeBindError(error, address, port, 'udp'))
+      reject(new BindError('DNS', address, port, 'udp', error))
     }
     socket.once('error', onBindError)
     socket.on('message', (message, remote) => {
@@ -147,7 +149,7 @@ function listenTcp(
     server.maxConnections = TCP_MAX_CONNECTIONS
     const onListenError = (error: Error) => {
       server.close()
-      reject(describeBindError(error, address, port, 'tcp'))
+      reject(new BindError('DNS', address, port, 'tcp', error))
     }
     server.once('error', onListenError)
     server.listen({host: address, port, exclusive: true}, () => {
@@ -198,29 +200,6 @@ function serveConnection(socket: net.Socket, answer: Answer, connections: Set<ne
 
 function closeUdp(socket: dgram.Socket): Promise<void> {
   return new Promise((resolve) => socket.close(() => resolve()))
-}
-
-/**
- * Adds to a bind error what was being bound and what to do, keeping the error itself (and its `code`); `proto`
- * says which socket failed, for callers that word their own message.
- */
-function describeBindError(error: Error, address: string, port: number, proto: 'udp' | 'tcp'): Error {
-  const where = `${address.includes(':') ? `[${address}]` : address}:${port}/${proto}`
-  const code = (error as NodeJS.ErrnoException).code
-  const reason =
-    code === 'EADDRINUSE'
-      ? 'address already in use — another DNS server may be running there; choose another port'
-      : code === 'EACCES'
-        ? 'permission denied — ports below 1024 need root or CAP_NET_BIND_SERVICE; choose a port above 1023'
-        : code === 'EADDRNOTAVAIL'
-          ? 'no such address on this machine — choose a local address'
-          : error.message
-  error.message = `cannot bind DNS on ${where}: ${reason} (${code ?? 'error'})`
-  return Object.assign(error, {proto})
-}
-
-function isErrorWithCode(error: unknown, code: string): boolean {
-  return error instanceof Error && (error as NodeJS.ErrnoException).code === code
 }
 
 /** Logs the records a zone skipped, once: only those the previous zone did not already report. */

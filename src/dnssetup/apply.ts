@@ -6,7 +6,7 @@ import {accessSync, constants, existsSync} from 'node:fs'
 import {mkdir, readFile, rename, rm, writeFile} from 'node:fs/promises'
 import {homedir} from 'node:os'
 import {delimiter, dirname, join} from 'node:path'
-import {EXIT, ExposeLbError, firstLine} from '../errors.js'
+import {ExposeLbError, firstLine} from '../errors.js'
 import {
   formatCommand,
   type LinuxResolverFacts,
@@ -15,9 +15,6 @@ import {
   type SetupPlan,
   type TargetOs,
 } from './plan.js'
-
-/** Exit status of a dns-setup step that failed (or an undo that could not finish). */
-export const EXIT_SETUP_FAILED = EXIT.setupFailed
 
 /** A step of --apply or --undo failed; the message says which, why, and what was recorded. */
 export class SetupFailedError extends ExposeLbError {

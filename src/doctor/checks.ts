@@ -5,17 +5,17 @@ import dgram from 'node:dgram'
 import {promises as dns} from 'node:dns'
 import http from 'node:http'
 import net from 'node:net'
-import {EXIT, ExposeLbError, firstLine} from '../errors.js'
+import {ExposeLbError, firstLine, TimeoutError} from '../errors.js'
 import {isMapped, isProxied} from '../plan/plan.js'
 import type {Plan} from '../plan/types.js'
 import {hostPort} from '../net/address.js'
+import {bindProblem, describeErrno, errnoCode, type BindProblem} from '../net/errno.js'
 import {KUBE_PROXY_HEALTHZ_PORT} from '../servemap/map.js'
 
 /**
  * Exit status when a check fails (errors.ts has no code for it yet). A cluster that cannot be read is a failed
  * check too, so doctor still reports the ports.
  */
-export const EXIT_CHECK_FAILED = EXIT.checkFailed
 
 export type CheckStatus = 'ok' | 'warn' | 'fail' | 'skip'
 export type CheckName = 'cluster' | 'responder' | 'os-resolver' | 'nodes' | 'dns-port' | 'http-port'
@@ -49,10 +49,6 @@ export interface DoctorOptions {
 /** A node that does not answer a TCP connect within this long counts as unreachable. */
 export const CONNECT_TIMEOUT_MS = 1500
 const LOOKUP_TIMEOUT_MS = 5000
-
-function errorCode(error: unknown): string {
-  return (error as NodeJS.ErrnoException | undefined)?.code ?? firstLine(error)
-}
 
 /** The flags other commands need to reach the same responder as this run, e.g. ` --dns-port 5353`. */
 function responderFlags(o: DoctorOptions): string {
@@ -106,7 +102,7 @@ export async function checkResponder(
     try {
       addresses = await resolver.resolve4(name)
     } catch (error) {
-      if (errorCode(error) !== 'ENODATA') throw error
+      if (errnoCode(error) !== 'ENODATA') throw error
       addresses = await resolver.resolve6(name)
     }
     return {
@@ -114,7 +110,7 @@ export async function checkResponder(
       addresses,
     }
   } catch (error) {
-    const code = errorCode(error)
+    const code = errnoCode(error)
     const start = `start \`kubectl expose-lb serve\` with the same --domain, -n and -l (and --dns-port/--listen if not 53 on 127.0.0.1), or tell doctor where it listens with --dns-address/--dns-port`
     if (code === 'ENOTFOUND' || code === 'ENODATA') {
       return {
@@ -137,7 +133,12 @@ export async function checkResponder(
       }
     }
     return {
-      result: {name: 'responder', status: 'fail', detail: `nothing answers DNS at ${at} (${code})`, fix: start},
+      result: {
+        name: 'responder',
+        status: 'fail',
+        detail: `nothing answers DNS at ${at} (${code ?? describeErrno(error)})`,
+        fix: start,
+      },
     }
   }
 }
@@ -169,10 +170,7 @@ export async function checkOsResolver(
     const found = await Promise.race([
       lookup(name),
       new Promise<never>((_, reject) => {
-        timer = setTimeout(
-          () => reject(Object.assign(new Error('timed out'), {code: `no answer in ${timeoutMs / 1000} s`})),
-          timeoutMs,
-        )
+        timer = setTimeout(() => reject(new TimeoutError(`looking up ${name}`, timeoutMs)), timeoutMs)
       }),
     ])
     if (found.some((a) => expected.includes(a))) {
@@ -192,7 +190,7 @@ export async function checkOsResolver(
     return {
       name: 'os-resolver',
       status: 'fail',
-      detail: `the OS resolver does not know ${name} (${errorCode(error)})`,
+      detail: `the OS resolver does not know ${name} (${describeErrno(error)})`,
       fix,
     }
   } finally {
@@ -205,7 +203,7 @@ export function tcpConnect(address: string, port: number, timeoutMs: number): Pr
   return new Promise((resolve, reject) => {
     const socket = net.connect({host: address, port})
     socket.setTimeout(timeoutMs, () =>
-      socket.destroy(Object.assign(new Error('timed out'), {code: `no answer in ${timeoutMs / 1000} s`})),
+      socket.destroy(new TimeoutError(`connect to ${hostPort(address, port)}`, timeoutMs)),
     )
     socket.once('connect', () => {
       socket.destroy()
@@ -245,13 +243,6 @@ export function nodeProbes(plan: Plan): NodeProbe[] {
   })
 }
 
-function describeConnectError(error: unknown): string {
-  const code = errorCode(error)
-  if (code === 'ECONNREFUSED') return 'connection refused'
-  if (code === 'EHOSTUNREACH' || code === 'ENETUNREACH') return `no route (${code})`
-  return code
-}
-
 /** Check 3: every node address that serve sends traffic to accepts a TCP connection from here. */
 export async function checkNodes(plan: Plan, o: Pick<DoctorOptions, 'timeoutMs'>): Promise<CheckResult> {
   const probes = nodeProbes(plan)
@@ -264,7 +255,7 @@ export async function checkNodes(plan: Plan, o: Pick<DoctorOptions, 'timeoutMs'>
         await tcpConnect(p.address, p.port, timeoutMs)
         return {...p, error: undefined}
       } catch (error) {
-        return {...p, error: describeConnectError(error)}
+        return {...p, error: describeErrno(error)}
       }
     }),
   )
@@ -286,15 +277,8 @@ export async function checkNodes(plan: Plan, o: Pick<DoctorOptions, 'timeoutMs'>
   }
 }
 
-type BindOutcome = 'free' | 'in-use' | 'denied' | 'unavailable' | 'error'
-
-function bindOutcome(error: unknown): BindOutcome {
-  const code = errorCode(error)
-  if (code === 'EADDRINUSE') return 'in-use'
-  if (code === 'EACCES' || code === 'EPERM') return 'denied'
-  if (code === 'EADDRNOTAVAIL') return 'unavailable'
-  return 'error'
-}
+/** A test bind: free, or the bind problem it met (src/net/errno.ts). */
+type BindOutcome = 'free' | BindProblem
 
 /** Binds and at once releases address:port, to learn whether serve could bind it. */
 function tryBind(kind: 'udp' | 'tcp', address: string, port: number): Promise<BindOutcome> {
@@ -303,13 +287,13 @@ function tryBind(kind: 'udp' | 'tcp', address: string, port: number): Promise<Bi
       const socket = dgram.createSocket(net.isIPv6(address) ? 'udp6' : 'udp4')
       socket.once('error', (error) => {
         socket.close()
-        resolve(bindOutcome(error))
+        resolve(bindProblem(error))
       })
       socket.bind({address, port, exclusive: true}, () => socket.close(() => resolve('free')))
       return
     }
     const server = net.createServer()
-    server.once('error', (error) => resolve(bindOutcome(error)))
+    server.once('error', (error) => resolve(bindProblem(error)))
     server.listen({host: address, port, exclusive: true}, () => server.close(() => resolve('free')))
   })
 }
@@ -530,7 +514,7 @@ export interface DoctorReport {
   dns: string
   http: string
   checks: CheckResult[]
-  /** How many checks failed: doctor exits EXIT_CHECK_FAILED when this is above 0. */
+  /** How many checks failed: doctor exits with EXIT.checkFailed when this is above 0. */
   failed: number
 }
 

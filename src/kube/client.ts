@@ -4,7 +4,7 @@
 import type {KubeConfig} from '@kubernetes/client-node'
 import http from 'node:http'
 import https from 'node:https'
-import {ExposeLbError, firstLine} from '../errors.js'
+import {ExposeLbError, firstLine, TimeoutError} from '../errors.js'
 import {MINIMAL_CLUSTER_ROLE} from './rbac.js'
 
 /** What a read is for, so a failure can say what was being done. */
@@ -57,7 +57,7 @@ export class ApiClient {
         },
       )
       req.setTimeout(REQUEST_TIMEOUT_MS, () =>
-        req.destroy(Object.assign(new Error(`no answer within ${REQUEST_TIMEOUT_MS / 1000} s`), {code: 'ETIMEDOUT'})),
+        req.destroy(new TimeoutError(`GET ${target.resource}`, REQUEST_TIMEOUT_MS)),
       )
       req.on('error', reject)
       req.end()

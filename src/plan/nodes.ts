@@ -10,13 +10,21 @@ export const TO_BE_DELETED_TAINT = 'ToBeDeletedByClusterAutoscaler'
 const GO_TRUE = new Set(['1', 't', 'T', 'true', 'TRUE', 'True'])
 const GO_FALSE = new Set(['0', 'f', 'F', 'false', 'FALSE', 'False'])
 
+/**
+ * True when the node carries EXCLUDE_LABEL with a value that excludes it. The value is read as Go's
+ * strconv.ParseBool: "false" keeps the node; "true" or anything unparsable (kubeadm sets "") excludes it. The one
+ * reading of the label: plan, detection and recommendations all ask here.
+ */
+export function isExcludedNode(node: Pick<Node, 'labels'>): boolean {
+  const exclude = node.labels[EXCLUDE_LABEL]
+  return exclude !== undefined && (GO_TRUE.has(exclude) || !GO_FALSE.has(exclude))
+}
+
 /** Why a node must not take load-balancer traffic, or undefined when it may. */
 export function ineligibility(node: Node): string | undefined {
   if (node.deleting) return 'being deleted'
   if (node.taints.some((t) => t.key === TO_BE_DELETED_TAINT)) return `tainted ${TO_BE_DELETED_TAINT}`
-  const exclude = node.labels[EXCLUDE_LABEL]
-  // strconv.ParseBool: "false" keeps the node; "true" or anything unparsable (kubeadm sets "") excludes it.
-  if (exclude !== undefined && (GO_TRUE.has(exclude) || !GO_FALSE.has(exclude))) return `labelled ${EXCLUDE_LABEL}`
+  if (isExcludedNode(node)) return `labelled ${EXCLUDE_LABEL}`
   return undefined
 }
 

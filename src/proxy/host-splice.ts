@@ -13,13 +13,14 @@
 // more from its pooled node connections than from a splice of their own.
 import type net from 'node:net'
 
+import {describeErrno} from '../net/errno.js'
 import type {ProbedTarget} from '../servemap/types.js'
 import type {TargetHealth} from './health.js'
 import {forwardedHead, IDEMPOTENT_METHODS, ResponseTracker, scanRequestHead, type RequestHead} from './http-head.js'
 import {NodePool, type NodeLink} from './node-pool.js'
 import {formatTarget} from './pick.js'
 import {replyRaw} from './raw-reply.js'
-import {connectFirst, DEFAULT_IDLE_TIMEOUT_MS, describeError, writeChunk, type NodeDataHandler} from './tcp.js'
+import {connectFirst, DEFAULT_IDLE_TIMEOUT_MS, writeChunk, type NodeDataHandler} from './tcp.js'
 
 /** How long a node gets to finish its responses after we stop sending to it (moving a connection to the slow path). */
 const DRAIN_LIMIT_MS = 30_000
@@ -208,7 +209,7 @@ class SplicedConnection {
       cancelled: () => this.client.destroyed,
       onFailure: ({target, error}) => {
         options.health.reportFailure(target)
-        options.log(`http: ${this.service}: ${formatTarget(target)}: ${describeError(error)}`)
+        options.log(`http: ${this.service}: ${formatTarget(target)}: ${describeErrno(error)}`)
       },
       // The handler changes when the connection is kept and taken by another client (NodeLink).
       onData: (chunk, done, from) => made.link!.handler(chunk, done, from),
@@ -216,7 +217,7 @@ class SplicedConnection {
     if (!socket || !target || this.client.destroyed) {
       socket?.destroy()
       if (this.client.destroyed) return
-      const tried = failures.map((f) => `${formatTarget(f.target)}: ${describeError(f.error)}`).join(', ')
+      const tried = failures.map((f) => `${formatTarget(f.target)}: ${describeErrno(f.error)}`).join(', ')
       this.fail(`bad gateway: no node answered for ${this.service}: tried ${tried}\n`)
       return
     }

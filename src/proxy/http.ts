@@ -15,11 +15,12 @@ import type {TargetHealth} from './health.js'
 import {HostSplicer, type HandOff, type SplicePick} from './host-splice.js'
 import {IDEMPOTENT_METHODS} from './http-head.js'
 import {rawResponse, replyRaw} from './raw-reply.js'
+import {TimeoutError} from '../errors.js'
 import {hostPort} from '../net/address.js'
+import {describeErrno} from '../net/errno.js'
 import {formatTarget, formatTargets, orderHealthy} from './pick.js'
-import {connectFirst, connectTimeout, DEFAULT_MAX_CONNECTIONS, describeError} from './tcp.js'
+import {connectFirst, DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_MAX_CONNECTIONS} from './tcp.js'
 
-const DEFAULT_CONNECT_TIMEOUT_MS = 3000 // cloud-provider-kind's Envoy connect_timeout: 3s
 const DEFAULT_HEADERS_TIMEOUT_MS = 20_000 // a client gets this long to send its request head (slowloris guard)
 /** The 503 text when every target of a route is down: names the Service and the nodes. */
 function noHealthyTarget(route: HttpRoute): string {
@@ -381,7 +382,7 @@ export class HttpRouter {
       if (failed.connectTimer) clearTimeout(failed.connectTimer)
       if (res.destroyed || res.writableEnded || req.socket.destroyed) return // the client left; upstream is cut
       if (failed.responded || res.headersSent) {
-        this.log(`http: ${route.service}: ${formatTarget(failed.target)} failed mid-response: ${describeError(error)}`)
+        this.log(`http: ${route.service}: ${formatTarget(failed.target)} failed mid-response: ${describeErrno(error)}`)
         res.destroy()
         return
       }
@@ -389,7 +390,7 @@ export class HttpRouter {
       const resetBeforeResponse = code === 'ECONNRESET' || code === 'EPIPE'
       const retryable = !failed.connected || (idempotent && bodyBytes === 0 && resetBeforeResponse)
       if (!retryable) {
-        const what = `${formatTarget(failed.target)} failed after the request was sent: ${describeError(error)}`
+        const what = `${formatTarget(failed.target)} failed after the request was sent: ${describeErrno(error)}`
         this.log(`http: ${route.service}: ${what}`)
         sendText(res, 502, `bad gateway for ${route.service}: ${what}\n`)
         return
@@ -407,8 +408,8 @@ export class HttpRouter {
         return
       }
       this.health.reportFailure(failed.target)
-      failures.push(`${formatTarget(failed.target)}: ${describeError(error)}`)
-      this.log(`http: ${route.service}: ${formatTarget(failed.target)}: ${describeError(error)}`)
+      failures.push(`${formatTarget(failed.target)}: ${describeErrno(error)}`)
+      this.log(`http: ${route.service}: ${formatTarget(failed.target)}: ${describeErrno(error)}`)
       index++
       attempt()
     }
@@ -437,7 +438,16 @@ export class HttpRouter {
       attempt.release()
       return
     }
-    attempt.connectTimer = setTimeout(() => proxyReq.destroy(connectTimeout(attempt.target)), this.connectTimeoutMs)
+    attempt.connectTimer = setTimeout(
+      () =>
+        proxyReq.destroy(
+          new TimeoutError(
+            `connect to ${hostPort(attempt.target.address, attempt.target.port)}`,
+            this.connectTimeoutMs,
+          ),
+        ),
+      this.connectTimeoutMs,
+    )
     attempt.connectTimer.unref()
     socket.once('connect', () => {
       clearTimeout(attempt.connectTimer)
@@ -477,11 +487,11 @@ export class HttpRouter {
       cancelled: () => socket.destroyed,
       onFailure: ({target, error}) => {
         this.health.reportFailure(target)
-        this.log(`http: ${route.service}: ${formatTarget(target)}: ${describeError(error)}`)
+        this.log(`http: ${route.service}: ${formatTarget(target)}: ${describeErrno(error)}`)
       },
     })
     if (!upstream || !target) {
-      const tried = failures.map((f) => `${formatTarget(f.target)}: ${describeError(f.error)}`).join(', ')
+      const tried = failures.map((f) => `${formatTarget(f.target)}: ${describeErrno(f.error)}`).join(', ')
       if (!socket.destroyed)
         replyRaw(socket, 502, `bad gateway: no node answered for ${route.service}: tried ${tried}\n`)
       return
@@ -498,10 +508,10 @@ export class HttpRouter {
     req.headers['x-forwarded-host'] ??= req.headers.host
     if (this.verbose) this.log(`http: upgrade ${req.headers.host ?? ''}${req.url} → ${formatTarget(target)}`)
     this.proxy.ws(req, socket, head, {target: targetUrl(target), agent: new HandOverAgent(upstream)}, (error) => {
-      this.log(`http: ${route.service}: websocket to ${formatTarget(target)}: ${describeError(error)}`)
+      this.log(`http: ${route.service}: websocket to ${formatTarget(target)}: ${describeErrno(error)}`)
       // Before the 101 nothing has been written to the client: tell it why (http-proxy-3 then ends the socket).
       if (socket.bytesWritten === 0 && !socket.destroyed) {
-        socket.write(rawResponse(502, `bad gateway for ${route.service}: ${describeError(error)}\n`))
+        socket.write(rawResponse(502, `bad gateway for ${route.service}: ${describeErrno(error)}\n`))
       }
       upstream.destroy()
     })

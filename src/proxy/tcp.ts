@@ -6,7 +6,9 @@ import type {ProbedTarget} from '../servemap/types.js'
 import {forgetRelay, noteAccept, noteRead} from './accept-turns.js'
 import type {TargetHealth} from './health.js'
 import type {HostSplicer} from './host-splice.js'
+import {TimeoutError} from '../errors.js'
 import {hostPort} from '../net/address.js'
+import {describeErrno} from '../net/errno.js'
 import {formatTarget, formatTargets, orderHealthy} from './pick.js'
 
 export const DEFAULT_CONNECT_TIMEOUT_MS = 3000 // cloud-provider-kind's Envoy connect_timeout: 3s
@@ -140,7 +142,10 @@ function connectOne(target: ProbedTarget, timeoutMs: number, onData?: NodeDataHa
       ...(pooled && {onread: pooled.onread}),
     })
     if (pooled) socket.once('close', pooled.release)
-    const timer = setTimeout(() => fail(connectTimeout(target)), timeoutMs).unref()
+    const timer = setTimeout(
+      () => fail(new TimeoutError(`connect to ${hostPort(target.address, target.port)}`, timeoutMs)),
+      timeoutMs,
+    ).unref()
     const fail = (error: Error): void => {
       clearTimeout(timer)
       socket.removeListener('connect', onConnect)
@@ -186,32 +191,6 @@ export function adoptWithPooledReads(accepted: net.Socket, onData: NodeDataHandl
     accepted.destroy()
   })
   return socket
-}
-
-/** The error for a connect that took longer than the timeout (a black-holed node, a filtering firewall). */
-export function connectTimeout(target: {address: string; port: number}): Error {
-  return Object.assign(new Error(`connect to ${hostPort(target.address, target.port)} timed out`), {
-    code: 'ETIMEDOUT',
-  })
-}
-
-/** A few words for a connect error, for logs and error pages. */
-export function describeError(error: Error): string {
-  const code = (error as NodeJS.ErrnoException).code
-  switch (code) {
-    case 'ECONNREFUSED':
-      return 'connection refused'
-    case 'ECONNRESET':
-      return 'connection reset'
-    case 'ETIMEDOUT':
-      return 'connect timed out'
-    case 'EHOSTUNREACH':
-      return 'host unreachable'
-    case 'ENETUNREACH':
-      return 'network unreachable'
-    default:
-      return code ?? error.message
-  }
 }
 
 /**
@@ -422,7 +401,7 @@ export class TcpForwarder {
       },
       onFailure: ({target, error}) => {
         this.health.reportFailure(target)
-        this.log(`tcp ${this.label()}: ${formatTarget(target)}: ${describeError(error)}`)
+        this.log(`tcp ${this.label()}: ${formatTarget(target)}: ${describeErrno(error)}`)
       },
     })
     if (!socket || !target) {

@@ -5,6 +5,7 @@
 import {CONFIG_MAP_KEYS, COUNT_KEYS} from '../detect/detect.js'
 import {rke2ServiceLbEnabledBy, serviceLbDisabledBy} from '../detect/distro.js'
 import {UNTIL_THEN} from '../detect/recommend.js'
+import {EXCLUDE_LABEL, isExcludedNode} from '../plan/nodes.js'
 import type {ClusterSnapshot, Detection, DetectorName, Node} from '../plan/types.js'
 import {formatRanges, suggestRange, type RangeSuggestion} from './range.js'
 
@@ -23,7 +24,6 @@ export const PLACEHOLDER_END = '<last-free-ip>'
 export const UNTIL_THEN_LINE = 'until then, kubectl expose-lb serve maps the names on this workstation.'
 
 /** kubeadm, kind, minikube and Talos put this on control-plane nodes; MetalLB and cloud providers skip such nodes. */
-const EXCLUDE_LABEL = 'node.kubernetes.io/exclude-from-external-load-balancers'
 
 /** A Kubernetes object to apply, as plain data, with comments on some of its fields. */
 export interface Manifest {
@@ -195,7 +195,7 @@ function applyCommand(ctx: Context): string {
 
 /** When every node carries the exclude label, no node would announce or receive load-balancer traffic. */
 function excludeLabelAction(ctx: Context, who: string): Action | undefined {
-  const labelled = ctx.nodes.filter((node) => EXCLUDE_LABEL in node.labels)
+  const labelled = ctx.nodes.filter(isExcludedNode)
   if (labelled.length === 0 || labelled.length < ctx.nodes.length) return undefined
   return {
     text: `Every node has the label \`${EXCLUDE_LABEL}\`, so ${who} would use none of them: remove it`,

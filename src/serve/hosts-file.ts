@@ -330,7 +330,7 @@ export class HostsFile {
       return replaceBlock(content, block)
     } catch (error) {
       if (error instanceof ExposeLbError) {
-        throw new ExposeLbError('usage', `${this.path}: ${error.message}`, undefined, {cause: error})
+        throw new ExposeLbError('hostsFile', `${this.path}: ${error.message}`, undefined, {cause: error})
       }
       throw error
     }
@@ -441,7 +441,7 @@ export class HostsFile {
 
   private ownerError(original: Stats, error: unknown): ExposeLbError {
     return new ExposeLbError(
-      'usage',
+      'hostsFile',
       `cannot write ${this.path}: it belongs to ${original.uid}:${original.gid} and this process cannot give the new copy that owner (${errorCode(error) ?? String(error)}) — run serve with sudo, or pass --hosts-file with a path you own`,
       undefined,
       {cause: error},
@@ -455,7 +455,7 @@ export class HostsFile {
     if (code && PERMISSION_CODES.has(code)) {
       const why = code === 'EROFS' ? 'read-only file system' : 'permission denied'
       return new ExposeLbError(
-        'usage',
+        'hostsFile',
         `cannot write ${this.path}: ${why} — run serve with sudo, or pass --hosts-file with a writable path`,
         undefined,
         {cause: error},

@@ -3,8 +3,10 @@
 import {createDashboard} from '../dashboard/handler.js'
 import {dashboardState} from '../dashboard/state.js'
 import {startDnsServer, type DnsServer} from '../dns/server.js'
-import {ExposeLbError, firstLine} from '../errors.js'
+import {BindError, ExposeLbError, firstLine} from '../errors.js'
 import type {Logger} from '../log.js'
+import {hostPort} from '../net/address.js'
+import {bindProblem, describeErrno, privilegeRemedies} from '../net/errno.js'
 import {buildPlan} from '../plan/plan.js'
 import type {PlanOptions} from '../plan/types.js'
 import {HealthMonitor} from '../proxy/health.js'
@@ -53,41 +55,34 @@ export interface RuntimeOptions extends ServeOptions {
   onApply?: (build: ServeBuild) => Promise<void>
 }
 
-/** What lets a process bind a port below 1024 on Linux; `lowest` is the port the sysctl must reach. */
-function privilegeRemedies(lowest: number): string {
-  return `run with sudo; or \`sudo setcap cap_net_bind_service=+ep "$(command -v node)"\`; or \`sudo sysctl net.ipv4.ip_unprivileged_port_start=${lowest}\``
-}
-
-/** Turns EACCES/EADDRINUSE on the DNS or HTTP port into one clear line naming address, port and remedies. */
-export function bindError(what: string, address: string, port: number, proto: string, error: unknown): ExposeLbError {
-  const code = (error as NodeJS.ErrnoException).code
-  const why =
-    code === 'EACCES'
-      ? 'permission denied'
-      : code === 'EADDRINUSE'
-        ? 'address already in use'
-        : code === 'EADDRNOTAVAIL'
-          ? 'address not available on this machine'
-          : ((error as Error).message ?? String(error))
+/** Turns a failed bind of the DNS or HTTP port into one clear line naming address, port and remedies. */
+export function bindError(
+  what: string,
+  address: string,
+  port: number,
+  proto: 'udp' | 'tcp',
+  error: unknown,
+): ExposeLbError {
+  const problem = bindProblem(error)
   const fix =
-    code === 'EADDRINUSE'
+    problem === 'in-use'
       ? 'stop what holds it, or use --dns-port 5353 --http-port 8080'
-      : code === 'EADDRNOTAVAIL'
+      : problem === 'unavailable'
         ? 'check --listen'
         : `${privilegeRemedies(Math.min(port, 53))}; or use --dns-port 5353 --http-port 8080`
-  return new ExposeLbError('bind', `cannot bind ${what} on ${address}:${port}/${proto}: ${why} — ${fix}`, undefined, {
-    cause: error,
-  })
+  const {message} = new BindError(what, address, port, proto, error)
+  return new ExposeLbError('bind', `${message} — ${fix}`, undefined, {cause: error})
 }
 
 /** The warning for a per-service listener that could not bind: serve goes on without it. */
 export function listenWarning(listener: ForwardListener, error: NodeJS.ErrnoException): string {
-  const where = `${listener.service}: cannot listen on ${listener.address}:${listener.port}/${listener.protocol.toLowerCase()}`
-  if (error.code === 'EACCES')
-    return `${where}: permission denied; ports below 1024 need privilege: ${privilegeRemedies(listener.port)}`
-  if (error.code === 'EADDRINUSE')
-    return `${where}: address already in use by another program; the other ports still work`
-  return `${where}: ${error.code ?? error.message}`
+  const where = `${listener.service}: cannot listen on ${hostPort(listener.address, listener.port)}/${listener.protocol.toLowerCase()}`
+  const words = describeErrno(error)
+  const problem = bindProblem(error)
+  if (problem === 'denied')
+    return `${where}: ${words}; ports below 1024 need privilege: ${privilegeRemedies(listener.port)}`
+  if (problem === 'in-use') return `${where}: ${words} by another program; the other ports still work`
+  return `${where}: ${words}`
 }
 
 /** Target up/down changes within this window are logged together, one line per node and state. */
@@ -153,7 +148,7 @@ export class ServeRuntime {
       records: empty,
       log: (line) => this.options.log.info(line),
     }).catch((error: unknown) => {
-      throw bindError('DNS', listen, dnsPort, (error as {proto?: string}).proto ?? 'udp', error)
+      throw bindError('DNS', listen, dnsPort, error instanceof BindError ? error.proto : 'udp', error)
     })
     try {
       const server = await this.router.listen(listen, httpPort).catch((error: unknown) => {

@@ -967,6 +967,23 @@ describe('detectLoadBalancers: what to do', () => {
       },
     ],
     [
+      'one node whose exclude label says "false" (eligible, as the plan reads it): MetalLB, minding the label',
+      {
+        nodes: [
+          makeNode('cp1', '192.168.1.20', {
+            labels: {'node.kubernetes.io/exclude-from-external-load-balancers': 'false'},
+          }),
+        ],
+      },
+      {
+        name: 'metallb',
+        reason:
+          'ServiceLB is k3s-only, so on a single node install MetalLB (L2); if the node gets the control-plane label ' +
+          '`node.kubernetes.io/exclude-from-external-load-balancers` (kubeadm and Talos add it), remove it, ' +
+          `or MetalLB will not announce from it; ${UNTIL_THEN}`,
+      },
+    ],
+    [
       'an unknown distro on one node without the exclude label: MetalLB, minding the label',
       {},
       {

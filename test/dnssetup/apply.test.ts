@@ -4,9 +4,9 @@ import {existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync}
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterAll, describe, expect, it} from 'vitest'
+import {EXIT} from '../../src/errors.js'
 import {
   applySetup,
-  EXIT_SETUP_FAILED,
   readState,
   SetupFailedError,
   undoSetup,
@@ -114,7 +114,7 @@ describe('applySetup and undoSetup: commands', () => {
 
     const error = await applySetup(linuxPlan(), state, exec).catch((e: unknown) => e)
     expect(error).toBeInstanceOf(SetupFailedError)
-    expect((error as SetupFailedError).exitCode).toBe(EXIT_SETUP_FAILED)
+    expect(EXIT[(error as SetupFailedError).code]).toBe(EXIT.setupFailed)
     expect((error as Error).message).toBe(
       `dns-setup step 5/6 (never send other names to expose-lb0) failed: \`sudo resolvectl default-route expose-lb0 false\` exited with status 1: Failed to set default route: Access denied; the 4 completed steps are recorded in ${state}: run \`kubectl expose-lb dns-setup --undo\` to revert them`,
     )

@@ -2,7 +2,8 @@
 // and its loopback nodes, with a running serve. The OS resolver of the test machine knows nothing of kube.internal,
 // so the os-resolver check fails there, with its fix.
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
-import {EXIT_CHECK_FAILED, type DoctorReport} from '../../src/doctor/checks.js'
+import type {DoctorReport} from '../../src/doctor/checks.js'
+import {EXIT} from '../../src/errors.js'
 import {startDemo, type Demo} from '../../src/sim/demo.js'
 import {kubectl} from './helpers.js'
 import {startServe, type ServeProcess} from './serve-helpers.js'
@@ -40,7 +41,7 @@ function statuses(report: DoctorReport): Record<string, string> {
 describe('doctor against a running serve', () => {
   it('passes the responder, node and port checks, and fails the OS resolver with its fix', async () => {
     const run = await doctor('-o', 'json')
-    expect(run.code).toBe(EXIT_CHECK_FAILED)
+    expect(run.code).toBe(EXIT.checkFailed)
     expect(run.stderr).toBe('doctor: 1 check failed\n')
     const report = JSON.parse(run.stdout) as DoctorReport
     expect(statuses(report)).toEqual({
@@ -68,7 +69,7 @@ describe('doctor against a running serve', () => {
 
   it('prints one line per check and the fix under the failed one', async () => {
     const run = await doctor()
-    expect(run.code).toBe(EXIT_CHECK_FAILED)
+    expect(run.code).toBe(EXIT.checkFailed)
     const lines = run.stdout.trimEnd().split('\n')
     expect(lines.map((l) => l.trim().split(/\s+/, 2).join(' '))).toEqual([
       'ok cluster',
@@ -112,7 +113,7 @@ describe('doctor without serve or cluster', () => {
       '-o',
       'json',
     ])
-    expect(run.code).toBe(EXIT_CHECK_FAILED)
+    expect(run.code).toBe(EXIT.checkFailed)
     const report = JSON.parse(run.stdout) as DoctorReport
     expect(statuses(report)).toEqual({
       cluster: 'fail',

@@ -202,6 +202,11 @@ describe('nextStep: MetalLB', () => {
     expect(step.actions.map((a) => a.commands)).toContainEqual([`kubectl label node cp ${EXCLUDE}-`])
   })
 
+  it('a single node with the exclude label set to "false" is eligible: nothing to remove', () => {
+    const step = stepFor([withLabels(makeNode('cp', '192.168.1.10'), {[EXCLUDE]: 'false'})])
+    expect(commands(step).some((c) => c.includes(EXCLUDE))).toBe(false)
+  })
+
   it('only some nodes with the exclude label: nothing to remove', () => {
     const step = stepFor([withLabels(threeNodes[0]!, {[EXCLUDE]: ''}), ...threeNodes.slice(1)])
     expect(commands(step).some((c) => c.includes(EXCLUDE))).toBe(false)

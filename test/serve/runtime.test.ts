@@ -1,4 +1,5 @@
 import {describe, expect, it} from 'vitest'
+import {EXIT} from '../../src/errors.js'
 import {bindError, listenWarning} from '../../src/serve/runtime.js'
 import type {ForwardListener} from '../../src/servemap/types.js'
 
@@ -25,7 +26,7 @@ describe('bindError', () => {
     ['EADDRNOTAVAIL', 'cannot bind DNS on 127.0.0.1:53/udp: address not available on this machine — check --listen'],
   ])('%s names the address, port and remedies in one line', (code, message) => {
     const error = bindError('DNS', '127.0.0.1', 53, 'udp', errno(code))
-    expect({code: error.code, exitCode: error.exitCode, message: error.message}).toEqual({
+    expect({code: error.code, exitCode: EXIT[error.code], message: error.message}).toEqual({
       code: 'bind',
       exitCode: 10,
       message,
