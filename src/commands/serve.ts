@@ -78,85 +78,25 @@ With --demo it runs against a built-in simulated homelab (three loopback nodes),
       )
     }
 
-    const {HostsFile} = await import('../serve/hosts-file.js')
-    const hosts = flags['hosts-file']
-      ? new HostsFile(flags['hosts-file'], {log: (line) => logger.info(line)})
-      : undefined
-    await hosts?.start() // fails fast when the file cannot be written, and clears a block a crash left behind
-    process.on('exit', () => hosts?.removeSync())
-
-    const {startDemo} = await import('../sim/demo.js')
-    const demo = flags.demo ? await startDemo() : undefined
-    const [{openCluster}, {ClusterWatch}, {ServeRuntime}] = await Promise.all([
-      import('../kube/session.js'),
-      import('../kube/watch.js'),
-      import('../serve/runtime.js'),
-    ])
-    const api = openCluster({
-      kubeconfig: demo?.kubeconfig ?? flags.kubeconfig,
-      context: demo ? undefined : flags.context,
-    })
-    const dnsPort = flags['dns-port'] ?? (demo ? DEMO_DNS_PORT : 53)
-    const httpPort = flags['http-port'] ?? (demo ? DEMO_HTTP_PORT : 80)
-    const watch = new ClusterWatch({
-      kc: api.kc,
-      api,
+    const {serveUntilSignal} = await import('../serve/start.js')
+    await serveUntilSignal({
+      domain,
+      addressType: flags['address-type'],
+      listen: flags.listen,
+      dnsPort: flags['dns-port'] ?? (flags.demo ? DEMO_DNS_PORT : 53),
+      httpPort: flags['http-port'] ?? (flags.demo ? DEMO_HTTP_PORT : 80),
+      range,
+      kubeconfig: flags.kubeconfig,
+      context: flags.context,
       namespace: flags.namespace,
       selector: flags.selector,
-      log: (line) => logger.info(line),
-      onChange: () => runtime.changed(),
-    })
-    const runtime = new ServeRuntime(watch, {
-      plan: {domain, addressType: flags['address-type']},
-      listen: flags.listen,
-      dnsPort,
-      httpPort,
-      range,
-      log: logger,
-      print: (text) => process.stdout.write(`${text}\n`),
+      demo: flags.demo,
+      hostsFile: flags['hosts-file'],
       maxConnections: flags['max-connections'],
       idleTimeoutMs: flags['idle-timeout'] * 1000,
-      onApply: hosts ? (build) => hosts.update(build.map.dns.hosts) : undefined,
+      log: logger,
+      print: (text) => process.stdout.write(`${text}\n`),
     })
-    try {
-      await runtime.start()
-    } catch (error) {
-      await demo?.close()
-      throw error
-    }
-    const ports = runtime.ports()
-    const dnsPorts =
-      ports.dnsUdp === ports.dnsTcp ? `${ports.dnsUdp} (udp, tcp)` : `${ports.dnsUdp}/udp, ${ports.dnsTcp}/tcp`
-    logger.info(
-      `serving ${domain} for context "${api.context}": DNS on ${flags.listen}:${dnsPorts}, HTTP on ${flags.listen}:${ports.http}`,
-    )
-    if (demo) logger.info(demoHints(domain, flags.listen, ports.dnsUdp, ports.http))
-
-    const signal = await new Promise<string>((resolve) => {
-      process.once('SIGINT', () => resolve('SIGINT'))
-      process.once('SIGTERM', () => resolve('SIGTERM'))
-    })
-    logger.info(`${signal}: stopping; open connections get up to 5 s`)
-    await runtime.stop(5000)
-    await hosts?.remove()
-    await demo?.close()
     process.exit(0)
   }
-}
-
-function demoHints(domain: string, listen: string, dnsPort: number, httpPort: number): string {
-  const port = httpPort === 80 ? '' : `:${httpPort}`
-  const dig = `dig @${listen} -p ${dnsPort}`
-  return [
-    '',
-    'Try it:',
-    `  curl http://radarr.localhost${port}/                      # browsers resolve *.localhost to this machine`,
-    `  curl http://homer.localhost${port}/`,
-    `  ${dig} radarr.${domain} +short                 # the DNS responder`,
-    `  ${dig} _mqtt._tcp.mosquitto.iot.${domain} SRV +short`,
-    `  curl --resolve radarr.${domain}${port ? port : ':80'}:$(${dig} radarr.${domain} +short) http://radarr.${domain}${port}/`,
-    `  printf 'hello\\n' | nc -w1 $(${dig} mosquitto.${domain} +short) 1883   # raw TCP on its own port`,
-    `  dig @$(${dig} pihole-dns.${domain} +short) -p 53 anything.lan +short   # UDP on its own port`,
-    `  open http://radarr.localhost${port}/ in a browser; stop a node to see failover in this log`,
-  ].join('\n')
 }

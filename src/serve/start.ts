@@ -1,0 +1,115 @@
+// `serve` as one call: the hosts file, the demo cluster, the watch and the runtime wired together, started, and
+// stopped on SIGINT/SIGTERM. The command parses flags into ServeSettings and calls serveUntilSignal(); it alone
+// ends the process. Heavy modules (client-node, the simulator) load here, lazily, so `--help` stays fast.
+import type {Logger} from '../log.js'
+import type {AddressType} from '../plan/types.js'
+import type {AddressRange} from '../servemap/addresses.js'
+
+/** Everything serve needs, from flags: ports are final (the command applies the --demo defaults). */
+export interface ServeSettings {
+  domain: string
+  addressType: AddressType
+  listen: string
+  dnsPort: number
+  httpPort: number
+  /** Per-service addresses, or undefined for --ip-range none. */
+  range: AddressRange | undefined
+  kubeconfig?: string
+  context?: string
+  namespace?: string
+  selector?: string
+  /** Serve the built-in simulated homelab instead of a cluster. */
+  demo: boolean
+  /** Keep a block of the names in this hosts file (--hosts-file). */
+  hostsFile?: string
+  maxConnections: number
+  idleTimeoutMs: number
+  log: Logger
+  /** The start-up table (stdout). */
+  print: (text: string) => void
+}
+
+/** How long open connections may finish after SIGINT/SIGTERM. */
+export const STOP_GRACE_MS = 5000
+
+/** Starts serve, runs until SIGINT or SIGTERM, stops gracefully, and returns the signal's name. */
+export async function serveUntilSignal(settings: ServeSettings): Promise<string> {
+  const {log} = settings
+  const {HostsFile} = await import('./hosts-file.js')
+  const hosts = settings.hostsFile ? new HostsFile(settings.hostsFile, {log: (line) => log.info(line)}) : undefined
+  await hosts?.start() // fails fast when the file cannot be written, and clears a block a crash left behind
+  process.on('exit', () => hosts?.removeSync())
+
+  const {startDemo} = await import('../sim/demo.js')
+  const demo = settings.demo ? await startDemo() : undefined
+  const [{openCluster}, {ClusterWatch}, {ServeRuntime}] = await Promise.all([
+    import('../kube/session.js'),
+    import('../kube/watch.js'),
+    import('./runtime.js'),
+  ])
+  const api = openCluster({
+    kubeconfig: demo?.kubeconfig ?? settings.kubeconfig,
+    context: demo ? undefined : settings.context,
+  })
+  const watch = new ClusterWatch({
+    kc: api.kc,
+    api,
+    namespace: settings.namespace,
+    selector: settings.selector,
+    log: (line) => log.info(line),
+    onChange: () => runtime.changed(),
+  })
+  const runtime = new ServeRuntime(watch, {
+    plan: {domain: settings.domain, addressType: settings.addressType},
+    listen: settings.listen,
+    dnsPort: settings.dnsPort,
+    httpPort: settings.httpPort,
+    range: settings.range,
+    log,
+    print: settings.print,
+    maxConnections: settings.maxConnections,
+    idleTimeoutMs: settings.idleTimeoutMs,
+    onApply: hosts ? (build) => hosts.update(build.map.dns.hosts) : undefined,
+  })
+  try {
+    await runtime.start()
+  } catch (error) {
+    await demo?.close()
+    throw error
+  }
+  const ports = runtime.ports()
+  const dnsPorts =
+    ports.dnsUdp === ports.dnsTcp ? `${ports.dnsUdp} (udp, tcp)` : `${ports.dnsUdp}/udp, ${ports.dnsTcp}/tcp`
+  log.info(
+    `serving ${settings.domain} for context "${api.context}": DNS on ${settings.listen}:${dnsPorts}, HTTP on ${settings.listen}:${ports.http}`,
+  )
+  if (demo) log.info(demoHints(settings.domain, settings.listen, ports.dnsUdp, ports.http))
+
+  const signal = await new Promise<string>((resolve) => {
+    process.once('SIGINT', () => resolve('SIGINT'))
+    process.once('SIGTERM', () => resolve('SIGTERM'))
+  })
+  log.info(`${signal}: stopping; open connections get up to ${STOP_GRACE_MS / 1000} s`)
+  await runtime.stop(STOP_GRACE_MS)
+  await hosts?.remove()
+  await demo?.close()
+  return signal
+}
+
+/** The lines `serve --demo` prints so a first-time user can try every kind of name at once. */
+export function demoHints(domain: string, listen: string, dnsPort: number, httpPort: number): string {
+  const port = httpPort === 80 ? '' : `:${httpPort}`
+  const dig = `dig @${listen} -p ${dnsPort}`
+  return [
+    '',
+    'Try it:',
+    `  curl http://radarr.localhost${port}/                      # browsers resolve *.localhost to this machine`,
+    `  curl http://homer.localhost${port}/`,
+    `  ${dig} radarr.${domain} +short                 # the DNS responder`,
+    `  ${dig} _mqtt._tcp.mosquitto.iot.${domain} SRV +short`,
+    `  curl --resolve radarr.${domain}${port ? port : ':80'}:$(${dig} radarr.${domain} +short) http://radarr.${domain}${port}/`,
+    `  printf 'hello\\n' | nc -w1 $(${dig} mosquitto.${domain} +short) 1883   # raw TCP on its own port`,
+    `  dig @$(${dig} pihole-dns.${domain} +short) -p 53 anything.lan +short   # UDP on its own port`,
+    `  open http://radarr.localhost${port}/ in a browser; stop a node to see failover in this log`,
+  ].join('\n')
+}
