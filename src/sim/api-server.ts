@@ -8,10 +8,11 @@ import {discoveryResponse, servedKinds} from './discovery.js'
 import {joinApiVersion, type KindInfo} from './kinds.js'
 import {parseFieldSelector, parseLabelSelector, SelectorError, type Matcher} from './selectors.js'
 import {failure, statusBody} from './status.js'
-import {ObjectStore, type KubeObject, type StoreEvent} from './store.js'
+import type {KubeObject} from './kinds.js'
+import {ObjectStore, type StoreEvent} from './store.js'
 import {buildTable, type IncludeObject} from './table.js'
 
-export type {KubeObject} from './store.js'
+export type {KubeObject} from './kinds.js'
 export {loadObjectsFromYaml} from './load-yaml.js'
 export {statusBody} from './status.js'
 

@@ -1,5 +1,21 @@
 // The kinds the simulated API server knows, and the API groups it advertises in discovery.
-import type {KubeObject} from './store.js'
+
+/** Any Kubernetes object, loosely typed: the simulator stores what it is given. */
+export interface KubeObject {
+  apiVersion: string
+  kind: string
+  metadata: {
+    name: string
+    namespace?: string
+    resourceVersion?: string
+    uid?: string
+    labels?: Record<string, string>
+    annotations?: Record<string, string>
+    creationTimestamp?: string
+    [k: string]: unknown
+  }
+  [k: string]: unknown
+}
 
 /** One served kind: where it lives in the API and how discovery describes it. */
 export interface KindInfo {

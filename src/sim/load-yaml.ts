@@ -1,6 +1,6 @@
 // Reading cluster objects from the YAML people keep in repos, issues and `kubectl get -o yaml` dumps.
 import {parseAllDocuments} from 'yaml'
-import type {KubeObject} from './store.js'
+import type {KubeObject} from './kinds.js'
 
 /**
  * Every object in a multi-document YAML text, with `kind: List` (and typed `*List`) unwrapped and empty

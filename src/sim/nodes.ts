@@ -10,7 +10,7 @@ import net from 'node:net'
 import {toEndpointSlice, toNode, toService} from '../kube/convert.js'
 import {portMode} from '../plan/plan.js'
 import {KUBE_PROXY_HEALTHZ_PORT} from '../servemap/map.js'
-import type {KubeObject} from './store.js'
+import type {KubeObject} from './kinds.js'
 
 interface Listener {
   key: string

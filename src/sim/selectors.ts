@@ -1,6 +1,6 @@
 // Label and field selectors, as the API server parses them from `labelSelector` / `fieldSelector`.
 // Grammar: https://kubernetes.io/docs/concepts/overview/working-with-objects/labels/#label-selectors
-import type {KubeObject} from './store.js'
+import type {KubeObject} from './kinds.js'
 
 /** A selector string the server refuses; the caller turns it into a 400 BadRequest. */
 export class SelectorError extends Error {

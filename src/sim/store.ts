@@ -1,23 +1,6 @@
 // The simulated cluster's state: objects, one global resourceVersion, and the event history watches replay.
 import {randomUUID} from 'node:crypto'
-import {BUILTIN_KINDS, kindsFromCrd, splitApiVersion, type KindInfo} from './kinds.js'
-
-/** Any Kubernetes object, loosely typed: the simulator stores what it is given. */
-export interface KubeObject {
-  apiVersion: string
-  kind: string
-  metadata: {
-    name: string
-    namespace?: string
-    resourceVersion?: string
-    uid?: string
-    labels?: Record<string, string>
-    annotations?: Record<string, string>
-    creationTimestamp?: string
-    [k: string]: unknown
-  }
-  [k: string]: unknown
-}
+import {BUILTIN_KINDS, kindsFromCrd, splitApiVersion, type KindInfo, type KubeObject} from './kinds.js'
 
 /** A change, kept in the history so a watch from an older resourceVersion can replay it. */
 export interface StoreEvent {

@@ -1,7 +1,7 @@
 // Server-side printing: the meta.k8s.io/v1 Table that `kubectl get` asks for and renders as-is.
 // Columns follow kubernetes/pkg/printers/internalversion/printers.go.
 import type {KindInfo} from './kinds.js'
-import type {KubeObject} from './store.js'
+import type {KubeObject} from './kinds.js'
 
 interface Column {
   name: string
