@@ -1,4 +1,4 @@
-// ESLint flat config: typescript-eslint's recommended rules, plus the import boundaries STYLE.md describes.
+// ESLint flat config: typescript-eslint's recommended rules, plus the import boundaries docs/architecture.md describes.
 import tseslint from 'typescript-eslint'
 
 /** Modules with side effects the pure core must not import. */
@@ -25,7 +25,7 @@ export default tseslint.config(
     },
   },
   {
-    // The planning core and detection are pure: no I/O, no clock, no client libraries (STYLE.md).
+    // The planning core and detection are pure: no I/O, no clock, no client libraries (docs/architecture.md).
     files: [
       'src/plan/**/*.ts',
       'src/detect/**/*.ts',
@@ -44,7 +44,7 @@ export default tseslint.config(
     rules: {
       'no-restricted-imports': [
         'error',
-        {patterns: [COMMANDS, {group: IMPURE, message: 'this module is pure (STYLE.md)'}]},
+        {patterns: [COMMANDS, {group: IMPURE, message: 'this module is pure (docs/architecture.md)'}]},
       ],
       'no-restricted-globals': [
         'error',

@@ -6,7 +6,8 @@
 //   release/expose-lb.yaml                        krew-manifest.yaml with the archive's sha256 filled in
 //
 // The archive is reproducible (sorted names, uid/gid 0, mtime 0, fixed modes, gzip without name or time), so
-// the same sources give the same sha256. Layout and manifest rules: /work/shared/research/libraries.md §6.
+// the same sources give the same sha256. Layout and manifest rules: https://krew.sigs.k8s.io/docs/developer-guide/plugin-manifest/ and
+// https://krew.sigs.k8s.io/docs/developer-guide/develop/naming-guide/.
 //
 // Options: --no-build (use the existing dist/), --out-dir DIR (default release/).
 import {spawnSync} from 'node:child_process'

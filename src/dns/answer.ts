@@ -78,7 +78,7 @@ export interface CompiledZone {
 /** Which transport a query came in on: UDP replies are limited in size, TCP ones are not. */
 export type Transport = 'udp' | 'tcp'
 
-/** Lowercase, without the trailing dot (STYLE.md: the DNS adapter strips it). */
+/** Lowercase, without the trailing dot (docs/architecture.md: the DNS adapter strips it). */
 function normalizeName(name: string): string {
   return name.toLowerCase().replace(/\.$/, '')
 }

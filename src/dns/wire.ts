@@ -4,7 +4,8 @@
 //
 // Why decode ourselves: dns2 2.4.0 drops an OPT record carrying two EDNS options (it skips option data counting
 // bits, not octets), hides malformed questions behind `questions: []`, and cannot tell "no header" from "bad body",
-// so FORMERR, BADVERS and truncation would all be wrong on real queries (libraries.md §3.3, §3.4).
+// so FORMERR, BADVERS and truncation would all be wrong on real queries (node_modules/dns2/packet.js: EDNS option
+// data is skipped with `reader.read(length)`, which counts bits; RFC 6891 §6.1.2 counts octets).
 import dns2 from 'dns2'
 import type {Resource} from 'dns2'
 

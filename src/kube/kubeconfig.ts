@@ -1,5 +1,7 @@
-// Kubeconfig loading the way kubectl does it. client-node's loadFromDefault differs (the last file's
-// current-context wins, duplicate names throw, missing files throw), see research/libraries.md §2.4.
+// Kubeconfig loading the way kubectl does it (k8s.io/client-go tools/clientcmd/loader.go, ClientConfigLoadingRules:
+// the first file to set a value wins, missing files are skipped). client-node's loadFromDefault differs (the last
+// file's current-context wins, duplicate names throw, missing files throw: node_modules/@kubernetes/client-node
+// dist/config.js, loadFromDefault and mergeConfig).
 import {KubeConfig} from '@kubernetes/client-node'
 import {existsSync} from 'node:fs'
 import {homedir} from 'node:os'

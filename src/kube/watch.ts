@@ -1,5 +1,6 @@
 // Services, Nodes and EndpointSlices kept current with client-node informers (list + watch). The 1.4 informer
-// relists on 410 by itself but stops for good on any other error (research/libraries.md §2.5), so each one is
+// relists on 410 by itself but stops for good on any other error (node_modules/@kubernetes/client-node/dist/cache.js,
+// ListWatch's doneHandler), so each one is
 // restarted with jittered exponential backoff, and restarted periodically because a half-open watch can stall
 // without an error. Lists go through ApiClient, so objects stay plain JSON and failures read like `list`'s.
 import {

@@ -1,4 +1,4 @@
-// Friendly DNS names for mapped Services. Names are lowercase and carry no trailing dot (STYLE.md).
+// Friendly DNS names for mapped Services. Names are lowercase and carry no trailing dot (docs/architecture.md).
 
 /** Annotation with extra names for a Service, comma-separated: a label (`movies`) or a name ending in the zone. */
 export const HOSTNAME_ANNOTATION = 'expose-lb/hostname'

@@ -18,7 +18,7 @@ import type {
   Target,
 } from './types.js'
 
-/** How a Service can be reached from outside the cluster (see lb-detection research §2.1). */
+/** How a Service can be reached from outside the cluster (Service types: https://kubernetes.io/docs/concepts/services-networking/service/#publishing-services-service-types). */
 export function exposureOf(svc: Service): Exposure {
   if (svc.type === 'ExternalName') return 'external-name'
   if (svc.clusterIP === 'None') return 'headless'

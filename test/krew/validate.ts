@@ -1,5 +1,5 @@
 // A TypeScript replica of the checks krew-index CI runs on a plugin manifest, so a manifest that would bounce
-// is caught here rather than in review. Sources (kubernetes-sigs/krew, see libraries.md §6.1):
+// is caught here rather than in review. Sources (https://github.com/kubernetes-sigs/krew):
 //   internal/index/validation/validate.go   ValidatePlugin: structure, name, version, platforms, selectors
 //   cmd/validate-krew-manifest/main.go      line lengths, every selector used, no overlapping selectors
 // krew stops at the first error; this collects them all. Line-length findings are warnings in krew and stay
