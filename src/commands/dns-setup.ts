@@ -84,7 +84,7 @@ reverts exactly what was recorded. Steps go to stdout; progress of --apply and -
       return
     }
 
-    const domain = domainFlag(flags.domain)
+    const domain = await domainFlag(flags.domain)
     const dnsAddress = ipFlag('dns-address', flags['dns-address'])
     const thisOs = apply.currentOs()
     const os = flags.os ?? thisOs

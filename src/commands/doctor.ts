@@ -38,7 +38,7 @@ check: the port checks still run), 2 for a usage error.`
 
   async run(): Promise<void> {
     const {flags} = await this.parse(Doctor)
-    const domain = domainFlag(flags.domain)
+    const domain = await domainFlag(flags.domain)
     const dnsAddress = ipFlag('dns-address', flags['dns-address'])
 
     const [{openCluster, readSnapshot}, {buildPlan}, checks] = await Promise.all([

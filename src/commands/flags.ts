@@ -65,11 +65,17 @@ export function valueFlags(
   return words
 }
 
-/** The --domain value, lowercase without a trailing dot; a usage error naming the fix when it is not a DNS name. */
-export function domainFlag(value: string): string {
+/**
+ * The --domain value, lowercase without a trailing dot; a usage error naming the fix when it is not a DNS name or is
+ * too broad a zone (a single label, a public suffix). The suffix list loads only here, so `--help` stays fast.
+ */
+export async function domainFlag(value: string): Promise<string> {
   const domain = normalizeDomain(value)
   if (!domain)
     throw new ExposeLbError('usage', `--domain "${value}" is not a valid DNS name; use something like kube.internal`)
+  const {SUGGESTED_ZONES, zoneProblem} = await import('../plan/zone.js')
+  const problem = zoneProblem(domain)
+  if (problem) throw new ExposeLbError('usage', `--domain ${problem}; use a private zone: ${SUGGESTED_ZONES}`)
   return domain
 }
 

@@ -33,7 +33,7 @@ Data goes to stdout; warnings go to stderr.`
 
   async run(): Promise<void> {
     const {flags} = await this.parse(List)
-    const domain = domainFlag(flags.domain)
+    const domain = await domainFlag(flags.domain)
     const {openCluster, readSnapshot} = await import('../kube/session.js')
     const api = openCluster({kubeconfig: flags.kubeconfig, context: flags.context})
     const snapshot = await readSnapshot(api, {namespace: flags.namespace, selector: flags.selector})

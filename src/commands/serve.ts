@@ -67,7 +67,7 @@ With --demo it runs against a built-in simulated homelab (three loopback nodes),
 
   async run(): Promise<void> {
     const {flags} = await this.parse(Serve)
-    const domain = domainFlag(flags.domain)
+    const domain = await domainFlag(flags.domain)
     const range = parseIpRange(flags['ip-range'])
     if (range && 'error' in range) throw new ExposeLbError('usage', range.error)
     ipFlag('listen', flags.listen)

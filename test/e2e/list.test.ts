@@ -169,6 +169,18 @@ describe('kubectl expose-lb list errors', () => {
       /^error: --domain "bad_domain" is not a valid DNS name/,
     ],
     [
+      'a single-label --domain',
+      () => ['--kubeconfig', config, '--domain', 'internal'],
+      EXIT.usage,
+      /^error: --domain "internal" is a single label: serving it would capture every name under \.internal; use a private zone: kube\.internal, or a subdomain of home\.arpa such as kube\.home\.arpa$/,
+    ],
+    [
+      'a public-suffix --domain',
+      () => ['--kubeconfig', config, '--domain', 'Co.UK.'],
+      EXIT.usage,
+      /^error: --domain "co\.uk" is a public suffix: serving it would capture names that belong to others; use a private zone/,
+    ],
+    [
       'an unknown flag',
       () => ['--kubeconfig', config, '--frobnicate'],
       EXIT.usage,
@@ -193,6 +205,19 @@ describe('kubectl expose-lb list errors', () => {
     expect(run.stderr.trimEnd()).toMatch(message)
     expect(run.stdout).toBe('')
   })
+
+  it.each(['serve', 'dns-setup', 'doctor'])(
+    '%s refuses a zone that is too broad, before doing anything',
+    async (command) => {
+      const cluster = command === 'dns-setup' ? [] : ['--kubeconfig', config]
+      const run = await kubectl(['expose-lb', command, ...cluster, '--domain', 'com'])
+      expect(run.code).toBe(EXIT.usage)
+      expect(run.stderr.trimEnd()).toBe(
+        'error: --domain "com" is a single label: serving it would capture every name under .com; use a private zone: kube.internal, or a subdomain of home.arpa such as kube.home.arpa',
+      )
+      expect(run.stdout).toBe('')
+    },
+  )
 
   it('an unreachable server names the context and the server URL, and -v adds the stack', async () => {
     const file = writeKubeconfig(sim.kubeconfig().replace(sim.url, 'http://127.0.0.1:1'))
