@@ -29,10 +29,17 @@ export interface ServeSettings {
   print: (text: string) => void
 }
 
-/** How long open connections may finish after SIGINT/SIGTERM. */
+/**
+ * Signals that stop serve gracefully. Besides Ctrl-C and `kill`, SIGHUP (the terminal closed) and SIGQUIT (Ctrl-\)
+ * would otherwise kill Node at once (signal(7): their default action ends the process), leaving the hosts-file block
+ * and open connections behind.
+ */
+export const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT'] as const
+
+/** How long open connections may finish after a stop signal. */
 export const STOP_GRACE_MS = 5000
 
-/** Starts serve, runs until SIGINT or SIGTERM, stops gracefully, and returns the signal's name. */
+/** Starts serve, runs until a stop signal (STOP_SIGNALS), stops gracefully, and returns the signal's name. */
 export async function serveUntilSignal(settings: ServeSettings): Promise<string> {
   const {log} = settings
   const {HostsFile} = await import('./hosts-file.js')
@@ -86,8 +93,7 @@ export async function serveUntilSignal(settings: ServeSettings): Promise<string>
   if (demo) log.info(demoHints(settings.domain, settings.listen, ports.dnsUdp, ports.http))
 
   const signal = await new Promise<string>((resolve) => {
-    process.once('SIGINT', () => resolve('SIGINT'))
-    process.once('SIGTERM', () => resolve('SIGTERM'))
+    for (const name of STOP_SIGNALS) process.once(name, () => resolve(name))
   })
   log.info(`${signal}: stopping; open connections get up to ${STOP_GRACE_MS / 1000} s`)
   await runtime.stop(STOP_GRACE_MS)

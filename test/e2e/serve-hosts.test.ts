@@ -47,4 +47,18 @@ describe('serve --hosts-file', () => {
     }
     expect(readFileSync(hosts, 'utf8')).toBe(original)
   })
+
+  it.each(['SIGHUP', 'SIGQUIT'] as const)(
+    '%s (terminal closed, Ctrl-\\) stops serve as SIGTERM does: block removed, exit 0',
+    async (signal) => {
+      const hosts = join(dir, `hosts-${signal}`)
+      const original = '127.0.0.1 localhost\n'
+      writeFileSync(hosts, original)
+      const serve = await startServe(['--kubeconfig', demo.kubeconfig, '--ip-range', 'none', '--hosts-file', hosts])
+      await waitFor(() => readFileSync(hosts, 'utf8').includes('homer'), 5000, 'homer in the hosts file')
+      expect(await serve.stop(signal)).toBe(0)
+      expect(serve.stderr()).toContain(`${signal}: stopping`)
+      expect(readFileSync(hosts, 'utf8')).toBe(original)
+    },
+  )
 })
