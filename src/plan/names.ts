@@ -3,6 +3,14 @@
 /** Annotation with extra names for a Service, comma-separated: a label (`movies`) or a name ending in the zone. */
 export const HOSTNAME_ANNOTATION = 'expose-lb/hostname'
 
+/** The label of serve's own names: `expose-lb.<zone>` and `expose-lb.localhost` lead to its dashboard. */
+export const DASHBOARD_LABEL = 'expose-lb'
+
+/** Names no Service may take: serve's dashboard under the zone, and the zone apex (the dashboard answers both). */
+export function reservedNames(domain: string): string[] {
+  return [`${DASHBOARD_LABEL}.${domain}`, domain]
+}
+
 /** A DNS label as RFC 1123 allows it for host names: 1–63 of a-z, 0-9 and '-', not starting or ending with '-'. */
 const LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/
 const MAX_NAME_LENGTH = 253 // RFC 1035 §2.3.4, without the trailing dot

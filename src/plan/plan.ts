@@ -1,6 +1,6 @@
 // The planning core: a cluster snapshot in, the plan `list` prints and `serve` applies out. Pure: no I/O, no
 // clock, no logging. The rules are summarised in the README ("How Services are mapped").
-import {claimNames} from './names.js'
+import {claimNames, reservedNames} from './names.js'
 import {familyOf, nodeAddress, selectNodes} from './nodes.js'
 import type {
   ClusterSnapshot,
@@ -177,12 +177,15 @@ function assignNames(planned: PlannedService[], services: Map<PlannedService, Se
     for (const name of c.wanted) owners.set(name, [...(owners.get(name) ?? []), `${c.p.namespace}/${c.p.name}`])
   }
   const warnings: string[] = []
+  const reserved = new Set(reservedNames(domain))
   for (const c of claims) {
     c.p.warnings.push(...c.warnings)
     const names = [c.long]
     for (const name of c.wanted) {
       const claimants = owners.get(name)!
-      if (longNames.has(name)) {
+      if (reserved.has(name)) {
+        c.p.warnings.push(`name ${name} is reserved for serve's dashboard; skipped (the Service keeps ${c.long})`)
+      } else if (longNames.has(name)) {
         c.p.warnings.push(`name ${name} belongs to another Service; skipped`)
       } else if (claimants.length > 1) {
         c.p.warnings.push(
@@ -195,7 +198,7 @@ function assignNames(planned: PlannedService[], services: Map<PlannedService, Se
     c.p.names = names
   }
   for (const [name, claimants] of owners) {
-    if (claimants.length > 1 && !longNames.has(name))
+    if (claimants.length > 1 && !longNames.has(name) && !reserved.has(name))
       warnings.push(`name ${name} is claimed by ${claimants.join(' and ')}: neither gets it`)
   }
   return warnings

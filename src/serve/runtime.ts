@@ -8,6 +8,7 @@ import type {Logger} from '../log.js'
 import {hostPort} from '../net/address.js'
 import {bindProblem, describeErrno, privilegeRemedies} from '../net/errno.js'
 import {buildPlan} from '../plan/plan.js'
+import {DASHBOARD_LABEL, reservedNames} from '../plan/names.js'
 import type {PlanOptions} from '../plan/types.js'
 import {HealthMonitor} from '../proxy/health.js'
 import {HttpRouter} from '../proxy/http.js'
@@ -128,7 +129,7 @@ export class ServeRuntime {
       log,
       verbose,
       maxConnections,
-      local: {hosts: ['expose-lb.localhost', `expose-lb.${domain}`, domain], handle: dashboard.handle},
+      local: {hosts: [`${DASHBOARD_LABEL}.localhost`, ...reservedNames(domain)], handle: dashboard.handle},
     })
     this.listeners = new ListenerSet({health: this.health, log, verbose, maxConnections, idleTimeoutMs})
   }

@@ -1,4 +1,5 @@
 // From the plan to what serve applies: DNS records, HTTP routes by Host, and per-service listeners. Pure.
+import {reservedNames} from '../plan/names.js'
 import {isMapped, isProxied} from '../plan/plan.js'
 import type {Plan, PlannedPort, PlannedService} from '../plan/types.js'
 import {assignAddresses, type AddressRange} from './addresses.js'
@@ -76,9 +77,8 @@ export function buildServeMap(plan: Plan, options: ServeOptions): ServeBuild {
   const warnings: string[] = []
   const proxied = plan.services.filter((s) => isProxied(s.exposure))
   const addresses = options.range ? assignAddresses(proxied.map(key), options.range) : new Map<string, string>()
-  // serve's dashboard (src/dashboard) answers on the router; a Service that claims expose-lb.<zone> overrides it.
-  hosts.set(`expose-lb.${plan.domain}`, [options.listen])
-  hosts.set(plan.domain, [options.listen])
+  // serve's dashboard (src/dashboard) answers on the router; the plan keeps these names from every Service.
+  for (const name of reservedNames(plan.domain)) hosts.set(name, [options.listen])
 
   const addSrv = (s: PlannedService, p: PlannedPort, port: number) => {
     if (!p.name) return

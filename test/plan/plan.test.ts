@@ -379,6 +379,26 @@ describe('buildPlan names', () => {
     expect(plan.services[0]?.warnings).toEqual(['name tv.kube.internal is also claimed by default/sonarr; skipped'])
   })
 
+  it("keeps serve's dashboard names: a Service named expose-lb keeps only its long name, with a warning", () => {
+    const {names: got, plan} = names([
+      nodePortService('expose-lb', [{nodePort: 30001}]),
+      nodePortService('apex', [{nodePort: 30002}], {annotations: {'expose-lb/hostname': 'expose-lb'}}),
+    ])
+    expect(got).toEqual({
+      'default/apex': ['apex.default.kube.internal', 'apex.kube.internal'],
+      'default/expose-lb': ['expose-lb.default.kube.internal'],
+    })
+    expect(plan.warnings).toEqual([])
+    expect(plan.services.map((s) => s.warnings)).toEqual([
+      [
+        "name expose-lb.kube.internal is reserved for serve's dashboard; skipped (the Service keeps apex.default.kube.internal)",
+      ],
+      [
+        "name expose-lb.kube.internal is reserved for serve's dashboard; skipped (the Service keeps expose-lb.default.kube.internal)",
+      ],
+    ])
+  })
+
   it('never lets an annotation take another Service its long name', () => {
     const {names: got, plan} = names([
       nodePortService('a', [{nodePort: 30001}], {annotations: {'expose-lb/hostname': 'b.default.kube.internal'}}),
