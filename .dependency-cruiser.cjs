@@ -19,7 +19,11 @@ const LAYERS = [
     comment: 'pure: the serve map, recommendations, report shapes, dns-setup steps',
   },
   {name: 'core', path: '^src/(plan|detect)/', comment: 'pure: cluster snapshot → plan, detection'},
-  {name: 'base', path: '^src/(net/|errors\\.ts$|log\\.ts$|argv\\.ts$)', comment: 'errors, logging, socket facts'},
+  {
+    name: 'base',
+    path: '^src/(net/|errors\\.ts$|log\\.ts$|argv\\.ts$|terminal\\.ts$)',
+    comment: 'errors, logging, terminal-safe text, socket facts',
+  },
 ]
 
 const upward = LAYERS.slice(1).map((layer, i) => ({

@@ -40,6 +40,7 @@ export default tseslint.config(
       'src/servemap/**/*.ts',
       'src/net/**/*.ts',
       'src/argv.ts',
+      'src/terminal.ts',
     ],
     rules: {
       'no-restricted-imports': [

@@ -5,6 +5,7 @@ import {COMMANDS} from './commands.js'
 import {valueFlags} from './commands/flags.js'
 import {EXIT, ExposeLbError} from './errors.js'
 import {paint, useColor} from './log.js'
+import {escapeControlsKeepingLines} from './terminal.js'
 import {DEFAULT_HOSTS_FILE} from './serve/hosts-file.js'
 
 /** Runs the CLI with kubectl's argv and sets the exit status; never throws. */
@@ -40,8 +41,10 @@ function report(error: unknown, verbose: boolean): number {
       .filter((line) => line && !/^see more help/i.test(line))
     message = `${lines.join(': ')} (see 'kubectl expose-lb --help')`
   }
-  process.stderr.write(`${paint('error', `error: ${message}`, useColor(process.stderr))}\n`)
-  if (detail) process.stderr.write(`${detail}\n`)
+  // An API server's message is the cluster's text: escaped like everything else the terminal shows.
+  const line = `error: ${escapeControlsKeepingLines(message)}`
+  process.stderr.write(`${paint('error', line, useColor(process.stderr))}\n`)
+  if (detail) process.stderr.write(`${escapeControlsKeepingLines(detail)}\n`)
   if (verbose && error instanceof Error && error.stack) process.stderr.write(`${error.stack}\n`)
   return code
 }

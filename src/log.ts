@@ -1,5 +1,6 @@
 // Logs for humans and machines, on stderr (stdout is data). Text by default, coloured only on a TTY and never
 // with NO_COLOR (https://no-color.org); `--log-format json` writes one JSON object per line for log shippers.
+import {escapeControlsKeepingLines} from './terminal.js'
 
 export type LogFormat = 'text' | 'json'
 type Level = 'error' | 'warn' | 'info' | 'debug'
@@ -49,7 +50,8 @@ export function createLogger(options: LoggerOptions = {}): Logger {
       write(`${JSON.stringify({time: now().toISOString(), level, msg: message, ...fields})}\n`)
       return
     }
-    const text = level === 'warn' ? `warning: ${message}` : message
+    const safe = escapeControlsKeepingLines(message)
+    const text = level === 'warn' ? `warning: ${safe}` : safe
     write(`${paint(level, text, color)}\n`)
   }
   return {

@@ -1,10 +1,12 @@
 // kubectl-style tables for `list`. Pure: returns text.
+import {escapeControls} from '../terminal.js'
 import type {ExposureReport} from './report.js'
 
 type ReportService = ExposureReport['services'][number]
 
-/** Left-aligned columns separated by three spaces, as kubectl prints them. */
-export function formatColumns(rows: string[][]): string {
+/** Left-aligned columns separated by three spaces, as kubectl prints them; control characters escaped. */
+export function formatColumns(cells: string[][]): string {
+  const rows = cells.map((row) => row.map(escapeControls))
   const widths: number[] = []
   for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)))
   return rows
@@ -47,7 +49,9 @@ export function formatSummary(report: ExposureReport): string {
     `CONTEXT: ${report.context} (${report.server})   NODES: ${report.nodes.length} (${ready} ready)`,
     `LOAD BALANCER: ${detected || 'none detected'}`,
     `RECOMMENDATION: ${rec.name}: ${rec.reason}`,
-  ].join('\n')
+  ]
+    .map(escapeControls)
+    .join('\n')
 }
 
 /** The Services table, `wide` adding every name, the port modes and every target. */
