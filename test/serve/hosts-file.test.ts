@@ -17,11 +17,11 @@ import {afterEach, describe, expect, it} from 'vitest'
 import {
   HOSTS_BEGIN,
   HOSTS_END,
-  HostsFile,
   renderHostsBlock,
   replaceBlock,
   unwritableHostEntries,
-} from '../../src/serve/hosts-file.js'
+} from '../../src/serve/hosts-block.js'
+import {HostsFile} from '../../src/serve/hosts-file.js'
 import {versionHosts} from './hosts-file-crash.js'
 
 const hostsOf = (entries: Record<string, string[]>) => new Map(Object.entries(entries))
