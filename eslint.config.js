@@ -38,6 +38,7 @@ export default tseslint.config(
       'src/dnssetup/plan.ts',
       'src/dashboard/state.ts',
       'src/serve/hosts-block.ts',
+      'src/doctor/report.ts',
       'src/servemap/**/*.ts',
       'src/net/**/*.ts',
       'src/argv.ts',
