@@ -5,6 +5,7 @@ import dgram from 'node:dgram'
 import {promises as dns} from 'node:dns'
 import http from 'node:http'
 import net from 'node:net'
+import {encodeQuery, messageId, parseResponse, RCODE, TYPE} from '../dns/wire.js'
 import {TimeoutError} from '../errors.js'
 import {hostPort} from '../net/address.js'
 import {bindProblem, describeErrno, errnoCode} from '../net/errno.js'
@@ -144,54 +145,16 @@ function tryBind(kind: 'udp' | 'tcp', address: string, port: number): Promise<Bi
   })
 }
 
-/** DNS TYPE and CLASS codes (RFC 1035 §3.2.2, §3.2.4). */
-const TYPE_SOA = 6
-const CLASS_IN = 1
-
-/** A query for the SOA of `zone`, recursion not desired (RFC 1035 §4.1). */
+/** A query for the SOA of `zone`, recursion not desired (RFC 1035 §4.1), as src/dns/wire.ts encodes it. */
 export function soaQuery(id: number, zone: string): Buffer {
-  const header = Buffer.alloc(12)
-  header.writeUInt16BE(id, 0)
-  header.writeUInt16BE(1, 4) // QDCOUNT
-  const labels = zone.split('.').filter(Boolean)
-  const name = Buffer.concat([
-    ...labels.map((l) => Buffer.concat([Buffer.from([Buffer.byteLength(l)]), Buffer.from(l)])),
-    Buffer.from([0]),
-  ])
-  const tail = Buffer.alloc(4)
-  tail.writeUInt16BE(TYPE_SOA, 0)
-  tail.writeUInt16BE(CLASS_IN, 2)
-  return Buffer.concat([header, name, tail])
-}
-
-/** Offset just past the name at `offset` (labels, or a compression pointer, RFC 1035 §4.1.4); -1 when malformed. */
-function skipName(msg: Buffer, offset: number): number {
-  let at = offset
-  while (at < msg.length) {
-    const len = msg[at]!
-    if (len === 0) return at + 1
-    if ((len & 0xc0) === 0xc0) return at + 2
-    at += len + 1
-  }
-  return -1
+  const query = encodeQuery(id, zone, TYPE.SOA)
+  return Buffer.from(query.buffer, query.byteOffset, query.length)
 }
 
 /** Whether `msg` answers query `id` authoritatively (AA) with NOERROR and an SOA record first: what serve does. */
-export function isAuthoritativeSoa(msg: Buffer, id: number): boolean {
-  if (msg.length < 12 || msg.readUInt16BE(0) !== id) return false
-  const flags = msg.readUInt16BE(2)
-  const qr = (flags & 0x8000) !== 0
-  const aa = (flags & 0x0400) !== 0
-  const rcode = flags & 0x000f
-  if (!qr || !aa || rcode !== 0 || msg.readUInt16BE(6) === 0) return false
-  let at = 12
-  for (let q = msg.readUInt16BE(4); q > 0; q--) {
-    at = skipName(msg, at)
-    if (at < 0) return false
-    at += 4
-  }
-  at = skipName(msg, at)
-  return at > 0 && at + 2 <= msg.length && msg.readUInt16BE(at) === TYPE_SOA
+export function isAuthoritativeSoa(msg: Uint8Array, id: number): boolean {
+  const reply = parseResponse(msg)
+  return reply?.id === id && reply.aa && reply.rcode === RCODE.NOERROR && reply.answerTypes[0] === TYPE.SOA
 }
 
 /** Asks address:port for the zone's SOA over UDP: true when serve (authoritative for the zone) answers. */
@@ -209,7 +172,7 @@ export function answersAsServe(address: string, port: number, zone: string, time
     }
     const timer = setTimeout(() => done(false), timeoutMs)
     socket.on('message', (msg) => {
-      if (msg.length >= 2 && msg.readUInt16BE(0) === id) done(isAuthoritativeSoa(msg, id))
+      if (messageId(msg) === id) done(isAuthoritativeSoa(msg, id))
     })
     socket.on('error', () => done(false))
     socket.send(soaQuery(id, zone), port, address)
