@@ -37,6 +37,8 @@ export default tseslint.config(
       'src/recommend/*.ts',
       'src/dnssetup/plan.ts',
       'src/dashboard/state.ts',
+      'src/serve/hosts-block.ts',
+      'src/doctor/report.ts',
       'src/servemap/**/*.ts',
       'src/net/**/*.ts',
       'src/argv.ts',

@@ -41,12 +41,14 @@ check: the port checks still run), 2 for a usage error.`
     const domain = await domainFlag(flags.domain)
     const dnsAddress = ipFlag('dns-address', flags['dns-address'])
 
-    const [{openCluster, readSnapshot}, {buildPlan}, checks] = await Promise.all([
-      import('../kube/session.js'),
-      import('../plan/plan.js'),
-      import('../doctor/checks.js'),
-    ])
-    let cluster: import('../doctor/checks.js').ClusterOutcome
+    const [{openCluster, readSnapshot}, {buildPlan}, {runChecks}, {buildDoctorReport, formatDoctorReport}] =
+      await Promise.all([
+        import('../kube/session.js'),
+        import('../plan/plan.js'),
+        import('../doctor/probes.js'),
+        import('../doctor/report.js'),
+      ])
+    let cluster: import('../doctor/report.js').ClusterOutcome
     try {
       const api = openCluster({kubeconfig: flags.kubeconfig, context: flags.context})
       const snapshot = await readSnapshot(api, {namespace: flags.namespace, selector: flags.selector})
@@ -61,10 +63,10 @@ check: the port checks still run), 2 for a usage error.`
       cluster = {error}
     }
     const options = {domain, dnsAddress, dnsPort: flags['dns-port'], httpPort: flags['http-port']}
-    const report = checks.buildDoctorReport(await checks.runChecks(cluster, options), options)
+    const report = buildDoctorReport(await runChecks(cluster, options), options)
 
     if (flags.output === 'json') this.log(JSON.stringify(report, null, 2))
-    else this.log(checks.formatDoctorReport(report))
+    else this.log(formatDoctorReport(report))
     if (report.failed > 0) {
       process.stderr.write(`doctor: ${report.failed} check${report.failed === 1 ? '' : 's'} failed\n`)
       process.exitCode = EXIT.checkFailed

@@ -1,11 +1,13 @@
 // DNS wire format for the responder: our own decoder for queries (header, the question, the OPT record) and the
 // assembly of replies from pre-encoded sections. Resource records themselves are encoded once per zone change by
-// dns2's Packet (`encodeRecordData`); the per-query path below only copies bytes.
+// dns2's Packet (`encodeRecordData`); the per-query path below only copies bytes. doctor's client side (a query,
+// the reading of its reply) is here too, so there is one DNS parser.
 //
 // Why decode ourselves: dns2 2.4.0 drops an OPT record carrying two EDNS options (it skips option data counting
 // bits, not octets), hides malformed questions behind `questions: []`, and cannot tell "no header" from "bad body",
-// so FORMERR, BADVERS and truncation would all be wrong on real queries (node_modules/dns2/packet.js: EDNS option
-// data is skipped with `reader.read(length)`, which counts bits; RFC 6891 §6.1.2 counts octets).
+// so FORMERR, BADVERS and truncation would all be wrong on real queries. See node_modules/dns2/packet.js:
+// `Packet.Resource.EDNS.decode` skips an option with `reader.read(optionLength)`, which reads bits, and
+// `Packet.parse` swallows the error of any record it cannot decode.
 import dns2 from 'dns2'
 import type {Resource} from 'dns2'
 
@@ -215,6 +217,58 @@ export function serverFailure(msg: Uint8Array): Uint8Array | undefined {
   return encodeReply({header: parsed.header, aa: false, rcode: RCODE.SERVFAIL, maxLength: MAX_TCP_MESSAGE})
 }
 
+/** A query for `name` (no trailing dot needed) of `type`, class IN, recursion not desired (RFC 1035 §4.1). */
+export function encodeQuery(id: number, name: string, type: number): Uint8Array {
+  const wire = encodeName(name)
+  const out = new Uint8Array(HEADER_LENGTH + wire.length + 4)
+  writeU16(out, 0, id)
+  writeU16(out, 4, 1) // QDCOUNT; the flags word stays 0: a standard query, RD clear
+  out.set(wire, HEADER_LENGTH)
+  writeU16(out, HEADER_LENGTH + wire.length, type)
+  writeU16(out, HEADER_LENGTH + wire.length + 2, CLASS.IN)
+  return out
+}
+
+/** The ID of a message (RFC 1035 §4.1.1), to match a reply to its query; undefined when it is too short for one. */
+export function messageId(msg: Uint8Array): number | undefined {
+  return msg.length < 2 ? undefined : readU16(msg, 0)
+}
+
+/** A reply as a client checking it needs it: header bits and the answer records' types. */
+export interface ParsedResponse {
+  id: number
+  /** Authoritative Answer (RFC 1035 §4.1.1). */
+  aa: boolean
+  /** The header's 4-bit RCODE. */
+  rcode: number
+  /** TYPE of each answer record, in order. */
+  answerTypes: number[]
+}
+
+/**
+ * Decodes a response (QR=1) through its answer section; undefined when `msg` is not a response or its question or
+ * answer section is not well formed. Authority and additional records are not read.
+ */
+export function parseResponse(msg: Uint8Array): ParsedResponse | undefined {
+  if (msg.length < HEADER_LENGTH) return undefined
+  const flags = readU16(msg, 2)
+  if (!(flags & 0x8000)) return undefined
+  let offset = HEADER_LENGTH
+  for (let i = readU16(msg, 4); i > 0; i--) {
+    const name = readName(msg, offset, false)
+    if (!name || name.end + 4 > msg.length) return undefined
+    offset = name.end + 4
+  }
+  const answerTypes: number[] = []
+  for (let i = readU16(msg, 6); i > 0; i--) {
+    const record = readRecordFrame(msg, offset)
+    if (!record) return undefined
+    answerTypes.push(record.type)
+    offset = record.end
+  }
+  return {id: readU16(msg, 0), aa: (flags & 0x0400) !== 0, rcode: flags & 0xf, answerTypes}
+}
+
 /** A resource record as the zone compiler describes it; owner names are added per reply. */
 export type RecordData =
   | {type: typeof TYPE.A; address: string}
@@ -355,6 +409,22 @@ export function parseIPv6(text: string): string | undefined {
   if (halves.length === 1 ? missing !== 0 : missing < 1) return undefined
   const groups = [...head, ...new Array<number>(halves.length === 1 ? 0 : missing).fill(0), ...tail]
   return groups.map((group) => group.toString(16)).join(':')
+}
+
+/** `name` uncompressed on the wire: each label after its length octet, then the root label (RFC 1035 §3.1). */
+function encodeName(name: string): Uint8Array {
+  const labels = name
+    .split('.')
+    .filter(Boolean)
+    .map((label) => new TextEncoder().encode(label))
+  const wire = new Uint8Array(labels.reduce((length, label) => length + 1 + label.length, 1))
+  let offset = 0
+  for (const label of labels) {
+    wire[offset] = label.length
+    wire.set(label, offset + 1)
+    offset += 1 + label.length
+  }
+  return wire
 }
 
 interface NameRead {

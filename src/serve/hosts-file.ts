@@ -1,46 +1,34 @@
 // `serve --hosts-file`: for machines without split DNS, the names serve answers are also kept in a marked block of
-// a hosts file (hosts(5)). The block is rendered and spliced by pure functions; HostsFile does the I/O: an atomic
-// replace (temp file in the same directory, fsync, mode and owner kept, rename), a backup once per run, and an
-// in-place fallback where rename cannot work (Docker bind-mounts /etc/hosts). Lines outside the block are kept
-// byte for byte: the file is read and written as latin1, so every byte maps to one character and back.
+// a hosts file (hosts(5)). The block's text is src/serve/hosts-block.ts; this module does the file's I/O, with one
+// implementation of each step for normal updates and for the process 'exit' handler alike. The exit handler
+// cannot wait for anything, so every step is synchronous; updates still go through a queue, one at a time.
+// A write replaces the file atomically (temp file in the same directory, mode and owner kept, fsync, rename); the
+// backup made once per run is written the same way; where rename cannot work (Docker bind-mounts /etc/hosts) the
+// file is rewritten in place. Lines outside the block are kept byte for byte: the file is read as latin1, so every
+// byte maps to one character and back.
 import {
+  accessSync,
   closeSync,
-  copyFileSync,
+  constants,
   fchmodSync,
   fchownSync,
   fstatSync,
   fsyncSync,
   ftruncateSync,
   openSync,
+  readdirSync,
   readFileSync,
   realpathSync,
   renameSync,
   rmSync,
   statSync,
   writeSync,
-  constants,
   type Stats,
 } from 'node:fs'
-import {
-  access,
-  chmod,
-  chown,
-  copyFile,
-  open,
-  readFile,
-  readdir,
-  realpath,
-  rm,
-  stat,
-  type FileHandle,
-} from 'node:fs/promises'
 import {basename, dirname, join} from 'node:path'
 import {ExposeLbError} from '../errors.js'
-
-/** First line of the managed block. */
-export const HOSTS_BEGIN = '# BEGIN kubectl-expose-lb (managed; do not edit)'
-/** Last line of the managed block. */
-export const HOSTS_END = '# END kubectl-expose-lb'
+import {errnoCode} from '../net/errno.js'
+import {renderHostsBlock, replaceBlock, unwritableHostEntries} from './hosts-block.js'
 
 /** Where serve writes by default. */
 export const DEFAULT_HOSTS_FILE = '/etc/hosts'
@@ -51,136 +39,11 @@ export const HOSTS_BACKUP_SUFFIX = '.expose-lb.bak'
 /** The mode of a hosts file serve creates itself (the usual mode of /etc/hosts). */
 const NEW_FILE_MODE = 0o644
 
-/** A token that cannot break a hosts(5) line: not empty, no whitespace, no comment sign. */
-function isHostsToken(text: string): boolean {
-  return text !== '' && !/[\s#]/.test(text)
-}
-
-/** IPv4 first in numeric order, then IPv6 in text order: stable output, so an unchanged map renders the same. */
-function compareAddresses(a: string, b: string): number {
-  const a6 = a.includes(':')
-  const b6 = b.includes(':')
-  if (a6 !== b6) return a6 ? 1 : -1
-  if (!a6) {
-    const x = a.split('.').map(Number)
-    const y = b.split('.').map(Number)
-    for (let i = 0; i < Math.max(x.length, y.length); i++) {
-      const d = (x[i] ?? -1) - (y[i] ?? -1)
-      if (d !== 0 && !Number.isNaN(d)) return d
-    }
-  }
-  return a < b ? -1 : a > b ? 1 : 0
-}
-
-/** Host names and addresses that cannot be written to a hosts file (they would break or inject a line). */
-export function unwritableHostEntries(hosts: Map<string, string[]>): string[] {
-  const bad: string[] = []
-  for (const [name, addresses] of hosts) {
-    if (!isHostsToken(name)) bad.push(JSON.stringify(name))
-    else for (const a of addresses) if (!isHostsToken(a)) bad.push(`${name} → ${JSON.stringify(a)}`)
-  }
-  return bad
-}
-
-/**
- * The managed block for `hosts` (name → addresses): one line per address listing its names, addresses and names
- * sorted, lines joined by `\n` with no final newline. Entries that cannot be written safely are left out
- * (see unwritableHostEntries).
- */
-export function renderHostsBlock(hosts: Map<string, string[]>): string {
-  const byAddress = new Map<string, Set<string>>()
-  for (const [name, addresses] of hosts) {
-    if (!isHostsToken(name)) continue
-    for (const address of addresses) {
-      if (!isHostsToken(address)) continue
-      let names = byAddress.get(address)
-      if (!names) byAddress.set(address, (names = new Set()))
-      names.add(name)
-    }
-  }
-  const lines = [...byAddress.keys()]
-    .sort(compareAddresses)
-    .map((address) => `${address} ${[...(byAddress.get(address) ?? [])].sort().join(' ')}`)
-  return [HOSTS_BEGIN, ...lines, HOSTS_END].join('\n')
-}
-
-/** Where the managed block sits in a file: character offsets, END line's terminator included in `end`. */
-interface BlockSpan {
-  start: number
-  end: number
-  /** The END line's line ending (`''` when it is the file's last line without a newline). */
-  terminator: string
-}
-
-/** Finds the managed block; throws when its markers do not pair up, rather than guess where it ends. */
-function findBlock(content: string): BlockSpan | undefined {
-  let begin: {start: number; line: number} | undefined
-  let span: BlockSpan | undefined
-  let lineNo = 0
-  for (let start = 0; start < content.length;) {
-    lineNo++
-    const newline = content.indexOf('\n', start)
-    const next = newline === -1 ? content.length : newline + 1
-    const text = content.slice(start, newline === -1 ? next : newline).trim()
-    if (text === HOSTS_BEGIN) {
-      if (begin || span) throw corruptBlock(`a second "${HOSTS_BEGIN}" line (line ${lineNo})`)
-      begin = {start, line: lineNo}
-    } else if (text === HOSTS_END) {
-      if (!begin) throw corruptBlock(`"${HOSTS_END}" without a BEGIN line before it (line ${lineNo})`)
-      const terminator = newline === -1 ? '' : content[newline - 1] === '\r' ? '\r\n' : '\n'
-      span = {start: begin.start, end: next, terminator}
-      begin = undefined
-    }
-    start = next
-  }
-  if (begin) throw corruptBlock(`"${HOSTS_BEGIN}" (line ${begin.line}) has no "${HOSTS_END}" line after it`)
-  return span
-}
-
-function corruptBlock(what: string): ExposeLbError {
-  return new ExposeLbError(
-    'usage',
-    `the kubectl-expose-lb block is damaged: ${what} — not editing the file, so no line of yours is lost; remove the block's lines by hand`,
-  )
-}
-
-/** The file's line ending: that of its first line (CRLF files stay CRLF), `\n` for a file of one line or none. */
-function lineEnding(content: string): string {
-  const newline = content.indexOf('\n')
-  return newline > 0 && content[newline - 1] === '\r' ? '\r\n' : '\n'
-}
-
-/**
- * `content` with the managed block inserted (appended at the end), replaced, or removed (`block` undefined).
- * Everything outside the block is kept byte for byte; the block takes the file's line ending. Appending to a file
- * without a final newline adds the newline before the block and leaves the block's last line without one, so
- * removing the block gives back the original exactly. Throws when the file holds a damaged block.
- */
-export function replaceBlock(content: string, block: string | undefined): string {
-  const span = findBlock(content)
-  const eol = lineEnding(content)
-  const text = block
-    ?.replace(/\r?\n$/, '')
-    .split(/\r?\n/)
-    .join(eol)
-  if (!span) {
-    if (text === undefined) return content
-    if (content === '') return text + eol
-    return content.endsWith('\n') ? content + text + eol : content + eol + text
-  }
-  const before = content.slice(0, span.start)
-  const after = content.slice(span.end)
-  if (text !== undefined) return before + text + span.terminator + after
-  // A last block without a final newline was appended to a file without one: give that file back as it was.
-  if (after === '' && span.terminator === '') return before.replace(/\r?\n$/, '')
-  return before + after
-}
-
 /** Options for HostsFile. */
 export interface HostsFileOptions {
   /** Log lines (stderr): the stale block removed at start, the in-place fallback. */
   log?: (line: string) => void
-  /** Stands in for fs.renameSync; tests make it fail as a bind-mounted /etc/hosts does (EBUSY). */
+  /** Stands in for fs.renameSync of the hosts file; tests make it fail as a bind-mounted /etc/hosts does (EBUSY). */
   rename?: (from: string, to: string) => void
 }
 
@@ -188,14 +51,13 @@ export interface HostsFileOptions {
 const IN_PLACE_CODES = new Set(['EBUSY', 'EXDEV'])
 const PERMISSION_CODES = new Set(['EACCES', 'EPERM', 'EROFS'])
 
-function errorCode(error: unknown): string | undefined {
-  return (error as NodeJS.ErrnoException | undefined)?.code
-}
-
-/** Numbers temp files, so the exit handler's write never shares one with a write still in flight. */
+/** Numbers temp files, so no two writes of one process share a name. */
 let tempSequence = 0
 
-/** Temp files this module leaves behind only when killed: `.hosts.expose-lb.<pid>.<n>.tmp`. */
+/**
+ * Temp files this module leaves behind only when killed: `.hosts.expose-lb.<pid>.<n>.tmp`, named after the hosts
+ * file also when they become its backup, so that start() finds them all.
+ */
 function tempPath(target: string): string {
   return join(dirname(target), `.${basename(target)}.expose-lb.${process.pid}.${++tempSequence}.tmp`)
 }
@@ -212,7 +74,7 @@ function isStaleTemp(target: string, file: string): boolean {
     process.kill(pid, 0)
     return false // alive: another serve's write in flight
   } catch (error) {
-    return errorCode(error) === 'ESRCH'
+    return errnoCode(error) === 'ESRCH'
   }
 }
 
@@ -224,7 +86,7 @@ function isStaleTemp(target: string, file: string): boolean {
 export class HostsFile {
   private queue: Promise<void> = Promise.resolve()
   private backedUp = false
-  /** From start() until remove() has finished: the file may hold our block. */
+  /** From start() until the block is removed: the file may hold our block. */
   private started = false
   /** Updates are taken from start() until remove() is asked for; those still queued then are dropped. */
   private phase: 'new' | 'running' | 'stopping' = 'new'
@@ -245,26 +107,30 @@ export class HostsFile {
   /** Checks the file can be written and removes a block (and temp files) a crashed run left behind. */
   start(): Promise<void> {
     this.phase = 'running'
-    return this.serialise(async () => {
-      const target = await resolveTarget(this.path)
-      await access(dirname(target), constants.W_OK).catch((error: unknown) => {
+    return this.serialise(() => {
+      const target = resolveTarget(this.path)
+      try {
+        accessSync(dirname(target), constants.W_OK)
+      } catch (error) {
         throw this.failure(error)
-      })
-      await access(target, constants.W_OK).catch((error: unknown) => {
-        if (errorCode(error) !== 'ENOENT') throw this.failure(error)
-      })
-      for (const file of await readdir(dirname(target))) {
+      }
+      try {
+        accessSync(target, constants.W_OK)
+      } catch (error) {
+        if (errnoCode(error) !== 'ENOENT') throw this.failure(error)
+      }
+      for (const file of readdirSync(dirname(target))) {
         if (!isStaleTemp(target, file)) continue
-        await rm(join(dirname(target), file), {force: true})
+        rmSync(join(dirname(target), file), {force: true})
         this.log(`hosts file: removed ${file}, a temp file left by a run that was killed`)
       }
       this.started = true
-      const content = await readHosts(target)
+      const content = readHosts(target)
       if (content === undefined) return
       const next = this.splice(content, undefined)
       if (next === content) return
       this.log(`hosts file: removing the kubectl-expose-lb block a previous run left in ${this.path}`)
-      await this.write(target, next)
+      this.write(target, next)
     })
   }
 
@@ -277,41 +143,26 @@ export class HostsFile {
       this.warnedEntries.add(entry)
       this.log(`warning: hosts file: leaving out ${entry}: not a valid hosts file entry`)
     }
-    return this.serialise(async () => {
+    return this.serialise(() => {
       if (this.phase !== 'running') return
-      const target = await resolveTarget(this.path)
-      const content = (await readHosts(target)) ?? ''
+      const target = resolveTarget(this.path)
+      const content = readHosts(target) ?? ''
       const next = this.splice(content, block)
-      if (next !== content) await this.write(target, next)
+      if (next !== content) this.write(target, next)
     })
   }
 
   /** Removes the block (on a clean exit); later updates are ignored. */
   remove(): Promise<void> {
     if (this.phase === 'running') this.phase = 'stopping'
-    return this.serialise(async () => {
-      if (!this.started) return
-      const target = await resolveTarget(this.path)
-      const content = await readHosts(target)
-      if (content !== undefined) {
-        const next = this.splice(content, undefined)
-        if (next !== content) await this.write(target, next)
-      }
-      this.started = false
-    })
+    return this.serialise(() => this.removeBlock())
   }
 
   /** remove() for a process 'exit' handler, where nothing asynchronous runs any more; logs instead of throwing. */
   removeSync(): void {
     if (this.phase === 'running') this.phase = 'stopping'
-    if (!this.started) return
     try {
-      const target = resolveTargetSync(this.path)
-      const content = readHostsSync(target)
-      if (content === undefined) return
-      const next = this.splice(content, undefined)
-      if (next !== content) this.writeSync(target, next)
-      this.started = false
+      this.removeBlock()
     } catch (error) {
       this.log(
         `hosts file: could not remove the kubectl-expose-lb block from ${this.path}: ${(error as Error).message}`,
@@ -319,10 +170,21 @@ export class HostsFile {
     }
   }
 
-  private serialise(step: () => Promise<void>): Promise<void> {
+  private serialise(step: () => void): Promise<void> {
     const run = this.queue.then(step)
     this.queue = run.catch(() => {})
     return run
+  }
+
+  private removeBlock(): void {
+    if (!this.started) return
+    const target = resolveTarget(this.path)
+    const content = readHosts(target)
+    if (content !== undefined) {
+      const next = this.splice(content, undefined)
+      if (next !== content) this.write(target, next)
+    }
+    this.started = false
   }
 
   private splice(content: string, block: string | undefined): string {
@@ -336,98 +198,66 @@ export class HostsFile {
     }
   }
 
-  private async write(target: string, next: string): Promise<void> {
+  /** The one write of the hosts file: the backup first (once per run), then an atomic replace or an in-place one. */
+  private write(target: string, next: string): void {
     const data = Buffer.from(next, 'latin1')
     try {
-      const original = await stat(target).catch((error: unknown) => {
-        if (errorCode(error) === 'ENOENT') return undefined
-        throw error
-      })
+      const original = statSync(target, {throwIfNoEntry: false})
       if (original && !this.backedUp) {
-        const backup = target + HOSTS_BACKUP_SUFFIX // beside the real file when the path is a symlink
-        await copyFile(target, backup)
-        await chmod(backup, original.mode & 0o7777)
-        await chown(backup, original.uid, original.gid).catch(() => {}) // a backup we own is still a backup
+        // Beside the real file when the path is a symlink; a plain rename, as the backup is no bind mount.
+        this.replaceFile(target + HOSTS_BACKUP_SUFFIX, readFileSync(target), original, tempPath(target), renameSync)
         this.backedUp = true
       }
       try {
-        await this.replaceAtomically(target, data, original)
+        this.replaceFile(target, data, original, tempPath(target), this.rename)
       } catch (error) {
-        if (!original || !IN_PLACE_CODES.has(errorCode(error) ?? '')) throw error
+        if (!original || !IN_PLACE_CODES.has(errnoCode(error) ?? '')) throw error
         this.warnInPlace(error)
-        await writeInPlace(target, data)
+        writeInPlace(target, data)
       }
     } catch (error) {
       throw this.failure(error)
     }
   }
 
-  private async replaceAtomically(target: string, data: Buffer, original: Stats | undefined): Promise<void> {
-    const temp = tempPath(target)
-    try {
-      const handle = await open(temp, 'wx', 0o600)
-      try {
-        await handle.writeFile(data)
-        if (original) await this.keepOwner(handle, original)
-        await handle.chmod(original ? original.mode & 0o7777 : NEW_FILE_MODE)
-        await handle.sync()
-      } finally {
-        await handle.close()
-      }
-      this.rename(temp, target)
-    } catch (error) {
-      await rm(temp, {force: true})
-      throw error
-    }
-    await syncDirectory(dirname(target))
-  }
-
-  private async keepOwner(handle: FileHandle, original: Stats): Promise<void> {
-    const mine = await handle.stat()
-    if (mine.uid === original.uid && mine.gid === original.gid) return
-    await handle.chown(original.uid, original.gid).catch((error: unknown) => {
-      throw this.ownerError(original, error)
-    })
-  }
-
-  private writeSync(target: string, next: string): void {
-    const data = Buffer.from(next, 'latin1')
-    const original = statSync(target, {throwIfNoEntry: false})
-    if (original && !this.backedUp) {
-      copyFileSync(target, target + HOSTS_BACKUP_SUFFIX)
-      this.backedUp = true
-    }
-    const temp = tempPath(target)
+  /**
+   * Puts `data` at `path` so that readers see the old file or the new one, never a part: written to `temp` (in the
+   * same directory), given the mode and owner of `like` (NEW_FILE_MODE and ours when there is none), fsynced,
+   * renamed over `path`, and the directory fsynced. On failure the temp file is gone and `path` is as it was.
+   */
+  private replaceFile(
+    path: string,
+    data: Buffer,
+    like: Stats | undefined,
+    temp: string,
+    rename: (from: string, to: string) => void,
+  ): void {
     try {
       const fd = openSync(temp, 'wx', 0o600)
       try {
-        writeSync(fd, data)
-        const mine = fstatSync(fd)
-        if (original && (mine.uid !== original.uid || mine.gid !== original.gid)) {
-          try {
-            fchownSync(fd, original.uid, original.gid)
-          } catch (error) {
-            throw this.ownerError(original, error)
-          }
-        }
-        fchmodSync(fd, original ? original.mode & 0o7777 : NEW_FILE_MODE)
+        writeAll(fd, data)
+        if (like) this.keepOwner(fd, like)
+        // After the owner: chown(2) clears set-user-ID and set-group-ID bits.
+        fchmodSync(fd, like ? like.mode & 0o7777 : NEW_FILE_MODE)
         fsyncSync(fd)
       } finally {
         closeSync(fd)
       }
-      this.rename(temp, target)
+      rename(temp, path)
     } catch (error) {
       rmSync(temp, {force: true})
-      if (!original || !IN_PLACE_CODES.has(errorCode(error) ?? '')) throw this.failure(error)
-      this.warnInPlace(error)
-      const fd = openSync(target, 'r+')
-      try {
-        writeSync(fd, data, 0, data.length, 0)
-        ftruncateSync(fd, data.length)
-        fsyncSync(fd)
-      } finally {
-        closeSync(fd)
-      }
+      throw error
+    }
+    syncDirectory(dirname(path))
+  }
+
+  private keepOwner(fd: number, original: Stats): void {
+    const mine = fstatSync(fd)
+    if (mine.uid === original.uid && mine.gid === original.gid) return
+    try {
+      fchownSync(fd, original.uid, original.gid)
+    } catch (error) {
+      throw this.ownerError(original, error)
     }
   }
 
@@ -435,14 +265,14 @@ export class HostsFile {
     if (this.warnedInPlace) return
     this.warnedInPlace = true
     this.log(
-      `warning: hosts file: cannot replace ${this.path} atomically (rename: ${errorCode(error)}; a bind mount, as Docker makes of /etc/hosts?) — rewriting it in place`,
+      `warning: hosts file: cannot replace ${this.path} atomically (rename: ${errnoCode(error)}; a bind mount, as Docker makes of /etc/hosts?) — rewriting it in place`,
     )
   }
 
   private ownerError(original: Stats, error: unknown): ExposeLbError {
     return new ExposeLbError(
       'hostsFile',
-      `cannot write ${this.path}: it belongs to ${original.uid}:${original.gid} and this process cannot give the new copy that owner (${errorCode(error) ?? String(error)}) — run serve with sudo, or pass --hosts-file with a path you own`,
+      `cannot write ${this.path}: it belongs to ${original.uid}:${original.gid} and this process cannot give the new copy that owner (${errnoCode(error) ?? String(error)}) — run serve with sudo, or pass --hosts-file with a path you own`,
       undefined,
       {cause: error},
     )
@@ -451,7 +281,7 @@ export class HostsFile {
   /** One clear error per failure: permission problems name the path and the two ways out. */
   private failure(error: unknown): Error {
     if (error instanceof ExposeLbError) return error
-    const code = errorCode(error)
+    const code = errnoCode(error)
     if (code && PERMISSION_CODES.has(code)) {
       const why = code === 'EROFS' ? 'read-only file system' : 'permission denied'
       return new ExposeLbError(
@@ -466,55 +296,51 @@ export class HostsFile {
 }
 
 /** The file a path names, through symlinks: renaming over a symlink would replace the link, not the file. */
-async function resolveTarget(path: string): Promise<string> {
-  return realpath(path).catch((error: unknown) => {
-    if (errorCode(error) === 'ENOENT') return path
-    throw error
-  })
-}
-
-function resolveTargetSync(path: string): string {
+function resolveTarget(path: string): string {
   try {
     return realpathSync(path)
   } catch (error) {
-    if (errorCode(error) === 'ENOENT') return path
+    if (errnoCode(error) === 'ENOENT') return path
     throw error
   }
 }
 
-async function readHosts(target: string): Promise<string | undefined> {
-  return readFile(target, 'latin1').catch((error: unknown) => {
-    if (errorCode(error) === 'ENOENT') return undefined
-    throw error
-  })
-}
-
-function readHostsSync(target: string): string | undefined {
+/** The file's content as latin1 (one character per byte), or undefined when there is no file. */
+function readHosts(target: string): string | undefined {
   try {
     return readFileSync(target, 'latin1')
   } catch (error) {
-    if (errorCode(error) === 'ENOENT') return undefined
+    if (errnoCode(error) === 'ENOENT') return undefined
     throw error
   }
 }
 
+/** Writes all of `data` from the file's start: write(2) may write less than asked. */
+function writeAll(fd: number, data: Buffer): void {
+  for (let at = 0; at < data.length;) at += writeSync(fd, data, at, data.length - at, at)
+}
+
 /** Rewrites the file through its own inode: not atomic, but mode, owner and a bind mount stay as they are. */
-async function writeInPlace(target: string, data: Buffer): Promise<void> {
-  const handle = await open(target, 'r+')
+function writeInPlace(target: string, data: Buffer): void {
+  const fd = openSync(target, 'r+')
   try {
-    await handle.write(data, 0, data.length, 0)
-    await handle.truncate(data.length)
-    await handle.sync()
+    writeAll(fd, data)
+    ftruncateSync(fd, data.length)
+    fsyncSync(fd)
   } finally {
-    await handle.close()
+    closeSync(fd)
   }
 }
 
 /** Makes the rename durable; best effort, as not every platform can fsync a directory. */
-async function syncDirectory(dir: string): Promise<void> {
-  const handle = await open(dir, 'r').catch(() => undefined)
-  await handle
-    ?.sync()
-    .catch(() => {})
-    .finally(() => handle.close())
+function syncDirectory(dir: string): void {
+  let fd: number | undefined
+  try {
+    fd = openSync(dir, 'r')
+    fsyncSync(fd)
+  } catch {
+    // The rename itself has happened; only its durability across a power cut is less certain.
+  } finally {
+    if (fd !== undefined) closeSync(fd)
+  }
 }

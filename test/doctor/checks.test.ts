@@ -7,20 +7,22 @@ import {describe, expect, it, onTestFinished} from 'vitest'
 import {startDnsServer} from '../../src/dns/server.js'
 import {
   answersAsServe,
-  buildDoctorReport,
-  checkCluster,
   checkDnsPort,
   checkHttpPort,
   checkNodes,
   checkOsResolver,
   checkResponder,
-  formatDoctorReport,
   isAuthoritativeSoa,
+  soaQuery,
+} from '../../src/doctor/probes.js'
+import {
+  buildDoctorReport,
+  checkCluster,
+  formatDoctorReport,
   nodeProbes,
   pickProbeName,
-  soaQuery,
   type DoctorOptions,
-} from '../../src/doctor/checks.js'
+} from '../../src/doctor/report.js'
 import {ExposeLbError} from '../../src/errors.js'
 import {buildPlan} from '../../src/plan/plan.js'
 import type {Node, Service} from '../../src/plan/types.js'

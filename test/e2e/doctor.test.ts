@@ -2,7 +2,7 @@
 // and its loopback nodes, with a running serve. The OS resolver of the test machine knows nothing of kube.internal,
 // so the os-resolver check fails there, with its fix.
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
-import type {DoctorReport} from '../../src/doctor/checks.js'
+import type {DoctorReport} from '../../src/doctor/report.js'
 import {EXIT} from '../../src/errors.js'
 import {startDemo, type Demo} from '../../src/sim/demo.js'
 import {kubectl} from './helpers.js'

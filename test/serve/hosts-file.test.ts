@@ -17,11 +17,11 @@ import {afterEach, describe, expect, it} from 'vitest'
 import {
   HOSTS_BEGIN,
   HOSTS_END,
-  HostsFile,
   renderHostsBlock,
   replaceBlock,
   unwritableHostEntries,
-} from '../../src/serve/hosts-file.js'
+} from '../../src/serve/hosts-block.js'
+import {HostsFile} from '../../src/serve/hosts-file.js'
 import {versionHosts} from './hosts-file-crash.js'
 
 const hostsOf = (entries: Record<string, string[]>) => new Map(Object.entries(entries))
@@ -252,6 +252,46 @@ describe('HostsFile', () => {
     await file.update(sonarr)
     await file.remove()
     expect(read(backup)).toEqual('127.0.0.1 localhost\n')
+  })
+
+  describe('the backup keeps the mode and owner of the original, whichever write makes it', () => {
+    // Only root can hand a file to another owner; anyone else checks that their own ownership survives.
+    const isRoot = process.getuid?.() === 0
+    /** Gives `path` mode 0640 and, as root, an owner that is not root; returns what its backup must have. */
+    const restrict = (path: string) => {
+      chmodSync(path, 0o640)
+      if (isRoot) chownSync(path, 1234, 5678)
+      const {uid, gid} = statSync(path)
+      return {mode: 0o640, uid, gid}
+    }
+    const backupOf = (path: string) => {
+      const {mode, uid, gid} = statSync(`${path}.expose-lb.bak`)
+      return {mode: mode & 0o7777, uid, gid}
+    }
+
+    it('update(): the first write of a run', async () => {
+      const {path} = makeHostsFile()
+      const expected = restrict(path)
+      const file = new HostsFile(path)
+      await file.start()
+      await file.update(radarr)
+      expect(backupOf(path)).toEqual(expected)
+    })
+
+    it("removeSync(): the exit handler's write, when it is the first to find a file to back up", async () => {
+      // The run created the file (nothing to back up then), and it was restricted since.
+      const {dir} = makeHostsFile()
+      const path = join(dir, 'new-hosts')
+      const file = new HostsFile(path)
+      await file.start()
+      await file.update(radarr)
+      expect(existsSync(`${path}.expose-lb.bak`)).toBe(false)
+      const expected = restrict(path)
+      file.removeSync()
+      expect(read(`${path}.expose-lb.bak`)).toEqual(`${renderHostsBlock(radarr)}\n`)
+      expect(backupOf(path)).toEqual(expected)
+      expect(read(path)).toEqual('')
+    })
   })
 
   it('does not write when nothing changed (same inode and mtime)', async () => {
