@@ -44,11 +44,14 @@ export class ApiClient {
   async get<T>(target: ReadTarget): Promise<T> {
     const url = new URL(this.server.replace(/\/$/, '') + target.path)
     const options = await this.requestOptions()
+    // A token from a token-file is read again when the file changes (kubeconfig.ts); the cached header is not.
+    const token = this.kc.getCurrentUser()?.token
+    const authorization = token ? {Authorization: `Bearer ${token}`} : {}
     const {status, body} = await new Promise<{status: number; body: string}>((resolve, reject) => {
       const lib = url.protocol === 'http:' ? http : https
       const req = lib.request(
         url,
-        {...options, method: 'GET', headers: {...options.headers, accept: 'application/json'}},
+        {...options, method: 'GET', headers: {...options.headers, ...authorization, accept: 'application/json'}},
         (res) => {
           const chunks: Buffer[] = []
           res.on('data', (c: Buffer) => chunks.push(c))

@@ -3,10 +3,12 @@
 // file's current-context wins, duplicate names throw, missing files throw: node_modules/@kubernetes/client-node
 // dist/config.js, loadFromDefault and mergeConfig).
 import {KubeConfig} from '@kubernetes/client-node'
-import {existsSync} from 'node:fs'
+import {existsSync, readFileSync, statSync} from 'node:fs'
 import {homedir} from 'node:os'
-import {delimiter, join} from 'node:path'
+import {delimiter, dirname, isAbsolute, join} from 'node:path'
+import {parse, stringify} from 'yaml'
 import {ExposeLbError, firstLine} from '../errors.js'
+import {describeErrno} from '../net/errno.js'
 
 /** Where in-cluster config lives (Kubernetes docs, "Accessing the API from a Pod"). */
 const SERVICE_ACCOUNT_TOKEN = '/var/run/secrets/kubernetes.io/serviceaccount/token'
@@ -49,29 +51,41 @@ export function loadKubeConfig(options: KubeConfigOptions = {}): LoadedConfig {
 
   const merged = new KubeConfig()
   const seen = {clusters: new Set<string>(), users: new Set<string>(), contexts: new Set<string>()}
+  /** Where each merged cluster and user came from, for messages; and the token files of users. */
+  const origin = {clusters: new Map<string, string>(), users: new Map<string, string>()}
+  const tokenFiles = new Map<string, string>()
   let current = ''
+  const empty: string[] = []
   for (const file of present) {
-    const kc = new KubeConfig()
-    try {
-      kc.loadFromFile(file)
-    } catch (error) {
-      const why = firstLine(error)
-      throw new ExposeLbError(
-        'noKubeconfig',
-        `cannot read kubeconfig ${file}: ${why}; fix the file or point --kubeconfig elsewhere`,
-        undefined,
-        {cause: error},
-      )
+    const read = readKubeconfigFile(file)
+    if (!read) {
+      empty.push(file)
+      continue
     }
+    const {kc} = read
     current ||= kc.currentContext
     for (const c of kc.clusters) {
       if (seen.clusters.has(c.name)) continue
       seen.clusters.add(c.name)
+      origin.clusters.set(c.name, file)
       // client-node refuses http:// unless skipTLSVerify is set; with plain HTTP there is nothing to verify.
       merged.addCluster(c.server.startsWith('http:') ? {...c, skipTLSVerify: true} : c)
     }
-    for (const u of kc.users) if (!seen.users.has(u.name) && seen.users.add(u.name)) merged.addUser(u)
+    for (const u of kc.users) {
+      if (seen.users.has(u.name)) continue
+      seen.users.add(u.name)
+      origin.users.set(u.name, file)
+      const tokenFile = read.tokenFiles.get(u.name)
+      if (tokenFile) tokenFiles.set(u.name, tokenFile)
+      merged.addUser(u)
+    }
     for (const x of kc.contexts) if (!seen.contexts.has(x.name) && seen.contexts.add(x.name)) merged.addContext(x)
+  }
+  if (empty.length === present.length) {
+    throw new ExposeLbError(
+      'noKubeconfig',
+      `kubeconfig ${empty.join(delimiter)} is empty; fill it (e.g. copy the cluster's admin kubeconfig) or point --kubeconfig elsewhere`,
+    )
   }
   const available = merged.contexts.map((c) => c.name)
   const want = options.context || current
@@ -96,7 +110,112 @@ export function loadKubeConfig(options: KubeConfigOptions = {}): LoadedConfig {
       `context "${want}" names cluster "${merged.getContextObject(want)?.cluster}", which is not in the kubeconfig (or has no server)`,
     )
   }
+  const clusterFile = origin.clusters.get(cluster.name) ?? present[0]
+  checkServerUrl(cluster.server, want, clusterFile ?? '')
+  const user = merged.getCurrentUser()
+  const userFile = (user && origin.users.get(user.name)) ?? clusterFile ?? ''
+  checkFiles([
+    {field: 'certificate-authority', path: cluster.caFile, owner: `cluster "${cluster.name}"`, file: clusterFile ?? ''},
+    {field: 'client-certificate', path: user?.certFile, owner: `user "${user?.name}"`, file: userFile},
+    {field: 'client-key', path: user?.keyFile, owner: `user "${user?.name}"`, file: userFile},
+    {field: 'token-file', path: user && tokenFiles.get(user.name), owner: `user "${user?.name}"`, file: userFile},
+  ])
+  const tokenFile = user && tokenFiles.get(user.name)
+  if (user && tokenFile) Object.defineProperty(user, 'token', {get: tokenReader(tokenFile), enumerable: true})
   return {kc: merged, context: want, server: cluster.server}
+}
+
+/**
+ * One kubeconfig file, or undefined when it is empty (kubectl merges an empty file as nothing). `token-file` is
+ * taken out before client-node sees it: client-node reads it once, relative to the working directory and with
+ * its newline; kubectl resolves it against the kubeconfig's folder (client-go clientcmd ResolveLocalPaths) and
+ * re-reads it, which projected service-account tokens need (they rotate hourly).
+ */
+function readKubeconfigFile(file: string): {kc: KubeConfig; tokenFiles: Map<string, string>} | undefined {
+  const fail = (why: string, cause?: unknown) =>
+    new ExposeLbError(
+      'noKubeconfig',
+      `cannot read kubeconfig ${file}: ${why}; fix the file or point --kubeconfig elsewhere`,
+      undefined,
+      {cause},
+    )
+  let doc: unknown
+  try {
+    const text = readFileSync(file, 'utf8')
+    if (text.trim() === '') return undefined
+    doc = parse(text)
+  } catch (error) {
+    throw fail(describeErrno(error), error)
+  }
+  if (doc === null || doc === undefined) return undefined
+  if (typeof doc !== 'object' || Array.isArray(doc))
+    throw fail('it is not a YAML mapping of clusters, users and contexts')
+  const tokenFiles = new Map<string, string>()
+  const users = (doc as {users?: unknown}).users
+  for (const entry of Array.isArray(users) ? users : []) {
+    const user = (entry as {name?: unknown; user?: Record<string, unknown>} | null)?.user
+    const name = (entry as {name?: unknown}).name
+    const tokenFile = user?.['token-file']
+    if (typeof name !== 'string' || typeof tokenFile !== 'string' || !user) continue
+    tokenFiles.set(name, isAbsolute(tokenFile) ? tokenFile : join(dirname(file), tokenFile))
+    delete user['token-file']
+  }
+  const kc = new KubeConfig()
+  try {
+    kc.loadFromString(stringify(doc))
+    kc.makePathsAbsolute(dirname(file))
+  } catch (error) {
+    throw fail(firstLine(error), error)
+  }
+  return {kc, tokenFiles}
+}
+
+/** The server must be an http(s) URL: client-node would fail on the first request with a bare "Invalid URL". */
+function checkServerUrl(server: string, context: string, file: string): void {
+  let url: URL | undefined
+  try {
+    url = new URL(server)
+  } catch {
+    url = undefined
+  }
+  if (url?.protocol === 'https:' || url?.protocol === 'http:') return
+  const hint = /^[\w.-]+(:\d+)?$|^\[[\da-f:]+\](:\d+)?$/i.test(server)
+    ? `it lacks the scheme: write https://${server}`
+    : 'write it as https://<host>:<port>'
+  throw new ExposeLbError(
+    'noKubeconfig',
+    `context "${context}" in kubeconfig ${file} has server "${server}", which is not an http(s) URL; ${hint}`,
+  )
+}
+
+/** Files the context's cluster and user name must exist, or every request would fail with a misleading 401. */
+function checkFiles(refs: Array<{field: string; path: string | null | undefined; owner: string; file: string}>): void {
+  for (const {field, path, owner, file} of refs) {
+    if (!path || existsSync(path)) continue
+    throw new ExposeLbError(
+      'noKubeconfig',
+      `kubeconfig ${file}: ${owner} names ${field} ${path}, which does not exist; fix the path, or embed the file as ${field === 'token-file' ? 'token' : `${field}-data`}`,
+    )
+  }
+}
+
+/** Reads a token file, again whenever it changes (size or mtime), without its trailing newline. */
+function tokenReader(path: string): () => string | undefined {
+  let stamp = ''
+  let token: string | undefined
+  return () => {
+    try {
+      const stat = statSync(path)
+      const now = `${stat.mtimeMs}:${stat.size}`
+      if (now !== stamp) {
+        token = readFileSync(path, 'utf8').trim()
+        stamp = now
+      }
+    } catch {
+      // Gone for a moment (a projected volume swaps a symlink): keep the last token; the server judges it.
+    }
+    return token
+  }
 }
 
 function inCluster(files: string[], env: NodeJS.ProcessEnv, options: KubeConfigOptions): LoadedConfig {

@@ -164,3 +164,87 @@ describe('loadKubeConfig', () => {
     expect(codeOf(() => loadKubeConfig({kubeconfig: file, context: 'prod', env: {}}))).toContain('available: home, lab')
   })
 })
+
+describe('loadKubeConfig: files the kubeconfig names, and what a user can get wrong', () => {
+  /** A one-context kubeconfig in a fresh folder, with the given cluster and user fields. */
+  function single(cluster: string[], user: string[]): string {
+    dir = mkdtempSync(join(tmpdir(), 'kc-'))
+    const file = join(dir, 'config')
+    const indent = (lines: string[]) => lines.map((l) => `    ${l}`).join('\n')
+    writeFileSync(
+      file,
+      [
+        'apiVersion: v1',
+        'kind: Config',
+        'current-context: lab',
+        'clusters:',
+        '- name: lab',
+        '  cluster:',
+        indent(cluster),
+        'users:',
+        '- name: me',
+        '  user:',
+        indent(user.length ? user : ['username: nobody']),
+        'contexts:',
+        '- name: lab',
+        '  context: {cluster: lab, user: me}',
+      ].join('\n'),
+    )
+    return file
+  }
+
+  it('reads token-file relative to the kubeconfig, without its newline, and again when it changes', () => {
+    const file = single(['server: https://lab:6443'], ['token-file: secrets/token'])
+    mkdirSync(join(dir, 'secrets'))
+    writeFileSync(join(dir, 'secrets', 'token'), 'first-token\n')
+    const {kc} = loadKubeConfig({kubeconfig: file})
+    expect(kc.getCurrentUser()?.token).toBe('first-token')
+    writeFileSync(join(dir, 'secrets', 'token'), 'rotated-token-after-an-hour\n')
+    expect(kc.getCurrentUser()?.token).toBe('rotated-token-after-an-hour')
+  })
+
+  it.each<[string, string[], string[], RegExp]>([
+    [
+      'a missing token-file',
+      ['server: https://lab:6443'],
+      ['token-file: gone/token'],
+      /^noKubeconfig: kubeconfig .*\/config: user "me" names token-file .*\/gone\/token, which does not exist; fix the path, or embed the file as token$/,
+    ],
+    [
+      'a missing client-certificate',
+      ['server: https://lab:6443'],
+      ['client-certificate: me.crt', 'client-key-data: a2V5'],
+      /^noKubeconfig: kubeconfig .*\/config: user "me" names client-certificate .*\/me\.crt, which does not exist; fix the path, or embed the file as client-certificate-data$/,
+    ],
+    [
+      'a missing certificate-authority',
+      ['server: https://lab:6443', 'certificate-authority: /nonexistent/ca.crt'],
+      [],
+      /^noKubeconfig: kubeconfig .*\/config: cluster "lab" names certificate-authority \/nonexistent\/ca\.crt, which does not exist; fix the path, or embed the file as certificate-authority-data$/,
+    ],
+    [
+      'a server without a scheme',
+      ['server: 192.168.1.10:6443'],
+      [],
+      /^noKubeconfig: context "lab" in kubeconfig .*\/config has server "192\.168\.1\.10:6443", which is not an http\(s\) URL; it lacks the scheme: write https:\/\/192\.168\.1\.10:6443$/,
+    ],
+    [
+      'an unparsable server',
+      ['server: "https://[lab"'],
+      [],
+      /^noKubeconfig: context "lab" in kubeconfig .*\/config has server "https:\/\/\[lab", which is not an http\(s\) URL; write it as https:\/\/<host>:<port>$/,
+    ],
+  ])('%s is one config error naming the path (exit 3)', (_case, cluster, user, message) => {
+    const file = single(cluster, user)
+    expect(codeOf(() => loadKubeConfig({kubeconfig: file}))).toMatch(message)
+  })
+
+  it('an empty kubeconfig is one config error naming the file', () => {
+    dir = mkdtempSync(join(tmpdir(), 'kc-'))
+    const file = join(dir, 'config')
+    writeFileSync(file, '\n')
+    expect(codeOf(() => loadKubeConfig({kubeconfig: file}))).toBe(
+      `noKubeconfig: kubeconfig ${file} is empty; fill it (e.g. copy the cluster's admin kubeconfig) or point --kubeconfig elsewhere`,
+    )
+  })
+})
