@@ -20,7 +20,7 @@ import {forwardedHead, IDEMPOTENT_METHODS, ResponseTracker, scanRequestHead, typ
 import {NodePool, type NodeLink} from './node-pool.js'
 import {formatTarget} from './pick.js'
 import {replyRaw} from './raw-reply.js'
-import {connectFirst, DEFAULT_IDLE_TIMEOUT_MS, writeChunk, type NodeDataHandler} from './tcp.js'
+import {connectFirst, DEFAULT_IDLE_TIMEOUT_MS, writeChunk, type NodeDataHandler} from './socket.js'
 
 /** How long a node gets to finish its responses after we stop sending to it (moving a connection to the slow path). */
 const DRAIN_LIMIT_MS = 30_000

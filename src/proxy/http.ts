@@ -19,7 +19,7 @@ import {TimeoutError} from '../errors.js'
 import {hostPort} from '../net/address.js'
 import {describeErrno} from '../net/errno.js'
 import {formatTarget, formatTargets, orderHealthy} from './pick.js'
-import {connectFirst, DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_MAX_CONNECTIONS} from './tcp.js'
+import {connectFirst, DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_MAX_CONNECTIONS} from './socket.js'
 
 const DEFAULT_HEADERS_TIMEOUT_MS = 20_000 // a client gets this long to send its request head (slowloris guard)
 /** The 503 text when every target of a route is down: names the Service and the nodes. */
