@@ -15,6 +15,7 @@ import type {TargetHealth} from './health.js'
 import {HostSplicer, type HandOff, type SplicePick} from './host-splice.js'
 import {IDEMPOTENT_METHODS} from './http-head.js'
 import {rawResponse, replyRaw} from './raw-reply.js'
+import {countHostLines, hopByHopFields, normalizeHost, parseAbsoluteForm, rawPath, targetUrl} from './request-target.js'
 import {TimeoutError} from '../errors.js'
 import {hostPort} from '../net/address.js'
 import {describeErrno} from '../net/errno.js'
@@ -36,12 +37,6 @@ const CLIENT_KEEP_ALIVE_MS = 5000
  * connection to a node that vanished is not kept for long.
  */
 const FREE_SOCKET_TIMEOUT_MS = 4000
-
-/**
- * RFC 9110 §7.6.1: hop-by-hop fields a proxy must not forward (plus the legacy Proxy-Connection). Transfer-Encoding
- * is left to Node: it tells the upstream request to frame the body as chunked, as the client's was.
- */
-const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'upgrade']
 
 const FORWARDED_HEADERS = ['x-forwarded-for', 'x-forwarded-port', 'x-forwarded-proto', 'x-forwarded-host'] as const
 
@@ -533,9 +528,7 @@ export class HttpRouter {
   /** Finds the route for a request, or the refusal to send. */
   private resolve(req: http.IncomingMessage): Resolution {
     // RFC 9112 §3.2: more than one Host field line → 400. Node keeps only the first, so count the raw lines.
-    let hostLines = 0
-    for (let i = 0; i < req.rawHeaders.length; i += 2) if (req.rawHeaders[i]?.toLowerCase() === 'host') hostLines++
-    if (hostLines > 1) return {status: 400, message: 'bad request: more than one Host header\n'}
+    if (countHostLines(req.rawHeaders) > 1) return {status: 400, message: 'bad request: more than one Host header\n'}
 
     const target = req.url ?? ''
     if (!target.startsWith('/')) {
@@ -586,45 +579,6 @@ export class HttpRouter {
     ].join('\n')
     send(res, 404, 'text/html; charset=utf-8', page)
   }
-}
-
-/**
- * The route key for a Host value: lowercase, without `:port` and without a trailing dot. IPv6 literals (and
- * anything else that cannot be a DNS name with an optional port) give undefined, so they never match a route.
- */
-export function normalizeHost(host: string): string | undefined {
-  const match = /^([^:[\]]+?)(?::\d*)?$/.exec(host.trim())
-  const name = match?.[1]?.toLowerCase().replace(/\.$/, '')
-  return name === undefined || name === '' ? undefined : name
-}
-
-/** The hop-by-hop fields present in `headers`, including those its Connection header names (RFC 9110 §7.6.1). */
-function hopByHopFields(headers: http.IncomingHttpHeaders): string[] {
-  const connection = headers.connection
-  const listed = (typeof connection === 'string' ? connection : '').split(',').map((name) => name.trim().toLowerCase())
-  const protectedFields = new Set(['', 'host', 'transfer-encoding', 'content-length'])
-  return [...new Set([...HOP_BY_HOP, ...listed])].filter((name) => !protectedFields.has(name) && name in headers)
-}
-
-function parseAbsoluteForm(target: string): URL | undefined {
-  if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(target)) return undefined
-  try {
-    return new URL(target)
-  } catch {
-    return undefined
-  }
-}
-
-/** The path and query of an absolute-form target exactly as sent (`/` when it has none), for the origin-form. */
-function rawPath(absoluteTarget: string): string {
-  const rest = absoluteTarget.slice(absoluteTarget.indexOf('//') + 2)
-  const start = rest.search(/[/?#]/)
-  const path = start < 0 ? '/' : rest.slice(start).replace(/#.*$/, '')
-  return path.startsWith('/') ? path : `/${path}`
-}
-
-function targetUrl(target: ProbedTarget): URL {
-  return new URL(`http://${hostPort(target.address, target.port)}`)
 }
 
 /** An agent whose only connection is a socket we connected ourselves (the upgrade path's retry). */
