@@ -38,6 +38,7 @@ export default tseslint.config(
       'src/recommend/*.ts',
       'src/dnssetup/plan.ts',
       'src/dashboard/state.ts',
+      'src/dashboard/not-found.ts',
       'src/servemap/**/*.ts',
       'src/net/**/*.ts',
       'src/argv.ts',

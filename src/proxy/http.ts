@@ -9,6 +9,7 @@ import type {Duplex} from 'node:stream'
 import {createProxyServer} from 'http-proxy-3'
 import type {ProxyServer} from 'http-proxy-3'
 
+import {renderNotFound} from '../dashboard/not-found.js'
 import type {HttpRoute, ProbedTarget} from '../servemap/types.js'
 import {noteAccept} from './accept-turns.js'
 import type {TargetHealth} from './health.js'
@@ -556,28 +557,8 @@ export class HttpRouter {
 
   /** 404 for an unknown Host: the known names as links (HTML), or as JSON for `Accept: application/json`. */
   private sendNotFound(req: http.IncomingMessage, res: http.ServerResponse, host: string): void {
-    const error = `no service is named "${host}"`
-    const accept = req.headers.accept ?? ''
-    if (/\bapplication\/json\b/i.test(accept) && !/\btext\/html\b/i.test(accept)) {
-      send(res, 404, 'application/json; charset=utf-8', `${JSON.stringify({error, names: this.names})}\n`)
-      return
-    }
-    const port = /:(\d+)$/.exec(req.headers.host ?? '')?.[1]
-    const suffix = port === undefined ? '' : `:${port}`
-    const items = this.names
-      .map((name) => `<li><a href="http://${escapeHtml(name)}${suffix}/">${escapeHtml(name)}</a></li>`)
-      .join('\n')
-    const list = this.names.length === 0 ? '<p>No services are exposed yet.</p>' : `<ul>\n${items}\n</ul>`
-    const page = [
-      '<!doctype html>',
-      '<html><head><meta charset="utf-8"><title>expose-lb: unknown name</title></head><body>',
-      `<h1>${escapeHtml(error)}</h1>`,
-      '<p>Names served here:</p>',
-      list,
-      '</body></html>',
-      '',
-    ].join('\n')
-    send(res, 404, 'text/html; charset=utf-8', page)
+    const {contentType, body} = renderNotFound(host, this.names, req.headers)
+    send(res, 404, contentType, body)
   }
 }
 
@@ -620,8 +601,4 @@ function send(
 
 function sendText(res: http.ServerResponse, status: number, body: string, headers: Record<string, string> = {}): void {
   send(res, status, 'text/plain; charset=utf-8', body, headers)
-}
-
-function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`)
 }
