@@ -3,7 +3,6 @@
 // keep-alive requests take the fast path in host-splice.ts, which hands everything else to this one.
 import http from 'node:http'
 import net from 'node:net'
-import {PassThrough} from 'node:stream'
 import type {Duplex} from 'node:stream'
 
 import {createProxyServer} from 'http-proxy-3'
@@ -13,11 +12,10 @@ import {renderNotFound} from '../dashboard/not-found.js'
 import type {HttpRoute, ProbedTarget} from '../servemap/types.js'
 import {noteAccept} from './accept-turns.js'
 import type {TargetHealth} from './health.js'
+import {RetryingForward} from './forward.js'
 import {HostSplicer, type HandOff, type SplicePick} from './host-splice.js'
-import {IDEMPOTENT_METHODS} from './http-head.js'
-import {rawResponse, replyRaw} from './raw-reply.js'
+import {rawResponse, replyRaw, send, sendText} from './reply.js'
 import {countHostLines, hopByHopFields, normalizeHost, parseAbsoluteForm, rawPath, targetUrl} from './request-target.js'
-import {TimeoutError} from '../errors.js'
 import {hostPort} from '../net/address.js'
 import {describeErrno} from '../net/errno.js'
 import {formatTarget, formatTargets, orderHealthy} from './pick.js'
@@ -38,8 +36,6 @@ const CLIENT_KEEP_ALIVE_MS = 5000
  * connection to a node that vanished is not kept for long.
  */
 const FREE_SOCKET_TIMEOUT_MS = 4000
-
-const FORWARDED_HEADERS = ['x-forwarded-for', 'x-forwarded-port', 'x-forwarded-proto', 'x-forwarded-host'] as const
 
 export interface HttpRouterOptions {
   health: TargetHealth
@@ -62,20 +58,6 @@ interface RouteEntry {
   counter: number
 }
 
-/** The state of one try of one request against one target. */
-interface Attempt {
-  target: ProbedTarget
-  /** Set when the upstream socket is connected (a reused keep-alive socket is connected from the start). */
-  connected: boolean
-  reusedSocket: boolean
-  responded: boolean
-  /** Request fields to drop from the upstream request. */
-  hopByHop: string[]
-  /** Starts streaming the request body to this try's upstream request. */
-  release: () => void
-  connectTimer?: NodeJS.Timeout
-}
-
 /** A route to forward to, or the refusal to send (`notFound` set: the 404 page for that host). */
 type Resolution = {entry: RouteEntry} | {status: number; message: string; notFound?: string}
 
@@ -93,7 +75,8 @@ export class HttpRouter {
   private readonly verbose: boolean
   private readonly agent: http.Agent
   private readonly proxy: ProxyServer
-  private readonly attempts = new WeakMap<http.IncomingMessage, Attempt>()
+  /** Requests on their way to a node, for http-proxy-3's proxyReq events. */
+  private readonly forwards = new WeakMap<http.IncomingMessage, RetryingForward>()
   /** The slow-path servers behind the sockets `listen` binds (they parse whatever the splicer hands over). */
   private readonly servers = new Set<http.Server>()
   private readonly fronts = new Set<net.Server>()
@@ -131,7 +114,9 @@ export class HttpRouter {
       // with WHATWG URL, which resolves dot segments and re-encodes characters before the backend sees them.
       toProxy: true,
     })
-    this.proxy.on('proxyReq', (proxyReq, req, _res, _options, socket) => this.onUpstreamSocket(proxyReq, req, socket))
+    this.proxy.on('proxyReq', (proxyReq, req, _res, _options, socket) =>
+      this.forwards.get(req)?.onUpstreamSocket(proxyReq, socket),
+    )
     // The node's connection management is not the client's: drop its hop-by-hop fields; http-proxy-3's
     // setConnection pass then answers the client according to the client's own Connection header.
     this.proxy.on('proxyRes', (proxyRes) => {
@@ -295,162 +280,17 @@ export class HttpRouter {
     const ordered = this.orderedTargets(resolution.entry)
     if (!ordered) return sendText(res, 503, noHealthyTarget(route))
     // Node's server has already answered "100 Continue" (there is no checkContinue listener), so the expectation
-    // is met on this hop; forwarding it would also stop http-proxy-3 from emitting proxyReq (see onUpstreamSocket).
+    // is met on this hop; forwarding it would also stop http-proxy-3 from emitting proxyReq (see RetryingForward.onUpstreamSocket).
     delete req.headers.expect
-    this.forward(req, res, route, ordered)
-  }
-
-  /**
-   * Sends `req` to `ordered[0]`, then to the next target after each failure that is safe to retry: any failure
-   * before the upstream connection is up (nothing was sent), or a reset before the response for an idempotent
-   * request whose body has not started. The body is held back until the upstream socket connects so that a retry
-   * can still send it whole.
-   */
-  private forward(
-    req: http.IncomingMessage,
-    res: http.ServerResponse,
-    route: HttpRoute,
-    ordered: ProbedTarget[],
-  ): void {
-    const forwarded = FORWARDED_HEADERS.map((name) => [name, req.headers[name]] as const)
-    const idempotent = IDEMPOTENT_METHODS.has(req.method ?? '')
-    const hopByHop = hopByHopFields(req.headers)
-    const failures: string[] = []
-    let index = 0
-    let reuseRetried = false
-    let current: Attempt | undefined
-    let bodyBytes = 0
-    let pipedTo: PassThrough | undefined
-    const countBytes = (chunk: Buffer): void => {
-      bodyBytes += chunk.length
-    }
-    // Each try adds a few listeners to req and res (http-proxy-3 passes); keep Node from warning on many nodes.
-    req.setMaxListeners(ordered.length * 4 + 10)
-    res.setMaxListeners(ordered.length * 4 + 10)
-
-    const attempt = (): void => {
-      const target = ordered[index]
-      if (!target) {
-        const message = `bad gateway: no node answered for ${route.service}: tried ${failures.join(', ')}\n`
-        this.log(`http: ${message.trim()}`)
-        sendText(res, 502, message)
-        return
-      }
-      // The XHeaders pass appends to these on every call: start each try from the client's values.
-      for (const [name, value] of forwarded) {
-        if (value === undefined) delete req.headers[name]
-        else req.headers[name] = value
-      }
-      const body = new PassThrough()
-      let released = false
-      const self: Attempt = {
-        target,
-        connected: false,
-        reusedSocket: false,
-        responded: false,
-        hopByHop,
-        release: () => {
-          if (released) return
-          released = true
-          if (req.readableEnded) {
-            body.end() // no body, or an empty one already consumed by an earlier try
-            return
-          }
-          req.pipe(body)
-          req.on('data', countBytes)
-          pipedTo = body
-        },
-      }
-      current = self
-      this.attempts.set(req, self)
-      res.once('finish', () => {
-        if (current === self && this.verbose) {
-          this.log(
-            `http: ${req.method} ${req.headers.host ?? ''}${req.url} → ${formatTarget(target)} ${res.statusCode}`,
-          )
-        }
-      })
-      this.proxy.web(req, res, {target: targetUrl(target), buffer: body}, (error) => onError(self, error))
-    }
-
-    const onError = (failed: Attempt, error: Error): void => {
-      if (failed !== current) return // a late error from an abandoned try
-      if (failed.connectTimer) clearTimeout(failed.connectTimer)
-      if (res.destroyed || res.writableEnded || req.socket.destroyed) return // the client left; upstream is cut
-      if (failed.responded || res.headersSent) {
-        this.log(`http: ${route.service}: ${formatTarget(failed.target)} failed mid-response: ${describeErrno(error)}`)
-        res.destroy()
-        return
-      }
-      const code = (error as NodeJS.ErrnoException).code
-      const resetBeforeResponse = code === 'ECONNRESET' || code === 'EPIPE'
-      const retryable = !failed.connected || (idempotent && bodyBytes === 0 && resetBeforeResponse)
-      if (!retryable) {
-        const what = `${formatTarget(failed.target)} failed after the request was sent: ${describeErrno(error)}`
-        this.log(`http: ${route.service}: ${what}`)
-        sendText(res, 502, `bad gateway for ${route.service}: ${what}\n`)
-        return
-      }
-      if (pipedTo) {
-        req.unpipe(pipedTo)
-        req.off('data', countBytes)
-        req.pause()
-        pipedTo = undefined
-      }
-      if (failed.connected && failed.reusedSocket && !reuseRetried) {
-        // The node closed an idle keep-alive connection as we reused it (RFC 9112 §9.3.1): not a node failure.
-        reuseRetried = true
-        attempt()
-        return
-      }
-      this.health.reportFailure(failed.target)
-      failures.push(`${formatTarget(failed.target)}: ${describeErrno(error)}`)
-      this.log(`http: ${route.service}: ${formatTarget(failed.target)}: ${describeErrno(error)}`)
-      index++
-      attempt()
-    }
-
-    attempt()
-  }
-
-  /** http-proxy-3 emits `proxyReq` once the upstream request has a socket (pooled or connecting). */
-  private onUpstreamSocket(proxyReq: http.ClientRequest, req: http.IncomingMessage, socket: net.Socket): void {
-    const attempt = this.attempts.get(req)
-    if (!attempt) return
-    attempt.reusedSocket = proxyReq.reusedSocket
-    // Still unsent: the body is held back and http-proxy-3 writes nothing before it.
-    if (!proxyReq.headersSent) {
-      for (const name of attempt.hopByHop) {
-        // Replaced rather than removed: removing Connection would stop Node's client from keeping the socket.
-        if (name === 'connection') proxyReq.setHeader('connection', 'keep-alive')
-        else proxyReq.removeHeader(name)
-      }
-    }
-    proxyReq.once('response', () => {
-      attempt.responded = true
+    const forward = new RetryingForward(req, res, route, ordered, {
+      proxy: this.proxy,
+      health: this.health,
+      connectTimeoutMs: this.connectTimeoutMs,
+      log: this.log,
+      verbose: this.verbose,
     })
-    if (!socket.connecting) {
-      attempt.connected = true
-      attempt.release()
-      return
-    }
-    attempt.connectTimer = setTimeout(
-      () =>
-        proxyReq.destroy(
-          new TimeoutError(
-            `connect to ${hostPort(attempt.target.address, attempt.target.port)}`,
-            this.connectTimeoutMs,
-          ),
-        ),
-      this.connectTimeoutMs,
-    )
-    attempt.connectTimer.unref()
-    socket.once('connect', () => {
-      clearTimeout(attempt.connectTimer)
-      attempt.connected = true
-      attempt.release()
-    })
-    proxyReq.once('close', () => clearTimeout(attempt.connectTimer))
+    this.forwards.set(req, forward)
+    forward.start()
   }
 
   /**
@@ -577,28 +417,4 @@ class HandOverAgent extends http.Agent {
     this.socket = undefined
     return socket
   }
-}
-
-function send(
-  res: http.ServerResponse,
-  status: number,
-  contentType: string,
-  body: string,
-  headers: Record<string, string> = {},
-): void {
-  if (res.headersSent) {
-    res.destroy()
-    return
-  }
-  res.writeHead(status, {
-    'content-type': contentType,
-    'content-length': Buffer.byteLength(body),
-    'x-content-type-options': 'nosniff',
-    ...headers,
-  })
-  res.end(body)
-}
-
-function sendText(res: http.ServerResponse, status: number, body: string, headers: Record<string, string> = {}): void {
-  send(res, status, 'text/plain; charset=utf-8', body, headers)
 }
