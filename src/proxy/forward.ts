@@ -19,7 +19,7 @@ import {hopByHopFields, targetUrl} from './request-target.js'
 
 const FORWARDED_HEADERS = ['x-forwarded-for', 'x-forwarded-port', 'x-forwarded-proto', 'x-forwarded-host'] as const
 
-/** What a RetryingForward shares with the router that starts it. */
+/** What the router's forwards (RetryingForward, UpgradeForwarder) share with it. */
 export interface ForwardOptions {
   proxy: ProxyServer
   health: TargetHealth

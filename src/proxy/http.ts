@@ -1,6 +1,7 @@
-// The HTTP front door: routes by Host to a Service's node targets through http-proxy-3, retries a target that
-// cannot be reached on the next one before the client sees an error, and refuses to act as an open proxy. Plain
-// keep-alive requests take the fast path in host-splice.ts, which hands everything else to this one.
+// The HTTP front door's lifecycle: binds the listeners, keeps the Host → route table, decides per request between a
+// route, the dashboard, a 404 and a refusal (it must never act as an open proxy), and closes everything at shutdown.
+// Plain keep-alive requests take the fast path in host-splice.ts, which hands everything else to this one; those
+// requests go to a node through forward.ts (retried on the next target when safe), upgrades through upgrade.ts.
 import http from 'node:http'
 import net from 'node:net'
 import type {Duplex} from 'node:stream'
@@ -9,23 +10,19 @@ import {createProxyServer} from 'http-proxy-3'
 import type {ProxyServer} from 'http-proxy-3'
 
 import {renderNotFound} from '../dashboard/not-found.js'
+import {hostPort} from '../net/address.js'
 import type {HttpRoute, ProbedTarget} from '../servemap/types.js'
 import {noteAccept} from './accept-turns.js'
+import {RetryingForward, type ForwardOptions} from './forward.js'
 import type {TargetHealth} from './health.js'
-import {RetryingForward} from './forward.js'
 import {HostSplicer, type HandOff, type SplicePick} from './host-splice.js'
-import {rawResponse, replyRaw, send, sendText} from './reply.js'
-import {countHostLines, hopByHopFields, normalizeHost, parseAbsoluteForm, rawPath, targetUrl} from './request-target.js'
-import {hostPort} from '../net/address.js'
-import {describeErrno} from '../net/errno.js'
-import {formatTarget, formatTargets, orderHealthy} from './pick.js'
-import {connectFirst, DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_MAX_CONNECTIONS} from './socket.js'
+import {formatTargets, orderHealthy} from './pick.js'
+import {replyRaw, send, sendText} from './reply.js'
+import {countHostLines, hopByHopFields, normalizeHost, parseAbsoluteForm, rawPath} from './request-target.js'
+import {DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_MAX_CONNECTIONS} from './socket.js'
+import {unsupportedUpgrade, UpgradeForwarder} from './upgrade.js'
 
 const DEFAULT_HEADERS_TIMEOUT_MS = 20_000 // a client gets this long to send its request head (slowloris guard)
-/** The 503 text when every target of a route is down: names the Service and the nodes. */
-function noHealthyTarget(route: HttpRoute): string {
-  return `no healthy target for ${route.service}: tried ${formatTargets(route.targets)}\n`
-}
 
 /** Idle client connections between requests close after this long. */
 const CLIENT_KEEP_ALIVE_MS = 5000
@@ -36,6 +33,11 @@ const CLIENT_KEEP_ALIVE_MS = 5000
  * connection to a node that vanished is not kept for long.
  */
 const FREE_SOCKET_TIMEOUT_MS = 4000
+
+/** The 503 text when every target of a route is down: names the Service and the nodes. */
+function noHealthyTarget(route: HttpRoute): string {
+  return `no healthy target for ${route.service}: tried ${formatTargets(route.targets)}\n`
+}
 
 export interface HttpRouterOptions {
   health: TargetHealth
@@ -54,7 +56,7 @@ export interface HttpRouterOptions {
 
 interface RouteEntry {
   route: HttpRoute
-  /** Round-robin start for `orderTargets`. */
+  /** Round-robin start for `orderHealthy`. */
   counter: number
 }
 
@@ -75,6 +77,8 @@ export class HttpRouter {
   private readonly verbose: boolean
   private readonly agent: http.Agent
   private readonly proxy: ProxyServer
+  /** What each request's RetryingForward and the UpgradeForwarder share. */
+  private readonly forwarding: ForwardOptions
   /** Requests on their way to a node, for http-proxy-3's proxyReq events. */
   private readonly forwards = new WeakMap<http.IncomingMessage, RetryingForward>()
   /** The slow-path servers behind the sockets `listen` binds (they parse whatever the splicer hands over). */
@@ -83,8 +87,8 @@ export class HttpRouter {
   /** Sockets the fast path handed over, with what had been written to them by then (complete responses). */
   private readonly handedOver = new WeakMap<net.Socket, number>()
   private readonly splicer: HostSplicer
-  /** Upgraded connections (both ends): Node's closeAllConnections no longer sees them. */
-  private readonly tunnels = new Set<net.Socket>()
+  /** WebSocket upgrades, with their tunnels: Node's closeAllConnections no longer sees them. */
+  private readonly upgrades: UpgradeForwarder
   private readonly local: HttpRouterOptions['local']
   private readonly maxConnections: number
 
@@ -122,8 +126,10 @@ export class HttpRouter {
     this.proxy.on('proxyRes', (proxyRes) => {
       for (const name of hopByHopFields(proxyRes.headers)) delete proxyRes.headers[name]
     })
-    // http-proxy-3 throws from emit('error') when nobody listens (libraries.md §4.2). Every call below passes its
-    // own callback, so this only catches what slips past them.
+    // The proxy server is an EventEmitter, and an 'error' event nobody listens to throws
+    // (https://nodejs.org/api/events.html#error-events); http-proxy-3 emits one, for instance, for an error on an
+    // upgraded client socket (sagemathinc/http-proxy-3 lib/http-proxy/index.ts). Every call passes its own callback, so this only catches
+    // what slips past them.
     this.proxy.on('error', (error, _req, res) => {
       this.log(`http: proxy error: ${error.message}`)
       if (res instanceof http.ServerResponse) {
@@ -133,6 +139,14 @@ export class HttpRouter {
         res.destroy()
       }
     })
+    this.forwarding = {
+      proxy: this.proxy,
+      health: this.health,
+      connectTimeoutMs: this.connectTimeoutMs,
+      log: this.log,
+      verbose: this.verbose,
+    }
+    this.upgrades = new UpgradeForwarder(this.forwarding)
   }
 
   /** Replaces the routing table. Open connections and requests in flight keep the route they started with. */
@@ -242,7 +256,7 @@ export class HttpRouter {
 
   private cutAll(servers: http.Server[]): void {
     for (const server of servers) server.closeAllConnections()
-    for (const socket of this.tunnels) socket.destroy()
+    this.upgrades.cutAll()
     this.splicer.cutAll()
   }
 
@@ -280,24 +294,15 @@ export class HttpRouter {
     const ordered = this.orderedTargets(resolution.entry)
     if (!ordered) return sendText(res, 503, noHealthyTarget(route))
     // Node's server has already answered "100 Continue" (there is no checkContinue listener), so the expectation
-    // is met on this hop; forwarding it would also stop http-proxy-3 from emitting proxyReq (see RetryingForward.onUpstreamSocket).
+    // is met on this hop; forwarding it would also stop http-proxy-3 from emitting proxyReq, which RetryingForward
+    // needs (onUpstreamSocket).
     delete req.headers.expect
-    const forward = new RetryingForward(req, res, route, ordered, {
-      proxy: this.proxy,
-      health: this.health,
-      connectTimeoutMs: this.connectTimeoutMs,
-      log: this.log,
-      verbose: this.verbose,
-    })
+    const forward = new RetryingForward(req, res, route, ordered, this.forwarding)
     this.forwards.set(req, forward)
     forward.start()
   }
 
-  /**
-   * WebSocket (and other) upgrades. http-proxy-3 destroys the client socket after an upstream error, so the retry
-   * happens first: the upstream connection is made here, trying targets in order, and handed to http-proxy-3
-   * through a one-socket agent.
-   */
+  /** WebSocket (and other) upgrades: refused here unless routed to a healthy target, then upgrade.ts forwards them. */
   private async onUpgrade(req: http.IncomingMessage, socket: net.Socket, head: Buffer): Promise<void> {
     socket.on('error', () => socket.destroy())
     const resolution = this.resolve(req)
@@ -307,50 +312,12 @@ export class HttpRouter {
       replyRaw(socket, resolution.status, message)
       return
     }
-    if ((req.headers.upgrade ?? '').toLowerCase() !== 'websocket') {
-      replyRaw(socket, 501, `upgrade to "${req.headers.upgrade ?? ''}" is not supported; only websocket is\n`)
-      return
-    }
+    const unsupported = unsupportedUpgrade(req)
+    if (unsupported !== undefined) return replyRaw(socket, 501, unsupported)
     const {route} = resolution.entry
     const ordered = this.orderedTargets(resolution.entry)
     if (!ordered) return replyRaw(socket, 503, noHealthyTarget(route))
-    const {
-      socket: upstream,
-      target,
-      failures,
-    } = await connectFirst(ordered, {
-      timeoutMs: this.connectTimeoutMs,
-      cancelled: () => socket.destroyed,
-      onFailure: ({target, error}) => {
-        this.health.reportFailure(target)
-        this.log(`http: ${route.service}: ${formatTarget(target)}: ${describeErrno(error)}`)
-      },
-    })
-    if (!upstream || !target) {
-      const tried = failures.map((f) => `${formatTarget(f.target)}: ${describeErrno(f.error)}`).join(', ')
-      if (!socket.destroyed)
-        replyRaw(socket, 502, `bad gateway: no node answered for ${route.service}: tried ${tried}\n`)
-      return
-    }
-    if (socket.destroyed) {
-      upstream.destroy()
-      return
-    }
-    upstream.on('error', () => upstream.destroy())
-    for (const end of [socket, upstream]) {
-      this.tunnels.add(end)
-      end.once('close', () => this.tunnels.delete(end))
-    }
-    req.headers['x-forwarded-host'] ??= req.headers.host
-    if (this.verbose) this.log(`http: upgrade ${req.headers.host ?? ''}${req.url} → ${formatTarget(target)}`)
-    this.proxy.ws(req, socket, head, {target: targetUrl(target), agent: new HandOverAgent(upstream)}, (error) => {
-      this.log(`http: ${route.service}: websocket to ${formatTarget(target)}: ${describeErrno(error)}`)
-      // Before the 101 nothing has been written to the client: tell it why (http-proxy-3 then ends the socket).
-      if (socket.bytesWritten === 0 && !socket.destroyed) {
-        socket.write(rawResponse(502, `bad gateway for ${route.service}: ${describeErrno(error)}\n`))
-      }
-      upstream.destroy()
-    })
+    await this.upgrades.forward(req, socket, head, route, ordered)
   }
 
   private onClientError(error: NodeJS.ErrnoException, socket: Duplex): void {
@@ -399,22 +366,5 @@ export class HttpRouter {
   private sendNotFound(req: http.IncomingMessage, res: http.ServerResponse, host: string): void {
     const {contentType, body} = renderNotFound(host, this.names, req.headers)
     send(res, 404, contentType, body)
-  }
-}
-
-/** An agent whose only connection is a socket we connected ourselves (the upgrade path's retry). */
-class HandOverAgent extends http.Agent {
-  private socket: net.Socket | undefined
-
-  constructor(socket: net.Socket) {
-    super({keepAlive: false})
-    this.socket = socket
-  }
-
-  override createConnection(): net.Socket {
-    const socket = this.socket
-    if (!socket) throw new Error('HandOverAgent: the socket was already handed over')
-    this.socket = undefined
-    return socket
   }
 }
