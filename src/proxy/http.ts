@@ -128,8 +128,8 @@ export class HttpRouter {
     })
     // The proxy server is an EventEmitter, and an 'error' event nobody listens to throws
     // (https://nodejs.org/api/events.html#error-events); http-proxy-3 emits one, for instance, for an error on an
-    // upgraded client socket (sagemathinc/http-proxy-3 lib/http-proxy/index.ts). Every call passes its own callback, so this only catches
-    // what slips past them.
+    // upgraded client socket (sagemathinc/http-proxy-3 lib/http-proxy/index.ts). Every call passes its own
+    // callback, so this only catches what slips past them.
     this.proxy.on('error', (error, _req, res) => {
       this.log(`http: proxy error: ${error.message}`)
       if (res instanceof http.ServerResponse) {
