@@ -1,7 +1,7 @@
 import {Command, Flags} from '@oclif/core'
 import {ExposeLbError} from '../errors.js'
 import {createLogger} from '../log.js'
-import {DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_MAX_CONNECTIONS} from '../proxy/tcp.js'
+import {DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_MAX_CONNECTIONS} from '../proxy/socket.js'
 import {parseIpRange} from '../servemap/addresses.js'
 import {clusterFlags, domainFlag, ipFlag, planFlags} from './flags.js'
 

@@ -1,6 +1,7 @@
 // Active health checks of node targets, shared by every route that uses the same probe, plus passive failures
-// reported by live traffic. Thresholds follow cloud-provider-kind's Envoy cluster (lb-detection.md §3.1):
-// 2 consecutive failures mark a target down, 1 success marks it up.
+// reported by live traffic. Thresholds follow cloud-provider-kind's Envoy cluster health check
+// (kubernetes-sigs/cloud-provider-kind pkg/loadbalancer/proxy.go): 2 consecutive failures mark a target down,
+// 1 success marks it up.
 //
 // With `nodeHealthPort` (kube-proxy's 10256), connect probes of one node are grouped: one GET /healthz per node
 // and round decides them all, as cloud-provider-kind probes externalTrafficPolicy Cluster targets, so idle cost
@@ -471,7 +472,8 @@ function requestStatus(
 function check(probe: Probe, timeoutMs: number): {promise: Promise<boolean>; cancel: () => void} {
   if (probe.kind === 'http') {
     // kube-proxy's per-Service healthCheckNodePort answers any path, its node health server on 10256 only
-    // /healthz and /livez (lb-detection.md §2.6): /healthz suits both. Only the status code counts.
+    // /healthz and /livez (kubernetes/kubernetes pkg/proxy/healthcheck/service_health.go and proxy_health.go):
+    // /healthz suits both. Only the status code counts.
     const {promise, cancel} = requestStatus(probe, timeoutMs)
     return {promise: promise.then((status) => status === 200), cancel}
   }

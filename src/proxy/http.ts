@@ -1,31 +1,28 @@
-// The HTTP front door: routes by Host to a Service's node targets through http-proxy-3, retries a target that
-// cannot be reached on the next one before the client sees an error, and refuses to act as an open proxy. Plain
-// keep-alive requests take the fast path in host-splice.ts, which hands everything else to this one.
+// The HTTP front door's lifecycle: binds the listeners, keeps the Host → route table, decides per request between a
+// route, the dashboard, a 404 and a refusal (it must never act as an open proxy), and closes everything at shutdown.
+// Plain keep-alive requests take the fast path in host-splice.ts, which hands everything else to this one; those
+// requests go to a node through forward.ts (retried on the next target when safe), upgrades through upgrade.ts.
 import http from 'node:http'
 import net from 'node:net'
-import {PassThrough} from 'node:stream'
 import type {Duplex} from 'node:stream'
 
 import {createProxyServer} from 'http-proxy-3'
 import type {ProxyServer} from 'http-proxy-3'
 
+import {renderNotFound} from '../dashboard/not-found.js'
+import {hostPort} from '../net/address.js'
 import type {HttpRoute, ProbedTarget} from '../servemap/types.js'
 import {noteAccept} from './accept-turns.js'
+import {RetryingForward, type ForwardOptions} from './forward.js'
 import type {TargetHealth} from './health.js'
 import {HostSplicer, type HandOff, type SplicePick} from './host-splice.js'
-import {IDEMPOTENT_METHODS} from './http-head.js'
-import {rawResponse, replyRaw} from './raw-reply.js'
-import {TimeoutError} from '../errors.js'
-import {hostPort} from '../net/address.js'
-import {describeErrno} from '../net/errno.js'
-import {formatTarget, formatTargets, orderHealthy} from './pick.js'
-import {connectFirst, DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_MAX_CONNECTIONS} from './tcp.js'
+import {formatTargets, orderHealthy} from './pick.js'
+import {replyRaw, send, sendText} from './reply.js'
+import {countHostLines, hopByHopFields, normalizeHost, parseAbsoluteForm, rawPath} from './request-target.js'
+import {DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_MAX_CONNECTIONS} from './socket.js'
+import {unsupportedUpgrade, UpgradeForwarder} from './upgrade.js'
 
 const DEFAULT_HEADERS_TIMEOUT_MS = 20_000 // a client gets this long to send its request head (slowloris guard)
-/** The 503 text when every target of a route is down: names the Service and the nodes. */
-function noHealthyTarget(route: HttpRoute): string {
-  return `no healthy target for ${route.service}: tried ${formatTargets(route.targets)}\n`
-}
 
 /** Idle client connections between requests close after this long. */
 const CLIENT_KEEP_ALIVE_MS = 5000
@@ -37,13 +34,10 @@ const CLIENT_KEEP_ALIVE_MS = 5000
  */
 const FREE_SOCKET_TIMEOUT_MS = 4000
 
-/**
- * RFC 9110 §7.6.1: hop-by-hop fields a proxy must not forward (plus the legacy Proxy-Connection). Transfer-Encoding
- * is left to Node: it tells the upstream request to frame the body as chunked, as the client's was.
- */
-const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'upgrade']
-
-const FORWARDED_HEADERS = ['x-forwarded-for', 'x-forwarded-port', 'x-forwarded-proto', 'x-forwarded-host'] as const
+/** The 503 text when every target of a route is down: names the Service and the nodes. */
+function noHealthyTarget(route: HttpRoute): string {
+  return `no healthy target for ${route.service}: tried ${formatTargets(route.targets)}\n`
+}
 
 export interface HttpRouterOptions {
   health: TargetHealth
@@ -62,22 +56,8 @@ export interface HttpRouterOptions {
 
 interface RouteEntry {
   route: HttpRoute
-  /** Round-robin start for `orderTargets`. */
+  /** Round-robin start for `orderHealthy`. */
   counter: number
-}
-
-/** The state of one try of one request against one target. */
-interface Attempt {
-  target: ProbedTarget
-  /** Set when the upstream socket is connected (a reused keep-alive socket is connected from the start). */
-  connected: boolean
-  reusedSocket: boolean
-  responded: boolean
-  /** Request fields to drop from the upstream request. */
-  hopByHop: string[]
-  /** Starts streaming the request body to this try's upstream request. */
-  release: () => void
-  connectTimer?: NodeJS.Timeout
 }
 
 /** A route to forward to, or the refusal to send (`notFound` set: the 404 page for that host). */
@@ -97,15 +77,18 @@ export class HttpRouter {
   private readonly verbose: boolean
   private readonly agent: http.Agent
   private readonly proxy: ProxyServer
-  private readonly attempts = new WeakMap<http.IncomingMessage, Attempt>()
+  /** What each request's RetryingForward and the UpgradeForwarder share. */
+  private readonly forwarding: ForwardOptions
+  /** Requests on their way to a node, for http-proxy-3's proxyReq events. */
+  private readonly forwards = new WeakMap<http.IncomingMessage, RetryingForward>()
   /** The slow-path servers behind the sockets `listen` binds (they parse whatever the splicer hands over). */
   private readonly servers = new Set<http.Server>()
   private readonly fronts = new Set<net.Server>()
   /** Sockets the fast path handed over, with what had been written to them by then (complete responses). */
   private readonly handedOver = new WeakMap<net.Socket, number>()
   private readonly splicer: HostSplicer
-  /** Upgraded connections (both ends): Node's closeAllConnections no longer sees them. */
-  private readonly tunnels = new Set<net.Socket>()
+  /** WebSocket upgrades, with their tunnels: Node's closeAllConnections no longer sees them. */
+  private readonly upgrades: UpgradeForwarder
   private readonly local: HttpRouterOptions['local']
   private readonly maxConnections: number
 
@@ -135,14 +118,18 @@ export class HttpRouter {
       // with WHATWG URL, which resolves dot segments and re-encodes characters before the backend sees them.
       toProxy: true,
     })
-    this.proxy.on('proxyReq', (proxyReq, req, _res, _options, socket) => this.onUpstreamSocket(proxyReq, req, socket))
+    this.proxy.on('proxyReq', (proxyReq, req, _res, _options, socket) =>
+      this.forwards.get(req)?.onUpstreamSocket(proxyReq, socket),
+    )
     // The node's connection management is not the client's: drop its hop-by-hop fields; http-proxy-3's
     // setConnection pass then answers the client according to the client's own Connection header.
     this.proxy.on('proxyRes', (proxyRes) => {
       for (const name of hopByHopFields(proxyRes.headers)) delete proxyRes.headers[name]
     })
-    // http-proxy-3 throws from emit('error') when nobody listens (libraries.md §4.2). Every call below passes its
-    // own callback, so this only catches what slips past them.
+    // The proxy server is an EventEmitter, and an 'error' event nobody listens to throws
+    // (https://nodejs.org/api/events.html#error-events); http-proxy-3 emits one, for instance, for an error on an
+    // upgraded client socket (sagemathinc/http-proxy-3 lib/http-proxy/index.ts). Every call passes its own
+    // callback, so this only catches what slips past them.
     this.proxy.on('error', (error, _req, res) => {
       this.log(`http: proxy error: ${error.message}`)
       if (res instanceof http.ServerResponse) {
@@ -152,6 +139,14 @@ export class HttpRouter {
         res.destroy()
       }
     })
+    this.forwarding = {
+      proxy: this.proxy,
+      health: this.health,
+      connectTimeoutMs: this.connectTimeoutMs,
+      log: this.log,
+      verbose: this.verbose,
+    }
+    this.upgrades = new UpgradeForwarder(this.forwarding)
   }
 
   /** Replaces the routing table. Open connections and requests in flight keep the route they started with. */
@@ -261,7 +256,7 @@ export class HttpRouter {
 
   private cutAll(servers: http.Server[]): void {
     for (const server of servers) server.closeAllConnections()
-    for (const socket of this.tunnels) socket.destroy()
+    this.upgrades.cutAll()
     this.splicer.cutAll()
   }
 
@@ -299,169 +294,15 @@ export class HttpRouter {
     const ordered = this.orderedTargets(resolution.entry)
     if (!ordered) return sendText(res, 503, noHealthyTarget(route))
     // Node's server has already answered "100 Continue" (there is no checkContinue listener), so the expectation
-    // is met on this hop; forwarding it would also stop http-proxy-3 from emitting proxyReq (see onUpstreamSocket).
+    // is met on this hop; forwarding it would also stop http-proxy-3 from emitting proxyReq, which RetryingForward
+    // needs (onUpstreamSocket).
     delete req.headers.expect
-    this.forward(req, res, route, ordered)
+    const forward = new RetryingForward(req, res, route, ordered, this.forwarding)
+    this.forwards.set(req, forward)
+    forward.start()
   }
 
-  /**
-   * Sends `req` to `ordered[0]`, then to the next target after each failure that is safe to retry: any failure
-   * before the upstream connection is up (nothing was sent), or a reset before the response for an idempotent
-   * request whose body has not started. The body is held back until the upstream socket connects so that a retry
-   * can still send it whole.
-   */
-  private forward(
-    req: http.IncomingMessage,
-    res: http.ServerResponse,
-    route: HttpRoute,
-    ordered: ProbedTarget[],
-  ): void {
-    const forwarded = FORWARDED_HEADERS.map((name) => [name, req.headers[name]] as const)
-    const idempotent = IDEMPOTENT_METHODS.has(req.method ?? '')
-    const hopByHop = hopByHopFields(req.headers)
-    const failures: string[] = []
-    let index = 0
-    let reuseRetried = false
-    let current: Attempt | undefined
-    let bodyBytes = 0
-    let pipedTo: PassThrough | undefined
-    const countBytes = (chunk: Buffer): void => {
-      bodyBytes += chunk.length
-    }
-    // Each try adds a few listeners to req and res (http-proxy-3 passes); keep Node from warning on many nodes.
-    req.setMaxListeners(ordered.length * 4 + 10)
-    res.setMaxListeners(ordered.length * 4 + 10)
-
-    const attempt = (): void => {
-      const target = ordered[index]
-      if (!target) {
-        const message = `bad gateway: no node answered for ${route.service}: tried ${failures.join(', ')}\n`
-        this.log(`http: ${message.trim()}`)
-        sendText(res, 502, message)
-        return
-      }
-      // The XHeaders pass appends to these on every call: start each try from the client's values.
-      for (const [name, value] of forwarded) {
-        if (value === undefined) delete req.headers[name]
-        else req.headers[name] = value
-      }
-      const body = new PassThrough()
-      let released = false
-      const self: Attempt = {
-        target,
-        connected: false,
-        reusedSocket: false,
-        responded: false,
-        hopByHop,
-        release: () => {
-          if (released) return
-          released = true
-          if (req.readableEnded) {
-            body.end() // no body, or an empty one already consumed by an earlier try
-            return
-          }
-          req.pipe(body)
-          req.on('data', countBytes)
-          pipedTo = body
-        },
-      }
-      current = self
-      this.attempts.set(req, self)
-      res.once('finish', () => {
-        if (current === self && this.verbose) {
-          this.log(
-            `http: ${req.method} ${req.headers.host ?? ''}${req.url} → ${formatTarget(target)} ${res.statusCode}`,
-          )
-        }
-      })
-      this.proxy.web(req, res, {target: targetUrl(target), buffer: body}, (error) => onError(self, error))
-    }
-
-    const onError = (failed: Attempt, error: Error): void => {
-      if (failed !== current) return // a late error from an abandoned try
-      if (failed.connectTimer) clearTimeout(failed.connectTimer)
-      if (res.destroyed || res.writableEnded || req.socket.destroyed) return // the client left; upstream is cut
-      if (failed.responded || res.headersSent) {
-        this.log(`http: ${route.service}: ${formatTarget(failed.target)} failed mid-response: ${describeErrno(error)}`)
-        res.destroy()
-        return
-      }
-      const code = (error as NodeJS.ErrnoException).code
-      const resetBeforeResponse = code === 'ECONNRESET' || code === 'EPIPE'
-      const retryable = !failed.connected || (idempotent && bodyBytes === 0 && resetBeforeResponse)
-      if (!retryable) {
-        const what = `${formatTarget(failed.target)} failed after the request was sent: ${describeErrno(error)}`
-        this.log(`http: ${route.service}: ${what}`)
-        sendText(res, 502, `bad gateway for ${route.service}: ${what}\n`)
-        return
-      }
-      if (pipedTo) {
-        req.unpipe(pipedTo)
-        req.off('data', countBytes)
-        req.pause()
-        pipedTo = undefined
-      }
-      if (failed.connected && failed.reusedSocket && !reuseRetried) {
-        // The node closed an idle keep-alive connection as we reused it (RFC 9112 §9.3.1): not a node failure.
-        reuseRetried = true
-        attempt()
-        return
-      }
-      this.health.reportFailure(failed.target)
-      failures.push(`${formatTarget(failed.target)}: ${describeErrno(error)}`)
-      this.log(`http: ${route.service}: ${formatTarget(failed.target)}: ${describeErrno(error)}`)
-      index++
-      attempt()
-    }
-
-    attempt()
-  }
-
-  /** http-proxy-3 emits `proxyReq` once the upstream request has a socket (pooled or connecting). */
-  private onUpstreamSocket(proxyReq: http.ClientRequest, req: http.IncomingMessage, socket: net.Socket): void {
-    const attempt = this.attempts.get(req)
-    if (!attempt) return
-    attempt.reusedSocket = proxyReq.reusedSocket
-    // Still unsent: the body is held back and http-proxy-3 writes nothing before it.
-    if (!proxyReq.headersSent) {
-      for (const name of attempt.hopByHop) {
-        // Replaced rather than removed: removing Connection would stop Node's client from keeping the socket.
-        if (name === 'connection') proxyReq.setHeader('connection', 'keep-alive')
-        else proxyReq.removeHeader(name)
-      }
-    }
-    proxyReq.once('response', () => {
-      attempt.responded = true
-    })
-    if (!socket.connecting) {
-      attempt.connected = true
-      attempt.release()
-      return
-    }
-    attempt.connectTimer = setTimeout(
-      () =>
-        proxyReq.destroy(
-          new TimeoutError(
-            `connect to ${hostPort(attempt.target.address, attempt.target.port)}`,
-            this.connectTimeoutMs,
-          ),
-        ),
-      this.connectTimeoutMs,
-    )
-    attempt.connectTimer.unref()
-    socket.once('connect', () => {
-      clearTimeout(attempt.connectTimer)
-      attempt.connected = true
-      attempt.release()
-    })
-    proxyReq.once('close', () => clearTimeout(attempt.connectTimer))
-  }
-
-  /**
-   * WebSocket (and other) upgrades. http-proxy-3 destroys the client socket after an upstream error, so the retry
-   * happens first: the upstream connection is made here, trying targets in order, and handed to http-proxy-3
-   * through a one-socket agent.
-   */
+  /** WebSocket (and other) upgrades: refused here unless routed to a healthy target, then upgrade.ts forwards them. */
   private async onUpgrade(req: http.IncomingMessage, socket: net.Socket, head: Buffer): Promise<void> {
     socket.on('error', () => socket.destroy())
     const resolution = this.resolve(req)
@@ -471,50 +312,12 @@ export class HttpRouter {
       replyRaw(socket, resolution.status, message)
       return
     }
-    if ((req.headers.upgrade ?? '').toLowerCase() !== 'websocket') {
-      replyRaw(socket, 501, `upgrade to "${req.headers.upgrade ?? ''}" is not supported; only websocket is\n`)
-      return
-    }
+    const unsupported = unsupportedUpgrade(req)
+    if (unsupported !== undefined) return replyRaw(socket, 501, unsupported)
     const {route} = resolution.entry
     const ordered = this.orderedTargets(resolution.entry)
     if (!ordered) return replyRaw(socket, 503, noHealthyTarget(route))
-    const {
-      socket: upstream,
-      target,
-      failures,
-    } = await connectFirst(ordered, {
-      timeoutMs: this.connectTimeoutMs,
-      cancelled: () => socket.destroyed,
-      onFailure: ({target, error}) => {
-        this.health.reportFailure(target)
-        this.log(`http: ${route.service}: ${formatTarget(target)}: ${describeErrno(error)}`)
-      },
-    })
-    if (!upstream || !target) {
-      const tried = failures.map((f) => `${formatTarget(f.target)}: ${describeErrno(f.error)}`).join(', ')
-      if (!socket.destroyed)
-        replyRaw(socket, 502, `bad gateway: no node answered for ${route.service}: tried ${tried}\n`)
-      return
-    }
-    if (socket.destroyed) {
-      upstream.destroy()
-      return
-    }
-    upstream.on('error', () => upstream.destroy())
-    for (const end of [socket, upstream]) {
-      this.tunnels.add(end)
-      end.once('close', () => this.tunnels.delete(end))
-    }
-    req.headers['x-forwarded-host'] ??= req.headers.host
-    if (this.verbose) this.log(`http: upgrade ${req.headers.host ?? ''}${req.url} → ${formatTarget(target)}`)
-    this.proxy.ws(req, socket, head, {target: targetUrl(target), agent: new HandOverAgent(upstream)}, (error) => {
-      this.log(`http: ${route.service}: websocket to ${formatTarget(target)}: ${describeErrno(error)}`)
-      // Before the 101 nothing has been written to the client: tell it why (http-proxy-3 then ends the socket).
-      if (socket.bytesWritten === 0 && !socket.destroyed) {
-        socket.write(rawResponse(502, `bad gateway for ${route.service}: ${describeErrno(error)}\n`))
-      }
-      upstream.destroy()
-    })
+    await this.upgrades.forward(req, socket, head, route, ordered)
   }
 
   private onClientError(error: NodeJS.ErrnoException, socket: Duplex): void {
@@ -533,9 +336,7 @@ export class HttpRouter {
   /** Finds the route for a request, or the refusal to send. */
   private resolve(req: http.IncomingMessage): Resolution {
     // RFC 9112 §3.2: more than one Host field line → 400. Node keeps only the first, so count the raw lines.
-    let hostLines = 0
-    for (let i = 0; i < req.rawHeaders.length; i += 2) if (req.rawHeaders[i]?.toLowerCase() === 'host') hostLines++
-    if (hostLines > 1) return {status: 400, message: 'bad request: more than one Host header\n'}
+    if (countHostLines(req.rawHeaders) > 1) return {status: 400, message: 'bad request: more than one Host header\n'}
 
     const target = req.url ?? ''
     if (!target.startsWith('/')) {
@@ -563,111 +364,7 @@ export class HttpRouter {
 
   /** 404 for an unknown Host: the known names as links (HTML), or as JSON for `Accept: application/json`. */
   private sendNotFound(req: http.IncomingMessage, res: http.ServerResponse, host: string): void {
-    const error = `no service is named "${host}"`
-    const accept = req.headers.accept ?? ''
-    if (/\bapplication\/json\b/i.test(accept) && !/\btext\/html\b/i.test(accept)) {
-      send(res, 404, 'application/json; charset=utf-8', `${JSON.stringify({error, names: this.names})}\n`)
-      return
-    }
-    const port = /:(\d+)$/.exec(req.headers.host ?? '')?.[1]
-    const suffix = port === undefined ? '' : `:${port}`
-    const items = this.names
-      .map((name) => `<li><a href="http://${escapeHtml(name)}${suffix}/">${escapeHtml(name)}</a></li>`)
-      .join('\n')
-    const list = this.names.length === 0 ? '<p>No services are exposed yet.</p>' : `<ul>\n${items}\n</ul>`
-    const page = [
-      '<!doctype html>',
-      '<html><head><meta charset="utf-8"><title>expose-lb: unknown name</title></head><body>',
-      `<h1>${escapeHtml(error)}</h1>`,
-      '<p>Names served here:</p>',
-      list,
-      '</body></html>',
-      '',
-    ].join('\n')
-    send(res, 404, 'text/html; charset=utf-8', page)
+    const {contentType, body} = renderNotFound(host, this.names, req.headers)
+    send(res, 404, contentType, body)
   }
-}
-
-/**
- * The route key for a Host value: lowercase, without `:port` and without a trailing dot. IPv6 literals (and
- * anything else that cannot be a DNS name with an optional port) give undefined, so they never match a route.
- */
-export function normalizeHost(host: string): string | undefined {
-  const match = /^([^:[\]]+?)(?::\d*)?$/.exec(host.trim())
-  const name = match?.[1]?.toLowerCase().replace(/\.$/, '')
-  return name === undefined || name === '' ? undefined : name
-}
-
-/** The hop-by-hop fields present in `headers`, including those its Connection header names (RFC 9110 §7.6.1). */
-function hopByHopFields(headers: http.IncomingHttpHeaders): string[] {
-  const connection = headers.connection
-  const listed = (typeof connection === 'string' ? connection : '').split(',').map((name) => name.trim().toLowerCase())
-  const protectedFields = new Set(['', 'host', 'transfer-encoding', 'content-length'])
-  return [...new Set([...HOP_BY_HOP, ...listed])].filter((name) => !protectedFields.has(name) && name in headers)
-}
-
-function parseAbsoluteForm(target: string): URL | undefined {
-  if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(target)) return undefined
-  try {
-    return new URL(target)
-  } catch {
-    return undefined
-  }
-}
-
-/** The path and query of an absolute-form target exactly as sent (`/` when it has none), for the origin-form. */
-function rawPath(absoluteTarget: string): string {
-  const rest = absoluteTarget.slice(absoluteTarget.indexOf('//') + 2)
-  const start = rest.search(/[/?#]/)
-  const path = start < 0 ? '/' : rest.slice(start).replace(/#.*$/, '')
-  return path.startsWith('/') ? path : `/${path}`
-}
-
-function targetUrl(target: ProbedTarget): URL {
-  return new URL(`http://${hostPort(target.address, target.port)}`)
-}
-
-/** An agent whose only connection is a socket we connected ourselves (the upgrade path's retry). */
-class HandOverAgent extends http.Agent {
-  private socket: net.Socket | undefined
-
-  constructor(socket: net.Socket) {
-    super({keepAlive: false})
-    this.socket = socket
-  }
-
-  override createConnection(): net.Socket {
-    const socket = this.socket
-    if (!socket) throw new Error('HandOverAgent: the socket was already handed over')
-    this.socket = undefined
-    return socket
-  }
-}
-
-function send(
-  res: http.ServerResponse,
-  status: number,
-  contentType: string,
-  body: string,
-  headers: Record<string, string> = {},
-): void {
-  if (res.headersSent) {
-    res.destroy()
-    return
-  }
-  res.writeHead(status, {
-    'content-type': contentType,
-    'content-length': Buffer.byteLength(body),
-    'x-content-type-options': 'nosniff',
-    ...headers,
-  })
-  res.end(body)
-}
-
-function sendText(res: http.ServerResponse, status: number, body: string, headers: Record<string, string> = {}): void {
-  send(res, status, 'text/plain; charset=utf-8', body, headers)
-}
-
-function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`)
 }

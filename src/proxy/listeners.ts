@@ -3,7 +3,8 @@
 import type {ForwardListener} from '../servemap/types.js'
 import type {TargetHealth} from './health.js'
 import {HostSplicer} from './host-splice.js'
-import {DEFAULT_CONNECT_TIMEOUT_MS, TcpForwarder} from './tcp.js'
+import {DEFAULT_CONNECT_TIMEOUT_MS} from './socket.js'
+import {TcpForwarder} from './tcp.js'
 import {UdpForwarder} from './udp.js'
 
 /**

@@ -10,7 +10,7 @@ import type net from 'node:net'
 import type {ProbedTarget} from '../servemap/types.js'
 import type {ResponseTracker} from './http-head.js'
 import {hostPort} from '../net/address.js'
-import type {NodeDataHandler} from './tcp.js'
+import type {NodeDataHandler} from './socket.js'
 
 /**
  * Kept connections close after this long unused: under the 5 s keepAliveTimeout of Node servers (the commonest

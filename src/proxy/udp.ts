@@ -1,6 +1,7 @@
 // A UDP listener on one (address, port). Each client address:port gets a session: its own upstream socket,
 // connected to one target chosen when the session starts, so replies find their way back and a flow sticks to
-// one node (lb-detection.md §4.5).
+// one node, as with Envoy's UDP proxy sessions
+// (https://www.envoyproxy.io/docs/envoy/latest/configuration/listeners/udp_filters/udp_proxy).
 import dgram from 'node:dgram'
 import net from 'node:net'
 
@@ -9,7 +10,8 @@ import type {TargetHealth} from './health.js'
 import {hostPort} from '../net/address.js'
 import {formatTarget, formatTargets, orderHealthy} from './pick.js'
 
-const DEFAULT_IDLE_TIMEOUT_MS = 60_000 // a minute of silence ends a flow, as in Envoy's udp_proxy idle_timeout
+/** A minute of silence ends a flow, as Envoy's udp_proxy `idle_timeout` does by default (same page as above). */
+const DEFAULT_SESSION_IDLE_TIMEOUT_MS = 60_000
 const DEFAULT_MAX_SESSIONS = 1024
 /** Datagrams held per session while its upstream socket connects; more are dropped, as UDP may. */
 const MAX_QUEUED_DATAGRAMS = 64
@@ -69,7 +71,7 @@ export class UdpForwarder {
     this.service = options.service ?? hostPort(options.address, options.port)
     this.targets = options.targets
     this.health = options.health
-    this.idleTimeoutMs = options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS
+    this.idleTimeoutMs = options.idleTimeoutMs ?? DEFAULT_SESSION_IDLE_TIMEOUT_MS
     this.maxSessions = options.maxSessions ?? DEFAULT_MAX_SESSIONS
     this.log = options.log ?? (() => {})
     this.verbose = options.verbose ?? false

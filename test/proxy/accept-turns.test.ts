@@ -4,7 +4,8 @@ import net from 'node:net'
 import {describe, expect, it, onTestFinished} from 'vitest'
 
 import {MAX_HELD_TURNS, noteAccept} from '../../src/proxy/accept-turns.js'
-import {connectFirst, TcpForwarder} from '../../src/proxy/tcp.js'
+import {connectFirst} from '../../src/proxy/socket.js'
+import {TcpForwarder} from '../../src/proxy/tcp.js'
 import {FakeHealth, makeTargets, nodes, waitFor} from './backends.js'
 
 /** One event-loop turn: resolves in the check phase after the next poll. */

@@ -4,7 +4,8 @@ import net from 'node:net'
 
 import {describe, expect, it, onTestFinished} from 'vitest'
 
-import {HttpRouter, normalizeHost} from '../../src/proxy/http.js'
+import {HttpRouter} from '../../src/proxy/http.js'
+import {normalizeHost} from '../../src/proxy/request-target.js'
 import type {HttpRouterOptions} from '../../src/proxy/http.js'
 import type {HttpRoute} from '../../src/servemap/types.js'
 import {

@@ -6,7 +6,7 @@ import {describe, expect, it, onTestFinished} from 'vitest'
 
 import {ResponseTracker} from '../../src/proxy/http-head.js'
 import {NodePool, type NodeLink} from '../../src/proxy/node-pool.js'
-import {connectFirst} from '../../src/proxy/tcp.js'
+import {connectFirst} from '../../src/proxy/socket.js'
 import type {ProbedTarget} from '../../src/servemap/types.js'
 import {makeTargets, nodes, waitFor} from './backends.js'
 

@@ -3,7 +3,8 @@ import net from 'node:net'
 
 import {describe, expect, it, onTestFinished} from 'vitest'
 
-import {adoptWithPooledReads, TcpForwarder} from '../../src/proxy/tcp.js'
+import {adoptWithPooledReads} from '../../src/proxy/socket.js'
+import {TcpForwarder} from '../../src/proxy/tcp.js'
 import type {TcpForwarderOptions} from '../../src/proxy/tcp.js'
 import {
   FakeHealth,

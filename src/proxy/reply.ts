@@ -1,5 +1,5 @@
-// Replies written straight to a socket, for connections no HTTP server object owns (CONNECT, upgrades, the fast
-// path before it reaches a node): a status, a short text body, and the connection closed.
+// The short answers the proxy writes itself (refusals, 404, 502, 503): on a response object of Node's server, or
+// straight to a socket no HTTP server object owns (CONNECT, upgrades, the fast path before it reaches a node).
 import http from 'node:http'
 import type {Duplex} from 'node:stream'
 
@@ -27,4 +27,35 @@ export function replyRaw(socket: Duplex, status: number, body: string, headers: 
   socket.end(rawResponse(status, body, headers))
   const timer = setTimeout(() => socket.destroy(), RAW_REPLY_LINGER_MS).unref()
   socket.once('close', () => clearTimeout(timer))
+}
+
+/** Writes a whole response with `body`, never sniffed; a response already under way is cut instead. */
+export function send(
+  res: http.ServerResponse,
+  status: number,
+  contentType: string,
+  body: string,
+  headers: Record<string, string> = {},
+): void {
+  if (res.headersSent) {
+    res.destroy()
+    return
+  }
+  res.writeHead(status, {
+    'content-type': contentType,
+    'content-length': Buffer.byteLength(body),
+    'x-content-type-options': 'nosniff',
+    ...headers,
+  })
+  res.end(body)
+}
+
+/** `send` with a plain-text body. */
+export function sendText(
+  res: http.ServerResponse,
+  status: number,
+  body: string,
+  headers: Record<string, string> = {},
+): void {
+  send(res, status, 'text/plain; charset=utf-8', body, headers)
 }

@@ -1,0 +1,25 @@
+import {describe, expect, it} from 'vitest'
+
+import {renderNotFound} from '../../src/dashboard/not-found.js'
+
+describe('renderNotFound', () => {
+  it('links the known names on the port the client used', () => {
+    const page = renderNotFound('nope.home.test', ['web.home.test'], {host: 'nope.home.test:8080'})
+    expect(page.contentType).toEqual('text/html; charset=utf-8')
+    expect(page.body).toContain('<a href="http://web.home.test:8080/">web.home.test</a>')
+  })
+
+  it('answers JSON when asked for JSON and not HTML', () => {
+    const answer = renderNotFound('nope.home.test', ['web.home.test'], {accept: 'application/json'})
+    expect(answer).toEqual({
+      contentType: 'application/json; charset=utf-8',
+      body: '{"error":"no service is named \\"nope.home.test\\"","names":["web.home.test"]}\n',
+    })
+  })
+
+  it('escapes a hostile Host and hostile names', () => {
+    const page = renderNotFound('<script>alert(1)</script>', ['"><img src=x onerror=alert(2)>'], {})
+    expect(page.body).not.toMatch(/<script>|<img/)
+    expect(page.body).toContain('<p>Names served here:</p>')
+  })
+})
