@@ -3,6 +3,7 @@ import {Document, isNode} from 'yaml'
 import {detectLoadBalancers} from '../detect/detect.js'
 import {describeStep, nextStep, type Manifest, type NextStep} from '../recommend/steps.js'
 import {clusterFlags} from './flags.js'
+import {escapeControlsKeepingLines} from '../terminal.js'
 
 const {kubeconfig, context, verbose} = clusterFlags
 
@@ -47,7 +48,11 @@ Data goes to stdout; warnings go to stderr.`
 
     if (flags.output === 'yaml') this.log(renderYaml(step, api.context))
     else
-      this.log(describeStep(step, step.manifests.length > 0 ? renderManifests(step.manifests) : undefined).join('\n'))
+      this.log(
+        escapeControlsKeepingLines(
+          describeStep(step, step.manifests.length > 0 ? renderManifests(step.manifests) : undefined).join('\n'),
+        ),
+      )
     for (const w of [...detection.warnings, ...step.warnings]) process.stderr.write(`warning: ${w}\n`)
   }
 }

@@ -7,6 +7,7 @@ import {describeErrno, errnoCode, type BindProblem} from '../net/errno.js'
 import {isMapped, isProxied} from '../plan/plan.js'
 import type {Plan} from '../plan/types.js'
 import {KUBE_PROXY_HEALTHZ_PORT} from '../servemap/map.js'
+import {escapeControls} from '../terminal.js'
 
 /** How a check came out; only 'fail' makes doctor exit with EXIT.checkFailed. */
 export type CheckStatus = 'ok' | 'warn' | 'fail' | 'skip'
@@ -337,8 +338,10 @@ export function formatDoctorReport(report: DoctorReport): string {
   const width = Math.max(...report.checks.map((c) => c.name.length))
   const lines: string[] = []
   for (const c of report.checks) {
-    lines.push(`${STATUS_LABEL[c.status].padEnd(5)} ${c.name.padEnd(width)}  ${c.detail}`)
-    if (c.fix && (c.status === 'fail' || c.status === 'warn')) lines.push(`${' '.repeat(width + 8)}fix: ${c.fix}`)
+    // Details name nodes and addresses from the cluster: escaped for the terminal (src/terminal.ts).
+    lines.push(`${STATUS_LABEL[c.status].padEnd(5)} ${c.name.padEnd(width)}  ${escapeControls(c.detail)}`)
+    if (c.fix && (c.status === 'fail' || c.status === 'warn'))
+      lines.push(`${' '.repeat(width + 8)}fix: ${escapeControls(c.fix)}`)
   }
   return lines.join('\n')
 }

@@ -357,4 +357,22 @@ describe('formatDoctorReport', () => {
       ].join('\n'),
     )
   })
+  it('escapes control characters that node names from the cluster carry', () => {
+    const report = buildDoctorReport(
+      [
+        {
+          name: 'nodes',
+          status: 'warn',
+          detail: 'unreachable from here: node\u001b]0;x\u0007 (10.0.0.1:30080)',
+          fix: 'a\u202eb',
+        },
+      ],
+      options(),
+    )
+    expect(formatDoctorReport(report)).toBe(
+      ['warn  nodes  unreachable from here: node\\x1b]0;x\\x07 (10.0.0.1:30080)', '             fix: a\\u202eb'].join(
+        '\n',
+      ),
+    )
+  })
 })
