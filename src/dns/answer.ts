@@ -9,8 +9,9 @@
 //   authority (RFC 2308 §2.2). The SOA TTL and MINIMUM are 5 s, so negative answers are cached 5 s (RFC 2308 §5).
 // - ANY answers every record set the name has: our sets are small, and RFC 8482 §4.3 allows answering with them.
 // - AXFR/IXFR are REFUSED: zone transfers are not offered.
-// - Opcode other than QUERY: NOTIMP; QDCOUNT ≠ 1, a malformed message or two OPT records: FORMERR; EDNS version
-//   above 0: BADVERS (RFC 6891 §6.1.3); class other than IN (or ANY): REFUSED.
+// - Opcode other than QUERY: NOTIMP, RD and CD not copied (they are QUERY's flags; wire.ts `encodeReply`);
+//   QDCOUNT ≠ 1, a malformed message or two OPT records: FORMERR; EDNS version above 0: BADVERS (RFC 6891 §6.1.3);
+//   class other than IN (or ANY): REFUSED.
 // - A query with OPT gets our OPT back (payload 1232, version 0, DO copied; options ignored), except when the
 //   message could not be read as a whole (FORMERR, header only). Over UDP a reply is limited to the requester's size
 //   (512 without EDNS), never more than 1232; above it, TC=1 with the question only (RFC 2181 §9). TCP: no limit.

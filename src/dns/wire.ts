@@ -64,7 +64,7 @@ export interface Question {
   class: number
 }
 
-/** Header bits of a query a reply echoes (RFC 1035 §4.1.1; CD per RFC 4035 §3.2.2). */
+/** Header bits of a query a reply may echo (RFC 1035 §4.1.1; CD per RFC 4035 §3.2.2). */
 export interface QueryHeader {
   id: number
   opcode: number
@@ -167,10 +167,15 @@ export function encodeReply(reply: Reply): Uint8Array {
   const authorityLength = authority?.bytes.length ?? 0
   const out = new Uint8Array(base + answerLength + authorityLength)
 
-  // QR=1, opcode echoed, RD and CD copied; RA, Z and AD stay clear.
+  // QR=1, opcode echoed; RA, Z and AD stay clear. RD and CD are copied for QUERY only: they are flags of a query
+  // (RFC 1035 §4.1.1, RFC 4035 §3.2.2), other opcodes give those bits other meanings or none (RFC 2136 §2.2 makes
+  // them Z in UPDATE; RFC 6895 §2), so a NOTIMP must not claim to understand them. ISC's DNS compliance test reports
+  // echoed ones as `opcodeflg=rd,cd` (https://gitlab.isc.org/isc-projects/DNS-Compliance-Testing, genreport.c).
+  const query = header.opcode === OPCODE_QUERY
   writeU16(out, 0, header.id)
-  out[2] = 0x80 | (header.opcode << 3) | (reply.aa ? 0x04 : 0) | (truncated ? 0x02 : 0) | (header.rd ? 0x01 : 0)
-  out[3] = (header.cd ? 0x10 : 0) | (reply.rcode & 0xf)
+  out[2] =
+    0x80 | (header.opcode << 3) | (reply.aa ? 0x04 : 0) | (truncated ? 0x02 : 0) | (query && header.rd ? 0x01 : 0)
+  out[3] = (query && header.cd ? 0x10 : 0) | (reply.rcode & 0xf)
   writeU16(out, 4, question ? 1 : 0)
   writeU16(out, 6, answer?.count ?? 0)
   writeU16(out, 8, authority?.count ?? 0)

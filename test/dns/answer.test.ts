@@ -7,12 +7,15 @@ import {
   buildQuery,
   decode,
   encodeName,
+  flagsOf,
   manyAddresses,
+  opcodeOf,
   optOf,
   optRecord,
   rcodeOf,
   sampleRecords,
   summarize,
+  withOpcode,
 } from './helpers.js'
 
 const zone = compileZone(sampleRecords(), {serial: 7, nsAddress: '127.0.0.1'})
@@ -229,6 +232,70 @@ describe('answerQuery: names and types', () => {
   })
 })
 
+/** Every flag bit a query can carry (genreport's `opcodeflg` probe sets them all). */
+const EVERY_FLAG = FLAG.AA | FLAG.TC | FLAG.RD | FLAG.RA | FLAG.Z | FLAG.AD | FLAG.CD
+
+/** A message that is only a header: no question, as `dig +header-only` sends. */
+function headerOnly(flags: number): Buffer {
+  const message = Buffer.alloc(12)
+  message.writeUInt16BE(0x1234, 0)
+  message.writeUInt16BE(flags, 2)
+  return message
+}
+
+interface HeaderRow {
+  case: string
+  query: Buffer
+  rcode: string
+  /** The reply's flags as dig prints them; the reply's opcode is always the query's. */
+  flags: string[]
+}
+
+const headerRows: HeaderRow[] = [
+  {
+    case: 'QUERY with every flag set: AA set, RD and CD copied, TC, RA, Z and AD clear',
+    query: buildQuery('sonarr.kube.internal', T.A, {flags: EVERY_FLAG}),
+    rcode: 'NOERROR',
+    flags: ['qr', 'aa', 'rd', 'cd'],
+  },
+  {
+    case: 'IQUERY (1) is NOTIMP and copies neither RD nor CD',
+    query: buildQuery('sonarr.kube.internal', T.A, {flags: withOpcode(1, FLAG.RD | FLAG.CD | FLAG.AD)}),
+    rcode: 'NOTIMP',
+    flags: ['qr'],
+  },
+  {
+    case: 'STATUS (2) is NOTIMP and copies neither RD nor CD',
+    query: buildQuery('sonarr.kube.internal', T.A, {flags: withOpcode(2, FLAG.RD | FLAG.CD)}),
+    rcode: 'NOTIMP',
+    flags: ['qr'],
+  },
+  {
+    case: 'NOTIFY (4) is NOTIMP and copies no flag',
+    query: buildQuery('kube.internal', T.SOA, {flags: withOpcode(4, FLAG.AA | FLAG.RD)}),
+    rcode: 'NOTIMP',
+    flags: ['qr'],
+  },
+  {
+    case: 'UPDATE (5) is NOTIMP and copies no flag',
+    query: buildQuery('kube.internal', T.SOA, {flags: withOpcode(5, FLAG.RD | FLAG.CD)}),
+    rcode: 'NOTIMP',
+    flags: ['qr'],
+  },
+  {
+    case: "unassigned opcode 15, header only, every flag set (genreport's opcodeflg) is NOTIMP with only QR",
+    query: headerOnly(withOpcode(15, EVERY_FLAG)),
+    rcode: 'NOTIMP',
+    flags: ['qr'],
+  },
+  {
+    case: 'an unknown opcode on a malformed message is FORMERR and copies no flag',
+    query: headerOnly(withOpcode(15, FLAG.RD | FLAG.CD)).fill(0xff, 4, 6), // QDCOUNT 65535, no questions
+    rcode: 'FORMERR',
+    flags: ['qr'],
+  },
+]
+
 describe('answerQuery: header', () => {
   it('echoes the ID and the question as asked, and points answer owners at it', () => {
     const reply = decode(answer(buildQuery('SoNaRR.Kube.INTERNAL', T.A, {id: 0xbeef})))
@@ -248,6 +315,15 @@ describe('answerQuery: header', () => {
     expect(flags & 0xfff0).toBe(FLAG.QR | FLAG.AA | FLAG.RD | FLAG.CD)
     const plain = answer(buildQuery('sonarr.kube.internal', T.A, {flags: 0})).readUInt16BE(2)
     expect(plain & 0xfff0).toBe(FLAG.QR | FLAG.AA)
+  })
+
+  it.each(headerRows)('$case', (row) => {
+    const reply = answer(row.query)
+    expect({rcode: rcodeOf(reply), opcode: opcodeOf(reply), flags: flagsOf(reply)}).toEqual({
+      rcode: row.rcode,
+      opcode: opcodeOf(row.query),
+      flags: row.flags,
+    })
   })
 
   it('answers an opcode other than QUERY with NOTIMP, echoing the opcode', () => {

@@ -11,6 +11,23 @@ export const T = {A: 1, NS: 2, SOA: 6, MX: 15, TXT: 16, AAAA: 28, SRV: 33, AXFR:
 /** Flag bits of the header's second 16-bit word. */
 export const FLAG = {QR: 0x8000, AA: 0x0400, TC: 0x0200, RD: 0x0100, RA: 0x0080, Z: 0x0040, AD: 0x0020, CD: 0x0010}
 
+/** The header flags of a message as dig prints them (`qr aa tc rd ra z ad cd`), in that order. */
+export function flagsOf(message: Uint8Array): string[] {
+  const word = ((message[2] ?? 0) << 8) | (message[3] ?? 0)
+  const order = ['QR', 'AA', 'TC', 'RD', 'RA', 'Z', 'AD', 'CD'] as const
+  return order.filter((name) => word & FLAG[name]).map((name) => name.toLowerCase())
+}
+
+/** The opcode of a message's header (RFC 1035 §4.1.1). */
+export function opcodeOf(message: Uint8Array): number {
+  return ((message[2] ?? 0) >> 3) & 0xf
+}
+
+/** The flags word for `opcode` with the given flag bits. */
+export function withOpcode(opcode: number, flags = 0): number {
+  return (opcode << 11) | flags
+}
+
 export interface EdnsOptions {
   udpPayloadSize?: number
   version?: number

@@ -155,6 +155,14 @@ describe('dig', () => {
     expect(digFlags(refused)).toEqual(['qr', 'rd'])
   })
 
+  it("answers genreport's opcodeflg probe (opcode 15, every flag set) with NOTIMP and only QR", async () => {
+    const server = await start()
+    const flags = ['+tcflag', '+rec', '+raflag', '+cd', '+ad', '+aaflag', '+zflag']
+    const out = await dig(server.udpPort, ['+noedns', '+header-only', '+opcode=15', ...flags])
+    expect(digStatus(out)).toBe('NOTIMP')
+    expect(digFlags(out)).toEqual(['qr'])
+  })
+
   it('shows BADVERS for EDNS version 1', async () => {
     const server = await start()
     const out = await dig(server.udpPort, ['+edns=1', '+noednsnegotiation', 'sonarr.kube.internal', 'A'])
