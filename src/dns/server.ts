@@ -24,6 +24,8 @@ export interface DnsServerOptions {
   records: DnsRecords
   /** optional log sink */
   log?: (line: string) => void
+  /** How long a TCP client may take to send one message (default TCP_MESSAGE_DEADLINE_MS); tests pass a small one. */
+  tcpMessageDeadlineMs?: number
 }
 
 /** A running responder. */
@@ -41,11 +43,21 @@ const TCP_IDLE_TIMEOUT_MS = 10_000
 /** Enough for many resolvers retrying truncated answers, few enough that a flood cannot exhaust descriptors. */
 const TCP_MAX_CONNECTIONS = 1000
 
+/**
+ * How long a client may take to send one whole message over TCP: counted from the connection's opening for the
+ * first message, from the first octet of its length prefix for each later one. The idle timeout (RFC 7766 §6.2.3)
+ * restarts with every octet, so alone it lets a client that trickles one octet every few seconds keep its
+ * connection forever, and TCP_MAX_CONNECTIONS such clients keep every new one out; RFC 7766 §10 asks servers to
+ * bound what TCP clients can hold for that reason. A query fits in one segment, so a few seconds is generous.
+ * Between messages only the idle timeout applies, so a kept-open, pipelining connection (RFC 7766 §6.2.1.1) is fine.
+ */
+const TCP_MESSAGE_DEADLINE_MS = 5_000
+
 type Answer = (message: Uint8Array, transport: Transport) => Uint8Array | undefined
 
 /** Binds UDP and TCP on `options.address` and answers for `options.records.domain`. Rejects on bind errors. */
 export async function startDnsServer(options: DnsServerOptions): Promise<DnsServer> {
-  const {address, port, log} = options
+  const {address, port, log, tcpMessageDeadlineMs = TCP_MESSAGE_DEADLINE_MS} = options
   if (net.isIP(address) === 0) throw new Error(`cannot start DNS: "${address}" is not an IP address`)
   if (!Number.isInteger(port) || port < 0 || port > 0xffff) throw new Error(`cannot start DNS: invalid port ${port}`)
 
@@ -66,7 +78,7 @@ export async function startDnsServer(options: DnsServerOptions): Promise<DnsServ
   const {udp, tcp} = await bindBoth(
     port,
     (p) => bindUdp(address, p, answer, log),
-    (p) => listenTcp(address, p, answer, connections, log),
+    (p) => listenTcp(address, p, (socket) => serveConnection(socket, answer, connections, tcpMessageDeadlineMs), log),
   )
   const udpPort = udp.address().port
 
@@ -140,12 +152,11 @@ function bindUdp(address: string, port: number, answer: Answer, log?: (line: str
 function listenTcp(
   address: string,
   port: number,
-  answer: Answer,
-  connections: Set<net.Socket>,
+  serve: (socket: net.Socket) => void,
   log?: (line: string) => void,
 ): Promise<net.Server> {
   return new Promise((resolve, reject) => {
-    const server = net.createServer({noDelay: true}, (socket) => serveConnection(socket, answer, connections))
+    const server = net.createServer({noDelay: true}, serve)
     server.maxConnections = TCP_MAX_CONNECTIONS
     const onListenError = (error: Error) => {
       server.close()
@@ -162,14 +173,20 @@ function listenTcp(
 
 /**
  * Answers the messages of one TCP connection: each is preceded by its 2-octet length (RFC 1035 §4.2.2); several
- * may arrive in one segment and one may span several (RFC 7766 §6.2.1 pipelining). Replies go out in order.
+ * may arrive in one segment and one may span several (RFC 7766 §6.2.1 pipelining). Replies go out in order. A
+ * message not complete within `deadlineMs` (TCP_MESSAGE_DEADLINE_MS) ends the connection.
  */
-function serveConnection(socket: net.Socket, answer: Answer, connections: Set<net.Socket>): void {
+function serveConnection(socket: net.Socket, answer: Answer, connections: Set<net.Socket>, deadlineMs: number): void {
   connections.add(socket)
-  socket.on('close', () => connections.delete(socket))
   // Resets and the like end the connection; 'close' follows, nothing else to do.
   socket.on('error', () => {})
   socket.setTimeout(TCP_IDLE_TIMEOUT_MS, () => socket.destroy())
+  // Runs while a message is expected or under way: from the opening, then from each message's first octet.
+  let deadline: NodeJS.Timeout | undefined = setTimeout(() => socket.destroy(), deadlineMs)
+  socket.on('close', () => {
+    clearTimeout(deadline)
+    connections.delete(socket)
+  })
   let pending: Buffer | undefined
   socket.on('data', (chunk: Buffer) => {
     const buffer = pending ? Buffer.concat([pending, chunk]) : chunk
@@ -190,6 +207,14 @@ function serveConnection(socket: net.Socket, answer: Answer, connections: Set<ne
     socket.uncork()
     // Copy the partial message so the (possibly large) chunk it came in is not kept alive.
     pending = offset < buffer.length ? Buffer.from(buffer.subarray(offset)) : undefined
+    if (!pending) {
+      clearTimeout(deadline)
+      deadline = undefined
+    } else if (offset > 0 || !deadline) {
+      // The partial message began in this chunk: its time starts now.
+      clearTimeout(deadline)
+      deadline = setTimeout(() => socket.destroy(), deadlineMs)
+    }
     if (full) {
       // A requester that does not read its replies stops being read from.
       socket.pause()

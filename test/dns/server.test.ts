@@ -8,6 +8,7 @@ import {describe, expect, it, onTestFinished} from 'vitest'
 import {startDnsServer} from '../../src/dns/server.js'
 import type {DnsServer, DnsServerOptions} from '../../src/dns/server.js'
 import type {DnsRecords} from '../../src/servemap/types.js'
+import {waitFor} from '../e2e/serve-helpers.js'
 import {T, buildQuery, decode, frame, rcodeOf, sampleRecords, summarize} from './helpers.js'
 
 const HOST = '127.0.0.1'
@@ -216,6 +217,60 @@ describe('TCP', () => {
     expect(rcodeOf(formerr!)).toBe('FORMERR')
     expect(formerr!.readUInt16BE(0)).toBe(0xabcd)
     expect(summarize(ok!).answers).toEqual(['sonarr.kube.internal 5 A 192.168.1.20'])
+  })
+})
+
+describe('TCP message deadline', () => {
+  /** A raw connection that remembers whether the server closed it and how much of its message was out by then. */
+  async function rawConnect(port: number) {
+    const socket = net.connect({host: HOST, port})
+    onTestFinished(() => void socket.destroy())
+    await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject))
+    const state = {sent: 0, sentWhenClosed: -1, replied: false}
+    socket.on('error', () => {}) // a write racing the server's close: 'close' follows
+    socket.on('data', () => (state.replied = true))
+    socket.on('close', () => (state.sentWhenClosed = state.sent))
+    return {socket, state}
+  }
+
+  it('closes a client that trickles its message past the deadline, while a normal client keeps working', async () => {
+    const server = await start(sampleRecords(), {tcpMessageDeadlineMs: 300})
+    const normal = await tcpConnect(server.tcpPort)
+    await normal.write(frame(buildQuery('sonarr.kube.internal', T.A, {id: 1})))
+    await normal.replies(1)
+
+    // One octet every 50 ms: the whole message takes over 2 s, six times the deadline, while no gap comes near the
+    // idle timeout. Timers of one process fire in order, so the deadline passes before most octets are sent.
+    const message = frame(buildQuery('sonarr.kube.internal', T.A, {id: 2}))
+    const slow = await rawConnect(server.tcpPort)
+    const trickle = setInterval(() => {
+      if (slow.state.sent < message.length && !slow.socket.destroyed) {
+        slow.socket.write(message.subarray(slow.state.sent, ++slow.state.sent))
+      }
+    }, 50)
+    onTestFinished(() => clearInterval(trickle))
+    await waitFor(
+      () => slow.state.sentWhenClosed >= 0 || slow.state.replied,
+      20_000,
+      'the trickling client to be closed or answered',
+    )
+    expect(slow.state.replied).toBe(false)
+    expect(slow.state.sentWhenClosed).toBeLessThan(message.length)
+
+    // The normal connection sat idle for longer than the deadline: between messages only the idle timeout counts.
+    await normal.write(frame(buildQuery('v6.kube.internal', T.AAAA, {id: 3})))
+    const [, second] = await normal.replies(2)
+    expect(summarize(second!).answers).toEqual(['v6.kube.internal 5 AAAA fd00::20'])
+    const fresh = await tcpConnect(server.tcpPort)
+    await fresh.write(frame(buildQuery('sonarr.kube.internal', T.A, {id: 4})))
+    expect(summarize((await fresh.replies(1))[0]!).answers).toEqual(['sonarr.kube.internal 5 A 192.168.1.20'])
+  })
+
+  it('counts the first message from the opening: a client that sends nothing is closed', async () => {
+    const server = await start(sampleRecords(), {tcpMessageDeadlineMs: 300})
+    const silent = await rawConnect(server.tcpPort)
+    // Well inside the 10 s idle timeout, which is all that closed such a client before.
+    await waitFor(() => silent.state.sentWhenClosed === 0, 5000, 'the silent client to be closed')
   })
 })
 
