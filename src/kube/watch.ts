@@ -139,6 +139,10 @@ export class ClusterWatch {
   }
 
   private failed(r: Resource<unknown>, error: unknown): void {
+    // Restarting or stopping an informer aborts its watch, and the informer passes the abort on as an error
+    // (node_modules/@kubernetes/client-node/dist/watch.js, doneCallOnce): that one is ours, not the API server's.
+    // Counted as a failure, every periodic re-watch logged "watch lost" and restarted the watch a second time.
+    if (isAbort(error)) return
     r.failing = true
     if (this.stopped) return
     // Before the first complete list, a failure is the command's error (unreachable, 403, …): report it as such.
@@ -184,4 +188,9 @@ export class ClusterWatch {
     for (const r of this.resources) clearTimeout(r.timer)
     await Promise.all(this.resources.map((r) => r.informer.stop()))
   }
+}
+
+/** node-fetch's error for an aborted request (node_modules/node-fetch/lib/index.js, AbortError). */
+function isAbort(error: unknown): boolean {
+  return error instanceof Error && error.name === 'AbortError'
 }

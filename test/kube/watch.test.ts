@@ -4,7 +4,13 @@ import {afterEach, describe, expect, it} from 'vitest'
 import {ApiClient} from '../../src/kube/client.js'
 import {loadKubeConfig} from '../../src/kube/kubeconfig.js'
 import {ClusterWatch} from '../../src/kube/watch.js'
-import {loadObjectsFromYaml, startSimServer, type Fault, type SimServer} from '../../src/sim/api-server.js'
+import {
+  loadObjectsFromYaml,
+  startSimServer,
+  type Fault,
+  type FaultRequest,
+  type SimServer,
+} from '../../src/sim/api-server.js'
 import {HOMELAB_YAML} from '../../src/sim/homelab.js'
 import {writeKubeconfig} from '../e2e/helpers.js'
 import {waitFor} from '../e2e/serve-helpers.js'
@@ -34,6 +40,16 @@ async function setUp(options: {rewatchMs?: number} = {}) {
   cleanups.push(() => watch.stop())
   await watch.start()
   return {sim, watch, logs, changes: () => changes}
+}
+
+/** Counts the watch requests the simulator gets from now on (and lets `refuse` answer some of them). */
+function countWatches(sim: SimServer, refuse: (req: FaultRequest) => Fault | undefined = () => undefined) {
+  let count = 0
+  sim.setFault((req) => {
+    if (req.watch) count++
+    return refuse(req)
+  })
+  return () => count
 }
 
 const names = (w: ClusterWatch) =>
@@ -132,6 +148,26 @@ describe('ClusterWatch', () => {
     await waitFor(() => hung >= 3, 5000, 'hung watches')
     sim.apply(svc('after-hang'))
     await waitFor(() => names(watch).includes('default/after-hang'), 5000, 'events after the hang')
+  })
+
+  it('re-watches periodically without reporting it, and a re-watch after a stall relists on 410 Gone', async () => {
+    const {sim, watch, logs} = await setUp({rewatchMs: 150})
+    let stalled = 0
+    // The next watch of each resource stalls: a 200, then silence, as over a half-open connection.
+    const watches = countWatches(sim, () => (stalled++ < 3 ? 'hang' : undefined))
+    sim.dropWatches()
+    await waitFor(() => stalled >= 3, 5000, 'stalled watches')
+    // Missed while stalled and compacted away: the re-watch resumes from a resourceVersion the server no longer
+    // has, gets 410 Gone, and the informer relists.
+    sim.remove('v1', 'Service', 'homer', 'default')
+    sim.compact()
+    await waitFor(() => !names(watch).includes('default/homer'), 5000, 'the relist after 410')
+    const before = watches()
+    await waitFor(() => watches() >= before + 9, 10_000, 'three more rounds of re-watches')
+    sim.apply(svc('after-rewatches'))
+    await waitFor(() => names(watch).includes('default/after-rewatches'), 5000, 'events after the re-watches')
+    expect(names(watch)).toEqual(await fresh(sim))
+    expect(logs).toEqual([])
   })
 
   it('fails start() with the first error when the cluster cannot be read', async () => {
