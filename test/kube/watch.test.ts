@@ -26,11 +26,16 @@ async function setUp(options: {rewatchMs?: number} = {}) {
   const {kc, context, server} = loadKubeConfig({kubeconfig: writeKubeconfig(sim.kubeconfig())})
   const api = new ApiClient(kc, context, server)
   const logs: string[] = []
+  /** The Services in the snapshot at each "watch restored" line: the map it calls current. */
+  const restoredWith: string[][] = []
   let changes = 0
-  const watch = new ClusterWatch({
+  const watch: ClusterWatch = new ClusterWatch({
     kc,
     api,
-    log: (l) => logs.push(l),
+    log: (l) => {
+      logs.push(l)
+      if (l.startsWith('watch restored')) restoredWith.push(names(watch))
+    },
     onChange: () => changes++,
     backoffInitialMs: 20,
     backoffMaxMs: 200,
@@ -39,8 +44,11 @@ async function setUp(options: {rewatchMs?: number} = {}) {
   })
   cleanups.push(() => watch.stop())
   await watch.start()
-  return {sim, watch, logs, changes: () => changes}
+  return {sim, watch, logs, restoredWith, changes: () => changes}
 }
+
+/** What the log says happened: 'watch lost', 'watch restored', … */
+const transitions = (logs: string[]) => logs.map((l) => /^watch \w+/.exec(l)?.[0] ?? l)
 
 /** Counts the watch requests the simulator gets from now on (and lets `refuse` answer some of them). */
 function countWatches(sim: SimServer, refuse: (req: FaultRequest) => Fault | undefined = () => undefined) {
@@ -168,6 +176,42 @@ describe('ClusterWatch', () => {
     await waitFor(() => names(watch).includes('default/after-rewatches'), 5000, 'events after the re-watches')
     expect(names(watch)).toEqual(await fresh(sim))
     expect(logs).toEqual([])
+  })
+
+  it('reports an outage once, as one "watch lost" and one "watch restored", even when it ends in stages', async () => {
+    const {sim, watch, logs} = await setUp({rewatchMs: 100})
+    sim.setFault(() => ({status: 503}))
+    sim.dropWatches()
+    await waitFor(() => logs.length > 0, 5000, 'watch lost')
+    sim.remove('v1', 'Service', 'homer', 'default')
+    sim.compact()
+    // Watches come back first (and, resuming from a compacted resourceVersion, get 410 Gone); lists a little later.
+    let listsRefused = 0
+    sim.setFault((req) => (!req.watch && listsRefused++ < 6 ? {status: 503} : undefined))
+    await waitFor(() => logs.length >= 2, 10_000, 'watch restored')
+    await waitFor(() => !names(watch).includes('default/homer'), 5000, 'the resync')
+    const watches = countWatches(sim)
+    await waitFor(() => watches() >= 9, 10_000, 'three rounds of re-watches after the outage')
+    expect(transitions(logs)).toEqual(['watch lost', 'watch restored'])
+  })
+
+  it('says "watch restored" only once the map is current: a Service deleted while watches were refused is gone', async () => {
+    const {sim, watch, logs, restoredWith} = await setUp()
+    sim.setFault((req) => (req.watch ? {status: 503} : undefined)) // lists still answer, watches do not
+    sim.dropWatches()
+    await waitFor(() => logs.length > 0, 5000, 'watch lost')
+    sim.remove('v1', 'Service', 'homer', 'default')
+    sim.compact() // the events of the window are gone: a watch resuming from before it gets 410 Gone
+    // Every resource is refused a watch after the delete too, so the window is longer than any one retry.
+    const refusedAfter = new Set<string>()
+    sim.setFault((req) => (req.watch ? (refusedAfter.add(req.path), {status: 503}) : undefined))
+    await waitFor(() => refusedAfter.size === 3, 5000, 'a refused watch of each resource after the delete')
+    expect(names(watch)).toContain('default/homer') // meanwhile the last known map stays
+    sim.setFault(undefined)
+    await waitFor(() => restoredWith.length > 0, 10_000, 'watch restored')
+    expect(restoredWith[0]).not.toContain('default/homer')
+    expect(restoredWith).toEqual([await fresh(sim)])
+    expect(transitions(logs)).toEqual(['watch lost', 'watch restored'])
   })
 
   it('fails start() with the first error when the cluster cannot be read', async () => {
