@@ -1,8 +1,18 @@
 // Services, Nodes and EndpointSlices kept current with client-node informers (list + watch). The 1.4 informer
 // relists on 410 by itself but stops for good on any other error (node_modules/@kubernetes/client-node/dist/cache.js,
-// ListWatch's doneHandler), so each one is
-// restarted with jittered exponential backoff, and restarted periodically because a half-open watch can stall
-// without an error. Lists go through ApiClient, so objects stay plain JSON and failures read like `list`'s.
+// ListWatch's doneHandler), so after an error each resource is recovered with jittered exponential backoff; and every
+// watch is restarted periodically because a half-open watch can stall without an error. Lists go through ApiClient,
+// so objects stay plain JSON and failures read like `list`'s.
+//
+// The two kinds of restart differ:
+// - The periodic re-watch is routine and never logged. It resumes from the last resourceVersion: the server replays
+//   what was missed, or answers 410 Gone when that is compacted away and the informer relists
+//   (https://kubernetes.io/docs/reference/using-api/api-concepts/#efficient-detection-of-changes).
+// - Recovery after an error ("watch lost") starts a new informer, which lists before it watches, and swaps it in once
+//   both worked. Resuming instead would not tell when the map is current: a resumed watch that opens may still be
+//   answered 410 a moment later, and the relist that follows may fail. So "watch restored: the map is current again"
+//   follows a complete list, and one outage logs one "lost" and one "restored". Until then the snapshot is the last
+//   known one.
 import {
   makeInformer,
   type Informer,
@@ -41,14 +51,22 @@ const EMPTY_SIGNALS: DetectionSignals = {
   unavailable: [],
 }
 
+type ResourceInformer = Informer<KubernetesObject> & ObjectCache<KubernetesObject>
+
 interface Resource<T> {
   name: string
-  informer: Informer<KubernetesObject> & ObjectCache<KubernetesObject>
+  /** A new informer for this resource, wired to this watch; it lists before it watches. */
+  create: () => ResourceInformer
+  /** The informer the snapshot reads. */
+  informer: ResourceInformer
+  /** During recovery: the new informer, which replaces `informer` once it has listed and its watch is open. */
+  replacement?: ResourceInformer
   convert: (raw: unknown) => T
   /** Conversions by object identity: the informer keeps unchanged objects, so only changed ones convert again. */
   cache: WeakMap<object, T>
   attempt: number
   timer?: NodeJS.Timeout
+  /** From an error until a replacement has listed and watches. */
   failing: boolean
 }
 
@@ -108,16 +126,23 @@ export class ClusterWatch {
         path: listPath,
         ...target,
       })
-    const informer = makeInformer(this.options.kc, watchPath, list as never, labelSelector)
-    const r: Resource<T> = {name, informer, convert, cache: new WeakMap(), attempt: 0, failing: false}
-    informer.on('error', (error: unknown) => this.failed(r, error))
-    for (const verb of ['add', 'update', 'delete'] as const) informer.on(verb, () => this.options.onChange())
+    const create = (): ResourceInformer => {
+      const informer = makeInformer(this.options.kc, watchPath, list as never, labelSelector)
+      informer.on('error', (error: unknown) => this.failed(r, informer, error))
+      for (const verb of ['add', 'update', 'delete'] as const) {
+        informer.on(verb, () => {
+          if (informer === r.informer) this.options.onChange()
+        })
+      }
+      return informer
+    }
+    const r: Resource<T> = {name, create, informer: create(), convert, cache: new WeakMap(), attempt: 0, failing: false}
     return r
   }
 
   /** Starts all watches; resolves after the first list of each, rejects with the first error if one fails first. */
   async start(): Promise<void> {
-    await Promise.all(this.resources.map((r) => this.run(r)))
+    await Promise.all(this.resources.map((r) => this.restart(r)))
     if (this.resources.every((r) => !r.failing)) {
       this.isReady = true
       this.markReady()
@@ -126,23 +151,44 @@ export class ClusterWatch {
     this.scheduleRewatch()
   }
 
-  private async run(r: Resource<unknown>): Promise<void> {
+  /** Starts or restarts `r`'s informer: it lists the first time, and afterwards resumes from its resourceVersion. */
+  private restart(r: Resource<unknown>): Promise<void> {
+    const informer = r.informer
+    return informer.start().catch((error: unknown) => this.failed(r, informer, error))
+  }
+
+  /** After an error: a new informer lists and watches, and takes over once both worked. */
+  private async recover(r: Resource<unknown>): Promise<void> {
+    const next = r.create()
+    r.replacement = next
+    await next.start().catch((error: unknown) => this.failed(r, next, error))
+    // failed() drops a replacement that fails and schedules the next attempt; stop() stops a pending one.
+    if (this.stopped || r.replacement !== next) return
+    const previous = r.informer
+    r.informer = next
+    r.replacement = undefined
     r.failing = false
-    await r.informer.start().catch((error: unknown) => this.failed(r, error))
-    if (this.stopped || r.failing) return
     r.attempt = 0
+    void previous.stop()
+    this.options.onChange()
     if (this.lost && this.resources.every((x) => !x.failing)) {
       this.lost = false
       this.options.log('watch restored: the map is current again')
-      this.options.onChange()
     }
   }
 
-  private failed(r: Resource<unknown>, error: unknown): void {
+  private failed(r: Resource<unknown>, informer: ResourceInformer, error: unknown): void {
+    // Restarting or stopping an informer aborts its watch, and the informer passes the abort on as an error
+    // (node_modules/@kubernetes/client-node/dist/watch.js, doneCallOnce): that one is ours, not the API server's.
+    if (this.stopped || isAbort(error)) return
+    if (informer !== r.informer && informer !== r.replacement) return // a replaced informer's last words
     r.failing = true
-    if (this.stopped) return
     // Before the first complete list, a failure is the command's error (unreachable, 403, …): report it as such.
     if (!this.isReady) return this.failStart(error)
+    if (informer === r.replacement) {
+      r.replacement = undefined
+      void informer.stop()
+    }
     if (!this.lost) {
       this.lost = true
       this.options.log(
@@ -153,15 +199,16 @@ export class ClusterWatch {
     const max = this.options.backoffMaxMs ?? 30_000
     const jitter = 0.5 + (this.options.random ?? Math.random)()
     const delay = Math.min(max, initial * 2 ** r.attempt++) * jitter
-    clearTimeout(r.timer) // never more than one pending restart per watch
-    r.timer = setTimeout(() => void this.run(r), delay)
+    clearTimeout(r.timer) // never more than one pending recovery per resource
+    r.timer = setTimeout(() => void this.recover(r), delay)
     r.timer.unref()
   }
 
+  /** Restarts every healthy watch now and then; a failing one is left to its recovery. */
   private scheduleRewatch(): void {
     const every = this.options.rewatchMs ?? 5 * 60_000
     this.rewatchTimer = setInterval(() => {
-      for (const r of this.resources) if (!r.failing) void this.run(r)
+      for (const r of this.resources) if (!r.failing) void this.restart(r)
     }, every)
     this.rewatchTimer.unref()
   }
@@ -182,6 +229,12 @@ export class ClusterWatch {
     this.stopped = true
     clearInterval(this.rewatchTimer)
     for (const r of this.resources) clearTimeout(r.timer)
-    await Promise.all(this.resources.map((r) => r.informer.stop()))
+    const informers = this.resources.flatMap((r) => (r.replacement ? [r.informer, r.replacement] : [r.informer]))
+    await Promise.all(informers.map((informer) => informer.stop()))
   }
+}
+
+/** node-fetch's error for an aborted request (node_modules/node-fetch/lib/index.js, AbortError). */
+function isAbort(error: unknown): boolean {
+  return error instanceof Error && error.name === 'AbortError'
 }

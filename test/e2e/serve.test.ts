@@ -272,7 +272,7 @@ describe('serve: the API server goes away', () => {
         'node-b',
       ]),
     )
-    demo.sim.compact() // the watch cannot resume: the informer must relist (410)
+    demo.sim.compact() // the history is gone: only a relist sees the delete
     demo.sim.setFault(undefined)
     await waitFor(() => /watch restored/.test(serve.stderr()), 30_000, 'watch restored')
     await waitFor(() => resolve4('newcomer.kube.internal'), 5000, 'newcomer in DNS')

@@ -4,7 +4,13 @@ import {afterEach, describe, expect, it} from 'vitest'
 import {ApiClient} from '../../src/kube/client.js'
 import {loadKubeConfig} from '../../src/kube/kubeconfig.js'
 import {ClusterWatch} from '../../src/kube/watch.js'
-import {loadObjectsFromYaml, startSimServer, type Fault, type SimServer} from '../../src/sim/api-server.js'
+import {
+  loadObjectsFromYaml,
+  startSimServer,
+  type Fault,
+  type FaultRequest,
+  type SimServer,
+} from '../../src/sim/api-server.js'
 import {HOMELAB_YAML} from '../../src/sim/homelab.js'
 import {writeKubeconfig} from '../e2e/helpers.js'
 import {waitFor} from '../e2e/serve-helpers.js'
@@ -20,11 +26,16 @@ async function setUp(options: {rewatchMs?: number} = {}) {
   const {kc, context, server} = loadKubeConfig({kubeconfig: writeKubeconfig(sim.kubeconfig())})
   const api = new ApiClient(kc, context, server)
   const logs: string[] = []
+  /** The Services in the snapshot at each "watch restored" line: the map it calls current. */
+  const restoredWith: string[][] = []
   let changes = 0
-  const watch = new ClusterWatch({
+  const watch: ClusterWatch = new ClusterWatch({
     kc,
     api,
-    log: (l) => logs.push(l),
+    log: (l) => {
+      logs.push(l)
+      if (l.startsWith('watch restored')) restoredWith.push(names(watch))
+    },
     onChange: () => changes++,
     backoffInitialMs: 20,
     backoffMaxMs: 200,
@@ -33,7 +44,20 @@ async function setUp(options: {rewatchMs?: number} = {}) {
   })
   cleanups.push(() => watch.stop())
   await watch.start()
-  return {sim, watch, logs, changes: () => changes}
+  return {sim, watch, logs, restoredWith, changes: () => changes}
+}
+
+/** What the log says happened: 'watch lost', 'watch restored', … */
+const transitions = (logs: string[]) => logs.map((l) => /^watch \w+/.exec(l)?.[0] ?? l)
+
+/** Counts the watch requests the simulator gets from now on (and lets `refuse` answer some of them). */
+function countWatches(sim: SimServer, refuse: (req: FaultRequest) => Fault | undefined = () => undefined) {
+  let count = 0
+  sim.setFault((req) => {
+    if (req.watch) count++
+    return refuse(req)
+  })
+  return () => count
 }
 
 const names = (w: ClusterWatch) =>
@@ -132,6 +156,62 @@ describe('ClusterWatch', () => {
     await waitFor(() => hung >= 3, 5000, 'hung watches')
     sim.apply(svc('after-hang'))
     await waitFor(() => names(watch).includes('default/after-hang'), 5000, 'events after the hang')
+  })
+
+  it('re-watches periodically without reporting it, and a re-watch after a stall relists on 410 Gone', async () => {
+    const {sim, watch, logs} = await setUp({rewatchMs: 150})
+    let stalled = 0
+    // The next watch of each resource stalls: a 200, then silence, as over a half-open connection.
+    const watches = countWatches(sim, () => (stalled++ < 3 ? 'hang' : undefined))
+    sim.dropWatches()
+    await waitFor(() => stalled >= 3, 5000, 'stalled watches')
+    // Missed while stalled and compacted away: the re-watch resumes from a resourceVersion the server no longer
+    // has, gets 410 Gone, and the informer relists.
+    sim.remove('v1', 'Service', 'homer', 'default')
+    sim.compact()
+    await waitFor(() => !names(watch).includes('default/homer'), 5000, 'the relist after 410')
+    const before = watches()
+    await waitFor(() => watches() >= before + 9, 10_000, 'three more rounds of re-watches')
+    sim.apply(svc('after-rewatches'))
+    await waitFor(() => names(watch).includes('default/after-rewatches'), 5000, 'events after the re-watches')
+    expect(names(watch)).toEqual(await fresh(sim))
+    expect(logs).toEqual([])
+  })
+
+  it('reports an outage once, as one "watch lost" and one "watch restored", even when it ends in stages', async () => {
+    const {sim, watch, logs} = await setUp({rewatchMs: 100})
+    sim.setFault(() => ({status: 503}))
+    sim.dropWatches()
+    await waitFor(() => logs.length > 0, 5000, 'watch lost')
+    sim.remove('v1', 'Service', 'homer', 'default')
+    sim.compact()
+    // Watches come back first (and, resuming from a compacted resourceVersion, get 410 Gone); lists a little later.
+    let listsRefused = 0
+    sim.setFault((req) => (!req.watch && listsRefused++ < 6 ? {status: 503} : undefined))
+    await waitFor(() => logs.length >= 2, 10_000, 'watch restored')
+    await waitFor(() => !names(watch).includes('default/homer'), 5000, 'the resync')
+    const watches = countWatches(sim)
+    await waitFor(() => watches() >= 9, 10_000, 'three rounds of re-watches after the outage')
+    expect(transitions(logs)).toEqual(['watch lost', 'watch restored'])
+  })
+
+  it('says "watch restored" only once the map is current: a Service deleted while watches were refused is gone', async () => {
+    const {sim, watch, logs, restoredWith} = await setUp()
+    sim.setFault((req) => (req.watch ? {status: 503} : undefined)) // lists still answer, watches do not
+    sim.dropWatches()
+    await waitFor(() => logs.length > 0, 5000, 'watch lost')
+    sim.remove('v1', 'Service', 'homer', 'default')
+    sim.compact() // the events of the window are gone: a watch resuming from before it gets 410 Gone
+    // Every resource is refused a watch after the delete too, so the window is longer than any one retry.
+    const refusedAfter = new Set<string>()
+    sim.setFault((req) => (req.watch ? (refusedAfter.add(req.path), {status: 503}) : undefined))
+    await waitFor(() => refusedAfter.size === 3, 5000, 'a refused watch of each resource after the delete')
+    expect(names(watch)).toContain('default/homer') // meanwhile the last known map stays
+    sim.setFault(undefined)
+    await waitFor(() => restoredWith.length > 0, 10_000, 'watch restored')
+    expect(restoredWith[0]).not.toContain('default/homer')
+    expect(restoredWith).toEqual([await fresh(sim)])
+    expect(transitions(logs)).toEqual(['watch lost', 'watch restored'])
   })
 
   it('fails start() with the first error when the cluster cannot be read', async () => {
