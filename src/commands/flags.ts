@@ -1,6 +1,7 @@
 import {Flags} from '@oclif/core'
 import {isIP} from 'node:net'
 import {ExposeLbError} from '../errors.js'
+import {isLoopback, isUnspecified} from '../net/address.js'
 import {normalizeDomain} from '../plan/names.js'
 
 /** Flags every command that talks to a cluster accepts, named as kubectl names them. */
@@ -77,6 +78,34 @@ export async function domainFlag(value: string): Promise<string> {
   const problem = zoneProblem(domain)
   if (problem) throw new ExposeLbError('usage', `--domain ${problem}; use a private zone: ${SUGGESTED_ZONES}`)
   return domain
+}
+
+/**
+ * The address DNS gives clients on other machines (LAN mode), or undefined when serve listens on loopback only.
+ * A LAN --listen advertises itself; 0.0.0.0 or :: is every address, so it needs --advertise to name one.
+ */
+export function advertiseFlag(listen: string, advertise: string | undefined): string | undefined {
+  if (advertise !== undefined) {
+    ipFlag('advertise', advertise)
+    if (isLoopback(advertise) || isUnspecified(advertise))
+      throw new ExposeLbError(
+        'usage',
+        `--advertise ${advertise} is not reachable from other machines; give this machine's LAN address`,
+      )
+    if (isLoopback(listen))
+      throw new ExposeLbError(
+        'usage',
+        `--advertise needs --listen on an address other machines reach, e.g. --listen 0.0.0.0`,
+      )
+    return advertise
+  }
+  if (isLoopback(listen)) return undefined
+  if (isUnspecified(listen))
+    throw new ExposeLbError(
+      'usage',
+      `--listen ${listen} answers other machines, which need one address for every name: add --advertise with this machine's LAN address, e.g. --advertise 192.168.1.20`,
+    )
+  return listen
 }
 
 /** An IP address flag (--listen, --dns-address); a usage error naming the fix when it is not one. */

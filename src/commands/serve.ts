@@ -3,7 +3,8 @@ import {ExposeLbError} from '../errors.js'
 import {createLogger} from '../log.js'
 import {DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_MAX_CONNECTIONS} from '../proxy/socket.js'
 import {parseIpRange} from '../servemap/addresses.js'
-import {clusterFlags, domainFlag, ipFlag, planFlags} from './flags.js'
+import {isLoopback} from '../net/address.js'
+import {advertiseFlag, clusterFlags, domainFlag, ipFlag, planFlags} from './flags.js'
 
 const DEMO_DNS_PORT = 5353
 const DEMO_HTTP_PORT = 8080
@@ -28,6 +29,10 @@ With --demo it runs against a built-in simulated homelab (three loopback nodes),
     ...clusterFlags,
     ...planFlags,
     listen: Flags.string({description: 'Address for the DNS responder and the HTTP router', default: '127.0.0.1'}),
+    advertise: Flags.string({
+      description:
+        'With --listen on a LAN address or 0.0.0.0: the address DNS gives other machines for every name [default: --listen]',
+    }),
     'dns-port': Flags.integer({
       description: `DNS port, UDP and TCP [default: 53; ${DEMO_DNS_PORT} with --demo]`,
       min: 0,
@@ -71,8 +76,9 @@ With --demo it runs against a built-in simulated homelab (three loopback nodes),
     const range = parseIpRange(flags['ip-range'])
     if (range && 'error' in range) throw new ExposeLbError('usage', range.error)
     ipFlag('listen', flags.listen)
+    const advertise = advertiseFlag(flags.listen, flags.advertise)
     const logger = createLogger({format: flags['log-format'], verbosity: flags.verbose})
-    if (!/^127\.|^::1$/.test(flags.listen)) {
+    if (!isLoopback(flags.listen)) {
       logger.warn(
         `--listen ${flags.listen} is not a loopback address: anyone on that network reaches the cluster's Services through it`,
       )
@@ -83,6 +89,7 @@ With --demo it runs against a built-in simulated homelab (three loopback nodes),
       domain,
       addressType: flags['address-type'],
       listen: flags.listen,
+      advertise,
       dnsPort: flags['dns-port'] ?? (flags.demo ? DEMO_DNS_PORT : 53),
       httpPort: flags['http-port'] ?? (flags.demo ? DEMO_HTTP_PORT : 80),
       range,

@@ -7,8 +7,11 @@
 // is sound: encoding the records, once per zone change (wire.ts `encodeRecordData`).
 import dgram from 'node:dgram'
 import net from 'node:net'
+import {networkInterfaces} from 'node:os'
+import {performance} from 'node:perf_hooks'
 
 import {BindError} from '../errors.js'
+import {isLoopback} from '../net/address.js'
 import {errnoCode} from '../net/errno.js'
 import type {DnsRecords} from '../servemap/types.js'
 import {answerQuery, compileZone} from './answer.js'
@@ -22,6 +25,11 @@ export interface DnsServerOptions {
   /** 0 picks free ports: UDP and TCP then try to share one number, and may not. */
   port: number
   records: DnsRecords
+  /**
+   * What clients on other machines are told (LAN mode, src/servemap/remote.ts); without it everyone gets `records`.
+   * A client is local when its address is a loopback one or one of this machine's own.
+   */
+  remoteRecords?: DnsRecords
   /** optional log sink */
   log?: (line: string) => void
   /** How long a TCP client may take to send one message (default TCP_MESSAGE_DEADLINE_MS); tests pass a small one. */
@@ -32,8 +40,8 @@ export interface DnsServerOptions {
 export interface DnsServer {
   udpPort: number
   tcpPort: number
-  /** Swaps the zone: the next query sees `records`. Throws, keeping the old zone, when the apex is invalid. */
-  setRecords(records: DnsRecords): void
+  /** Swaps the zones: the next query sees `records` (and `remote`). Throws, keeping the old ones, on a bad apex. */
+  setRecords(records: DnsRecords, remote?: DnsRecords): void
   close(): Promise<void>
 }
 
@@ -53,7 +61,25 @@ const TCP_MAX_CONNECTIONS = 1000
  */
 const TCP_MESSAGE_DEADLINE_MS = 5_000
 
-type Answer = (message: Uint8Array, transport: Transport) => Uint8Array | undefined
+type Answer = (message: Uint8Array, transport: Transport, client: string) => Uint8Array | undefined
+
+/** How long the list of this machine's own addresses is trusted before it is read again (DHCP, VPNs come and go). */
+const OWN_ADDRESSES_TTL_MS = 5_000
+
+/** Whether `address` belongs to this machine: loopback, or an address of one of its interfaces. */
+function localClients(): (address: string) => boolean {
+  let own = new Set<string>()
+  let readAt = -Infinity
+  return (address) => {
+    if (isLoopback(address)) return true
+    const now = performance.now()
+    if (now - readAt > OWN_ADDRESSES_TTL_MS) {
+      own = new Set(Object.values(networkInterfaces()).flatMap((list) => (list ?? []).map((i) => i.address)))
+      readAt = now
+    }
+    return own.has(address.replace(/^::ffff:/i, ''))
+  }
+}
 
 /** Binds UDP and TCP on `options.address` and answers for `options.records.domain`. Rejects on bind errors. */
 export async function startDnsServer(options: DnsServerOptions): Promise<DnsServer> {
@@ -64,10 +90,14 @@ export async function startDnsServer(options: DnsServerOptions): Promise<DnsServ
   let serial = 1
   let zone = compileZone(options.records, {serial, nsAddress: address})
   reportProblems(zone, undefined, log)
+  const compileRemote = (records: DnsRecords | undefined, previous?: CompiledZone) =>
+    records && compileZone(records, {serial, nsAddress: address, previous})
+  let remoteZone = compileRemote(options.remoteRecords)
+  const isLocal = localClients()
 
-  const answer: Answer = (message, transport) => {
+  const answer: Answer = (message, transport, client) => {
     try {
-      return answerQuery(zone, message, transport)
+      return answerQuery(remoteZone && !isLocal(client) ? remoteZone : zone, message, transport)
     } catch (error) {
       log?.(`DNS: answering a query failed: ${error instanceof Error ? error.message : String(error)}`)
       return serverFailure(message)
@@ -86,11 +116,13 @@ export async function startDnsServer(options: DnsServerOptions): Promise<DnsServ
   return {
     udpPort,
     tcpPort: (tcp.address() as net.AddressInfo).port,
-    setRecords(records) {
+    setRecords(records, remote) {
       const next = compileZone(records, {serial: serial + 1, nsAddress: address, previous: zone})
       serial++
+      const nextRemote = compileRemote(remote, remoteZone)
       reportProblems(next, zone, log)
       zone = next
+      remoteZone = nextRemote
     },
     close() {
       closing ??= (async () => {
@@ -137,7 +169,7 @@ function bindUdp(address: string, port: number, answer: Answer, log?: (line: str
     }
     socket.once('error', onBindError)
     socket.on('message', (message, remote) => {
-      const reply = answer(message, 'udp')
+      const reply = answer(message, 'udp', remote.address)
       // A failed send (e.g. the requester's port vanished) is the requester's problem: it will retry.
       if (reply) socket.send(reply, remote.port, remote.address, () => {})
     })
@@ -196,7 +228,7 @@ function serveConnection(socket: net.Socket, answer: Answer, connections: Set<ne
     while (buffer.length - offset >= 2) {
       const length = buffer.readUInt16BE(offset)
       if (buffer.length - offset - 2 < length) break
-      const reply = answer(buffer.subarray(offset + 2, offset + 2 + length), 'tcp')
+      const reply = answer(buffer.subarray(offset + 2, offset + 2 + length), 'tcp', socket.remoteAddress ?? '')
       offset += 2 + length
       if (!reply) continue
       const prefix = Buffer.allocUnsafe(2)

@@ -21,6 +21,7 @@ import {
   type ServeOptions,
   type ServeRow,
 } from '../servemap/map.js'
+import {remoteRecords} from '../servemap/remote.js'
 import {formatServeTable, rowLines} from '../servemap/table.js'
 import {
   probeKey,
@@ -54,6 +55,8 @@ export interface RuntimeOptions extends ServeOptions {
   idleTimeoutMs?: number
   /** Called after each map is applied (serve --hosts-file keeps /etc/hosts in step with it). */
   onApply?: (build: ServeBuild) => Promise<void>
+  /** LAN mode: the address DNS gives clients on other machines (--advertise, or a non-loopback --listen). */
+  advertise?: string
 }
 
 /** Turns a failed bind of the DNS or HTTP port into one clear line naming address, port and remedies. */
@@ -147,6 +150,7 @@ export class ServeRuntime {
       address: listen,
       port: dnsPort,
       records: empty,
+      remoteRecords: this.options.advertise ? empty : undefined,
       log: (line) => this.options.log.info(line),
     }).catch((error: unknown) => {
       throw bindError('DNS', listen, dnsPort, error instanceof BindError ? error.proto : 'udp', error)
@@ -179,10 +183,14 @@ export class ServeRuntime {
   private async apply(first: boolean): Promise<void> {
     const plan = buildPlan(this.source.snapshot(), this.options.plan)
     // With --http-port 0 (tests), per-service HTTP listeners use the port the router actually got.
-    const build = buildServeMap(plan, {...this.options, httpPort: this.httpPort || this.options.httpPort})
+    const build = buildServeMap(plan, {
+      ...this.options,
+      httpPort: this.httpPort || this.options.httpPort,
+    })
     const before = this.last
     this.last = build
-    this.dns?.setRecords(build.map.dns)
+    const {advertise} = this.options
+    this.dns?.setRecords(build.map.dns, advertise ? remoteRecords(build.map.dns, advertise) : undefined)
     this.router.setRoutes(build.map.http)
     this.health.setProbes(probedTargets(build))
     await this.options.onApply?.(build).catch((error: unknown) => this.options.log.warn(firstLine(error)))

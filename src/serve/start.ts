@@ -4,12 +4,15 @@
 import type {Logger} from '../log.js'
 import type {AddressType} from '../plan/types.js'
 import type {AddressRange} from '../servemap/addresses.js'
+import {routerAddressFor} from '../servemap/remote.js'
 
 /** Everything serve needs, from flags: ports are final (the command applies the --demo defaults). */
 export interface ServeSettings {
   domain: string
   addressType: AddressType
   listen: string
+  /** LAN mode: the address DNS gives other machines (commands/flags.ts advertiseFlag). */
+  advertise?: string
   dnsPort: number
   httpPort: number
   /** Per-service addresses, or undefined for --ip-range none. */
@@ -69,6 +72,7 @@ export async function serveUntilSignal(settings: ServeSettings): Promise<string>
   const runtime = new ServeRuntime(watch, {
     plan: {domain: settings.domain, addressType: settings.addressType},
     listen: settings.listen,
+    advertise: settings.advertise,
     dnsPort: settings.dnsPort,
     httpPort: settings.httpPort,
     range: settings.range,
@@ -90,7 +94,7 @@ export async function serveUntilSignal(settings: ServeSettings): Promise<string>
   log.info(
     `serving ${settings.domain} for context "${api.context}": DNS on ${settings.listen}:${dnsPorts}, HTTP on ${settings.listen}:${ports.http}`,
   )
-  if (demo) log.info(demoHints(settings.domain, settings.listen, ports.dnsUdp, ports.http))
+  if (demo) log.info(demoHints(settings.domain, routerAddressFor(settings.listen), ports.dnsUdp, ports.http))
 
   const signal = await new Promise<string>((resolve) => {
     for (const name of STOP_SIGNALS) process.once(name, () => resolve(name))

@@ -4,7 +4,8 @@ import {isMapped, isProxied} from '../plan/plan.js'
 import type {Plan, PlannedPort, PlannedService} from '../plan/types.js'
 import {assignAddresses, type AddressRange} from './addresses.js'
 import type {DnsRecords, ForwardListener, HttpRoute, ProbedTarget, ServeMap, SrvRecord} from './types.js'
-import {hostPort} from '../net/address.js'
+import {hostPort, isUnspecified} from '../net/address.js'
+import {routerAddressFor} from './remote.js'
 
 export interface ServeOptions {
   /** Address of the DNS responder and the Host router (--listen). */
@@ -77,8 +78,12 @@ export function buildServeMap(plan: Plan, options: ServeOptions): ServeBuild {
   const warnings: string[] = []
   const proxied = plan.services.filter((s) => isProxied(s.exposure))
   const addresses = options.range ? assignAddresses(proxied.map(key), options.range) : new Map<string, string>()
+  // Where this machine reaches the router: --listen, or loopback when the router binds every address.
+  const router = routerAddressFor(options.listen)
+  // A router bound to every address already holds the HTTP port on the per-service addresses too.
+  const ownHttpListeners = !isUnspecified(options.listen)
   // serve's dashboard (src/dashboard) answers on the router; the plan keeps these names from every Service.
-  for (const name of reservedNames(plan.domain)) hosts.set(name, [options.listen])
+  for (const name of reservedNames(plan.domain)) hosts.set(name, [router])
 
   const addSrv = (s: PlannedService, p: PlannedPort, port: number) => {
     if (!p.name) return
@@ -119,7 +124,7 @@ export function buildServeMap(plan: Plan, options: ServeOptions): ServeBuild {
     const address = addresses.get(id)
     if (options.range && !address)
       warnings.push(`${id}: --ip-range has no free address left; only its HTTP port is mapped`)
-    for (const name of s.names) hosts.set(name, [address ?? options.listen])
+    for (const name of s.names) hosts.set(name, [address ?? router])
 
     let httpPortUsed = false
     const ownTcpPorts = new Set(s.ports.filter((p) => p.protocol === 'TCP').map((p) => p.port))
@@ -137,7 +142,7 @@ export function buildServeMap(plan: Plan, options: ServeOptions): ServeBuild {
       }
       if (address) {
         listeners.push({service: id, address, port: p.port, protocol: p.protocol, mode: p.mode, targets})
-        if (onHttpPort && !ownTcpPorts.has(options.httpPort)) {
+        if (onHttpPort && ownHttpListeners && !ownTcpPorts.has(options.httpPort)) {
           listeners.push({service: id, address, port: options.httpPort, protocol: 'TCP', mode: p.mode, targets})
         }
         addSrv(s, p, p.port)
@@ -147,7 +152,7 @@ export function buildServeMap(plan: Plan, options: ServeOptions): ServeBuild {
         rows.push({
           service: id,
           name: shortest,
-          endpoint: hostPort(options.listen, options.httpPort),
+          endpoint: hostPort(router, options.httpPort),
           mode: p.mode,
           targets,
         })

@@ -42,3 +42,8 @@ export function writeKubeconfig(text: string): string {
   writeFileSync(file, text)
   return file
 }
+
+/** A new empty folder in this test file's scratch space (removed when the file ends). */
+export function scratchDir(): string {
+  return mkdtempSync(join(scratch, 'dir-'))
+}

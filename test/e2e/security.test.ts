@@ -99,7 +99,8 @@ describe('network exposure', () => {
     await local.stop()
     expect(local.stderr()).not.toMatch(/not a loopback address/)
     const wide = await startServe(
-      ['--kubeconfig', config(SECRET), '--ip-range', 'none', '--listen', '0.0.0.0'],
+      // 0.0.0.0 needs an address to give other machines (LAN mode); 192.0.2.10 is TEST-NET-1, never contacted.
+      ['--kubeconfig', config(SECRET), '--ip-range', 'none', '--listen', '0.0.0.0', '--advertise', '192.0.2.10'],
       '0.0.0.0',
     )
     await wide.stop()
