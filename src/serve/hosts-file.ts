@@ -108,8 +108,10 @@ export class HostsFile {
   start(): Promise<void> {
     this.phase = 'running'
     return this.serialise(() => {
-      const target = resolveTarget(this.path)
+      let target: string
       try {
+        target = resolveTarget(this.path)
+        this.checkPlace(target)
         accessSync(dirname(target), constants.W_OK)
       } catch (error) {
         throw this.failure(error)
@@ -168,6 +170,29 @@ export class HostsFile {
         `hosts file: could not remove the kubectl-expose-lb block from ${this.path}: ${(error as Error).message}`,
       )
     }
+  }
+
+  /**
+   * Refuses, before anything is written, a path that can never hold a hosts file: a directory, or a file whose
+   * directory is missing (serve creates the file, not its directories). The same exit status as a permission
+   * problem: both are about this path on this machine, not the flag's syntax.
+   */
+  private checkPlace(target: string): void {
+    if (entryKind(target) === 'directory') {
+      throw new ExposeLbError(
+        'hostsFile',
+        `cannot use ${this.path} as the hosts file: it is a directory — pass --hosts-file the path of a file, e.g. --hosts-file ${DEFAULT_HOSTS_FILE}`,
+      )
+    }
+    const dir = dirname(target)
+    const kind = entryKind(dir)
+    if (kind === 'directory') return
+    const why = kind === 'missing' ? `the directory ${dir} does not exist` : `${dir} is not a directory`
+    const fix =
+      kind === 'missing'
+        ? 'create it, or pass --hosts-file a path in an existing directory'
+        : 'pass --hosts-file a path in an existing directory'
+    throw new ExposeLbError('hostsFile', `cannot write ${this.path}: ${why} — ${fix}`)
   }
 
   private serialise(step: () => void): Promise<void> {
@@ -295,12 +320,25 @@ export class HostsFile {
   }
 }
 
+/** Errors that mean "nothing there": no entry, or a path through something that is not a directory. */
+const NO_ENTRY_CODES = new Set(['ENOENT', 'ENOTDIR'])
+
 /** The file a path names, through symlinks: renaming over a symlink would replace the link, not the file. */
 function resolveTarget(path: string): string {
   try {
     return realpathSync(path)
   } catch (error) {
-    if (errnoCode(error) === 'ENOENT') return path
+    if (NO_ENTRY_CODES.has(errnoCode(error) ?? '')) return path
+    throw error
+  }
+}
+
+/** What is at `path`, through symlinks: a directory, something else, or nothing (ENOENT, or a path through a file). */
+function entryKind(path: string): 'directory' | 'other' | 'missing' {
+  try {
+    return statSync(path).isDirectory() ? 'directory' : 'other'
+  } catch (error) {
+    if (NO_ENTRY_CODES.has(errnoCode(error) ?? '')) return 'missing'
     throw error
   }
 }

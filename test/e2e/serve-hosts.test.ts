@@ -3,7 +3,9 @@ import {mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+import {EXIT} from '../../src/errors.js'
 import {startDemo, type Demo} from '../../src/sim/demo.js'
+import {kubectl} from './helpers.js'
 import {startServe, waitFor} from './serve-helpers.js'
 
 let demo: Demo
@@ -61,4 +63,22 @@ describe('serve --hosts-file', () => {
       expect(readFileSync(hosts, 'utf8')).toBe(original)
     },
   )
+
+  it.each([
+    [
+      'a directory',
+      () => dir,
+      () =>
+        `cannot use ${dir} as the hosts file: it is a directory — pass --hosts-file the path of a file, e.g. --hosts-file /etc/hosts`,
+    ],
+    [
+      'a path in a missing directory',
+      () => join(dir, 'missing', 'hosts'),
+      () =>
+        `cannot write ${join(dir, 'missing', 'hosts')}: the directory ${join(dir, 'missing')} does not exist — create it, or pass --hosts-file a path in an existing directory`,
+    ],
+  ])('refuses %s in one line naming the path and the fix, exit 13', async (_, path, message) => {
+    const run = await kubectl(['expose-lb', 'serve', '--kubeconfig', demo.kubeconfig, '--hosts-file', path()])
+    expect(run).toEqual({code: EXIT.hostsFile, stdout: '', stderr: `error: ${message()}\n`})
+  })
 })

@@ -21,6 +21,7 @@ import {
   replaceBlock,
   unwritableHostEntries,
 } from '../../src/serve/hosts-block.js'
+import {ExposeLbError} from '../../src/errors.js'
 import {HostsFile} from '../../src/serve/hosts-file.js'
 import {versionHosts} from './hosts-file-crash.js'
 
@@ -436,6 +437,36 @@ describe('HostsFile', () => {
     expect(read(link)).toEqual('127.0.0.1 localhost\n')
     expect(statSync(link).isFile()).toBe(true)
     expect(readdirSync(dir).sort()).toEqual(['hosts', 'hosts.expose-lb.bak', 'link'])
+  })
+
+  describe('refuses a path that cannot be a hosts file, in one line naming it and the fix, writing nothing', () => {
+    const cases: {name: string; path: (dir: string) => string; message: (dir: string) => string}[] = [
+      {
+        name: 'a directory',
+        path: (dir) => dir,
+        message: (dir) =>
+          `cannot use ${dir} as the hosts file: it is a directory — pass --hosts-file the path of a file, e.g. --hosts-file /etc/hosts`,
+      },
+      {
+        name: 'a file in a missing directory',
+        path: (dir) => join(dir, 'missing', 'hosts'),
+        message: (dir) =>
+          `cannot write ${join(dir, 'missing', 'hosts')}: the directory ${join(dir, 'missing')} does not exist — create it, or pass --hosts-file a path in an existing directory`,
+      },
+      {
+        name: 'a path through a file',
+        path: (dir) => join(dir, 'hosts', 'hosts'),
+        message: (dir) =>
+          `cannot write ${join(dir, 'hosts', 'hosts')}: ${join(dir, 'hosts')} is not a directory — pass --hosts-file a path in an existing directory`,
+      },
+    ]
+    it.each(cases)('$name', async ({path, message}) => {
+      const {dir} = makeHostsFile()
+      const error = await new HostsFile(path(dir)).start().catch((e: unknown) => e)
+      expect(error).toBeInstanceOf(ExposeLbError)
+      expect(error).toMatchObject({code: 'hostsFile', message: message(dir)})
+      expect(readdirSync(dir)).toEqual(['hosts'])
+    })
   })
 
   it('creates a missing file with mode 0644', async () => {
