@@ -1,5 +1,5 @@
 // serve --hosts-file: the names appear in a marked block of the hosts file while serve runs, and go on exit.
-import {mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
@@ -48,6 +48,22 @@ describe('serve --hosts-file', () => {
       expect(await serve.stop()).toBe(0)
     }
     expect(readFileSync(hosts, 'utf8')).toBe(original)
+  })
+
+  it('deletes on exit a hosts file that did not exist before it started', async () => {
+    const hosts = join(dir, 'hosts-new')
+    const serve = await startServe(['--kubeconfig', demo.kubeconfig, '--ip-range', 'none', '--hosts-file', hosts])
+    try {
+      await waitFor(
+        () => existsSync(hosts) && readFileSync(hosts, 'utf8').includes('homer'),
+        5000,
+        'homer in the hosts file',
+      )
+    } finally {
+      expect(await serve.stop()).toBe(0)
+    }
+    expect(existsSync(hosts)).toBe(false)
+    expect(existsSync(`${hosts}.expose-lb.bak`)).toBe(false)
   })
 
   it.each(['SIGHUP', 'SIGQUIT'] as const)(

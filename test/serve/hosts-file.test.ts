@@ -478,6 +478,46 @@ describe('HostsFile', () => {
     expect(read(path)).toEqual(`${renderHostsBlock(radarr)}\n`)
     expect(statSync(path).mode & 0o7777).toEqual(0o644)
   })
+
+  it.each(['remove', 'removeSync'] as const)(
+    '%s() deletes a file the run created, and it made no backup of it (nothing of yours was in it)',
+    async (how) => {
+      const {dir} = makeHostsFile()
+      const path = join(dir, 'new-hosts')
+      const file = new HostsFile(path)
+      await file.start()
+      await file.update(radarr)
+      await file.update(sonarr)
+      expect(read(path)).toEqual(`${renderHostsBlock(sonarr)}\n`)
+      if (how === 'remove') await file.remove()
+      else file.removeSync()
+      expect(readdirSync(dir)).toEqual(['hosts'])
+    },
+  )
+
+  it('keeps a file the run created once someone else wrote to it, with only their lines', async () => {
+    const {dir} = makeHostsFile()
+    const path = join(dir, 'new-hosts')
+    const file = new HostsFile(path)
+    await file.start()
+    await file.update(radarr)
+    writeFileSync(path, `10.0.0.1 nas\n${read(path)}`)
+    await file.update(sonarr)
+    await file.remove()
+    expect(read(path)).toEqual('10.0.0.1 nas\n')
+  })
+
+  it('backs up the file without the block a killed run left, never the block itself', async () => {
+    const original = '# mine\n127.0.0.1 localhost\n'
+    const {path} = makeHostsFile(`${original}${renderHostsBlock(radarr)}\n`)
+    const file = new HostsFile(path)
+    await file.start()
+    expect(read(`${path}.expose-lb.bak`)).toEqual(original)
+    await file.update(sonarr)
+    await file.remove()
+    expect(read(path)).toEqual(original)
+    expect(read(`${path}.expose-lb.bak`)).toEqual(original)
+  })
 })
 
 /** Runs hosts-file-crash.ts on `path`, SIGKILLs it once `until` says so; returns how many versions it wrote. */
@@ -534,6 +574,14 @@ describe('HostsFile killed in the middle of a series of updates', () => {
     await new HostsFile(path).start()
     expect(read(path)).toEqual(original)
     expect(readdirSync(dir).sort()).toEqual(['hosts', 'hosts.expose-lb.bak'])
+  })
+
+  it("the next start's backup is the file without the killed run's block", async () => {
+    const {path} = makeHostsFile(original)
+    await killWriter(path, [], (_, n) => n >= 5)
+    expect(read(path)).not.toEqual(original)
+    await new HostsFile(path).start()
+    expect(read(`${path}.expose-lb.bak`)).toEqual(original)
   })
 
   it('between the temp file and the rename: the file is the previous version, the temp file goes at start', async () => {
