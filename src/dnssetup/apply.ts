@@ -74,7 +74,12 @@ export interface ExecOptions {
   root?: string
   /** Progress lines (stderr). */
   log?: (line: string) => void
+  /** How the user runs --undo for this state file, for hints: the command adds --state-file when not the default. */
+  undoCommand?: string
 }
+
+/** The hint's command when ExecOptions.undoCommand is not given. */
+const UNDO_COMMAND = 'kubectl expose-lb dns-setup --undo'
 
 /** The fix for a state file --undo will not run: what the user does instead. */
 const UNDO_BY_HAND =
@@ -225,12 +230,13 @@ function privilegeNote(action: SetupAction, options: ExecOptions): string {
  */
 export async function applySetup(plan: SetupPlan, stateFile: string, options: ExecOptions): Promise<number> {
   const log = options.log ?? (() => {})
+  const undoCommand = options.undoCommand ?? UNDO_COMMAND
   if (plan.blocker) throw new ExposeLbError('usage', `cannot apply: ${plan.blocker}`)
   const existing = await readState(stateFile)
   if (existing) {
     throw new ExposeLbError(
       'usage',
-      `dns-setup is already applied for ${existing.domain} (${existing.done.length} steps recorded in ${stateFile}); run \`kubectl expose-lb dns-setup --undo\` first`,
+      `dns-setup is already applied for ${existing.domain} (${existing.done.length} steps recorded in ${stateFile}); run \`${undoCommand}\` first`,
     )
   }
   let state = initialState(plan)
@@ -255,7 +261,7 @@ export async function applySetup(plan: SetupPlan, stateFile: string, options: Ex
       const recorded =
         count === 0
           ? 'nothing was changed'
-          : `the ${count} completed step${count === 1 ? ' is' : 's are'} recorded in ${stateFile}: run \`kubectl expose-lb dns-setup --undo\` to revert ${count === 1 ? 'it' : 'them'}`
+          : `the ${count} completed step${count === 1 ? ' is' : 's are'} recorded in ${stateFile}: run \`${undoCommand}\` to revert ${count === 1 ? 'it' : 'them'}`
       const hint = process.platform === 'win32' && step.sudo ? '; run it from PowerShell started as Administrator' : ''
       throw new SetupFailedError(
         `dns-setup step ${i + 1}/${total} (${step.description}) failed: ${firstLine(error)}${hint}; ${recorded}`,
@@ -307,6 +313,6 @@ export async function undoSetup(stateFile: string, options: ExecOptions): Promis
   }
   await writeState(stateFile, withSteps(state, plan, failed))
   throw new SetupFailedError(
-    `could not undo ${failed.length} of ${total} dns-setup steps (first: ${reasons[0]}); they stay recorded in ${stateFile}: fix the cause and run --undo again, or delete that file if what they undo is already gone (the dummy link of systemd-resolved vanishes with a reboot)`,
+    `could not undo ${failed.length} of ${total} dns-setup steps (first: ${reasons[0]}); they stay recorded in ${stateFile}: fix the cause and run \`${options.undoCommand ?? UNDO_COMMAND}\` again, or delete that file if what they undo is already gone (the dummy link of systemd-resolved vanishes with a reboot)`,
   )
 }

@@ -395,6 +395,30 @@ describe('the state file', () => {
   })
 })
 
+describe('hints name the state file in use', () => {
+  const undoCommand = 'kubectl expose-lb dns-setup --undo --state-file /tmp/my-state.json'
+
+  it('after a failed step, and when applied already', async () => {
+    const state = join(tempDir(), 'state.json')
+    const {runner} = fakeRunner((argv) => (argv.includes('up') ? {code: 1, stderr: 'no'} : {}))
+    await expect(applySetup(linuxPlan(), state, {runner, privileged: true, undoCommand})).rejects.toThrow(
+      `the 2 completed steps are recorded in ${state}: run \`${undoCommand}\` to revert them`,
+    )
+    await expect(applySetup(linuxPlan(), state, {runner, privileged: true, undoCommand})).rejects.toThrow(
+      `dns-setup is already applied for kube.internal (2 steps recorded in ${state}); run \`${undoCommand}\` first`,
+    )
+  })
+
+  it('after an undo step failed', async () => {
+    const state = join(tempDir(), 'state.json')
+    await applySetup(linuxPlan(), state, {runner: fakeRunner().runner, privileged: true})
+    const {runner} = fakeRunner((argv) => (argv[0] === 'ip' ? {code: 1, stderr: 'no'} : {}))
+    await expect(undoSetup(state, {runner, privileged: true, undoCommand})).rejects.toThrow(
+      `fix the cause and run \`${undoCommand}\` again`,
+    )
+  })
+})
+
 describe('applySetup and undoSetup: files (macOS)', () => {
   it('writes the resolver file under the root and removes it on undo', async () => {
     const root = tempDir()

@@ -162,4 +162,17 @@ describe('dns-setup --undo', () => {
     })
     expect(existsSync(join(root, 'etc/passwd'))).toBe(true)
   })
+
+  it('names --state-file in the hint when an undo step fails', async () => {
+    const {root, state, file} = recordedMacState(() => {})
+    // A directory where the resolver file was: removing it fails.
+    rmSync(file)
+    mkdirSync(join(file, 'sub'), {recursive: true})
+    const run = await dnsSetup('--undo', '--state-file', state, '--root', root)
+    expect(run.code).toBe(EXIT.setupFailed)
+    expect(run.stderr).toContain(
+      `fix the cause and run \`kubectl expose-lb dns-setup --undo --state-file ${state}\` again`,
+    )
+    expect(existsSync(state)).toBe(true)
+  })
 })
