@@ -15,8 +15,8 @@ const LAYERS = [
   {name: 'pages', path: '^src/dashboard/', comment: 'the dashboard and the HTML pages the router serves'},
   {
     name: 'contracts',
-    path: '^src/(servemap|recommend|output)/|^src/dnssetup/plan\\.ts$',
-    comment: 'pure: the serve map, recommendations, report shapes, dns-setup steps',
+    path: '^src/(servemap|recommend|output)/|^src/dnssetup/(plan|state)\\.ts$',
+    comment: 'pure: the serve map, recommendations, report shapes, dns-setup steps and their state file',
   },
   {name: 'core', path: '^src/(plan|detect)/', comment: 'pure: cluster snapshot → plan, detection'},
   {

@@ -37,6 +37,7 @@ export default tseslint.config(
       'src/complete/complete.ts',
       'src/recommend/*.ts',
       'src/dnssetup/plan.ts',
+      'src/dnssetup/state.ts',
       'src/dashboard/state.ts',
       'src/serve/hosts-block.ts',
       'src/doctor/report.ts',

@@ -1,3 +1,4 @@
+import {resolve} from 'node:path'
 import {Command, Flags} from '@oclif/core'
 import {
   chooseResolver,
@@ -5,6 +6,7 @@ import {
   renderPlan,
   RESOLVER_KINDS,
   RESOLVERS_BY_OS,
+  shellQuote,
   TARGET_OSES,
   type ResolverKind,
 } from '../dnssetup/plan.js'
@@ -64,14 +66,17 @@ reverts exactly what was recorded. Steps go to stdout; progress of --apply and -
     const {flags} = await this.parse(DnsSetup)
     const log = createLogger({verbosity: flags.verbose})
     const apply = await import('../dnssetup/apply.js')
-    const stateFile = flags['state-file'] ?? apply.defaultStateFile()
+    const defaultStateFile = apply.defaultStateFile()
+    // Absolute, so that the hints naming it work from any directory.
+    const stateFile = flags['state-file'] === undefined ? defaultStateFile : resolve(flags['state-file'])
+    const stateFlag = stateFile === defaultStateFile ? '' : ` --state-file ${shellQuote(stateFile)}`
     const exec = {
       runner: apply.spawnRunner,
       privileged: apply.isPrivileged(),
       ...(flags.root === undefined ? {} : {root: flags.root}),
       log: (line: string) => log.info(line),
+      undoCommand: `${SELF} --undo${stateFlag}`,
     }
-    const stateFlag = flags['state-file'] === undefined ? '' : ` --state-file ${flags['state-file']}`
 
     if (flags.apply && flags.undo) throw new ExposeLbError('usage', '--apply and --undo cannot be used together')
     if (flags.undo) {
@@ -125,7 +130,7 @@ reverts exactly what was recorded. Steps go to stdout; progress of --apply and -
         ...(flags.resolver ? [`--resolver ${flags.resolver}`] : []),
       ]
       const applyCommand = [SELF, ...same, '--apply'].join(' ') + stateFlag
-      this.log(renderPlan(plan, {apply: applyCommand, undo: `${SELF} --undo${stateFlag}`}))
+      this.log(renderPlan(plan, {apply: applyCommand, undo: exec.undoCommand}))
       return
     }
 
@@ -138,7 +143,7 @@ reverts exactly what was recorded. Steps go to stdout; progress of --apply and -
     await apply.applySetup(plan, stateFile, exec)
     const portFlag = flags['dns-port'] === DEFAULT_DNS_PORT ? '' : ` --dns-port ${flags['dns-port']}`
     log.info(
-      `done: names under ${domain} now go to serve's responder (recorded in ${stateFile}); check with \`kubectl expose-lb doctor${portFlag}\` while serve runs; undo with \`${SELF} --undo${stateFlag}\``,
+      `done: names under ${domain} now go to serve's responder (recorded in ${stateFile}); check with \`kubectl expose-lb doctor${portFlag}\` while serve runs; undo with \`${exec.undoCommand}\``,
     )
   }
 }

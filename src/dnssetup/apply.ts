@@ -10,11 +10,14 @@ import {ExposeLbError, firstLine} from '../errors.js'
 import {
   formatCommand,
   type LinuxResolverFacts,
-  type ResolverKind,
   type SetupAction,
   type SetupPlan,
+  type SetupStep,
   type TargetOs,
 } from './plan.js'
+import {checkState, initialState, withSteps, type CheckedState, type SetupState} from './state.js'
+
+export type {SetupState} from './state.js'
 
 /** A step of --apply or --undo failed; the message says which, why, and what was recorded. */
 export class SetupFailedError extends ExposeLbError {
@@ -71,19 +74,16 @@ export interface ExecOptions {
   root?: string
   /** Progress lines (stderr). */
   log?: (line: string) => void
+  /** How the user runs --undo for this state file, for hints: the command adds --state-file when not the default. */
+  undoCommand?: string
 }
 
-/** What `--apply` did, as `--undo` needs it. */
-export interface SetupState {
-  version: 1
-  os: TargetOs
-  resolver: ResolverKind
-  domain: string
-  dnsAddress: string
-  dnsPort: number
-  /** Completed steps in order; `--undo` runs their undo actions in reverse. */
-  done: Array<{description: string; undo: SetupAction}>
-}
+/** The hint's command when ExecOptions.undoCommand is not given. */
+const UNDO_COMMAND = 'kubectl expose-lb dns-setup --undo'
+
+/** The fix for a state file --undo will not run: what the user does instead. */
+const UNDO_BY_HAND =
+  "nothing was run — undo the steps it lists by hand (`kubectl expose-lb dns-setup` prints each one's undo command), then remove the file"
 
 /** `~/.config/kubectl-expose-lb/dns-setup.json` (or under $XDG_CONFIG_HOME). */
 export function defaultStateFile(env: NodeJS.ProcessEnv = process.env): string {
@@ -173,6 +173,14 @@ export async function runAction(action: SetupAction, options: ExecOptions): Prom
 
 /** Reads the state file; undefined when there is none. */
 export async function readState(stateFile: string): Promise<SetupState | undefined> {
+  return (await loadState(stateFile))?.state
+}
+
+/**
+ * Reads the state file and checks it against the plan its options give (state.ts): a file that is damaged, or
+ * that names anything dns-setup does not plan, is refused in one line before anything runs.
+ */
+async function loadState(stateFile: string): Promise<CheckedState | undefined> {
   let text: string
   try {
     text = await readFile(stateFile, 'utf8')
@@ -180,16 +188,25 @@ export async function readState(stateFile: string): Promise<SetupState | undefin
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined
     throw new SetupFailedError(`cannot read the dns-setup state file ${stateFile}: ${firstLine(error)}`, {cause: error})
   }
+  let json: unknown
   try {
-    const state = JSON.parse(text) as SetupState
-    if (state.version !== 1 || !Array.isArray(state.done)) throw new Error('not a dns-setup state (version 1)')
-    return state
+    json = JSON.parse(text)
   } catch (error) {
-    throw new SetupFailedError(
-      `the dns-setup state file ${stateFile} is damaged (${firstLine(error)}); revert by hand with the commands \`kubectl expose-lb dns-setup\` prints, then delete it`,
-      {cause: error},
-    )
+    throw damagedState(stateFile, `not JSON: ${firstLine(error)}`, error)
   }
+  const checked = checkState(json)
+  if ('damaged' in checked) throw damagedState(stateFile, checked.damaged)
+  if ('foreign' in checked) {
+    throw new SetupFailedError(`refusing the dns-setup state file ${stateFile}: ${checked.foreign}; ${UNDO_BY_HAND}`)
+  }
+  return checked.ok
+}
+
+function damagedState(stateFile: string, what: string, cause?: unknown): SetupFailedError {
+  return new SetupFailedError(
+    `the dns-setup state file ${stateFile} is damaged (${what}); ${UNDO_BY_HAND}`,
+    cause === undefined ? undefined : {cause},
+  )
 }
 
 /** Written to a temp file and renamed, so a crash leaves the old state or the new one, never half of one. */
@@ -213,23 +230,17 @@ function privilegeNote(action: SetupAction, options: ExecOptions): string {
  */
 export async function applySetup(plan: SetupPlan, stateFile: string, options: ExecOptions): Promise<number> {
   const log = options.log ?? (() => {})
+  const undoCommand = options.undoCommand ?? UNDO_COMMAND
   if (plan.blocker) throw new ExposeLbError('usage', `cannot apply: ${plan.blocker}`)
   const existing = await readState(stateFile)
   if (existing) {
     throw new ExposeLbError(
       'usage',
-      `dns-setup is already applied for ${existing.domain} (${existing.done.length} steps recorded in ${stateFile}); run \`kubectl expose-lb dns-setup --undo\` first`,
+      `dns-setup is already applied for ${existing.domain} (${existing.done.length} steps recorded in ${stateFile}); run \`${undoCommand}\` first`,
     )
   }
-  const state: SetupState = {
-    version: 1,
-    os: plan.os,
-    resolver: plan.resolver,
-    domain: plan.domain,
-    dnsAddress: plan.dnsAddress,
-    dnsPort: plan.dnsPort,
-    done: [],
-  }
+  let state = initialState(plan)
+  const done: SetupStep[] = []
   try {
     // Written before anything changes, so a state file that cannot be written stops us before the first step.
     await writeState(stateFile, state)
@@ -245,19 +256,20 @@ export async function applySetup(plan: SetupPlan, stateFile: string, options: Ex
     try {
       await runAction(step, options)
     } catch (error) {
-      const done = state.done.length
-      if (done === 0) await rm(stateFile, {force: true})
+      const count = done.length
+      if (count === 0) await rm(stateFile, {force: true})
       const recorded =
-        done === 0
+        count === 0
           ? 'nothing was changed'
-          : `the ${done} completed step${done === 1 ? ' is' : 's are'} recorded in ${stateFile}: run \`kubectl expose-lb dns-setup --undo\` to revert ${done === 1 ? 'it' : 'them'}`
+          : `the ${count} completed step${count === 1 ? ' is' : 's are'} recorded in ${stateFile}: run \`${undoCommand}\` to revert ${count === 1 ? 'it' : 'them'}`
       const hint = process.platform === 'win32' && step.sudo ? '; run it from PowerShell started as Administrator' : ''
       throw new SetupFailedError(
         `dns-setup step ${i + 1}/${total} (${step.description}) failed: ${firstLine(error)}${hint}; ${recorded}`,
         {cause: error},
       )
     }
-    state.done.push({description: step.description, undo: step.undo})
+    done.push(step)
+    state = withSteps(state, plan, done)
     await writeState(stateFile, state)
   }
   return total
@@ -269,26 +281,28 @@ export interface UndoResult {
 }
 
 /**
- * Runs the recorded undo actions in reverse and deletes the state file. Undefined when there is nothing to undo.
- * An undo action that fails does not stop the others; those that failed stay recorded for the next --undo.
+ * Runs the undo actions of the recorded steps in reverse, as the plan gives them (never as the file words them),
+ * and deletes the state file. Undefined when there is nothing to undo. An undo action that fails does not stop the
+ * others; those that failed stay recorded for the next --undo.
  */
 export async function undoSetup(stateFile: string, options: ExecOptions): Promise<UndoResult | undefined> {
   const log = options.log ?? (() => {})
-  const state = await readState(stateFile)
-  if (!state) return undefined
-  if (state.done.length === 0) {
+  const checked = await loadState(stateFile)
+  if (!checked) return undefined
+  const {state, plan, steps} = checked
+  if (steps.length === 0) {
     await rm(stateFile, {force: true})
     return {state, undone: 0}
   }
-  const failed: SetupState['done'] = []
+  const failed: SetupStep[] = []
   const reasons: string[] = []
-  const total = state.done.length
-  for (const [k, entry] of [...state.done].reverse().entries()) {
-    log(`[${k + 1}/${total}] ${entry.undo.description}: ${displayCommand(entry.undo, options)}`)
+  const total = steps.length
+  for (const [k, step] of [...steps].reverse().entries()) {
+    log(`[${k + 1}/${total}] ${step.undo.description}: ${displayCommand(step.undo, options)}`)
     try {
-      await runAction(entry.undo, options)
+      await runAction(step.undo, options)
     } catch (error) {
-      failed.unshift(entry)
+      failed.unshift(step)
       reasons.push(firstLine(error))
       log(`  failed: ${firstLine(error)}`)
     }
@@ -297,8 +311,8 @@ export async function undoSetup(stateFile: string, options: ExecOptions): Promis
     await rm(stateFile, {force: true})
     return {state, undone: total}
   }
-  await writeState(stateFile, {...state, done: failed})
+  await writeState(stateFile, withSteps(state, plan, failed))
   throw new SetupFailedError(
-    `could not undo ${failed.length} of ${total} dns-setup steps (first: ${reasons[0]}); they stay recorded in ${stateFile}: fix the cause and run --undo again, or delete that file if what they undo is already gone (the dummy link of systemd-resolved vanishes with a reboot)`,
+    `could not undo ${failed.length} of ${total} dns-setup steps (first: ${reasons[0]}); they stay recorded in ${stateFile}: fix the cause and run \`${options.undoCommand ?? UNDO_COMMAND}\` again, or delete that file if what they undo is already gone (the dummy link of systemd-resolved vanishes with a reboot)`,
   )
 }

@@ -74,6 +74,24 @@ export interface SetupStep extends SetupAction {
   undo: SetupAction
 }
 
+/**
+ * Stable names of the steps. The state file records them, so that --undo finds each completed step in the plan
+ * again and runs the plan's own undo action; never rename or reuse one.
+ */
+export const STEP_IDS = [
+  'link-add',
+  'link-address',
+  'link-up',
+  'resolved-domain',
+  'resolved-default-route',
+  'resolved-dns',
+  'nm-connection-add',
+  'nm-connection-up',
+  'resolver-file',
+  'nrpt-rule',
+] as const
+export type StepId = (typeof STEP_IDS)[number]
+
 export interface SetupOptions {
   os: TargetOs
   resolver: ResolverKind
@@ -86,6 +104,8 @@ export interface SetupOptions {
 
 export interface SetupPlan extends SetupOptions {
   steps: SetupStep[]
+  /** The id of each step: `stepIds[i]` names `steps[i]`. */
+  stepIds: StepId[]
   /** Facts worth knowing: version needs, persistence, how to check it worked. */
   notes: string[]
   /** Why these steps cannot work as asked (so --apply refuses); undefined when they can. */
@@ -132,14 +152,26 @@ const run = (description: string, argv: string[], why = SUDO_WHY): SetupAction =
   why,
 })
 
-const step = (action: SetupAction, undo: SetupAction): SetupStep => ({...action, undo})
+/** A step with its id, as the functions below build them; planDnsSetup splits them into steps and stepIds. */
+interface IdentifiedStep {
+  id: StepId
+  step: SetupStep
+}
 
-function systemdResolvedPlan(o: SetupOptions): Pick<SetupPlan, 'steps' | 'notes'> {
+/** What each resolver's function returns. */
+interface PlanParts extends Pick<SetupPlan, 'notes' | 'blocker'> {
+  steps: IdentifiedStep[]
+}
+
+const step = (id: StepId, action: SetupAction, undo: SetupAction): IdentifiedStep => ({id, step: {...action, undo}})
+
+function systemdResolvedPlan(o: SetupOptions): PlanParts {
   // Port 53 is left out so systemd before 246 accepts the address.
   const server = o.dnsPort === DNS_DEFAULT_PORT ? o.dnsAddress : hostPort(o.dnsAddress, o.dnsPort)
   const revert = run(`revert the DNS settings of ${LINK_NAME}`, ['resolvectl', 'revert', LINK_NAME])
   const steps = [
     step(
+      'link-add',
       run(
         `create a dummy network link ${LINK_NAME} to carry the zone's DNS settings`,
         ['ip', 'link', 'add', LINK_NAME, 'type', 'dummy'],
@@ -148,6 +180,7 @@ function systemdResolvedPlan(o: SetupOptions): Pick<SetupPlan, 'steps' | 'notes'
       run(`delete the link ${LINK_NAME}`, ['ip', 'link', 'delete', LINK_NAME]),
     ),
     step(
+      'link-address',
       run(
         `give ${LINK_NAME} an address (systemd-resolved ignores the DNS servers of a link without one)`,
         ['ip', 'address', 'add', LINK_ADDRESS, 'dev', LINK_NAME],
@@ -156,17 +189,24 @@ function systemdResolvedPlan(o: SetupOptions): Pick<SetupPlan, 'steps' | 'notes'
       run(`remove the address of ${LINK_NAME}`, ['ip', 'address', 'delete', LINK_ADDRESS, 'dev', LINK_NAME]),
     ),
     step(
+      'link-up',
       run(`bring ${LINK_NAME} up`, ['ip', 'link', 'set', LINK_NAME, 'up'], 'changes network settings'),
       run(`bring ${LINK_NAME} down`, ['ip', 'link', 'set', LINK_NAME, 'down']),
     ),
     // Routing domain and default-route go first: a link with a DNS server and neither would briefly receive
     // every query on the machine.
     step(
+      'resolved-domain',
       run(`route only names under ${o.domain} to ${LINK_NAME}`, ['resolvectl', 'domain', LINK_NAME, `~${o.domain}`]),
       revert,
     ),
-    step(run(`never send other names to ${LINK_NAME}`, ['resolvectl', 'default-route', LINK_NAME, 'false']), revert),
     step(
+      'resolved-default-route',
+      run(`never send other names to ${LINK_NAME}`, ['resolvectl', 'default-route', LINK_NAME, 'false']),
+      revert,
+    ),
+    step(
+      'resolved-dns',
       run(`send them to serve's responder at ${hostPort(o.dnsAddress, o.dnsPort)}`, [
         'resolvectl',
         'dns',
@@ -200,9 +240,10 @@ function systemdResolvedPlan(o: SetupOptions): Pick<SetupPlan, 'steps' | 'notes'
   return {steps, notes}
 }
 
-function networkManagerPlan(o: SetupOptions): Pick<SetupPlan, 'steps' | 'notes' | 'blocker'> {
+function networkManagerPlan(o: SetupOptions): PlanParts {
   const steps = [
     step(
+      'nm-connection-add',
       run(`create a NetworkManager dummy connection ${NM_CONNECTION} that sends ${o.domain} to serve`, [
         'nmcli',
         'connection',
@@ -229,6 +270,7 @@ function networkManagerPlan(o: SetupOptions): Pick<SetupPlan, 'steps' | 'notes' 
       run(`delete the connection ${NM_CONNECTION}`, ['nmcli', 'connection', 'delete', NM_CONNECTION]),
     ),
     step(
+      'nm-connection-up',
       run(`activate ${NM_CONNECTION}`, ['nmcli', 'connection', 'up', NM_CONNECTION]),
       run(`deactivate ${NM_CONNECTION}`, ['nmcli', 'connection', 'down', NM_CONNECTION]),
     ),
@@ -245,7 +287,7 @@ function networkManagerPlan(o: SetupOptions): Pick<SetupPlan, 'steps' | 'notes' 
   return {steps, notes, ...(blocker ? {blocker} : {})}
 }
 
-function resolverFilePlan(o: SetupOptions): Pick<SetupPlan, 'steps' | 'notes'> {
+function resolverFilePlan(o: SetupOptions): PlanParts {
   const path = `/etc/resolver/${o.domain}`
   const content = [
     `# kubectl expose-lb dns-setup: names under ${o.domain} go to the DNS responder of kubectl expose-lb serve`,
@@ -255,6 +297,7 @@ function resolverFilePlan(o: SetupOptions): Pick<SetupPlan, 'steps' | 'notes'> {
   ].join('\n')
   const steps = [
     step(
+      'resolver-file',
       {
         description: `write ${path}: send names under ${o.domain} to ${hostPort(o.dnsAddress, o.dnsPort)}`,
         command: {writeFile: path, content},
@@ -271,11 +314,12 @@ function resolverFilePlan(o: SetupOptions): Pick<SetupPlan, 'steps' | 'notes'> {
   return {steps, notes}
 }
 
-function nrptPlan(o: SetupOptions): Pick<SetupPlan, 'steps' | 'notes' | 'blocker'> {
+function nrptPlan(o: SetupOptions): PlanParts {
   const namespace = `.${o.domain}`
   const why = SUDO_WHY
   const steps = [
     step(
+      'nrpt-rule',
       {
         description: `add a Name Resolution Policy Table rule sending ${namespace} to ${o.dnsAddress}`,
         command: {
@@ -309,7 +353,7 @@ export function planDnsSetup(options: SetupOptions): SetupPlan {
   if (!RESOLVERS_BY_OS[options.os].includes(options.resolver)) {
     throw new Error(`resolver ${options.resolver} does not exist on ${options.os}`)
   }
-  const parts =
+  const {steps, ...parts} =
     options.resolver === 'systemd-resolved'
       ? systemdResolvedPlan(options)
       : options.resolver === 'networkmanager'
@@ -317,7 +361,20 @@ export function planDnsSetup(options: SetupOptions): SetupPlan {
         : options.resolver === 'resolver-file'
           ? resolverFilePlan(options)
           : nrptPlan(options)
-  return {...options, ...parts}
+  return {...options, ...parts, steps: steps.map((s) => s.step), stepIds: steps.map((s) => s.id)}
+}
+
+/** The step a state file's id names, or undefined when this plan has no such step. */
+export function findStep(plan: SetupPlan, id: string): {index: number; step: SetupStep} | undefined {
+  const index = plan.stepIds.indexOf(id as StepId)
+  const found = plan.steps[index]
+  return found ? {index, step: found} : undefined
+}
+
+/** The files a step creates (its writeFile), which its undo removes. */
+export function filesCreated(step: SetupAction): string[] {
+  const c = step.command
+  return !Array.isArray(c) && 'writeFile' in c ? [c.writeFile] : []
 }
 
 /** Quotes a word for POSIX shells when it holds anything but safe characters (`~` would be expanded). */

@@ -4,8 +4,9 @@
 // cannot wait for anything, so every step is synchronous; updates still go through a queue, one at a time.
 // A write replaces the file atomically (temp file in the same directory, mode and owner kept, fsync, rename); the
 // backup made once per run is written the same way; where rename cannot work (Docker bind-mounts /etc/hosts) the
-// file is rewritten in place. Lines outside the block are kept byte for byte: the file is read as latin1, so every
-// byte maps to one character and back.
+// file is rewritten in place. A file this run created is deleted again when its block goes, unless someone else
+// changed it since. Lines outside the block are kept byte for byte: the file is read as latin1, so every byte maps
+// to one character and back.
 import {
   accessSync,
   closeSync,
@@ -86,6 +87,8 @@ function isStaleTemp(target: string, file: string): boolean {
 export class HostsFile {
   private queue: Promise<void> = Promise.resolve()
   private backedUp = false
+  /** A file this run created (it was missing when written), as this run last left it; see isOwnFile(). */
+  private ownFile: FileIdentity | undefined
   /** From start() until the block is removed: the file may hold our block. */
   private started = false
   /** Updates are taken from start() until remove() is asked for; those still queued then are dropped. */
@@ -108,8 +111,10 @@ export class HostsFile {
   start(): Promise<void> {
     this.phase = 'running'
     return this.serialise(() => {
-      const target = resolveTarget(this.path)
+      let target: string
       try {
+        target = resolveTarget(this.path)
+        this.checkPlace(target)
         accessSync(dirname(target), constants.W_OK)
       } catch (error) {
         throw this.failure(error)
@@ -130,7 +135,8 @@ export class HostsFile {
       const next = this.splice(content, undefined)
       if (next === content) return
       this.log(`hosts file: removing the kubectl-expose-lb block a previous run left in ${this.path}`)
-      this.write(target, next)
+      // The backup is taken of the file without the dead run's block, or restoring it would bring the block back.
+      this.write(target, next, next)
     })
   }
 
@@ -170,6 +176,29 @@ export class HostsFile {
     }
   }
 
+  /**
+   * Refuses, before anything is written, a path that can never hold a hosts file: a directory, or a file whose
+   * directory is missing (serve creates the file, not its directories). The same exit status as a permission
+   * problem: both are about this path on this machine, not the flag's syntax.
+   */
+  private checkPlace(target: string): void {
+    if (entryKind(target) === 'directory') {
+      throw new ExposeLbError(
+        'hostsFile',
+        `cannot use ${this.path} as the hosts file: it is a directory — pass --hosts-file the path of a file, e.g. --hosts-file ${DEFAULT_HOSTS_FILE}`,
+      )
+    }
+    const dir = dirname(target)
+    const kind = entryKind(dir)
+    if (kind === 'directory') return
+    const why = kind === 'missing' ? `the directory ${dir} does not exist` : `${dir} is not a directory`
+    const fix =
+      kind === 'missing'
+        ? 'create it, or pass --hosts-file a path in an existing directory'
+        : 'pass --hosts-file a path in an existing directory'
+    throw new ExposeLbError('hostsFile', `cannot write ${this.path}: ${why} — ${fix}`)
+  }
+
   private serialise(step: () => void): Promise<void> {
     const run = this.queue.then(step)
     this.queue = run.catch(() => {})
@@ -182,7 +211,8 @@ export class HostsFile {
     const content = readHosts(target)
     if (content !== undefined) {
       const next = this.splice(content, undefined)
-      if (next !== content) this.write(target, next)
+      if (next === '' && this.isOwnFile(statSync(target))) this.delete(target)
+      else if (next !== content) this.write(target, next)
     }
     this.started = false
   }
@@ -198,14 +228,19 @@ export class HostsFile {
     }
   }
 
-  /** The one write of the hosts file: the backup first (once per run), then an atomic replace or an in-place one. */
-  private write(target: string, next: string): void {
+  /**
+   * The one write of the hosts file: the backup first (once per run, of `backup`, by default the file as it is; none
+   * of a file this run created and nobody else changed), then an atomic replace or an in-place one.
+   */
+  private write(target: string, next: string, backup?: string): void {
     const data = Buffer.from(next, 'latin1')
     try {
       const original = statSync(target, {throwIfNoEntry: false})
-      if (original && !this.backedUp) {
+      const own = !original || this.isOwnFile(original)
+      if (original && !this.backedUp && !own) {
+        const saved = backup === undefined ? readFileSync(target) : Buffer.from(backup, 'latin1')
         // Beside the real file when the path is a symlink; a plain rename, as the backup is no bind mount.
-        this.replaceFile(target + HOSTS_BACKUP_SUFFIX, readFileSync(target), original, tempPath(target), renameSync)
+        this.replaceFile(target + HOSTS_BACKUP_SUFFIX, saved, original, tempPath(target), renameSync)
         this.backedUp = true
       }
       try {
@@ -215,9 +250,32 @@ export class HostsFile {
         this.warnInPlace(error)
         writeInPlace(target, data)
       }
+      this.ownFile = own ? identityOf(statSync(target)) : undefined
     } catch (error) {
       throw this.failure(error)
     }
+  }
+
+  /**
+   * The file is one this run created and is still exactly as this run left it: no one else wrote to it, replaced
+   * it, or changed its mode or owner (which would make it theirs to keep).
+   */
+  private isOwnFile(stats: Stats): boolean {
+    const own = this.ownFile
+    if (!own) return false
+    const now = identityOf(stats)
+    return (Object.keys(own) as (keyof FileIdentity)[]).every((key) => own[key] === now[key])
+  }
+
+  /** Deletes a file this run created (only our block was in it), so the run leaves no empty file behind. */
+  private delete(target: string): void {
+    try {
+      rmSync(target)
+    } catch (error) {
+      throw this.failure(error)
+    }
+    this.ownFile = undefined
+    syncDirectory(dirname(target))
   }
 
   /**
@@ -295,12 +353,41 @@ export class HostsFile {
   }
 }
 
+/** What tells one version of a file from another without reading it: a rename, a write or a chmod/chown changes it. */
+interface FileIdentity {
+  ino: number
+  size: number
+  mode: number
+  uid: number
+  gid: number
+  mtimeMs: number
+  ctimeMs: number
+}
+
+function identityOf(stats: Stats): FileIdentity {
+  const {ino, size, mode, uid, gid, mtimeMs, ctimeMs} = stats
+  return {ino, size, mode, uid, gid, mtimeMs, ctimeMs}
+}
+
+/** Errors that mean "nothing there": no entry, or a path through something that is not a directory. */
+const NO_ENTRY_CODES = new Set(['ENOENT', 'ENOTDIR'])
+
 /** The file a path names, through symlinks: renaming over a symlink would replace the link, not the file. */
 function resolveTarget(path: string): string {
   try {
     return realpathSync(path)
   } catch (error) {
-    if (errnoCode(error) === 'ENOENT') return path
+    if (NO_ENTRY_CODES.has(errnoCode(error) ?? '')) return path
+    throw error
+  }
+}
+
+/** What is at `path`, through symlinks: a directory, something else, or nothing (ENOENT, or a path through a file). */
+function entryKind(path: string): 'directory' | 'other' | 'missing' {
+  try {
+    return statSync(path).isDirectory() ? 'directory' : 'other'
+  } catch (error) {
+    if (NO_ENTRY_CODES.has(errnoCode(error) ?? '')) return 'missing'
     throw error
   }
 }

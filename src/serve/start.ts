@@ -88,6 +88,10 @@ export async function serveUntilSignal(settings: ServeSettings): Promise<string>
     await demo?.close()
     throw error
   }
+  // Listening before the "serving" line goes out: whoever waits for that line may stop serve at once.
+  const stopped = new Promise<string>((resolve) => {
+    for (const name of STOP_SIGNALS) process.once(name, () => resolve(name))
+  })
   const ports = runtime.ports()
   const dnsPorts =
     ports.dnsUdp === ports.dnsTcp ? `${ports.dnsUdp} (udp, tcp)` : `${ports.dnsUdp}/udp, ${ports.dnsTcp}/tcp`
@@ -96,9 +100,7 @@ export async function serveUntilSignal(settings: ServeSettings): Promise<string>
   )
   if (demo) log.info(demoHints(settings.domain, routerAddressFor(settings.listen), ports.dnsUdp, ports.http))
 
-  const signal = await new Promise<string>((resolve) => {
-    for (const name of STOP_SIGNALS) process.once(name, () => resolve(name))
-  })
+  const signal = await stopped
   log.info(`${signal}: stopping; open connections get up to ${STOP_GRACE_MS / 1000} s`)
   await runtime.stop(STOP_GRACE_MS)
   await hosts?.remove()

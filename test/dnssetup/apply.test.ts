@@ -13,8 +13,9 @@ import {
   type CommandResult,
   type ExecOptions,
   type Runner,
+  type SetupState,
 } from '../../src/dnssetup/apply.js'
-import {planDnsSetup, type SetupOptions} from '../../src/dnssetup/plan.js'
+import {planDnsSetup, type SetupOptions, type SetupPlan} from '../../src/dnssetup/plan.js'
 
 const scratch = mkdtempSync(join(tmpdir(), 'dns-setup-'))
 afterAll(() => rmSync(scratch, {recursive: true, force: true}))
@@ -185,6 +186,236 @@ describe('applySetup and undoSetup: commands', () => {
     const damaged = join(tempDir(), 'state.json')
     writeFileSync(damaged, '{"version": 7')
     await expect(undoSetup(damaged, {runner, privileged: true})).rejects.toThrow(/is damaged/)
+  })
+})
+
+/** A state file as applySetup wrote it for `plan`, then changed by `edit` (its parsed JSON) and written back. */
+async function editedState(plan: SetupPlan, edit: (state: SetupState) => void): Promise<string> {
+  const state = join(tempDir(), 'state.json')
+  await applySetup(plan, state, {runner: fakeRunner().runner, privileged: true, root: tempDir()})
+  const json = JSON.parse(readFileSync(state, 'utf8')) as SetupState
+  edit(json)
+  writeFileSync(state, JSON.stringify(json, null, 2))
+  return state
+}
+
+const BY_HAND =
+  "nothing was run — undo the steps it lists by hand (`kubectl expose-lb dns-setup` prints each one's undo command), then remove the file"
+
+describe('the state file', () => {
+  it('records the id of each completed step and the files the steps created', async () => {
+    const linux = join(tempDir(), 'state.json')
+    await applySetup(linuxPlan(), linux, {runner: fakeRunner().runner, privileged: true})
+    const recorded = JSON.parse(readFileSync(linux, 'utf8')) as SetupState
+    expect(recorded.done.map((d) => d.id)).toEqual([
+      'link-add',
+      'link-address',
+      'link-up',
+      'resolved-domain',
+      'resolved-default-route',
+      'resolved-dns',
+    ])
+    expect(recorded.files).toEqual([])
+
+    const darwin = join(tempDir(), 'state.json')
+    await applySetup(darwinPlan(), darwin, {runner: fakeRunner().runner, privileged: false, root: tempDir()})
+    expect(JSON.parse(readFileSync(darwin, 'utf8'))).toMatchObject({
+      done: [{id: 'resolver-file'}],
+      files: ['/etc/resolver/kube.internal'],
+    })
+  })
+
+  const damaged: {name: string; plan: () => SetupPlan; edit: (s: SetupState) => void; what: string}[] = [
+    {
+      name: 'an entry without its undo action',
+      plan: linuxPlan,
+      edit: (s) => Object.assign(s.done, {1: {description: 'x'}}),
+      what: 'done[1] has no undo action',
+    },
+    {
+      name: 'done that is not a list',
+      plan: linuxPlan,
+      edit: (s) => Object.assign(s, {done: {}}),
+      what: 'done is not a list',
+    },
+    {
+      name: 'an undo command that is neither a program nor a file',
+      plan: linuxPlan,
+      edit: (s) => Object.assign(s.done[0]!.undo, {command: 42}),
+      what: 'done[0].undo.command is not a command',
+    },
+    {
+      name: 'an undo without its sudo flag',
+      plan: linuxPlan,
+      edit: (s) => Reflect.deleteProperty(s.done[2]!.undo, 'sudo'),
+      what: 'done[2].undo.sudo is not true or false',
+    },
+    {
+      name: 'a port that is a string',
+      plan: linuxPlan,
+      edit: (s) => Object.assign(s, {dnsPort: '53'}),
+      what: 'dnsPort is not a number',
+    },
+    {
+      name: 'a missing domain',
+      plan: linuxPlan,
+      edit: (s) => Reflect.deleteProperty(s, 'domain'),
+      what: 'domain is not a string',
+    },
+    {
+      name: 'files that are not a list of paths',
+      plan: darwinPlan,
+      edit: (s) => Object.assign(s, {files: '/etc/resolver/kube.internal'}),
+      what: 'files is not a list of paths',
+    },
+    {
+      name: 'another version',
+      plan: linuxPlan,
+      edit: (s) => Object.assign(s, {version: 2}),
+      what: 'not a dns-setup state (version 1)',
+    },
+  ]
+  it.each(damaged)('--undo refuses a state file with $name, naming it and the fix, running nothing', async (c) => {
+    const state = await editedState(c.plan(), c.edit)
+    const before = readFileSync(state, 'utf8')
+    const {runner, calls} = fakeRunner()
+    const error = await undoSetup(state, {runner, privileged: true, root: tempDir()}).catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(SetupFailedError)
+    expect((error as Error).message).toBe(`the dns-setup state file ${state} is damaged (${c.what}); ${BY_HAND}`)
+    expect(calls).toEqual([])
+    expect(readFileSync(state, 'utf8')).toBe(before)
+  })
+
+  const foreign: {name: string; plan: () => SetupPlan; edit: (s: SetupState) => void; what: string}[] = [
+    {
+      name: 'an undo command changed to another program',
+      plan: linuxPlan,
+      edit: (s) => (s.done[0]!.undo.command = ['rm', '-rf', '/']),
+      what: 'done[0] (link-add) undoes with ["rm","-rf","/"], where dns-setup plans ["ip","link","delete","expose-lb0"]',
+    },
+    {
+      name: 'an undo that drops sudo',
+      plan: linuxPlan,
+      edit: (s) => (s.done[0]!.undo.sudo = false),
+      what: 'done[0] (link-add) undoes without sudo, where dns-setup plans it with sudo',
+    },
+    {
+      name: 'a step id the resolver does not have',
+      plan: linuxPlan,
+      edit: (s) => (s.done[5]!.id = 'nrpt-rule'),
+      what: 'done[5] names the step "nrpt-rule", which systemd-resolved\'s steps do not have',
+    },
+    {
+      name: 'a step id dns-setup never had',
+      plan: linuxPlan,
+      edit: (s) => Object.assign(s.done[0]!, {id: 'format-disk'}),
+      what: 'done[0] names the step "format-disk", which systemd-resolved\'s steps do not have',
+    },
+    {
+      name: 'a step recorded twice',
+      plan: linuxPlan,
+      edit: (s) => s.done.push(s.done[0]!),
+      what: 'done[6] (link-add) comes after resolved-dns: recorded twice, or out of order',
+    },
+    {
+      name: 'an entry without an id whose undo matches no planned step',
+      plan: linuxPlan,
+      edit: (s) => (s.done = [{description: 'x', undo: {description: 'y', command: ['rm', '-rf', '/'], sudo: true}}]),
+      what: 'done[0] undoes with ["rm","-rf","/"], which no remaining systemd-resolved step does',
+    },
+    {
+      name: 'a domain that leaves /etc/resolver, with the undo edited to match',
+      plan: darwinPlan,
+      edit: (s) => {
+        s.domain = '../../etc/passwd'
+        s.done[0]!.undo.command = {removeFile: '/etc/resolver/../../etc/passwd'}
+      },
+      what: 'domain "../../etc/passwd" is not a DNS name',
+    },
+    {
+      name: 'a file its steps did not create',
+      plan: darwinPlan,
+      edit: (s) => (s.files = ['/etc/passwd']),
+      what: 'files ["/etc/passwd"] are not the files its steps created (["/etc/resolver/kube.internal"])',
+    },
+    {
+      name: 'a resolver of another OS',
+      plan: linuxPlan,
+      edit: (s) => (s.resolver = 'nrpt'),
+      what: 'resolver "nrpt" is not one of linux\'s (systemd-resolved, networkmanager)',
+    },
+    {
+      name: 'an OS dns-setup has no steps for',
+      plan: linuxPlan,
+      edit: (s) => Object.assign(s, {os: 'plan9'}),
+      what: 'os "plan9" is not linux, darwin or win32',
+    },
+    {
+      name: 'a port out of range',
+      plan: linuxPlan,
+      edit: (s) => (s.dnsPort = 0),
+      what: 'dnsPort 0 is not a port (1-65535)',
+    },
+  ]
+  it.each(foreign)('--undo refuses a state file with $name, running nothing', async (c) => {
+    const state = await editedState(c.plan(), c.edit)
+    const before = readFileSync(state, 'utf8')
+    const {runner, calls} = fakeRunner()
+    const root = tempDir()
+    mkdirSync(join(root, 'etc/resolver'), {recursive: true})
+    writeFileSync(join(root, 'etc/resolver/kube.internal'), 'nameserver 127.0.0.1\n')
+    const error = await undoSetup(state, {runner, privileged: true, root}).catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(SetupFailedError)
+    expect((error as Error).message).toBe(`refusing the dns-setup state file ${state}: ${c.what}; ${BY_HAND}`)
+    expect(calls).toEqual([])
+    expect(existsSync(join(root, 'etc/resolver/kube.internal'))).toBe(true)
+    expect(readFileSync(state, 'utf8')).toBe(before)
+  })
+
+  it('undoes a state file written before steps had ids, by the plan of each recorded undo', async () => {
+    const state = await editedState(linuxPlan(), (s) => {
+      for (const d of s.done) delete d.id
+      delete s.files
+    })
+    const {runner, calls} = fakeRunner()
+    expect((await undoSetup(state, {runner, privileged: true}))?.undone).toBe(6)
+    expect(calls.map((c) => c.argv)).toEqual(
+      linuxPlan()
+        .steps.map((s) => s.undo.command)
+        .reverse(),
+    )
+  })
+
+  it('runs the undo actions of the plan, not the text of the file', async () => {
+    const state = await editedState(linuxPlan(), (s) => (s.done[0]!.undo.description = '\u001b[2Jcleared'))
+    const log: string[] = []
+    const {runner} = fakeRunner()
+    await undoSetup(state, {runner, privileged: true, log: (l) => log.push(l)})
+    expect(log.at(-1)).toBe('[6/6] delete the link expose-lb0: ip link delete expose-lb0')
+  })
+})
+
+describe('hints name the state file in use', () => {
+  const undoCommand = 'kubectl expose-lb dns-setup --undo --state-file /tmp/my-state.json'
+
+  it('after a failed step, and when applied already', async () => {
+    const state = join(tempDir(), 'state.json')
+    const {runner} = fakeRunner((argv) => (argv.includes('up') ? {code: 1, stderr: 'no'} : {}))
+    await expect(applySetup(linuxPlan(), state, {runner, privileged: true, undoCommand})).rejects.toThrow(
+      `the 2 completed steps are recorded in ${state}: run \`${undoCommand}\` to revert them`,
+    )
+    await expect(applySetup(linuxPlan(), state, {runner, privileged: true, undoCommand})).rejects.toThrow(
+      `dns-setup is already applied for kube.internal (2 steps recorded in ${state}); run \`${undoCommand}\` first`,
+    )
+  })
+
+  it('after an undo step failed', async () => {
+    const state = join(tempDir(), 'state.json')
+    await applySetup(linuxPlan(), state, {runner: fakeRunner().runner, privileged: true})
+    const {runner} = fakeRunner((argv) => (argv[0] === 'ip' ? {code: 1, stderr: 'no'} : {}))
+    await expect(undoSetup(state, {runner, privileged: true, undoCommand})).rejects.toThrow(
+      `fix the cause and run \`${undoCommand}\` again`,
+    )
   })
 })
 

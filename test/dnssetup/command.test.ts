@@ -99,4 +99,80 @@ describe('dns-setup --undo', () => {
     expect(existsSync(join(root, 'etc/resolver/kube.internal'))).toBe(false)
     expect(existsSync(state)).toBe(false)
   })
+
+  /** A recorded macOS apply whose file landed under a temp root, as in the test above, changed by `edit`. */
+  function recordedMacState(edit: (recorded: SetupState) => void): {root: string; state: string; file: string} {
+    const dir = mkdtempSync(join(scratch, 'case-'))
+    const root = join(dir, 'root')
+    const file = join(root, 'etc/resolver/kube.internal')
+    mkdirSync(join(root, 'etc/resolver'), {recursive: true})
+    writeFileSync(file, 'nameserver 127.0.0.1\nport 5353\n')
+    const recorded: SetupState = {
+      version: 1,
+      os: 'darwin',
+      resolver: 'resolver-file',
+      domain: 'kube.internal',
+      dnsAddress: '127.0.0.1',
+      dnsPort: 5353,
+      done: [
+        {
+          id: 'resolver-file',
+          description: 'write /etc/resolver/kube.internal',
+          undo: {
+            description: 'remove /etc/resolver/kube.internal',
+            command: {removeFile: '/etc/resolver/kube.internal'},
+            sudo: true,
+          },
+        },
+      ],
+      files: ['/etc/resolver/kube.internal'],
+    }
+    edit(recorded)
+    const state = join(dir, 'state.json')
+    writeFileSync(state, JSON.stringify(recorded))
+    return {root, state, file}
+  }
+
+  const BY_HAND =
+    "nothing was run — undo the steps it lists by hand (`kubectl expose-lb dns-setup` prints each one's undo command), then remove the file"
+
+  it('refuses a state file with a damaged entry in one line naming it and the fix (exit 12)', async () => {
+    const {root, state, file} = recordedMacState((r) => r.done.push({description: 'x'} as SetupState['done'][0]))
+    const run = await dnsSetup('--undo', '--state-file', state, '--root', root)
+    expect(run).toEqual({
+      code: EXIT.setupFailed,
+      stdout: '',
+      stderr: `error: the dns-setup state file ${state} is damaged (done[1] has no undo action); ${BY_HAND}\n`,
+    })
+    expect(existsSync(file)).toBe(true)
+  })
+
+  it('refuses a state file that asks to remove a file dns-setup did not write, removing nothing (exit 12)', async () => {
+    const {root, state} = recordedMacState((r) => {
+      r.done[0]!.undo.command = {removeFile: '/etc/passwd'}
+      r.files = ['/etc/passwd']
+    })
+    mkdirSync(join(root, 'etc'), {recursive: true})
+    writeFileSync(join(root, 'etc/passwd'), 'root:x:0:0::/root:/bin/sh\n')
+    const run = await dnsSetup('--undo', '--state-file', state, '--root', root)
+    expect(run).toEqual({
+      code: EXIT.setupFailed,
+      stdout: '',
+      stderr: `error: refusing the dns-setup state file ${state}: done[0] (resolver-file) undoes with {"removeFile":"/etc/passwd"}, where dns-setup plans {"removeFile":"/etc/resolver/kube.internal"}; ${BY_HAND}\n`,
+    })
+    expect(existsSync(join(root, 'etc/passwd'))).toBe(true)
+  })
+
+  it('names --state-file in the hint when an undo step fails', async () => {
+    const {root, state, file} = recordedMacState(() => {})
+    // A directory where the resolver file was: removing it fails.
+    rmSync(file)
+    mkdirSync(join(file, 'sub'), {recursive: true})
+    const run = await dnsSetup('--undo', '--state-file', state, '--root', root)
+    expect(run.code).toBe(EXIT.setupFailed)
+    expect(run.stderr).toContain(
+      `fix the cause and run \`kubectl expose-lb dns-setup --undo --state-file ${state}\` again`,
+    )
+    expect(existsSync(state)).toBe(true)
+  })
 })

@@ -2,6 +2,7 @@
 import {describe, expect, it} from 'vitest'
 import {
   chooseResolver,
+  findStep,
   formatCommand,
   planDnsSetup,
   renderPlan,
@@ -121,6 +122,18 @@ describe('planDnsSetup', () => {
     expect(planDnsSetup(options({os: 'win32', resolver: 'nrpt', dnsPort: 5353})).blocker).toBe(
       'the Windows NRPT always sends to port 53 (--dns-port 5353): run serve on port 53 and pass --dns-port 53',
     )
+  })
+
+  it.each([
+    [options({}), ['link-add', 'link-address', 'link-up', 'resolved-domain', 'resolved-default-route', 'resolved-dns']],
+    [options({resolver: 'networkmanager'}), ['nm-connection-add', 'nm-connection-up']],
+    [options({os: 'darwin', resolver: 'resolver-file'}), ['resolver-file']],
+    [options({os: 'win32', resolver: 'nrpt'}), ['nrpt-rule']],
+  ])('names each $resolver step with a stable id (the state file records it)', (o, ids) => {
+    const plan = planDnsSetup(o)
+    expect(plan.stepIds).toEqual(ids)
+    expect(ids.map((id) => findStep(plan, id)?.step)).toEqual(plan.steps)
+    expect(findStep(plan, 'nrpt-rule' === ids[0] ? 'link-add' : 'nrpt-rule')).toBeUndefined()
   })
 
   it('refuses a resolver the OS does not have', () => {

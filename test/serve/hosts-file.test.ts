@@ -21,6 +21,7 @@ import {
   replaceBlock,
   unwritableHostEntries,
 } from '../../src/serve/hosts-block.js'
+import {ExposeLbError} from '../../src/errors.js'
 import {HostsFile} from '../../src/serve/hosts-file.js'
 import {versionHosts} from './hosts-file-crash.js'
 
@@ -438,6 +439,36 @@ describe('HostsFile', () => {
     expect(readdirSync(dir).sort()).toEqual(['hosts', 'hosts.expose-lb.bak', 'link'])
   })
 
+  describe('refuses a path that cannot be a hosts file, in one line naming it and the fix, writing nothing', () => {
+    const cases: {name: string; path: (dir: string) => string; message: (dir: string) => string}[] = [
+      {
+        name: 'a directory',
+        path: (dir) => dir,
+        message: (dir) =>
+          `cannot use ${dir} as the hosts file: it is a directory — pass --hosts-file the path of a file, e.g. --hosts-file /etc/hosts`,
+      },
+      {
+        name: 'a file in a missing directory',
+        path: (dir) => join(dir, 'missing', 'hosts'),
+        message: (dir) =>
+          `cannot write ${join(dir, 'missing', 'hosts')}: the directory ${join(dir, 'missing')} does not exist — create it, or pass --hosts-file a path in an existing directory`,
+      },
+      {
+        name: 'a path through a file',
+        path: (dir) => join(dir, 'hosts', 'hosts'),
+        message: (dir) =>
+          `cannot write ${join(dir, 'hosts', 'hosts')}: ${join(dir, 'hosts')} is not a directory — pass --hosts-file a path in an existing directory`,
+      },
+    ]
+    it.each(cases)('$name', async ({path, message}) => {
+      const {dir} = makeHostsFile()
+      const error = await new HostsFile(path(dir)).start().catch((e: unknown) => e)
+      expect(error).toBeInstanceOf(ExposeLbError)
+      expect(error).toMatchObject({code: 'hostsFile', message: message(dir)})
+      expect(readdirSync(dir)).toEqual(['hosts'])
+    })
+  })
+
   it('creates a missing file with mode 0644', async () => {
     const {dir} = makeHostsFile()
     const path = join(dir, 'new-hosts')
@@ -446,6 +477,46 @@ describe('HostsFile', () => {
     await file.update(radarr)
     expect(read(path)).toEqual(`${renderHostsBlock(radarr)}\n`)
     expect(statSync(path).mode & 0o7777).toEqual(0o644)
+  })
+
+  it.each(['remove', 'removeSync'] as const)(
+    '%s() deletes a file the run created, and it made no backup of it (nothing of yours was in it)',
+    async (how) => {
+      const {dir} = makeHostsFile()
+      const path = join(dir, 'new-hosts')
+      const file = new HostsFile(path)
+      await file.start()
+      await file.update(radarr)
+      await file.update(sonarr)
+      expect(read(path)).toEqual(`${renderHostsBlock(sonarr)}\n`)
+      if (how === 'remove') await file.remove()
+      else file.removeSync()
+      expect(readdirSync(dir)).toEqual(['hosts'])
+    },
+  )
+
+  it('keeps a file the run created once someone else wrote to it, with only their lines', async () => {
+    const {dir} = makeHostsFile()
+    const path = join(dir, 'new-hosts')
+    const file = new HostsFile(path)
+    await file.start()
+    await file.update(radarr)
+    writeFileSync(path, `10.0.0.1 nas\n${read(path)}`)
+    await file.update(sonarr)
+    await file.remove()
+    expect(read(path)).toEqual('10.0.0.1 nas\n')
+  })
+
+  it('backs up the file without the block a killed run left, never the block itself', async () => {
+    const original = '# mine\n127.0.0.1 localhost\n'
+    const {path} = makeHostsFile(`${original}${renderHostsBlock(radarr)}\n`)
+    const file = new HostsFile(path)
+    await file.start()
+    expect(read(`${path}.expose-lb.bak`)).toEqual(original)
+    await file.update(sonarr)
+    await file.remove()
+    expect(read(path)).toEqual(original)
+    expect(read(`${path}.expose-lb.bak`)).toEqual(original)
   })
 })
 
@@ -503,6 +574,14 @@ describe('HostsFile killed in the middle of a series of updates', () => {
     await new HostsFile(path).start()
     expect(read(path)).toEqual(original)
     expect(readdirSync(dir).sort()).toEqual(['hosts', 'hosts.expose-lb.bak'])
+  })
+
+  it("the next start's backup is the file without the killed run's block", async () => {
+    const {path} = makeHostsFile(original)
+    await killWriter(path, [], (_, n) => n >= 5)
+    expect(read(path)).not.toEqual(original)
+    await new HostsFile(path).start()
+    expect(read(`${path}.expose-lb.bak`)).toEqual(original)
   })
 
   it('between the temp file and the rename: the file is the previous version, the temp file goes at start', async () => {
