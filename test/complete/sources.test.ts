@@ -6,6 +6,9 @@ import {delimiter, join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {clusterSource, contextNames, kubeconfigFiles} from '../../src/complete/sources.js'
 import {loadObjectsFromYaml, startSimServer, type SimServer} from '../../src/sim/api-server.js'
+
+/** For the lists that must succeed: completion's own 2 s limit is for a user's TAB, not a loaded test machine. */
+const GENEROUS_MS = 10_000
 import {HOMELAB_YAML} from '../../src/sim/homelab.js'
 
 const scratch = mkdtempSync(join(tmpdir(), 'expose-lb-complete-'))
@@ -71,13 +74,13 @@ describe('namespace names from the cluster', () => {
   afterAll(() => sim.close())
 
   it('lists the namespaces of the current context', async () => {
-    const source = clusterSource({HOME: scratch, KUBECONFIG: config})
+    const source = clusterSource({HOME: scratch, KUBECONFIG: config}, GENEROUS_MS)
     expect(await source.namespaces({})).toEqual(['default', 'dns', 'iot', 'media', 'monitoring'])
   })
 
   it('asks the cluster of the --kubeconfig and --context typed on the line', async () => {
     const merged = file('merged', kubeconfigWith(['elsewhere']))
-    const source = clusterSource({HOME: scratch, KUBECONFIG: merged})
+    const source = clusterSource({HOME: scratch, KUBECONFIG: merged}, GENEROUS_MS)
     expect(await source.namespaces({})).toEqual([]) // elsewhere is 127.0.0.1:1: nothing listens
     expect(await source.namespaces({kubeconfig: config, context: 'sim'})).toContain('media')
     expect(await source.namespaces({kubeconfig: config, context: 'nope'})).toEqual([])
