@@ -88,6 +88,11 @@ export async function serveUntilSignal(settings: ServeSettings): Promise<string>
     await demo?.close()
     throw error
   }
+  // Listen for the stop signals before announcing "serving": whoever waits for that line (a supervisor, a test) may
+  // signal at once, and a signal without a listener still has its default action and ends Node on the spot.
+  const stopped = new Promise<string>((resolve) => {
+    for (const name of STOP_SIGNALS) process.once(name, () => resolve(name))
+  })
   const ports = runtime.ports()
   const dnsPorts =
     ports.dnsUdp === ports.dnsTcp ? `${ports.dnsUdp} (udp, tcp)` : `${ports.dnsUdp}/udp, ${ports.dnsTcp}/tcp`
@@ -96,9 +101,7 @@ export async function serveUntilSignal(settings: ServeSettings): Promise<string>
   )
   if (demo) log.info(demoHints(settings.domain, routerAddressFor(settings.listen), ports.dnsUdp, ports.http))
 
-  const signal = await new Promise<string>((resolve) => {
-    for (const name of STOP_SIGNALS) process.once(name, () => resolve(name))
-  })
+  const signal = await stopped
   log.info(`${signal}: stopping; open connections get up to ${STOP_GRACE_MS / 1000} s`)
   await runtime.stop(STOP_GRACE_MS)
   await hosts?.remove()
