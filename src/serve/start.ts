@@ -1,5 +1,5 @@
 // `serve` as one call: the hosts file, the demo cluster, the watch and the runtime wired together, started, and
-// stopped on SIGINT/SIGTERM. The command parses flags into ServeSettings and calls serveUntilSignal(); it alone
+// stopped on a stop signal (STOP_SIGNALS). The command parses flags into ServeSettings and calls serveUntilSignal(); it alone
 // ends the process. Heavy modules (client-node, the simulator) load here, lazily, so `--help` stays fast.
 import type {Logger} from '../log.js'
 import type {AddressType} from '../plan/types.js'
@@ -88,7 +88,8 @@ export async function serveUntilSignal(settings: ServeSettings): Promise<string>
     await demo?.close()
     throw error
   }
-  // Listening before the "serving" line goes out: whoever waits for that line may stop serve at once.
+  // Listen for the stop signals before announcing "serving": whoever waits for that line (a supervisor, a test) may
+  // signal at once, and a signal without a listener still has its default action and ends Node on the spot.
   const stopped = new Promise<string>((resolve) => {
     for (const name of STOP_SIGNALS) process.once(name, () => resolve(name))
   })
