@@ -1,6 +1,6 @@
 // `serve` as one call: the hosts file, the demo cluster, the watch and the runtime wired together, started, and
-// stopped on a stop signal (STOP_SIGNALS). The command parses flags into ServeSettings and calls serveUntilSignal(); it alone
-// ends the process. Heavy modules (client-node, the simulator) load here, lazily, so `--help` stays fast.
+// stopped on a stop signal (STOP_SIGNALS). The command parses flags into ServeSettings and calls
+// serveUntilSignal(); it alone ends the process. Heavy modules (client-node, the simulator) load here, lazily, so `--help` stays fast.
 import type {Logger} from '../log.js'
 import type {AddressType} from '../plan/types.js'
 import type {AddressRange} from '../servemap/addresses.js'
