@@ -37,6 +37,8 @@ export default tseslint.config(
       'src/complete/complete.ts',
       'src/recommend/*.ts',
       'src/dnssetup/plan.ts',
+      'src/service/plan.ts',
+      'src/service/definitions.ts',
       'src/dashboard/state.ts',
       'src/serve/hosts-block.ts',
       'src/doctor/report.ts',
