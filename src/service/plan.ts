@@ -123,13 +123,13 @@ export interface ServiceLocation {
 /** The service's files and logs for one OS and scope. */
 export function serviceLocation(os: TargetOs, scope: ServiceScope, user: ServiceUser): ServiceLocation {
   if (os === 'linux') {
-    const user_ = scope === 'user'
+    const perUser = scope === 'user'
     return {
       os,
       scope,
       kind: `systemd ${scope} unit`,
-      definition: user_ ? `${user.home}/.config/systemd/user/${UNIT_NAME}` : `/etc/systemd/system/${UNIT_NAME}`,
-      logs: `journalctl ${user_ ? '--user ' : ''}-u ${UNIT_NAME}`,
+      definition: perUser ? `${user.home}/.config/systemd/user/${UNIT_NAME}` : `/etc/systemd/system/${UNIT_NAME}`,
+      logs: `journalctl ${perUser ? '--user ' : ''}-u ${UNIT_NAME}`,
     }
   }
   if (os === 'darwin') {

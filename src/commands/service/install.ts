@@ -27,12 +27,12 @@ Running it again replaces the service. --dry-run prints the files and commands i
   static override flags = {
     ...serveFlags,
     'dns-port': Flags.integer({
-      description: `DNS port, UDP and TCP [default: ${DEFAULT_DNS_PORT}, which needs privilege: see above]`,
+      description: `DNS port, UDP and TCP [default: ${DEFAULT_DNS_PORT}, which needs privilege: see DESCRIPTION]`,
       min: 0,
       max: 65535,
     }),
     'http-port': Flags.integer({
-      description: `HTTP port [default: ${DEFAULT_HTTP_PORT}, which needs privilege: see above]`,
+      description: `HTTP port [default: ${DEFAULT_HTTP_PORT}, which needs privilege: see DESCRIPTION]`,
       min: 0,
       max: 65535,
     }),
