@@ -7,16 +7,16 @@ const LAYERS = [
   {name: 'commands', path: '^src/commands/', comment: 'thin commands: parse flags, call one function, render'},
   {
     name: 'orchestration',
-    path: '^src/(serve|doctor)/|^src/dnssetup/apply\\.ts$',
-    comment: "serve's loop and start-up, doctor's probes, dns-setup's runner",
+    path: '^src/(serve|doctor)/|^src/(dnssetup|service)/apply\\.ts$',
+    comment: "serve's loop and start-up, doctor's probes, the runners of dns-setup and service",
   },
   {name: 'simulator', path: '^src/sim/', comment: 'the simulated API server and loopback nodes (tests, --demo)'},
   {name: 'adapters', path: '^src/(proxy|dns|kube|complete)/', comment: 'sockets, the API client, completion sources'},
   {name: 'pages', path: '^src/dashboard/', comment: 'the dashboard and the HTML pages the router serves'},
   {
     name: 'contracts',
-    path: '^src/(servemap|recommend|output)/|^src/dnssetup/(plan|state)\\.ts$',
-    comment: 'pure: the serve map, recommendations, report shapes, dns-setup steps and their state file',
+    path: '^src/(servemap|recommend|output)/|^src/dnssetup/(plan|state)\\.ts$|^src/service/(plan|definitions)\\.ts$',
+    comment: 'pure: the serve map, recommendations, report shapes, dns-setup steps and state file, service steps',
   },
   {name: 'core', path: '^src/(plan|detect)/', comment: 'pure: cluster snapshot → plan, detection'},
   {

@@ -38,6 +38,8 @@ export default tseslint.config(
       'src/recommend/*.ts',
       'src/dnssetup/plan.ts',
       'src/dnssetup/state.ts',
+      'src/service/plan.ts',
+      'src/service/definitions.ts',
       'src/dashboard/state.ts',
       'src/serve/hosts-block.ts',
       'src/doctor/report.ts',

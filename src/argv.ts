@@ -11,9 +11,12 @@ export function hoistCommand(argv: string[], commandIds: readonly string[], valu
       if (!word.includes('=') && valueFlags.has(word)) i++
       continue
     }
-    if (!commandIds.includes(word)) return argv
-    if (i === 0) return argv
-    return [word, ...argv.slice(0, i), ...argv.slice(i + 1)]
+    // A topic (`service` of oclif's id `service:install`) moves with its subcommand, or alone (oclif lists them).
+    const topic = commandIds.some((id) => id.startsWith(`${word}:`))
+    const words =
+      topic && commandIds.includes(`${word}:${argv[i + 1]}`) ? 2 : topic || commandIds.includes(word) ? 1 : 0
+    if (words === 0 || i === 0) return argv
+    return [...argv.slice(i, i + words), ...argv.slice(0, i), ...argv.slice(i + words)]
   }
   return argv
 }

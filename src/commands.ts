@@ -6,6 +6,9 @@ import Doctor from './commands/doctor.js'
 import List from './commands/list.js'
 import Recommend from './commands/recommend.js'
 import Serve from './commands/serve.js'
+import ServiceInstall from './commands/service/install.js'
+import ServiceStatus from './commands/service/status.js'
+import ServiceUninstall from './commands/service/uninstall.js'
 
 // Alphabetical, the order help and completion list them in.
 export const COMMANDS = {
@@ -14,5 +17,9 @@ export const COMMANDS = {
   list: List,
   recommend: Recommend,
   serve: Serve,
+  // A topic: `service install` (package.json oclif.topicSeparator is a space; ids keep oclif's colon).
+  'service:install': ServiceInstall,
+  'service:status': ServiceStatus,
+  'service:uninstall': ServiceUninstall,
   __complete: Complete,
 }

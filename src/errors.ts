@@ -19,6 +19,8 @@ export const EXIT = {
   setupFailed: 12,
   /** serve --hosts-file: the hosts file cannot be written. */
   hostsFile: 13,
+  /** service install/uninstall: a step failed, or the service manager is not available. */
+  serviceFailed: 14,
 } as const
 
 export type ErrorCode = keyof typeof EXIT

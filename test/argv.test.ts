@@ -25,6 +25,19 @@ describe('hoistCommand', () => {
   })
 })
 
+describe('hoistCommand with a topic', () => {
+  const ids = ['serve', 'service:install', 'service:status']
+  it.each([
+    ['--context prod service install --dry-run', 'service install --context prod --dry-run'],
+    ['--kubeconfig /tmp/k service status', 'service status --kubeconfig /tmp/k'],
+    ['service install --context prod', 'service install --context prod'],
+    ['--context prod service', 'service --context prod'], // the topic alone: oclif prints its help
+    ['--context prod service frobnicate', 'service --context prod frobnicate'],
+  ])('%s → %s', (input, output) => {
+    expect(hoistCommand(input.split(' '), ids, valueFlags(COMMANDS)).join(' ')).toBe(output)
+  })
+})
+
 describe('normalizeVerbosity', () => {
   it.each([
     ['-v', '--verbose=1'],

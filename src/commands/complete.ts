@@ -26,7 +26,8 @@ export default class Complete extends Command {
           helpFlags,
         ),
       )
-      text = formatCompletion(await complete(words.length > 0 ? words : [''], commands, clusterSource()))
+      const topics = this.config.topics.map((t) => ({name: t.name, description: t.description}))
+      text = formatCompletion(await complete(words.length > 0 ? words : [''], commands, clusterSource(), topics))
     } catch {
       // Nothing to offer; a message would land in the middle of the user's command line.
     }

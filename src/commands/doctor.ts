@@ -12,6 +12,7 @@ how to fix a problem:
   nodes        every node address serve sends traffic to accepts a TCP connection from here (1.5 s)
   dns-port     the DNS port is free for serve, or held by serve
   http-port    the HTTP port is free for serve, or held by serve
+  service      serve is installed to run at login (service install) and runs (skip when not installed)
 Exits 0 when no check fails (warnings included), 11 when one does (a cluster that cannot be read is a failed \
 check: the port checks still run), 2 for a usage error.`
   static override examples = [

@@ -2,10 +2,13 @@ import {Command, Flags} from '@oclif/core'
 import {ExposeLbError} from '../errors.js'
 import {createLogger} from '../log.js'
 import {DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_MAX_CONNECTIONS} from '../proxy/socket.js'
-import {parseIpRange} from '../servemap/addresses.js'
+import {parseIpRange, type AddressRange} from '../servemap/addresses.js'
 import {isLoopback} from '../net/address.js'
 import {advertiseFlag, clusterFlags, domainFlag, ipFlag, planFlags} from './flags.js'
 
+/** serve's ports without --demo (service install decides from them whether serve needs privilege). */
+export const DEFAULT_DNS_PORT = 53
+export const DEFAULT_HTTP_PORT = 80
 const DEMO_DNS_PORT = 5353
 const DEMO_HTTP_PORT = 8080
 /** On macOS only 127.0.0.1 answers among the loopback addresses, so per-service addresses are off there. */
@@ -34,12 +37,12 @@ With --demo it runs against a built-in simulated homelab (three loopback nodes),
         'With --listen on a LAN address or 0.0.0.0: the address DNS gives other machines for every name [default: --listen]',
     }),
     'dns-port': Flags.integer({
-      description: `DNS port, UDP and TCP [default: 53; ${DEMO_DNS_PORT} with --demo]`,
+      description: `DNS port, UDP and TCP [default: ${DEFAULT_DNS_PORT}; ${DEMO_DNS_PORT} with --demo]`,
       min: 0,
       max: 65535,
     }),
     'http-port': Flags.integer({
-      description: `HTTP port [default: 80; ${DEMO_HTTP_PORT} with --demo]`,
+      description: `HTTP port [default: ${DEFAULT_HTTP_PORT}; ${DEMO_HTTP_PORT} with --demo]`,
       min: 0,
       max: 65535,
     }),
@@ -72,11 +75,7 @@ With --demo it runs against a built-in simulated homelab (three loopback nodes),
 
   async run(): Promise<void> {
     const {flags} = await this.parse(Serve)
-    const domain = await domainFlag(flags.domain)
-    const range = parseIpRange(flags['ip-range'])
-    if (range && 'error' in range) throw new ExposeLbError('usage', range.error)
-    ipFlag('listen', flags.listen)
-    const advertise = advertiseFlag(flags.listen, flags.advertise)
+    const {domain, range, advertise} = await checkServeFlags(flags)
     const logger = createLogger({format: flags['log-format'], verbosity: flags.verbose})
     if (!isLoopback(flags.listen)) {
       logger.warn(
@@ -90,8 +89,8 @@ With --demo it runs against a built-in simulated homelab (three loopback nodes),
       addressType: flags['address-type'],
       listen: flags.listen,
       advertise,
-      dnsPort: flags['dns-port'] ?? (flags.demo ? DEMO_DNS_PORT : 53),
-      httpPort: flags['http-port'] ?? (flags.demo ? DEMO_HTTP_PORT : 80),
+      dnsPort: flags['dns-port'] ?? (flags.demo ? DEMO_DNS_PORT : DEFAULT_DNS_PORT),
+      httpPort: flags['http-port'] ?? (flags.demo ? DEMO_HTTP_PORT : DEFAULT_HTTP_PORT),
       range,
       kubeconfig: flags.kubeconfig,
       context: flags.context,
@@ -106,4 +105,18 @@ With --demo it runs against a built-in simulated homelab (three loopback nodes),
     })
     process.exit(0)
   }
+}
+
+/** serve's flags checked as serve checks them at start (service install checks them before writing a unit). */
+export async function checkServeFlags(flags: {
+  domain: string
+  'ip-range': string
+  listen: string
+  advertise?: string | undefined
+}): Promise<{domain: string; range: AddressRange | undefined; advertise: string | undefined}> {
+  const domain = await domainFlag(flags.domain)
+  const range = parseIpRange(flags['ip-range'])
+  if (range && 'error' in range) throw new ExposeLbError('usage', range.error)
+  ipFlag('listen', flags.listen)
+  return {domain, range, advertise: advertiseFlag(flags.listen, flags.advertise)}
 }

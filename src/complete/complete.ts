@@ -44,6 +44,37 @@ export interface CommandSpec {
   flags: FlagSpec[]
 }
 
+/** A topic: the first word of commands such as `service install` (oclif ids `service:install`). */
+export interface Topic {
+  name: string
+  description?: string
+}
+
+/**
+ * The words that can come next where a command is expected: after a topic its subcommands, else the commands
+ * without a topic and the topics, each once.
+ */
+function commandWords(
+  commands: readonly CommandSpec[],
+  topic: string | undefined,
+  prefix: string,
+  topics: readonly Topic[],
+): Candidate[] {
+  if (topic !== undefined)
+    return commands
+      .filter((c) => c.id.startsWith(`${topic}:`))
+      .map((c) => ({value: c.id.slice(topic.length + 1), description: c.summary}))
+      .filter((c) => c.value.startsWith(prefix))
+  const words: Candidate[] = []
+  for (const c of commands) {
+    const [first = '', rest] = c.id.split(':', 2)
+    if (words.some((w) => w.value === first)) continue
+    const description = rest === undefined ? c.summary : topics.find((t) => t.name === first)?.description
+    words.push({value: first, ...(description === undefined ? {} : {description})})
+  }
+  return words.filter((w) => w.value.startsWith(prefix))
+}
+
 /** One line of the answer. */
 export interface Candidate {
   value: string
@@ -85,6 +116,7 @@ export async function complete(
   words: readonly string[],
   commands: readonly CommandSpec[],
   source: ValueSource,
+  topics: readonly Topic[] = [],
 ): Promise<Completion> {
   const current = words.at(-1) ?? ''
   const line = readLine(words.slice(0, -1), commands)
@@ -104,12 +136,8 @@ export async function complete(
       directive: DIRECTIVE.noFileComp,
     }
   }
-  if (!line.command) {
-    const candidates = commands
-      .filter((c) => c.id.startsWith(current))
-      .map((c) => ({value: c.id, description: c.summary}))
-    return {candidates, directive: DIRECTIVE.noFileComp}
-  }
+  if (!line.command)
+    return {candidates: commandWords(commands, line.topic, current, topics), directive: DIRECTIVE.noFileComp}
   if (current === '') {
     return {candidates: flagCandidates(line.command.flags, current, line.used, false), directive: DIRECTIVE.noFileComp}
   }
@@ -199,6 +227,8 @@ interface Line {
   endOfFlags: boolean
   /** A word before any subcommand that names none: the CLI would fail, so nothing fits. */
   stray: boolean
+  /** A topic typed, its subcommand not yet (`service <TAB>`). */
+  topic?: string
 }
 
 function readLine(words: readonly string[], commands: readonly CommandSpec[]): Line {
@@ -237,7 +267,12 @@ function readLine(words: readonly string[], commands: readonly CommandSpec[]): L
         break
       }
     } else if (!line.command) {
-      line.command = commands.find((c) => c.id === word)
+      const id = line.topic === undefined ? word : `${line.topic}:${word}`
+      line.command = commands.find((c) => c.id === id)
+      if (!line.command && line.topic === undefined && commands.some((c) => c.id.startsWith(`${word}:`))) {
+        line.topic = word
+        continue
+      }
       line.stray = !line.command
       if (line.stray) return line
     }

@@ -3,7 +3,7 @@
 // an injectable runner (tests record the calls instead of changing anything) and never through a shell.
 import {spawn} from 'node:child_process'
 import {accessSync, constants, existsSync} from 'node:fs'
-import {mkdir, readFile, rename, rm, writeFile} from 'node:fs/promises'
+import {chmod, mkdir, readFile, rename, rm, writeFile} from 'node:fs/promises'
 import {homedir} from 'node:os'
 import {delimiter, dirname, join} from 'node:path'
 import {ExposeLbError, firstLine} from '../errors.js'
@@ -34,6 +34,9 @@ export interface CommandResult {
 
 /** Runs one program with its arguments (no shell); `input` goes to its stdin. */
 export type Runner = (argv: string[], options?: {input?: string}) => Promise<CommandResult>
+
+/** How a PowerShell line runs: without the user's profile, never waiting for input. */
+export const POWERSHELL = ['powershell.exe', '-NoProfile', '-NonInteractive', '-Command']
 
 /** Exit status shells use for a command that was not found. */
 const COMMAND_NOT_FOUND = 127
@@ -121,7 +124,8 @@ export function detectLinuxResolverFacts(): LinuxResolverFacts {
   return {resolvedStub: existsSync(RESOLVED_STUB), resolvectl: onPath('resolvectl'), nmcli: onPath('nmcli')}
 }
 
-function rebase(root: string | undefined, path: string): string {
+/** Where `path` is when files go under a test root. */
+export function rebase(root: string | undefined, path: string): string {
   return root === undefined ? path : join(root, path)
 }
 
@@ -148,7 +152,7 @@ export async function runAction(action: SetupAction, options: ExecOptions): Prom
     return
   }
   if ('powershell' in c) {
-    await runChecked(['powershell.exe', '-NoProfile', '-NonInteractive', '-Command', c.powershell], options)
+    await runChecked([...POWERSHELL, c.powershell], options)
     return
   }
   // Files under a test root belong to this process; elsewhere a root-owned directory needs sudo.
@@ -164,10 +168,12 @@ export async function runAction(action: SetupAction, options: ExecOptions): Prom
   if (existsSync(path)) throw new Error(`${path} already exists; remove it first if an earlier dns-setup left it`)
   if (direct) {
     await mkdir(dirname(path), {recursive: true})
-    await writeFile(path, c.content, {flag: 'wx', mode: 0o644})
+    await writeFile(path, c.content, {flag: 'wx', mode: c.mode ?? 0o644})
+    if (c.mode !== undefined) await chmod(path, c.mode)
   } else {
     await runChecked(['sudo', 'mkdir', '-p', dirname(path)], options)
     await runChecked(['sudo', 'tee', path], options, c.content)
+    if (c.mode !== undefined) await runChecked(['sudo', 'chmod', c.mode.toString(8), path], options)
   }
 }
 

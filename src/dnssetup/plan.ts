@@ -42,10 +42,12 @@ export const DNS_DEFAULT_PORT = 53
 
 export const SUDO_WHY = 'changes system DNS settings'
 
-/** A file written whole (macOS resolver files). */
+/** A file written whole (macOS resolver files, service definitions). */
 export interface FileWrite {
   writeFile: string
   content: string
+  /** Its permission bits, set whatever the umask; 0o644 when left out. */
+  mode?: number
 }
 
 export interface FileRemoval {

@@ -5,11 +5,13 @@ import dgram from 'node:dgram'
 import {promises as dns} from 'node:dns'
 import http from 'node:http'
 import net from 'node:net'
+import {currentOs, spawnRunner} from '../dnssetup/apply.js'
 import {encodeQuery, messageId, parseResponse, RCODE, TYPE} from '../dns/wire.js'
 import {TimeoutError} from '../errors.js'
 import {hostPort} from '../net/address.js'
 import {bindProblem, describeErrno, errnoCode} from '../net/errno.js'
 import type {Plan} from '../plan/types.js'
+import {currentUser, serviceStatus} from '../service/apply.js'
 import {
   checkCluster,
   dnsPortSpec,
@@ -20,6 +22,7 @@ import {
   pickProbeName,
   portStep,
   responderResult,
+  serviceResult,
   type BindOutcome,
   type CheckName,
   type CheckResult,
@@ -240,6 +243,17 @@ export function checkHttpPort(o: DoctorOptions): Promise<CheckResult> {
   )
 }
 
+/** Check 5: serve is installed to run at login (`service install`) and runs. */
+export async function checkService(o: DoctorOptions): Promise<CheckResult> {
+  const os = currentOs()
+  if (!os) return serviceResult({installed: false}, o)
+  try {
+    return serviceResult(await serviceStatus(os, currentUser(), {runner: spawnRunner}), o)
+  } catch (error) {
+    return serviceResult({error}, o)
+  }
+}
+
 /** Runs every check (independent ones concurrently) and returns them in a fixed order. */
 export async function runChecks(cluster: ClusterOutcome, o: DoctorOptions): Promise<CheckResult[]> {
   const clusterResult = checkCluster(cluster)
@@ -248,13 +262,14 @@ export async function runChecks(cluster: ClusterOutcome, o: DoctorOptions): Prom
   const name = plan ? pickProbeName(plan) : undefined
   // Ports first: a test bind of a free DNS port would swallow the responder check's query.
   const ports = [await checkDnsPort(o), await checkHttpPort(o)]
-  const [dnsChecks, nodes] = await Promise.all([
+  const [dnsChecks, nodes, service] = await Promise.all([
     (async () => {
       if (!plan) return [skipped('responder'), skipped('os-resolver')]
       const responder = await checkResponder(name, o)
       return [responder.result, await checkOsResolver(name, responder.addresses, o)]
     })(),
     plan ? checkNodes(plan, o) : Promise.resolve(skipped('nodes')),
+    checkService(o),
   ])
-  return [clusterResult, ...dnsChecks, nodes, ...ports]
+  return [clusterResult, ...dnsChecks, nodes, ...ports, service]
 }

@@ -7,12 +7,13 @@ import {describeErrno, errnoCode, type BindProblem} from '../net/errno.js'
 import {isMapped, isProxied} from '../plan/plan.js'
 import type {Plan} from '../plan/types.js'
 import {KUBE_PROXY_HEALTHZ_PORT} from '../servemap/map.js'
+import type {ServiceStatus} from '../service/plan.js'
 import {escapeControls} from '../terminal.js'
 
 /** How a check came out; only 'fail' makes doctor exit with EXIT.checkFailed. */
 export type CheckStatus = 'ok' | 'warn' | 'fail' | 'skip'
 /** The checks, in the order doctor reports them. */
-export type CheckName = 'cluster' | 'responder' | 'os-resolver' | 'nodes' | 'dns-port' | 'http-port'
+export type CheckName = 'cluster' | 'responder' | 'os-resolver' | 'nodes' | 'dns-port' | 'http-port' | 'service'
 
 /** One check's finding. */
 export interface CheckResult {
@@ -306,6 +307,38 @@ export function portStep(
   }
 }
 
+/** The `service install` line that installs serve with the ports and zone doctor checked. */
+function installCommand(o: DoctorOptions): string {
+  return [
+    'kubectl expose-lb service install',
+    o.domain === 'kube.internal' ? '' : ` --domain ${o.domain}`,
+    o.dnsAddress === '127.0.0.1' ? '' : ` --listen ${o.dnsAddress}`,
+    o.dnsPort === 53 ? '' : ` --dns-port ${o.dnsPort}`,
+    o.httpPort === 80 ? '' : ` --http-port ${o.httpPort}`,
+  ].join('')
+}
+
+/**
+ * Check 5 from what `service status` would say: ok when serve is installed to run at login and runs; skip when it
+ * is not installed (running it by hand is fine); warn when installed but not running, or when the service manager
+ * could not be asked.
+ */
+export function serviceResult(found: ServiceStatus | {error: unknown}, o: DoctorOptions): CheckResult {
+  const name = 'service'
+  if ('error' in found)
+    return {name, status: 'warn', detail: `could not tell whether serve runs as a service: ${firstLine(found.error)}`}
+  if (!found.installed)
+    return {name, status: 'skip', detail: 'serve is not installed to run at login', fix: installCommand(o)}
+  const {kind, definition, logs} = found.location
+  if (found.running) return {name, status: 'ok', detail: `the ${kind} ${definition} runs serve (${found.state})`}
+  return {
+    name,
+    status: 'warn',
+    detail: `the ${kind} ${definition} is installed but serve does not run (${found.state})`,
+    fix: `see why with \`${logs}\`; once fixed, \`${installCommand(o)}\` starts it again`,
+  }
+}
+
 /** doctor's output: `-o json` prints it as it is. */
 export interface DoctorReport {
   apiVersion: 'expose-lb/v1'
@@ -340,8 +373,7 @@ export function formatDoctorReport(report: DoctorReport): string {
   for (const c of report.checks) {
     // Details name nodes and addresses from the cluster: escaped for the terminal (src/terminal.ts).
     lines.push(`${STATUS_LABEL[c.status].padEnd(5)} ${c.name.padEnd(width)}  ${escapeControls(c.detail)}`)
-    if (c.fix && (c.status === 'fail' || c.status === 'warn'))
-      lines.push(`${' '.repeat(width + 8)}fix: ${escapeControls(c.fix)}`)
+    if (c.fix && c.status !== 'ok') lines.push(`${' '.repeat(width + 8)}fix: ${escapeControls(c.fix)}`)
   }
   return lines.join('\n')
 }

@@ -194,6 +194,48 @@ describe('complete', () => {
   })
 })
 
+describe('complete: a topic and its subcommands', () => {
+  const install: CommandSpec = {id: 'service:install', summary: 'Install', flags: [valueFlag('dns-port')]}
+  const status: CommandSpec = {id: 'service:status', summary: 'Status', flags: []}
+  const specs = [LIST, SERVE, install, status]
+  const topics = [{name: 'service', description: 'Run serve at login'}]
+  const run = (words: string[]) => complete(words, specs, fakeSource(), topics)
+
+  it.each<[string, string[], Completion]>([
+    [
+      'offers the topic once, with its description, among the commands',
+      ['se'],
+      {
+        candidates: [
+          {value: 'serve', description: 'Serve names'},
+          {value: 'service', description: 'Run serve at login'},
+        ],
+        directive: DIRECTIVE.noFileComp,
+      },
+    ],
+    [
+      'offers the subcommands after the topic',
+      ['service', ''],
+      {
+        candidates: [
+          {value: 'install', description: 'Install'},
+          {value: 'status', description: 'Status'},
+        ],
+        directive: DIRECTIVE.noFileComp,
+      },
+    ],
+    [
+      'filters them, after flags typed before the topic',
+      ['--context', 'prod', 'service', 'i'],
+      {candidates: [{value: 'install', description: 'Install'}], directive: DIRECTIVE.noFileComp},
+    ],
+    ['offers the flags of the subcommand', ['service', 'install', '--d'], values('--dns-port')],
+    ['offers nothing after an unknown subcommand', ['service', 'frobnicate', ''], NOTHING],
+  ])('%s', async (_name, words, expected) => {
+    expect(await run(words)).toEqual(expected)
+  })
+})
+
 describe('formatCompletion', () => {
   it("writes cobra's __complete format: a candidate a line, tab before a description, then the directive", () => {
     const text = formatCompletion({

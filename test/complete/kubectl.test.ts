@@ -60,9 +60,18 @@ describe('kubectl __complete expose-lb', () => {
   it('offers the subcommands with their summaries, and no file names', async () => {
     const result = answer(await kubectl(['__complete', 'expose-lb', '']))
     const visible = Object.entries(COMMANDS).filter(([, command]) => !command.hidden)
-    expect(result.candidates.map((line) => line.split('\t')[0])).toEqual(visible.map(([id]) => id))
+    // A topic's commands (service:install, …) are offered as the topic, once.
+    const words = [...new Set(visible.map(([id]) => id.split(':')[0]))]
+    expect(result.candidates.map((line) => line.split('\t')[0])).toEqual(words)
+    expect(result.candidates).toContain(
+      'service\tRun serve at login as a service of this machine: install, status, uninstall',
+    )
     expect(result.candidates).toContain(`list\t${COMMANDS.list.summary}`)
     expect(result.directive).toBe(':4')
+  })
+
+  it("offers a topic's subcommands", async () => {
+    expect(names(await kubectl(['__complete', 'expose-lb', 'service', '']))).toEqual(['install', 'status', 'uninstall'])
   })
 
   it('filters the subcommands by the typed prefix', async () => {

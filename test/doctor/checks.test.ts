@@ -21,10 +21,12 @@ import {
   formatDoctorReport,
   nodeProbes,
   pickProbeName,
+  serviceResult,
   type DoctorOptions,
 } from '../../src/doctor/report.js'
 import {ExposeLbError} from '../../src/errors.js'
 import {buildPlan} from '../../src/plan/plan.js'
+import {serviceLocation} from '../../src/service/plan.js'
 import type {Node, Service} from '../../src/plan/types.js'
 import {makeNode, makeService, makeSlice, makeSnapshot, nodePortService} from '../builders.js'
 
@@ -337,6 +339,58 @@ describe('checkDnsPort and checkHttpPort', () => {
   })
 })
 
+describe('serviceResult', () => {
+  const unit = serviceLocation('linux', 'user', {name: 'ana', uid: 1000, home: '/home/ana'})
+  it.each([
+    {
+      case: 'ok: installed and running',
+      found: {installed: true as const, location: unit, running: true, state: 'active'},
+      options: {},
+      result: {
+        name: 'service',
+        status: 'ok',
+        detail: 'the systemd user unit /home/ana/.config/systemd/user/kubectl-expose-lb.service runs serve (active)',
+      },
+    },
+    {
+      case: 'skip: not installed, with the install command for the ports doctor checked',
+      found: {installed: false as const},
+      options: {dnsPort: 5353, httpPort: 8080},
+      result: {
+        name: 'service',
+        status: 'skip',
+        detail: 'serve is not installed to run at login',
+        fix: 'kubectl expose-lb service install --dns-port 5353 --http-port 8080',
+      },
+    },
+    {
+      case: 'warn: installed but not running, with where to read why',
+      found: {installed: true as const, location: unit, running: false, state: 'failed'},
+      options: {domain: 'home.lab'},
+      result: {
+        name: 'service',
+        status: 'warn',
+        detail:
+          'the systemd user unit /home/ana/.config/systemd/user/kubectl-expose-lb.service is installed but serve does not run (failed)',
+        fix: 'see why with `journalctl --user -u kubectl-expose-lb.service`; once fixed, `kubectl expose-lb service install --domain home.lab` starts it again',
+      },
+    },
+    {
+      case: 'warn: the manager could not be asked',
+      found: {error: new Error('cannot read /etc/systemd/system/kubectl-expose-lb.service: EACCES')},
+      options: {},
+      result: {
+        name: 'service',
+        status: 'warn',
+        detail:
+          'could not tell whether serve runs as a service: cannot read /etc/systemd/system/kubectl-expose-lb.service: EACCES',
+      },
+    },
+  ])('$case', ({found, options: overrides, result}) => {
+    expect(serviceResult(found, options(overrides))).toEqual(result)
+  })
+})
+
 describe('formatDoctorReport', () => {
   it('one line per check, the fix under those not ok, and the failures counted', () => {
     const report = buildDoctorReport(
@@ -344,6 +398,7 @@ describe('formatDoctorReport', () => {
         {name: 'cluster', status: 'ok', detail: 'context "demo"'},
         {name: 'os-resolver', status: 'fail', detail: 'does not know radarr.kube.internal', fix: 'run dns-setup'},
         {name: 'nodes', status: 'skip', detail: 'needs the cluster'},
+        {name: 'service', status: 'skip', detail: 'not installed', fix: 'kubectl expose-lb service install'},
       ],
       options(),
     )
@@ -354,6 +409,8 @@ describe('formatDoctorReport', () => {
         'FAIL  os-resolver  does not know radarr.kube.internal',
         '                   fix: run dns-setup',
         'skip  nodes        needs the cluster',
+        'skip  service      not installed',
+        '                   fix: kubectl expose-lb service install',
       ].join('\n'),
     )
   })

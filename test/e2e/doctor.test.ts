@@ -51,6 +51,7 @@ describe('doctor against a running serve', () => {
       nodes: 'ok',
       'dns-port': 'ok',
       'http-port': 'ok',
+      service: 'skip', // HOME is a fresh directory: nothing installed
     })
     const byName = new Map(report.checks.map((c) => [c.name, c]))
     expect(byName.get('responder')!.detail).toMatch(
@@ -79,7 +80,12 @@ describe('doctor against a running serve', () => {
       'ok nodes',
       'ok dns-port',
       'ok http-port',
+      'skip service',
+      'fix: kubectl',
     ])
+    expect(lines.at(-1)?.trim()).toBe(
+      `fix: kubectl expose-lb service install --dns-port ${serve.dnsPort} --http-port ${serve.httpPort}`,
+    )
     expect(lines[3]).toContain(`kubectl expose-lb dns-setup --apply --dns-port ${serve.dnsPort}`)
   })
 
@@ -122,6 +128,7 @@ describe('doctor without serve or cluster', () => {
       nodes: 'skip',
       'dns-port': 'ok',
       'http-port': 'ok',
+      service: 'skip',
     })
     expect(report.checks[0]!.detail).toBe(
       'kubeconfig /nonexistent/kubeconfig does not exist; check the --kubeconfig path',
