@@ -363,12 +363,8 @@ class SplicedConnection {
     client.setTimeout(0)
     client.pause()
     this.onDone()
-    // A client that already sent its FIN cannot have bytes put back for Node's parser: it is closed instead. (A TCP
-    // splice takes it as it is: the FIN follows the bytes.)
-    if (this.clientEnded && !this.options.transparent) {
-      client.end()
-      return
-    }
+    // A client that already sent its FIN goes too: the router replays the bytes for Node's parser (http.ts,
+    // EndedClient), a TCP splice sends them and then the FIN.
     this.handOff(client, this.pending)
   }
 

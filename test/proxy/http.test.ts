@@ -13,6 +13,7 @@ import {
   decodeFrame,
   encodeFrame,
   freeSharedPort,
+  halfClosedExchange,
   makeTargets,
   nodes,
   rawExchange,
@@ -195,6 +196,21 @@ describe('HttpRouter', () => {
     const ipv6 = await request(port, {headers: {host: '[::1]:8080', accept: 'application/json'}})
     expect(ipv6.status).toEqual(404)
     expect(web.stats.get('node-a')!.requests).toEqual(0)
+  })
+
+  it('answers a client that sends its FIN right after an HTTP/1.0 or Connection: close request', async () => {
+    // The node answers late, so the FIN has reached the router by then.
+    const web = await startHttpNodes(nodes(1, 160), (_node, req, res) => {
+      setTimeout(() => res.end(`answer to ${req.url} for ${req.headers['x-forwarded-for']}`), 100)
+    })
+    const {port} = await router([{service: 'media/web', hosts: ['web.home.test'], targets: web.targets}])
+    const old = await halfClosedExchange(port, 'GET /old HTTP/1.0\r\nHost: web.home.test\r\n\r\n')
+    expect(old).toMatch(/^HTTP\/1\.1 200 OK\r\n[\s\S]*\r\n\r\nanswer to \/old for 127\.0\.0\.1$/)
+    const close = await halfClosedExchange(
+      port,
+      'GET /close HTTP/1.1\r\nHost: web.home.test\r\nConnection: close\r\n\r\n',
+    )
+    expect(close).toMatch(/^HTTP\/1\.1 200 OK\r\n[\s\S]*\r\n\r\nanswer to \/close for 127\.0\.0\.1$/)
   })
 
   it('refuses an absolute-form request for a foreign host and never forwards it', async () => {
