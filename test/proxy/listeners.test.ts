@@ -8,6 +8,7 @@ import type {ForwardListener} from '../../src/servemap/types.js'
 import {
   FakeHealth,
   freeSharedPort,
+  halfClosedExchange,
   nodes,
   once,
   startHttpNodes,
@@ -146,6 +147,23 @@ describe('ListenerSet: a port that speaks HTTP', () => {
     await once(second.socket, 'close')
     expect(second.received()).toMatch(/\r\n\r\n\/two \["Host","anything"\]$/)
     expect(web.stats.get('node-a')).toMatchObject({connections: 1, requests: 2})
+  })
+
+  it('answers a client that sends its FIN right after an HTTP/1.0 or Connection: close request', async () => {
+    // The node answers late, so the FIN has reached the listener by then (a TCP splice would pass it on at once,
+    // and Node's server drops the answer when it sees it).
+    const web = await startHttpNodes(nodes(1, 162), (_node, req, res) => {
+      setTimeout(() => res.end(`answer to ${req.url}`), 100)
+    })
+    const {address, port} = await httpListener(60, web.targets)
+    const old = await halfClosedExchange(port, 'GET /old HTTP/1.0\r\nHost: web\r\n\r\n', address)
+    expect(old).toMatch(/^HTTP\/1\.1 200 OK\r\n[\s\S]*\r\n\r\nanswer to \/old$/)
+    const close = await halfClosedExchange(
+      port,
+      'GET /close HTTP/1.1\r\nHost: web\r\nConnection: close\r\n\r\n',
+      address,
+    )
+    expect(close).toMatch(/^HTTP\/1\.1 200 OK\r\n[\s\S]*\r\n\r\nanswer to \/close$/)
   })
 
   it('splices as TCP a client whose first bytes are not HTTP/1.1, and one that sends nothing', async () => {
