@@ -18,7 +18,14 @@ import type {TargetHealth} from './health.js'
 import {HostSplicer, type HandOff, type SplicePick} from './host-splice.js'
 import {formatTargets, orderHealthy} from './pick.js'
 import {replyRaw, send, sendText} from './reply.js'
-import {countHostLines, hopByHopFields, normalizeHost, parseAbsoluteForm, rawPath} from './request-target.js'
+import {
+  countHostLines,
+  hopByHopFields,
+  isLoopbackHost,
+  normalizeHost,
+  parseAbsoluteForm,
+  rawPath,
+} from './request-target.js'
 import {DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_MAX_CONNECTIONS} from './socket.js'
 import {unsupportedUpgrade, UpgradeForwarder} from './upgrade.js'
 
@@ -110,6 +117,8 @@ export interface HttpRouterOptions {
   verbose?: boolean
   /** Client connections per server beyond this many are refused (Node's server.maxConnections). */
   maxConnections?: number
+  /** serve's DNS zone (--domain): an unknown name in it still sees the known names on the 404 page (showsNames). */
+  zone?: string
   /** Requests for these host names are answered by `handle` instead of a route (serve's dashboard). */
   local?: {hosts: string[]; handle: (req: http.IncomingMessage, res: http.ServerResponse) => void}
 }
@@ -150,6 +159,7 @@ export class HttpRouter {
   /** WebSocket upgrades, with their tunnels: Node's closeAllConnections no longer sees them. */
   private readonly upgrades: UpgradeForwarder
   private readonly local: HttpRouterOptions['local']
+  private readonly zone?: string
   private readonly maxConnections: number
 
   constructor(options: HttpRouterOptions) {
@@ -159,6 +169,7 @@ export class HttpRouter {
     this.log = options.log ?? (() => {})
     this.verbose = options.verbose ?? false
     this.local = options.local
+    this.zone = options.zone
     this.maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS
     this.splicer = new HostSplicer({
       pick: (host) => this.pick(host),
@@ -436,7 +447,25 @@ export class HttpRouter {
 
   /** 404 for an unknown Host: the known names as links (HTML), or as JSON for `Accept: application/json`. */
   private sendNotFound(req: http.IncomingMessage, res: http.ServerResponse, host: string): void {
-    const {contentType, body} = renderNotFound(host, this.names, req.headers)
+    const {contentType, body} = renderNotFound(
+      host,
+      this.showsNames(req.headers.host) ? this.names : undefined,
+      req.headers,
+    )
     send(res, 404, contentType, body)
+  }
+
+  /**
+   * Whether the 404 page may list the known names for a request with this Host: a loopback name or address, or a
+   * name in serve's zone. A page on another site can rebind its own name to this address and read the answer as
+   * its own (DNS rebinding: https://en.wikipedia.org/wiki/DNS_rebinding), but its requests carry that name, which is
+   * neither: it gets the page without the inventory of the cluster's Services. Names under the zone resolve only
+   * through serve's responder (or its hosts-file block), which no other site controls.
+   */
+  private showsNames(host: string | undefined): boolean {
+    if (host === undefined) return false
+    if (isLoopbackHost(host)) return true
+    const name = normalizeHost(host)
+    return this.zone !== undefined && name !== undefined && (name === this.zone || name.endsWith(`.${this.zone}`))
   }
 }

@@ -131,6 +131,7 @@ export class ServeRuntime {
       log,
       verbose,
       maxConnections,
+      zone: domain,
       local: {hosts: [`${DASHBOARD_LABEL}.localhost`, ...reservedNames(domain)], handle: dashboard.handle},
     })
     this.listeners = new ListenerSet({health: this.health, log, verbose, maxConnections, idleTimeoutMs, hostCheck})

@@ -3,10 +3,10 @@
 import {execFile} from 'node:child_process'
 import {readFileSync} from 'node:fs'
 import {promisify} from 'node:util'
-import {afterAll, beforeAll, describe, expect, it, onTestFinished} from 'vitest'
+import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {DETECTION_RULES, REQUIRED_RULES} from '../../src/kube/rbac.js'
 import {loadObjectsFromYaml, startSimServer, type SimServer} from '../../src/sim/api-server.js'
-import {startDemo} from '../../src/sim/demo.js'
+import {startDemo, type Demo} from '../../src/sim/demo.js'
 import {HOMELAB_YAML} from '../../src/sim/homelab.js'
 import {buildQuery, T} from '../dns/helpers.js'
 import {kubectl, writeKubeconfig} from './helpers.js'
@@ -136,14 +136,29 @@ describe('network exposure', () => {
 })
 
 describe('DNS rebinding', () => {
-  /** curl's status line and body for `url` with this Host header. */
-  const curl = async (url: string, host: string): Promise<string> =>
-    (await promisify(execFile)('curl', ['-s', '--max-time', '5', '-H', `Host: ${host}`, '-w', ' %{http_code}', url]))
-      .stdout
+  let demo: Demo
+  beforeAll(async () => {
+    demo = await startDemo({nodePrefix: '127.0.32.'})
+  })
+  afterAll(() => demo?.close())
+
+  /** curl's body and status code for `url` with this Host header. */
+  const curl = async (url: string, host: string, ...args: string[]): Promise<string> =>
+    (
+      await promisify(execFile)('curl', [
+        '-s',
+        '--max-time',
+        '5',
+        '-H',
+        `Host: ${host}`,
+        '-w',
+        ' %{http_code}',
+        ...args,
+        url,
+      ])
+    ).stdout
 
   it('a per-service address answers 421 to a request for another site, unless serve runs with --no-host-check', async () => {
-    const demo = await startDemo({nodePrefix: '127.0.32.'})
-    onTestFinished(() => demo.close())
     for (const [flags, evil] of [
       [
         [],
@@ -165,6 +180,25 @@ describe('DNS rebinding', () => {
       } finally {
         expect(await serve.stop()).toBe(0)
       }
+    }
+  })
+
+  it('the router lists the names on its 404 page to loopback and zone names only', async () => {
+    const serve = await startServe(['--kubeconfig', demo.kubeconfig, '--ip-range', 'none'])
+    try {
+      const url = `http://127.0.0.1:${serve.httpPort}/`
+      const json = ['-H', 'Accept: application/json']
+      expect(await curl(url, 'rebind.evil.example', ...json)).toBe(
+        '{"error":"no service is named \\"rebind.evil.example\\""}\n 404',
+      )
+      for (const host of [`localhost:${serve.httpPort}`, 'nope.localhost', 'nope.kube.internal']) {
+        expect([host, await curl(url, host, ...json)]).toEqual([
+          host,
+          expect.stringMatching(/"names":\[[^\]]*"radarr\.kube\.internal"[\s\S]* 404$/),
+        ])
+      }
+    } finally {
+      expect(await serve.stop()).toBe(0)
     }
   })
 })
