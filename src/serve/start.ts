@@ -87,6 +87,11 @@ export async function serveUntilSignal(settings: ServeSettings): Promise<string>
     await demo?.close()
     throw error
   }
+  // Caught before the "serving" line: whoever reads it may send a stop signal at once, and SIGHUP or SIGQUIT that
+  // comes before a handler ends Node at once (signal(7)), leaving the hosts-file block behind.
+  const stopSignal = new Promise<string>((resolve) => {
+    for (const name of STOP_SIGNALS) process.once(name, () => resolve(name))
+  })
   const ports = runtime.ports()
   const dnsPorts =
     ports.dnsUdp === ports.dnsTcp ? `${ports.dnsUdp} (udp, tcp)` : `${ports.dnsUdp}/udp, ${ports.dnsTcp}/tcp`
@@ -95,9 +100,7 @@ export async function serveUntilSignal(settings: ServeSettings): Promise<string>
   )
   if (demo) log.info(demoHints(settings.domain, settings.listen, ports.dnsUdp, ports.http))
 
-  const signal = await new Promise<string>((resolve) => {
-    for (const name of STOP_SIGNALS) process.once(name, () => resolve(name))
-  })
+  const signal = await stopSignal
   log.info(`${signal}: stopping; open connections get up to ${STOP_GRACE_MS / 1000} s`)
   await runtime.stop(STOP_GRACE_MS)
   await hosts?.remove()
