@@ -33,6 +33,7 @@ export default tseslint.config(
       'src/dns/answer.ts',
       'src/proxy/pick.ts',
       'src/proxy/http-head.ts',
+      'src/proxy/host-check.ts',
       'src/proxy/request-target.ts',
       'src/complete/complete.ts',
       'src/recommend/*.ts',

@@ -12,30 +12,37 @@ export interface NotFoundAnswer {
 
 /**
  * The 404 for an unknown Host `name`: the known `names` as links on the port the client used (HTML), or as JSON
- * when `accept` asks for application/json and not for HTML.
+ * when `accept` asks for application/json and not for HTML. Without `names` (a client the router does not show
+ * them to), the page says where they are listed instead.
  */
 export function renderNotFound(
   name: string,
-  names: readonly string[],
+  names: readonly string[] | undefined,
   request: {host?: string; accept?: string},
 ): NotFoundAnswer {
   const error = `no service is named "${name}"`
   const accept = request.accept ?? ''
   if (/\bapplication\/json\b/i.test(accept) && !/\btext\/html\b/i.test(accept)) {
-    return {contentType: 'application/json; charset=utf-8', body: `${JSON.stringify({error, names})}\n`}
+    const answer = names === undefined ? {error} : {error, names}
+    return {contentType: 'application/json; charset=utf-8', body: `${JSON.stringify(answer)}\n`}
   }
   const port = /:(\d+)$/.exec(request.host ?? '')?.[1]
   const suffix = port === undefined ? '' : `:${port}`
-  const items = names
+  const items = (names ?? [])
     .map((known) => `<li><a href="http://${escapeHtml(known)}${suffix}/">${escapeHtml(known)}</a></li>`)
     .join('\n')
-  const list = names.length === 0 ? '<p>No services are exposed yet.</p>' : `<ul>\n${items}\n</ul>`
+  const list =
+    names === undefined
+      ? [`<p>The names served here are listed at http://localhost${suffix}/ on this machine.</p>`]
+      : [
+          '<p>Names served here:</p>',
+          names.length === 0 ? '<p>No services are exposed yet.</p>' : `<ul>\n${items}\n</ul>`,
+        ]
   const page = [
     '<!doctype html>',
     '<html><head><meta charset="utf-8"><title>expose-lb: unknown name</title></head><body>',
     `<h1>${escapeHtml(error)}</h1>`,
-    '<p>Names served here:</p>',
-    list,
+    ...list,
     '</body></html>',
     '',
   ].join('\n')

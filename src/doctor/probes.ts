@@ -182,7 +182,10 @@ export function answersAsServe(address: string, port: number, zone: string, time
   })
 }
 
-/** An HTTP GET for a name no Service has: serve's router answers 404 with its JSON list of names. */
+/**
+ * An HTTP GET for a name no Service has: serve's router answers 404 with its JSON error (the list of names comes
+ * only to loopback and zone names, and .invalid is neither).
+ */
 export function answersAsServeHttp(address: string, port: number, timeoutMs: number): Promise<boolean> {
   return new Promise((resolve) => {
     const req = http.get(
@@ -200,7 +203,12 @@ export function answersAsServeHttp(address: string, port: number, timeoutMs: num
         res.on('end', () => {
           try {
             const parsed = JSON.parse(body) as {error?: unknown; names?: unknown}
-            resolve(res.statusCode === 404 && typeof parsed.error === 'string' && Array.isArray(parsed.names))
+            resolve(
+              res.statusCode === 404 &&
+                typeof parsed.error === 'string' &&
+                parsed.error.startsWith('no service is named ') &&
+                (parsed.names === undefined || Array.isArray(parsed.names)),
+            )
           } catch {
             resolve(false)
           }

@@ -114,6 +114,8 @@ class SplicedConnection {
   /** Everything sent to the node before its first response byte, while resending it is safe (RFC 9110 §9.2.2). */
   private replay: Buffer[] | undefined = []
   private clientEnded = false
+  /** A request that ends the connection was forwarded: the node closes it after answering, so it is not kept. */
+  private lastExchange = false
   /** Shutting down: end the connection once no exchange is under way. */
   private ending = false
   private readonly responses = new ResponseTracker()
@@ -170,7 +172,7 @@ class SplicedConnection {
         this.send(part)
         continue
       }
-      const scan = scanRequestHead(this.pending)
+      const scan = scanRequestHead(this.pending, {http10: this.options.transparent})
       if ('partial' in scan) break
       if ('other' in scan) return this.leave()
       if (this.phase === 'head') return this.start(scan.head)
@@ -179,16 +181,19 @@ class SplicedConnection {
     }
     // The client sent its FIN (an unfinished head is dropped). It is done once its responses are through, and the
     // node connection is kept. A node does not see that FIN: Node's server would abort a response in flight. Only a
-    // node that must see an end does: in a request body, or with responses that cannot be followed.
+    // node that must see an end does: in a request body, or with responses that cannot be followed (unless the node
+    // ends the connection itself after its last answer).
     if (this.phase === 'open' && this.clientEnded) {
       if (this.responses.idle && this.bodyLeft === 0) return this.finish()
-      if (this.bodyLeft > 0 || !this.responses.framed) this.upstream!.end()
+      if (this.bodyLeft > 0 || (!this.responses.framed && !this.lastExchange)) this.upstream!.end()
     }
   }
 
   /** The first request: pick the route and connect, or leave everything to the slow path. */
   private start(head: RequestHead): void {
-    const pick = head.close ? undefined : this.options.pick(head.host)
+    // On the router, a client that asks to close gains more from the slow path's pooled node connections. A
+    // per-service address has only a TCP splice besides, which would pass a FIN right behind the request to the node.
+    const pick = head.close && !this.options.transparent ? undefined : this.options.pick(head.host)
     if (!pick) return this.leave()
     clearTimeout(this.timer)
     this.service = pick.service
@@ -250,7 +255,7 @@ class SplicedConnection {
     this.link = undefined
     this.upstream = undefined
     link.socket.off('close', this.onUpstreamClose)
-    if ((this.phase === 'open' || this.phase === 'draining') && this.bodyLeft === 0)
+    if ((this.phase === 'open' || this.phase === 'draining') && this.bodyLeft === 0 && !this.lastExchange)
       this.pool.release(link, this.responses)
     else link.socket.destroy()
   }
@@ -272,6 +277,7 @@ class SplicedConnection {
     if (this.options.verbose) {
       this.options.log(`http: ${head.method} ${head.host}${head.target} → ${formatTarget(this.target!)} (spliced)`)
     }
+    if (head.close) this.lastExchange = true
     if (!IDEMPOTENT_METHODS.has(head.method) || head.bodyLength > 0) this.replay = undefined
     this.replay?.push(bytes)
     this.responses.request(head.method)
@@ -363,12 +369,8 @@ class SplicedConnection {
     client.setTimeout(0)
     client.pause()
     this.onDone()
-    // A client that already sent its FIN cannot have bytes put back for Node's parser: it is closed instead. (A TCP
-    // splice takes it as it is: the FIN follows the bytes.)
-    if (this.clientEnded && !this.options.transparent) {
-      client.end()
-      return
-    }
+    // A client that already sent its FIN goes too: the router replays the bytes for Node's parser (http.ts,
+    // EndedClient), a TCP splice sends them and then the FIN.
     this.handOff(client, this.pending)
   }
 

@@ -14,11 +14,11 @@ export interface RequestHead {
   method: string
   /** The origin-form request-target, as sent. */
   target: string
-  /** The Host field value, as sent. */
+  /** The Host field value, as sent ('' for an HTTP/1.0 head without one). */
   host: string
   /** Body bytes that follow the head (Content-Length; 0 without one). */
   bodyLength: number
-  /** `Connection: close`: the client ends the connection after this exchange. */
+  /** The connection ends after this exchange: `Connection: close`, or HTTP/1.0 without keep-alive. */
   close: boolean
   /** Bytes of the head, including the blank line. */
   length: number
@@ -29,8 +29,17 @@ export interface RequestHead {
 /** `head`: a complete plain head; `partial`: wait for more bytes; `other`: leave the connection to Node's parser. */
 export type HeadScan = {head: RequestHead} | {partial: true} | {other: string}
 
+/** What a scan takes besides plain HTTP/1.1 heads. */
+export interface ScanOptions {
+  /**
+   * HTTP/1.0 heads too, with or without Host (`close` unless they ask for keep-alive, RFC 9112 §9.3). Only where
+   * heads go to the node byte for byte (a per-service address): the router rewrites heads as HTTP/1.1.
+   */
+  http10?: boolean
+}
+
 const PLAIN_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'OPTIONS', 'PATCH']
-const REQUEST_LINE = new RegExp(`^(${PLAIN_METHODS.join('|')}) (\\/[!-~]*) HTTP\\/1\\.1$`)
+const REQUEST_LINE = new RegExp(`^(${PLAIN_METHODS.join('|')}) (\\/[!-~]*) HTTP\\/1\\.([01])$`)
 /** How every plain request line starts: with these, the first bytes tell at once what is not one. */
 const LINE_STARTS = PLAIN_METHODS.map((method) => `${method} /`)
 /** RFC 9110 §5.1 token, then the value without control characters (RFC 9110 §5.5); no obs-fold. */
@@ -77,7 +86,7 @@ function hasBareLf(bytes: Buffer, end: number): boolean {
 }
 
 /** Reads the request head at the start of `bytes`. */
-export function scanRequestHead(bytes: Buffer): HeadScan {
+export function scanRequestHead(bytes: Buffer, options: ScanOptions = {}): HeadScan {
   const end = headEnd(bytes)
   const searched = end < 0 ? bytes.length : end
   if (hasBareLf(bytes, searched)) return {other: 'bare LF'}
@@ -91,6 +100,8 @@ export function scanRequestHead(bytes: Buffer): HeadScan {
   const lines = bytes.toString('latin1', 0, end - 4).split('\r\n')
   const request = REQUEST_LINE.exec(lines[0] ?? '')
   if (!request) return {other: 'request line'}
+  const http10 = request[3] === '0'
+  if (http10 && !options.http10) return {other: 'request line'}
   const fields: Array<[string, string]> = []
   const seen = new Map<string, string>()
   for (let i = 1; i < lines.length; i++) {
@@ -103,7 +114,7 @@ export function scanRequestHead(bytes: Buffer): HeadScan {
     seen.set(key, value)
     fields.push([name, value])
   }
-  const host = seen.get('host')
+  const host = seen.get('host') ?? (http10 ? '' : undefined)
   if (host === undefined) return {other: 'no host'}
   const length = seen.get('content-length')
   if (length !== undefined && !CONTENT_LENGTH.test(length)) return {other: 'content-length'}
@@ -115,7 +126,7 @@ export function scanRequestHead(bytes: Buffer): HeadScan {
       target: request[2]!,
       host,
       bodyLength: length === undefined ? 0 : Number(length),
-      close: connection === 'close',
+      close: http10 ? connection !== 'keep-alive' : connection === 'close',
       length: end,
       fields,
     },

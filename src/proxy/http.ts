@@ -4,7 +4,7 @@
 // requests go to a node through forward.ts (retried on the next target when safe), upgrades through upgrade.ts.
 import http from 'node:http'
 import net from 'node:net'
-import type {Duplex} from 'node:stream'
+import {Duplex} from 'node:stream'
 
 import {createProxyServer} from 'http-proxy-3'
 import type {ProxyServer} from 'http-proxy-3'
@@ -18,7 +18,14 @@ import type {TargetHealth} from './health.js'
 import {HostSplicer, type HandOff, type SplicePick} from './host-splice.js'
 import {formatTargets, orderHealthy} from './pick.js'
 import {replyRaw, send, sendText} from './reply.js'
-import {countHostLines, hopByHopFields, normalizeHost, parseAbsoluteForm, rawPath} from './request-target.js'
+import {
+  countHostLines,
+  hopByHopFields,
+  isLoopbackHost,
+  normalizeHost,
+  parseAbsoluteForm,
+  rawPath,
+} from './request-target.js'
 import {DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_MAX_CONNECTIONS} from './socket.js'
 import {unsupportedUpgrade, UpgradeForwarder} from './upgrade.js'
 
@@ -33,6 +40,66 @@ const CLIENT_KEEP_ALIVE_MS = 5000
  * connection to a node that vanished is not kept for long.
  */
 const FREE_SOCKET_TIMEOUT_MS = 4000
+
+/**
+ * A client the fast path hands over after its FIN: its stream has ended, so the request bytes already read cannot be
+ * put back into it (Readable.unshift after 'end' throws). Node's server reads them, then the end, from this stand-in
+ * (it takes any Duplex: https://nodejs.org/api/http.html#event-connection), and its answers go to the socket.
+ */
+class EndedClient extends Duplex {
+  constructor(
+    private readonly socket: net.Socket,
+    pending: Buffer,
+  ) {
+    super()
+    this.push(pending)
+    this.push(null)
+    socket.on('error', (error) => this.destroy(error))
+    socket.on('close', () => this.destroy())
+  }
+
+  // What the slow path and http-proxy-3 (X-Forwarded-For) read from a client socket.
+  get remoteAddress(): string | undefined {
+    return this.socket.remoteAddress
+  }
+
+  get remotePort(): number | undefined {
+    return this.socket.remotePort
+  }
+
+  get bytesWritten(): number {
+    return this.socket.bytesWritten
+  }
+
+  override _read(): void {}
+
+  override _write(chunk: Buffer, encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    this.socket.write(chunk, encoding, callback)
+  }
+
+  override _final(callback: () => void): void {
+    this.socket.end(callback)
+  }
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    this.socket.destroy()
+    callback(error)
+  }
+}
+
+/**
+ * A client's FIN before its answer starts is a half-close: the answer still comes (attach). Once the answer is being
+ * written, the same FIN is taken as the client leaving, and the exchange is cut, so that a node that streams, or
+ * stalls, does not keep a request running for nobody (nothing tells the two apart until a write fails).
+ */
+function cutIfClientLeaves(req: http.IncomingMessage, res: http.ServerResponse): void {
+  const {socket} = req
+  const onEnd = (): void => {
+    if (res.headersSent && !res.writableEnded) res.destroy()
+  }
+  socket.once('end', onEnd)
+  res.once('close', () => socket.off('end', onEnd))
+}
 
 /** The 503 text when every target of a route is down: names the Service and the nodes. */
 function noHealthyTarget(route: HttpRoute): string {
@@ -50,6 +117,8 @@ export interface HttpRouterOptions {
   verbose?: boolean
   /** Client connections per server beyond this many are refused (Node's server.maxConnections). */
   maxConnections?: number
+  /** serve's DNS zone (--domain): an unknown name in it still sees the known names on the 404 page (showsNames). */
+  zone?: string
   /** Requests for these host names are answered by `handle` instead of a route (serve's dashboard). */
   local?: {hosts: string[]; handle: (req: http.IncomingMessage, res: http.ServerResponse) => void}
 }
@@ -85,11 +154,12 @@ export class HttpRouter {
   private readonly servers = new Set<http.Server>()
   private readonly fronts = new Set<net.Server>()
   /** Sockets the fast path handed over, with what had been written to them by then (complete responses). */
-  private readonly handedOver = new WeakMap<net.Socket, number>()
+  private readonly handedOver = new WeakMap<Duplex, number>()
   private readonly splicer: HostSplicer
   /** WebSocket upgrades, with their tunnels: Node's closeAllConnections no longer sees them. */
   private readonly upgrades: UpgradeForwarder
   private readonly local: HttpRouterOptions['local']
+  private readonly zone?: string
   private readonly maxConnections: number
 
   constructor(options: HttpRouterOptions) {
@@ -99,6 +169,7 @@ export class HttpRouter {
     this.log = options.log ?? (() => {})
     this.verbose = options.verbose ?? false
     this.local = options.local
+    this.zone = options.zone
     this.maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS
     this.splicer = new HostSplicer({
       pick: (host) => this.pick(host),
@@ -182,12 +253,18 @@ export class HttpRouter {
   listen(address: string, port: number): Promise<net.Server> {
     const fallback = this.createServer()
     const handOff: HandOff = (socket, pending) => {
+      if (socket.readableEnded) {
+        const client = new EndedClient(socket, pending)
+        this.handedOver.set(client, socket.bytesWritten)
+        fallback.emit('connection', client)
+        return
+      }
       this.handedOver.set(socket, socket.bytesWritten)
       if (pending.length > 0) socket.unshift(pending)
       fallback.emit('connection', socket)
       socket.resume()
     }
-    // allowHalfOpen: a client's FIN reaches the node as a FIN, and the answer still comes back (as http.Server does).
+    // allowHalfOpen: a client's FIN does not close the connection before its answers are written (see attach).
     const front = net.createServer({allowHalfOpen: true}, (socket) => {
       noteAccept()
       this.splicer.accept(socket, handOff)
@@ -218,6 +295,11 @@ export class HttpRouter {
     server.keepAliveTimeout = CLIENT_KEEP_ALIVE_MS
     // No limit on a whole request: uploads to a homelab app may take long; headersTimeout handles slow heads.
     server.requestTimeout = 0
+    // A client may send its FIN right after its request (HTTP/1.0 tools, `nc -N`, `Connection: close` then
+    // shutdown(SHUT_WR)): it still reads. By default Node's server aborts the requests in flight when it reads that
+    // FIN (socketOnEnd in lib/_http_server.js, https://github.com/nodejs/node/blob/v20.x/lib/_http_server.js); with
+    // httpAllowHalfOpen it answers them and then ends the connection. The property is Node's own, not in its types.
+    ;(server as http.Server & {httpAllowHalfOpen: boolean}).httpAllowHalfOpen = true
     server.on('request', (req, res) => this.onRequest(req, res))
     server.on('upgrade', (req, socket, head) => {
       this.onUpgrade(req, socket as net.Socket, head).catch((error: Error) => {
@@ -281,6 +363,7 @@ export class HttpRouter {
   }
 
   private onRequest(req: http.IncomingMessage, res: http.ServerResponse): void {
+    cutIfClientLeaves(req, res)
     const resolution = this.resolve(req)
     if ('status' in resolution) {
       if (this.verbose) this.log(`http: ${req.method} ${req.headers.host ?? ''}${req.url}: ${resolution.status}`)
@@ -325,7 +408,7 @@ export class HttpRouter {
     // The same replies Node sends without a clientError listener, then the socket goes.
     // Only between responses: nothing written yet, or nothing since the fast path handed the socket over.
     const written = 'bytesWritten' in socket ? (socket as net.Socket).bytesWritten : 0
-    const settled = this.handedOver.get(socket as net.Socket) ?? 0
+    const settled = this.handedOver.get(socket) ?? 0
     if (error.code !== 'ECONNRESET' && socket.writable && written === settled) {
       const status = error.code === 'HPE_HEADER_OVERFLOW' ? 431 : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400
       socket.write(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`)
@@ -364,7 +447,25 @@ export class HttpRouter {
 
   /** 404 for an unknown Host: the known names as links (HTML), or as JSON for `Accept: application/json`. */
   private sendNotFound(req: http.IncomingMessage, res: http.ServerResponse, host: string): void {
-    const {contentType, body} = renderNotFound(host, this.names, req.headers)
+    const {contentType, body} = renderNotFound(
+      host,
+      this.showsNames(req.headers.host) ? this.names : undefined,
+      req.headers,
+    )
     send(res, 404, contentType, body)
+  }
+
+  /**
+   * Whether the 404 page may list the known names for a request with this Host: a loopback name or address, or a
+   * name in serve's zone. A page on another site can rebind its own name to this address and read the answer as
+   * its own (DNS rebinding: https://en.wikipedia.org/wiki/DNS_rebinding), but its requests carry that name, which is
+   * neither: it gets the page without the inventory of the cluster's Services. Names under the zone resolve only
+   * through serve's responder (or its hosts-file block), which no other site controls.
+   */
+  private showsNames(host: string | undefined): boolean {
+    if (host === undefined) return false
+    if (isLoopbackHost(host)) return true
+    const name = normalizeHost(host)
+    return this.zone !== undefined && name !== undefined && (name === this.zone || name.endsWith(`.${this.zone}`))
   }
 }

@@ -26,6 +26,11 @@ export interface ListenerSetOptions {
   /** Errors and, with `verbose`, one line per connection or UDP session. */
   log?: (line: string) => void
   verbose?: boolean
+  /**
+   * Ports in http mode answer 421 to a request whose Host is not in their listener's `hosts` (host-check.ts: the
+   * DNS rebinding guard). Default true; serve --no-host-check turns it off.
+   */
+  hostCheck?: boolean
 }
 
 /** What one `apply` changed. A listener that failed to bind is not open; the next `apply` tries it again. */
@@ -104,6 +109,7 @@ export class ListenerSet {
       if (open) {
         open.forwarder.setTargets(listener.targets)
         open.forwarder.service = listener.service
+        if (open.forwarder instanceof TcpForwarder) open.forwarder.allowedHosts = this.allowedHosts(listener)
         open.listener = listener
         continue
       }
@@ -150,6 +156,12 @@ export class ListenerSet {
       : this.tcp(listener, common)
   }
 
+  /** The Host values a port in http mode answers, or undefined for any (another mode, or the check is off). */
+  private allowedHosts(listener: ForwardListener): ReadonlySet<string> | undefined {
+    if (this.options.hostCheck === false || listener.mode !== 'http' || !listener.hosts) return undefined
+    return new Set(listener.hosts)
+  }
+
   /** A TCP forwarder; on an HTTP port, plain keep-alive clients go through a HostSplicer (kept node connections). */
   private tcp(listener: ForwardListener, common: ConstructorParameters<typeof TcpForwarder>[0]): TcpForwarder {
     const connectTimeoutMs = this.options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS
@@ -160,12 +172,14 @@ export class ListenerSet {
       idleTimeoutMs: this.options.idleTimeoutMs,
     })
     if (listener.mode !== 'http') return forwarder
+    forwarder.allowedHosts = this.allowedHosts(listener)
+    // A Host the forwarder does not allow is left to it: it answers 421 (TcpForwarder.relay).
     forwarder.splicer = new HostSplicer({
-      pick: () => {
-        const ordered = forwarder.pick()
+      pick: (host) => {
+        const ordered = forwarder.allowsHost(host) ? forwarder.pick() : undefined
         return ordered && {service: forwarder.service, ordered}
       },
-      serviceOf: () => forwarder.service,
+      serviceOf: (host) => (forwarder.allowsHost(host) ? forwarder.service : undefined),
       health: this.options.health,
       connectTimeoutMs,
       headersTimeoutMs: FIRST_HEAD_MS,

@@ -26,6 +26,17 @@ export function normalizeHost(host: string): string | undefined {
   return name === undefined || name === '' ? undefined : name
 }
 
+/**
+ * Whether a Host value names this machine by a loopback name or address: `localhost` and `*.localhost` (RFC 6761
+ * §6.3; browsers resolve them to loopback themselves, never through DNS), an address in 127.0.0.0/8, or [::1].
+ */
+export function isLoopbackHost(host: string): boolean {
+  if (/^\[::1\](?::\d*)?$/.test(host.trim())) return true
+  const name = normalizeHost(host)
+  if (name === undefined) return false
+  return name === 'localhost' || name.endsWith('.localhost') || /^127(?:\.\d{1,3}){3}$/.test(name)
+}
+
 /** How many Host field lines `rawHeaders` (Node's name, value, name, … list) holds: RFC 9112 §3.2 allows one. */
 export function countHostLines(rawHeaders: readonly string[]): number {
   let lines = 0

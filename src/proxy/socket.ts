@@ -202,16 +202,18 @@ export function adoptWithPooledReads(accepted: net.Socket, onData: NodeDataHandl
  * resets the other, so the far end sees a reset rather than a clean close.
  */
 export function splice(a: net.Socket, b: net.Socket): void {
-  const link = (from: net.Socket, to: net.Socket): void => {
-    from.pipe(to)
-    from.on('error', () => {
-      if (!to.destroyed) to.resetAndDestroy()
-    })
-    from.on('close', () => {
-      // Both directions finished cleanly: let `to` flush and close on its own. Otherwise `from` was cut short.
-      if (!to.destroyed && !(from.readableEnded && from.writableFinished)) to.destroy()
-    })
-  }
-  link(a, b)
-  link(b, a)
+  pipeOneWay(a, b)
+  pipeOneWay(b, a)
+}
+
+/** One direction of `splice`: `from`'s bytes and FIN go to `to`; an error on `from` resets `to`, a cut closes it. */
+export function pipeOneWay(from: net.Socket, to: net.Socket): void {
+  from.pipe(to)
+  from.on('error', () => {
+    if (!to.destroyed) to.resetAndDestroy()
+  })
+  from.on('close', () => {
+    // Both directions finished cleanly: let `to` flush and close on its own. Otherwise `from` was cut short.
+    if (!to.destroyed && !(from.readableEnded && from.writableFinished)) to.destroy()
+  })
 }

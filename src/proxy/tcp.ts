@@ -7,14 +7,17 @@ import {describeErrno} from '../net/errno.js'
 import type {ProbedTarget} from '../servemap/types.js'
 import {noteAccept} from './accept-turns.js'
 import type {TargetHealth} from './health.js'
+import {checkRequestHost, isAllowedHost, type HostVerdict} from './host-check.js'
 import type {HostSplicer} from './host-splice.js'
 import {formatTarget, formatTargets, orderHealthy} from './pick.js'
+import {replyRaw} from './reply.js'
 import {
   adoptWithPooledReads,
   connectFirst,
   DEFAULT_CONNECT_TIMEOUT_MS,
   DEFAULT_IDLE_TIMEOUT_MS,
   DEFAULT_MAX_CONNECTIONS,
+  pipeOneWay,
   splice,
   writeChunk,
 } from './socket.js'
@@ -41,9 +44,14 @@ export interface TcpForwarderOptions {
 interface Connection {
   client: net.Socket
   upstream?: net.Socket
+  /** The node has sent the client something (a server that speaks first). */
+  answered?: boolean
 }
 
 const NOTHING = Buffer.alloc(0)
+const PASS: HostVerdict = {pass: true}
+/** Longer Host values are cut in the 421 text: the answer stays small. */
+const MAX_HOST_SHOWN = 100
 
 /** Forwards TCP connections accepted on one (address, port) to the targets, trying them in `orderTargets` order. */
 export class TcpForwarder {
@@ -55,6 +63,11 @@ export class TcpForwarder {
    * new clients go to it first, and it hands back, with the bytes it read, every client it does not splice itself.
    */
   splicer?: HostSplicer
+  /**
+   * A port in http mode (listeners.ts): the Host values its requests may carry, lowercase without port (host-check.ts,
+   * the DNS rebinding guard); others are answered 421. Undefined: any.
+   */
+  allowedHosts?: ReadonlySet<string>
   private targets: ProbedTarget[]
   private readonly health: TargetHealth
   private readonly connectTimeoutMs: number
@@ -113,6 +126,11 @@ export class TcpForwarder {
     return this.connections.size + (this.splicer?.openConnections ?? 0)
   }
 
+  /** Whether a request with this Host value may go to the node (allowedHosts). */
+  allowsHost(host: string): boolean {
+    return this.allowedHosts === undefined || isAllowedHost(host, this.allowedHosts)
+  }
+
   /** The targets in the order to try them for a new connection, or undefined when none is healthy. */
   pick(): ProbedTarget[] | undefined {
     return orderHealthy(this.targets, (target) => this.health.isHealthy(target), this.counter++)
@@ -166,6 +184,10 @@ export class TcpForwarder {
    * `fresh` socket (never read) moves to pooled reads: one that was read may hold read bytes in its stream buffer.
    */
   private relay(accepted: net.Socket, pending: Buffer, fresh: boolean): void {
+    // The splicer hands over what it does not splice itself: another protocol, a head that is not plain, a Host it
+    // refused, a client that said nothing yet. Its first request is checked here, before a byte reaches the node.
+    const verdict = this.allowedHosts ? checkRequestHost(pending, this.allowedHosts) : PASS
+    if ('refuse' in verdict) return this.refuse(accepted, verdict)
     const activity = {lastMs: Date.now()}
     const connection: Connection = {client: accepted}
     // The client's bytes go to the node through the same pooled reads as the node's to the client (see writeChunk).
@@ -189,7 +211,7 @@ export class TcpForwarder {
       client.destroy()
       return
     }
-    void this.connectUpstream(connection, ordered, activity, pending)
+    void this.connectUpstream(connection, ordered, activity, pending, 'wait' in verdict)
   }
 
   private async connectUpstream(
@@ -197,6 +219,7 @@ export class TcpForwarder {
     ordered: ProbedTarget[],
     activity: {lastMs: number},
     pending: Buffer,
+    screening: boolean,
   ): Promise<void> {
     const {client} = connection
     const {socket, target, failures} = await connectFirst(ordered, {
@@ -204,6 +227,7 @@ export class TcpForwarder {
       cancelled: () => client.destroyed,
       onData: (chunk, done, from) => {
         activity.lastMs = Date.now()
+        connection.answered = true
         return writeChunk(client, chunk, done, from)
       },
       onFailure: ({target, error}) => {
@@ -235,8 +259,62 @@ export class TcpForwarder {
     })
     if (this.verbose)
       this.log(`tcp ${this.label()}: ${client.remoteAddress}:${client.remotePort} → ${formatTarget(target)}`)
+    if (screening) return this.screen(connection, socket, pending)
     if (pending.length > 0) socket.write(pending)
     splice(client, socket)
+  }
+
+  /**
+   * Splices the node's side at once (a server that speaks first is heard) and holds the client's bytes until its
+   * first request shows an allowed Host (checkRequestHost); then splices the client's side too, or refuses it.
+   */
+  private screen(connection: Connection, upstream: net.Socket, first: Buffer): void {
+    const {client} = connection
+    const allowed = this.allowedHosts!
+    let held = first
+    const decide = (ended: boolean): void => {
+      const verdict = checkRequestHost(held, allowed)
+      if ('wait' in verdict && !ended) return
+      client.off('data', onData)
+      client.off('end', onEnd)
+      client.off('close', onClose)
+      if ('refuse' in verdict && !connection.answered) {
+        this.refuse(client, verdict)
+        client.once('close', () => upstream.destroy())
+        return
+      }
+      // Refused after the node spoke (no HTTP answer fits in there), or a head cut short by the client's FIN.
+      if ('refuse' in verdict || ('wait' in verdict && held.length > 0)) {
+        client.destroy()
+        upstream.destroy()
+        return
+      }
+      // Allowed, or not HTTP, or a client that ended without a word (its FIN goes on).
+      if (held.length > 0) upstream.write(held)
+      pipeOneWay(client, upstream)
+    }
+    const onData = (chunk: Buffer): void => {
+      held = held.length === 0 ? chunk : Buffer.concat([held, chunk])
+      decide(false)
+    }
+    const onEnd = (): void => decide(true)
+    const onClose = (): void => void upstream.destroy()
+    pipeOneWay(upstream, client)
+    client.on('data', onData)
+    client.once('end', onEnd)
+    client.once('close', onClose)
+    client.resume()
+  }
+
+  /** Answers a request for another host (421) or one whose head is too large to check (431), and closes. */
+  private refuse(client: net.Socket, verdict: Extract<HostVerdict, {refuse: number}>): void {
+    const shown = verdict.host.length > MAX_HOST_SHOWN ? `${verdict.host.slice(0, MAX_HOST_SHOWN)}…` : verdict.host
+    const body =
+      verdict.refuse === 421
+        ? `misdirected request: "${shown}" is not a name of ${this.service} (serve --no-host-check allows any)\n`
+        : `request head too large: its Host cannot be checked (serve --no-host-check allows any)\n`
+    if (this.verbose) this.log(`tcp ${this.label()}: client ${client.remoteAddress}: ${verdict.refuse} ${body.trim()}`)
+    replyRaw(client, verdict.refuse, body, {'x-content-type-options': 'nosniff'})
   }
 
   /** Closes both ends once neither has sent a byte for idleTimeoutMs; one timer per connection, re-armed lazily. */

@@ -53,6 +53,8 @@ export interface RuntimeOptions extends ServeOptions {
   maxConnections?: number
   /** TCP connections idle this long are closed (--idle-timeout). */
   idleTimeoutMs?: number
+  /** Per-service ports in http mode refuse other hosts (default true; --no-host-check: false). */
+  hostCheck?: boolean
   /** Called after each map is applied (serve --hosts-file keeps /etc/hosts in step with it). */
   onApply?: (build: ServeBuild) => Promise<void>
   /** LAN mode: the address DNS gives clients on other machines (--advertise, or a non-loopback --listen). */
@@ -122,7 +124,7 @@ export class ServeRuntime {
     this.health.on('change', (probe, from, to) => this.logHealth(probe, from, to))
     const log = (line: string) => options.log.info(line)
     const verbose = options.log.verbosity >= 1
-    const {maxConnections, idleTimeoutMs} = options
+    const {maxConnections, idleTimeoutMs, hostCheck} = options
     const domain = options.plan.domain
     const dashboard = createDashboard(() =>
       dashboardState(this.last, (p) => this.health.state(p), {domain, httpPort: this.httpPort || options.httpPort}),
@@ -132,9 +134,10 @@ export class ServeRuntime {
       log,
       verbose,
       maxConnections,
+      zone: domain,
       local: {hosts: [`${DASHBOARD_LABEL}.localhost`, ...reservedNames(domain)], handle: dashboard.handle},
     })
-    this.listeners = new ListenerSet({health: this.health, log, verbose, maxConnections, idleTimeoutMs})
+    this.listeners = new ListenerSet({health: this.health, log, verbose, maxConnections, idleTimeoutMs, hostCheck})
   }
 
   /** Ports the DNS responder and the router listen on (useful with port 0). */

@@ -27,6 +27,8 @@ export interface ServeSettings {
   hostsFile?: string
   maxConnections: number
   idleTimeoutMs: number
+  /** Per-service addresses answer 421 to a Host that is not their Service's (--no-host-check: false). */
+  hostCheck: boolean
   log: Logger
   /** The start-up table (stdout). */
   print: (text: string) => void
@@ -80,6 +82,7 @@ export async function serveUntilSignal(settings: ServeSettings): Promise<string>
     print: settings.print,
     maxConnections: settings.maxConnections,
     idleTimeoutMs: settings.idleTimeoutMs,
+    hostCheck: settings.hostCheck,
     onApply: hosts ? (build) => hosts.update(build.map.dns.hosts) : undefined,
   })
   try {

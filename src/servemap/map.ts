@@ -68,6 +68,16 @@ function localhostNames(s: PlannedService, plan: Plan): string[] {
   return names
 }
 
+/**
+ * The Host values a port in http mode answers on the Service's own address: every host serve routes to the Service,
+ * both `.localhost` forms, and the address itself. A page on another site can have its own name resolve to this
+ * address (DNS rebinding: https://en.wikipedia.org/wiki/DNS_rebinding), but its requests still carry that name, so
+ * with this list they cannot use the workstation as a bridge into the cluster.
+ */
+function allowedHosts(s: PlannedService, routeHosts: string[], address: string): string[] {
+  return [...new Set([...routeHosts, `${s.name}.${s.namespace}.localhost`, `${s.name}.localhost`, address])]
+}
+
 /** Builds DNS records, HTTP routes and listeners for every mapped Service, plus the rows of serve's table. */
 export function buildServeMap(plan: Plan, options: ServeOptions): ServeBuild {
   const hosts = new Map<string, string[]>()
@@ -127,6 +137,8 @@ export function buildServeMap(plan: Plan, options: ServeOptions): ServeBuild {
     for (const name of s.names) hosts.set(name, [address ?? router])
 
     let httpPortUsed = false
+    const routeHosts = [...s.names, ...localhostNames(s, plan)]
+    const allowed = address ? allowedHosts(s, routeHosts, address) : []
     const ownTcpPorts = new Set(s.ports.filter((p) => p.protocol === 'TCP').map((p) => p.port))
     for (const p of s.ports) {
       const targets = probed(s, p)
@@ -138,12 +150,21 @@ export function buildServeMap(plan: Plan, options: ServeOptions): ServeBuild {
       const onHttpPort = p.mode === 'http' && !httpPortUsed
       if (onHttpPort) {
         httpPortUsed = true
-        http.push({service: id, hosts: [...s.names, ...localhostNames(s, plan)], targets})
+        http.push({service: id, hosts: routeHosts, targets})
       }
       if (address) {
-        listeners.push({service: id, address, port: p.port, protocol: p.protocol, mode: p.mode, targets})
+        const checked = p.mode === 'http' ? {hosts: allowed} : {}
+        listeners.push({service: id, address, port: p.port, protocol: p.protocol, mode: p.mode, targets, ...checked})
         if (onHttpPort && ownHttpListeners && !ownTcpPorts.has(options.httpPort)) {
-          listeners.push({service: id, address, port: options.httpPort, protocol: 'TCP', mode: p.mode, targets})
+          listeners.push({
+            service: id,
+            address,
+            port: options.httpPort,
+            protocol: 'TCP',
+            mode: p.mode,
+            targets,
+            ...checked,
+          })
         }
         addSrv(s, p, p.port)
         rows.push({service: id, name: shortest, endpoint: hostPort(address, p.port), mode: p.mode, targets})

@@ -66,6 +66,12 @@ export interface ForwardListener {
   protocol: 'TCP' | 'UDP'
   mode: PortMode
   targets: ProbedTarget[]
+  /**
+   * A port in `http` mode: the Host values a request may carry here (lowercase, no port): the Service's names, the
+   * other hosts serve routes to it, its `.localhost` forms and `address`. The listener answers others with 421
+   * unless serve runs with --no-host-check (src/proxy/listeners.ts). Absent on other ports.
+   */
+  hosts?: string[]
 }
 
 /** What serve applies after each change. */

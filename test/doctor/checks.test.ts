@@ -329,6 +329,25 @@ describe('checkDnsPort and checkHttpPort', () => {
       detail: `127.0.0.1:${web} (tcp) is used by another program`,
       fix: expect.stringContaining('or use --http-port 8080 for serve and doctor'),
     })
+    const api = await httpServer((_req, res) => {
+      res.writeHead(404, {'content-type': 'application/json'})
+      res.end(JSON.stringify({error: 'not found'}))
+    })
+    expect(await checkHttpPort(options({httpPort: api}))).toMatchObject({
+      status: 'fail',
+      detail: `127.0.0.1:${api} (tcp) is used by another program`,
+    })
+  })
+
+  it('ok: held by serve, whose 404 leaves the names out for the probe’s name', async () => {
+    const web = await httpServer((_req, res) => {
+      res.writeHead(404, {'content-type': 'application/json'})
+      res.end(JSON.stringify({error: 'no service is named "expose-lb-doctor.invalid"'}))
+    })
+    expect(await checkHttpPort(options({httpPort: web}))).toMatchObject({
+      status: 'ok',
+      detail: `127.0.0.1:${web} (tcp) is held by serve`,
+    })
   })
 
   it('fail: the address is not on this machine', async () => {

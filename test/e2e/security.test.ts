@@ -1,9 +1,12 @@
 // Safe defaults: the minimal ClusterRole is enough (and exactly what is needed), credentials never reach logs or
 // errors, serve listens on loopback only unless told otherwise, and its DNS answers only its zone.
+import {execFile} from 'node:child_process'
 import {readFileSync} from 'node:fs'
+import {promisify} from 'node:util'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {DETECTION_RULES, REQUIRED_RULES} from '../../src/kube/rbac.js'
 import {loadObjectsFromYaml, startSimServer, type SimServer} from '../../src/sim/api-server.js'
+import {startDemo, type Demo} from '../../src/sim/demo.js'
 import {HOMELAB_YAML} from '../../src/sim/homelab.js'
 import {buildQuery, T} from '../dns/helpers.js'
 import {kubectl, writeKubeconfig} from './helpers.js'
@@ -129,6 +132,74 @@ describe('network exposure', () => {
       expect((await udpExchange('127.0.0.1', serve.dnsPort, inZone)).length).toBeLessThan(inZone.length * 8)
     } finally {
       await serve.stop()
+    }
+  })
+})
+
+describe('DNS rebinding', () => {
+  let demo: Demo
+  beforeAll(async () => {
+    demo = await startDemo({nodePrefix: '127.0.32.'})
+  })
+  afterAll(() => demo?.close())
+
+  /** curl's body and status code for `url` with this Host header. */
+  const curl = async (url: string, host: string, ...args: string[]): Promise<string> =>
+    (
+      await promisify(execFile)('curl', [
+        '-s',
+        '--max-time',
+        '5',
+        '-H',
+        `Host: ${host}`,
+        '-w',
+        ' %{http_code}',
+        ...args,
+        url,
+      ])
+    ).stdout
+
+  it('a per-service address answers 421 to a request for another site, unless serve runs with --no-host-check', async () => {
+    for (const [flags, evil] of [
+      [
+        [],
+        /^misdirected request: "rebind\.evil\.example:7878" is not a name of media\/radarr \(serve --no-host-check allows any\)\n 421$/,
+      ],
+      [['--no-host-check'], /"service":"media\/radarr"[\s\S]* 200$/],
+    ] as const) {
+      const serve = await startServe(['--kubeconfig', demo.kubeconfig, '--ip-range', '127.81.0.0/16', ...flags])
+      try {
+        const [address] = await serve.resolver.resolve4('radarr.kube.internal')
+        const url = `http://${address}:7878/`
+        expect(await curl(url, 'rebind.evil.example:7878')).toMatch(evil)
+        for (const host of ['radarr.kube.internal:7878', 'radarr.media.localhost', `${address}:7878`]) {
+          expect([host, await curl(url, host)]).toEqual([
+            host,
+            expect.stringMatching(/"service":"media\/radarr"[\s\S]* 200$/),
+          ])
+        }
+      } finally {
+        expect(await serve.stop()).toBe(0)
+      }
+    }
+  })
+
+  it('the router lists the names on its 404 page to loopback and zone names only', async () => {
+    const serve = await startServe(['--kubeconfig', demo.kubeconfig, '--ip-range', 'none'])
+    try {
+      const url = `http://127.0.0.1:${serve.httpPort}/`
+      const json = ['-H', 'Accept: application/json']
+      expect(await curl(url, 'rebind.evil.example', ...json)).toBe(
+        '{"error":"no service is named \\"rebind.evil.example\\""}\n 404',
+      )
+      for (const host of [`localhost:${serve.httpPort}`, 'nope.localhost', 'nope.kube.internal']) {
+        expect([host, await curl(url, host, ...json)]).toEqual([
+          host,
+          expect.stringMatching(/"names":\[[^\]]*"radarr\.kube\.internal"[\s\S]* 404$/),
+        ])
+      }
+    } finally {
+      expect(await serve.stop()).toBe(0)
     }
   })
 })

@@ -36,7 +36,7 @@ describe('serve with a per-service port already taken', () => {
         'warning',
       )
       const [radarr] = await serve.resolver.resolve4('radarr.kube.internal')
-      expect(await tcpExchange(radarr!, 7878, 'GET / HTTP/1.0\r\nHost: radarr\r\n\r\n')).toMatch(
+      expect(await tcpExchange(radarr!, 7878, 'GET / HTTP/1.0\r\nHost: radarr.kube.internal\r\n\r\n')).toMatch(
         /"service":"media\/radarr"/,
       )
       expect(serve.stderr().match(/cannot listen on/g)).toHaveLength(1)

@@ -126,6 +126,29 @@ describe('serve: HTTP', () => {
     expect(JSON.parse(res.body).names).toEqual(expect.arrayContaining(['radarr.kube.internal', 'homer.kube.internal']))
   })
 
+  it('answers `printf … | nc -N` (a FIN right after the request) on the router and on the per-service address', async () => {
+    const [address] = await resolve4('radarr.kube.internal')
+    const nc = async (host: string, port: number, request: string): Promise<string> => {
+      const child = promisify(execFile)('nc', ['-N', '-w', '5', host, String(port)])
+      child.child.stdin!.end(request)
+      return (await child).stdout
+    }
+    const requests = [
+      'GET /old HTTP/1.0\r\nHost: radarr.localhost\r\n\r\n',
+      'GET /close HTTP/1.1\r\nHost: radarr.kube.internal\r\nConnection: close\r\n\r\n',
+    ]
+    for (const [host, port] of [
+      ['127.0.0.1', serve.httpPort],
+      [address!, 7878],
+    ] as const) {
+      for (const request of requests) {
+        const reply = await nc(host, port, request)
+        expect([host, request, reply]).toEqual([host, request, expect.stringMatching(/^HTTP\/1\.1 200 OK\r\n/)])
+        expect(reply).toContain('"service":"media/radarr"')
+      }
+    }
+  })
+
   it('passes WebSocket upgrades through', async () => {
     const socket = net.connect(serve.httpPort, '127.0.0.1')
     let data = ''

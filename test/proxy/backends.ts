@@ -322,6 +322,24 @@ export function rawExchange(port: number, text: string | Buffer, address = '127.
   })
 }
 
+/**
+ * Sends `text` and then a FIN at once (`socket.end(text)`, as `printf … | nc -N` does) and collects everything until
+ * the server closes the connection.
+ */
+export function halfClosedExchange(port: number, text: string, address = '127.0.0.1'): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({host: address, port})
+    onTestFinished(() => {
+      socket.destroy()
+    })
+    let received = ''
+    socket.on('data', (chunk: Buffer) => (received += chunk.toString('latin1')))
+    socket.on('error', reject)
+    socket.on('close', () => resolve(received))
+    socket.end(text)
+  })
+}
+
 export interface Reply {
   status: number
   headers: http.IncomingHttpHeaders

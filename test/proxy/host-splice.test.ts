@@ -9,7 +9,16 @@ import {describe, expect, it, onTestFinished} from 'vitest'
 import {HttpRouter} from '../../src/proxy/http.js'
 import {FINISH_LIMIT_BYTES} from '../../src/proxy/node-pool.js'
 import type {HttpRoute} from '../../src/servemap/types.js'
-import {FakeHealth, freeSharedPort, makeTargets, nodes, once, startHttpNodes, waitFor} from './backends.js'
+import {
+  FakeHealth,
+  freeSharedPort,
+  halfClosedExchange,
+  makeTargets,
+  nodes,
+  once,
+  startHttpNodes,
+  waitFor,
+} from './backends.js'
 
 async function router(
   routes: HttpRoute[],
@@ -339,6 +348,22 @@ describe('HttpRouter fast path: node connections kept between clients', () => {
     await ended
     expect(received()).toMatch(/^HTTP\/1\.1 200 OK\r\n[\s\S]*\r\n\r\nanswer to \/late$/)
     await waitFor(() => r.keptNodeConnections === 1, 'connection kept')
+  })
+
+  it('answers a client whose FIN follows a plain request and an HTTP/1.0 one, on both paths', async () => {
+    const web = await startHttpNodes(nodes(1, 161), (_node, req, res) => {
+      setTimeout(() => res.end(`answer to ${req.url} for ${req.headers['x-forwarded-for']}`), 100)
+    })
+    const {port, lines} = await router([{service: 'media/web', hosts: ['web.home.test'], targets: web.targets}])
+    const received = await halfClosedExchange(
+      port,
+      'GET /plain HTTP/1.1\r\nHost: web.home.test\r\n\r\nGET /old HTTP/1.0\r\nHost: web.home.test\r\n\r\n',
+    )
+    // The first is spliced; the second waits for its answer, then goes to the slow path, after the client's FIN.
+    expect(received).toMatch(
+      /^HTTP\/1\.1 200 OK\r\n[\s\S]*\r\n\r\nanswer to \/plain for 127\.0\.0\.1HTTP\/1\.1 200 OK\r\n[\s\S]*\r\n\r\nanswer to \/old for 127\.0\.0\.1$/,
+    )
+    expect(spliced(lines)).toHaveLength(1)
   })
 
   it('closes the kept node connections when the router closes', async () => {

@@ -98,6 +98,20 @@ describe('scanRequestHead', () => {
   it.each(others)('leaves %s to the slow path', (_name, text, why) => {
     expect(scanRequestHead(bytes(text))).toEqual({other: why})
   })
+
+  // A per-service address forwards heads byte for byte: it takes HTTP/1.0 too (ScanOptions.http10).
+  const http10: Array<[string, string, Partial<RequestHead> | {other: string}]> = [
+    ['HTTP/1.0, which closes by default', 'GET / HTTP/1.0\r\nHost: a\r\n\r\n', {host: 'a', close: true}],
+    ['HTTP/1.0 asking for keep-alive', 'GET / HTTP/1.0\r\nHost: a\r\nConnection: keep-alive\r\n\r\n', {close: false}],
+    ['HTTP/1.0 without Host', 'GET / HTTP/1.0\r\n\r\n', {host: '', close: true}],
+    ['HTTP/1.1 with Connection: close', 'GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n', {close: true}],
+    ['HTTP/1.1 without Host, still', 'GET / HTTP/1.1\r\n\r\n', {other: 'no host'}],
+  ]
+  it.each(http10)('with http10, reads %s', (_name, text, want) => {
+    const scan = scanRequestHead(bytes(text), {http10: true})
+    if ('other' in want) expect(scan).toEqual(want)
+    else expect(scan).toMatchObject({head: want})
+  })
 })
 
 describe('forwardedHead', () => {

@@ -13,6 +13,7 @@ import {
   decodeFrame,
   encodeFrame,
   freeSharedPort,
+  halfClosedExchange,
   makeTargets,
   nodes,
   rawExchange,
@@ -176,9 +177,10 @@ describe('HttpRouter', () => {
 
   it('answers an unknown Host with 404 listing the known names, as HTML or JSON', async () => {
     const web = await startHttpNodes(nodes(1, 71))
-    const {port} = await router([
-      {service: 'media/web', hosts: ['web.home.test', 'web.localhost'], targets: web.targets},
-    ])
+    const {port} = await router(
+      [{service: 'media/web', hosts: ['web.home.test', 'web.localhost'], targets: web.targets}],
+      {zone: 'home.test'},
+    )
     const html = await request(port, {headers: {host: 'nope.home.test:8080', accept: 'text/html,*/*'}})
     expect(html.status).toEqual(404)
     expect(html.headers['content-type']).toMatch(/^text\/html/)
@@ -195,6 +197,51 @@ describe('HttpRouter', () => {
     const ipv6 = await request(port, {headers: {host: '[::1]:8080', accept: 'application/json'}})
     expect(ipv6.status).toEqual(404)
     expect(web.stats.get('node-a')!.requests).toEqual(0)
+  })
+
+  it('answers a client that sends its FIN right after an HTTP/1.0 or Connection: close request', async () => {
+    // The node answers late, so the FIN has reached the router by then.
+    const web = await startHttpNodes(nodes(1, 160), (_node, req, res) => {
+      setTimeout(() => res.end(`answer to ${req.url} for ${req.headers['x-forwarded-for']}`), 100)
+    })
+    const {port} = await router([{service: 'media/web', hosts: ['web.home.test'], targets: web.targets}])
+    const old = await halfClosedExchange(port, 'GET /old HTTP/1.0\r\nHost: web.home.test\r\n\r\n')
+    expect(old).toMatch(/^HTTP\/1\.1 200 OK\r\n[\s\S]*\r\n\r\nanswer to \/old for 127\.0\.0\.1$/)
+    const close = await halfClosedExchange(
+      port,
+      'GET /close HTTP/1.1\r\nHost: web.home.test\r\nConnection: close\r\n\r\n',
+    )
+    expect(close).toMatch(/^HTTP\/1\.1 200 OK\r\n[\s\S]*\r\n\r\nanswer to \/close for 127\.0\.0\.1$/)
+  })
+
+  it('lists the known names on its 404 page only to loopback and zone names, not to a rebound site', async () => {
+    const web = await startHttpNodes(nodes(1, 169))
+    const {port} = await router([{service: 'media/web', hosts: ['web.home.test'], targets: web.targets}], {
+      zone: 'home.test',
+    })
+    const json = {accept: 'application/json'}
+    const shown = [
+      'localhost:8080',
+      'nope.localhost',
+      'nope.web.localhost',
+      '127.0.0.1:8080',
+      '[::1]:8080',
+      'nope.home.test',
+    ]
+    for (const host of shown) {
+      const reply = await request(port, {headers: {host, ...json}})
+      expect([host, reply.status, JSON.parse(reply.body).names]).toEqual([host, 404, ['web.home.test']])
+    }
+    for (const host of ['rebind.evil.example', 'home.test.evil.example', 'localhost.evil.example', '192.168.1.10']) {
+      const reply = await request(port, {headers: {host, ...json}})
+      expect([host, reply.status, JSON.parse(reply.body)]).toEqual([
+        host,
+        404,
+        {error: `no service is named "${host}"`},
+      ])
+      const html = await request(port, {headers: {host}})
+      expect([host, html.body.includes('web.home.test')]).toEqual([host, false])
+    }
   })
 
   it('refuses an absolute-form request for a foreign host and never forwards it', async () => {

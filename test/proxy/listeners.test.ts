@@ -8,8 +8,10 @@ import type {ForwardListener} from '../../src/servemap/types.js'
 import {
   FakeHealth,
   freeSharedPort,
+  halfClosedExchange,
   nodes,
   once,
+  rawExchange,
   startHttpNodes,
   startTcpNodes,
   startUdpNodes,
@@ -113,17 +115,17 @@ describe('ListenerSet', () => {
   })
 })
 
-describe('ListenerSet: a port that speaks HTTP', () => {
-  /** A raw client of `address:port`; `received` is everything read so far. */
-  function raw(address: string, port: number): {socket: net.Socket; received: () => string} {
-    const socket = net.connect({host: address, port})
-    onTestFinished(() => void socket.destroy())
-    socket.on('error', () => {})
-    let received = ''
-    socket.on('data', (chunk: Buffer) => (received += chunk.toString('latin1')))
-    return {socket, received: () => received}
-  }
+/** A raw client of `address:port`; `received` is everything read so far. */
+function raw(address: string, port: number): {socket: net.Socket; received: () => string} {
+  const socket = net.connect({host: address, port})
+  onTestFinished(() => void socket.destroy())
+  socket.on('error', () => {})
+  let received = ''
+  socket.on('data', (chunk: Buffer) => (received += chunk.toString('latin1')))
+  return {socket, received: () => received}
+}
 
+describe('ListenerSet: a port that speaks HTTP', () => {
   async function httpListener(host: number, targets: ForwardListener['targets']): Promise<ForwardListener> {
     const address = `127.0.11.${host}`
     const port = await freeSharedPort([address])
@@ -146,6 +148,23 @@ describe('ListenerSet: a port that speaks HTTP', () => {
     await once(second.socket, 'close')
     expect(second.received()).toMatch(/\r\n\r\n\/two \["Host","anything"\]$/)
     expect(web.stats.get('node-a')).toMatchObject({connections: 1, requests: 2})
+  })
+
+  it('answers a client that sends its FIN right after an HTTP/1.0 or Connection: close request', async () => {
+    // The node answers late, so the FIN has reached the listener by then (a TCP splice would pass it on at once,
+    // and Node's server drops the answer when it sees it).
+    const web = await startHttpNodes(nodes(1, 162), (_node, req, res) => {
+      setTimeout(() => res.end(`answer to ${req.url}`), 100)
+    })
+    const {address, port} = await httpListener(60, web.targets)
+    const old = await halfClosedExchange(port, 'GET /old HTTP/1.0\r\nHost: web\r\n\r\n', address)
+    expect(old).toMatch(/^HTTP\/1\.1 200 OK\r\n[\s\S]*\r\n\r\nanswer to \/old$/)
+    const close = await halfClosedExchange(
+      port,
+      'GET /close HTTP/1.1\r\nHost: web\r\nConnection: close\r\n\r\n',
+      address,
+    )
+    expect(close).toMatch(/^HTTP\/1\.1 200 OK\r\n[\s\S]*\r\n\r\nanswer to \/close$/)
   })
 
   it('splices as TCP a client whose first bytes are not HTTP/1.1, and one that sends nothing', async () => {
@@ -198,5 +217,149 @@ describe('ListenerSet: a port that speaks HTTP', () => {
     await set.apply([asTcp])
     expect(await set.apply([asHttp])).toEqual({added: [asHttp], removed: [asTcp], failed: []})
     await talk('127.0.11.53', port).say('hello', 'node-a:hello')
+  })
+})
+
+describe('ListenerSet: the Host check of a port that speaks HTTP (DNS rebinding)', () => {
+  /** A port in http mode at 127.0.11.<host> answering `web.media.kube.internal`, `web.localhost` and its address. */
+  async function checkedListener(
+    host: number,
+    targets: ForwardListener['targets'],
+    options: {hostCheck?: boolean} = {},
+  ): Promise<{address: string; port: number; set: ListenerSet; listener: ForwardListener}> {
+    const address = `127.0.11.${host}`
+    const port = await freeSharedPort([address])
+    const hosts = ['web.media.kube.internal', 'web.localhost', address]
+    const listener: ForwardListener = {
+      service: 'media/web',
+      address,
+      port,
+      protocol: 'TCP',
+      mode: 'http',
+      targets,
+      hosts,
+    }
+    const set = new ListenerSet({health: new FakeHealth(), ...options})
+    onTestFinished(() => set.close(0))
+    await set.apply([listener])
+    return {address, port, set, listener}
+  }
+
+  const status = (reply: string): string => reply.split('\r\n')[0] ?? ''
+  const refusal = (host: string): RegExp =>
+    new RegExp(
+      `^HTTP/1\\.1 421 Misdirected Request\\r\\n[\\s\\S]*\\r\\n\\r\\nmisdirected request: "${host.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}" is not a name of media/web \\(serve --no-host-check allows any\\)\\n$`,
+    )
+
+  it('answers requests for its names, .localhost forms and address, in any case, with a port or a trailing dot', async () => {
+    const web = await startHttpNodes(nodes(1, 163))
+    const {address, port} = await checkedListener(61, web.targets)
+    for (const host of [
+      'web.media.kube.internal',
+      'WEB.Media.Kube.Internal.:8080',
+      'web.localhost',
+      `${address}:${port}`,
+    ]) {
+      const reply = await rawExchange(port, `GET / HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`, address)
+      expect([host, status(reply)]).toEqual([host, 'HTTP/1.1 200 OK'])
+    }
+    // HTTP/1.0 without Host: no browser sends it, so it is no other site's request.
+    expect(status(await halfClosedExchange(port, 'GET / HTTP/1.0\r\n\r\n', address))).toEqual('HTTP/1.1 200 OK')
+  })
+
+  it('answers 421 to a request for another host, whatever its form, and the node never sees it', async () => {
+    const web = await startHttpNodes(nodes(1, 164))
+    const {address, port} = await checkedListener(62, web.targets)
+    const refused: Array<[string, string, string]> = [
+      ['a plain keep-alive GET', 'GET / HTTP/1.1\r\nHost: evil.example\r\n\r\n', 'evil.example'],
+      ['the same with a port', 'GET / HTTP/1.1\r\nHost: evil.example:' + port + '\r\n\r\n', `evil.example:${port}`],
+      ['an HTTP/1.0 request', 'GET / HTTP/1.0\r\nHost: evil.example\r\n\r\n', 'evil.example'],
+      ['a method the fast path leaves alone', 'PROPFIND / HTTP/1.1\r\nHost: evil.example\r\n\r\n', 'evil.example'],
+      [
+        'a chunked upload',
+        'POST / HTTP/1.1\r\nHost: evil.example\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n',
+        'evil.example',
+      ],
+      [
+        'a WebSocket upgrade',
+        'GET /ws HTTP/1.1\r\nHost: evil.example\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+          'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
+        'evil.example',
+      ],
+      ['an absolute-form target', 'GET http://evil.example/ HTTP/1.1\r\nHost: web.localhost\r\n\r\n', 'evil.example'],
+      ['a second Host field', 'GET / HTTP/1.1\r\nHost: web.localhost\r\nHost: evil.example\r\n\r\n', 'evil.example'],
+      ['an IPv6 literal', 'GET / HTTP/1.1\r\nHost: [::1]:8080\r\n\r\n', '[::1]:8080'],
+      [
+        'a folded Host field',
+        'GET / HTTP/1.1\r\nHost: web.localhost\r\n evil.example\r\n\r\n',
+        'web.localhost evil.example',
+      ],
+    ]
+    for (const [name, request, host] of refused) {
+      expect([name, await rawExchange(port, request, address)]).toEqual([name, expect.stringMatching(refusal(host))])
+    }
+    expect(web.stats.get('node-a')!.requests).toEqual(0)
+  })
+
+  it('answers 421 to a request for another host after allowed ones on the same connection', async () => {
+    const web = await startHttpNodes(nodes(1, 165))
+    const {address, port} = await checkedListener(63, web.targets)
+    const reply = await rawExchange(
+      port,
+      'GET /mine HTTP/1.1\r\nHost: web.localhost\r\n\r\nGET /theirs HTTP/1.1\r\nHost: evil.example\r\n\r\n',
+      address,
+    )
+    expect(reply).toMatch(/^HTTP\/1\.1 200 OK\r\n[\s\S]*"url":"\/mine"[\s\S]*HTTP\/1\.1 421 Misdirected Request\r\n/)
+    expect(web.stats.get('node-a')!.requests).toEqual(1)
+  })
+
+  it('checks a request that comes in pieces, or after the client stayed silent (a preconnected socket)', async () => {
+    const web = await startHttpNodes(nodes(1, 166))
+    const {address, port} = await checkedListener(64, web.targets)
+    const pieces = raw(address, port)
+    pieces.socket.write('PROPFIND / HTTP/1.1\r\nHo')
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    pieces.socket.write('st: evil.example\r\n\r\n')
+    await waitFor(() => /\n$/.test(pieces.received()), 'the refusal')
+    expect(pieces.received()).toMatch(refusal('evil.example'))
+
+    const silent = raw(address, port)
+    const before = web.stats.get('node-a')!.connections
+    // Spliced as TCP once it has been quiet for a moment (a server may speak first): the node is connected.
+    await waitFor(() => web.stats.get('node-a')!.connections === before + 1, 'the silent client handed on')
+    silent.socket.write('GET / HTTP/1.1\r\nHost: evil.example\r\n\r\n')
+    await waitFor(() => /\n$/.test(silent.received()), 'the refusal')
+    expect(silent.received()).toMatch(refusal('evil.example'))
+    const allowed = raw(address, port)
+    await waitFor(() => web.stats.get('node-a')!.connections === before + 2, 'the second silent client handed on')
+    allowed.socket.write('GET / HTTP/1.1\r\nHost: web.localhost\r\n\r\n')
+    await waitFor(() => allowed.received().endsWith('\r\n0\r\n\r\n'), 'the answer')
+    expect(status(allowed.received())).toEqual('HTTP/1.1 200 OK')
+    expect(web.stats.get('node-a')!.requests).toEqual(1)
+  })
+
+  it('still splices other protocols, and a server that speaks first', async () => {
+    const node = await startTcpNodes(nodes(1, 167))
+    const {address, port} = await checkedListener(65, node.targets)
+    await talk(address, port).say('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'node-a:PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n')
+    await talk(address, port).say('\x10\x1a\x00\x04MQTT', 'node-a:\x10\x1a\x00\x04MQTT')
+    const quiet = raw(address, port)
+    await waitFor(() => node.accepted.get('node-a') === 3, 'the quiet client spliced to the node')
+    quiet.socket.end()
+    await waitFor(() => quiet.received() === 'node-a:bye', 'the node’s answer')
+  })
+
+  it('answers any host with hostCheck off (serve --no-host-check), and new names after a change', async () => {
+    const web = await startHttpNodes(nodes(1, 168))
+    const open = await checkedListener(66, web.targets, {hostCheck: false})
+    const evil = 'GET / HTTP/1.1\r\nHost: evil.example\r\nConnection: close\r\n\r\n'
+    expect(status(await rawExchange(open.port, evil, open.address))).toEqual('HTTP/1.1 200 OK')
+
+    const checked = await checkedListener(67, web.targets)
+    const renamed = {...checked.listener, hosts: ['evil.example']}
+    expect(await checked.set.apply([renamed])).toEqual({added: [], removed: [], failed: []})
+    expect(status(await rawExchange(checked.port, evil, checked.address))).toEqual('HTTP/1.1 200 OK')
+    const mine = 'GET / HTTP/1.1\r\nHost: web.localhost\r\nConnection: close\r\n\r\n'
+    expect(status(await rawExchange(checked.port, mine, checked.address))).toEqual('HTTP/1.1 421 Misdirected Request')
   })
 })

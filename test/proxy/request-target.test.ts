@@ -1,6 +1,12 @@
 import {describe, expect, it} from 'vitest'
 
-import {countHostLines, hopByHopFields, parseAbsoluteForm, rawPath} from '../../src/proxy/request-target.js'
+import {
+  countHostLines,
+  hopByHopFields,
+  isLoopbackHost,
+  parseAbsoluteForm,
+  rawPath,
+} from '../../src/proxy/request-target.js'
 
 describe('rawPath', () => {
   const cases: Array<{target: string; want: string}> = [
@@ -24,6 +30,30 @@ describe('parseAbsoluteForm', () => {
     expect(parseAbsoluteForm('web.home.test:443')).toBeUndefined()
     expect(parseAbsoluteForm('*')).toBeUndefined()
     expect(parseAbsoluteForm('http://[bad/')).toBeUndefined()
+  })
+})
+
+describe('isLoopbackHost', () => {
+  const cases: Array<[string, boolean]> = [
+    ['localhost', true],
+    ['LocalHost.:8080', true],
+    ['radarr.localhost', true],
+    ['radarr.media.localhost:8080', true],
+    ['127.0.0.1:8080', true],
+    ['127.77.0.5', true],
+    ['[::1]:8080', true],
+    ['[::1]', true],
+    ['localhost.evil.example', false],
+    ['evil-localhost', false],
+    ['127.0.0.1.evil.example', false],
+    ['128.0.0.1', false],
+    ['192.168.1.10:80', false],
+    ['[::2]:8080', false],
+    ['radarr.kube.internal', false],
+    ['', false],
+  ]
+  it.each(cases)('%s → %s', (host, want) => {
+    expect(isLoopbackHost(host)).toBe(want)
   })
 })
 

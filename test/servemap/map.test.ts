@@ -1,7 +1,8 @@
 import {describe, expect, it} from 'vitest'
 import {buildPlan} from '../../src/plan/plan.js'
 import {assignAddresses, parseIpRange, type AddressRange} from '../../src/servemap/addresses.js'
-import {probeOf} from '../../src/servemap/types.js'
+import {probeOf, type ForwardListener} from '../../src/servemap/types.js'
+import type {Service} from '../../src/plan/types.js'
 import {buildServeMap} from '../../src/servemap/map.js'
 import {makeNode, makeService, makeSnapshot, nodePortService} from '../builders.js'
 
@@ -145,5 +146,82 @@ describe('buildServeMap with --ip-range none', () => {
     )
     expect(map.dns.srv.has('_mqtt._tcp.mosquitto.iot.kube.internal')).toBe(false)
     expect(map.dns.srv.get('_http._tcp.radarr.media.kube.internal')?.[0]?.port).toBe(8080)
+  })
+})
+
+describe('buildServeMap: the Host values a port in http mode answers on its Service address', () => {
+  const ADDRESS = '<the Service address>'
+  const web = (namespace: string) => nodePortService('web', [{name: 'http', port: 8000, nodePort: 30800}], {namespace})
+  const sonarr = nodePortService('sonarr', [{name: 'http', port: 8989, nodePort: 30989}], {
+    namespace: 'media',
+    annotations: {'expose-lb/hostname': 'tv'},
+  })
+  const rows: Array<{case: string; services: Service[]; service: string; want: Array<Partial<ForwardListener>>}> = [
+    {
+      case: 'its names, both .localhost forms and its address, on its own port and on --http-port',
+      services: [radarr],
+      service: 'media/radarr',
+      want: [7878, 8080].map((port) => ({
+        port,
+        mode: 'http',
+        hosts: [
+          'radarr.media.kube.internal',
+          'radarr.kube.internal',
+          'radarr.media.localhost',
+          'radarr.localhost',
+          ADDRESS,
+        ],
+      })),
+    },
+    {
+      case: 'the names its hostname annotation adds',
+      services: [sonarr],
+      service: 'media/sonarr',
+      want: [8989, 8080].map((port) => ({
+        port,
+        hosts: [
+          'sonarr.media.kube.internal',
+          'sonarr.kube.internal',
+          'tv.kube.internal',
+          'sonarr.media.localhost',
+          'sonarr.localhost',
+          ADDRESS,
+        ],
+      })),
+    },
+    {
+      case: 'both .localhost forms when another Service has the same name (no short DNS name, no <svc>.localhost route)',
+      services: [web('blue'), web('green')],
+      service: 'blue/web',
+      want: [8000, 8080].map((port) => ({
+        port,
+        hosts: ['web.blue.kube.internal', 'web.blue.localhost', 'web.localhost', ADDRESS],
+      })),
+    },
+    {
+      case: 'no list on a port that is not http',
+      services: [mosquitto],
+      service: 'iot/mosquitto',
+      want: [{port: 1883, mode: 'tcp', hosts: undefined}],
+    },
+  ]
+  it.each(rows)('$case', ({services, service, want}) => {
+    const plan = buildPlan(makeSnapshot({services, nodes}), {domain: 'kube.internal', addressType: 'InternalIP'})
+    const {map} = buildServeMap(plan, {listen: '127.0.0.1', httpPort: 8080, range})
+    const address = assignAddresses(
+      services.map((s) => `${s.namespace}/${s.name}`),
+      range,
+    ).get(service)
+    expect(map.listeners.filter((l) => l.service === service)).toEqual(
+      want.map((w) => ({
+        service,
+        address,
+        protocol: 'TCP',
+        mode: 'http',
+        targets: expect.any(Array),
+        ...w,
+        hosts: w.hosts?.map((h) => (h === ADDRESS ? address : h)),
+      })),
+    )
   })
 })
