@@ -21,8 +21,8 @@ const LAYERS = [
   {name: 'core', path: '^src/(plan|detect)/', comment: 'pure: cluster snapshot → plan, detection'},
   {
     name: 'base',
-    path: '^src/(net/|errors\\.ts$|log\\.ts$|argv\\.ts$|terminal\\.ts$)',
-    comment: 'errors, logging, terminal-safe text, socket facts',
+    path: '^src/(net/|errors\\.ts$|log\\.ts$|argv\\.ts$|terminal\\.ts$|markup\\.ts$)',
+    comment: 'errors, logging, terminal-safe text, HTML/XML escaping, socket facts',
   },
 ]
 

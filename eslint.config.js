@@ -49,6 +49,7 @@ export default tseslint.config(
       'src/net/**/*.ts',
       'src/argv.ts',
       'src/terminal.ts',
+      'src/markup.ts',
     ],
     rules: {
       'no-restricted-imports': [

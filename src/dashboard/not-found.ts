@@ -1,8 +1,8 @@
 // The router's answer to a Host it has no route for: the names it does serve, as links a browser can follow, or as
 // JSON for scripts. It sits beside the dashboard page so that every HTML expose-lb writes goes through one
-// escapeHtml (page.ts): the names come from the cluster and the unknown one from the client, so none is trusted.
+// escapeHtml (src/markup.ts): the names come from the cluster and the unknown one from the client, so none is trusted.
 // Pure: the router writes the answer.
-import {escapeHtml} from './page.js'
+import {escapeHtml} from '../markup.js'
 
 /** A 404 body and its content type. */
 export interface NotFoundAnswer {

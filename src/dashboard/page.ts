@@ -10,6 +10,7 @@
 //   connections but to its own origin, and with Trusted Types no HTML-string sinks at all
 //   (https://www.w3.org/TR/CSP3/, https://w3c.github.io/trusted-types/dist/spec/).
 import {createHash} from 'node:crypto'
+import {escapeHtml} from '../markup.js'
 import type {RoutePort, RouteService, RoutesDocument, RouteTarget} from './state.js'
 
 const POLL_MS = 1000
@@ -165,13 +166,6 @@ export const PAGE_CSP = [
 
 /** For everything that is not the page (JSON, errors): nothing may load or run. */
 export const NONE_CSP = "default-src 'none'; frame-ancestors 'none'"
-
-const ESCAPES: Record<string, string> = {'&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;'}
-
-/** Escapes text for HTML element content and for quoted attribute values alike. */
-export function escapeHtml(value: string | number): string {
-  return String(value).replace(/[&<>"']/g, (c) => ESCAPES[c] ?? c)
-}
 
 /** Only http(s) URLs become links: a `javascript:` or `data:` URL from anywhere is never written as an href. */
 export function isWebLink(url: string): boolean {

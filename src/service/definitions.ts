@@ -8,6 +8,7 @@
 // - Task Scheduler schema: https://learn.microsoft.com/windows/win32/taskschd/task-scheduler-schema
 
 import type {TargetOs} from '../dnssetup/plan.js'
+import {escapeHtml} from '../markup.js'
 
 export type ServiceScope = 'user' | 'system'
 
@@ -112,18 +113,8 @@ export function systemdUnit(spec: ServiceSpec): string {
   ].join('\n')
 }
 
-/** Text for XML character data and attribute values. */
-export function xmlEscape(text: string): string {
-  return text
-    .replaceAll('&', '&amp;')
-    .replaceAll('<', '&lt;')
-    .replaceAll('>', '&gt;')
-    .replaceAll('"', '&quot;')
-    .replaceAll("'", '&apos;')
-}
-
-const plistString = (value: string, indent: string) => `${indent}<string>${xmlEscape(value)}</string>`
-const plistKey = (key: string, indent: string) => `${indent}<key>${xmlEscape(key)}</key>`
+const plistString = (value: string, indent: string) => `${indent}<string>${escapeHtml(value)}</string>`
+const plistKey = (key: string, indent: string) => `${indent}<key>${escapeHtml(key)}</key>`
 
 /**
  * The launchd property list. RunAtLoad starts serve when the agent is loaded (at login for a LaunchAgent, at boot
@@ -219,7 +210,7 @@ export function taskLauncher(spec: ServiceSpec): string {
  * serve after a failure.
  */
 export function taskXml(spec: ServiceSpec, launcher: string): string {
-  const user = xmlEscape(spec.user)
+  const user = escapeHtml(spec.user)
   return [
     '<?xml version="1.0"?>',
     `<!-- ${MARKER}; \`kubectl expose-lb service uninstall\` removes it. -->`,
@@ -257,8 +248,8 @@ export function taskXml(spec: ServiceSpec, launcher: string): string {
     '    <Exec>',
     '      <Command>cmd.exe</Command>',
     // cmd.exe keeps the quotes of `/c "<file>"` when they enclose one existing file and nothing special.
-    `      <Arguments>${xmlEscape(`/d /c "${launcher}"`)}</Arguments>`,
-    `      <WorkingDirectory>${xmlEscape(spec.home)}</WorkingDirectory>`,
+    `      <Arguments>${escapeHtml(`/d /c "${launcher}"`)}</Arguments>`,
+    `      <WorkingDirectory>${escapeHtml(spec.home)}</WorkingDirectory>`,
     '    </Exec>',
     '  </Actions>',
     '</Task>',

@@ -1,6 +1,7 @@
 import {createHash} from 'node:crypto'
 import {describe, expect, it} from 'vitest'
-import {escapeHtml, isWebLink, PAGE_CSP, renderPage} from '../../src/dashboard/page.js'
+import {isWebLink, PAGE_CSP, renderPage} from '../../src/dashboard/page.js'
+import {escapeHtml} from '../../src/markup.js'
 import type {RoutesDocument} from '../../src/dashboard/state.js'
 
 /** Values as hostile as the cluster could make them: each tries to break out of text, attributes or URLs. */
