@@ -199,7 +199,11 @@ export function answersAsServeHttp(address: string, port: number, timeoutMs: num
       (res) => {
         let body = ''
         res.setEncoding('utf8')
-        res.on('data', (d: string) => (body += d.slice(0, 65_536)))
+        // serve's 404 fits in far less; a program that never stops sending is cut off, not read forever.
+        res.on('data', (d: string) => {
+          body += d
+          if (body.length > 65_536) req.destroy()
+        })
         res.on('end', () => {
           try {
             const parsed = JSON.parse(body) as {error?: unknown; names?: unknown}

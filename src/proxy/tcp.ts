@@ -303,7 +303,9 @@ export class TcpForwarder {
     client.on('data', onData)
     client.once('end', onEnd)
     client.once('close', onClose)
-    client.resume()
+    // A client handed over after its FIN (the splicer keeps half-closed clients) will send no 'end' again.
+    if (client.readableEnded) decide(true)
+    else client.resume()
   }
 
   /** Answers a request for another host (421) or one whose head is too large to check (431), and closes. */

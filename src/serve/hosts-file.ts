@@ -124,13 +124,21 @@ export class HostsFile {
       } catch (error) {
         if (errnoCode(error) !== 'ENOENT') throw this.failure(error)
       }
-      for (const file of readdirSync(dirname(target))) {
+      let files: string[]
+      let content: string | undefined
+      try {
+        // A folder it may write but not read, or a file it may not read: the same one line as for writing.
+        files = readdirSync(dirname(target))
+        content = readHosts(target)
+      } catch (error) {
+        throw this.failure(error)
+      }
+      for (const file of files) {
         if (!isStaleTemp(target, file)) continue
         rmSync(join(dirname(target), file), {force: true})
         this.log(`hosts file: removed ${file}, a temp file left by a run that was killed`)
       }
       this.started = true
-      const content = readHosts(target)
       if (content === undefined) return
       const next = this.splice(content, undefined)
       if (next === content) return

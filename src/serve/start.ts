@@ -52,8 +52,8 @@ export async function serveUntilSignal(settings: ServeSettings): Promise<string>
   await hosts?.start() // fails fast when the file cannot be written, and clears a block a crash left behind
   process.on('exit', () => hosts?.removeSync())
 
-  const {startDemo} = await import('../sim/demo.js')
-  const demo = settings.demo ? await startDemo() : undefined
+  // The simulator (and its YAML parser) loads only for --demo.
+  const demo = settings.demo ? await (await import('../sim/demo.js')).startDemo() : undefined
   const [{openCluster}, {ClusterWatch}, {ServeRuntime}] = await Promise.all([
     import('../kube/session.js'),
     import('../kube/watch.js'),

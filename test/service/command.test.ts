@@ -54,6 +54,15 @@ describe.skipIf(process.platform !== 'linux')('service install --dry-run (Linux)
     expect(lines.at(-1)).toBe('Logs: journalctl --user -u kubectl-expose-lb.service')
   })
 
+  it('passes a default-on flag the user turned off (--no-host-check) to the service', async () => {
+    const run = await service(
+      ['install', '--dry-run', '--context', 'homelab', '--dns-port', '5353', '--http-port', '8080', '--no-host-check'],
+      {KUBECONFIG},
+    )
+    expect(run.code).toBe(0)
+    expect(run.stdout).toMatch(/^ {2}ExecStart=.* serve .*--dns-port=5353 --http-port=8080 --no-host-check$/m)
+  })
+
   it('takes flags before the topic, as kubectl passes them', async () => {
     const run = await kubectl([
       'expose-lb',

@@ -67,9 +67,11 @@ Running it again replaces the service. --dry-run prints the files and commands i
     const serveArgs = [...kube.args, ...(flags.context === undefined ? [] : [`--context=${flags.context}`])]
     for (const name of Object.keys(serveFlags) as Array<keyof typeof serveFlags>) {
       const value = flags[name]
-      if (name === 'kubeconfig' || name === 'context' || value === undefined || value === false) continue
+      if (name === 'kubeconfig' || name === 'context' || value === undefined) continue
       if (metadata.flags[name]?.setFromDefault) continue
       if (value === true) serveArgs.push(`--${name}`)
+      // A flag on by default that the user turned off (--no-host-check) must reach the service too.
+      else if (value === false) serveArgs.push(`--no-${name}`)
       else if (name === 'domain') serveArgs.push(`--domain=${domain}`)
       else if (name === 'hosts-file') serveArgs.push(`--hosts-file=${resolve(String(value))}`)
       else serveArgs.push(`--${name}=${value}`)
