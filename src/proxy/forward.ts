@@ -9,7 +9,7 @@ import type {ProxyServer} from 'http-proxy-3'
 
 import {TimeoutError} from '../errors.js'
 import {hostPort} from '../net/address.js'
-import {describeErrno} from '../net/errno.js'
+import {describeErrno, errnoCode} from '../net/errno.js'
 import type {HttpRoute, ProbedTarget} from '../servemap/types.js'
 import type {TargetHealth} from './health.js'
 import {IDEMPOTENT_METHODS} from './http-head.js'
@@ -176,7 +176,7 @@ export class RetryingForward {
       res.destroy()
       return
     }
-    const code = (error as NodeJS.ErrnoException).code
+    const code = errnoCode(error)
     const resetBeforeResponse = code === 'ECONNRESET' || code === 'EPIPE'
     const retryable = !failed.connected || (this.idempotent && this.bodyBytes === 0 && resetBeforeResponse)
     if (!retryable) {

@@ -11,6 +11,7 @@ import type {ProxyServer} from 'http-proxy-3'
 
 import {renderNotFound} from '../dashboard/not-found.js'
 import {hostPort} from '../net/address.js'
+import {describeErrno} from '../net/errno.js'
 import type {HttpRoute, ProbedTarget} from '../servemap/types.js'
 import {noteAccept} from './accept-turns.js'
 import {RetryingForward, type ForwardOptions} from './forward.js'
@@ -404,7 +405,7 @@ export class HttpRouter {
   }
 
   private onClientError(error: NodeJS.ErrnoException, socket: Duplex): void {
-    if (this.verbose) this.log(`http: client error: ${error.code ?? error.message}`)
+    if (this.verbose) this.log(`http: client error: ${describeErrno(error)}`)
     // The same replies Node sends without a clientError listener, then the socket goes.
     // Only between responses: nothing written yet, or nothing since the fast path handed the socket over.
     const written = 'bytesWritten' in socket ? (socket as net.Socket).bytesWritten : 0

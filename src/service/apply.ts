@@ -9,6 +9,7 @@ import {delimiter, join, resolve} from 'node:path'
 import {currentOs, POWERSHELL, rebase, runAction, type ExecOptions} from '../dnssetup/apply.js'
 import {formatCommand, type TargetOs} from '../dnssetup/plan.js'
 import {ExposeLbError, firstLine} from '../errors.js'
+import {errnoCode} from '../net/errno.js'
 import {MARKER, type ServiceScope} from './definitions.js'
 import {
   planUninstall,
@@ -125,7 +126,7 @@ async function readIfExists(path: string): Promise<string | undefined> {
   try {
     return await readFile(path, 'utf8')
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code
+    const code = errnoCode(error)
     if (code === 'ENOENT' || code === 'ENOTDIR') return undefined
     throw new ServiceFailedError(`cannot read ${path}: ${firstLine(error)}`, {cause: error})
   }
