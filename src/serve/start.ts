@@ -1,10 +1,12 @@
 // `serve` as one call: the hosts file, the demo cluster, the watch and the runtime wired together, started, and
 // stopped on a stop signal (STOP_SIGNALS). The command parses flags into ServeSettings and calls
 // serveUntilSignal(); it alone ends the process. Heavy modules (client-node, the simulator) load here, lazily, so `--help` stays fast.
+import {ExposeLbError, firstLine} from '../errors.js'
 import type {Logger} from '../log.js'
 import type {AddressType} from '../plan/types.js'
-import type {AddressRange} from '../servemap/addresses.js'
+import {rangeText, type AddressRange} from '../servemap/addresses.js'
 import {routerAddressFor} from '../servemap/remote.js'
+import {instanceDir, registerInstance, type InstanceRecord, type Registration} from './instance.js'
 
 /** Everything serve needs, from flags: ports are final (the command applies the --demo defaults). */
 export interface ServeSettings {
@@ -47,21 +49,34 @@ export const STOP_GRACE_MS = 5000
 /** Starts serve, runs until a stop signal (STOP_SIGNALS), stops gracefully, and returns the signal's name. */
 export async function serveUntilSignal(settings: ServeSettings): Promise<string> {
   const {log} = settings
-  const {HostsFile} = await import('./hosts-file.js')
-  const hosts = settings.hostsFile ? new HostsFile(settings.hostsFile, {log: (line) => log.info(line)}) : undefined
-  await hosts?.start() // fails fast when the file cannot be written, and clears a block a crash left behind
-  process.on('exit', () => hosts?.removeSync())
-
   // The simulator (and its YAML parser) loads only for --demo.
   const demo = settings.demo ? await (await import('../sim/demo.js')).startDemo() : undefined
-  const [{openCluster}, {ClusterWatch}, {ServeRuntime}] = await Promise.all([
+  const [{openCluster}, {ClusterWatch}, {ServeRuntime}, {HostsFile}] = await Promise.all([
     import('../kube/session.js'),
     import('../kube/watch.js'),
     import('./runtime.js'),
+    import('./hosts-file.js'),
   ])
-  const api = openCluster({
-    kubeconfig: demo?.kubeconfig ?? settings.kubeconfig,
-    context: demo ? undefined : settings.context,
+  let api: ReturnType<typeof openCluster>
+  let hosts: InstanceType<typeof HostsFile> | undefined
+  let instance: Registration | undefined
+  try {
+    api = openCluster({
+      kubeconfig: demo?.kubeconfig ?? settings.kubeconfig,
+      context: demo ? undefined : settings.context,
+    })
+    // Before anything is bound or written: a second serve on this machine refuses here, naming the first.
+    instance = register(settings, demo ? 'demo' : api.context)
+    hosts = settings.hostsFile ? new HostsFile(settings.hostsFile, {log: (line) => log.info(line)}) : undefined
+    await hosts?.start() // fails fast when the file cannot be written, and clears blocks of serves that are gone
+  } catch (error) {
+    instance?.release()
+    await demo?.close()
+    throw error
+  }
+  process.on('exit', () => {
+    hosts?.removeSync()
+    instance?.release()
   })
   const watch = new ClusterWatch({
     kc: api.kc,
@@ -88,6 +103,8 @@ export async function serveUntilSignal(settings: ServeSettings): Promise<string>
   try {
     await runtime.start()
   } catch (error) {
+    await hosts?.remove()
+    instance?.release()
     await demo?.close()
     throw error
   }
@@ -108,8 +125,36 @@ export async function serveUntilSignal(settings: ServeSettings): Promise<string>
   log.info(`${signal}: stopping; open connections get up to ${STOP_GRACE_MS / 1000} s`)
   await runtime.stop(STOP_GRACE_MS)
   await hosts?.remove()
+  instance?.release()
   await demo?.close()
   return signal
+}
+
+/**
+ * This serve's record among the serves of this machine (src/serve/instance.ts); throws when another one holds its
+ * addresses or ports. A runtime folder that cannot be used costs only the detection: a warning, and serve goes on.
+ */
+function register(settings: ServeSettings, context: string): Registration | undefined {
+  const {range} = settings
+  const record: InstanceRecord = {
+    pid: process.pid,
+    domain: settings.domain,
+    context,
+    listen: settings.listen,
+    dnsPort: settings.dnsPort,
+    httpPort: settings.httpPort,
+    ipRange: range ? rangeText(range) : 'none',
+    startedAt: new Date().toISOString(),
+  }
+  try {
+    return registerInstance(record)
+  } catch (error) {
+    if (error instanceof ExposeLbError) throw error
+    settings.log.warn(
+      `cannot keep serve's record in ${instanceDir()} (${firstLine(error)}): a second serve on this machine will not be detected — set XDG_RUNTIME_DIR to a folder of your own`,
+    )
+    return undefined
+  }
 }
 
 /** The lines `serve --demo` prints so a first-time user can try every kind of name at once. */
