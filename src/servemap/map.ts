@@ -13,6 +13,11 @@ export interface ServeOptions {
   httpPort: number
   /** Per-service addresses (--ip-range), or undefined for `none`. */
   range?: AddressRange
+  /**
+   * Per-service addresses serve could not hold (another program has one of their ports), with why: their Services
+   * are reached through the router instead, by name on the HTTP port, and DNS never hands such an address out.
+   */
+  unheld?: ReadonlyMap<string, string>
 }
 
 /** One line of serve's table: where a Service port can be reached from this workstation. */
@@ -131,8 +136,10 @@ export function buildServeMap(plan: Plan, options: ServeOptions): ServeBuild {
       }
       continue
     }
-    const address = addresses.get(id)
-    if (options.range && !address)
+    const assigned = addresses.get(id)
+    const unheld = assigned === undefined ? undefined : options.unheld?.get(assigned)
+    const address = unheld === undefined ? assigned : undefined
+    if (options.range && !assigned)
       warnings.push(`${id}: --ip-range has no free address left; only its HTTP port is mapped`)
     for (const name of s.names) hosts.set(name, [address ?? router])
 
@@ -183,7 +190,9 @@ export function buildServeMap(plan: Plan, options: ServeOptions): ServeBuild {
           name: shortest,
           mode: p.mode,
           targets,
-          note: `${portLabel(p)}: not mapped without --ip-range (only HTTP is routed by Host)`,
+          note: unheld
+            ? `${portLabel(p)}: not mapped: ${unheld}`
+            : `${portLabel(p)}: not mapped without --ip-range (only HTTP is routed by Host)`,
         })
       }
     }
