@@ -38,8 +38,9 @@ export interface ServeBuild {
   warnings: string[]
 }
 
+/** `namespace/name`, or `cluster/namespace/name` when several clusters are served: per-service addresses hash it. */
 function key(s: PlannedService): string {
-  return `${s.namespace}/${s.name}`
+  return s.cluster ? `${s.cluster}/${s.namespace}/${s.name}` : `${s.namespace}/${s.name}`
 }
 
 /** kube-proxy's node health server (--healthz-bind-address default 0.0.0.0:10256, pkg/proxy/healthcheck). */
@@ -66,11 +67,18 @@ function portLabel(p: PlannedPort): string {
   return `${p.port}/${p.protocol}`
 }
 
-/** `<svc>.<ns>.localhost` always and `<svc>.localhost` when the Service has its short name: browsers resolve both. */
+/**
+ * The `.localhost` form of each generated name the Service has (browsers resolve `*.localhost` to this machine):
+ * `<svc>.<ns>.localhost` always for one cluster, `<svc>.<ns>.<cluster>.localhost` always for several, and the
+ * shorter forms while the Service holds them under the zone.
+ */
 function localhostNames(s: PlannedService, plan: Plan): string[] {
-  const names = [`${s.name}.${s.namespace}.localhost`]
-  if (s.names.includes(`${s.name}.${plan.domain}`)) names.push(`${s.name}.localhost`)
-  return names
+  const forms = [
+    ...(s.cluster ? [`${s.name}.${s.namespace}.${s.cluster}`] : []),
+    `${s.name}.${s.namespace}`,
+    s.name,
+  ].map((form) => form.toLowerCase())
+  return forms.filter((form) => s.names.includes(`${form}.${plan.domain}`)).map((form) => `${form}.localhost`)
 }
 
 /**
@@ -80,7 +88,8 @@ function localhostNames(s: PlannedService, plan: Plan): string[] {
  * with this list they cannot use the workstation as a bridge into the cluster.
  */
 function allowedHosts(s: PlannedService, routeHosts: string[], address: string): string[] {
-  return [...new Set([...routeHosts, `${s.name}.${s.namespace}.localhost`, `${s.name}.localhost`, address])]
+  const own = [`${s.name}.${s.namespace}.localhost`, `${s.name}.localhost`]
+  return [...new Set([...routeHosts, ...own, address])]
 }
 
 /** Builds DNS records, HTTP routes and listeners for every mapped Service, plus the rows of serve's table. */
@@ -102,8 +111,8 @@ export function buildServeMap(plan: Plan, options: ServeOptions): ServeBuild {
 
   const addSrv = (s: PlannedService, p: PlannedPort, port: number) => {
     if (!p.name) return
-    const owner =
-      `_${p.name}._${p.protocol === 'UDP' ? 'udp' : 'tcp'}.${s.name}.${s.namespace}.${plan.domain}`.toLowerCase()
+    const where = s.cluster ? `${s.name}.${s.namespace}.${s.cluster}` : `${s.name}.${s.namespace}`
+    const owner = `_${p.name}._${p.protocol === 'UDP' ? 'udp' : 'tcp'}.${where}.${plan.domain}`.toLowerCase()
     srv.set(owner, [{priority: 0, weight: 0, port, target: s.names[0]!}])
   }
 
