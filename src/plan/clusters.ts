@@ -75,7 +75,8 @@ function idOf(label: string, s: PlannedService): string {
 
 /**
  * One plan over several clusters. Services carry `cluster`; nodes are named `<cluster>/<node>` (their targets keep
- * the node's own name). Warnings of each cluster's plan are prefixed with its label.
+ * the node's own name). The plan's warnings are those across clusters (names more than one claims); each cluster's
+ * own plan keeps its warnings.
  */
 export function mergeClusterPlans(clusters: ClusterPlan[], domain: string): Plan {
   const claims = new Map<string, string[]>()
@@ -122,6 +123,6 @@ export function mergeClusterPlans(clusters: ClusterPlan[], domain: string): Plan
     domain,
     nodes: clusters.flatMap(({label, plan}) => plan.nodes.map((n) => ({...n, name: `${label}/${n.name}`}))),
     services,
-    warnings: [...clusters.flatMap(({label, plan}) => plan.warnings.map((w) => `${label}: ${w}`)), ...warnings],
+    warnings,
   }
 }
