@@ -34,12 +34,13 @@ import {
   type ProbedTarget,
 } from '../servemap/types.js'
 
-/** Where the cluster's objects come from: ClusterWatch, or a fake in tests. */
-export interface SnapshotSource {
-  start(): Promise<void>
-  snapshot(): ClusterSnapshot
-  stop(): Promise<void>
-}
+/**
+ * Where the cluster's objects come from: ClusterWatch gives one cluster's snapshot, which the runtime plans;
+ * ClusterSet (src/serve/clusters.ts) plans several clusters itself; tests pass fakes of either.
+ */
+export type SnapshotSource = {start(): Promise<void>; stop(): Promise<void>} & (
+  {snapshot(): ClusterSnapshot; plan?: undefined} | {plan(options: PlanOptions): Plan; snapshot?: undefined}
+)
 
 export interface RuntimeOptions extends ServeOptions {
   plan: PlanOptions
@@ -194,7 +195,9 @@ export class ServeRuntime {
   }
 
   private async apply(first: boolean): Promise<void> {
-    const plan = buildPlan(this.source.snapshot(), this.options.plan)
+    const plan = this.source.plan
+      ? this.source.plan(this.options.plan)
+      : buildPlan(this.source.snapshot(), this.options.plan)
     // Listeners first: an address another program holds is known before DNS could hand it out.
     let build = this.buildMap(plan)
     if (this.noteFailures((await this.listeners.apply(build.map.listeners)).failed)) {

@@ -6,7 +6,9 @@ import type {Logger} from '../log.js'
 import type {AddressType} from '../plan/types.js'
 import {rangeText, type AddressRange} from '../servemap/addresses.js'
 import {routerAddressFor} from '../servemap/remote.js'
+import {clusterLabels} from '../plan/clusters.js'
 import {instanceDir, registerInstance, type InstanceRecord, type Registration} from './instance.js'
+import type {SnapshotSource} from './runtime.js'
 
 /** Everything serve needs, from flags: ports are final (the command applies the --demo defaults). */
 export interface ServeSettings {
@@ -20,7 +22,12 @@ export interface ServeSettings {
   /** Per-service addresses, or undefined for --ip-range none. */
   range: AddressRange | undefined
   kubeconfig?: string
-  context?: string
+  /** Contexts to serve: none means the current one; several are served as one map (src/serve/clusters.ts). */
+  contexts: string[]
+  /** Every context of the kubeconfig (--all-contexts). */
+  allContexts?: boolean
+  /** --cluster-name CONTEXT=LABEL for several contexts. */
+  clusterNames?: string[]
   namespace?: string
   selector?: string
   /** Serve the built-in simulated homelab instead of a cluster. */
@@ -51,22 +58,65 @@ export async function serveUntilSignal(settings: ServeSettings): Promise<string>
   const {log} = settings
   // The simulator (and its YAML parser) loads only for --demo.
   const demo = settings.demo ? await (await import('../sim/demo.js')).startDemo() : undefined
-  const [{openCluster}, {ClusterWatch}, {ServeRuntime}, {HostsFile}] = await Promise.all([
-    import('../kube/session.js'),
-    import('../kube/watch.js'),
-    import('./runtime.js'),
-    import('./hosts-file.js'),
-  ])
-  let api: ReturnType<typeof openCluster>
+  const [{openCluster, kubeconfigContexts}, {ClusterWatch}, {ServeRuntime}, {HostsFile}, {ClusterSet}] =
+    await Promise.all([
+      import('../kube/session.js'),
+      import('../kube/watch.js'),
+      import('./runtime.js'),
+      import('./hosts-file.js'),
+      import('./clusters.js'),
+    ])
+  const selection = {namespace: settings.namespace, selector: settings.selector}
+  let source: SnapshotSource
+  /** For the "serving" line, and the instance record. */
+  let served: string
+  let contextNames: string
   let hosts: InstanceType<typeof HostsFile> | undefined
   let instance: Registration | undefined
+  // The watches tell the runtime (made below, before any watch starts) of changes.
+  const onChange = () => runtime.changed()
   try {
-    api = openCluster({
-      kubeconfig: demo?.kubeconfig ?? settings.kubeconfig,
-      context: demo ? undefined : settings.context,
-    })
+    const contexts = settings.allContexts
+      ? kubeconfigContexts({kubeconfig: settings.kubeconfig})
+      : demo
+        ? []
+        : settings.contexts
+    if (contexts.length > 1) {
+      const labelled = clusterLabels(contexts, settings.clusterNames ?? [])
+      if ('error' in labelled) throw new ExposeLbError('usage', labelled.error)
+      // Every context is checked now: a name that is not in the kubeconfig is a mistake to fix, not to retry.
+      for (const context of contexts) openCluster({kubeconfig: settings.kubeconfig, context})
+      source = new ClusterSet(
+        contexts.map((context) => ({
+          context,
+          label: labelled.labels.get(context) ?? context,
+          watch: () => {
+            const api = openCluster({kubeconfig: settings.kubeconfig, context})
+            const clusterLog = (line: string) => log.info(`context "${context}": ${line}`)
+            return new ClusterWatch({kc: api.kc, api, ...selection, log: clusterLog, onChange})
+          },
+        })),
+        {log, onChange},
+      )
+      served = `contexts ${contexts.map((c) => `"${c}" as ${labelled.labels.get(c)}`).join(', ')}`
+      contextNames = contexts.join(', ')
+    } else {
+      if (settings.clusterNames?.length) {
+        throw new ExposeLbError(
+          'usage',
+          '--cluster-name applies to several contexts: add --context twice or more, or --all-contexts',
+        )
+      }
+      const api = openCluster({
+        kubeconfig: demo?.kubeconfig ?? settings.kubeconfig,
+        context: demo ? undefined : contexts[0],
+      })
+      source = new ClusterWatch({kc: api.kc, api, ...selection, log: (line) => log.info(line), onChange})
+      served = `context "${api.context}"`
+      contextNames = demo ? 'demo' : api.context
+    }
     // Before anything is bound or written: a second serve on this machine refuses here, naming the first.
-    instance = register(settings, demo ? 'demo' : api.context)
+    instance = register(settings, contextNames)
     hosts = settings.hostsFile ? new HostsFile(settings.hostsFile, {log: (line) => log.info(line)}) : undefined
     await hosts?.start() // fails fast when the file cannot be written, and clears blocks of serves that are gone
   } catch (error) {
@@ -78,15 +128,7 @@ export async function serveUntilSignal(settings: ServeSettings): Promise<string>
     hosts?.removeSync()
     instance?.release()
   })
-  const watch = new ClusterWatch({
-    kc: api.kc,
-    api,
-    namespace: settings.namespace,
-    selector: settings.selector,
-    log: (line) => log.info(line),
-    onChange: () => runtime.changed(),
-  })
-  const runtime = new ServeRuntime(watch, {
+  const runtime = new ServeRuntime(source, {
     plan: {domain: settings.domain, addressType: settings.addressType},
     listen: settings.listen,
     advertise: settings.advertise,
@@ -117,7 +159,7 @@ export async function serveUntilSignal(settings: ServeSettings): Promise<string>
   const dnsPorts =
     ports.dnsUdp === ports.dnsTcp ? `${ports.dnsUdp} (udp, tcp)` : `${ports.dnsUdp}/udp, ${ports.dnsTcp}/tcp`
   log.info(
-    `serving ${settings.domain} for context "${api.context}": DNS on ${settings.listen}:${dnsPorts}, HTTP on ${settings.listen}:${ports.http}`,
+    `serving ${settings.domain} for ${served}: DNS on ${settings.listen}:${dnsPorts}, HTTP on ${settings.listen}:${ports.http}`,
   )
   if (demo) log.info(demoHints(settings.domain, routerAddressFor(settings.listen), ports.dnsUdp, ports.http))
 
