@@ -81,6 +81,17 @@ export class ClusterSet {
     }))
   }
 
+  /** One line per cluster that is not served, for the dashboard. */
+  notes(): string[] {
+    return this.status().flatMap((c) =>
+      c.state === 'retrying'
+        ? [
+            `context "${c.context}" (${c.label}) is not served: ${c.error ?? 'not reached yet'}; trying again in the background`,
+          ]
+        : [],
+    )
+  }
+
   async stop(): Promise<void> {
     this.stopped = true
     for (const m of this.members) clearTimeout(m.timer)

@@ -38,9 +38,12 @@ import {
  * Where the cluster's objects come from: ClusterWatch gives one cluster's snapshot, which the runtime plans;
  * ClusterSet (src/serve/clusters.ts) plans several clusters itself; tests pass fakes of either.
  */
-export type SnapshotSource = {start(): Promise<void>; stop(): Promise<void>} & (
-  {snapshot(): ClusterSnapshot; plan?: undefined} | {plan(options: PlanOptions): Plan; snapshot?: undefined}
-)
+export type SnapshotSource = {
+  start(): Promise<void>
+  stop(): Promise<void>
+  /** What the dashboard should say of the source itself, e.g. a cluster that is away (ClusterSet). */
+  notes?(): string[]
+} & ({snapshot(): ClusterSnapshot; plan?: undefined} | {plan(options: PlanOptions): Plan; snapshot?: undefined})
 
 export interface RuntimeOptions extends ServeOptions {
   plan: PlanOptions
@@ -138,7 +141,11 @@ export class ServeRuntime {
     const {maxConnections, idleTimeoutMs, hostCheck} = options
     const domain = options.plan.domain
     const dashboard = createDashboard(() =>
-      dashboardState(this.last, (p) => this.health.state(p), {domain, httpPort: this.httpPort || options.httpPort}),
+      dashboardState(this.last, (p) => this.health.state(p), {
+        domain,
+        httpPort: this.httpPort || options.httpPort,
+        notes: source.notes?.(),
+      }),
     )
     this.router = new HttpRouter({
       health: this.health,

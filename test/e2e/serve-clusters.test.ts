@@ -81,6 +81,12 @@ describe('serve with several contexts', () => {
     expect(serve.stderr()).toMatch(
       /warning: context "gone": .*127\.0\.0\.1:1.*; serving the other clusters, trying this one again in the background/,
     )
+    const routes = JSON.parse(
+      (await get(`http://127.0.0.1:${serve.httpPort}/api/routes`, {host: 'expose-lb.localhost'})).body,
+    ) as {warnings: string[]}
+    expect(routes.warnings[0]).toMatch(
+      /^context "gone" \(gone\) is not served: .*127\.0\.0\.1:1.*; trying again in the background$/,
+    )
     const [atHome] = await serve.resolver.resolve4('radarr.media.home.kube.internal')
     const [atLab] = await serve.resolver.resolve4('radarr.media.lab.kube.internal')
     expect(atHome).toMatch(/^127\.93\./)
