@@ -1,8 +1,9 @@
 // Two serves on one machine (one runtime folder): the second refuses while it would hand out the first one's
 // addresses, and runs beside it on a range of its own, each answering only what it holds.
-import {readdirSync} from 'node:fs'
+import {readdirSync, readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+import {blockOwners} from '../../src/serve/hosts-block.js'
 import {startDemo, type Demo} from '../../src/sim/demo.js'
 import {kubectl, scratchDir} from './helpers.js'
 import {startServe, tcpExchange} from './serve-helpers.js'
@@ -19,8 +20,12 @@ describe('a second serve on the same machine', () => {
   it('refuses on the first one’s range, naming it; runs beside it on another; each answers its own addresses', async () => {
     const runtime = scratchDir()
     const records = () => readdirSync(join(runtime, 'kubectl-expose-lb')).sort()
+    // Both serves also keep their names in one hosts file.
+    const hostsFile = join(scratchDir(), 'hosts')
+    writeFileSync(hostsFile, '127.0.0.1 localhost\n')
+    const owners = () => blockOwners(readFileSync(hostsFile, 'latin1'))
     const first = await startServe(
-      ['--kubeconfig', demo.kubeconfig, '--ip-range', '127.91.0.0/16'],
+      ['--kubeconfig', demo.kubeconfig, '--ip-range', '127.91.0.0/16', '--hosts-file', hostsFile],
       '127.0.0.1',
       runtime,
     )
@@ -48,7 +53,13 @@ describe('a second serve on the same machine', () => {
       })
       expect(records()).toEqual([`serve-${first.child.pid}.json`])
 
-      beside = await startServe(['--kubeconfig', demo.kubeconfig, '--ip-range', '127.92.0.0/16'], '127.0.0.1', runtime)
+      beside = await startServe(
+        ['--kubeconfig', demo.kubeconfig, '--ip-range', '127.92.0.0/16', '--hosts-file', hostsFile],
+        '127.0.0.1',
+        runtime,
+      )
+      // The second one's start (which removes blocks of serves that are gone) kept the first one's block.
+      expect(owners()).toEqual([`pid=${first.child.pid}`, `pid=${beside.child.pid}`])
       const [mine] = await first.resolver.resolve4('radarr.kube.internal')
       const [theirs] = await beside.resolver.resolve4('radarr.kube.internal')
       expect(mine).toMatch(/^127\.91\./)
@@ -60,6 +71,9 @@ describe('a second serve on the same machine', () => {
       }
       expect(await first.stop()).toBe(0)
       expect(records()).toEqual([`serve-${beside.child.pid}.json`])
+      expect(owners()).toEqual([`pid=${beside.child.pid}`])
+      expect(readFileSync(hostsFile, 'latin1')).toMatch(/^127\.0\.0\.1 localhost\n# BEGIN kubectl-expose-lb pid=\d+ /)
+      expect(readFileSync(hostsFile, 'latin1')).toMatch(/\n127\.92\.\d+\.\d+ [^\n]*radarr\.kube\.internal/)
     } finally {
       await first.stop()
       await beside?.stop()
