@@ -3,14 +3,12 @@
  * → nothing; installed but idle → finish it; else what fits the distro and node count".
  */
 import {EXCLUDE_LABEL, isExcludedNode} from '../plan/nodes.js'
-import type {DetectedLoadBalancer, DetectorName, Node, Recommendation} from '../plan/types.js'
+import {LOAD_BALANCERS} from '../lb/index.js'
+import type {Finding} from '../lb/types.js'
+import type {DetectorName, Node, Recommendation} from '../plan/types.js'
 import {type Distro, rke2ServiceLbEnabledBy, serviceLbDisabledBy} from './distro.js'
 
-/** One implementation found; `finish` says what is missing when it is installed but does not serve. */
-export interface Finding {
-  lb: DetectedLoadBalancer
-  finish?: Recommendation
-}
+export type {Finding} from '../lb/types.js'
 
 /** What `recommend` decides from. */
 export interface RecommendInput {
@@ -23,19 +21,11 @@ export interface RecommendInput {
 /** Appended to every reason that asks the user to act: the plugin bridges the gap meanwhile. */
 export const UNTIL_THEN = 'until then, `kubectl expose-lb serve` maps the names on this workstation'
 
-/** How messages name each implementation. */
-export const DISPLAY_NAMES: Record<DetectorName, string> = {
-  metallb: 'MetalLB',
-  'k3s-servicelb': 'k3s ServiceLB',
-  'kube-vip': 'kube-vip',
-  cilium: 'Cilium LB-IPAM',
-  openelb: 'OpenELB',
-  purelb: 'PureLB',
-  cloud: "the cloud provider's load balancer",
-  kind: 'cloud-provider-kind',
-  minikube: 'minikube tunnel',
-  microk8s: 'MicroK8s',
-}
+/** How messages name each implementation (each module's `display`). */
+export const DISPLAY_NAMES = Object.fromEntries(LOAD_BALANCERS.map((lb) => [lb.name, lb.display])) as Record<
+  DetectorName,
+  string
+>
 
 // Implementations that take every LoadBalancer Service without a loadBalancerClass. OpenELB (per-Service
 // annotation) and PureLB (only when configured as the default) are opt-in; MicroK8s is a distro, not a balancer.
