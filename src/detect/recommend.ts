@@ -29,7 +29,7 @@ export const DISPLAY_NAMES = Object.fromEntries(LOAD_BALANCERS.map((lb) => [lb.n
 
 // Implementations that take every LoadBalancer Service without a loadBalancerClass. OpenELB (per-Service
 // annotation) and PureLB (only when configured as the default) are opt-in; MicroK8s is a distro, not a balancer.
-const NIL_CLASS: ReadonlySet<DetectorName> = new Set<DetectorName>([
+export const NIL_CLASS: ReadonlySet<DetectorName> = new Set<DetectorName>([
   'metallb',
   'k3s-servicelb',
   'kube-vip',

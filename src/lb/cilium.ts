@@ -13,7 +13,19 @@ import {
   rangeComment,
   rangeText,
 } from './step-text.js'
-import type {Facts, Finding, LoadBalancerModule, Manifest, StepContext, StepPart} from './types.js'
+import type {Service} from '../plan/types.js'
+import {controllerDown} from './diagnosis-text.js'
+import type {
+  DiagnosisContext,
+  Facts,
+  Finding,
+  LoadBalancerModule,
+  Manifest,
+  Pending,
+  PendingReason,
+  StepContext,
+  StepPart,
+} from './types.js'
 
 function detect({signals}: Facts): Finding | undefined {
   const agents = signals.workloads.filter(
@@ -99,9 +111,66 @@ function ciliumLbIpamStep(ctx: StepContext): StepPart {
   }
 }
 
+// The Service condition LB-IPAM writes (operator/pkg/lbipam/lbipam.go); older releases used the second type.
+const CONDITION_TYPES = ['cilium.io/IPAMRequestSatisfied', 'io.cilium/lb-ipam-request-satisfied']
+
+/** Condition reasons (lbipam.go) by code; a requested IP outside every pool also reads `no_pool`. */
+function codeFor(reason: string, message: string): PendingReason {
+  if (reason === 'out_of_ips') return 'cilium-pool-exhausted'
+  if (reason.startsWith('already_allocated') || message.startsWith('No pool exists with a CIDR containing'))
+    return 'cilium-ip-unavailable'
+  return 'cilium-no-pool'
+}
+
+const FIXES: Record<string, string> = {
+  'cilium-no-pool':
+    'add a CiliumLoadBalancerIPPool whose serviceSelector matches this Service (none selects all), or enable the disabled one',
+  'cilium-pool-exhausted': 'add a block of addresses to a matching CiliumLoadBalancerIPPool, or free addresses',
+  'cilium-ip-unavailable':
+    'request an address inside a pool that selects this Service and is not in use (or share it with lbipam.cilium.io/sharing-key on both Services), or drop the request',
+}
+
+function diagnose(svc: Service, ctx: DiagnosisContext): Pending | undefined {
+  if (svc.loadBalancerIngress.length > 0) return undefined
+  const condition = svc.conditions?.find((c) => CONDITION_TYPES.includes(c.type) && c.status === 'False')
+  if (condition !== undefined) {
+    const code = codeFor(condition.reason ?? '', condition.message ?? '')
+    return {
+      reason: code,
+      message: `Cilium LB-IPAM says: ${condition.message ?? condition.reason ?? 'request not satisfied'}`,
+      fix: FIXES[code] ?? '',
+      evidence: [
+        `status.conditions ${condition.type}: ${condition.status}, reason ${condition.reason ?? ''}: ${condition.message ?? ''}`,
+      ],
+    }
+  }
+  if (!ctx.detected('cilium')) return undefined
+  const down = controllerDown(
+    ctx.facts.signals.workloads.filter((w) => w.kind === 'Deployment' && w.name === 'cilium-operator'),
+    'Cilium',
+    'kube-system',
+  )
+  if (down !== undefined) return down
+  const pools = ctx.facts.signals.customObjectCounts[COUNT_KEYS.ciliumPools]
+  // "LB IPAM is always enabled but dormant ... awoken when the first IP Pool is added": no pool, no condition.
+  if (pools === 0 && (svc.loadBalancerClass === undefined || svc.loadBalancerClass.startsWith('io.cilium/'))) {
+    return {
+      reason: 'cilium-no-pool',
+      message:
+        'Cilium is installed but has no enabled CiliumLoadBalancerIPPool, so LB-IPAM stays dormant and sets no condition',
+      fix: FIXES['cilium-no-pool'] ?? '',
+      evidence: ['ciliumloadbalancerippools.cilium.io: none enabled'],
+    }
+  }
+  return undefined
+}
+
 export const cilium: LoadBalancerModule = {
   name: 'cilium',
   display: 'Cilium LB-IPAM',
   detect,
+  diagnose,
+  // lb-ipam.rst and lbipam.go isResponsibleForSVC; io.cilium/node is Node IPAM.
+  classes: ['io.cilium/bgp-control-plane', 'io.cilium/l2-announcer', 'io.cilium/node'],
   steps: {'cilium-lb-ipam': ciliumLbIpamStep},
 }

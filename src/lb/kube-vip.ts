@@ -3,10 +3,20 @@
  * kube-vip/kube-vip `pkg/kubevip/config_generator.go` (svc_enable), kube-vip/kube-vip-cloud-provider
  * `manifest/kube-vip-cloud-controller.yaml` and `pkg/provider/loadBalancer.go` (the kubevip ConfigMap).
  */
-import type {Workload} from '../plan/types.js'
+import type {Service, Workload} from '../plan/types.js'
+import {controllerDown, eventLine, latestWarning} from './diagnosis-text.js'
 import {CONFIG_MAP_KEYS, describe, servicesWith, summarize} from './evidence.js'
 import {capitalize, rangeText} from './step-text.js'
-import type {Action, Facts, Finding, LoadBalancerModule, StepContext, StepPart} from './types.js'
+import type {
+  Action,
+  DiagnosisContext,
+  Facts,
+  Finding,
+  LoadBalancerModule,
+  Pending,
+  StepContext,
+  StepPart,
+} from './types.js'
 
 const KUBE_VIP_IMAGE = /(^|\/)kube-vip\/kube-vip([:@]|$)/
 const KUBE_VIP_CLOUD_PROVIDER_IMAGE = /(^|\/)kube-vip\/kube-vip-cloud-provider([:@]|$)/
@@ -91,9 +101,70 @@ function kubeVipStep(ctx: StepContext): StepPart {
   return {title: 'finish configuring kube-vip', actions, usesRange}
 }
 
+// EnsureLoadBalancer's errors when no cidr-/range- key fits (pkg/provider/loadBalancer.go; the second is pre-2022).
+const NO_RANGE = ['no address pools could be found', 'no IP address ranges could be found']
+
+function diagnose(svc: Service, ctx: DiagnosisContext): Pending | undefined {
+  if (svc.loadBalancerIngress.length > 0) return undefined
+  const keys = [`cidr-${svc.namespace}`, `range-${svc.namespace}`, 'cidr-global', 'range-global']
+  const fix = `add \`range-global\` (or \`range-${svc.namespace}\`, \`cidr-…\`) with free addresses to ConfigMap ${CONFIG_MAP_KEYS.kubeVip}`
+  const warning = latestWarning(ctx)
+  if (warning !== undefined && NO_RANGE.some((text) => warning.message.includes(text))) {
+    return {
+      reason: 'kube-vip-no-range',
+      message: `kube-vip-cloud-provider found no address range for namespace ${svc.namespace}`,
+      fix,
+      evidence: [eventLine(warning), ...configMapEvidence(ctx)],
+    }
+  }
+  const cloudProviders = ctx.facts.signals.workloads.filter(isKubeVipCloudProvider)
+  if (cloudProviders.length === 0) return undefined
+  const down = controllerDown(cloudProviders, 'kube-vip-cloud-provider', 'kube-system')
+  if (down !== undefined) return down
+  const chosen = svc.annotations['kube-vip.io/loadbalancerIPs'] ?? svc.loadBalancerIP
+  if (chosen !== undefined) {
+    if (ctx.facts.signals.workloads.some((w) => isKubeVip(w) && servesServices(w))) return undefined
+    // The CCM only picks the address; kube-vip in services mode writes the status (kube-vip-cloud-provider#211).
+    return {
+      reason: 'controller-not-running',
+      message: `kube-vip-cloud-provider chose ${chosen}, but no kube-vip with svc_enable=true runs to announce it and write the status`,
+      fix: 'run kube-vip (DaemonSet or static pod) with the env `svc_enable=true`',
+      evidence: [
+        svc.annotations['kube-vip.io/loadbalancerIPs'] !== undefined
+          ? `annotation kube-vip.io/loadbalancerIPs: ${chosen}`
+          : `spec.loadBalancerIP: ${chosen}`,
+        ...ctx.facts.signals.workloads
+          .filter(isKubeVip)
+          .map((w) => `${describe(w)} env svc_enable=${w.env.svc_enable ?? '(unset)'}`),
+      ],
+    }
+  }
+  const data = ctx.facts.signals.configMaps[CONFIG_MAP_KEYS.kubeVip]
+  const unread = ctx.facts.signals.unavailable.some((u) => u.includes(CONFIG_MAP_KEYS.kubeVip))
+  if (unread || keys.some((key) => data?.[key] !== undefined)) return undefined
+  return {
+    reason: 'kube-vip-no-range',
+    message: `ConfigMap ${CONFIG_MAP_KEYS.kubeVip} has none of ${keys.join(', ')}, so kube-vip-cloud-provider has no address for namespace ${svc.namespace}`,
+    fix,
+    evidence: configMapEvidence(ctx),
+  }
+}
+
+function configMapEvidence(ctx: DiagnosisContext): string[] {
+  const data = ctx.facts.signals.configMaps[CONFIG_MAP_KEYS.kubeVip]
+  if (data === undefined) return [`ConfigMap ${CONFIG_MAP_KEYS.kubeVip}: not found`]
+  const entries = Object.entries(data)
+  return [
+    `ConfigMap ${CONFIG_MAP_KEYS.kubeVip} data: ${entries.length === 0 ? '(empty)' : entries.map(([k, v]) => `${k}=${v}`).join(', ')}`,
+  ]
+}
+
 export const kubeVip: LoadBalancerModule = {
   name: 'kube-vip',
   display: 'kube-vip',
   detect,
+  diagnose,
+  // With KUBEVIP_ENABLE_LOADBALANCERCLASS=true (kube-vip-cloud-provider pkg/provider/provider.go).
+  classes: ['kube-vip.io/kube-vip-class'],
   steps: {'kube-vip': kubeVipStep},
 }

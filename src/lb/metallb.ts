@@ -3,7 +3,8 @@
  * `config/manifests/metallb-native.yaml`, `controller/service.go` (annotations), and its docs ("Installation").
  */
 import {serviceLbDisabledBy} from '../detect/distro.js'
-import type {Workload} from '../plan/types.js'
+import type {Service, Workload} from '../plan/types.js'
+import {controllerDown, eventLine, inAddressBlock, latestWarning} from './diagnosis-text.js'
 import {
   apiGroup,
   CONFIG_MAP_KEYS,
@@ -25,7 +26,20 @@ import {
   rangeComment,
   rangeText,
 } from './step-text.js'
-import type {Action, Facts, Finding, LoadBalancerModule, Manifest, StepContext, StepPart} from './types.js'
+import type {
+  Action,
+  DiagnosisContext,
+  Facts,
+  Finding,
+  LoadBalancerModule,
+  Manifest,
+  MetalLbAdvertisement,
+  MetalLbPool,
+  Pending,
+  PendingReason,
+  StepContext,
+  StepPart,
+} from './types.js'
 
 /** The MetalLB release these steps were written and checked against; its manifests use `metallb.io/v1beta1`. */
 export const METALLB_VERSION = 'v0.14.9'
@@ -237,9 +251,165 @@ function legacyMetalLb(ctx: StepContext): StepPart {
   }
 }
 
+// Annotations MetalLB reads and writes (controller/service.go); metallb.universe.tf is the prefix before v0.14.9.
+const PREFIXES = ['metallb.io', 'metallb.universe.tf']
+const annotation = (svc: Service, key: string): [string, string] | undefined => {
+  for (const prefix of PREFIXES) {
+    const value = svc.annotations[`${prefix}/${key}`]
+    if (value !== undefined) return [`${prefix}/${key}`, value]
+  }
+  return undefined
+}
+
+// The allocator's errors inside `Failed to allocate IP for %q: %s` (internal/allocator/allocator.go), by case.
+const ALLOCATOR_ERRORS: ReadonlyArray<[RegExp, PendingReason]> = [
+  [/^unknown pool /, 'metallb-pool-not-found'],
+  [/^no available IPs in pool /, 'metallb-pool-exhausted'],
+  [/^no available IPs$/, 'metallb-pool-exhausted'],
+  [/^no suitable pool for /, 'metallb-no-pool'],
+  [/^pool .* not compatible for ip assignment$/, 'metallb-no-pool'],
+  [/ is not allowed in config$/, 'metallb-ip-unavailable'],
+  [/does not allow sharing$/, 'metallb-ip-unavailable'],
+  [/^(sharing|backend) key .* does not match existing sharing key /, 'metallb-ip-unavailable'],
+  [/^can't change sharing key for /, 'metallb-ip-unavailable'],
+  [/^port .* is already in use on /, 'metallb-ip-unavailable'],
+  [/^requested loadBalancer IP\(s\) /, 'metallb-ip-unavailable'],
+]
+
+const FIXES: Partial<Record<PendingReason, string>> = {
+  'metallb-no-pool':
+    'add an IPAddressPool whose addresses, namespaces and serviceSelectors take this Service (`kubectl expose-lb recommend` writes one)',
+  'metallb-pool-exhausted':
+    'add addresses to the pool, or another IPAddressPool (`kubectl expose-lb recommend -o yaml` writes one), or delete LoadBalancer Services you no longer use',
+  'metallb-pool-not-found':
+    'correct the address-pool annotation to one of the IPAddressPools, or create the pool it names',
+  'metallb-ip-unavailable':
+    'request a free address inside an IPAddressPool (or give both Services the same metallb.io/allow-shared-ip key), or drop the requested IP and let MetalLB pick one',
+}
+
+/** MetalLB's controller reports allocation failures on the Service as Warning AllocationFailed events. */
+function diagnose(svc: Service, ctx: DiagnosisContext): Pending | undefined {
+  if (svc.loadBalancerIngress.length > 0) return notAdvertised(svc, ctx)
+  const fromMetalLb = (source: string) => source.startsWith('metallb')
+  const warning = latestWarning(ctx, fromMetalLb)
+  if (warning !== undefined) {
+    const match = /^[Ff]ailed to allocate IP for "[^"]*": (.*)$/s.exec(warning.message)
+    const error = match?.[1] ?? (warning.reason === 'LoadBalancerFailed' ? warning.message : undefined)
+    const reason = error === undefined ? undefined : ALLOCATOR_ERRORS.find(([re]) => re.test(error))?.[1]
+    const pools = ctx.pending.metallbPools
+    if (reason !== undefined || warning.reason === 'LoadBalancerFailed') {
+      const code =
+        reason === 'metallb-pool-exhausted' && error === 'no available IPs' && pools?.length === 0
+          ? 'metallb-no-pool'
+          : (reason ?? 'metallb-ip-unavailable')
+      return {
+        reason: code,
+        message: `MetalLB could not give it an address: ${error ?? warning.message}`,
+        fix: FIXES[code] ?? '',
+        evidence: [eventLine(warning), ...poolEvidence(pools)],
+      }
+    }
+  }
+  if (!ctx.detected('metallb')) return undefined
+  const down = controllerDown(
+    ctx.facts.signals.workloads.filter(
+      (w) => isMetalLbWorkload(w) && w.kind === 'Deployment' && !/speaker/.test(w.name),
+    ),
+    'MetalLB',
+    METALLB_NAMESPACE,
+  )
+  if (down !== undefined) return down
+  const pools = ctx.pending.metallbPools
+  if (pools === undefined) return undefined
+  if (pools.length === 0) {
+    return {
+      reason: 'metallb-no-pool',
+      message:
+        'MetalLB is installed but has no IPAddressPool, so it has no address to give (it records no event for this)',
+      fix: FIXES['metallb-no-pool'] ?? '',
+      evidence: ['ipaddresspools.metallb.io: none in any namespace'],
+    }
+  }
+  const requested = annotation(svc, 'address-pool')
+  if (requested !== undefined && !pools.some((p) => p.name === requested[1])) {
+    return {
+      reason: 'metallb-pool-not-found',
+      message: `annotation ${requested[0]} names pool "${requested[1]}", and no IPAddressPool has that name`,
+      fix: FIXES['metallb-pool-not-found'] ?? '',
+      evidence: [`annotation ${requested[0]}: ${requested[1]}`, ...poolEvidence(pools)],
+    }
+  }
+  const ipsAnnotation = annotation(svc, 'loadBalancerIPs')
+  const ips = ipsAnnotation?.[1].split(',').map((ip) => ip.trim()) ?? (svc.loadBalancerIP ? [svc.loadBalancerIP] : [])
+  const where = ipsAnnotation ? `annotation ${ipsAnnotation[0]}` : 'spec.loadBalancerIP'
+  for (const ip of ips) {
+    const inPools = pools.map((p) => p.addresses.map((block) => inAddressBlock(ip, block)))
+    if (inPools.flat().some((inside) => inside !== false)) continue
+    return {
+      reason: 'metallb-ip-unavailable',
+      message: `${where} asks for ${ip}, which is in no IPAddressPool`,
+      fix: FIXES['metallb-ip-unavailable'] ?? '',
+      evidence: [`${where}: ${ipsAnnotation?.[1] ?? ip}`, ...poolEvidence(pools)],
+    }
+  }
+  const family = svc.ipFamilies[0] === 'IPv6' ? 'ipv6' : 'ipv4'
+  const candidates =
+    requested === undefined ? pools.filter((p) => p.autoAssign) : pools.filter((p) => p.name === requested[1])
+  if (candidates.length > 0 && candidates.every((p) => p.available?.[family] === 0)) {
+    return {
+      reason: 'metallb-pool-exhausted',
+      message: `every IPAddressPool that could serve it has 0 available ${family === 'ipv4' ? 'IPv4' : 'IPv6'} addresses`,
+      fix: FIXES['metallb-pool-exhausted'] ?? '',
+      evidence: candidates.map(
+        (p) =>
+          `IPAddressPool ${p.namespace}/${p.name}: addresses ${p.addresses.join(', ')}; status.available${family === 'ipv4' ? 'IPv4' : 'IPv6'}: 0`,
+      ),
+    }
+  }
+  return undefined
+}
+
+function poolEvidence(pools: MetalLbPool[] | undefined): string[] {
+  if (pools === undefined) return []
+  if (pools.length === 0) return ['ipaddresspools.metallb.io: none in any namespace']
+  return [`IPAddressPools: ${pools.map((p) => `${p.namespace}/${p.name} (${p.addresses.join(', ')})`).join('; ')}`]
+}
+
+/**
+ * An address MetalLB assigned (annotation ip-allocated-from-pool) that no L2Advertisement or BGPAdvertisement
+ * announces: the Service looks ready but nothing answers ARP/NDP or BGP for it. MetalLB logs this at debug level
+ * only (speaker/layer2_controller.go "no advertisement matching service"), so it is read from the objects.
+ */
+function notAdvertised(svc: Service, ctx: DiagnosisContext): Pending | undefined {
+  const allocated = annotation(svc, 'ip-allocated-from-pool')
+  const ads = ctx.pending.metallbAdvertisements
+  if (allocated === undefined || ads === undefined) return undefined
+  const pool = ctx.pending.metallbPools?.find((p) => p.name === allocated[1])
+  const covers = (ad: MetalLbAdvertisement) =>
+    (ad.ipAddressPools.length === 0 && ad.poolSelectors.length === 0) ||
+    ad.ipAddressPools.includes(allocated[1]) ||
+    (pool !== undefined &&
+      ad.poolSelectors.some((selector) => Object.entries(selector).every(([k, v]) => pool.labels[k] === v)))
+  if (ads.some(covers)) return undefined
+  const address = svc.loadBalancerIngress.map((i) => i.ip ?? i.hostname).join(', ')
+  return {
+    reason: 'metallb-not-advertised',
+    message: `MetalLB assigned ${address} from pool "${allocated[1]}", but no L2Advertisement or BGPAdvertisement announces that pool, so nothing answers for the address`,
+    fix: `add an L2Advertisement whose ipAddressPools lists ${allocated[1]} (or one without ipAddressPools, which announces every pool)`,
+    evidence: [
+      `annotation ${allocated[0]}: ${allocated[1]}`,
+      `status.loadBalancer.ingress: ${address}`,
+      ads.length === 0
+        ? 'l2advertisements.metallb.io, bgpadvertisements.metallb.io: none in any namespace'
+        : `advertisements: ${ads.map((ad) => `${ad.kind} ${ad.namespace}/${ad.name} (ipAddressPools: ${ad.ipAddressPools.join(', ') || 'none'}${ad.poolSelectors.length > 0 ? ', with ipAddressPoolSelectors' : ''})`).join('; ')}`,
+    ],
+  }
+}
+
 export const metallb: LoadBalancerModule = {
   name: 'metallb',
   display: 'MetalLB',
   detect,
   steps: {metallb: metalLbStep},
+  diagnose,
 }

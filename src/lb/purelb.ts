@@ -3,7 +3,9 @@
  */
 import {apiGroup, count, COUNT_KEYS, countEvidence, describe, servicesWith, summarize} from './evidence.js'
 import {finishStep} from './step-text.js'
-import type {Facts, Finding, LoadBalancerModule} from './types.js'
+import type {Service} from '../plan/types.js'
+import {controllerDown} from './diagnosis-text.js'
+import type {DiagnosisContext, Facts, Finding, LoadBalancerModule, Pending} from './types.js'
 
 function detect({services, signals}: Facts): Finding | undefined {
   const workloads = signals.workloads.filter(
@@ -30,9 +32,21 @@ function detect({services, signals}: Facts): Finding | undefined {
   return {lb, finish: {name: 'purelb', reason: 'PureLB is installed but has no ServiceGroup: add one'}}
 }
 
+function diagnose(svc: Service, ctx: DiagnosisContext): Pending | undefined {
+  if (svc.loadBalancerIngress.length > 0 || !ctx.detected('purelb')) return undefined
+  return controllerDown(
+    ctx.facts.signals.workloads.filter((w) => w.kind === 'Deployment' && w.name === 'allocator'),
+    'PureLB',
+    'purelb-system',
+  )
+}
+
 export const pureLb: LoadBalancerModule = {
   name: 'purelb',
   display: 'PureLB',
   detect,
+  diagnose,
+  // pkg/apis/purelb/v2/classes.go (v1 used purelb.io/purelb).
+  classes: ['purelb.io/purelbv2', 'purelb.io/purelb'],
   steps: {purelb: (ctx) => finishStep(ctx, 'PureLB')},
 }
