@@ -34,12 +34,13 @@ Data goes to stdout; warnings go to stderr.`
   async run(): Promise<void> {
     const {flags} = await this.parse(List)
     const domain = await domainFlag(flags.domain)
-    const {openCluster, readSnapshot} = await import('../kube/session.js')
+    const {openCluster, readSnapshot, diagnosePending} = await import('../kube/session.js')
     const api = openCluster({kubeconfig: flags.kubeconfig, context: flags.context})
     const snapshot = await readSnapshot(api, {namespace: flags.namespace, selector: flags.selector})
     const plan = buildPlan(snapshot, {domain, addressType: flags['address-type']})
     const detection = detectLoadBalancers(snapshot)
-    const report = buildReport({context: api.context, server: api.server, plan, detection})
+    const pending = await diagnosePending(api, snapshot, detection, {namespace: flags.namespace})
+    const report = buildReport({context: api.context, server: api.server, plan, detection, pending})
 
     if (flags.output === 'json') this.log(JSON.stringify(report, null, 2))
     else if (flags.output === 'yaml') this.log(stringify(report, {lineWidth: 0}).trimEnd())

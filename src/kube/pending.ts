@@ -2,9 +2,11 @@
 // the svclb pods with their status, and MetalLB's pools and advertisements in full. Every read is optional: a
 // 403/404 becomes a note in `unavailable` (the diagnosis says which read was missing), never a failure.
 import {ExposeLbError} from '../errors.js'
-import type {ClusterEvent, LbPod, MetalLbAdvertisement, MetalLbPool, PendingSignals} from '../lb/types.js'
-import type {DetectionSignals} from '../plan/types.js'
+import {diagnoseServices, needsDiagnosis} from '../lb/diagnose.js'
+import type {ClusterEvent, LbPod, MetalLbAdvertisement, MetalLbPool, Pending, PendingSignals} from '../lb/types.js'
+import type {ClusterSnapshot, Detection, DetectionSignals} from '../plan/types.js'
 import {ApiStatusError, type ApiClient, type ReadTarget} from './client.js'
+import {toService} from './convert.js'
 
 interface List {
   items?: unknown[]
@@ -19,6 +21,28 @@ const strMap = (v: unknown): Record<string, string> =>
 
 /** ServiceLB's pod labels (k3s pkg/cloudprovider/servicelb.go); RKE2 swaps the program name. */
 const SVCLB_LABELS = ['svccontroller.k3s.cattle.io/svcname', 'svccontroller.rke2.cattle.io/svcname']
+
+/**
+ * Why each pending LoadBalancer Service in the snapshot is pending, by `namespace/name`; reads nothing when no
+ * Service needs a diagnosis.
+ */
+export async function diagnosePending(
+  api: ApiClient,
+  snapshot: ClusterSnapshot,
+  detection: Detection,
+  scope: {namespace?: string} = {},
+): Promise<Map<string, Pending>> {
+  if (!snapshot.services.some(needsDiagnosis)) return new Map()
+  const [pending, all] = await Promise.all([
+    readPendingSignals(api, snapshot.signals, scope),
+    // A Service in another namespace can hold the ports a ServiceLB Service needs.
+    scope.namespace === undefined
+      ? undefined
+      : api.get<List>({path: '/api/v1/services', verb: 'list', resource: 'services'}).catch(() => undefined),
+  ])
+  const services = all?.items?.map(toService) ?? snapshot.services
+  return diagnoseServices({...snapshot, services, only: snapshot.services, detection, pending})
+}
 
 /** The reads, scoped like `list` (one namespace or all), for Services that need a diagnosis. */
 export async function readPendingSignals(

@@ -10,4 +10,4 @@ export function openCluster(options: KubeConfigOptions): ApiClient {
   const {kc, context, server} = loadKubeConfig(options)
   return new ApiClient(kc, context, server)
 }
-export {readPendingSignals} from './pending.js'
+export {diagnosePending} from './pending.js'

@@ -12,7 +12,11 @@ import type {ClusterEvent, DiagnosisContext, Pending, PendingSignals} from './ty
 
 /** What the diagnosis reads: the snapshot's parts, detection's result and the pending signals. */
 export interface DiagnosisInput {
+  /** Every Service the reads could see: another Service may be the evidence (the one holding a port). */
   services: Service[]
+  /** The Services to diagnose (those of one namespace); all of `services` when undefined. */
+  only?: Service[]
+
   nodes: Node[]
   signals: DetectionSignals
   detection: Detection
@@ -42,7 +46,7 @@ export function diagnoseServices(input: DiagnosisInput): Map<string, Pending> {
   const detected = new Set(input.detection.detected.map((lb) => lb.name))
   const serving = input.detection.detected.filter((lb) => lb.serving && NIL_CLASS.has(lb.name)).map((lb) => lb.name)
   const result = new Map<string, Pending>()
-  for (const svc of input.services) {
+  for (const svc of input.only ?? input.services) {
     if (!needsDiagnosis(svc)) continue
     const ctx: DiagnosisContext = {
       facts,

@@ -185,12 +185,13 @@ function diagnose(svc: Service, ctx: DiagnosisContext): Pending | undefined {
           e.message.includes(FREE_PORTS),
       )
       .at(-1)
-    if (event !== undefined) return [{pod, line: eventLine(event)}]
+    if (event !== undefined) return [{pod, line: eventLine(event), fromEvent: true}]
     if (pod.unscheduled?.message?.includes(FREE_PORTS)) {
       return [
         {
           pod,
           line: `Pod ${pod.namespace}/${pod.name}: PodScheduled False ${pod.unscheduled.reason ?? ''}: ${pod.unscheduled.message}`,
+          fromEvent: false,
         },
       ]
     }
@@ -212,7 +213,8 @@ function diagnose(svc: Service, ctx: DiagnosisContext): Pending | undefined {
           ? `give this Service other ports, or remove ${holders.map((h) => `${h.svc.namespace}/${h.svc.name}`).join(' and ')} from those ports${holders.some((h) => h.svc.namespace === 'kube-system' && h.svc.name === 'traefik') ? ' (k3s: `--disable=traefik`)' : ''}, or use a load balancer that gives each Service its own address (MetalLB: \`kubectl expose-lb recommend\`)`
           : 'free those ports on the nodes (a hostPort pod or a host process holds them), give this Service other ports, or use MetalLB, which gives each Service its own address',
       evidence: [
-        conflicts[0]?.line ?? '',
+        // An event quotes the scheduler as it reported; the pod condition says the same where events are gone.
+        (conflicts.find((c) => c.fromEvent) ?? conflicts[0])?.line ?? '',
         `svclb pods not ready: ${stuck.map((p) => `${p.namespace}/${p.name} (${p.phase})`).join(', ')}`,
         ...holders.map((h) => `Service ${h.svc.namespace}/${h.svc.name} holds ${h.ports.join(', ')}: ${h.why}`),
       ],
