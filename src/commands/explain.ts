@@ -1,6 +1,7 @@
 import {Args, Command, Flags} from '@oclif/core'
 import {stringify} from 'yaml'
 import {detectLoadBalancers} from '../detect/detect.js'
+import {withPendingCounts} from '../detect/recommend.js'
 import {ExposeLbError} from '../errors.js'
 import {createLogger} from '../log.js'
 import {explanationOf, formatExplanation} from '../output/explain.js'
@@ -46,8 +47,9 @@ Data goes to stdout; warnings go to stderr.`
     const ns = flags.namespace ?? api.kc.getContextObject(api.context)?.namespace ?? 'default'
     const snapshot = await readSnapshot(api, {namespace: ns})
     const plan = buildPlan(snapshot, {domain, addressType: flags['address-type']})
-    const detection = detectLoadBalancers(snapshot)
-    const pending = await diagnosePending(api, snapshot, detection, {namespace: ns})
+    const found = detectLoadBalancers(snapshot)
+    const pending = await diagnosePending(api, snapshot, found, {namespace: ns})
+    const detection = withPendingCounts(found, {...snapshot, pending})
     const report = buildReport({context: api.context, server: api.server, plan, detection, pending})
     const explanation = explanationOf(report, ns, args.service)
     if (explanation === undefined) {

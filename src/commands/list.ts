@@ -1,6 +1,7 @@
 import {Command, Flags} from '@oclif/core'
 import {stringify} from 'yaml'
 import {detectLoadBalancers} from '../detect/detect.js'
+import {withPendingCounts} from '../detect/recommend.js'
 import {createLogger} from '../log.js'
 import {buildPlan} from '../plan/plan.js'
 import {buildReport} from '../output/report.js'
@@ -38,8 +39,9 @@ Data goes to stdout; warnings go to stderr.`
     const api = openCluster({kubeconfig: flags.kubeconfig, context: flags.context})
     const snapshot = await readSnapshot(api, {namespace: flags.namespace, selector: flags.selector})
     const plan = buildPlan(snapshot, {domain, addressType: flags['address-type']})
-    const detection = detectLoadBalancers(snapshot)
-    const pending = await diagnosePending(api, snapshot, detection, {namespace: flags.namespace})
+    const found = detectLoadBalancers(snapshot)
+    const pending = await diagnosePending(api, snapshot, found, {namespace: flags.namespace})
+    const detection = withPendingCounts(found, {...snapshot, pending})
     const report = buildReport({context: api.context, server: api.server, plan, detection, pending})
 
     if (flags.output === 'json') this.log(JSON.stringify(report, null, 2))

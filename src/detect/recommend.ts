@@ -5,7 +5,7 @@
 import {EXCLUDE_LABEL, isExcludedNode} from '../plan/nodes.js'
 import {LOAD_BALANCERS} from '../lb/index.js'
 import type {Finding} from '../lb/types.js'
-import type {DetectorName, Node, Recommendation} from '../plan/types.js'
+import type {Detection, DetectorName, Node, Recommendation, Service} from '../plan/types.js'
 import {type Distro, rke2ServiceLbEnabledBy, serviceLbDisabledBy} from './distro.js'
 
 export type {Finding} from '../lb/types.js'
@@ -187,4 +187,74 @@ function untilThen(recommendation: Recommendation): Recommendation {
 function joinNames(names: string[]): string {
   if (names.length <= 2) return names.join(' and ')
   return `${names.slice(0, -1).join(', ')} and ${names.at(-1) ?? ''}`
+}
+
+/** What a Service's diagnosis says, as the recommendation needs it. */
+export interface PendingCount {
+  services: Service[]
+  /** Diagnoses by `namespace/name`. */
+  pending: ReadonlyMap<string, {reason: string}>
+}
+
+// Codes a new MetalLB address pool fixes.
+const METALLB_POOL_CODES = new Set(['metallb-no-pool', 'metallb-pool-exhausted'])
+
+/**
+ * The recommendation, counting pending LoadBalancer Services: an implementation that serves some Services but leaves
+ * others pending is not "nothing to install". The seed's rule stays (several nodes → MetalLB; one k3s node →
+ * ServiceLB), now said with numbers; with nothing pending the detection is returned as it is.
+ */
+export function withPendingCounts(detection: Detection, input: PendingCount & {nodes: Node[]}): Detection {
+  const balanced = input.services.filter((svc) => svc.type === 'LoadBalancer')
+  const pending = balanced.filter((svc) => svc.loadBalancerIngress.length === 0)
+  if (pending.length === 0) return detection
+  const codes = new Map<string, number>()
+  for (const svc of pending) {
+    const reason = input.pending.get(`${svc.namespace}/${svc.name}`)?.reason ?? 'unknown'
+    codes.set(reason, (codes.get(reason) ?? 0) + 1)
+  }
+  const tally = [...codes]
+    .sort((a, b) => b[1] - a[1])
+    .map(([code, n]) => `${n} ${code}`)
+    .join(', ')
+  const are = pending.length === 1 ? 'is' : 'are'
+  const rec = detection.recommendation
+  if (rec.name !== 'none') {
+    const reason = rec.reason.replace(`; ${UNTIL_THEN}`, '')
+    return {
+      ...detection,
+      recommendation: untilThen({
+        name: rec.name,
+        reason: `${pending.length} of ${balanced.length} LoadBalancer Services ${are} pending (${tally}); ${reason}`,
+      }),
+    }
+  }
+  const serving = detection.detected.filter((lb) => lb.serving)
+  const names = joinNames(serving.map((lb) => DISPLAY_NAMES[lb.name]))
+  const served = balanced.length - pending.length
+  const head = `${names} ${serving.length === 1 ? 'serves' : 'serve'} ${served} of ${balanced.length} LoadBalancer Services; ${pending.length} ${are} pending`
+  const nodes = input.nodes.filter((node) => !node.deleting)
+  let recommendation: Recommendation
+  if (codes.has('servicelb-port-conflict') && detection.distro === 'k3s' && nodes.length > 1) {
+    recommendation = {
+      name: 'metallb',
+      reason: `${head} (${tally}): their ports collide on every node; MetalLB gives each Service its own address`,
+    }
+  } else if (codes.has('servicelb-port-conflict')) {
+    recommendation = {
+      name: detection.distro === 'rke2' ? 'rke2-servicelb' : 'k3s-servicelb',
+      reason: `${head} (${tally}): their ports are already taken on the node; give them other ports or free those (\`kubectl expose-lb explain\` names who holds them)`,
+    }
+  } else if ([...codes.keys()].every((code) => METALLB_POOL_CODES.has(code))) {
+    recommendation = {
+      name: 'metallb',
+      reason: `${head} (${tally}): MetalLB has no address left for them; add addresses`,
+    }
+  } else {
+    recommendation = {
+      name: 'fix-pending',
+      reason: `${head} (${tally}): \`kubectl expose-lb explain <service> -n <namespace>\` shows why and the fix for each`,
+    }
+  }
+  return {...detection, recommendation: untilThen(recommendation)}
 }

@@ -51,7 +51,7 @@ export function nextStep(
     range: suggestRange(snapshot),
     reason: reason.endsWith(suffix) ? reason.slice(0, -suffix.length) : reason,
   }
-  const build = name === 'none' ? nothing : (stepBuilder(name) ?? generic)
+  const build = name === 'none' ? nothing : name === 'fix-pending' ? fixPending : (stepBuilder(name) ?? generic)
   const part = build(ctx)
   return {
     recommendation: name,
@@ -90,6 +90,23 @@ function indent(line: string): string {
 
 function nothing(): StepPart {
   return {title: 'nothing to install', actions: []}
+}
+
+/** The load balancer serves, but leaves Services pending for reasons only each Service's diagnosis tells. */
+function fixPending(ctx: StepContext): StepPart {
+  return {
+    title: 'fix what keeps LoadBalancer Services pending',
+    actions: [
+      {text: capitalize(ctx.reason), commands: []},
+      {
+        text: 'See the reason, the evidence and the fix for each pending Service',
+        commands: [
+          `${ctx.options.kubectl} expose-lb list -o wide`,
+          `${ctx.options.kubectl} expose-lb explain <service> -n <namespace>`,
+        ],
+      },
+    ],
+  }
 }
 
 function rangeWarnings(range: RangeSuggestion): string[] {

@@ -164,3 +164,24 @@ describe('the demo cluster', () => {
     }
   })
 })
+
+describe('recommend counts the pending Services', () => {
+  it('ServiceLB serving one Service and leaving one pending on three nodes: MetalLB, said with numbers', async () => {
+    const reason =
+      'k3s ServiceLB serves 1 of 2 LoadBalancer Services; 1 is pending (1 servicelb-port-conflict): their ports collide on every node; MetalLB gives each Service its own address'
+    const [text, yaml, list] = await Promise.all([
+      kubectl(['expose-lb', 'recommend', '--kubeconfig', config]),
+      kubectl(['expose-lb', 'recommend', '--kubeconfig', config, '-o', 'yaml']),
+      kubectl(['expose-lb', 'list', '--kubeconfig', config]),
+    ])
+    expect(text.code).toBe(0)
+    expect(text.stdout.split('\n').slice(0, 2)).toEqual([
+      'NEXT STEP (metallb): install MetalLB (L2) and give it an address pool',
+      `Why: ${reason}`,
+    ])
+    expect(yaml.stdout).toContain('kind: IPAddressPool')
+    expect(list.stdout).toContain(
+      `RECOMMENDATION: metallb: ${reason}; until then, \`kubectl expose-lb serve\` maps the names on this workstation`,
+    )
+  })
+})
