@@ -18,7 +18,10 @@ export interface RecommendInput {
   nodes: Node[]
 }
 
-/** Appended to every reason that asks the user to act: the plugin bridges the gap meanwhile. */
+/**
+ * What renderers (list's header, explain, recommend's closing line) add after a recommendation other than `none`:
+ * the plugin bridges the gap meanwhile. Detection's reasons stay plain.
+ */
 export const UNTIL_THEN = 'until then, `kubectl expose-lb serve` maps the names on this workstation'
 
 /** How messages name each implementation (each module's `display`). */
@@ -45,8 +48,8 @@ export function recommend(input: RecommendInput): {recommendation: Recommendatio
   const warnings = raceWarnings(serving, input.distro)
   if (serving.length > 0) return {recommendation: nothingToInstall(serving), warnings}
   const finish = input.findings.find((f) => f.finish !== undefined)?.finish
-  if (finish !== undefined) return {recommendation: untilThen(finish), warnings}
-  return {recommendation: untilThen(byDistro(input)), warnings}
+  if (finish !== undefined) return {recommendation: finish, warnings}
+  return {recommendation: byDistro(input), warnings}
 }
 
 function nothingToInstall(serving: Finding[]): Recommendation {
@@ -180,8 +183,9 @@ function metalLbOnOneNode(node: Node, distro: Distro): Recommendation {
   }
 }
 
-function untilThen(recommendation: Recommendation): Recommendation {
-  return {name: recommendation.name, reason: `${recommendation.reason}; ${UNTIL_THEN}`}
+/** A recommendation's reason as the user reads it: with the "until then" tail when it asks them to act. */
+export function withUntilThen(recommendation: Recommendation): string {
+  return recommendation.name === 'none' ? recommendation.reason : `${recommendation.reason}; ${UNTIL_THEN}`
 }
 
 function joinNames(names: string[]): string {
@@ -220,13 +224,12 @@ export function withPendingCounts(detection: Detection, input: PendingCount & {n
   const are = pending.length === 1 ? 'is' : 'are'
   const rec = detection.recommendation
   if (rec.name !== 'none') {
-    const reason = rec.reason.replace(`; ${UNTIL_THEN}`, '')
     return {
       ...detection,
-      recommendation: untilThen({
+      recommendation: {
         name: rec.name,
-        reason: `${pending.length} of ${balanced.length} LoadBalancer Services ${are} pending (${tally}); ${reason}`,
-      }),
+        reason: `${pending.length} of ${balanced.length} LoadBalancer Services ${are} pending (${tally}); ${rec.reason}`,
+      },
     }
   }
   const serving = detection.detected.filter((lb) => lb.serving)
@@ -256,5 +259,5 @@ export function withPendingCounts(detection: Detection, input: PendingCount & {n
       reason: `${head} (${tally}): \`kubectl expose-lb explain <service> -n <namespace>\` shows why and the fix for each`,
     }
   }
-  return {...detection, recommendation: untilThen(recommendation)}
+  return {...detection, recommendation}
 }

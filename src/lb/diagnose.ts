@@ -3,7 +3,7 @@
  * then a Warning event from any controller (covering implementations this tool does not know), then what the
  * detection says. Pure. Evidence is what the cluster holds, quoted; where it holds nothing the message says so.
  */
-import {NIL_CLASS, UNTIL_THEN} from '../detect/recommend.js'
+import {NIL_CLASS} from '../detect/recommend.js'
 import type {Detection, DetectionSignals, DetectorName, Node, Service} from '../plan/types.js'
 import {detectDistro} from '../detect/distro.js'
 import {eventLine, latestWarning} from './diagnosis-text.js'
@@ -107,7 +107,7 @@ function diagnose(svc: Service, ctx: DiagnosisContext, serving: DetectorName[]):
     }
   }
   if (serving.length === 0) {
-    const rec = ctx.detection.recommendation.reason.replace(`; ${UNTIL_THEN}`, '')
+    const rec = ctx.detection.recommendation.reason
     return {
       reason: 'no-implementation',
       message: `no load balancer that takes this Service runs in the cluster, and ${noEvents}`,

@@ -61,7 +61,7 @@ export interface StepContext {
   /** Nodes not being deleted. */
   nodes: Node[]
   range: RangeSuggestion
-  /** Detection's reason without the "until then" tail. */
+  /** Detection's reason. */
   reason: string
 }
 

@@ -1,6 +1,7 @@
 // `explain`'s view of one Service, as `kubectl describe` lays things out: labels and values in two columns, the
 // pending diagnosis with its evidence indented under it. Pure: returns text.
 import {escapeControls} from '../terminal.js'
+import {withUntilThen} from '../detect/recommend.js'
 import type {ExposureReport} from './report.js'
 
 type ReportService = ExposureReport['services'][number]
@@ -62,6 +63,6 @@ export function formatExplanation(e: ServiceExplanation): string {
     if (p.unavailable !== undefined) lines.push(...field('  Not read', p.unavailable))
   }
   const rec = e.loadBalancer.recommendation
-  lines.push(...field('Recommendation', [`${rec.name}: ${rec.reason}`]), ...field('Warnings', s.warnings))
+  lines.push(...field('Recommendation', [`${rec.name}: ${withUntilThen(rec)}`]), ...field('Warnings', s.warnings))
   return lines.map(escapeControls).join('\n')
 }

@@ -1,5 +1,6 @@
 // kubectl-style tables for `list`. Pure: returns text.
 import {escapeControls} from '../terminal.js'
+import {withUntilThen} from '../detect/recommend.js'
 import type {ExposureReport} from './report.js'
 
 type ReportService = ExposureReport['services'][number]
@@ -48,7 +49,7 @@ export function formatSummary(report: ExposureReport): string {
   return [
     `CONTEXT: ${report.context} (${report.server})   NODES: ${report.nodes.length} (${ready} ready)`,
     `LOAD BALANCER: ${detected || 'none detected'}`,
-    `RECOMMENDATION: ${rec.name}: ${rec.reason}`,
+    `RECOMMENDATION: ${rec.name}: ${withUntilThen(rec)}`,
     ...pendingSummary(report),
   ]
     .map(escapeControls)

@@ -2,7 +2,6 @@
  * The next step for the recommended load balancer: what to run and what to apply. Pure: snapshot + detection in,
  * plain data out; `src/commands/recommend.ts` renders it as text or as YAML for `kubectl apply -f -`.
  */
-import {UNTIL_THEN} from '../detect/recommend.js'
 import {stepBuilder} from '../lb/index.js'
 import {formatRanges, suggestRange, type RangeSuggestion} from '../lb/range.js'
 import {capitalize, PLACEHOLDER_END, PLACEHOLDER_START} from '../lb/step-text.js'
@@ -42,14 +41,13 @@ export function nextStep(
   options: StepOptions = DEFAULT_OPTIONS,
 ): NextStep {
   const {name, reason} = detection.recommendation
-  const suffix = `; ${UNTIL_THEN}`
   const ctx: StepContext = {
     snapshot,
     detection,
     options,
     nodes: snapshot.nodes.filter((node) => !node.deleting),
     range: suggestRange(snapshot),
-    reason: reason.endsWith(suffix) ? reason.slice(0, -suffix.length) : reason,
+    reason,
   }
   const build = name === 'none' ? nothing : name === 'fix-pending' ? fixPending : (stepBuilder(name) ?? generic)
   const part = build(ctx)

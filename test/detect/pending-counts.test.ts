@@ -6,8 +6,6 @@ import {withPendingCounts} from '../../src/detect/recommend.js'
 import type {DetectionSignals, Node, Recommendation, Service} from '../../src/plan/types.js'
 import {emptySignals, makeNode, makeService, makeWorkload} from '../builders.js'
 
-const UNTIL_THEN = 'until then, `kubectl expose-lb serve` maps the names on this workstation'
-
 const k3s = (name: string, ip: string): Node =>
   makeNode(name, ip, {providerID: `k3s://${name}`, kubeletVersion: 'v1.31.5+k3s1'})
 const threeK3s = [k3s('server-0', '172.18.0.2'), k3s('agent-0', '172.18.0.3'), k3s('agent-1', '172.18.0.4')]
@@ -48,7 +46,7 @@ describe('withPendingCounts', () => {
         name: 'metallb',
         reason:
           'k3s ServiceLB serves 1 of 11 LoadBalancer Services; 10 are pending (10 servicelb-port-conflict): their ports ' +
-          `collide on every node; MetalLB gives each Service its own address; ${UNTIL_THEN}`,
+          `collide on every node; MetalLB gives each Service its own address`,
       },
     ],
     [
@@ -62,7 +60,7 @@ describe('withPendingCounts', () => {
         reason:
           'k3s ServiceLB serves 1 of 2 LoadBalancer Services; 1 is pending (1 servicelb-port-conflict): their ports are ' +
           'already taken on the node; give them other ports or free those (`kubectl expose-lb explain` names who holds ' +
-          `them); ${UNTIL_THEN}`,
+          `them)`,
       },
     ],
     [
@@ -76,7 +74,7 @@ describe('withPendingCounts', () => {
       },
       {
         name: 'metallb',
-        reason: `MetalLB serves 0 of 2 LoadBalancer Services; 2 are pending (2 metallb-pool-exhausted): MetalLB has no address left for them; add addresses; ${UNTIL_THEN}`,
+        reason: `MetalLB serves 0 of 2 LoadBalancer Services; 2 are pending (2 metallb-pool-exhausted): MetalLB has no address left for them; add addresses`,
       },
     ],
     [
@@ -90,7 +88,7 @@ describe('withPendingCounts', () => {
       },
       {
         name: 'fix-pending',
-        reason: `MetalLB serves 0 of 2 LoadBalancer Services; 2 are pending (1 event, 1 metallb-ip-unavailable): \`kubectl expose-lb explain <service> -n <namespace>\` shows why and the fix for each; ${UNTIL_THEN}`,
+        reason: `MetalLB serves 0 of 2 LoadBalancer Services; 2 are pending (1 event, 1 metallb-ip-unavailable): \`kubectl expose-lb explain <service> -n <namespace>\` shows why and the fix for each`,
       },
     ],
     [
@@ -103,7 +101,7 @@ describe('withPendingCounts', () => {
         name: 'metallb',
         reason:
           '1 of 1 LoadBalancer Services is pending (1 no-implementation); this cluster has 3 nodes: install MetalLB (L2) ' +
-          `and give it a range of free addresses; ${UNTIL_THEN}`,
+          `and give it a range of free addresses`,
       },
     ],
   ])('%s', (_name, nodes, services, reasons, signals, expected) => {
