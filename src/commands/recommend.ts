@@ -47,7 +47,7 @@ Data goes to stdout; warnings go to stderr.`
       ...(flags.context === undefined ? [] : ['--context', flags.context]),
     ].map(shellQuote)
     const kubectl = ['kubectl', ...selectors].join(' ')
-    const step = nextStep(snapshot, detection, {kubectl, self: `${kubectl} expose-lb recommend`})
+    const step = nextStep(snapshot, detection, {kubectl, self: `${kubectl} expose-lb recommend`}, pending)
 
     if (flags.output === 'yaml') this.log(renderYaml(step, api.context))
     else

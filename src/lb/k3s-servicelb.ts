@@ -86,6 +86,26 @@ function serviceLbStep(ctx: StepContext, program: 'k3s' | 'rke2'): StepPart {
       'node, and the Service gets the node IPs as its address, not a new one',
   ]
   const enabled = program === 'k3s' ? serviceLbDisabledBy(ctx.nodes) === undefined : rke2ServiceLbEnabledBy(ctx.nodes)
+  const colliding = [...ctx.pending].filter(([, p]) => p.reason === 'servicelb-port-conflict')
+  if (enabled && colliding.length > 0) {
+    return {
+      title: `free the ports ${name} needs`,
+      actions: [
+        ...colliding.map(([key, p]) => ({text: `${key}: ${p.message}; ${p.fix}`, commands: []})),
+        {
+          text: 'See the evidence for one of them',
+          commands: colliding
+            .slice(0, 1)
+            .map(
+              ([key]) =>
+                `${ctx.options.kubectl} expose-lb explain ${key.split('/')[1] ?? ''} -n ${key.split('/')[0] ?? ''}`,
+            ),
+        },
+        check,
+      ],
+      notes,
+    }
+  }
   if (enabled) {
     return {
       title: `use ${name} (it is on)`,

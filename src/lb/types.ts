@@ -58,6 +58,8 @@ export interface StepContext {
   snapshot: Pick<ClusterSnapshot, 'nodes' | 'services' | 'signals'>
   detection: Detection
   options: StepOptions
+  /** Diagnoses of pending Services by `namespace/name` (src/lb/diagnose.ts). */
+  pending: ReadonlyMap<string, Pending>
   /** Nodes not being deleted. */
   nodes: Node[]
   range: RangeSuggestion

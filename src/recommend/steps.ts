@@ -5,7 +5,7 @@
 import {stepBuilder} from '../lb/index.js'
 import {formatRanges, suggestRange, type RangeSuggestion} from '../lb/range.js'
 import {capitalize, PLACEHOLDER_END, PLACEHOLDER_START} from '../lb/step-text.js'
-import type {Action, Manifest, StepContext, StepOptions, StepPart} from '../lb/types.js'
+import type {Action, Manifest, Pending, StepContext, StepOptions, StepPart} from '../lb/types.js'
 import type {ClusterSnapshot, Detection} from '../plan/types.js'
 
 export type {Action, Manifest, StepOptions} from '../lb/types.js'
@@ -34,16 +34,18 @@ export interface NextStep {
 
 const DEFAULT_OPTIONS: StepOptions = {kubectl: 'kubectl', self: 'kubectl expose-lb recommend'}
 
-/** The next step for `detection.recommendation` on this cluster. */
+/** The next step for `detection.recommendation` on this cluster; `pending` holds the Services' diagnoses. */
 export function nextStep(
   snapshot: Pick<ClusterSnapshot, 'nodes' | 'services' | 'signals'>,
   detection: Detection,
   options: StepOptions = DEFAULT_OPTIONS,
+  pending: ReadonlyMap<string, Pending> = new Map(),
 ): NextStep {
   const {name, reason} = detection.recommendation
   const ctx: StepContext = {
     snapshot,
     detection,
+    pending,
     options,
     nodes: snapshot.nodes.filter((node) => !node.deleting),
     range: suggestRange(snapshot),
