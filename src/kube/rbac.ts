@@ -17,6 +17,15 @@ export const DETECTION_RULES = [
   {apiGroups: ['purelb.io'], resources: ['servicegroups'], verbs: ['list']},
 ]
 
+/**
+ * Rules the pending diagnosis uses (Events about Services and svclb pods, in either group); without them it says
+ * which read was forbidden and works from what it can see.
+ */
+export const PENDING_RULES = [
+  {apiGroups: [''], resources: ['events'], verbs: ['list']},
+  {apiGroups: ['events.k8s.io'], resources: ['events'], verbs: ['list']},
+]
+
 function rulesYaml(rules: typeof REQUIRED_RULES): string {
   return rules
     .map(
@@ -34,4 +43,6 @@ metadata:
 rules:
 ${rulesYaml(REQUIRED_RULES)}
 # optional: load-balancer detection
-${rulesYaml(DETECTION_RULES)}`
+${rulesYaml(DETECTION_RULES)}
+# optional: why a LoadBalancer Service is pending
+${rulesYaml(PENDING_RULES)}`

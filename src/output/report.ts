@@ -2,6 +2,7 @@
 // contract (apiVersion expose-lb/v1). Pure.
 import type {Detection, Exposure, NodeAddress, Plan, PortMode, Protocol, ServiceType} from '../plan/types.js'
 import {hostPort} from '../net/address.js'
+import type {Pending} from '../lb/types.js'
 
 export interface ExposureReport {
   apiVersion: 'expose-lb/v1'
@@ -33,6 +34,8 @@ export interface ExposureReport {
       targets: string[]
     }>
     warnings: string[]
+    /** Why a LoadBalancer Service has no address (or one nobody announces); only on such Services. */
+    pending?: Pending
   }>
   warnings: string[]
 }
@@ -43,6 +46,8 @@ export function buildReport(input: {
   server: string
   plan: Plan
   detection: Detection
+  /** Diagnoses by `namespace/name` (src/lb/diagnose.ts). */
+  pending?: ReadonlyMap<string, Pending>
 }): ExposureReport {
   const {plan, detection} = input
   return {
@@ -79,7 +84,13 @@ export function buildReport(input: {
         targets: p.targets.map((t) => hostPort(t.address, t.port)),
       })),
       warnings: s.warnings,
+      ...pendingOf(input.pending, s),
     })),
     warnings: [...plan.warnings, ...detection.warnings],
   }
+}
+
+function pendingOf(pending: ReadonlyMap<string, Pending> | undefined, s: {namespace: string; name: string}) {
+  const found = pending?.get(`${s.namespace}/${s.name}`)
+  return found === undefined ? {} : {pending: found}
 }
