@@ -5,7 +5,7 @@ import {createLogger} from '../log.js'
 import {buildPlan} from '../plan/plan.js'
 import {buildReport} from '../output/report.js'
 import {formatServiceTable, formatSummary} from '../output/table.js'
-import {clusterFlags, domainFlag, planFlags} from './flags.js'
+import {clusterFlags, domainFlag, pathsFlag, planFlags} from './flags.js'
 
 export default class List extends Command {
   static override summary =
@@ -22,6 +22,7 @@ Data goes to stdout; warnings go to stderr.`
   static override flags = {
     ...clusterFlags,
     ...planFlags,
+    ...pathsFlag,
     output: Flags.option({
       char: 'o',
       description: 'Output format',
@@ -37,7 +38,7 @@ Data goes to stdout; warnings go to stderr.`
     const {openCluster, readSnapshot} = await import('../kube/session.js')
     const api = openCluster({kubeconfig: flags.kubeconfig, context: flags.context})
     const snapshot = await readSnapshot(api, {namespace: flags.namespace, selector: flags.selector})
-    const plan = buildPlan(snapshot, {domain, addressType: flags['address-type']})
+    const plan = buildPlan(snapshot, {domain, addressType: flags['address-type'], paths: flags.paths})
     const detection = detectLoadBalancers(snapshot)
     const report = buildReport({context: api.context, server: api.server, plan, detection})
 

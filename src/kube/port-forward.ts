@@ -1,7 +1,9 @@
 // One TCP stream to a Pod's port through the API server: a `pods/portforward` WebSocket speaking
 // v4.channel.k8s.io (src/kube/portforward-channel.ts), as a Node Duplex. One WebSocket per stream, as client-node's
 // PortForward opens one per local connection (node_modules/@kubernetes/client-node/dist/portforward.js). v4 has no
-// half-close: ending the writable side closes the WebSocket, as client-node does when its input ends.
+// half-close: client-node closes the WebSocket as soon as its input ends, which cuts off the answer to a client that
+// sends a request and half-closes (`nc -N`, HTTP/1.0 tools). Here the WebSocket closes once the Pod has been quiet
+// for END_LINGER_MS after the end, or ended itself.
 import {Duplex} from 'node:stream'
 
 import WebSocket from 'ws'
@@ -38,6 +40,9 @@ export class PortForwardError extends Error {
 /** How long the upgrade and the port header may take before the next endpoint is tried. */
 export const OPEN_TIMEOUT_MS = 5000
 
+/** After the writable side ended: how long the Pod may stay silent before the stream closes. */
+export const END_LINGER_MS = 500
+
 /** Received WebSocket messages held for a slow reader before the socket is paused. */
 const READ_HIGH_WATER_BYTES = 1024 * 1024
 
@@ -49,13 +54,22 @@ export function portForwardPath(target: PodPort): string {
 
 /** A Duplex over one port-forward WebSocket: bytes written go to the Pod, bytes read come from it. */
 class PortForwardStream extends Duplex {
+  private linger?: NodeJS.Timeout
+
   constructor(private readonly ws: WebSocket) {
-    super({allowHalfOpen: false, readableHighWaterMark: READ_HIGH_WATER_BYTES})
+    super({allowHalfOpen: true, readableHighWaterMark: READ_HIGH_WATER_BYTES})
+    ws.once('close', () => clearTimeout(this.linger))
   }
 
   /** Data from the Pod; a full buffer pauses the WebSocket until _read. */
   deliver(data: Buffer): void {
+    if (this.linger) this.armLinger()
     if (!this.push(data)) this.ws.pause()
+  }
+
+  private armLinger(): void {
+    clearTimeout(this.linger)
+    this.linger = setTimeout(() => this.ws.close(1000), END_LINGER_MS)
   }
 
   override _read(): void {
@@ -68,11 +82,12 @@ class PortForwardStream extends Duplex {
   }
 
   override _final(callback: () => void): void {
-    this.ws.close(1000)
+    this.armLinger()
     callback()
   }
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    clearTimeout(this.linger)
     if (this.ws.readyState === WebSocket.CONNECTING || this.ws.readyState === WebSocket.OPEN) this.ws.terminate()
     callback(error)
   }
@@ -142,6 +157,7 @@ export async function openPortForward(api: ApiClient, target: PodPort, timeoutMs
     ws.on('close', () => {
       if (!opened) return fail(new PortForwardError('unreachable', `port-forward to ${where}: closed before it opened`))
       stream.push(null)
+      stream.end()
     })
   })
 }

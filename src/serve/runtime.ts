@@ -13,6 +13,10 @@ import type {PlanOptions} from '../plan/types.js'
 import {HealthMonitor} from '../proxy/health.js'
 import {HttpRouter} from '../proxy/http.js'
 import {ListenerSet} from '../proxy/listeners.js'
+import {TunnelGateways, type TunnelDial} from '../proxy/tunnels.js'
+import {tunnelRoutes} from '../servemap/tunnels.js'
+import {fallbackChanges, type FallbackChange} from '../servemap/fallback.js'
+import {tunnelForbidden} from '../kube/rbac.js'
 import type {ClusterSnapshot} from '../plan/types.js'
 import {
   buildServeMap,
@@ -59,6 +63,8 @@ export interface RuntimeOptions extends ServeOptions {
   onApply?: (build: ServeBuild) => Promise<void>
   /** LAN mode: the address DNS gives clients on other machines (--advertise, or a non-loopback --listen). */
   advertise?: string
+  /** Opens pods/portforward streams for API-server paths; without it those paths have no targets. */
+  tunnelDial?: TunnelDial
 }
 
 /** Turns a failed bind of the DNS or HTTP port into one clear line naming address, port and remedies. */
@@ -94,11 +100,11 @@ export function listenWarning(listener: ForwardListener, error: NodeJS.ErrnoExce
 /** Target up/down changes within this window are logged together, one line per node and state. */
 const HEALTH_LOG_BATCH_MS = 50
 
-/** Every target the data path uses (HTTP routes and listeners); unmapped rows are not probed. */
+/** Every target the data path uses (HTTP routes and listeners); unmapped rows and tunnel gateways are not probed. */
 function* probedTargets(build: ServeBuild): Iterable<ProbedTarget> {
   // Routes and listeners of one Service port share one targets array: walk each array once.
   const lists = new Set([...build.map.http.map((r) => r.targets), ...build.map.listeners.map((l) => l.targets)])
-  for (const targets of lists) yield* targets
+  for (const targets of lists) for (const t of targets) if (t.via !== 'api-server') yield t
 }
 
 export class ServeRuntime {
@@ -115,6 +121,11 @@ export class ServeRuntime {
   private healthLogTimer?: NodeJS.Timeout
   /** Listener failures already warned about, so a retry on every change does not repeat the warning. */
   private warned = new Set<string>()
+  private readonly tunnels?: TunnelGateways
+  /** Tunnel keys the API server refused for want of RBAC, with the reason: they get no gateway. */
+  private readonly tunnelDenied = new Map<string, string>()
+  /** Rows (`service endpoint`) whose node targets are all down, so traffic takes the API-server fallback. */
+  private onFallback = new Set<string>()
 
   constructor(
     private readonly source: SnapshotSource,
@@ -138,6 +149,20 @@ export class ServeRuntime {
       local: {hosts: [`${DASHBOARD_LABEL}.localhost`, ...reservedNames(domain)], handle: dashboard.handle},
     })
     this.listeners = new ListenerSet({health: this.health, log, verbose, maxConnections, idleTimeoutMs, hostCheck})
+    if (options.tunnelDial) {
+      this.tunnels = new TunnelGateways({
+        dial: options.tunnelDial,
+        log,
+        verbose,
+        onForbidden: (route, error) => {
+          if (this.tunnelDenied.has(route.key)) return
+          const denied = tunnelForbidden(route.service, route.namespace, error.message)
+          this.tunnelDenied.set(route.key, denied.note)
+          options.log.warn(denied.message, {event: 'tunnel-forbidden', service: route.service})
+          this.changed()
+        },
+      })
+    }
   }
 
   /** Ports the DNS responder and the router listen on (useful with port 0). */
@@ -185,10 +210,14 @@ export class ServeRuntime {
 
   private async apply(first: boolean): Promise<void> {
     const plan = buildPlan(this.source.snapshot(), this.options.plan)
+    const routes = tunnelRoutes(plan).filter((r) => !this.tunnelDenied.has(r.key))
+    const tunnels = this.tunnels ? await this.tunnels.apply(routes) : new Map()
     // With --http-port 0 (tests), per-service HTTP listeners use the port the router actually got.
     const build = buildServeMap(plan, {
       ...this.options,
       httpPort: this.httpPort || this.options.httpPort,
+      tunnels,
+      tunnelDenied: this.tunnelDenied,
     })
     const before = this.last
     this.last = build
@@ -204,6 +233,7 @@ export class ServeRuntime {
       this.warned.add(key)
       this.options.log.warn(listenWarning(listener, error), {event: 'listen-failed', service: listener.service})
     }
+    this.logFallbacks(fallbackChanges(build.rows, (t) => this.health.state(t), this.onFallback))
     if (first) {
       await this.firstHealthResults()
       this.options.print(formatServeTable(build.rows, (p) => this.health.state(p)))
@@ -218,6 +248,14 @@ export class ServeRuntime {
     const deadline = Date.now() + limitMs
     while (Date.now() < deadline && this.health.pending > 0) {
       await new Promise((resolve) => setTimeout(resolve, 25))
+    }
+  }
+
+  /** Logs each row that moved to the API-server fallback or back to its nodes, and remembers where each is. */
+  private logFallbacks(result: {changes: FallbackChange[]; onFallback: Set<string>}): void {
+    this.onFallback = result.onFallback
+    for (const c of result.changes) {
+      this.options.log.info(c.line, {event: c.toApiServer ? 'path-api-server' : 'path-node', service: c.service})
     }
   }
 
@@ -274,6 +312,7 @@ export class ServeRuntime {
         })
       }
     }
+    if (this.last) this.logFallbacks(fallbackChanges(this.last.rows, (t) => this.health.state(t), this.onFallback))
   }
 
   /** Stops accepting, lets open connections finish for up to graceMs, then closes everything. */
@@ -283,6 +322,7 @@ export class ServeRuntime {
     clearTimeout(this.healthLogTimer)
     await this.source.stop().catch(() => {})
     this.health.close()
+    this.tunnels?.close()
     await Promise.all([this.router.close(graceMs), this.listeners.close(graceMs), this.dns?.close()])
   }
 }

@@ -2,7 +2,7 @@
 // stopped on a stop signal (STOP_SIGNALS). The command parses flags into ServeSettings and calls
 // serveUntilSignal(); it alone ends the process. Heavy modules (client-node, the simulator) load here, lazily, so `--help` stays fast.
 import type {Logger} from '../log.js'
-import type {AddressType} from '../plan/types.js'
+import type {AddressType, PathsMode} from '../plan/types.js'
 import type {AddressRange} from '../servemap/addresses.js'
 import {routerAddressFor} from '../servemap/remote.js'
 
@@ -10,6 +10,8 @@ import {routerAddressFor} from '../servemap/remote.js'
 export interface ServeSettings {
   domain: string
   addressType: AddressType
+  /** serve --paths (default auto). */
+  paths?: PathsMode
   listen: string
   /** LAN mode: the address DNS gives other machines (commands/flags.ts advertiseFlag). */
   advertise?: string
@@ -54,10 +56,11 @@ export async function serveUntilSignal(settings: ServeSettings): Promise<string>
 
   // The simulator (and its YAML parser) loads only for --demo.
   const demo = settings.demo ? await (await import('../sim/demo.js')).startDemo() : undefined
-  const [{openCluster}, {ClusterWatch}, {ServeRuntime}] = await Promise.all([
+  const [{openCluster}, {ClusterWatch}, {ServeRuntime}, {openPortForward}] = await Promise.all([
     import('../kube/session.js'),
     import('../kube/watch.js'),
     import('./runtime.js'),
+    import('../kube/port-forward.js'),
   ])
   const api = openCluster({
     kubeconfig: demo?.kubeconfig ?? settings.kubeconfig,
@@ -72,7 +75,8 @@ export async function serveUntilSignal(settings: ServeSettings): Promise<string>
     onChange: () => runtime.changed(),
   })
   const runtime = new ServeRuntime(watch, {
-    plan: {domain: settings.domain, addressType: settings.addressType},
+    plan: {domain: settings.domain, addressType: settings.addressType, paths: settings.paths ?? 'auto'},
+    tunnelDial: (target) => openPortForward(api, target),
     listen: settings.listen,
     advertise: settings.advertise,
     dnsPort: settings.dnsPort,

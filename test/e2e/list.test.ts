@@ -94,10 +94,27 @@ describe('kubectl expose-lb list', () => {
           nodePort: 30878,
           mode: 'http',
           targets: ['127.0.10.1:30878', '127.0.10.2:30878', '127.0.10.3:30878'],
+          path: 'node',
+          endpoints: [{pod: 'radarr-0', port: 7878, node: 'node-c'}],
         },
       ],
       warnings: [],
     })
+    // ports[].path: the ClusterIP grafana through the API server; the selector-less kubernetes not at all, and why.
+    const ports = (name: string) => report.services.find((s: {name: string}) => s.name === name).ports
+    expect(ports('grafana')).toEqual([
+      expect.objectContaining({
+        port: 3000,
+        path: 'api-server',
+        endpoints: [{pod: 'grafana-6f4b8d7c9-mq2xz', port: 3000, node: 'node-c'}],
+      }),
+    ])
+    expect(ports('kubernetes')).toEqual([
+      expect.objectContaining({
+        path: 'none',
+        pathNote: 'no selector: its endpoints are not Pods, and the API server forwards only to Pods',
+      }),
+    ])
   })
 
   it('prints the same report as YAML', async () => {
