@@ -19,7 +19,11 @@ import {
   PORT_FORWARD_PROTOCOL,
 } from '../kube/portforward-channel.js'
 import type {KubeObject} from './kinds.js'
+import {SpdySession, type SpdyStream} from './spdy.js'
 import {statusBody} from './status.js'
+
+/** The WebSocket subprotocol kubectl tunnels SPDY through (KEP-4006), which the simulator answers with a 400. */
+const SPDY_OVER_WEBSOCKET = 'SPDY/3.1+portforward.k8s.io'
 
 /** Messages queued for the client above which the Pod is not read, and below which it is read again. */
 const UNSENT_PAUSE = 16
@@ -52,6 +56,7 @@ export class PortForwardServer {
     handleProtocols: (offered) => (offered.has(PORT_FORWARD_PROTOCOL) ? PORT_FORWARD_PROTOCOL : false),
   })
   private readonly open = new Set<WebSocket>()
+  private readonly sessions = new Set<SpdySession>()
   /** Streams served so far, for tests. */
   served = 0
 
@@ -68,13 +73,28 @@ export class PortForwardServer {
       const message = `unable to upgrade connection: pod ${name} is not running (phase ${status.phase ?? 'unknown'})`
       return refuse(400, 'BadRequest', message)
     }
+    const podIP = status.podIP
+    const uid = pod.metadata.uid ?? ''
+    // kubectl's fallback dialer: a plain upgrade to SPDY/3.1, the ports named in each stream's headers.
+    if (req.headers.upgrade?.toLowerCase() === 'spdy/3.1') {
+      this.serveSpdy(socket, head, podIP, `${name}, uid ${uid}`)
+      return 101
+    }
+    const offered = (req.headers['sec-websocket-protocol'] ?? '').split(',').map((p) => p.trim())
+    if (!offered.includes(PORT_FORWARD_PROTOCOL) && offered.includes(SPDY_OVER_WEBSOCKET)) {
+      // kubectl 1.32 tries SPDY tunnelled through a WebSocket first, and takes the plain SPDY upgrade after any
+      // answer but 101 (client-go tools/portforward fallback_dialer.go), as with API servers before 1.30.
+      return refuse(
+        400,
+        'BadRequest',
+        `unable to upgrade: ${SPDY_OVER_WEBSOCKET} is not served; use the SPDY/3.1 upgrade`,
+      )
+    }
     const ports = parsePortsQuery(query.getAll('ports'))
     if ('error' in ports) return refuse(400, 'BadRequest', ports.error)
     if (req.headers.upgrade?.toLowerCase() !== 'websocket') {
       return refuse(400, 'BadRequest', 'unable to upgrade: missing upgrade headers')
     }
-    const podIP = status.podIP
-    const uid = pod.metadata.uid ?? ''
     this.wss.handleUpgrade(req, socket, head, (ws) => this.serve(ws, podIP, ports, `${name}, uid ${uid}`))
     return 101
   }
@@ -83,6 +103,61 @@ export class PortForwardServer {
   closeAll(): void {
     for (const ws of this.open) ws.terminate()
     this.open.clear()
+    for (const session of this.sessions) session.close()
+    this.sessions.clear()
+  }
+
+  /**
+   * SPDY, as kubelet's httpstream handler serves it (pkg/kubelet/cri/streaming/portforward/httpstream.go): streams
+   * come in pairs sharing a `requestID`, an `error` one and a `data` one, each naming the `port`; the data stream's
+   * bytes go to the Pod's port and back; a failed dial is written to the error stream; when the Pod's side ends,
+   * both streams are closed (FIN), and a FIN from the client half-closes the Pod connection.
+   */
+  private serveSpdy(socket: Duplex, head: Buffer, podIP: string, podLabel: string): void {
+    this.served++
+    socket.write(
+      'HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\n' +
+        'X-Stream-Protocol-Version: portforward.k8s.io\r\n\r\n',
+    )
+    const pods = new Set<net.Socket>()
+    const errors = new Map<string, SpdyStream>()
+    const session = new SpdySession(
+      socket,
+      head,
+      (stream, s) => {
+        const requestId = stream.headers.requestid ?? ''
+        const port = Number(stream.headers.port)
+        if (stream.headers.streamtype === 'error') {
+          errors.set(requestId, stream)
+          return
+        }
+        if (stream.headers.streamtype !== 'data') return s.reset(stream.id)
+        const pod = net.connect({host: podIP, port, allowHalfOpen: true})
+        pods.add(pod)
+        const finish = (): void => {
+          s.send(stream.id, Buffer.alloc(0), true)
+          const error = errors.get(requestId)
+          if (error) s.send(error.id, Buffer.alloc(0), true)
+          errors.delete(requestId)
+        }
+        pod.on('data', (chunk: Buffer) => s.send(stream.id, chunk))
+        pod.on('end', finish)
+        pod.on('close', () => pods.delete(pod))
+        pod.on('error', (error: NodeJS.ErrnoException) => {
+          const stream = errors.get(requestId)
+          const message = `error forwarding port ${port} to pod ${podLabel}: failed to connect to localhost:${port} inside the pod's network namespace: dial tcp ${podIP}:${port}: ${error.code ?? error.message}`
+          if (stream && pod.bytesRead === 0) s.send(stream.id, Buffer.from(message))
+          finish()
+        })
+        stream.onData = (data) => pod.write(data)
+        stream.onEnd = (reset) => (reset ? pod.destroy() : pod.end())
+      },
+      () => {
+        for (const pod of pods) pod.destroy()
+        this.sessions.delete(session)
+      },
+    )
+    this.sessions.add(session)
   }
 
   private serve(ws: WebSocket, podIP: string, ports: number[], podLabel: string): void {
