@@ -156,6 +156,18 @@ describe('kubectl expose-lb list', () => {
     )
   })
 
+  it('shows a ClusterIP Service reached through the API server, and, with --paths node, not reached', async () => {
+    const list = (...args: string[]) =>
+      kubectl(['expose-lb', 'list', '--kubeconfig', config, '-n', 'monitoring', '--no-headers', ...args])
+    expect((await list()).stdout).toMatch(
+      /^monitoring +grafana +ClusterIP +cluster-only +grafana\.kube\.internal \(\+1\) +3000\/TCP +via API server \(1 Pod\)$/m,
+    )
+    expect((await list('-o', 'wide')).stdout).toContain('via API server: grafana-6f4b8d7c9-mq2xz')
+    expect((await list('--paths', 'node')).stdout).toMatch(
+      /^monitoring +grafana +ClusterIP +cluster-only +<none> +3000\/TCP +<none>$/m,
+    )
+  })
+
   it('says so, and exits 0, when no Service matches', async () => {
     const run = await kubectl(['expose-lb', 'list', '--kubeconfig', config, '-n', 'empty', '--no-headers'])
     expect(run).toMatchObject({code: 0, stdout: ''})
