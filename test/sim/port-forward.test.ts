@@ -172,3 +172,25 @@ describe('the simulated pods/portforward', () => {
     expect(await ended).toBe('end')
   })
 })
+
+describe('an API server restarting under a port-forward stream', () => {
+  it('ends the stream cleanly, and the next stream opens on the restarted server', async () => {
+    const port = await echoServer('pod-a')
+    const first = await startSimServer({objects: [pod('pod-a', '127.0.0.1')]})
+    const {api} = clientFor(first)
+    const stream = await openPortForward(api, {namespace: 'default', pod: 'pod-a', port})
+    await readUntil(stream, 'hello')
+    const ended = new Promise<string>((resolve) => {
+      stream.on('end', () => resolve('end'))
+      stream.on('error', (e) => resolve(`error ${e.message}`))
+    })
+    await first.close()
+    expect(await ended).toBe('end')
+    // The same address again, as a restarted API server; the client keeps its kubeconfig.
+    const again = await sim({objects: [pod('pod-a', '127.0.0.1')], port: Number(new URL(first.url).port)})
+    expect(again.url).toBe(first.url)
+    const next = await openPortForward(api, {namespace: 'default', pod: 'pod-a', port})
+    onTestFinished(() => void next.destroy())
+    expect(await readUntil(next, 'hello from pod-a\n')).toBe('hello from pod-a\n')
+  })
+})
