@@ -1,5 +1,6 @@
 // The simulator's pods/portforward against real clients: client-node's PortForward, the project's dialer, and a
 // raw WebSocket that checks the channel protocol byte by byte.
+import {readFileSync} from 'node:fs'
 import net from 'node:net'
 import {PassThrough, type Duplex} from 'node:stream'
 import {KubeConfig, PortForward} from '@kubernetes/client-node'
@@ -192,5 +193,26 @@ describe('an API server restarting under a port-forward stream', () => {
     const next = await openPortForward(api, {namespace: 'default', pod: 'pod-a', port})
     onTestFinished(() => void next.destroy())
     expect(await readUntil(next, 'hello from pod-a\n')).toBe('hello from pod-a\n')
+  })
+})
+
+describe('the dialer against a TLS API server with a bearer token', () => {
+  it('verifies the server against the kubeconfig CA and sends the token', async () => {
+    const tls = (name: string) => readFileSync(new URL(`../fixtures/tls/${name}`, import.meta.url), 'utf8')
+    const port = await echoServer('pod-a')
+    const s = await sim({
+      objects: [pod('pod-a', '127.0.0.1')],
+      tls: {cert: tls('server.crt'), key: tls('server.key')},
+      tokens: {'secret-token': 'alice'},
+      rbac: {alice: [{apiGroups: [''], resources: ['pods/portforward'], verbs: ['create']}]},
+    })
+    const kc = new KubeConfig()
+    kc.loadFromString(s.kubeconfig({token: 'secret-token', caPem: tls('ca.crt')}))
+    const stream = await openPortForward(new ApiClient(kc, 'sim', s.url), {namespace: 'default', pod: 'pod-a', port})
+    onTestFinished(() => void stream.destroy())
+    expect(await readUntil(stream, 'hello from pod-a\n')).toBe('hello from pod-a\n')
+    expect(s.requests.filter((r) => r.path.endsWith('/portforward'))).toEqual([
+      {method: 'GET', path: '/api/v1/namespaces/default/pods/pod-a/portforward', user: 'alice', status: 101},
+    ])
   })
 })
