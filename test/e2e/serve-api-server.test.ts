@@ -295,3 +295,40 @@ describe('serve without RBAC for pods/portforward', () => {
     expect(sim.requests.filter((r) => r.path.endsWith('/portforward')).map((r) => r.status)).toEqual([403])
   })
 })
+
+describe('serve while the API server restarts', () => {
+  it('closes open streams cleanly, and the next connection opens on the restarted server', async () => {
+    const prefix = '127.0.35.'
+    const objects = [
+      ...loadObjectsFromYaml(HOMELAB_YAML.replaceAll('127.0.10.', prefix)),
+      pod('apps', 'echo-a', `${prefix}101`, [{name: 'tcp', containerPort: 9000}]),
+      svc('apps', 'echo', {type: 'ClusterIP', clusterIP: '10.43.35.1', ports: [{name: 'tcp', port: 7000}]}),
+      slice('apps', 'echo', ['echo-a'], [{name: 'tcp', port: 9000}]),
+    ]
+    let sim = await startSimServer({objects})
+    onTestFinished(() => sim.close())
+    const nodes = new LoopbackNodes()
+    onTestFinished(() => nodes.close())
+    await nodes.sync(sim.objects())
+    const restarting = await startServe([
+      '--kubeconfig',
+      writeKubeconfig(sim.kubeconfig()),
+      '--ip-range',
+      '127.88.0.0/16',
+    ])
+    onTestFinished(async () => void (await restarting.stop()))
+    const at = (await restarting.resolver.resolve4('echo.kube.internal'))[0]!
+
+    const socket = net.connect(7000, at)
+    await new Promise((resolve) => socket.once('data', resolve))
+    const outcome = new Promise<string>((resolve) => {
+      socket.once('end', () => resolve('end'))
+      socket.once('error', (e) => resolve(`error ${e.message}`))
+    })
+    const port = Number(new URL(sim.url).port)
+    await sim.close()
+    expect(await outcome).toBe('end')
+    sim = await startSimServer({objects, port})
+    expect(await tcpExchange(at, 7000, 'after the restart\n')).toBe('pod/echo-a apps/echo-a\nafter the restart\n')
+  })
+})
