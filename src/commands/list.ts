@@ -11,7 +11,7 @@ import {escapeControls} from '../terminal.js'
 import {buildPlan} from '../plan/plan.js'
 import {buildReport} from '../output/report.js'
 import {formatServiceTable, formatSummary} from '../output/table.js'
-import {clusterFlags, contextsFlags, domainFlag, planFlags} from './flags.js'
+import {clusterFlags, contextsFlags, domainFlag, pathsFlag, planFlags} from './flags.js'
 
 export default class List extends Command {
   static override summary =
@@ -30,6 +30,7 @@ Data goes to stdout; warnings go to stderr.`
     ...clusterFlags,
     ...contextsFlags,
     ...planFlags,
+    ...pathsFlag,
     output: Flags.option({
       char: 'o',
       description: 'Output format',
@@ -137,7 +138,7 @@ type ListFlags = Interfaces.InferredFlags<typeof List.flags>
 async function readCluster(api: ApiClient, flags: ListFlags, domain: string) {
   const {readSnapshot, diagnosePending} = await import('../kube/session.js')
   const snapshot = await readSnapshot(api, {namespace: flags.namespace, selector: flags.selector})
-  const plan = buildPlan(snapshot, {domain, addressType: flags['address-type']})
+  const plan = buildPlan(snapshot, {domain, addressType: flags['address-type'], paths: flags.paths})
   const found = detectLoadBalancers(snapshot)
   const pending = await diagnosePending(api, snapshot, found, {namespace: flags.namespace})
   return {plan, detection: withPendingCounts(found, {...snapshot, pending}), pending}

@@ -146,11 +146,22 @@ export function toEndpointSlice(raw: unknown): EndpointSlice {
     endpoints: arr(o.endpoints).map((e) => {
       const ep = obj(e)
       const nodeName = str(ep.nodeName)
+      const ref = obj(ep.targetRef)
+      const pod = ref.kind === 'Pod' ? str(ref.name) : undefined
       return {
         ...(nodeName ? {nodeName} : {}),
         ready: obj(ep.conditions).ready !== false,
         addresses: arr(ep.addresses).filter((a): a is string => typeof a === 'string'),
+        ...(obj(ep.conditions).terminating === true ? {terminating: true} : {}),
+        ...(pod ? {pod} : {}),
       }
+    }),
+    ports: arr(o.ports).flatMap((raw) => {
+      const p = obj(raw)
+      const port = num(p.port)
+      if (!port) return []
+      const name = str(p.name)
+      return [{...(name ? {name} : {}), port, protocol: PROTOCOLS.find((x) => x === p.protocol) ?? 'TCP'}]
     }),
   }
 }

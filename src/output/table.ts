@@ -35,6 +35,14 @@ function ports(s: ReportService, wide: boolean): string {
 function targets(s: ReportService, wide: boolean): string {
   if (s.exposure === 'lb-ready') return `lb ${s.loadBalancerIngress.join(',')}`
   const all = [...new Set(s.ports.flatMap((p) => p.targets))]
+  if (all.length === 0 && s.ports.some((p) => p.path === 'api-server')) {
+    // Through the API server: the endpoint Pods, by name in -o wide.
+    const pods = [...new Set(s.ports.flatMap((p) => (p.path === 'api-server' ? (p.endpoints ?? []) : [])))]
+    const names = [...new Set(pods.map((e) => e.pod))]
+    return wide
+      ? `via API server: ${names.join(',') || 'no ready Pods'}`
+      : `via API server (${names.length} Pod${names.length === 1 ? '' : 's'})`
+  }
   if (all.length === 0) return NONE
   if (wide) return all.join(',')
   const hosts = [...new Set(all.map((t) => t.replace(/:\d+$/, '')))]

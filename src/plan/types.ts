@@ -89,6 +89,17 @@ export interface Endpoint {
   /** conditions.ready, with nil meaning true (discovery/v1). */
   ready: boolean
   addresses: string[]
+  /** conditions.terminating is true (discovery/v1). */
+  terminating?: boolean
+  /** The Pod behind the endpoint (targetRef of kind Pod), for the API-server path. */
+  pod?: string
+}
+
+/** A port of an EndpointSlice: a Service port's name (empty for an unnamed one) and the number on the Pods. */
+export interface EndpointPort {
+  name?: string
+  port: number
+  protocol: Protocol
 }
 
 export interface EndpointSlice {
@@ -97,6 +108,8 @@ export interface EndpointSlice {
   /** The `kubernetes.io/service-name` label. */
   serviceName: string
   endpoints: Endpoint[]
+  /** The slice's ports; named target ports are resolved here, per slice (discovery/v1). */
+  ports?: EndpointPort[]
 }
 
 /** A workload seen while looking for load-balancer implementations. */
@@ -144,6 +157,21 @@ export interface Target {
   port: number
 }
 
+/**
+ * How serve reaches a Service port: node addresses and NodePorts, the API server's pods/portforward, the cluster's
+ * own load balancer, or not at all (src/plan/paths.ts).
+ */
+export type PortPath = 'node' | 'api-server' | 'lb' | 'none'
+/** serve --paths: `auto` picks per Service (node paths fall back to the API server), the others force one. */
+export type PathsMode = 'auto' | 'node' | 'api-server'
+
+/** A ready endpoint Pod and the port on it that a Service port maps to. */
+export interface PodEndpoint {
+  pod: string
+  port: number
+  node?: string
+}
+
 export interface PlannedPort {
   name?: string
   port: number
@@ -152,6 +180,12 @@ export interface PlannedPort {
   appProtocol?: string
   mode: PortMode
   targets: Target[]
+  /** Set when the plan was made with PlanOptions.paths. */
+  path?: PortPath
+  /** Why the path is `none`. */
+  pathNote?: string
+  /** Pods the API-server path (or a node path's fallback) reaches, in order. */
+  endpoints?: PodEndpoint[]
 }
 
 export interface PlannedService {
@@ -190,6 +224,8 @@ export interface Plan {
 export interface PlanOptions {
   domain: string
   addressType: AddressType
+  /** Which paths serve may use (serve --paths); unset: node paths only, without path fields (as before). */
+  paths?: PathsMode
 }
 
 export interface DetectedLoadBalancer {

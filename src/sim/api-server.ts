@@ -7,6 +7,7 @@ import {stringify} from 'yaml'
 import {discoveryResponse, servedKinds} from './discovery.js'
 import {CORE_EVENT_FIELDS, EVENTS_V1_FIELDS, isEventsV1, storageOf, toEventsV1} from './events.js'
 import {joinApiVersion, type KindInfo} from './kinds.js'
+import {PortForwardServer, portForwardTarget, refuseUpgrade} from './port-forward.js'
 import {parseFieldSelector, parseLabelSelector, SelectorError, type Matcher} from './selectors.js'
 import {failure, statusBody} from './status.js'
 import type {KubeObject} from './kinds.js'
@@ -62,6 +63,10 @@ export interface SimServer {
   objects(): KubeObject[]
   compact(): void
   dropWatches(): void // ends every open watch stream, like an API server restart; clients must resume
+  /** Ends every open pods/portforward stream, as an API server restart does. */
+  dropPortForwards(): void
+  /** pods/portforward streams opened so far. */
+  portForwards(): number
   setFault(f: ((req: FaultRequest) => Fault | undefined) | undefined): void
   kubeconfig(opts?: {
     token?: string
@@ -359,6 +364,32 @@ export async function startSimServer(opts: SimServerOptions = {}): Promise<SimSe
   const server = opts.tls
     ? https.createServer({cert: opts.tls.cert, key: opts.tls.key}, onRequest)
     : http.createServer(onRequest)
+
+  // pods/portforward: authorized like the real server (create on the subresource, as API servers with
+  // AuthorizePodWebsocketUpgradeCreatePermission check a WebSocket upgrade), then served by PortForwardServer.
+  const portForwards = new PortForwardServer()
+  server.on('upgrade', (req: http.IncomingMessage, socket: import('node:stream').Duplex, head: Buffer) => {
+    socket.on('error', () => socket.destroy())
+    const path = new URL(req.url ?? '/', 'http://sim').pathname
+    const entry: RequestLogEntry = {method: req.method ?? 'GET', path, status: 0}
+    requests.push(entry)
+    const refuse = (status: number, body: unknown) => {
+      entry.status = status
+      refuseUpgrade(socket, status, body)
+    }
+    const target = portForwardTarget(path)
+    if (!target) return refuse(404, failure(404, 'the server could not find the requested resource'))
+    const token = /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? '')?.[1]?.trim()
+    const user = opts.tokens ? opts.tokens[token ?? ''] : ANONYMOUS
+    if (user === undefined) return refuse(401, failure(401, 'Unauthorized'))
+    if (opts.tokens || opts.rbac) entry.user = user
+    if (opts.rbac && !allowed(opts.rbac[user] ?? [], 'create', '', 'pods/portforward')) {
+      const message = `pods "${target.pod}" is forbidden: User "${user}" cannot create resource "pods/portforward" in API group "" in the namespace "${target.namespace}"`
+      return refuse(403, statusBody(403, 'Forbidden', message, {name: target.pod, kind: 'pods'}))
+    }
+    const pod = store.get('', 'pods', target.pod, target.namespace)
+    entry.status = portForwards.handle(req, socket, head, pod, target.pod)
+  })
   const host = opts.host ?? '127.0.0.1'
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
@@ -374,6 +405,7 @@ export async function startSimServer(opts: SimServerOptions = {}): Promise<SimSe
     url,
     requests,
     async close() {
+      portForwards.closeAll()
       for (const stop of [...openStreams.values()]) stop()
       openStreams.clear()
       await new Promise<void>((resolve) => {
@@ -388,6 +420,8 @@ export async function startSimServer(opts: SimServerOptions = {}): Promise<SimSe
     dropWatches() {
       for (const stop of [...openStreams.values()]) stop()
     },
+    dropPortForwards: () => portForwards.closeAll(),
+    portForwards: () => portForwards.served,
     setFault(f) {
       fault = f
     },

@@ -237,12 +237,39 @@ metadata:
   labels: {kubernetes.io/service-name: grafana, endpointslice.kubernetes.io/managed-by: endpointslice-controller.k8s.io}
 addressType: IPv4
 endpoints:
-  - addresses: [10.42.2.40]
+  - addresses: [127.0.10.140]
     conditions: {ready: true, serving: true, terminating: false}
     nodeName: node-c
     targetRef: {kind: Pod, namespace: monitoring, name: grafana-6f4b8d7c9-mq2xz}
 ports:
   - {name: http, port: 3000, protocol: TCP}
+---
+# A Pod the simulator reaches through pods/portforward: its podIP is a loopback address where LoopbackNodes serves
+# its container ports (src/sim/nodes.ts), so the ClusterIP grafana answers through the API server. It sits in the
+# nodes' 127.0.10.x so that startDemo's nodePrefix moves it with them.
+apiVersion: v1
+kind: Pod
+metadata:
+  name: grafana-6f4b8d7c9-mq2xz
+  namespace: monitoring
+  uid: 5b0c2d1e-7f3a-4c8e-9d61-2a7e4f0b9c13
+  creationTimestamp: "2025-03-09T16:30:02Z"
+  labels: {app.kubernetes.io/name: grafana, pod-template-hash: 6f4b8d7c9}
+spec:
+  nodeName: node-c
+  containers:
+    - name: grafana
+      image: grafana/grafana:11.4.0
+      ports:
+        - {name: http, containerPort: 3000, protocol: TCP}
+status:
+  phase: Running
+  podIP: 127.0.10.140
+  podIPs: [{ip: 127.0.10.140}]
+  conditions:
+    - {type: Ready, status: "True"}
+  containerStatuses:
+    - {name: grafana, ready: true, restartCount: 0, image: grafana/grafana:11.4.0, started: true, state: {running: {startedAt: "2025-03-09T16:30:05Z"}}}
 `
 
 /**
