@@ -4,8 +4,8 @@ import {detectLoadBalancers} from '../detect/detect.js'
 import {createLogger} from '../log.js'
 import {buildPlan} from '../plan/plan.js'
 import {buildReport} from '../output/report.js'
-import {formatServiceTable, formatSummary} from '../output/table.js'
-import {clusterFlags, domainFlag, planFlags} from './flags.js'
+import {formatHostTable, formatServiceTable, formatSummary} from '../output/table.js'
+import {clusterFlags, domainFlag, ingressServiceFlag, planFlags} from './flags.js'
 
 export default class List extends Command {
   static override summary =
@@ -37,7 +37,11 @@ Data goes to stdout; warnings go to stderr.`
     const {openCluster, readSnapshot} = await import('../kube/session.js')
     const api = openCluster({kubeconfig: flags.kubeconfig, context: flags.context})
     const snapshot = await readSnapshot(api, {namespace: flags.namespace, selector: flags.selector})
-    const plan = buildPlan(snapshot, {domain, addressType: flags['address-type']})
+    const plan = buildPlan(snapshot, {
+      domain,
+      addressType: flags['address-type'],
+      ingressService: ingressServiceFlag(flags['ingress-service']),
+    })
     const detection = detectLoadBalancers(snapshot)
     const report = buildReport({context: api.context, server: api.server, plan, detection})
 
@@ -47,6 +51,9 @@ Data goes to stdout; warnings go to stderr.`
       const headers = !flags['no-headers']
       if (headers) this.log(`${formatSummary(report)}\n`)
       if (report.services.length > 0) this.log(formatServiceTable(report, {wide: flags.output === 'wide', headers}))
+      if (report.hosts?.length) {
+        this.log(`${headers ? '\nHOSTS\n' : ''}${formatHostTable(report, {wide: flags.output === 'wide', headers})}`)
+      }
     }
     if (report.services.length === 0) {
       const where = flags.namespace ? ` in namespace ${flags.namespace}` : ''
@@ -56,5 +63,6 @@ Data goes to stdout; warnings go to stderr.`
     const log = createLogger({verbosity: flags.verbose})
     for (const w of report.warnings) log.warn(w)
     for (const s of report.services) for (const w of s.warnings) log.warn(`${s.namespace}/${s.name}: ${w}`)
+    for (const h of report.hosts ?? []) for (const w of h.warnings) log.warn(`${h.host}: ${w}`)
   }
 }

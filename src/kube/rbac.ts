@@ -17,6 +17,16 @@ export const DETECTION_RULES = [
   {apiGroups: ['purelb.io'], resources: ['servicegroups'], verbs: ['list']},
 ]
 
+/** Rules the Ingress and Gateway API hosts need (list and serve); without them there are no such hosts, with a warning. */
+export const INGRESS_RULES = [
+  {apiGroups: ['networking.k8s.io'], resources: ['ingresses', 'ingressclasses'], verbs: ['get', 'list', 'watch']},
+  {
+    apiGroups: ['gateway.networking.k8s.io'],
+    resources: ['gatewayclasses', 'gateways', 'httproutes', 'grpcroutes', 'tlsroutes'],
+    verbs: ['get', 'list', 'watch'],
+  },
+]
+
 function rulesYaml(rules: typeof REQUIRED_RULES): string {
   return rules
     .map(
@@ -34,4 +44,6 @@ metadata:
 rules:
 ${rulesYaml(REQUIRED_RULES)}
 # optional: load-balancer detection
-${rulesYaml(DETECTION_RULES)}`
+${rulesYaml(DETECTION_RULES)}
+# optional: Ingress and Gateway API hosts
+${rulesYaml(INGRESS_RULES)}`

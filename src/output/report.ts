@@ -32,6 +32,20 @@ export interface ExposureReport {
     }>
     warnings: string[]
   }>
+  /** Ingress and route hosts with the Service that receives them (src/plan/hosts.ts); `service` null when none found. */
+  hosts?: ReportHost[]
+  warnings: string[]
+}
+
+/** One host of the report's `hosts` array. */
+export interface ReportHost {
+  host: string
+  source: {kind: string; namespace: string; name: string}
+  tls: boolean
+  service: {namespace: string; name: string} | null
+  /** The receiving Service's exposure (node-port, lb-pending, …), when it was found. */
+  exposure?: Exposure
+  targets: string[]
   warnings: string[]
 }
 
@@ -78,6 +92,23 @@ export function buildReport(input: {
       })),
       warnings: s.warnings,
     })),
+    ...(plan.hosts ? {hosts: reportHosts(plan)} : {}),
     warnings: [...plan.warnings, ...detection.warnings],
   }
+}
+
+function reportHosts(plan: Plan): ReportHost[] {
+  return (plan.hosts ?? []).map((h) => {
+    const svc =
+      h.service && plan.services.find((s) => s.namespace === h.service!.namespace && s.name === h.service!.name)
+    return {
+      host: h.host,
+      source: h.source,
+      tls: h.tls,
+      service: h.service ?? null,
+      ...(svc ? {exposure: svc.exposure} : {}),
+      targets: [...new Set(h.targets.map((t) => hostPort(t.address, t.port)))],
+      warnings: h.warnings,
+    }
+  })
 }
