@@ -4,13 +4,16 @@ import {createLogger} from '../log.js'
 import {DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_MAX_CONNECTIONS} from '../proxy/socket.js'
 import {parseIpRange, type AddressRange} from '../servemap/addresses.js'
 import {isLoopback} from '../net/address.js'
-import {advertiseFlag, clusterFlags, domainFlag, ipFlag, planFlags} from './flags.js'
+import {advertiseFlag, clusterFlags, domainFlag, ingressServiceFlag, ipFlag, planFlags} from './flags.js'
 
 /** serve's ports without --demo (service install decides from them whether serve needs privilege). */
 export const DEFAULT_DNS_PORT = 53
 export const DEFAULT_HTTP_PORT = 80
 const DEMO_DNS_PORT = 5353
 const DEMO_HTTP_PORT = 8080
+/** The SNI listener (--https-port): 443 by default, skipped with a warning when it cannot be bound (runtime.ts). */
+export const DEFAULT_HTTPS_PORT = 443
+const DEMO_HTTPS_PORT = 8443
 /** On macOS only 127.0.0.1 answers among the loopback addresses, so per-service addresses are off there. */
 const DEFAULT_IP_RANGE = process.platform === 'darwin' ? 'none' : '127.77.0.0/16'
 
@@ -43,6 +46,11 @@ With --demo it runs against a built-in simulated homelab (three loopback nodes),
     }),
     'http-port': Flags.integer({
       description: `HTTP port [default: ${DEFAULT_HTTP_PORT}; ${DEMO_HTTP_PORT} with --demo]`,
+      min: 0,
+      max: 65535,
+    }),
+    'https-port': Flags.integer({
+      description: `Port of the TLS listener that routes by server name (SNI) without decrypting [default: ${DEFAULT_HTTPS_PORT}, skipped with a warning when it cannot be bound; ${DEMO_HTTPS_PORT} with --demo]`,
       min: 0,
       max: 65535,
     }),
@@ -97,6 +105,9 @@ With --demo it runs against a built-in simulated homelab (three loopback nodes),
       advertise,
       dnsPort: flags['dns-port'] ?? (flags.demo ? DEMO_DNS_PORT : DEFAULT_DNS_PORT),
       httpPort: flags['http-port'] ?? (flags.demo ? DEMO_HTTP_PORT : DEFAULT_HTTP_PORT),
+      httpsPort: flags['https-port'] ?? (flags.demo ? DEMO_HTTPS_PORT : DEFAULT_HTTPS_PORT),
+      httpsPortExplicit: flags['https-port'] !== undefined,
+      ingressService: ingressServiceFlag(flags['ingress-service']),
       range,
       kubeconfig: flags.kubeconfig,
       context: flags.context,
