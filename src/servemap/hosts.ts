@@ -12,6 +12,7 @@ interface Row {
   mode: string
   targets: ProbedTarget[]
   note?: string
+  source?: string
 }
 
 /** What a host needs of the Service that receives it, as buildServeMap placed that Service. */
@@ -63,24 +64,26 @@ export function mapHosts(hosts: PlannedHost[], ctx: HostContext): void {
       receiver.http.hosts.push(h.host)
       receiver.allowed.push(h.host)
       ctx.rows.push({
-        service: `${source} ${h.host}`,
+        service: id,
         name: h.host,
         endpoint: hostPort(ctx.router, ctx.httpPort),
         mode: 'http',
         targets: receiver.http.targets,
-        note: `→ ${id}`,
+        note: `(${source})`,
+        source,
       })
     }
     if (receiver.tls) {
       receiver.tls.hosts.push(h.host)
       if (ctx.httpsPort !== undefined)
         ctx.rows.push({
-          service: `${source} ${h.host}`,
+          service: id,
           name: h.host,
           endpoint: hostPort(ctx.router, ctx.httpsPort),
           mode: 'tls',
           targets: receiver.tls.targets,
-          note: `→ ${id}`,
+          note: `(${source})`,
+          source,
         })
     } else if (h.tls && receiver.http) {
       ctx.warnings.push(`host ${h.host} (${source}) is served over TLS, but ${id} has no TLS port with targets`)

@@ -29,6 +29,8 @@ export interface ServeRow {
   targets: ProbedTarget[]
   /** Why the port is not mapped, or how it is reached (`load balancer`). */
   note?: string
+  /** For an Ingress or route host's row (`name` is the host): where it comes from, e.g. `Ingress media/radarr`. */
+  source?: string
 }
 
 export interface ServeBuild {

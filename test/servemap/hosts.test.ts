@@ -5,6 +5,8 @@ import type {IngressObjects} from '../../src/plan/ingress-types.js'
 import {buildPlan} from '../../src/plan/plan.js'
 import {parseIpRange, type AddressRange} from '../../src/servemap/addresses.js'
 import {buildServeMap} from '../../src/servemap/map.js'
+import {rowLines} from '../../src/servemap/table.js'
+import {dashboardState} from '../../src/dashboard/state.js'
 import {makeNode, makeSnapshot, nodePortService} from '../builders.js'
 
 const range = parseIpRange('127.77.0.0/16') as AddressRange
@@ -33,6 +35,8 @@ function build(hosts: string[], ipRange: AddressRange | undefined) {
   return buildServeMap(plan, {listen: '127.0.0.1', httpPort: 80, httpsPort: 443, range: ipRange})
 }
 
+const build2 = () => build(['radarr.home.example.com', 'grafana.home.example.com'], range)
+
 describe('buildServeMap with Ingress hosts', () => {
   it('answers a host with the controller address and adds it to its HTTP route, SNI route and Host allow-list', () => {
     const {map, warnings} = build(['radarr.home.example.com', '*.apps.example.com'], range)
@@ -60,6 +64,22 @@ describe('buildServeMap with Ingress hosts', () => {
     const web = map.listeners.find((l) => l.service === 'kube-system/traefik' && l.port === 80)!
     expect(web.hosts).toContain('radarr.home.example.com')
     expect(warnings).toEqual([])
+  })
+
+  it('gives each host rows under its Service (table, change log) and dashboard links, https first', () => {
+    const build = build2()
+    const hostRows = build.rows.filter((r) => r.source)
+    expect(hostRows.map((r) => [r.service, r.name, r.endpoint, r.mode])).toEqual([
+      ['kube-system/traefik', 'radarr.home.example.com', '127.0.0.1:80', 'http'],
+      ['kube-system/traefik', 'radarr.home.example.com', '127.0.0.1:443', 'tls'],
+      ['kube-system/traefik', 'grafana.home.example.com', '127.0.0.1:80', 'http'],
+      ['kube-system/traefik', 'grafana.home.example.com', '127.0.0.1:443', 'tls'],
+    ])
+    expect([...rowLines(build.rows).values()].filter((l) => l.includes('home.example.com'))).toHaveLength(4)
+    const doc = dashboardState(build, () => 'up', {domain: 'kube.internal', httpPort: 80})
+    const links = doc.services.find((s) => s.service === 'kube-system/traefik')!.links
+    expect(links.slice(0, 2)).toEqual(['https://radarr.home.example.com/', 'https://grafana.home.example.com/'])
+    expect(links).toContain('http://radarr.home.example.com/')
   })
 
   it('without per-service addresses, a host answers the router address', () => {
