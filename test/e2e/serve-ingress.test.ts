@@ -3,9 +3,11 @@
 // made here by openssl, and real clients: dig, curl (by Host, --resolve), openssl s_client.
 import {execFile} from 'node:child_process'
 import {mkdtempSync, readFileSync, rmSync} from 'node:fs'
+import net from 'node:net'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {promisify} from 'node:util'
+import {chromium} from 'playwright-core'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {startDemo, type Demo} from '../../src/sim/demo.js'
 import {kubectl, writeKubeconfig} from './helpers.js'
@@ -193,6 +195,37 @@ describe('serve: TLS by SNI on --https-port', () => {
     await waitFor(() => serve.stderr().includes('no server name (SNI) in its ClientHello'), 5000, 'the log line')
   })
 
+  it('an --https-port that cannot be bound is an error naming the fix; the default port is only skipped', async () => {
+    const taken = await kubectl(
+      ['expose-lb', 'serve', '--kubeconfig', demo.kubeconfig, '--dns-port', '0', '--http-port', '0'].concat([
+        '--https-port',
+        String(httpsPort),
+      ]),
+    )
+    expect(taken.code).toBe(10) // EXIT.bind
+    expect(taken.stderr).toMatch(
+      new RegExp(
+        `^error: cannot bind HTTPS on 127\\.0\\.0\\.1:${httpsPort}/tcp: address already in use — stop what holds it, or use --https-port 8443`,
+      ),
+    )
+  })
+
+  it('without --https-port, a 443 that cannot be bound (held, or privileged) is skipped with a warning', async () => {
+    // Hold 443 where this process may (root in the test's user namespace); elsewhere 443 needs privilege anyway.
+    const holder = net.createServer()
+    await new Promise<void>((resolve) => holder.once('error', () => resolve()).listen(443, '127.0.0.1', resolve))
+    const second = await startServe(['--kubeconfig', demo.kubeconfig, '--ip-range', 'none'])
+    try {
+      expect(second.stderr()).toMatch(
+        /warning: cannot listen for HTTPS \(SNI\) on 127\.0\.0\.1:443: .*; serving without it \(/,
+      )
+      expect(second.stderr()).not.toMatch(/HTTPS \(SNI\) on 127\.0\.0\.1:443$/m)
+    } finally {
+      expect(await second.stop()).toBe(0)
+      holder.close()
+    }
+  })
+
   it('fails over when nodes go down', async () => {
     await demo.nodes.stopNode('node-a')
     await demo.nodes.stopNode('node-b')
@@ -210,6 +243,50 @@ describe('serve: TLS by SNI on --https-port', () => {
       await demo.nodes.startNode('node-b')
     }
   })
+})
+
+describe('serve: a browser', () => {
+  it('headless Chromium opens an https:// Ingress host through the SNI listener, and finds its link on the dashboard', async () => {
+    const profile = mkdtempSync(join(tmpdir(), 'expose-lb-chromium-'))
+    const context = await chromium.launchPersistentContext(profile, {
+      executablePath: '/usr/bin/chromium',
+      headless: true,
+      // The test CA is not trusted by this profile: its certificate errors are ignored, nothing else is.
+      ignoreHTTPSErrors: true,
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        // The workstation's resolver is not pointed at serve here; serve's DNS answer for the host is the router.
+        '--host-resolver-rules=MAP radarr.home.example.com 127.0.0.1',
+      ],
+    })
+    try {
+      const page = await context.newPage()
+      const response = await page.goto(`https://radarr.home.example.com:${httpsPort}/movies`)
+      expect(response?.status()).toBe(200)
+      expect(response?.url()).toBe(`https://radarr.home.example.com:${httpsPort}/movies`)
+      const body = JSON.parse((await page.locator('body').innerText()).trim())
+      expect(body).toMatchObject({
+        service: 'kube-system/traefik',
+        servername: 'radarr.home.example.com',
+        path: '/movies',
+      })
+      await page.goto(`http://expose-lb.localhost:${serve.httpPort}/`)
+      const link = page.locator(
+        `tbody[data-service="kube-system/traefik"] a[href="https://radarr.home.example.com:${httpsPort}/"]`,
+      )
+      await link.waitFor({timeout: 15_000})
+      expect(await link.innerText()).toBe(`radarr.home.example.com:${httpsPort}`)
+    } finally {
+      await context.close()
+      rmSync(profile, {recursive: true, force: true})
+    }
+  }, 60_000)
 })
 
 describe('serve: Ingress changes go live', () => {
