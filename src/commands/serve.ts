@@ -23,7 +23,9 @@ export default class Serve extends Command {
   static override description = `Watches Services, Nodes and EndpointSlices and keeps a map on this workstation: \
 <svc>.<domain> and <svc>.localhost answer and proxy to a healthy node target of NodePort and pending LoadBalancer \
 Services; each Service also gets its own loopback address (--ip-range) where every TCP and UDP port is forwarded on \
-its own port number. LoadBalancer Services that have an address get DNS names for it. Stops on SIGINT, SIGTERM, SIGHUP or SIGQUIT after \
+its own port number. LoadBalancer Services that have an address get DNS names for it. Hosts of Ingresses and Gateway API routes answer \
+too and go to their ingress controller's Service: HTTP by Host, HTTPS by SNI on --https-port (passed through, never \
+decrypted). Stops on SIGINT, SIGTERM, SIGHUP or SIGQUIT after \
 letting open connections finish (up to 5 s).
 With --demo it runs against a built-in simulated homelab (three loopback nodes), on ports ${DEMO_DNS_PORT} and ${DEMO_HTTP_PORT}.`
   static override examples = [

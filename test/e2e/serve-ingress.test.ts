@@ -133,6 +133,20 @@ describe('serve: DNS', () => {
   })
 })
 
+describe('doctor', () => {
+  it('says which Ingress and route hosts the OS resolver does not send to serve yet', async () => {
+    const config = writeKubeconfig(demo.sim.kubeconfig())
+    const args = ['expose-lb', 'doctor', '--kubeconfig', config, '--dns-port', String(serve.dnsPort)]
+    const run = await kubectl([...args, '--http-port', String(serve.httpPort), '-o', 'json'])
+    const hosts = JSON.parse(run.stdout).checks.find((c: {name: string}) => c.name === 'hosts')
+    expect(hosts).toMatchObject({status: 'warn', fix: expect.stringMatching(/--hosts-file/)})
+    // The test machine's resolver knows none of them (only exact hosts with a Service are looked up).
+    expect(hosts.detail).toBe(
+      'not routed to serve yet: blog.khuedoan.com, ytdl.mink.lan, radarr.home.example.com, tekton.khuedoan.com, vault.tls.example.com',
+    )
+  })
+})
+
 describe('serve: HTTP by Host', () => {
   it('routes an Ingress host to the controller NodePort with the Host unchanged, through the router and the per-service address', async () => {
     const viaRouter = await curl('-H', 'Host: radarr.home.example.com', `http://127.0.0.1:${serve.httpPort}/movies`)
