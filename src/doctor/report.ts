@@ -178,7 +178,7 @@ export function hostsResult(outcomes: Array<{host: string; result: CheckResult}>
     name: 'hosts',
     status: 'warn',
     detail: `not routed to serve yet: ${missing.join(', ')}`,
-    fix: 'run serve with --hosts-file, or point the resolver for their domains at serve (dns-setup --domain <their domain>)',
+    fix: "run serve with --hosts-file, or send their domains to serve's responder in your resolver (dns-setup routes only --domain)",
   }
 }
 

@@ -234,7 +234,7 @@ describe('hosts (Ingress and route hosts)', () => {
       name: 'hosts',
       status: 'warn',
       detail: 'not routed to serve yet: b.example.com',
-      fix: 'run serve with --hosts-file, or point the resolver for their domains at serve (dns-setup --domain <their domain>)',
+      fix: "run serve with --hosts-file, or send their domains to serve's responder in your resolver (dns-setup routes only --domain)",
     })
   })
 })
