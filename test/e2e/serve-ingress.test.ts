@@ -184,6 +184,14 @@ describe('serve: TLS by SNI on --https-port', () => {
       `https://blog.khuedoan.com:${httpsPort}/`,
     )
     expect(nginx).toMatchObject({service: 'ingress-nginx/ingress-nginx-controller', servername: 'blog.khuedoan.com'})
+    // A Service's own names reach its TLS port too (the test certificate does not name it: errors ignored here).
+    const own = await curl(
+      '--insecure',
+      '--resolve',
+      `traefik.kube.internal:${httpsPort}:127.0.0.1`,
+      `https://traefik.kube.internal:${httpsPort}/`,
+    )
+    expect(own).toMatchObject({service: 'kube-system/traefik', servername: 'traefik.kube.internal'})
   })
 
   it('openssl s_client -servername verifies the node certificate through the SNI listener', async () => {
