@@ -12,6 +12,7 @@ import {scanClientHello} from './client-hello.js'
 import type {TargetHealth} from './health.js'
 import {formatTarget, formatTargets, orderHealthy} from './pick.js'
 import {
+  adoptWithPooledReads,
   connectFirst,
   DEFAULT_CONNECT_TIMEOUT_MS,
   DEFAULT_IDLE_TIMEOUT_MS,
@@ -83,7 +84,8 @@ export class SniRouter {
 
   /** Binds `address:port`; rejects with the bind error (EADDRINUSE, EACCES, EADDRNOTAVAIL). */
   listen(address: string, port: number): Promise<net.AddressInfo> {
-    const server = net.createServer({allowHalfOpen: true}, (socket) => this.accept(socket))
+    // pauseOnConnect: the accepted socket moves to pooled reads before anything is read (see accept).
+    const server = net.createServer({allowHalfOpen: true, pauseOnConnect: true}, (socket) => this.accept(socket))
     server.maxConnections = this.maxConnections
     return new Promise((resolve, reject) => {
       server.once('error', reject)
@@ -112,47 +114,72 @@ export class SniRouter {
     return closed
   }
 
-  private accept(client: net.Socket): void {
+  private accept(accepted: net.Socket): void {
     noteAccept()
+    // The client's bytes are read through pooled buffers (socket.ts adoptWithPooledReads, as the TCP forwarder does):
+    // the hello is copied out while it is scanned, then every chunk goes to the node without a copy.
+    let upstream: net.Socket | undefined
+    let scanning = true
+    let read: Buffer = Buffer.alloc(0)
+    const onChunk = (chunk: Buffer): boolean => {
+      if (!scanning) return true
+      read = Buffer.concat([read, chunk])
+      return this.onHello(client, read, (socket) => {
+        upstream = socket
+        scanning = false
+      })
+    }
+    const adopted = adoptWithPooledReads(accepted, (chunk, done, from) => {
+      if (upstream) return writeChunk(upstream, chunk, done, from)
+      const reading = onChunk(chunk)
+      done()
+      return reading
+    })
+    const client = adopted ?? accepted
+    if (!adopted) client.on('data', (chunk: Buffer) => void (onChunk(chunk) || client.pause()))
     this.sockets.add(client)
     client.once('close', () => this.sockets.delete(client))
     client.on('error', (error) => {
       if (this.verbose) this.log(`${this.label}: client ${client.remoteAddress}: ${error.message}`)
     })
-    let read: Buffer = Buffer.alloc(0)
-    const timer = setTimeout(() => refuse('no ClientHello within 10 s'), HELLO_TIMEOUT_MS).unref()
-    const refuse = (why: string): void => {
-      clearTimeout(timer)
-      client.off('data', onData)
-      client.off('end', onEnd)
-      this.log(`${this.label}: closing a connection from ${client.remoteAddress}: ${why}`)
+    const timer = setTimeout(() => {
+      if (scanning) this.refuse(client, 'no ClientHello within 10 s')
+    }, HELLO_TIMEOUT_MS).unref()
+    client.once('close', () => clearTimeout(timer))
+    client.once('end', () => {
+      if (scanning) this.refuse(client, 'it ended before its ClientHello was complete')
+    })
+    client.resume()
+  }
+
+  /**
+   * Scans what the client sent so far; once the ClientHello is whole, refuses it or starts connecting to a target.
+   * Returns whether to keep reading (false: the client is paused until its node connection is up).
+   */
+  private onHello(client: net.Socket, read: Buffer, connected: (upstream: net.Socket) => void): boolean {
+    const scan = scanClientHello(read)
+    if (scan.kind === 'more') return true
+    if (scan.kind === 'invalid') return this.refuse(client, scan.reason)
+    if (!scan.serverName) return this.refuse(client, 'no server name (SNI) in its ClientHello')
+    const entry = this.lookup(scan.serverName)
+    if (!entry) return this.refuse(client, `unknown server name ${scan.serverName}`)
+    const ordered = orderHealthy(entry.route.targets, (t) => this.health.isHealthy(t), entry.counter++)
+    if (!ordered) {
+      this.log(
+        `${this.label}: ${scan.serverName}: no healthy target for ${entry.route.service} (${formatTargets(entry.route.targets)}); closing the connection`,
+      )
       client.destroy()
+      return false
     }
-    const onEnd = (): void => refuse('it ended before its ClientHello was complete')
-    const onData = (chunk: Buffer): void => {
-      read = read.length === 0 ? chunk : Buffer.concat([read, chunk])
-      const scan = scanClientHello(read)
-      if (scan.kind === 'more') return
-      if (scan.kind === 'invalid') return refuse(scan.reason)
-      if (!scan.serverName) return refuse('no server name (SNI) in its ClientHello')
-      const entry = this.lookup(scan.serverName)
-      if (!entry) return refuse(`unknown server name ${scan.serverName}`)
-      clearTimeout(timer)
-      client.off('data', onData)
-      client.off('end', onEnd)
-      client.pause()
-      const ordered = orderHealthy(entry.route.targets, (t) => this.health.isHealthy(t), entry.counter++)
-      if (!ordered) {
-        this.log(
-          `${this.label}: ${scan.serverName}: no healthy target for ${entry.route.service} (${formatTargets(entry.route.targets)}); closing the connection`,
-        )
-        client.destroy()
-        return
-      }
-      void this.connect(client, ordered, read, scan.serverName, entry.route.service)
-    }
-    client.on('data', onData)
-    client.once('end', onEnd)
+    void this.connect(client, ordered, read, scan.serverName, entry.route.service, connected)
+    return false
+  }
+
+  /** Closes a client whose first bytes are not a ClientHello for a known name; returns false (stop reading). */
+  private refuse(client: net.Socket, why: string): false {
+    if (!client.destroyed) this.log(`${this.label}: closing a connection from ${client.remoteAddress}: ${why}`)
+    client.destroy()
+    return false
   }
 
   private async connect(
@@ -161,6 +188,7 @@ export class SniRouter {
     hello: Buffer,
     name: string,
     service: string,
+    connected: (upstream: net.Socket) => void,
   ): Promise<void> {
     const {socket, target, failures} = await connectFirst(ordered, {
       timeoutMs: this.connectTimeoutMs,
@@ -199,6 +227,7 @@ export class SniRouter {
     }
     if (this.verbose) this.log(`${this.label}: ${client.remoteAddress} ${name} → ${service} ${formatTarget(target)}`)
     socket.write(hello)
-    splice(client, socket)
+    connected(socket)
+    splice(client, socket) // resumes the client: its next reads go to the node
   }
 }

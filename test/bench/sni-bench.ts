@@ -3,9 +3,7 @@
 // ClientHello (Node's, captured once) and then the payload; neither proxy decrypts, so the backends are the TCP
 // section's sink and echo, and the figures are the cost of reading the hello, routing and splicing.
 // Target: serve ≥ 0.8× HAProxy(1 thread)'s throughput, as for the TCP section.
-import net from 'node:net'
-import tls from 'node:tls'
-import {scanClientHello} from '../../src/proxy/client-hello.js'
+import {captureClientHello} from '../proxy/tls-hello.js'
 import {NODE_PORTS, NODES} from './cluster.js'
 import type {Address, ConnectResult, StreamResult} from './load.js'
 import type {Proc} from './procs.js'
@@ -29,28 +27,6 @@ interface SniRow {
   streams: StreamResult[]
   connects: ConnectResult[]
   error?: string
-}
-
-/** The ClientHello Node's TLS client sends for `servername`, read by a plain TCP server on loopback. */
-export async function captureClientHello(servername: string): Promise<Buffer> {
-  let bytes = Buffer.alloc(0)
-  const server = net.createServer((socket) => {
-    socket.on('data', (chunk: Buffer) => {
-      bytes = Buffer.concat([bytes, chunk])
-      if (scanClientHello(bytes).kind !== 'more') socket.destroy()
-    })
-  })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const {port} = server.address() as net.AddressInfo
-  await new Promise<void>((resolve) => {
-    const client = tls.connect({host: '127.0.0.1', port, servername, rejectUnauthorized: false})
-    client.on('error', () => resolve())
-    client.on('close', () => resolve())
-  })
-  await new Promise<void>((resolve) => server.close(() => resolve()))
-  const scan = scanClientHello(bytes)
-  if (scan.kind !== 'hello' || scan.serverName !== servername) throw new Error(`no ClientHello for ${servername}`)
-  return bytes
 }
 
 export async function benchSni(env: BenchEnv, cluster: BenchCluster): Promise<SectionResult> {

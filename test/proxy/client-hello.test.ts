@@ -1,29 +1,8 @@
 // The ClientHello reader against real hellos (Node's TLS client, captured on a loopback socket) and hand-built ones:
 // whole, cut short at every byte, fragmented over several records, without SNI, and malformed.
-import net from 'node:net'
-import tls from 'node:tls'
-import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+import {beforeAll, describe, expect, it} from 'vitest'
 import {MAX_HELLO_BYTES, scanClientHello} from '../../src/proxy/client-hello.js'
-
-/** The first flight a TLS client sends for `servername` ('' for none), read by a plain TCP server. */
-async function captureHello(servername: string): Promise<Buffer> {
-  let bytes = Buffer.alloc(0)
-  const server = net.createServer((socket) => {
-    socket.on('data', (chunk: Buffer) => {
-      bytes = Buffer.concat([bytes, chunk])
-      if (scanClientHello(bytes).kind !== 'more') socket.destroy()
-    })
-  })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const {port} = server.address() as net.AddressInfo
-  await new Promise<void>((resolve) => {
-    const client = tls.connect({host: '127.0.0.1', port, servername, rejectUnauthorized: false})
-    client.on('error', () => resolve())
-    client.on('close', () => resolve())
-  })
-  await new Promise<void>((resolve) => server.close(() => resolve()))
-  return bytes
-}
+import {captureClientHello} from './tls-hello.js'
 
 /** Splits the handshake inside one record into records of at most `size` bytes (RFC 8446 §5.1 allows it). */
 function fragment(record: Buffer, size: number): Buffer {
@@ -66,10 +45,9 @@ let real: Buffer
 let withoutSni: Buffer
 
 beforeAll(async () => {
-  real = await captureHello('radarr.home.example.com')
-  withoutSni = await captureHello('')
+  real = await captureClientHello('radarr.home.example.com')
+  withoutSni = await captureClientHello('')
 })
-afterAll(() => {})
 
 describe('scanClientHello with real hellos', () => {
   it("reads Node's ClientHello server name", () => {
