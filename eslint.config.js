@@ -29,6 +29,7 @@ export default tseslint.config(
     files: [
       'src/plan/**/*.ts',
       'src/detect/**/*.ts',
+      'src/lb/**/*.ts',
       'src/output/**/*.ts',
       'src/dns/answer.ts',
       'src/proxy/pick.ts',

@@ -17,6 +17,15 @@ export const DETECTION_RULES = [
   {apiGroups: ['purelb.io'], resources: ['servicegroups'], verbs: ['list']},
 ]
 
+/**
+ * Rules the pending diagnosis uses (Events about Services and svclb pods, in either group); without them it says
+ * which read was forbidden and works from what it can see.
+ */
+export const PENDING_RULES = [
+  {apiGroups: [''], resources: ['events'], verbs: ['list']},
+  {apiGroups: ['events.k8s.io'], resources: ['events'], verbs: ['list']},
+]
+
 /** Rules the Ingress and Gateway API hosts need (list and serve); without them there are no such hosts, with a warning. */
 export const INGRESS_RULES = [
   {apiGroups: ['networking.k8s.io'], resources: ['ingresses', 'ingressclasses'], verbs: ['get', 'list', 'watch']},
@@ -45,5 +54,7 @@ rules:
 ${rulesYaml(REQUIRED_RULES)}
 # optional: load-balancer detection
 ${rulesYaml(DETECTION_RULES)}
+# optional: why a LoadBalancer Service is pending
+${rulesYaml(PENDING_RULES)}
 # optional: Ingress and Gateway API hosts
 ${rulesYaml(INGRESS_RULES)}`

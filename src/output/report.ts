@@ -2,6 +2,7 @@
 // contract (apiVersion expose-lb/v1). Pure.
 import type {Detection, Exposure, NodeAddress, Plan, PortMode, Protocol, ServiceType} from '../plan/types.js'
 import {hostPort} from '../net/address.js'
+import type {Pending} from '../lb/types.js'
 
 export interface ExposureReport {
   apiVersion: 'expose-lb/v1'
@@ -15,6 +16,8 @@ export interface ExposureReport {
     recommendation: {name: string; reason: string}
   }
   services: Array<{
+    /** Only in a several-cluster report (src/output/clusters.ts). */
+    cluster?: string
     namespace: string
     name: string
     type: ServiceType
@@ -31,6 +34,8 @@ export interface ExposureReport {
       targets: string[]
     }>
     warnings: string[]
+    /** Why a LoadBalancer Service has no address (or one nobody announces); only on such Services. */
+    pending?: Pending
   }>
   /** Ingress and route hosts with the Service that receives them (src/plan/hosts.ts); `service` null when none found. */
   hosts?: ReportHost[]
@@ -55,6 +60,8 @@ export function buildReport(input: {
   server: string
   plan: Plan
   detection: Detection
+  /** Diagnoses by `namespace/name` (src/lb/diagnose.ts). */
+  pending?: ReadonlyMap<string, Pending>
 }): ExposureReport {
   const {plan, detection} = input
   return {
@@ -91,6 +98,7 @@ export function buildReport(input: {
         targets: p.targets.map((t) => hostPort(t.address, t.port)),
       })),
       warnings: s.warnings,
+      ...pendingOf(input.pending, s),
     })),
     ...(plan.hosts ? {hosts: reportHosts(plan)} : {}),
     warnings: [...plan.warnings, ...detection.warnings],
@@ -111,4 +119,9 @@ function reportHosts(plan: Plan): ReportHost[] {
       warnings: h.warnings,
     }
   })
+}
+
+function pendingOf(pending: ReadonlyMap<string, Pending> | undefined, s: {namespace: string; name: string}) {
+  const found = pending?.get(`${s.namespace}/${s.name}`)
+  return found === undefined ? {} : {pending: found}
 }

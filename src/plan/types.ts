@@ -44,6 +44,18 @@ export interface Service {
   labels: Record<string, string>
   /** Undefined for a selector-less Service (endpoints managed by hand). */
   selector?: Record<string, string>
+  /** spec.loadBalancerIP (deprecated upstream, still read by MetalLB and written by kube-vip-cloud-provider). */
+  loadBalancerIP?: string
+  /** status.conditions (Cilium LB-IPAM writes `cilium.io/IPAMRequestSatisfied` here). */
+  conditions?: Condition[]
+}
+
+/** A status condition as the API has it. */
+export interface Condition {
+  type: string
+  status: string
+  reason?: string
+  message?: string
 }
 
 export interface NodeAddress {
@@ -97,6 +109,8 @@ export interface Workload {
   images: string[]
   /** Container env vars with literal values, merged over all containers. */
   env: Record<string, string>
+  /** Pods wanted and ready, from the status (a Pod counts as 1); undefined when the status says nothing. */
+  pods?: {desired: number; ready: number}
 }
 
 /** Read-only facts used by load-balancer detection. Every field may be empty when a read was not allowed. */
@@ -144,6 +158,8 @@ export interface PlannedPort {
 }
 
 export interface PlannedService {
+  /** The cluster's label when several clusters are served (src/plan/clusters.ts); absent for one cluster. */
+  cluster?: string
   namespace: string
   name: string
   type: ServiceType

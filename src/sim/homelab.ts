@@ -244,3 +244,43 @@ endpoints:
 ports:
   - {name: http, port: 3000, protocol: TCP}
 `
+
+/**
+ * A pending Service `serve --demo` adds to the homelab, so the demo shows a second reason beside pihole-dns (which
+ * no load balancer takes: no-implementation): this one asks for Cilium's class, which nothing here handles, so no
+ * controller will ever act on it (class-not-served; pending-reasons.md §0.1).
+ */
+export const HOMELAB_PENDING_YAML = `
+apiVersion: v1
+kind: Service
+metadata:
+  name: home-assistant
+  namespace: home
+  creationTimestamp: "2025-03-20T10:15:00Z"
+  labels: {app: home-assistant}
+spec:
+  type: LoadBalancer
+  loadBalancerClass: io.cilium/l2-announcer
+  clusterIP: 10.43.55.23
+  selector: {app: home-assistant}
+  ports:
+    - {name: http, port: 8123, targetPort: 8123, nodePort: 30123, protocol: TCP}
+status:
+  loadBalancer: {}
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata:
+  name: home-assistant-p7k2s
+  namespace: home
+  creationTimestamp: "2025-03-20T10:15:04Z"
+  labels: {kubernetes.io/service-name: home-assistant, endpointslice.kubernetes.io/managed-by: endpointslice-controller.k8s.io}
+addressType: IPv4
+endpoints:
+  - addresses: [10.42.0.61]
+    conditions: {ready: true, serving: true, terminating: false}
+    nodeName: node-a
+    targetRef: {kind: Pod, namespace: home, name: home-assistant-0}
+ports:
+  - {name: http, port: 8123, protocol: TCP}
+`

@@ -26,7 +26,13 @@ describe('kubectl expose-lb list', () => {
     expect(lines[2]).toMatch(
       /^RECOMMENDATION: metallb: .*until then, `kubectl expose-lb serve` maps the names on this workstation$/,
     )
-    expect(lines[4]).toMatch(/^NAMESPACE +NAME +TYPE +EXPOSURE +NAMES +PORTS +TARGETS$/)
+    expect(lines.slice(3, 5)).toEqual([
+      'PENDING: 1 of 1 LoadBalancer Services',
+      '  WHY: no-implementation: dns/pihole-dns: no load balancer that takes this Service runs in the cluster, and no events about it',
+    ])
+    expect(lines.find((l) => l.startsWith('NAMESPACE'))).toMatch(
+      /^NAMESPACE +NAME +TYPE +EXPOSURE +NAMES +PORTS +TARGETS$/,
+    )
     const radarr = lines.find((l) => l.startsWith('media '))
     expect(radarr?.split(/ {3,}/)).toEqual([
       'media',
