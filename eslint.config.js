@@ -33,6 +33,7 @@ export default tseslint.config(
       'src/output/**/*.ts',
       'src/dns/answer.ts',
       'src/proxy/pick.ts',
+      'src/proxy/client-hello.ts',
       'src/proxy/http-head.ts',
       'src/proxy/host-check.ts',
       'src/proxy/request-target.ts',

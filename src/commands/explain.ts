@@ -7,7 +7,7 @@ import {createLogger} from '../log.js'
 import {explanationOf, formatExplanation} from '../output/explain.js'
 import {buildReport} from '../output/report.js'
 import {buildPlan} from '../plan/plan.js'
-import {clusterFlags, domainFlag, planFlags} from './flags.js'
+import {clusterFlags, domainFlag, pathsFlag, planFlags} from './flags.js'
 
 const {kubeconfig, context, namespace, verbose} = clusterFlags
 
@@ -31,6 +31,7 @@ Data goes to stdout; warnings go to stderr.`
     namespace: {...namespace, description: "The Service's namespace (default: the context's namespace, else default)"},
     verbose,
     ...planFlags,
+    ...pathsFlag,
     output: Flags.option({
       char: 'o',
       description: 'Output format',
@@ -46,7 +47,7 @@ Data goes to stdout; warnings go to stderr.`
     const api = openCluster({kubeconfig: flags.kubeconfig, context: flags.context})
     const ns = flags.namespace ?? api.kc.getContextObject(api.context)?.namespace ?? 'default'
     const snapshot = await readSnapshot(api, {namespace: ns})
-    const plan = buildPlan(snapshot, {domain, addressType: flags['address-type']})
+    const plan = buildPlan(snapshot, {domain, addressType: flags['address-type'], paths: flags.paths})
     const found = detectLoadBalancers(snapshot)
     const pending = await diagnosePending(api, snapshot, found, {namespace: ns})
     const detection = withPendingCounts(found, {...snapshot, pending})

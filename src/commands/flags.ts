@@ -69,6 +69,22 @@ export const planFlags = {
     options: ['InternalIP', 'ExternalIP'] as const,
     default: 'InternalIP' as const,
   })(),
+  'ingress-service': Flags.string({
+    description:
+      "namespace/name of the Service that receives Ingress traffic (the ingress controller's), instead of looking it up from the IngressClass",
+    helpValue: 'namespace/name',
+  }),
+}
+
+/** --ingress-service: `namespace/name`; a usage error naming the fix otherwise. */
+export function ingressServiceFlag(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined
+  if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?\/[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(value))
+    throw new ExposeLbError(
+      'usage',
+      `--ingress-service "${value}" is not namespace/name; give the ingress controller's Service, e.g. kube-system/traefik`,
+    )
+  return value
 }
 
 /** serve --paths and list --paths: which ways serve may take to a Service (src/plan/paths.ts). */

@@ -10,8 +10,8 @@ import {combineReports, type ClusterResult} from '../output/clusters.js'
 import {escapeControls} from '../terminal.js'
 import {buildPlan} from '../plan/plan.js'
 import {buildReport} from '../output/report.js'
-import {formatServiceTable, formatSummary} from '../output/table.js'
-import {clusterFlags, contextsFlags, domainFlag, pathsFlag, planFlags} from './flags.js'
+import {formatHostTable, formatServiceTable, formatSummary} from '../output/table.js'
+import {clusterFlags, contextsFlags, domainFlag, ingressServiceFlag, pathsFlag, planFlags} from './flags.js'
 
 export default class List extends Command {
   static override summary =
@@ -62,11 +62,15 @@ Data goes to stdout; warnings go to stderr.`
       const headers = !flags['no-headers']
       if (headers) this.log(`${formatSummary(report)}\n`)
       if (report.services.length > 0) this.log(formatServiceTable(report, {wide: flags.output === 'wide', headers}))
+      if (report.hosts?.length) {
+        this.log(`${headers ? '\nHOSTS\n' : ''}${formatHostTable(report, {wide: flags.output === 'wide', headers})}`)
+      }
     }
     this.noServices(report.services.length, flags)
     const log = createLogger({verbosity: flags.verbose})
     for (const w of report.warnings) log.warn(w)
     for (const s of report.services) for (const w of s.warnings) log.warn(`${s.namespace}/${s.name}: ${w}`)
+    for (const h of report.hosts ?? []) for (const w of h.warnings) log.warn(`${h.host}: ${w}`)
   }
 
   /** Several clusters: each read on its own (one that fails never stops the others), one plan, one report. */
@@ -91,7 +95,11 @@ Data goes to stdout; warnings go to stderr.`
     )
     const results: ClusterResult[] = reads.map((r) => {
       if (!r.read || !r.api) return {label: r.label, context: r.context, server: '', error: firstLine(r.error)}
-      const plan = {...r.read.plan, services: merged.services.filter((s) => s.cluster === r.label)}
+      const plan = {
+        ...r.read.plan,
+        services: merged.services.filter((s) => s.cluster === r.label),
+        hosts: merged.hosts?.filter((h) => h.cluster === r.label),
+      }
       return {label: r.label, report: buildReport({context: r.api.context, server: r.api.server, ...r.read, plan})}
     })
     const report = combineReports(domain, results, merged.warnings)
@@ -138,7 +146,12 @@ type ListFlags = Interfaces.InferredFlags<typeof List.flags>
 async function readCluster(api: ApiClient, flags: ListFlags, domain: string) {
   const {readSnapshot, diagnosePending} = await import('../kube/session.js')
   const snapshot = await readSnapshot(api, {namespace: flags.namespace, selector: flags.selector})
-  const plan = buildPlan(snapshot, {domain, addressType: flags['address-type'], paths: flags.paths})
+  const plan = buildPlan(snapshot, {
+    domain,
+    addressType: flags['address-type'],
+    paths: flags.paths,
+    ingressService: ingressServiceFlag(flags['ingress-service']),
+  })
   const found = detectLoadBalancers(snapshot)
   const pending = await diagnosePending(api, snapshot, found, {namespace: flags.namespace})
   return {plan, detection: withPendingCounts(found, {...snapshot, pending}), pending}

@@ -4,13 +4,25 @@ import {createLogger} from '../log.js'
 import {DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_MAX_CONNECTIONS} from '../proxy/socket.js'
 import {parseIpRange, type AddressRange} from '../servemap/addresses.js'
 import {isLoopback} from '../net/address.js'
-import {advertiseFlag, clusterFlags, contextsFlags, domainFlag, ipFlag, pathsFlag, planFlags} from './flags.js'
+import {
+  advertiseFlag,
+  clusterFlags,
+  contextsFlags,
+  domainFlag,
+  ingressServiceFlag,
+  ipFlag,
+  pathsFlag,
+  planFlags,
+} from './flags.js'
 
 /** serve's ports without --demo (service install decides from them whether serve needs privilege). */
 export const DEFAULT_DNS_PORT = 53
 export const DEFAULT_HTTP_PORT = 80
 const DEMO_DNS_PORT = 5353
 const DEMO_HTTP_PORT = 8080
+/** The SNI listener (--https-port): 443 by default, skipped with a warning when it cannot be bound (runtime.ts). */
+export const DEFAULT_HTTPS_PORT = 443
+const DEMO_HTTPS_PORT = 8443
 /** On macOS only 127.0.0.1 answers among the loopback addresses, so per-service addresses are off there. */
 const DEFAULT_IP_RANGE = process.platform === 'darwin' ? 'none' : '127.77.0.0/16'
 
@@ -20,7 +32,9 @@ export default class Serve extends Command {
   static override description = `Watches Services, Nodes and EndpointSlices and keeps a map on this workstation: \
 <svc>.<domain> and <svc>.localhost answer and proxy to a healthy node target of NodePort and pending LoadBalancer \
 Services; each Service also gets its own loopback address (--ip-range) where every TCP and UDP port is forwarded on \
-its own port number. LoadBalancer Services that have an address get DNS names for it. Stops on SIGINT, SIGTERM, SIGHUP or SIGQUIT after \
+its own port number. LoadBalancer Services that have an address get DNS names for it. Hosts of Ingresses and Gateway API routes answer \
+too and go to their ingress controller's Service: HTTP by Host, HTTPS by SNI on --https-port (passed through, never \
+decrypted). Stops on SIGINT, SIGTERM, SIGHUP or SIGQUIT after \
 letting open connections finish (up to 5 s).
 With --demo it runs against a built-in simulated homelab (three loopback nodes), on ports ${DEMO_DNS_PORT} and ${DEMO_HTTP_PORT}.`
   static override examples = [
@@ -46,6 +60,11 @@ With --demo it runs against a built-in simulated homelab (three loopback nodes),
     }),
     'http-port': Flags.integer({
       description: `HTTP port [default: ${DEFAULT_HTTP_PORT}; ${DEMO_HTTP_PORT} with --demo]`,
+      min: 0,
+      max: 65535,
+    }),
+    'https-port': Flags.integer({
+      description: `Port of the TLS listener that routes by server name (SNI) without decrypting [default: ${DEFAULT_HTTPS_PORT}, skipped with a warning when it cannot be bound; ${DEMO_HTTPS_PORT} with --demo]`,
       min: 0,
       max: 65535,
     }),
@@ -101,6 +120,9 @@ With --demo it runs against a built-in simulated homelab (three loopback nodes),
       advertise,
       dnsPort: flags['dns-port'] ?? (flags.demo ? DEMO_DNS_PORT : DEFAULT_DNS_PORT),
       httpPort: flags['http-port'] ?? (flags.demo ? DEMO_HTTP_PORT : DEFAULT_HTTP_PORT),
+      httpsPort: flags['https-port'] ?? (flags.demo ? DEMO_HTTPS_PORT : DEFAULT_HTTPS_PORT),
+      httpsPortExplicit: flags['https-port'] !== undefined,
+      ingressService: ingressServiceFlag(flags['ingress-service']),
       range,
       kubeconfig: flags.kubeconfig,
       contexts: flags.context ?? [],

@@ -68,6 +68,13 @@ export function httpLink(host: string, port: number): string {
   return `http://${host}${port === HTTP_DEFAULT_PORT ? '' : `:${port}`}/`
 }
 
+const HTTPS_DEFAULT_PORT = 443
+
+/** `https://host/` on port 443, `https://host:port/` otherwise: an Ingress host through serve's SNI listener. */
+export function httpsLink(host: string, port: number): string {
+  return `https://${host}${port === HTTPS_DEFAULT_PORT ? '' : `:${port}`}/`
+}
+
 /** Names in the zone first, then `.localhost` names; shorter before longer within each. */
 function byPreference(a: string, b: string): number {
   const local = (name: string) => (name.endsWith('.localhost') ? 1 : 0)
@@ -142,10 +149,15 @@ export function dashboardState(
         if (port !== undefined) for (const name of zone) links.push(httpLink(name, port))
       }
     }
+    // Ingress and route hosts served over TLS (rows in mode tls, src/servemap/hosts.ts): their https links come first.
+    const secure = rows.flatMap((r) => {
+      const port = r.mode === 'tls' && r.endpoint ? portOf(r.endpoint) : undefined
+      return port === undefined ? [] : [httpsLink(r.name, port)]
+    })
     doc.services.push({
       service,
       names: zone,
-      links: [...new Set(links)],
+      links: [...new Set([...secure, ...links])],
       ports: rows.map((r) => ({
         ...(r.endpoint === undefined ? {} : {endpoint: r.endpoint}),
         mode: r.mode,

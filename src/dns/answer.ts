@@ -68,6 +68,13 @@ export interface CompiledZone {
   readonly problems: readonly string[]
   readonly names: ReadonlyMap<string, NameEntry>
   /**
+   * Hosts outside the zone (Ingress and route hosts, src/plan/hosts.ts): answered as exact names, everything else
+   * outside the zone stays REFUSED. Keys lowercase, no trailing dot.
+   */
+  readonly outside: ReadonlyMap<string, NameEntry>
+  /** Wildcard hosts (`*.apps.example.com`), keyed by the domain after `*.`: each covers one more label. */
+  readonly wildcards: ReadonlyMap<string, NameEntry>
+  /**
    * The SOA as an authority section, indexed by the wire length of the question name: its owner is a pointer to
    * the apex suffix of the question, which sits at a fixed offset once the question's length is known.
    */
@@ -111,10 +118,23 @@ export function compileZone(records: DnsRecords, options: ZoneOptions): Compiled
     {type: TYPE.NS, host: nsHost},
   )
   recordsOf(nsHost)
+  const outsideData = new Map<string, RecordData[]>()
+  const wildcardData = new Map<string, RecordData[]>()
   for (const [rawName, addresses] of records.hosts) {
-    const name = normalizeName(rawName)
-    if (!acceptName(name, 'host')) continue
-    const list = recordsOf(name)
+    let name = normalizeName(rawName)
+    let target = data
+    if (name.startsWith('*.')) {
+      name = name.slice(2)
+      target = wildcardData
+    } else if (!inZone(name)) {
+      target = outsideData
+    }
+    if (target === data ? !acceptName(name, 'host') : !isValidName(name)) {
+      if (target !== data) problems.push(`skipped host "${rawName}": not a valid name`)
+      continue
+    }
+    if (!target.has(name)) target.set(name, [])
+    const list = target.get(name)!
     const seen = new Set<string>() // RFC 2181 §5: no duplicate records in a set
     for (const text of addresses) {
       const ipv6 = text.includes(':')
@@ -164,6 +184,10 @@ export function compileZone(records: DnsRecords, options: ZoneOptions): Compiled
   }
   const names = new Map<string, NameEntry>()
   for (const [name, list] of data) names.set(name, compileName(list, encode))
+  const outside = new Map<string, NameEntry>()
+  for (const [name, list] of outsideData) outside.set(name, compileName(list, encode))
+  const wildcards = new Map<string, NameEntry>()
+  for (const [name, list] of wildcardData) wildcards.set(name, compileName(list, encode))
 
   const soa = encode({type: TYPE.SOA, mname: nsHost, rname: hostmaster, serial: options.serial, ...SOA_TIMERS})
   const apexLength = nameWireLength(domain)
@@ -171,7 +195,7 @@ export function compileZone(records: DnsRecords, options: ZoneOptions): Compiled
   for (let length = apexLength; length <= 255; length++) {
     negativeByQuestionLength[length] = ownedSection(HEADER_LENGTH + length - apexLength, [soa])
   }
-  return {domain, problems, names, negativeByQuestionLength, encoded}
+  return {domain, problems, names, outside, wildcards, negativeByQuestionLength, encoded}
 }
 
 /** A string that identifies a record's encoding (owner names are not part of it). */
@@ -212,15 +236,28 @@ export function answerQuery(zone: CompiledZone, query: Uint8Array, transport: Tr
   if (edns && edns.version > 0) return reply(RCODE.BADVERS)
   if (!question) return reply(RCODE.FORMERR)
   if (question.class !== CLASS.IN && question.class !== CLASS.ANY) return reply(RCODE.REFUSED)
-  if (!isInZone(zone.domain, question.name)) return reply(RCODE.REFUSED)
   if (question.type === TYPE.AXFR || question.type === TYPE.IXFR) return reply(RCODE.REFUSED)
+  if (!isInZone(zone.domain, question.name)) {
+    // Only the Ingress and route hosts serve knows: those answer, every other name outside the zone is REFUSED.
+    const host = zone.outside.get(question.name) ?? wildcardFor(zone, question.name)
+    if (!host) return reply(RCODE.REFUSED)
+    const answer = question.type === TYPE.ANY ? host.all : host.sets.get(question.type)
+    return reply(RCODE.NOERROR, true, answer && answer.count > 0 ? answer : undefined)
+  }
 
   const negative = negativeFor(zone, question)
-  const entry = zone.names.get(question.name)
+  const entry = zone.names.get(question.name) ?? wildcardFor(zone, question.name)
   if (!entry) return reply(RCODE.NXDOMAIN, true, undefined, negative)
   const answer = question.type === TYPE.ANY ? entry.all : entry.sets.get(question.type)
   if (!answer || answer.count === 0) return reply(RCODE.NOERROR, true, undefined, negative)
   return reply(RCODE.NOERROR, true, answer)
+}
+
+/** The wildcard host covering `name` (one label in front of its domain), if any. */
+function wildcardFor(zone: CompiledZone, name: string): NameEntry | undefined {
+  if (zone.wildcards.size === 0) return undefined
+  const dot = name.indexOf('.')
+  return dot < 0 ? undefined : zone.wildcards.get(name.slice(dot + 1))
 }
 
 function isInZone(domain: string, name: string): boolean {

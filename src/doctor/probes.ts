@@ -15,6 +15,8 @@ import {currentUser, serviceStatus} from '../service/apply.js'
 import {
   checkCluster,
   dnsPortSpec,
+  hostsResult,
+  hostsToCheck,
   httpPortSpec,
   nodeProbes,
   nodesResult,
@@ -266,6 +268,19 @@ export async function checkService(o: DoctorOptions): Promise<CheckResult> {
   }
 }
 
+/** The hosts check (only when the cluster has Ingress or route hosts): serve's answer and the OS resolver's agree. */
+async function checkHosts(plan: Plan, o: DoctorOptions): Promise<CheckResult[]> {
+  const hosts = hostsToCheck(plan)
+  if (hosts.length === 0) return []
+  const outcomes = await Promise.all(
+    hosts.map(async (host) => {
+      const responder = await checkResponder(host, o)
+      return {host, result: await checkOsResolver(host, responder.addresses, o)}
+    }),
+  )
+  return [hostsResult(outcomes)]
+}
+
 /** Runs every check (independent ones concurrently) and returns them in a fixed order. */
 export async function runChecks(cluster: ClusterOutcome, o: DoctorOptions): Promise<CheckResult[]> {
   const clusterResult = checkCluster(cluster)
@@ -283,5 +298,6 @@ export async function runChecks(cluster: ClusterOutcome, o: DoctorOptions): Prom
     plan ? checkNodes(plan, o) : Promise.resolve(skipped('nodes')),
     checkService(o),
   ])
-  return [clusterResult, ...dnsChecks, nodes, ...ports, service]
+  const hosts = plan ? await checkHosts(plan, o) : []
+  return [clusterResult, ...dnsChecks, ...hosts, nodes, ...ports, service]
 }

@@ -13,7 +13,8 @@ import {escapeControls} from '../terminal.js'
 /** How a check came out; only 'fail' makes doctor exit with EXIT.checkFailed. */
 export type CheckStatus = 'ok' | 'warn' | 'fail' | 'skip'
 /** The checks, in the order doctor reports them. */
-export type CheckName = 'cluster' | 'responder' | 'os-resolver' | 'nodes' | 'dns-port' | 'http-port' | 'service'
+export type CheckName =
+  'cluster' | 'responder' | 'os-resolver' | 'hosts' | 'nodes' | 'dns-port' | 'http-port' | 'service'
 
 /** One check's finding. */
 export interface CheckResult {
@@ -145,6 +146,39 @@ export function osResolverResult(
     status: 'fail',
     detail: `the OS resolver gives ${name} → ${addresses.join(', ')}, but serve answers ${expected.join(', ')}`,
     fix: `something else answers first (a stale hosts-file entry, another DNS server): check /etc/hosts, then ${fix}`,
+  }
+}
+
+/** Ingress and route hosts doctor looks up: exact ones with a receiving Service, at most this many. */
+export const HOSTS_CHECKED = 10
+
+/** The exact Ingress and route hosts of the plan that serve maps (a wildcard cannot be looked up as such). */
+export function hostsToCheck(plan: Plan): string[] {
+  return (plan.hosts ?? [])
+    .filter((h) => h.service && !h.host.startsWith('*.'))
+    .map((h) => h.host)
+    .slice(0, HOSTS_CHECKED)
+}
+
+/**
+ * The hosts check from each host's os-resolver result (serve's answer against the OS resolver's): ok when every host
+ * resolves as serve answers it; else a warning naming the hosts not routed to serve yet. Hosts outside --domain are
+ * not covered by dns-setup's zone, so the fix is the hosts file or a resolver pointed at serve for their domains.
+ */
+export function hostsResult(outcomes: Array<{host: string; result: CheckResult}>): CheckResult {
+  const missing = outcomes.filter((o) => o.result.status !== 'ok').map((o) => o.host)
+  if (missing.length === 0) {
+    return {
+      name: 'hosts',
+      status: 'ok',
+      detail: `the OS resolver gives ${outcomes.length} Ingress/route host${outcomes.length === 1 ? '' : 's'} as serve answers them`,
+    }
+  }
+  return {
+    name: 'hosts',
+    status: 'warn',
+    detail: `not routed to serve yet: ${missing.join(', ')}`,
+    fix: "run serve with --hosts-file, or send their domains to serve's responder in your resolver (dns-setup routes only --domain)",
   }
 }
 

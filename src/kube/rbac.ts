@@ -36,6 +36,16 @@ export const TUNNEL_RULES = [
   {apiGroups: [''], resources: ['pods'], verbs: ['get']},
 ]
 
+/** Rules the Ingress and Gateway API hosts need (list and serve); without them there are no such hosts, with a warning. */
+export const INGRESS_RULES = [
+  {apiGroups: ['networking.k8s.io'], resources: ['ingresses', 'ingressclasses'], verbs: ['get', 'list', 'watch']},
+  {
+    apiGroups: ['gateway.networking.k8s.io'],
+    resources: ['gatewayclasses', 'gateways', 'httproutes', 'grpcroutes', 'tlsroutes'],
+    verbs: ['get', 'list', 'watch'],
+  },
+]
+
 function rulesYaml(rules: typeof REQUIRED_RULES): string {
   return rules
     .map(
@@ -57,7 +67,9 @@ ${rulesYaml(DETECTION_RULES)}
 # optional: why a LoadBalancer Service is pending
 ${rulesYaml(PENDING_RULES)}
 # optional: Services through the API server (serve --paths auto, the default, or api-server)
-${rulesYaml(TUNNEL_RULES)}`
+${rulesYaml(TUNNEL_RULES)}
+# optional: Ingress and Gateway API hosts
+${rulesYaml(INGRESS_RULES)}`
 
 /** What serve says when the API server refuses a port-forward for want of RBAC: a warning, and the route's note. */
 export function tunnelForbidden(service: string, namespace: string, said: string): {message: string; note: string} {

@@ -4,6 +4,7 @@ import {ExposeLbError} from '../errors.js'
 import type {ClusterSnapshot, DetectionSignals, Workload} from '../plan/types.js'
 import {ApiStatusError, type ApiClient, type ReadTarget} from './client.js'
 import {toEndpointSlice, toNode, toService, toWorkload} from './convert.js'
+import {readIngressObjects} from './ingress-read.js'
 
 export interface SnapshotScope {
   /** Only this namespace; undefined for all. */
@@ -82,17 +83,20 @@ export async function readSnapshot(api: ApiClient, scope: SnapshotScope = {}): P
     namespace: ns,
   })
   const signalsRead = readSignals(api)
-  const [services, nodes, slices, signals] = await settleAll([
+  const ingressRead = readIngressObjects(api, ns)
+  const [services, nodes, slices, signals, ingress] = await settleAll([
     servicesRead,
     nodesRead,
     slicesRead,
     signalsRead,
+    ingressRead,
   ] as const)
   return {
     services: (services.items ?? []).map(toService),
     nodes: (nodes.items ?? []).map(toNode),
     endpointSlices: (slices.items ?? []).map(toEndpointSlice),
     signals,
+    ingress: ingress.objects,
   }
 }
 

@@ -22,8 +22,10 @@ import {
 } from '@kubernetes/client-node'
 import type {ClusterSnapshot, DetectionSignals} from '../plan/types.js'
 import {firstLine} from '../errors.js'
-import type {ApiClient} from './client.js'
+import {ApiStatusError, type ApiClient} from './client.js'
 import {toEndpointSlice, toNode, toService} from './convert.js'
+import {emptyIngressObjects, ingressResources, isScoped, namespacedPath, type IngressResource} from './ingress-read.js'
+import {ExposeLbError} from '../errors.js'
 
 export interface ClusterWatchOptions {
   kc: KubeConfig
@@ -68,6 +70,10 @@ interface Resource<T> {
   timer?: NodeJS.Timeout
   /** From an error until a replacement has listed and watches. */
   failing: boolean
+  /** Ingress and Gateway API kinds: a 403 or 404 on the first list means "none" rather than a failed start. */
+  optional?: IngressResource
+  /** An optional resource whose first list was refused: not watched, empty. */
+  absent?: boolean
 }
 
 /** Watches the cluster and offers the current snapshot; keeps the last known objects while the API is away. */
@@ -77,6 +83,10 @@ export class ClusterWatch {
     Resource<ReturnType<typeof toNode>>,
     Resource<ReturnType<typeof toEndpointSlice>>,
   ]
+  /** Ingress and Gateway API resources, found on the server at start(). */
+  private extra: Resource<unknown>[] = []
+  /** Optional resources refused at start, logged once start() succeeded. */
+  private readonly absentNotes: string[] = []
   private stopped = false
   private lost = false
   private rewatchTimer?: NodeJS.Timeout
@@ -120,6 +130,7 @@ export class ClusterWatch {
     convert: (raw: unknown) => T,
     labelSelector: string | undefined,
     target: {verb: 'list'; resource: string; namespace?: string},
+    optional?: IngressResource,
   ): Resource<T> {
     const list = () =>
       this.options.api.get<{metadata: {resourceVersion?: string}; items: KubernetesObject[]}>({
@@ -136,19 +147,46 @@ export class ClusterWatch {
       }
       return informer
     }
-    const r: Resource<T> = {name, create, informer: create(), convert, cache: new WeakMap(), attempt: 0, failing: false}
+    const r: Resource<T> = {
+      name,
+      create,
+      informer: create(),
+      convert,
+      cache: new WeakMap(),
+      attempt: 0,
+      failing: false,
+      ...(optional ? {optional} : {}),
+    }
     return r
   }
 
   /** Starts all watches; resolves after the first list of each, rejects with the first error if one fails first. */
   async start(): Promise<void> {
-    await Promise.all(this.resources.map((r) => this.restart(r)))
-    if (this.resources.every((r) => !r.failing)) {
+    this.extra = await this.optionalResources()
+    await Promise.all(this.all().map((r) => this.restart(r)))
+    if (this.all().every((r) => !r.failing)) {
       this.isReady = true
       this.markReady()
     }
     await this.ready
+    for (const note of this.absentNotes.splice(0)) this.options.log(note)
     this.scheduleRewatch()
+  }
+
+  private all(): Resource<unknown>[] {
+    return [...this.resources, ...this.extra]
+  }
+
+  /** Informers for the Ingress and Gateway API kinds this server serves; their objects stay raw until snapshot(). */
+  private async optionalResources(): Promise<Resource<unknown>[]> {
+    const {resources, unavailable} = await ingressResources(this.options.api)
+    for (const what of unavailable) this.absentNotes.push(`cannot ${what}: serving without those hosts`)
+    const ns = this.options.namespace
+    return resources.map((ir) => {
+      const path = ns && isScoped(ir) ? namespacedPath(ir.path, ns) : ir.path
+      const resource = `${ir.resource}.${ir.group}`
+      return this.resource(ir.resource, path, path, (raw) => raw, undefined, {verb: 'list', resource}, ir)
+    })
   }
 
   /** Starts or restarts `r`'s informer: it lists the first time, and afterwards resumes from its resourceVersion. */
@@ -171,7 +209,7 @@ export class ClusterWatch {
     r.attempt = 0
     void previous.stop()
     this.options.onChange()
-    if (this.lost && this.resources.every((x) => !x.failing)) {
+    if (this.lost && this.all().every((x) => !x.failing)) {
       this.lost = false
       this.options.log('watch restored: the map is current again')
     }
@@ -182,6 +220,15 @@ export class ClusterWatch {
     // (node_modules/@kubernetes/client-node/dist/watch.js, doneCallOnce): that one is ours, not the API server's.
     if (this.stopped || isAbort(error)) return
     if (informer !== r.informer && informer !== r.replacement) return // a replaced informer's last words
+    const refused = refusedStatus(error)
+    if (!this.isReady && r.optional && refused) {
+      // Hosts are an extra: without the right to read them (or once the kind is gone), serve runs without them. Said
+      // once start() succeeded, so that a cluster serve cannot read at all fails with its own line first.
+      if (!r.absent)
+        this.absentNotes.push(`cannot list ${r.name}.${r.optional.group} (${refused}): serving without those hosts`)
+      r.absent = true
+      return
+    }
     r.failing = true
     // Before the first complete list, a failure is the command's error (unreachable, 403, …): report it as such.
     if (!this.isReady) return this.failStart(error)
@@ -208,7 +255,7 @@ export class ClusterWatch {
   private scheduleRewatch(): void {
     const every = this.options.rewatchMs ?? 5 * 60_000
     this.rewatchTimer = setInterval(() => {
-      for (const r of this.resources) if (!r.failing) void this.restart(r)
+      for (const r of this.all()) if (!r.failing && !r.absent) void this.restart(r)
     }, every)
     this.rewatchTimer.unref()
   }
@@ -222,16 +269,32 @@ export class ClusterWatch {
         return converted
       })
     const [services, nodes, slices] = this.resources
-    return {services: all(services), nodes: all(nodes), endpointSlices: all(slices), signals: EMPTY_SIGNALS}
+    const ingress = emptyIngressObjects()
+    for (const r of this.extra) {
+      if (r.absent) continue
+      for (const raw of r.informer.list()) r.optional!.add(ingress, raw)
+    }
+    return {services: all(services), nodes: all(nodes), endpointSlices: all(slices), signals: EMPTY_SIGNALS, ingress}
   }
 
   async stop(): Promise<void> {
     this.stopped = true
     clearInterval(this.rewatchTimer)
-    for (const r of this.resources) clearTimeout(r.timer)
-    const informers = this.resources.flatMap((r) => (r.replacement ? [r.informer, r.replacement] : [r.informer]))
+    for (const r of this.all()) clearTimeout(r.timer)
+    const informers = this.all().flatMap((r) => (r.replacement ? [r.informer, r.replacement] : [r.informer]))
     await Promise.all(informers.map((informer) => informer.stop()))
   }
+}
+
+/** `forbidden` for a 403 and `not found` for a 404 from the API server; undefined for anything else. */
+function refusedStatus(error: unknown): string | undefined {
+  const status =
+    error instanceof ApiStatusError
+      ? error.status
+      : error instanceof ExposeLbError && error.code === 'forbidden'
+        ? 403
+        : (error as {statusCode?: number} | undefined)?.statusCode
+  return status === 403 ? 'forbidden' : status === 404 ? 'not found' : undefined
 }
 
 /** node-fetch's error for an aborted request (node_modules/node-fetch/lib/index.js, AbortError). */

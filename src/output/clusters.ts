@@ -1,7 +1,7 @@
 // The ExposureReport of several clusters (`list --context a --context b`, `--all-contexts`): one entry per cluster
 // with its own context, server, nodes and load balancer, and every Service marked with its cluster. A report of one
 // context keeps the single-cluster shape (report.ts) exactly. Pure.
-import type {ExposureReport} from './report.js'
+import type {ExposureReport, ReportHost} from './report.js'
 
 /** One cluster of a several-cluster report; `error` when it could not be read (the others still are). */
 export interface ClusterEntry {
@@ -21,6 +21,8 @@ export interface MultiClusterReport {
   domain: string
   clusters: ClusterEntry[]
   services: Array<ExposureReport['services'][number] & {cluster: string}>
+  /** Ingress and route hosts, each marked with its cluster (a host two clusters hold is in neither). */
+  hosts: Array<ReportHost & {cluster: string}>
   /** Across clusters: names that more than one cluster claims. */
   warnings: string[]
 }
@@ -48,6 +50,7 @@ export function combineReports(domain: string, results: ClusterResult[], warning
         : {name: r.label, context: r.context, server: r.server, nodes: [], warnings: [], error: r.error},
     ),
     services: results.flatMap((r) => ('report' in r ? r.report.services.map((s) => ({cluster: r.label, ...s})) : [])),
+    hosts: results.flatMap((r) => ('report' in r ? (r.report.hosts ?? []).map((h) => ({cluster: r.label, ...h})) : [])),
     warnings,
   }
 }

@@ -52,6 +52,20 @@ export interface ExposureReport {
     /** Why a LoadBalancer Service has no address (or one nobody announces); only on such Services. */
     pending?: Pending
   }>
+  /** Ingress and route hosts with the Service that receives them (src/plan/hosts.ts); `service` null when none found. */
+  hosts?: ReportHost[]
+  warnings: string[]
+}
+
+/** One host of the report's `hosts` array. */
+export interface ReportHost {
+  host: string
+  source: {kind: string; namespace: string; name: string}
+  tls: boolean
+  service: {namespace: string; name: string} | null
+  /** The receiving Service's exposure (node-port, lb-pending, …), when it was found. */
+  exposure?: Exposure
+  targets: string[]
   warnings: string[]
 }
 
@@ -104,8 +118,25 @@ export function buildReport(input: {
       warnings: s.warnings,
       ...pendingOf(input.pending, s),
     })),
+    ...(plan.hosts ? {hosts: reportHosts(plan)} : {}),
     warnings: [...plan.warnings, ...detection.warnings],
   }
+}
+
+function reportHosts(plan: Plan): ReportHost[] {
+  return (plan.hosts ?? []).map((h) => {
+    const svc =
+      h.service && plan.services.find((s) => s.namespace === h.service!.namespace && s.name === h.service!.name)
+    return {
+      host: h.host,
+      source: h.source,
+      tls: h.tls,
+      service: h.service ?? null,
+      ...(svc ? {exposure: svc.exposure} : {}),
+      targets: [...new Set(h.targets.map((t) => hostPort(t.address, t.port)))],
+      warnings: h.warnings,
+    }
+  })
 }
 
 function pendingOf(pending: ReadonlyMap<string, Pending> | undefined, s: {namespace: string; name: string}) {

@@ -98,6 +98,25 @@ export function formatServiceTable(
   return formatColumns(options.headers ? [header, ...rows] : rows)
 }
 
+/** The HOSTS table: each Ingress or route host, where it comes from, TLS, the receiving Service and its targets. */
+export function formatHostTable(report: ExposureReport, options: {wide: boolean; headers: boolean}): string {
+  const header = ['HOST', 'SOURCE', 'TLS', 'SERVICE', 'EXPOSURE', 'TARGETS']
+  const rows = (report.hosts ?? []).map((h) => {
+    const all = h.targets
+    const shown =
+      options.wide || all.length <= 3 ? all.join(',') : `${all.slice(0, 2).join(',')},… (+${all.length - 2})`
+    return [
+      h.host,
+      `${h.source.kind}/${h.source.namespace}/${h.source.name}`,
+      h.tls ? 'yes' : 'no',
+      h.service ? `${h.service.namespace}/${h.service.name}` : NONE,
+      h.exposure ?? '-',
+      shown || NONE,
+    ]
+  })
+  return formatColumns(options.headers ? [header, ...rows] : rows)
+}
+
 /**
  * Under the recommendation: how many LoadBalancer Services are pending, and on the next line the commonest reason
  * with one Service's message. Nothing when none is pending.

@@ -119,8 +119,21 @@ export function mergeClusterPlans(clusters: ClusterPlan[], domain: string): Plan
       services.push({...s, cluster: label, names, warnings: [...s.warnings, ...extra]})
     }
   }
+  // An Ingress or route host is one name: two clusters claiming it both lose it, as Service names do.
+  const hostClusters = new Map<string, string[]>()
+  for (const {label, plan} of clusters) {
+    for (const h of plan.hosts ?? [])
+      hostClusters.set(h.host, [...new Set([...(hostClusters.get(h.host) ?? []), label])])
+  }
+  for (const [host, labels] of hostClusters) {
+    if (labels.length > 1) warnings.push(`host ${host} is in clusters ${labels.join(' and ')}: none of them gets it`)
+  }
+  const hosts = clusters.flatMap(({label, plan}) =>
+    (plan.hosts ?? []).filter((h) => hostClusters.get(h.host)?.length === 1).map((h) => ({...h, cluster: label})),
+  )
   return {
     domain,
+    hosts,
     nodes: clusters.flatMap(({label, plan}) => plan.nodes.map((n) => ({...n, name: `${label}/${n.name}`}))),
     services,
     warnings,

@@ -1,5 +1,6 @@
 // The planning core: a cluster snapshot in, the plan `list` prints and `serve` applies out. Pure: no I/O, no
 // clock, no logging. The rules are summarised in the README ("How Services are mapped").
+import {planHosts} from './hosts.js'
 import {claimNames, reservedNames} from './names.js'
 import {familyOf, nodeAddress, selectNodes} from './nodes.js'
 import {choosePath, tunnelEndpoints} from './paths.js'
@@ -239,5 +240,8 @@ export function buildPlan(snapshot: ClusterSnapshot, options: PlanOptions): Plan
     warnings.push('no nodes visible: NodePort Services have no targets')
   }
   warnings.push(...assignNames(services, byPlan, options.domain))
-  return {domain: options.domain, nodes: selection.planned, services, warnings}
+  if (!snapshot.ingress) return {domain: options.domain, nodes: selection.planned, services, warnings}
+  const hosts = planHosts(snapshot.ingress, snapshot.services, services, options.ingressService)
+  warnings.push(...hosts.warnings)
+  return {domain: options.domain, nodes: selection.planned, services, warnings, hosts: hosts.hosts}
 }

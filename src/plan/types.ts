@@ -2,6 +2,7 @@
  * Slim domain types: only the fields of Kubernetes objects that expose-lb reads.
  * `src/kube/convert.ts` turns API objects into these; everything under `src/plan` and `src/detect` works on them.
  */
+import type {IngressObjects, RouteKind} from './ingress-types.js'
 
 export type Protocol = 'TCP' | 'UDP' | 'SCTP'
 export type ServiceType = 'ClusterIP' | 'NodePort' | 'LoadBalancer' | 'ExternalName'
@@ -144,6 +145,8 @@ export interface ClusterSnapshot {
   nodes: Node[]
   endpointSlices: EndpointSlice[]
   signals: DetectionSignals
+  /** Ingresses, Gateways and routes, for their host names (src/plan/hosts.ts); absent when not read. */
+  ingress?: IngressObjects
 }
 
 export type Exposure = 'cluster-only' | 'headless' | 'external-name' | 'node-port' | 'lb-pending' | 'lb-ready'
@@ -219,6 +222,8 @@ export interface Plan {
   nodes: PlannedNode[]
   services: PlannedService[]
   warnings: string[]
+  /** Ingress and route host names with the Service that receives their traffic (src/plan/hosts.ts). */
+  hosts?: PlannedHost[]
 }
 
 export interface PlanOptions {
@@ -226,6 +231,24 @@ export interface PlanOptions {
   addressType: AddressType
   /** Which paths serve may use (serve --paths); unset: node paths only, without path fields (as before). */
   paths?: PathsMode
+  /** --ingress-service: `namespace/name` of the Service that receives every Ingress host's traffic. */
+  ingressService?: string
+}
+
+/** A host name from an Ingress or a Gateway API route, and the Service (an ingress controller's) that receives it. */
+export interface PlannedHost {
+  /** Lowercase, no trailing dot; `*.` followed by a domain for a wildcard that covers one label. */
+  host: string
+  /** The cluster's label when several clusters are served (src/plan/clusters.ts); its Service receives the host. */
+  cluster?: string
+  source: {kind: 'Ingress' | RouteKind; namespace: string; name: string}
+  /** The host is served over TLS (an Ingress tls section, an HTTPS or TLS listener, a TLSRoute). */
+  tls: boolean
+  /** Undefined when no Service was found (warnings say what was tried). */
+  service?: {namespace: string; name: string}
+  /** The receiving Service's node targets on its HTTP and HTTPS ports. */
+  targets: Target[]
+  warnings: string[]
 }
 
 export interface DetectedLoadBalancer {

@@ -71,7 +71,11 @@ export function requestHosts(bytes: Buffer): HostScan {
 export function isAllowedHost(host: string, allowed: ReadonlySet<string>): boolean {
   if (host.trim() === '') return true
   const name = normalizeHost(host)
-  return name !== undefined && allowed.has(name)
+  if (name === undefined) return false
+  if (allowed.has(name)) return true
+  // A wildcard Ingress host (`*.apps.example.com`) allows any one label in front of its domain.
+  const dot = name.indexOf('.')
+  return dot > 0 && allowed.has(`*${name.slice(dot)}`)
 }
 
 /** The verdict on the first bytes of a connection to a port that answers `allowed`. */

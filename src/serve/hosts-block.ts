@@ -34,9 +34,12 @@ export function endLine(owner: string): string {
   return `# END ${MARKER} ${owner}`
 }
 
-/** A token that cannot break a hosts(5) line: not empty, no whitespace, no comment sign. */
+/**
+ * A token that cannot break a hosts(5) line: not empty, no whitespace, no comment sign. A wildcard host (`*.apps.…`,
+ * from an Ingress) is not one either: hosts files match names exactly, so it would stand for nothing.
+ */
 function isHostsToken(text: string): boolean {
-  return text !== '' && !/[\s#]/.test(text)
+  return text !== '' && !/[\s#]/.test(text) && !text.startsWith('*')
 }
 
 /** IPv4 first in numeric order, then IPv6 in text order: stable output, so an unchanged map renders the same. */

@@ -13,6 +13,7 @@ import type {Plan, PlanOptions} from '../plan/types.js'
 import {HealthMonitor} from '../proxy/health.js'
 import {HttpRouter} from '../proxy/http.js'
 import {ListenerSet, type ApplyResult} from '../proxy/listeners.js'
+import {SniRouter} from '../proxy/sni.js'
 import {canBind} from '../proxy/socket.js'
 import {TunnelGateways, type TunnelDial} from '../proxy/tunnels.js'
 import {tunnelRoutes, type GatewayAddress} from '../servemap/tunnels.js'
@@ -71,6 +72,11 @@ export interface RuntimeOptions extends ServeOptions {
   advertise?: string
   /** Opens pods/portforward streams for API-server paths; without it those paths have no targets. */
   tunnelDial?: TunnelDial
+  /**
+   * The user chose --https-port: a failed bind is then an error. Otherwise (the default 443) serve warns and runs
+   * without the SNI listener, as it does without a per-service port it cannot bind.
+   */
+  httpsPortExplicit?: boolean
 }
 
 /** Turns a failed bind of the DNS or HTTP port into one clear line naming address, port and remedies. */
@@ -82,14 +88,26 @@ export function bindError(
   error: unknown,
 ): ExposeLbError {
   const problem = bindProblem(error)
+  const other = what === 'HTTPS' ? '--https-port 8443' : '--dns-port 5353 --http-port 8080'
   const fix =
     problem === 'in-use'
-      ? 'stop what holds it, or use --dns-port 5353 --http-port 8080'
+      ? `stop what holds it, or use ${other}`
       : problem === 'unavailable'
         ? 'check --listen'
-        : `${privilegeRemedies(Math.min(port, 53))}; or use --dns-port 5353 --http-port 8080`
+        : `${privilegeRemedies(what === 'HTTPS' ? port : Math.min(port, 53))}; or use ${other}`
   const {message} = new BindError(what, address, port, proto, error)
   return new ExposeLbError('bind', `${message} — ${fix}`, undefined, {cause: error})
+}
+
+/** The warning when the default HTTPS port cannot be bound: serve goes on without its SNI listener. */
+export function httpsSkipWarning(address: string, port: number, error: unknown): string {
+  const where = `cannot listen for HTTPS (SNI) on ${hostPort(address, port)}: ${describeErrno(error)}`
+  const problem = bindProblem(error)
+  const fix =
+    problem === 'denied'
+      ? `ports below 1024 need privilege: ${privilegeRemedies(port)}; or pass --https-port 8443`
+      : 'pass --https-port with a free port'
+  return `${where}; serving without it (${fix})`
 }
 
 /**
@@ -114,13 +132,20 @@ const HEALTH_LOG_BATCH_MS = 50
 /** Every target the data path uses (HTTP routes and listeners); unmapped rows and tunnel gateways are not probed. */
 function* probedTargets(build: ServeBuild): Iterable<ProbedTarget> {
   // Routes and listeners of one Service port share one targets array: walk each array once.
-  const lists = new Set([...build.map.http.map((r) => r.targets), ...build.map.listeners.map((l) => l.targets)])
+  const lists = new Set([
+    ...build.map.http.map((r) => r.targets),
+    ...build.map.listeners.map((l) => l.targets),
+    ...(build.map.tls ?? []).map((r) => r.targets),
+  ])
   for (const targets of lists) for (const t of targets) if (t.via !== 'api-server') yield t
 }
 
 export class ServeRuntime {
   readonly health: HealthMonitor
   private readonly router: HttpRouter
+  private readonly sni: SniRouter
+  /** The SNI listener's bound port, or undefined when it does not run. */
+  private httpsPort?: number
   private readonly listeners: ListenerSet
   private dns?: DnsServer
   private httpPort = 0
@@ -181,11 +206,17 @@ export class ServeRuntime {
         },
       })
     }
+    this.sni = new SniRouter({health: this.health, log, verbose, maxConnections, idleTimeoutMs})
   }
 
   /** Ports the DNS responder and the router listen on (useful with port 0). */
-  ports(): {dnsUdp: number; dnsTcp: number; http: number} {
-    return {dnsUdp: this.dns?.udpPort ?? 0, dnsTcp: this.dns?.tcpPort ?? 0, http: this.httpPort}
+  ports(): {dnsUdp: number; dnsTcp: number; http: number; https?: number} {
+    return {
+      dnsUdp: this.dns?.udpPort ?? 0,
+      dnsTcp: this.dns?.tcpPort ?? 0,
+      http: this.httpPort,
+      ...(this.httpsPort !== undefined ? {https: this.httpsPort} : {}),
+    }
   }
 
   /** Binds the DNS and HTTP ports, reads the cluster, applies the first map and prints the table. */
@@ -207,11 +238,25 @@ export class ServeRuntime {
       })
       const address = server.address()
       this.httpPort = typeof address === 'object' && address ? address.port : httpPort
+      // After the first read of the cluster: an error there (unreachable, 403) is the line serve fails with.
       await this.source.start()
+      await this.listenHttps()
       await this.apply(true)
     } catch (error) {
       await this.stop(0)
       throw error
+    }
+  }
+
+  /** Binds the SNI listener on --https-port; the default port is skipped with a warning when it cannot be bound. */
+  private async listenHttps(): Promise<void> {
+    const {listen, httpsPort} = this.options
+    if (httpsPort === undefined) return
+    try {
+      this.httpsPort = (await this.sni.listen(listen, httpsPort)).port
+    } catch (error) {
+      if (this.options.httpsPortExplicit) throw bindError('HTTPS', listen, httpsPort, 'tcp', error)
+      this.options.log.warn(httpsSkipWarning(listen, httpsPort, error), {event: 'listen-failed'})
     }
   }
 
@@ -244,6 +289,7 @@ export class ServeRuntime {
     const {advertise} = this.options
     this.dns?.setRecords(build.map.dns, advertise ? remoteRecords(build.map.dns, advertise) : undefined)
     this.router.setRoutes(build.map.http)
+    this.sni.setRoutes(build.map.tls ?? [])
     this.health.setProbes(probedTargets(build))
     await this.options.onApply?.(build).catch((error: unknown) => this.options.log.warn(firstLine(error)))
     this.logFallbacks(fallbackChanges(build.rows, (t) => this.health.state(t), this.onFallback))
@@ -262,6 +308,7 @@ export class ServeRuntime {
     return buildServeMap(plan, {
       ...this.options,
       httpPort: this.httpPort || this.options.httpPort,
+      httpsPort: this.httpsPort,
       unheld,
       tunnels,
       tunnelDenied: this.tunnelDenied,
@@ -399,6 +446,11 @@ export class ServeRuntime {
     await this.source.stop().catch(() => {})
     this.health.close()
     this.tunnels?.close()
-    await Promise.all([this.router.close(graceMs), this.listeners.close(graceMs), this.dns?.close()])
+    await Promise.all([
+      this.router.close(graceMs),
+      this.sni.close(graceMs),
+      this.listeners.close(graceMs),
+      this.dns?.close(),
+    ])
   }
 }

@@ -22,6 +22,12 @@ export interface ServeSettings {
   advertise?: string
   dnsPort: number
   httpPort: number
+  /** The SNI listener's port (--https-port). */
+  httpsPort?: number
+  /** --https-port was given: a failed bind is an error rather than a warning. */
+  httpsPortExplicit?: boolean
+  /** --ingress-service: the Service that receives every Ingress host. */
+  ingressService?: string
   /** Per-service addresses, or undefined for --ip-range none. */
   range: AddressRange | undefined
   kubeconfig?: string
@@ -150,12 +156,19 @@ export async function serveUntilSignal(settings: ServeSettings): Promise<string>
     instance?.release()
   })
   const runtime = new ServeRuntime(source, {
-    plan: {domain: settings.domain, addressType: settings.addressType, paths: settings.paths ?? 'auto'},
+    plan: {
+      domain: settings.domain,
+      addressType: settings.addressType,
+      paths: settings.paths ?? 'auto',
+      ingressService: settings.ingressService,
+    },
     tunnelDial,
     listen: settings.listen,
     advertise: settings.advertise,
     dnsPort: settings.dnsPort,
     httpPort: settings.httpPort,
+    httpsPort: settings.httpsPort,
+    httpsPortExplicit: settings.httpsPortExplicit,
     range: settings.range,
     log,
     print: settings.print,
@@ -181,7 +194,8 @@ export async function serveUntilSignal(settings: ServeSettings): Promise<string>
   const dnsPorts =
     ports.dnsUdp === ports.dnsTcp ? `${ports.dnsUdp} (udp, tcp)` : `${ports.dnsUdp}/udp, ${ports.dnsTcp}/tcp`
   log.info(
-    `serving ${settings.domain} for ${served}: DNS on ${settings.listen}:${dnsPorts}, HTTP on ${settings.listen}:${ports.http}`,
+    `serving ${settings.domain} for ${served}: DNS on ${settings.listen}:${dnsPorts}, HTTP on ${settings.listen}:${ports.http}` +
+      (ports.https !== undefined ? `, HTTPS (SNI) on ${settings.listen}:${ports.https}` : ''),
   )
   if (demo) log.info(demoHints(settings.domain, routerAddressFor(settings.listen), ports.dnsUdp, ports.http))
 

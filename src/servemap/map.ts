@@ -3,7 +3,9 @@ import {reservedNames} from '../plan/names.js'
 import {hasNames, isProxied, viaApiServer} from '../plan/plan.js'
 import type {Plan, PlannedPort, PlannedService, PortPath} from '../plan/types.js'
 import {assignAddresses, type AddressRange} from './addresses.js'
-import type {DnsRecords, ForwardListener, HttpRoute, ProbedTarget, ServeMap, SrvRecord} from './types.js'
+import type {DnsRecords, ForwardListener, HttpRoute, ProbedTarget, ServeMap, SrvRecord, TlsRoute} from './types.js'
+import {isTlsPort} from '../plan/hosts.js'
+import {mapHosts, type HostReceiver} from './hosts.js'
 import {hostPort, isUnspecified} from '../net/address.js'
 import {routerAddressFor} from './remote.js'
 import {API_SERVER_NOTE, gatewayTarget, tunnelKey, type GatewayAddress} from './tunnels.js'
@@ -12,6 +14,8 @@ export interface ServeOptions {
   /** Address of the DNS responder and the Host router (--listen). */
   listen: string
   httpPort: number
+  /** The SNI listener's port (--https-port), for the rows of Ingress hosts; undefined when it does not run. */
+  httpsPort?: number
   /** Per-service addresses (--ip-range), or undefined for `none`. */
   range?: AddressRange
   /**
@@ -37,6 +41,8 @@ export interface ServeRow {
   note?: string
   /** The path taken, when the plan chose paths (PlanOptions.paths). */
   path?: PortPath
+  /** For an Ingress or route host's row (`name` is the host): where it comes from, e.g. `Ingress media/radarr`. */
+  source?: string
 }
 
 export interface ServeBuild {
@@ -115,6 +121,8 @@ export function buildServeMap(plan: Plan, options: ServeOptions): ServeBuild {
   const hosts = new Map<string, string[]>()
   const srv = new Map<string, SrvRecord[]>()
   const http: HttpRoute[] = []
+  const tls: TlsRoute[] = []
+  const receivers = new Map<string, HostReceiver>()
   const listeners: ForwardListener[] = []
   const rows: ServeRow[] = []
   const warnings: string[] = []
@@ -151,6 +159,7 @@ export function buildServeMap(plan: Plan, options: ServeOptions): ServeBuild {
     }
     if (s.exposure === 'lb-ready') {
       const ips = s.loadBalancerIngress.filter((a) => /^[\d.]+$|:/.test(a))
+      receivers.set(id, {addresses: ips, allowed: []})
       for (const name of s.names) if (ips.length) hosts.set(name, ips)
       for (const p of s.ports) {
         if (ips.length) addSrv(s, p, p.port)
@@ -177,6 +186,13 @@ export function buildServeMap(plan: Plan, options: ServeOptions): ServeBuild {
     const routeHosts = [...s.names, ...localhostNames(s, plan)]
     const allowed = address ? allowedHosts(s, routeHosts, address) : []
     const ownTcpPorts = new Set(s.ports.filter((p) => p.protocol === 'TCP').map((p) => p.port))
+    const receiver: HostReceiver = {addresses: [address ?? router], allowed}
+    receivers.set(id, receiver)
+    const tlsPort = s.ports.find((p) => isTlsPort(p) && p.targets.length > 0)
+    if (tlsPort) {
+      receiver.tls = {service: id, hosts: [...routeHosts], targets: probed(s, tlsPort)}
+      tls.push(receiver.tls)
+    }
     for (const p of s.ports) {
       const targets = pathTargets(s, p, options)
       const path = p.path ? {path: p.path} : {}
@@ -195,7 +211,8 @@ export function buildServeMap(plan: Plan, options: ServeOptions): ServeBuild {
       const onHttpPort = p.mode === 'http' && !httpPortUsed
       if (onHttpPort) {
         httpPortUsed = true
-        http.push({service: id, hosts: routeHosts, targets})
+        receiver.http = {service: id, hosts: routeHosts, targets}
+        http.push(receiver.http)
       }
       if (address) {
         const checked = p.mode === 'http' ? {hosts: allowed} : {}
@@ -246,6 +263,10 @@ export function buildServeMap(plan: Plan, options: ServeOptions): ServeBuild {
       }
     }
   }
+  if (plan.hosts) {
+    const ports = {router, httpPort: options.httpPort, httpsPort: options.httpsPort}
+    mapHosts(plan.hosts, {dns: hosts, receivers, rows, warnings, ...ports})
+  }
   const dns: DnsRecords = {domain: plan.domain, hosts, srv}
-  return {map: {dns, http, listeners}, rows, warnings}
+  return {map: {dns, http, listeners, ...(tls.length > 0 ? {tls} : {})}, rows, warnings}
 }

@@ -28,7 +28,10 @@ export function formatServeTable(rows: ServeRow[], state: (target: ProbedTarget)
   return formatColumns([['NAME', 'ADDRESS', 'MODE', 'TARGETS'], ...body])
 }
 
-/** One description per mapped row, keyed by what identifies it, for "route added/removed" lines. */
+/**
+ * One description per mapped row, keyed by what identifies it, for "route added/removed" lines. An Ingress host's
+ * row shares the router's endpoint with its Service's other hosts, so its name is part of the key.
+ */
 export function rowLines(rows: ServeRow[]): Map<string, string> {
   const lines = new Map<string, string>()
   for (const r of rows) {
@@ -38,8 +41,9 @@ export function rowLines(rows: ServeRow[]): Map<string, string> {
       .map((t) => (t.via ? (t.fallback ? 'api-server fallback' : 'api-server') : `${t.address}:${t.port}`))
       .join(',')
     const via = r.path === 'api-server' && r.note ? ` (${r.note})` : ''
+    const host = r.source ? ` ${r.name}` : ''
     lines.set(
-      `${r.service} ${r.endpoint}`,
+      `${r.service} ${r.endpoint}${host}`,
       `${r.name} → ${r.endpoint} (${r.mode}) → ${targets || r.note || 'no targets'}${targets ? via : ''}`,
     )
   }

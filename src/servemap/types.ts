@@ -95,9 +95,23 @@ export interface ForwardListener {
   hosts?: string[]
 }
 
+/**
+ * A Service as the SNI listener (--https-port) sees it: the server names it answers and the targets of its TLS port.
+ * Connections are passed through without being decrypted (src/proxy/sni.ts).
+ */
+export interface TlsRoute {
+  /** `namespace/name`, for logs. */
+  service: string
+  /** Server names (lowercase, no trailing dot); `*.` followed by a domain covers one label. */
+  hosts: string[]
+  targets: ProbedTarget[]
+}
+
 /** What serve applies after each change. */
 export interface ServeMap {
   dns: DnsRecords
   http: HttpRoute[]
   listeners: ForwardListener[]
+  /** Routes of the SNI listener; absent when nothing has a TLS port. */
+  tls?: TlsRoute[]
 }

@@ -17,12 +17,17 @@ export interface Demo {
   close(): Promise<void>
 }
 
-/** The homelab with its nodes at `<nodePrefix>1..3` (default 127.0.10.x). */
-export async function startDemo(options: {nodePrefix?: string} = {}): Promise<Demo> {
+/**
+ * The homelab with its nodes at `<nodePrefix>1..3` (default 127.0.10.x), plus `extraYaml`'s objects (tests: Ingress
+ * controllers and their Ingresses); with `tls`, the nodes' TLS ports answer HTTPS with that certificate.
+ */
+export async function startDemo(
+  options: {nodePrefix?: string; extraYaml?: string; tls?: {cert: string; key: string}} = {},
+): Promise<Demo> {
   const homelab = `${HOMELAB_YAML}---${HOMELAB_PENDING_YAML}`
   const yaml = options.nodePrefix ? homelab.replaceAll('127.0.10.', options.nodePrefix) : homelab
-  const sim = await startSimServer({objects: loadObjectsFromYaml(yaml)})
-  const nodes = new LoopbackNodes()
+  const sim = await startSimServer({objects: loadObjectsFromYaml(`${yaml}\n---\n${options.extraYaml ?? ''}`)})
+  const nodes = new LoopbackNodes(options.tls ? {tls: options.tls} : {})
   const dir = mkdtempSync(join(tmpdir(), 'expose-lb-demo-'))
   const kubeconfig = join(dir, 'kubeconfig')
   try {

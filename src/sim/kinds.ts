@@ -52,6 +52,15 @@ export const BUILTIN_KINDS: readonly KindInfo[] = [
   kind('apps/v1', 'DaemonSet', 'daemonsets', true, ['ds']),
   kind('apps/v1', 'Deployment', 'deployments', true, ['deploy']),
   kind('networking.k8s.io/v1', 'IngressClass', 'ingressclasses', false),
+  kind('networking.k8s.io/v1', 'Ingress', 'ingresses', true, ['ing']),
+  // Gateway API (CRDs in a real cluster; advertised here once an object uses a version): kubernetes-sigs/gateway-api
+  // config/crd/standard; TLSRoute is v1alpha2 in older releases and v1 since v1.5 (site-src/api-types/tlsroute.md).
+  kind('gateway.networking.k8s.io/v1', 'GatewayClass', 'gatewayclasses', false, ['gc']),
+  kind('gateway.networking.k8s.io/v1', 'Gateway', 'gateways', true, ['gtw']),
+  kind('gateway.networking.k8s.io/v1', 'HTTPRoute', 'httproutes', true),
+  kind('gateway.networking.k8s.io/v1', 'GRPCRoute', 'grpcroutes', true),
+  kind('gateway.networking.k8s.io/v1', 'TLSRoute', 'tlsroutes', true),
+  kind('gateway.networking.k8s.io/v1alpha2', 'TLSRoute', 'tlsroutes', true),
   kind('apiextensions.k8s.io/v1', 'CustomResourceDefinition', 'customresourcedefinitions', false, ['crd', 'crds']),
   kind('metallb.io/v1beta1', 'IPAddressPool', 'ipaddresspools', true),
   kind('metallb.io/v1beta1', 'L2Advertisement', 'l2advertisements', true),

@@ -9,8 +9,11 @@
 // workstation cannot reach, while the API server still can.
 import dgram from 'node:dgram'
 import http from 'node:http'
+import https from 'node:https'
 import net from 'node:net'
+import type tls from 'node:tls'
 import {toEndpointSlice, toNode, toService} from '../kube/convert.js'
+import {isTlsPort} from '../plan/hosts.js'
 import {portMode} from '../plan/plan.js'
 import {KUBE_PROXY_HEALTHZ_PORT} from '../servemap/map.js'
 import type {KubeObject} from './kinds.js'
@@ -25,7 +28,7 @@ interface Spec {
   node: string
   address: string
   port: number
-  kind: 'http' | 'tcp' | 'udp' | 'health' | 'healthz'
+  kind: 'http' | 'https' | 'tcp' | 'udp' | 'health' | 'healthz'
   service: string
   /** For health listeners: whether this node hosts a ready endpoint. */
   healthy?: boolean
@@ -39,9 +42,15 @@ export class LoopbackNodes {
   /** Connections served per node, for tests that check where traffic went. */
   readonly hits = new Map<string, number>()
 
+  /**
+   * With `tls`, TLS ports (isTlsPort: an ingress controller's websecure/https) serve HTTPS with this certificate, and
+   * their page names the server name the node read from the ClientHello; without it they echo like other TCP ports.
+   */
+  constructor(private readonly options: {tls?: {cert: string; key: string}} = {}) {}
+
   /** Brings listeners in line with the objects: opens new ones, closes ones no longer wanted. */
   async sync(objects: KubeObject[]): Promise<void> {
-    this.specs = specsFor(objects)
+    this.specs = specsFor(objects, this.options.tls !== undefined)
     await this.reconcile()
   }
 
@@ -91,7 +100,7 @@ export class LoopbackNodes {
         socket.pipe(socket)
       })
     } else {
-      const web = http.createServer((req, res) => {
+      const page = (req: http.IncomingMessage, res: http.ServerResponse) => {
         if (s.kind === 'healthz') {
           res.writeHead(200, {'content-type': 'application/json'})
           res.end(JSON.stringify({nodeEligible: true, healthy: true}))
@@ -103,10 +112,18 @@ export class LoopbackNodes {
           return
         }
         this.count(s.node)
-        const body = JSON.stringify({service: s.service, node: s.node, path: req.url, headers: req.headers})
+        const servername = (req.socket as tls.TLSSocket).servername
+        const body = JSON.stringify({
+          service: s.service,
+          node: s.node,
+          path: req.url,
+          headers: req.headers,
+          ...(s.kind === 'https' ? {servername} : {}),
+        })
         res.writeHead(200, {'content-type': 'application/json', 'x-served-by': s.node})
         res.end(body)
-      })
+      }
+      const web = s.kind === 'https' ? https.createServer(this.options.tls!, page) : http.createServer(page)
       web.on('upgrade', (req, socket: net.Socket) => {
         this.count(s.node)
         socket.write(
@@ -165,7 +182,7 @@ export function dnsAnswer(query: Buffer, address: string): Buffer | undefined {
   return Buffer.concat([header, query.subarray(12, end), answer])
 }
 
-function specsFor(objects: KubeObject[]): Spec[] {
+function specsFor(objects: KubeObject[], tlsPorts: boolean): Spec[] {
   const nodes = objects.filter((o) => o.kind === 'Node').map(toNode)
   const services = objects.filter((o) => o.kind === 'Service').map(toService)
   const slices = objects.filter((o) => o.kind === 'EndpointSlice').map(toEndpointSlice)
@@ -187,7 +204,8 @@ function specsFor(objects: KubeObject[]): Spec[] {
       const id = `${svc.namespace}/${svc.name}`
       for (const p of svc.ports) {
         if (!p.nodePort) continue
-        const kind = p.protocol === 'UDP' ? 'udp' : portMode(p) === 'http' ? 'http' : 'tcp'
+        const kind =
+          p.protocol === 'UDP' ? 'udp' : portMode(p) === 'http' ? 'http' : tlsPorts && isTlsPort(p) ? 'https' : 'tcp'
         specs.push({
           key: `${address}:${p.nodePort}/${p.protocol}`,
           node: node.name,

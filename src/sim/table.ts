@@ -113,6 +113,28 @@ const EVENT_PRINTER = (nowMs: number): Printer => ({
 
 const DEFAULT_PRINTER: Printer = {columns: [['Name'], ['Age']], cells: (obj, age) => [obj.metadata.name, age]}
 
+/** Printers of kinds outside the core group, by `group/kind` (printers.go printIngress). */
+const GROUP_PRINTERS: Record<string, Printer> = {
+  'networking.k8s.io/Ingress': {
+    columns: [['Name'], ['Class'], ['Hosts'], ['Address'], ['Ports'], ['Age']],
+    cells(obj, age) {
+      const spec: Spec = obj.spec ?? {}
+      const hosts = ((spec.rules ?? []) as Spec[]).map((r) => r.host).filter(Boolean)
+      const lb = (((obj.status as Spec | undefined)?.loadBalancer?.ingress ?? []) as Spec[])
+        .map((i) => i.ip || i.hostname)
+        .filter(Boolean)
+      return [
+        obj.metadata.name,
+        spec.ingressClassName ?? '<none>',
+        hosts.join(',') || '*',
+        lb.join(','),
+        (spec.tls ?? []).length > 0 ? '80, 443' : '80',
+        age,
+      ]
+    },
+  },
+}
+
 /** Builds the Table for `objects` of one kind; `nowMs` makes the AGE column testable. */
 export function buildTable(
   info: KindInfo,
@@ -122,7 +144,7 @@ export function buildTable(
   const printer =
     info.kind === 'Event' && (info.group === '' || info.group === 'events.k8s.io')
       ? EVENT_PRINTER(opts.nowMs)
-      : (info.group === '' && PRINTERS[info.kind]) || DEFAULT_PRINTER
+      : (info.group === '' && PRINTERS[info.kind]) || GROUP_PRINTERS[`${info.group}/${info.kind}`] || DEFAULT_PRINTER
   const columnDefinitions: Column[] = printer.columns.map(([name, priority = 0]) => ({
     name,
     type: 'string',

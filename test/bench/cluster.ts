@@ -30,7 +30,7 @@ function node(i: number, address: string): KubeObject {
 /** A NodePort Service with one port; `name` decides the mode (`http` → HTTP, anything else → TCP). */
 export function nodePortService(
   name: string,
-  port: {name: string; port: number; nodePort: number},
+  port: {name: string; port: number; nodePort: number; appProtocol?: string},
   namespace = NAMESPACE,
 ): KubeObject {
   return {
@@ -51,8 +51,10 @@ export function benchCluster(): KubeObject[] {
   return [
     ...NODES.map((a, i) => node(i, a)),
     nodePortService('web', {name: 'http', port: SERVICE_PORTS.web, nodePort: NODE_PORTS.web}),
-    nodePortService('sink', {name: 'sink', port: SERVICE_PORTS.sink, nodePort: NODE_PORTS.sink}),
-    nodePortService('echo', {name: 'echo', port: SERVICE_PORTS.echo, nodePort: NODE_PORTS.echo}),
+    // appProtocol https: their names are routes of serve's SNI listener too (the SNI section); forwarding by the
+    // per-service address stays plain TCP (https is not an HTTP mode, src/plan/plan.ts portMode).
+    nodePortService('sink', {name: 'sink', port: SERVICE_PORTS.sink, nodePort: NODE_PORTS.sink, appProtocol: 'https'}),
+    nodePortService('echo', {name: 'echo', port: SERVICE_PORTS.echo, nodePort: NODE_PORTS.echo, appProtocol: 'https'}),
     ...Array.from({length: FILLERS}, (_, i) =>
       nodePortService(`app-${i}`, {name: 'http', port: 8080, nodePort: NODE_PORTS.fillerBase + i}),
     ),

@@ -6,6 +6,8 @@
 //   node load-worker.mjs download '{"host":…,"port":…,"connections":1,"bytesPerConnection":…}' prints JSON
 // (backends also take "source": servers that send as many bytes as the first line asks for, then close: what a
 // path without half-close, such as port-forward's v4 WebSocket channels, can carry in full)
+// With "hello" (a TLS ClientHello, base64) stream and connect send it first, as a TLS client would: the SNI section
+// routes on it (serve's --https-port, HAProxy's req.ssl_sni); the backends take it as payload.
 import net from 'node:net'
 import {performance} from 'node:perf_hooks'
 
@@ -97,9 +99,10 @@ function listen(server: net.Server, address: Address): Promise<net.Server> {
 const CHUNK = Buffer.alloc(1 << 20, 0x61)
 
 /** Streams `bytes` to a sink and resolves once the sink has confirmed receiving them all. */
-function streamOne(address: Address, bytes: number): Promise<void> {
+function streamOne(address: Address, bytes: number, hello?: Buffer): Promise<void> {
   return new Promise((resolve, reject) => {
     const socket = net.connect({...address, allowHalfOpen: true})
+    if (hello) socket.write(hello)
     let sent = 0
     const pump = () => {
       while (sent < bytes) {
@@ -119,17 +122,19 @@ function streamOne(address: Address, bytes: number): Promise<void> {
       socket.destroy()
       const body = Buffer.concat(reply)
       const confirmed = body.length === 8 ? Number(body.readBigUInt64BE(0)) : -1
-      if (confirmed === bytes) resolve()
-      else reject(new Error(`sink confirmed ${confirmed} of ${bytes} bytes`))
+      const expected = bytes + (hello?.length ?? 0)
+      if (confirmed === expected) resolve()
+      else reject(new Error(`sink confirmed ${confirmed} of ${expected} bytes`))
     })
     socket.on('error', reject)
   })
 }
 
-async function stream(opts: Address & {connections: number; bytesPerConnection: number}) {
+async function stream(opts: Address & {connections: number; bytesPerConnection: number; hello?: string}) {
+  const hello = opts.hello ? Buffer.from(opts.hello, 'base64') : undefined
   const start = performance.now()
   const results = await Promise.allSettled(
-    Array.from({length: opts.connections}, () => streamOne(opts, opts.bytesPerConnection)),
+    Array.from({length: opts.connections}, () => streamOne(opts, opts.bytesPerConnection, hello)),
   )
   const seconds = (performance.now() - start) / 1000
   const ok = results.filter((r) => r.status === 'fulfilled').length
@@ -140,19 +145,26 @@ async function stream(opts: Address & {connections: number; bytesPerConnection: 
 
 const PING = Buffer.from('ping\n')
 
-/** One connection: connect, send a line, read the echo until the server closes. */
-function exchangeOnce(address: Address): Promise<void> {
+/**
+ * One connection: connect, send a line, read the echo until the server closes. With a ClientHello first, the echo
+ * sends back the first chunk it read: the hello, or the hello and the line, depending on how the path in between
+ * passed them on.
+ */
+function exchangeOnce(address: Address, hello?: Buffer): Promise<void> {
   return new Promise((resolve, reject) => {
     const socket = net.connect(address)
     let received = 0
-    socket.on('connect', () => socket.write(PING))
+    const first = hello ? Buffer.concat([hello, PING]) : PING
+    const ok = (n: number) => (hello ? n >= hello.length : n === PING.length)
+    socket.on('connect', () => socket.write(first))
     socket.on('data', (d) => (received += d.length))
-    socket.on('close', () => (received === PING.length ? resolve() : reject(new Error(`echo got ${received} bytes`))))
+    socket.on('close', () => (ok(received) ? resolve() : reject(new Error(`echo got ${received} bytes`))))
     socket.on('error', reject)
   })
 }
 
-async function connect(opts: Address & {concurrency: number; durationMs: number}) {
+async function connect(opts: Address & {concurrency: number; durationMs: number; hello?: string}) {
+  const hello = opts.hello ? Buffer.from(opts.hello, 'base64') : undefined
   const start = performance.now()
   const deadline = start + opts.durationMs
   let connections = 0
@@ -161,7 +173,7 @@ async function connect(opts: Address & {concurrency: number; durationMs: number}
   const loop = async () => {
     while (performance.now() < deadline) {
       try {
-        await exchangeOnce(opts)
+        await exchangeOnce(opts, hello)
         connections++
       } catch (error) {
         errors++

@@ -56,8 +56,14 @@ export class LoadRunner {
     return proc
   }
 
-  stream(target: Address, connections: number, bytesPerConnection: number): Promise<StreamResult> {
-    return this.run<StreamResult>('stream', {...target, connections, bytesPerConnection})
+  /** `hello`: a TLS ClientHello each connection sends first (the SNI section). */
+  stream(target: Address, connections: number, bytesPerConnection: number, hello?: Buffer): Promise<StreamResult> {
+    return this.run<StreamResult>('stream', {
+      ...target,
+      connections,
+      bytesPerConnection,
+      hello: hello?.toString('base64'),
+    })
   }
 
   /** `connections` downloads of `bytesPerConnection` each from a source, at once. */
@@ -65,8 +71,8 @@ export class LoadRunner {
     return this.run<StreamResult>('download', {...target, connections, bytesPerConnection})
   }
 
-  connectRate(target: Address, concurrency: number, durationMs: number): Promise<ConnectResult> {
-    return this.run<ConnectResult>('connect', {...target, concurrency, durationMs})
+  connectRate(target: Address, concurrency: number, durationMs: number, hello?: Buffer): Promise<ConnectResult> {
+    return this.run<ConnectResult>('connect', {...target, concurrency, durationMs, hello: hello?.toString('base64')})
   }
 
   private async run<T>(role: string, args: object): Promise<T> {

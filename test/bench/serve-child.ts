@@ -15,22 +15,24 @@ export interface ServeChild {
   pid: number
   dnsPort: number
   httpPort: number
+  /** The SNI listener (--https-port 0: a free port). */
+  httpsPort: number
   /** Node's resolver pointed at serve's DNS responder. */
   resolver: dns.Resolver
 }
 
 /** Spawns serve on 127.0.0.1 with DNS and HTTP on free ports and waits for its "serving" line. */
 export async function startServe(kubeconfig: string, ipRange: string): Promise<ServeChild> {
-  const args = [BIN, 'serve', '--kubeconfig', kubeconfig, '--dns-port', '0', '--http-port', '0']
+  const args = [BIN, 'serve', '--kubeconfig', kubeconfig, '--dns-port', '0', '--http-port', '0', '--https-port', '0']
   args.push('--ip-range', ipRange)
   const proc = startProcess('serve', process.execPath, args, {env: {...process.env, NO_COLOR: '1'}})
   const m = await proc.waitForOutput(
-    /DNS on 127\.0\.0\.1:(\d+)(?: \(udp, tcp\)|\/udp, \d+\/tcp), HTTP on 127\.0\.0\.1:(\d+)/,
+    /DNS on 127\.0\.0\.1:(\d+)(?: \(udp, tcp\)|\/udp, \d+\/tcp), HTTP on 127\.0\.0\.1:(\d+), HTTPS \(SNI\) on 127\.0\.0\.1:(\d+)/,
     START_TIMEOUT_MS,
   )
   const resolver = new dns.Resolver({timeout: 2000, tries: 2})
   resolver.setServers([`127.0.0.1:${m[1]}`])
-  return {proc, pid: proc.child.pid!, dnsPort: Number(m[1]), httpPort: Number(m[2]), resolver}
+  return {proc, pid: proc.child.pid!, dnsPort: Number(m[1]), httpPort: Number(m[2]), httpsPort: Number(m[3]), resolver}
 }
 
 /** A field of /proc/<pid>/status in kB (VmHWM: peak resident set; VmRSS: current). */

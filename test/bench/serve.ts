@@ -2,7 +2,7 @@
 // directly and with the servers people would set up by hand (nginx, HAProxy, dnsmasq): issue 6. Runs the built
 // executable (npm run build first) as a child process against the simulated API server, prints tables with
 // OK/MISS per target, and writes bench-results/serve.json.
-//   BENCH_ONLY=http,tcp,dns,convergence,scale,tunnel   run some sections only (default: all)
+//   BENCH_ONLY=http,tcp,sni,dns,convergence,scale,tunnel   run some sections only (default: all)
 //   BENCH_QUICK=1                               short durations, for smoke runs
 //   BENCH_REPEAT=3                              run each HTTP and TCP row 3 times (interleaved), report medians
 import {rmSync} from 'node:fs'
@@ -25,11 +25,12 @@ import {
 } from './report.js'
 import {benchScale} from './scale-bench.js'
 import {settings, startBenchCluster, type BenchCluster, type BenchEnv, type SectionResult, type Tools} from './setup.js'
+import {benchSni} from './sni-bench.js'
 import {benchTcp} from './tcp-bench.js'
 import {benchTunnel} from './tunnel-bench.js'
 import {findTool, toolVersion} from './tools.js'
 
-const SECTIONS = ['http', 'tcp', 'dns', 'convergence', 'scale', 'tunnel'] as const
+const SECTIONS = ['http', 'tcp', 'sni', 'dns', 'convergence', 'scale', 'tunnel'] as const
 type Section = (typeof SECTIONS)[number]
 const RESULTS_FILE = join(RESULTS_DIR, 'serve.json')
 
@@ -79,7 +80,7 @@ const tool = (name: string, pkg: string, neededBy?: Section) =>
 const tools: Tools = {
   nginx: tool('nginx', 'nginx-light'), // every section: HTTP backend, node health
   wrk: tool('wrk', 'wrk', 'http'),
-  haproxy: tool('haproxy', 'haproxy', 'tcp'),
+  haproxy: tool('haproxy', 'haproxy', sections.includes('sni') ? 'sni' : 'tcp'),
   dnsmasq: tool('dnsmasq', 'dnsmasq-base', 'dns'),
   dnsperf: tool('dnsperf', 'dnsperf', 'dns'),
 }
@@ -118,6 +119,7 @@ try {
       const run = {
         http: () => benchHttp(env, cluster!),
         tcp: () => benchTcp(env, cluster!),
+        sni: () => benchSni(env, cluster!),
         dns: () => benchDns(env, cluster!),
         convergence: () => benchConvergence(env, cluster!),
         scale: () => benchScale(env),

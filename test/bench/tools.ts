@@ -282,6 +282,46 @@ ${l.nodes.map((n, i) => `  server n${i + 1} ${n}:${l.nodePort} check inter 2s`).
   .join('')}`
 }
 
+/** A backend HAProxy picks by the server name of the ClientHello (the SNI section). */
+export interface HaproxySniRoute {
+  name: string
+  serverName: string
+  nodes: readonly string[]
+  nodePort: number
+}
+
+/**
+ * HAProxy routing TLS by SNI without terminating it, as its docs show for `mode tcp`: wait for the ClientHello
+ * (tcp-request inspect-delay; accept once req.ssl_hello_type is 1), then pick the backend by req.ssl_sni.
+ * https://docs.haproxy.org/2.8/configuration.html#7.3.5-req.ssl_sni
+ */
+export function haproxySniConfig(nbthread: number, bindPort: number, routes: HaproxySniRoute[]): string {
+  return `global
+  nbthread ${nbthread}
+  maxconn 4096
+
+defaults
+  mode tcp
+  timeout connect 5s
+  timeout client 60s
+  timeout server 60s
+
+frontend sni
+  bind 127.0.0.1:${bindPort}
+  tcp-request inspect-delay 5s
+  tcp-request content accept if { req.ssl_hello_type 1 }
+${routes.map((r) => `  use_backend ${r.name} if { req.ssl_sni -i ${r.serverName} }`).join('\n')}
+${routes
+  .map(
+    (r) => `
+backend ${r.name}
+  balance roundrobin
+${r.nodes.map((n, i) => `  server n${i + 1} ${n}:${r.nodePort} check inter 2s`).join('\n')}
+`,
+  )
+  .join('')}`
+}
+
 /** Starts HAProxy in the foreground with `config` and waits for its first frontend. */
 export async function startHaproxy(haproxy: string, dir: string, name: string, config: string, readyPort: number) {
   const file = join(dir, `${name}.cfg`)

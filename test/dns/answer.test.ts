@@ -232,6 +232,59 @@ describe('answerQuery: names and types', () => {
   })
 })
 
+describe('answerQuery: Ingress and route hosts (outside the zone, wildcards)', () => {
+  const hostZone = compileZone(
+    sampleRecords({
+      hosts: [
+        ['sonarr.kube.internal', ['192.168.1.20']],
+        ['radarr.home.example.com', ['127.77.0.5']],
+        ['*.apps.example.com', ['127.77.0.6']],
+        ['*.lab.kube.internal', ['127.77.0.7']],
+      ],
+      srv: [],
+    }),
+    {serial: 7},
+  )
+  const hostRows: Row[] = [
+    {
+      case: 'an Ingress host outside the zone answers A',
+      qname: 'Radarr.Home.Example.com',
+      qtype: T.A,
+      rcode: 'NOERROR',
+      answers: ['radarr.home.example.com 5 A 127.77.0.5'],
+    },
+    {case: 'another type of it: NODATA', qname: 'radarr.home.example.com', qtype: T.AAAA, rcode: 'NOERROR'},
+    {case: 'its parent is not known: REFUSED', qname: 'home.example.com', qtype: T.A, rcode: 'REFUSED', aa: false},
+    {case: 'a name below it: REFUSED', qname: 'x.radarr.home.example.com', qtype: T.A, rcode: 'REFUSED', aa: false},
+    {
+      case: 'a wildcard host covers one label',
+      qname: 'grafana.apps.example.com',
+      qtype: T.A,
+      rcode: 'NOERROR',
+      answers: ['grafana.apps.example.com 5 A 127.77.0.6'],
+    },
+    {case: 'but not two', qname: 'a.b.apps.example.com', qtype: T.A, rcode: 'REFUSED', aa: false},
+    {case: 'nor its own domain', qname: 'apps.example.com', qtype: T.A, rcode: 'REFUSED', aa: false},
+    {
+      case: 'a wildcard inside the zone answers too',
+      qname: 'x.lab.kube.internal',
+      qtype: T.A,
+      rcode: 'NOERROR',
+      answers: ['x.lab.kube.internal 5 A 127.77.0.7'],
+    },
+    {case: 'anything else outside stays REFUSED', qname: 'example.com', qtype: T.A, rcode: 'REFUSED', aa: false},
+  ]
+  it.each(hostRows)('$case', (row) => {
+    const reply = answerQuery(hostZone, buildQuery(row.qname, row.qtype), 'udp')
+    expect(summarize(reply!)).toEqual({
+      rcode: row.rcode,
+      aa: row.aa ?? true,
+      answers: row.answers ?? [],
+      authority: row.authority ?? [],
+    })
+  })
+})
+
 /** Every flag bit a query can carry (genreport's `opcodeflg` probe sets them all). */
 const EVERY_FLAG = FLAG.AA | FLAG.TC | FLAG.RD | FLAG.RA | FLAG.Z | FLAG.AD | FLAG.CD
 
@@ -536,12 +589,12 @@ describe('answerQuery: malformed messages', () => {
 })
 
 describe('compileZone', () => {
-  it('skips bad addresses and names outside the zone, and says so', () => {
+  it('skips bad addresses and invalid names, and says so (names outside the zone are Ingress hosts now)', () => {
     const compiled = compileZone(
       sampleRecords({
         hosts: [
           ['ok.kube.internal', ['10.0.0.1', '10.0.0.1', '300.1.1.1', 'fd00::1', 'fd00:::1', '::ffff:10.0.0.2']],
-          ['other.example.com', ['10.0.0.3']],
+          ['a..b.kube.internal', ['10.0.0.3']],
         ],
         srv: [['_x._tcp.ok.kube.internal', [{priority: 0, weight: 0, port: 70000, target: 'ok.kube.internal'}]]],
       }),
@@ -550,7 +603,7 @@ describe('compileZone', () => {
     expect(compiled.problems).toEqual([
       'skipped address "300.1.1.1" of ok.kube.internal: not an IPv4 address',
       'skipped address "fd00:::1" of ok.kube.internal: not an IPv6 address',
-      'skipped host "other.example.com": not a valid name in kube.internal',
+      'skipped host "a..b.kube.internal": not a valid name in kube.internal',
       'skipped SRV record of _x._tcp.ok.kube.internal → ok.kube.internal:70000: invalid target or number',
     ])
     const ask = (name: string, type: number) => summarize(answerQuery(compiled, buildQuery(name, type), 'udp')!)

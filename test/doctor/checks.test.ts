@@ -19,6 +19,9 @@ import {
   buildDoctorReport,
   checkCluster,
   formatDoctorReport,
+  HOSTS_CHECKED,
+  hostsResult,
+  hostsToCheck,
   nodeProbes,
   pickProbeName,
   serviceResult,
@@ -184,6 +187,55 @@ describe('checkResponder', () => {
 
   it('skip: no mapped Service', async () => {
     expect((await checkResponder(undefined, options())).result.status).toBe('skip')
+  })
+})
+
+describe('hosts (Ingress and route hosts)', () => {
+  it('looks up exact hosts that have a Service, at most HOSTS_CHECKED', () => {
+    const host = (name: string, service = true) => ({
+      host: name,
+      source: {kind: 'Ingress' as const, namespace: 'media', name: 'web'},
+      tls: false,
+      ...(service ? {service: {namespace: 'kube-system', name: 'traefik'}} : {}),
+      targets: [],
+      warnings: [],
+    })
+    const plan = {
+      domain: 'kube.internal',
+      nodes: [],
+      services: [],
+      warnings: [],
+      hosts: [
+        host('a.example.com'),
+        host('*.apps.example.com'),
+        host('lost.example.com', false),
+        host('b.example.com'),
+      ],
+    }
+    expect(hostsToCheck(plan)).toEqual(['a.example.com', 'b.example.com'])
+    const many = {...plan, hosts: Array.from({length: HOSTS_CHECKED + 3}, (_, i) => host(`h${i}.example.com`))}
+    expect(hostsToCheck(many)).toHaveLength(HOSTS_CHECKED)
+  })
+
+  it('ok when the OS resolver agrees with serve for every host; else a warning naming the others', () => {
+    const ok = {name: 'os-resolver' as const, status: 'ok' as const, detail: ''}
+    const failed = {name: 'os-resolver' as const, status: 'fail' as const, detail: ''}
+    expect(hostsResult([{host: 'a.example.com', result: ok}])).toEqual({
+      name: 'hosts',
+      status: 'ok',
+      detail: 'the OS resolver gives 1 Ingress/route host as serve answers them',
+    })
+    expect(
+      hostsResult([
+        {host: 'a.example.com', result: ok},
+        {host: 'b.example.com', result: failed},
+      ]),
+    ).toEqual({
+      name: 'hosts',
+      status: 'warn',
+      detail: 'not routed to serve yet: b.example.com',
+      fix: "run serve with --hosts-file, or send their domains to serve's responder in your resolver (dns-setup routes only --domain)",
+    })
   })
 })
 

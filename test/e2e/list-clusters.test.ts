@@ -44,7 +44,7 @@ describe('list with several contexts', () => {
     })
     expect(run.code, run.stderr).toBe(0)
     const report = JSON.parse(run.stdout) as Report
-    expect(Object.keys(report)).toEqual(['apiVersion', 'kind', 'domain', 'clusters', 'services', 'warnings'])
+    expect(Object.keys(report)).toEqual(['apiVersion', 'kind', 'domain', 'clusters', 'services', 'hosts', 'warnings'])
     expect(report.clusters.map((c) => [c.name, c.context, c.nodes.length])).toEqual([
       ['home', 'home', 3],
       ['kind-test', 'kind-test', 3],

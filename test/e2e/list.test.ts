@@ -68,6 +68,7 @@ describe('kubectl expose-lb list', () => {
       'nodes',
       'loadBalancer',
       'services',
+      'hosts',
       'warnings',
     ])
     expect(report).toMatchObject({

@@ -3,6 +3,7 @@ import {describe, expect, it} from 'vitest'
 import {parse} from 'yaml'
 import {
   DETECTION_RULES,
+  INGRESS_RULES,
   MINIMAL_CLUSTER_ROLE,
   PENDING_RULES,
   REQUIRED_RULES,
@@ -10,12 +11,12 @@ import {
 } from '../../src/kube/rbac.js'
 
 describe('the minimal ClusterRole', () => {
-  it('is valid YAML holding the required, the detection, the pending-diagnosis and the API-server path rules', () => {
+  it('is valid YAML holding the required, the detection, the pending-diagnosis, the API-server path and the Ingress rules', () => {
     expect(parse(MINIMAL_CLUSTER_ROLE)).toEqual({
       apiVersion: 'rbac.authorization.k8s.io/v1',
       kind: 'ClusterRole',
       metadata: {name: 'expose-lb-reader'},
-      rules: [...REQUIRED_RULES, ...DETECTION_RULES, ...PENDING_RULES, ...TUNNEL_RULES],
+      rules: [...REQUIRED_RULES, ...DETECTION_RULES, ...PENDING_RULES, ...TUNNEL_RULES, ...INGRESS_RULES],
     })
   })
 

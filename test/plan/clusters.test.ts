@@ -124,4 +124,31 @@ describe('mergeClusterPlans', () => {
     expect(x.names).not.toContain('radarr.media.home.kube.internal')
     expect(result.services.find((s) => s.name === 'radarr')?.names).toContain('radarr.media.home.kube.internal')
   })
+
+  it('keeps each Ingress host with its cluster, and gives a host two clusters hold to neither', () => {
+    const host = (name: string) => ({
+      host: name,
+      source: {kind: 'Ingress' as const, namespace: 'media', name: 'radarr'},
+      tls: true,
+      service: {namespace: 'kube-system', name: 'traefik'},
+      targets: [],
+      warnings: [],
+    })
+    const withHosts = (p: ReturnType<typeof plan>, names: string[]) => ({...p, hosts: names.map(host)})
+    const result = mergeClusterPlans(
+      [
+        {label: 'home', plan: withHosts(plan('home-1', [radarr]), ['radarr.example.com', 'shared.example.com'])},
+        {
+          label: 'test',
+          plan: withHosts(plan('test-1', [radarrTest]), ['radarr-test.example.com', 'shared.example.com']),
+        },
+      ],
+      domain,
+    )
+    expect(result.hosts?.map((h) => [h.cluster, h.host])).toEqual([
+      ['home', 'radarr.example.com'],
+      ['test', 'radarr-test.example.com'],
+    ])
+    expect(result.warnings).toContain('host shared.example.com is in clusters home and test: none of them gets it')
+  })
 })

@@ -82,6 +82,12 @@ describe('renderHostsBlock', () => {
     expect(renderHostsBlock(hostsOf(hosts), OWNER)).toEqual(block)
   })
 
+  it('writes exact Ingress hosts and leaves wildcard ones out (a hosts file matches names exactly)', () => {
+    const hosts = hostsOf({'radarr.home.example.com': ['127.77.0.5'], '*.apps.example.com': ['127.77.0.5']})
+    expect(renderHostsBlock(hosts, OWNER)).toEqual(blockOf('127.77.0.5 radarr.home.example.com'))
+    expect(unwritableHostEntries(hosts)).toEqual(['"*.apps.example.com"'])
+  })
+
   it('names what it leaves out', () => {
     expect(unwritableHostEntries(hostsOf({'a b': ['1.1.1.1'], ok: ['1.1.1.1', 'x y']}))).toEqual([
       '"a b"',

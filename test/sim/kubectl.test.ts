@@ -79,6 +79,27 @@ describe('real kubectl against the simulator', () => {
     ])
   })
 
+  it('get ingress -A prints class, hosts and ports, and Gateway API kinds are served once used', async () => {
+    const ingress = readFileSync(join(import.meta.dirname, '../fixtures/ingress/serve-cluster.yaml'), 'utf8')
+    const sim = await start({objects: loadObjectsFromYaml(`${HOMELAB_YAML}\n---\n${ingress}`)})
+    const {code, stdout} = await kubectl(sim.kubeconfig(), ['get', 'ingress', '-A'])
+    expect(code).toBe(0)
+    const rows = stdout
+      .trim()
+      .split('\n')
+      .map((l) => l.trim().split(/\s+/))
+    expect(rows.map((r) => r.slice(0, 4))).toEqual([
+      ['NAMESPACE', 'NAME', 'CLASS', 'HOSTS'],
+      ['media', 'radarr', 'traefik', 'radarr.home.example.com'],
+    ])
+    expect(rows[1]!.slice(4, 6)).toEqual(['80,', '443'])
+    const routes = await kubectl(sim.kubeconfig(), ['get', 'httproutes,tlsroutes', '-A', '-o', 'name'])
+    expect(routes.stdout.trim().split('\n')).toEqual([
+      'httproute.gateway.networking.k8s.io/apps',
+      'tlsroute.gateway.networking.k8s.io/vault',
+    ])
+  })
+
   it('get svc -n media -o json prints a parseable list', async () => {
     const sim = await start()
     const {code, stdout} = await kubectl(sim.kubeconfig(), ['get', 'svc', '-n', 'media', '-o', 'json'])
