@@ -1,5 +1,6 @@
 import {Command, Flags} from '@oclif/core'
-import {resolve} from 'node:path'
+import {isAbsolute, resolve} from 'node:path'
+import {isSea} from 'node:sea'
 import {ExposeLbError} from '../../errors.js'
 import {createLogger} from '../../log.js'
 import {DEFAULT_HOSTS_FILE} from '../../serve/hosts-file.js'
@@ -86,8 +87,11 @@ Running it again replaces the service. --dry-run prints the files and commands i
       log: (line: string) => log.info(line),
     }
     // The executable as kubectl ran it: krew's link survives an upgrade of the plugin, the versioned path would not.
-    const node = process.execPath
-    const script = resolve(process.argv[1] ?? '')
+    // The single executable is Node and the plugin in one file (src/sea.ts); kubectl starts it by its full path,
+    // which process.argv0 keeps (execPath is the link's target).
+    const single = isSea()
+    const node = single && isAbsolute(process.argv0) ? process.argv0 : process.execPath
+    const script = single ? undefined : resolve(process.argv[1] ?? '')
     const binding = {
       listen: flags.listen,
       dnsPort: flags['dns-port'] ?? DEFAULT_DNS_PORT,
