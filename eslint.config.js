@@ -43,6 +43,7 @@ export default tseslint.config(
       'src/service/definitions.ts',
       'src/dashboard/state.ts',
       'src/serve/hosts-block.ts',
+      'src/serve/lo-alias-plan.ts',
       'src/doctor/report.ts',
       'src/dashboard/not-found.ts',
       'src/servemap/**/*.ts',

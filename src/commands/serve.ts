@@ -3,6 +3,7 @@ import {ExposeLbError} from '../errors.js'
 import {createLogger} from '../log.js'
 import {DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_MAX_CONNECTIONS} from '../proxy/socket.js'
 import {parseIpRange, type AddressRange} from '../servemap/addresses.js'
+import {chooseIpRange, DEFAULT_IP_RANGE} from '../serve/lo-alias-plan.js'
 import {isLoopback} from '../net/address.js'
 import {advertiseFlag, clusterFlags, domainFlag, ipFlag, planFlags} from './flags.js'
 
@@ -11,8 +12,6 @@ export const DEFAULT_DNS_PORT = 53
 export const DEFAULT_HTTP_PORT = 80
 const DEMO_DNS_PORT = 5353
 const DEMO_HTTP_PORT = 8080
-/** On macOS only 127.0.0.1 answers among the loopback addresses, so per-service addresses are off there. */
-const DEFAULT_IP_RANGE = process.platform === 'darwin' ? 'none' : '127.77.0.0/16'
 
 export default class Serve extends Command {
   static override summary =
@@ -47,8 +46,7 @@ With --demo it runs against a built-in simulated homelab (three loopback nodes),
       max: 65535,
     }),
     'ip-range': Flags.string({
-      description: 'Loopback block for per-service addresses, or none',
-      default: DEFAULT_IP_RANGE,
+      description: `Loopback block for per-service addresses, or none [default: ${DEFAULT_IP_RANGE}; on macOS as root (lo0 aliases), else none]`,
     }),
     demo: Flags.boolean({description: 'Serve a built-in simulated homelab instead of a cluster'}),
     'hosts-file': Flags.string({
@@ -81,8 +79,9 @@ With --demo it runs against a built-in simulated homelab (three loopback nodes),
 
   async run(): Promise<void> {
     const {flags} = await this.parse(Serve)
-    const {domain, range, advertise} = await checkServeFlags(flags)
+    const {domain, range, advertise, loopbackAliases, note} = await checkServeFlags(flags)
     const logger = createLogger({format: flags['log-format'], verbosity: flags.verbose})
+    if (note) logger.info(note)
     if (!isLoopback(flags.listen)) {
       logger.warn(
         `--listen ${flags.listen} is not a loopback address: anyone on that network reaches the cluster's Services through it`,
@@ -98,6 +97,7 @@ With --demo it runs against a built-in simulated homelab (three loopback nodes),
       dnsPort: flags['dns-port'] ?? (flags.demo ? DEMO_DNS_PORT : DEFAULT_DNS_PORT),
       httpPort: flags['http-port'] ?? (flags.demo ? DEMO_HTTP_PORT : DEFAULT_HTTP_PORT),
       range,
+      loopbackAliases,
       kubeconfig: flags.kubeconfig,
       context: flags.context,
       namespace: flags.namespace,
@@ -114,16 +114,38 @@ With --demo it runs against a built-in simulated homelab (three loopback nodes),
   }
 }
 
-/** serve's flags checked as serve checks them at start (service install checks them before writing a unit). */
-export async function checkServeFlags(flags: {
+/**
+ * serve's flags checked as serve checks them at start (service install checks them before writing a unit). The
+ * per-service addresses depend on the platform and privilege too (src/serve/lo-alias-plan.ts).
+ */
+export async function checkServeFlags(
+  flags: {
+    domain: string
+    'ip-range'?: string | undefined
+    listen: string
+    advertise?: string | undefined
+  },
+  platform: NodeJS.Platform = process.platform,
+  privileged = process.getuid?.() === 0,
+): Promise<{
   domain: string
-  'ip-range': string
-  listen: string
-  advertise?: string | undefined
-}): Promise<{domain: string; range: AddressRange | undefined; advertise: string | undefined}> {
+  range: AddressRange | undefined
+  advertise: string | undefined
+  loopbackAliases: boolean
+  note?: string
+}> {
   const domain = await domainFlag(flags.domain)
-  const range = parseIpRange(flags['ip-range'])
+  const choice = chooseIpRange({flag: flags['ip-range'], platform, privileged})
+  if ('error' in choice) throw new ExposeLbError('usage', choice.error)
+  const range = parseIpRange(choice.ipRange)
   if (range && 'error' in range) throw new ExposeLbError('usage', range.error)
   ipFlag('listen', flags.listen)
-  return {domain, range, advertise: advertiseFlag(flags.listen, flags.advertise)}
+  const advertise = advertiseFlag(flags.listen, flags.advertise)
+  return {
+    domain,
+    range,
+    advertise,
+    loopbackAliases: choice.loopbackAliases,
+    ...(choice.note ? {note: choice.note} : {}),
+  }
 }

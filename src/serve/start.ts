@@ -1,6 +1,7 @@
 // `serve` as one call: the hosts file, the demo cluster, the watch and the runtime wired together, started, and
 // stopped on a stop signal (STOP_SIGNALS). The command parses flags into ServeSettings and calls
 // serveUntilSignal(); it alone ends the process. Heavy modules (client-node, the simulator) load here, lazily, so `--help` stays fast.
+import type {Runner} from '../dnssetup/apply.js'
 import type {Logger} from '../log.js'
 import type {AddressType} from '../plan/types.js'
 import type {AddressRange} from '../servemap/addresses.js'
@@ -17,6 +18,11 @@ export interface ServeSettings {
   httpPort: number
   /** Per-service addresses, or undefined for --ip-range none. */
   range: AddressRange | undefined
+  /**
+   * macOS with privilege: give lo0 an alias for each per-service address while serve runs (lo-aliases.ts): true runs
+   * ifconfig and records in /var/run; tests pass their own runner and record file.
+   */
+  loopbackAliases?: boolean | {runner: Runner; recordFile: string}
   kubeconfig?: string
   context?: string
   namespace?: string
@@ -51,6 +57,11 @@ export async function serveUntilSignal(settings: ServeSettings): Promise<string>
   const hosts = settings.hostsFile ? new HostsFile(settings.hostsFile, {log: (line) => log.info(line)}) : undefined
   await hosts?.start() // fails fast when the file cannot be written, and clears a block a crash left behind
   process.on('exit', () => hosts?.removeSync())
+  // Before anything binds: aliases a crashed serve recorded are removed first. Removed again at the end (an alias
+  // outlives the process; after a crash the record tells the next start).
+  const aliases = settings.loopbackAliases
+    ? await startLoopbackAliases(settings.log, settings.loopbackAliases === true ? {} : settings.loopbackAliases)
+    : undefined
 
   // The simulator (and its YAML parser) loads only for --demo.
   const demo = settings.demo ? await (await import('../sim/demo.js')).startDemo() : undefined
@@ -83,12 +94,20 @@ export async function serveUntilSignal(settings: ServeSettings): Promise<string>
     maxConnections: settings.maxConnections,
     idleTimeoutMs: settings.idleTimeoutMs,
     hostCheck: settings.hostCheck,
-    onApply: hosts ? (build) => hosts.update(build.map.dns.hosts) : undefined,
+    onApply:
+      hosts || aliases
+        ? async (build) => {
+            // Runs before the listeners bind, so a new Service's address is on lo0 by then.
+            await aliases?.update(build.map.listeners.map((l) => l.address))
+            await hosts?.update(build.map.dns.hosts)
+          }
+        : undefined,
   })
   try {
     await runtime.start()
   } catch (error) {
     await demo?.close()
+    await aliases?.close()
     throw error
   }
   // Listen for the stop signals before announcing "serving": whoever waits for that line (a supervisor, a test) may
@@ -107,9 +126,21 @@ export async function serveUntilSignal(settings: ServeSettings): Promise<string>
   const signal = await stopped
   log.info(`${signal}: stopping; open connections get up to ${STOP_GRACE_MS / 1000} s`)
   await runtime.stop(STOP_GRACE_MS)
+  await aliases?.close()
   await hosts?.remove()
   await demo?.close()
   return signal
+}
+
+/** lo0 aliases through the same runner dns-setup uses (serve runs as root here, so no sudo). */
+async function startLoopbackAliases(log: Logger, options: {runner?: Runner; recordFile?: string}) {
+  const [{LoopbackAliases}, {spawnRunner}] = await Promise.all([
+    import('./lo-aliases.js'),
+    import('../dnssetup/apply.js'),
+  ])
+  const aliases = new LoopbackAliases({runner: options.runner ?? spawnRunner, recordFile: options.recordFile, log})
+  await aliases.start()
+  return aliases
 }
 
 /** The lines `serve --demo` prints so a first-time user can try every kind of name at once. */

@@ -44,7 +44,9 @@ Running it again replaces the service. --dry-run prints the files and commands i
   async run(): Promise<void> {
     const {flags, metadata} = await this.parse(ServiceInstall)
     const log = createLogger({verbosity: flags.verbose})
-    const {domain} = await checkServeFlags(flags)
+    // Checked as a privileged serve would: on macOS a LaunchDaemon runs serve as root, and serve itself reports an
+    // --ip-range it cannot alias when it starts (in the service's log).
+    const {domain} = await checkServeFlags(flags, process.platform, true)
     const service = await import('../../service/apply.js')
     service.refuseSudo()
     const root = process.getuid?.() === 0
