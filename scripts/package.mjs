@@ -231,7 +231,8 @@ function archiveNameOf(target, version) {
 
 /**
  * The single executables of `targets`, each {target, bytes}. The CommonJS script and its blob are made once; an
- * executable is cached under the hash of the script, the Node release and the pinned Node build.
+ * executable is cached under the hash of what it is made from: the script, scripts/sea.mjs (the Node release and
+ * the blob's settings), the pinned Node build and postject's version.
  */
 async function buildExecutables(targets, pkg, cache) {
   if (targets.length === 0) return []
@@ -242,9 +243,8 @@ async function buildExecutables(targets, pkg, cache) {
     const scriptHash = sha256(readFileSync(script))
     let blob
     const executables = []
+    const recipe = sha256(readFileSync(join(ROOT, 'scripts/sea.mjs')))
     for (const target of targets) {
-      // What the executable is made from, and how (scripts/sea.mjs itself: its blob settings are in the bytes).
-      const recipe = sha256(readFileSync(join(ROOT, 'scripts/sea.mjs')))
       const key = sha256(`${scriptHash} ${recipe} ${SEA_PLATFORMS[target].sha256} postject@${POSTJECT_VERSION}`)
       const path = join(CACHE_DIR, `exe-${target}.${key}`)
       let bytes
@@ -300,10 +300,11 @@ function cached(key, family, make) {
   const bytes = make()
   mkdirSync(CACHE_DIR, {recursive: true})
   for (const old of readdirSync(CACHE_DIR)) {
-    if (old.startsWith(`${family}.`)) rmSync(join(CACHE_DIR, old), {force: true})
+    if (old.startsWith(`${family}.`) && !old.endsWith('.partial')) rmSync(join(CACHE_DIR, old), {force: true})
   }
-  writeFileSync(`${path}.partial`, bytes)
-  renameSync(`${path}.partial`, path)
+  // Written beside it and renamed: another packaging run (a test, a bench) may read the cache at the same time.
+  writeFileSync(`${path}.${process.pid}.partial`, bytes)
+  renameSync(`${path}.${process.pid}.partial`, path)
   return bytes
 }
 

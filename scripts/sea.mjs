@@ -107,8 +107,12 @@ export function fetchNode(platform) {
       const wanted = [`package/${pin.binary}`, ...(pin.binary === 'bin/node' ? ['package/LICENSE'] : [])]
       const untar = spawnSync('tar', ['-xzf', tarball, '-C', tmp, ...wanted], {encoding: 'utf8'})
       if (untar.status !== 0) throw new SeaError(`cannot unpack ${spec}: ${untar.stderr.trim()}`)
-      rmSync(dir, {recursive: true, force: true})
-      renameSync(join(tmp, 'package'), dir)
+      try {
+        renameSync(join(tmp, 'package'), dir)
+      } catch (error) {
+        // A packaging run at the same time may have moved its copy in first; either copy will do.
+        if (!existsSync(binary)) throw error
+      }
     } finally {
       rmSync(tmp, {recursive: true, force: true})
     }

@@ -345,16 +345,15 @@ describe('the release written by scripts/package.mjs', () => {
     expect(entries.filter((entry) => !allowed.test(entry))).toEqual([])
   })
 
-  it('is reproducible: packaging the same build again, without the cache, gives the same bytes', () => {
-    // The Node program and the Windows executable (the smallest); the others go through the same steps.
+  it('is reproducible: packaging the same build again gives the same bytes', () => {
+    // The Node.js program only: an executable is a second 100 MB build, which this file keeps to one per run. What
+    // made executables differ between builds (the blob naming its script by a temporary path) is checked above.
     const again = join(tmp, 'again')
-    const args = ['scripts/package.mjs', '--no-build', '--no-cache', '--only', 'node,win-x64', '--out-dir', again]
-    const result = run(process.execPath, args, {cwd: ROOT, timeout: 300_000})
+    const args = ['scripts/package.mjs', '--no-build', '--no-cache', '--only', 'node', '--out-dir', again]
+    const result = run(process.execPath, args, {cwd: ROOT})
     expect(result.status, describeRun(result)).toBe(0)
     expect(sha256Of(join(again, ARCHIVE_NAME))).toBe(sha256Of(ARCHIVE))
-    const windows = basename(executableArchive('windows', 'amd64'))
-    expect(sha256Of(join(again, windows))).toBe(sha256Of(executableArchive('windows', 'amd64')))
-  }, 300_000)
+  })
 })
 
 const INSTALLS = [
