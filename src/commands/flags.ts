@@ -38,6 +38,26 @@ export const clusterFlags = {
   }),
 }
 
+/** `list` and `serve` take several contexts: these replace clusterFlags' single --context. */
+export const contextsFlags = {
+  context: Flags.string({
+    description: 'Kubeconfig context to use (default: the current context); repeat it for several clusters',
+    multiple: true,
+    helpGroup: 'CLUSTER',
+  }),
+  'all-contexts': Flags.boolean({
+    description: 'Every context of the kubeconfig, each as its own cluster',
+    exclusive: ['context'],
+    helpGroup: 'CLUSTER',
+  }),
+  'cluster-name': Flags.string({
+    description:
+      "With several contexts: the DNS label of a context's names, CONTEXT=LABEL (default: the context name made a label)",
+    multiple: true,
+    helpGroup: 'CLUSTER',
+  }),
+}
+
 /** Flags that shape the plan (names and targets); shared by `list` and `serve`. */
 export const planFlags = {
   domain: Flags.string({

@@ -1,11 +1,15 @@
-import {Command, Flags} from '@oclif/core'
+import {Command, Flags, type Interfaces} from '@oclif/core'
 import {stringify} from 'yaml'
 import {detectLoadBalancers} from '../detect/detect.js'
+import {ExposeLbError, firstLine} from '../errors.js'
 import {createLogger} from '../log.js'
+import {clusterLabels, mergeClusterPlans} from '../plan/clusters.js'
+import {combineReports, type ClusterResult} from '../output/clusters.js'
+import {escapeControls} from '../terminal.js'
 import {buildPlan} from '../plan/plan.js'
 import {buildReport} from '../output/report.js'
 import {formatServiceTable, formatSummary} from '../output/table.js'
-import {clusterFlags, domainFlag, planFlags} from './flags.js'
+import {clusterFlags, contextsFlags, domainFlag, planFlags} from './flags.js'
 
 export default class List extends Command {
   static override summary =
@@ -18,9 +22,11 @@ Data goes to stdout; warnings go to stderr.`
     '<%= config.bin %> list',
     '<%= config.bin %> list -n media -o wide',
     '<%= config.bin %> --context homelab list -o json',
+    '<%= config.bin %> list --context home --context kind-test',
   ]
   static override flags = {
     ...clusterFlags,
+    ...contextsFlags,
     ...planFlags,
     output: Flags.option({
       char: 'o',
@@ -34,8 +40,16 @@ Data goes to stdout; warnings go to stderr.`
   async run(): Promise<void> {
     const {flags} = await this.parse(List)
     const domain = await domainFlag(flags.domain)
-    const {openCluster, readSnapshot} = await import('../kube/session.js')
-    const api = openCluster({kubeconfig: flags.kubeconfig, context: flags.context})
+    const {openCluster, readSnapshot, kubeconfigContexts} = await import('../kube/session.js')
+    const contexts = flags['all-contexts'] ? kubeconfigContexts({kubeconfig: flags.kubeconfig}) : (flags.context ?? [])
+    if (contexts.length > 1) return this.several(contexts, flags, domain)
+    if (flags['cluster-name']?.length) {
+      throw new ExposeLbError(
+        'usage',
+        '--cluster-name applies to several contexts: add --context twice or more, or --all-contexts',
+      )
+    }
+    const api = openCluster({kubeconfig: flags.kubeconfig, context: contexts[0]})
     const snapshot = await readSnapshot(api, {namespace: flags.namespace, selector: flags.selector})
     const plan = buildPlan(snapshot, {domain, addressType: flags['address-type']})
     const detection = detectLoadBalancers(snapshot)
@@ -48,13 +62,84 @@ Data goes to stdout; warnings go to stderr.`
       if (headers) this.log(`${formatSummary(report)}\n`)
       if (report.services.length > 0) this.log(formatServiceTable(report, {wide: flags.output === 'wide', headers}))
     }
-    if (report.services.length === 0) {
-      const where = flags.namespace ? ` in namespace ${flags.namespace}` : ''
-      const matching = flags.selector ? ` matching ${flags.selector}` : ''
-      process.stderr.write(`No Services found${where}${matching}.\n`)
-    }
+    this.noServices(report.services.length, flags)
     const log = createLogger({verbosity: flags.verbose})
     for (const w of report.warnings) log.warn(w)
     for (const s of report.services) for (const w of s.warnings) log.warn(`${s.namespace}/${s.name}: ${w}`)
   }
+
+  /** Several clusters: each read on its own (one that fails never stops the others), one plan, one report. */
+  private async several(contexts: string[], flags: ListFlags, domain: string): Promise<void> {
+    const labelled = clusterLabels(contexts, flags['cluster-name'] ?? [])
+    if ('error' in labelled) throw new ExposeLbError('usage', labelled.error)
+    const {openCluster, readSnapshot} = await import('../kube/session.js')
+    const planOptions = {domain, addressType: flags['address-type']}
+    const reads = await Promise.all(
+      contexts.map(async (context) => {
+        const label = labelled.labels.get(context) ?? context
+        try {
+          const api = openCluster({kubeconfig: flags.kubeconfig, context})
+          const snapshot = await readSnapshot(api, {namespace: flags.namespace, selector: flags.selector})
+          return {label, context, api, snapshot, plan: buildPlan(snapshot, planOptions)}
+        } catch (error) {
+          return {label, context, error}
+        }
+      }),
+    )
+    const merged = mergeClusterPlans(
+      reads.flatMap((r) => (r.plan ? [{label: r.label, plan: r.plan}] : [])),
+      domain,
+    )
+    const results: ClusterResult[] = reads.map((r) => {
+      if (!r.plan || !r.api || !r.snapshot)
+        return {label: r.label, context: r.context, server: '', error: firstLine(r.error)}
+      const plan = {...r.plan, services: merged.services.filter((s) => s.cluster === r.label)}
+      return {
+        label: r.label,
+        report: buildReport({
+          context: r.api.context,
+          server: r.api.server,
+          plan,
+          detection: detectLoadBalancers(r.snapshot),
+        }),
+      }
+    })
+    const report = combineReports(domain, results, merged.warnings)
+
+    if (flags.output === 'json') this.log(JSON.stringify(report, null, 2))
+    else if (flags.output === 'yaml') this.log(stringify(report, {lineWidth: 0}).trimEnd())
+    else {
+      const headers = !flags['no-headers']
+      if (headers) {
+        for (const r of results) {
+          const summary = 'report' in r ? formatSummary(r.report) : `CONTEXT: ${r.context}   ERROR: ${r.error}`
+          this.log(`${escapeControls(`CLUSTER: ${r.label}`)}\n${summary}\n`)
+        }
+      }
+      if (report.services.length > 0) this.log(formatServiceTable(report, {wide: flags.output === 'wide', headers}))
+    }
+    this.noServices(report.services.length, flags)
+    const log = createLogger({verbosity: flags.verbose})
+    for (const c of report.clusters) for (const w of c.warnings) log.warn(`${c.name}: ${w}`)
+    for (const w of report.warnings) log.warn(w)
+    for (const s of report.services) for (const w of s.warnings) log.warn(`${s.cluster}/${s.namespace}/${s.name}: ${w}`)
+    const failed = reads.filter((r) => !r.plan)
+    for (const r of failed.slice(1)) log.warn(`context "${r.context}": ${firstLine(r.error)}`)
+    const first = failed[0]
+    if (first) {
+      const code = first.error instanceof ExposeLbError ? first.error.code : 'internal'
+      throw new ExposeLbError(code, `context "${first.context}": ${firstLine(first.error)}`, undefined, {
+        cause: first.error,
+      })
+    }
+  }
+
+  private noServices(count: number, flags: {namespace?: string; selector?: string}): void {
+    if (count > 0) return
+    const where = flags.namespace ? ` in namespace ${flags.namespace}` : ''
+    const matching = flags.selector ? ` matching ${flags.selector}` : ''
+    process.stderr.write(`No Services found${where}${matching}.\n`)
+  }
 }
+
+type ListFlags = Interfaces.InferredFlags<typeof List.flags>

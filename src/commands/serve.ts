@@ -5,7 +5,7 @@ import {DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_MAX_CONNECTIONS} from '../proxy/socket.
 import {parseIpRange, type AddressRange} from '../servemap/addresses.js'
 import {chooseIpRange, DEFAULT_IP_RANGE} from '../serve/lo-alias-plan.js'
 import {isLoopback} from '../net/address.js'
-import {advertiseFlag, clusterFlags, domainFlag, ipFlag, planFlags} from './flags.js'
+import {advertiseFlag, clusterFlags, contextsFlags, domainFlag, ipFlag, planFlags} from './flags.js'
 
 /** serve's ports without --demo (service install decides from them whether serve needs privilege). */
 export const DEFAULT_DNS_PORT = 53
@@ -26,9 +26,11 @@ With --demo it runs against a built-in simulated homelab (three loopback nodes),
     '<%= config.bin %> serve --demo',
     'sudo <%= config.bin %> serve',
     '<%= config.bin %> serve --dns-port 5353 --http-port 8080 --context homelab',
+    '<%= config.bin %> serve --context home --context kind-test   # <svc>.<ns>.<cluster>.kube.internal',
   ]
   static override flags = {
     ...clusterFlags,
+    ...contextsFlags,
     ...planFlags,
     listen: Flags.string({description: 'Address for the DNS responder and the HTTP router', default: '127.0.0.1'}),
     advertise: Flags.string({
@@ -99,7 +101,9 @@ With --demo it runs against a built-in simulated homelab (three loopback nodes),
       range,
       loopbackAliases,
       kubeconfig: flags.kubeconfig,
-      context: flags.context,
+      contexts: flags.context ?? [],
+      allContexts: flags['all-contexts'],
+      clusterNames: flags['cluster-name'] ?? [],
       namespace: flags.namespace,
       selector: flags.selector,
       demo: flags.demo,

@@ -100,14 +100,15 @@ function portOf(endpoint: string): number | undefined {
 export function dashboardState(
   build: ServeBuild | undefined,
   state: (target: ProbedTarget) => HealthState,
-  info: {domain: string; httpPort: number},
+  info: {domain: string; httpPort: number; notes?: string[]},
 ): RoutesDocument {
   const doc: RoutesDocument = {
     domain: info.domain,
     httpPort: info.httpPort,
     services: [],
     unmapped: [],
-    warnings: [...(build?.warnings ?? [])],
+    // What the source says of itself first (a cluster that is away), then the map's own warnings.
+    warnings: [...(info.notes ?? []), ...(build?.warnings ?? [])],
   }
   if (!build) return doc
   const grouped = new Map<string, ServeRow[]>()

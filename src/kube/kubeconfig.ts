@@ -27,6 +27,8 @@ export interface LoadedConfig {
   /** The context in use (`in-cluster` for a service account). */
   context: string
   server: string
+  /** Every context of the merged kubeconfig, in file order (`--all-contexts`). */
+  contexts: string[]
 }
 
 /**
@@ -122,7 +124,7 @@ export function loadKubeConfig(options: KubeConfigOptions = {}): LoadedConfig {
   ])
   const tokenFile = user && tokenFiles.get(user.name)
   if (user && tokenFile) Object.defineProperty(user, 'token', {get: tokenReader(tokenFile), enumerable: true})
-  return {kc: merged, context: want, server: cluster.server}
+  return {kc: merged, context: want, server: cluster.server, contexts: available}
 }
 
 /**
@@ -223,7 +225,7 @@ function inCluster(files: string[], env: NodeJS.ProcessEnv, options: KubeConfigO
   if (env.KUBERNETES_SERVICE_HOST && existsSync(root + SERVICE_ACCOUNT_TOKEN) && !options.context) {
     const kc = new KubeConfig()
     kc.loadFromCluster(root)
-    return {kc, context: 'in-cluster', server: kc.getCurrentCluster()?.server ?? ''}
+    return {kc, context: 'in-cluster', server: kc.getCurrentCluster()?.server ?? '', contexts: ['in-cluster']}
   }
   throw new ExposeLbError(
     'noKubeconfig',

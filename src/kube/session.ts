@@ -10,3 +10,8 @@ export function openCluster(options: KubeConfigOptions): ApiClient {
   const {kc, context, server} = loadKubeConfig(options)
   return new ApiClient(kc, context, server)
 }
+
+/** Every context of the kubeconfig (`--all-contexts`), in file order. */
+export function kubeconfigContexts(options: KubeConfigOptions): string[] {
+  return loadKubeConfig(options).contexts
+}

@@ -15,6 +15,8 @@ export interface ExposureReport {
     recommendation: {name: string; reason: string}
   }
   services: Array<{
+    /** Only in a several-cluster report (src/output/clusters.ts). */
+    cluster?: string
     namespace: string
     name: string
     type: ServiceType

@@ -54,10 +54,27 @@ export function formatSummary(report: ExposureReport): string {
     .join('\n')
 }
 
-/** The Services table, `wide` adding every name, the port modes and every target. */
-export function formatServiceTable(report: ExposureReport, options: {wide: boolean; headers: boolean}): string {
-  const header = ['NAMESPACE', 'NAME', 'TYPE', 'EXPOSURE', 'NAMES', 'PORTS', 'TARGETS']
+/**
+ * The Services table, `wide` adding every name, the port modes and every target; a CLUSTER column first when the
+ * Services come from several clusters.
+ */
+export function formatServiceTable(
+  report: Pick<ExposureReport, 'services'>,
+  options: {wide: boolean; headers: boolean},
+): string {
+  const clusters = report.services.some((s) => s.cluster !== undefined)
+  const header = [
+    ...(clusters ? ['CLUSTER'] : []),
+    'NAMESPACE',
+    'NAME',
+    'TYPE',
+    'EXPOSURE',
+    'NAMES',
+    'PORTS',
+    'TARGETS',
+  ]
   const rows = report.services.map((s) => [
+    ...(clusters ? [s.cluster ?? ''] : []),
     s.namespace,
     s.name,
     s.type,

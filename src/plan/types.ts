@@ -141,6 +141,8 @@ export interface PlannedPort {
 }
 
 export interface PlannedService {
+  /** The cluster's label when several clusters are served (src/plan/clusters.ts); absent for one cluster. */
+  cluster?: string
   namespace: string
   name: string
   type: ServiceType

@@ -2,6 +2,7 @@
 // connect to the first target that answers, splice two sockets, and read through pooled buffers. It also holds the
 // per-connection defaults, so that the forwarders, the listener set and the serve command read them from one place.
 // It imports no forwarder, so tcp.ts, host-splice.ts and node-pool.ts can all build on it without a circle.
+import dgram from 'node:dgram'
 import net from 'node:net'
 
 import {TimeoutError} from '../errors.js'
@@ -215,5 +216,26 @@ export function pipeOneWay(from: net.Socket, to: net.Socket): void {
   from.on('close', () => {
     // Both directions finished cleanly: let `to` flush and close on its own. Otherwise `from` was cut short.
     if (!to.destroyed && !(from.readableEnded && from.writableFinished)) to.destroy()
+  })
+}
+
+/**
+ * Whether `address:port` can be bound now: a listener (TCP) or socket (UDP) opened and closed at once. Serve asks
+ * before it takes back a per-service address another program held.
+ */
+export function canBind(address: string, port: number, protocol: 'TCP' | 'UDP'): Promise<boolean> {
+  return new Promise((resolve) => {
+    if (protocol === 'UDP') {
+      const socket = dgram.createSocket(address.includes(':') ? 'udp6' : 'udp4')
+      socket.once('error', () => {
+        socket.close()
+        resolve(false)
+      })
+      socket.bind(port, address, () => socket.close(() => resolve(true)))
+      return
+    }
+    const server = net.createServer()
+    server.once('error', () => resolve(false))
+    server.listen(port, address, () => server.close(() => resolve(true)))
   })
 }

@@ -6,7 +6,9 @@
 // backup made once per run is written the same way; where rename cannot work (Docker bind-mounts /etc/hosts) the
 // file is rewritten in place. A file this run created is deleted again when its block goes, unless someone else
 // changed it since. Lines outside the block are kept byte for byte: the file is read as latin1, so every byte maps
-// to one character and back.
+// to one character and back. Serves sharing one file each keep their own block (marked with their pid): a serve
+// removes its own block and those of serves no longer running, never a live one's; a lock file beside the hosts
+// file makes each read-change-write of one serve whole against the others'.
 import {
   accessSync,
   closeSync,
@@ -29,7 +31,14 @@ import {
 import {basename, dirname, join} from 'node:path'
 import {ExposeLbError} from '../errors.js'
 import {errnoCode} from '../net/errno.js'
-import {renderHostsBlock, replaceBlock, unwritableHostEntries} from './hosts-block.js'
+import {
+  instanceOwner,
+  ownerPid,
+  removeBlocks,
+  renderHostsBlock,
+  replaceBlock,
+  unwritableHostEntries,
+} from './hosts-block.js'
 
 /** Where serve writes by default. */
 export const DEFAULT_HOSTS_FILE = '/etc/hosts'
@@ -46,6 +55,10 @@ export interface HostsFileOptions {
   log?: (line: string) => void
   /** Stands in for fs.renameSync of the hosts file; tests make it fail as a bind-mounted /etc/hosts does (EBUSY). */
   rename?: (from: string, to: string) => void
+  /** The owner token of this serve's block; tests stand in for other processes. Default: this process's pid. */
+  owner?: string
+  /** How long a write waits for another serve's lock (ms). */
+  lockWaitMs?: number
 }
 
 /** rename(2) errors after which the file can only be rewritten in place: a bind mount (EBUSY) or another fs. */
@@ -63,6 +76,72 @@ function tempPath(target: string): string {
   return join(dirname(target), `.${basename(target)}.expose-lb.${process.pid}.${++tempSequence}.tmp`)
 }
 
+/** The process is running (a pid we may not signal is someone else's, and running). */
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (error) {
+    return errnoCode(error) !== 'ESRCH'
+  }
+}
+
+/** How long a write waits for another serve's lock by default before it gives up, and how often it looks again. */
+const LOCK_WAIT_MS = 3000
+const LOCK_POLL_MS = 5
+
+/** Sleeps without giving up the thread: the exit handler's removeSync() must take the lock synchronously too. */
+function sleepSync(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms)
+}
+
+/**
+ * Takes the lock file beside the hosts file (created exclusively, holding our pid) and returns its release. A lock
+ * whose holder is no longer running is taken over; a live holder is waited for up to `waitMs`.
+ */
+function acquireLock(target: string, shown: string, waitMs: number): () => void {
+  const lock = join(dirname(target), `.${basename(target)}.expose-lb.lock`)
+  const deadline = Date.now() + waitMs
+  for (;;) {
+    try {
+      const fd = openSync(lock, 'wx', 0o644)
+      try {
+        writeAll(fd, Buffer.from(`${process.pid}\n`))
+      } finally {
+        closeSync(fd)
+      }
+      return () => rmSync(lock, {force: true})
+    } catch (error) {
+      if (errnoCode(error) !== 'EEXIST') throw error
+    }
+    let text: string
+    try {
+      text = readFileSync(lock, 'latin1')
+    } catch (error) {
+      if (errnoCode(error) === 'ENOENT') continue // released in between: try again
+      throw error
+    }
+    const holder = Number.parseInt(text.trim() || 'NaN', 10)
+    // A holder that died (or a file cut short before its pid was written, older than a write takes): take it over.
+    if ((Number.isInteger(holder) && !processAlive(holder)) || (!Number.isInteger(holder) && lockAgeMs(lock) > 1000)) {
+      rmSync(lock, {force: true})
+      continue
+    }
+    if (Date.now() > deadline) {
+      throw new ExposeLbError(
+        'hostsFile',
+        `cannot update ${shown}: another kubectl-expose-lb (pid ${holder}) has held ${lock} for over ${waitMs / 1000} s — if that process is stuck, stop it or remove the lock file`,
+      )
+    }
+    sleepSync(LOCK_POLL_MS)
+  }
+}
+
+function lockAgeMs(lock: string): number {
+  const stats = statSync(lock, {throwIfNoEntry: false})
+  return stats ? Date.now() - stats.mtimeMs : 0
+}
+
 function isStaleTemp(target: string, file: string): boolean {
   const prefix = `.${basename(target)}.expose-lb.`
   if (!file.startsWith(prefix)) return false
@@ -71,12 +150,7 @@ function isStaleTemp(target: string, file: string): boolean {
   const pid = Number(match[1])
   // Our own pid: a crashed run that had it before us (pid 1 in a container, say); start() runs before any write.
   if (pid === process.pid) return true
-  try {
-    process.kill(pid, 0)
-    return false // alive: another serve's write in flight
-  } catch (error) {
-    return errnoCode(error) === 'ESRCH'
-  }
+  return !processAlive(pid) // alive: another serve's write in flight
 }
 
 /**
@@ -97,6 +171,8 @@ export class HostsFile {
   private warnedEntries = new Set<string>()
   private readonly log: (line: string) => void
   private readonly rename: (from: string, to: string) => void
+  private readonly owner: string
+  private readonly lockWaitMs: number
 
   constructor(
     readonly path: string,
@@ -105,6 +181,8 @@ export class HostsFile {
     if (!path) throw new ExposeLbError('usage', '--hosts-file needs a path, e.g. --hosts-file /etc/hosts')
     this.log = options.log ?? (() => {})
     this.rename = options.rename ?? renameSync
+    this.owner = options.owner ?? instanceOwner(process.pid)
+    this.lockWaitMs = options.lockWaitMs ?? LOCK_WAIT_MS
   }
 
   /** Checks the file can be written and removes a block (and temp files) a crashed run left behind. */
@@ -125,11 +203,10 @@ export class HostsFile {
         if (errnoCode(error) !== 'ENOENT') throw this.failure(error)
       }
       let files: string[]
-      let content: string | undefined
       try {
         // A folder it may write but not read, or a file it may not read: the same one line as for writing.
         files = readdirSync(dirname(target))
-        content = readHosts(target)
+        readHosts(target)
       } catch (error) {
         throw this.failure(error)
       }
@@ -139,19 +216,29 @@ export class HostsFile {
         this.log(`hosts file: removed ${file}, a temp file left by a run that was killed`)
       }
       this.started = true
-      if (content === undefined) return
-      const next = this.splice(content, undefined)
-      if (next === content) return
-      this.log(`hosts file: removing the kubectl-expose-lb block a previous run left in ${this.path}`)
-      // The backup is taken of the file without the dead run's block, or restoring it would bring the block back.
-      this.write(target, next, next)
+      this.locked(target, () => {
+        const now = readHosts(target)
+        if (now === undefined) return
+        const {content: next, removed} = this.cleanup(now)
+        if (next === now) return
+        for (const owner of removed) {
+          const pid = ownerPid(owner)
+          this.log(
+            owner === undefined || owner === this.owner
+              ? `hosts file: removing the kubectl-expose-lb block a previous run left in ${this.path}`
+              : `hosts file: removing the kubectl-expose-lb block of pid ${pid}, which is no longer running, from ${this.path}`,
+          )
+        }
+        // The backup is taken of the file without the dead runs' blocks, or restoring it would bring them back.
+        this.write(target, next, next)
+      })
     })
   }
 
   /** Makes the block list `hosts` (name → addresses, from DnsRecords.hosts); no write when nothing changed. */
   update(hosts: Map<string, string[]>): Promise<void> {
     if (this.phase === 'new') return Promise.reject(new Error('HostsFile.update() called before start()'))
-    const block = renderHostsBlock(hosts)
+    const block = renderHostsBlock(hosts, this.owner)
     for (const entry of unwritableHostEntries(hosts)) {
       if (this.warnedEntries.has(entry)) continue
       this.warnedEntries.add(entry)
@@ -160,9 +247,11 @@ export class HostsFile {
     return this.serialise(() => {
       if (this.phase !== 'running') return
       const target = resolveTarget(this.path)
-      const content = readHosts(target) ?? ''
-      const next = this.splice(content, block)
-      if (next !== content) this.write(target, next)
+      this.locked(target, () => {
+        const content = readHosts(target) ?? ''
+        const next = this.splice(content, block)
+        if (next !== content) this.write(target, next)
+      })
     })
   }
 
@@ -216,18 +305,51 @@ export class HostsFile {
   private removeBlock(): void {
     if (!this.started) return
     const target = resolveTarget(this.path)
-    const content = readHosts(target)
-    if (content !== undefined) {
+    this.locked(target, () => {
+      const content = readHosts(target)
+      if (content === undefined) return
       const next = this.splice(content, undefined)
       if (next === '' && this.isOwnFile(statSync(target))) this.delete(target)
       else if (next !== content) this.write(target, next)
-    }
+    })
     this.started = false
   }
 
+  /** `content` without the blocks of runs that are gone: ours from a run before (the same pid), dead pids, no owner. */
+  private cleanup(content: string): {content: string; removed: Array<string | undefined>} {
+    return this.guarded(() =>
+      removeBlocks(content, (owner) => {
+        if (owner === undefined || owner === this.owner) return true
+        const pid = ownerPid(owner)
+        // A token this version does not write (a newer one's): it may be live, so it stays.
+        return pid !== undefined && !processAlive(pid)
+      }),
+    )
+  }
+
   private splice(content: string, block: string | undefined): string {
+    return this.guarded(() => replaceBlock(content, this.owner, block))
+  }
+
+  /** Runs `step` (a read, change and write of the file) holding the lock beside the hosts file. */
+  private locked(target: string, step: () => void): void {
+    let release: () => void
     try {
-      return replaceBlock(content, block)
+      release = acquireLock(target, this.path, this.lockWaitMs)
+    } catch (error) {
+      throw this.failure(error)
+    }
+    try {
+      step()
+    } finally {
+      release()
+    }
+  }
+
+  /** Names the file in the refusal to edit a damaged block. */
+  private guarded<T>(edit: () => T): T {
+    try {
+      return edit()
     } catch (error) {
       if (error instanceof ExposeLbError) {
         throw new ExposeLbError('hostsFile', `${this.path}: ${error.message}`, undefined, {cause: error})

@@ -80,6 +80,13 @@ export class LoopbackAliases {
     return this.queue
   }
 
+  /** Adds an alias for each address not yet added and removes none (before listeners bind; update() follows). */
+  ensure(addresses: Iterable<string>): Promise<void> {
+    const wanted = [...addresses]
+    this.queue = this.queue.then(() => this.change([...this.added, ...wanted]))
+    return this.queue
+  }
+
   /** Takes away every alias this serve added and deletes the record. */
   close(): Promise<void> {
     this.queue = this.queue.then(async () => {

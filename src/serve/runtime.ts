@@ -9,10 +9,11 @@ import {hostPort} from '../net/address.js'
 import {bindProblem, describeErrno, privilegeRemedies} from '../net/errno.js'
 import {buildPlan} from '../plan/plan.js'
 import {DASHBOARD_LABEL, reservedNames} from '../plan/names.js'
-import type {PlanOptions} from '../plan/types.js'
+import type {Plan, PlanOptions} from '../plan/types.js'
 import {HealthMonitor} from '../proxy/health.js'
 import {HttpRouter} from '../proxy/http.js'
-import {ListenerSet} from '../proxy/listeners.js'
+import {ListenerSet, type ApplyResult} from '../proxy/listeners.js'
+import {canBind} from '../proxy/socket.js'
 import type {ClusterSnapshot} from '../plan/types.js'
 import {
   buildServeMap,
@@ -22,6 +23,7 @@ import {
   type ServeRow,
 } from '../servemap/map.js'
 import {remoteRecords} from '../servemap/remote.js'
+import {findPortHolder} from './port-holder.js'
 import {formatServeTable, rowLines} from '../servemap/table.js'
 import {
   probeKey,
@@ -32,12 +34,16 @@ import {
   type ProbedTarget,
 } from '../servemap/types.js'
 
-/** Where the cluster's objects come from: ClusterWatch, or a fake in tests. */
-export interface SnapshotSource {
+/**
+ * Where the cluster's objects come from: ClusterWatch gives one cluster's snapshot, which the runtime plans;
+ * ClusterSet (src/serve/clusters.ts) plans several clusters itself; tests pass fakes of either.
+ */
+export type SnapshotSource = {
   start(): Promise<void>
-  snapshot(): ClusterSnapshot
   stop(): Promise<void>
-}
+  /** What the dashboard should say of the source itself, e.g. a cluster that is away (ClusterSet). */
+  notes?(): string[]
+} & ({snapshot(): ClusterSnapshot; plan?: undefined} | {plan(options: PlanOptions): Plan; snapshot?: undefined})
 
 export interface RuntimeOptions extends ServeOptions {
   plan: PlanOptions
@@ -57,6 +63,8 @@ export interface RuntimeOptions extends ServeOptions {
   hostCheck?: boolean
   /** Called after each map is applied (serve --hosts-file keeps /etc/hosts in step with it). */
   onApply?: (build: ServeBuild) => Promise<void>
+  /** Called with the per-service listeners before they bind (serve on macOS gives lo0 their addresses first). */
+  beforeListen?: (listeners: ForwardListener[]) => Promise<void>
   /** LAN mode: the address DNS gives clients on other machines (--advertise, or a non-loopback --listen). */
   advertise?: string
 }
@@ -80,16 +88,21 @@ export function bindError(
   return new ExposeLbError('bind', `${message} — ${fix}`, undefined, {cause: error})
 }
 
-/** The warning for a per-service listener that could not bind: serve goes on without it. */
+/**
+ * The warning for a per-service listener that could not bind: serve goes on without it. (A port another program
+ * holds is not one of these: ServeRuntime gives up that whole address, see noteFailures.)
+ */
 export function listenWarning(listener: ForwardListener, error: NodeJS.ErrnoException): string {
   const where = `${listener.service}: cannot listen on ${hostPort(listener.address, listener.port)}/${listener.protocol.toLowerCase()}`
   const words = describeErrno(error)
   const problem = bindProblem(error)
   if (problem === 'denied')
     return `${where}: ${words}; ports below 1024 need privilege: ${privilegeRemedies(listener.port)}`
-  if (problem === 'in-use') return `${where}: ${words} by another program; the other ports still work`
   return `${where}: ${words}`
 }
+
+/** How often serve tries again to bind a per-service address another program held. */
+const UNHELD_RETRY_MS = 5000
 
 /** Target up/down changes within this window are logged together, one line per node and state. */
 const HEALTH_LOG_BATCH_MS = 50
@@ -115,6 +128,9 @@ export class ServeRuntime {
   private healthLogTimer?: NodeJS.Timeout
   /** Listener failures already warned about, so a retry on every change does not repeat the warning. */
   private warned = new Set<string>()
+  /** Per-service addresses another program holds a port of, with why and the listener that failed there. */
+  private readonly unheld = new Map<string, {why: string; listener: ForwardListener}>()
+  private unheldTimer?: NodeJS.Timeout
 
   constructor(
     private readonly source: SnapshotSource,
@@ -127,7 +143,11 @@ export class ServeRuntime {
     const {maxConnections, idleTimeoutMs, hostCheck} = options
     const domain = options.plan.domain
     const dashboard = createDashboard(() =>
-      dashboardState(this.last, (p) => this.health.state(p), {domain, httpPort: this.httpPort || options.httpPort}),
+      dashboardState(this.last, (p) => this.health.state(p), {
+        domain,
+        httpPort: this.httpPort || options.httpPort,
+        notes: source.notes?.(),
+      }),
     )
     this.router = new HttpRouter({
       health: this.health,
@@ -184,12 +204,19 @@ export class ServeRuntime {
   }
 
   private async apply(first: boolean): Promise<void> {
-    const plan = buildPlan(this.source.snapshot(), this.options.plan)
-    // With --http-port 0 (tests), per-service HTTP listeners use the port the router actually got.
-    const build = buildServeMap(plan, {
-      ...this.options,
-      httpPort: this.httpPort || this.options.httpPort,
-    })
+    const plan = this.source.plan
+      ? this.source.plan(this.options.plan)
+      : buildPlan(this.source.snapshot(), this.options.plan)
+    // Listeners first: an address another program holds is known before DNS could hand it out.
+    let build = this.buildMap(plan)
+    await this.options
+      .beforeListen?.(build.map.listeners)
+      .catch((error: unknown) => this.options.log.warn(firstLine(error)))
+    if (this.noteFailures((await this.listeners.apply(build.map.listeners)).failed)) {
+      // Map its Service through the router instead; this also closes the ports it did get on that address.
+      build = this.buildMap(plan)
+      this.noteFailures((await this.listeners.apply(build.map.listeners)).failed)
+    }
     const before = this.last
     this.last = build
     const {advertise} = this.options
@@ -197,13 +224,6 @@ export class ServeRuntime {
     this.router.setRoutes(build.map.http)
     this.health.setProbes(probedTargets(build))
     await this.options.onApply?.(build).catch((error: unknown) => this.options.log.warn(firstLine(error)))
-    const result = await this.listeners.apply(build.map.listeners)
-    for (const {listener, error} of result.failed) {
-      const key = `${listener.protocol} ${listener.address}:${listener.port}`
-      if (this.warned.has(key)) continue
-      this.warned.add(key)
-      this.options.log.warn(listenWarning(listener, error), {event: 'listen-failed', service: listener.service})
-    }
     if (first) {
       await this.firstHealthResults()
       this.options.print(formatServeTable(build.rows, (p) => this.health.state(p)))
@@ -211,6 +231,62 @@ export class ServeRuntime {
       return
     }
     this.logDiff(before?.rows ?? [], build.rows)
+  }
+
+  private buildMap(plan: Plan): ServeBuild {
+    // With --http-port 0 (tests), per-service HTTP listeners use the port the router actually got.
+    const unheld = new Map([...this.unheld].map(([address, u]) => [address, u.why]))
+    return buildServeMap(plan, {...this.options, httpPort: this.httpPort || this.options.httpPort, unheld})
+  }
+
+  /**
+   * Warns once per listener that could not bind. A per-service address where another program holds a port is
+   * given up (until it is free again, see retryUnheld): returns true when one was given up now.
+   */
+  private noteFailures(failed: ApplyResult['failed']): boolean {
+    let gaveUp = false
+    for (const {listener, error} of failed) {
+      const {address, port, protocol, service} = listener
+      if (this.options.range && bindProblem(error) === 'in-use' && !this.unheld.has(address)) {
+        const holder = findPortHolder(address, port, protocol) ?? 'another program'
+        const at = `${hostPort(address, port)}/${protocol.toLowerCase()}`
+        this.unheld.set(address, {why: `${at} is held by ${holder}`, listener})
+        this.options.log.warn(
+          `${service}: cannot listen on ${at}: address already in use by ${holder}; its names answer the router's address instead: HTTP by name on port ${this.httpPort}, its other ports are not mapped until ${address} is free`,
+          {event: 'listen-failed', service},
+        )
+        gaveUp = true
+        continue
+      }
+      const key = `${protocol} ${address}:${port}`
+      if (this.warned.has(key) || this.unheld.has(address)) continue
+      this.warned.add(key)
+      this.options.log.warn(listenWarning(listener, error), {event: 'listen-failed', service})
+    }
+    if (this.unheld.size > 0) this.unheldTimer ??= setInterval(() => void this.retryUnheld(), UNHELD_RETRY_MS)
+    return gaveUp
+  }
+
+  /** Takes back the per-service addresses whose port is free again, and applies the map with them. */
+  private async retryUnheld(): Promise<void> {
+    let freed = false
+    for (const [address, {listener}] of this.unheld) {
+      if (this.stopped || !(await canBind(address, listener.port, listener.protocol))) continue
+      this.unheld.delete(address)
+      this.options.log.info(
+        `${listener.service}: ${hostPort(address, listener.port)} is free again: its own address is back`,
+        {
+          event: 'address-back',
+          service: listener.service,
+        },
+      )
+      freed = true
+    }
+    if (this.unheld.size === 0) {
+      clearInterval(this.unheldTimer)
+      this.unheldTimer = undefined
+    }
+    if (freed) this.changed()
   }
 
   /** Waits (briefly) for the first probe results, so the start-up table shows health rather than "unknown". */
@@ -281,6 +357,7 @@ export class ServeRuntime {
     this.stopped = true
     clearTimeout(this.timer)
     clearTimeout(this.healthLogTimer)
+    clearInterval(this.unheldTimer)
     await this.source.stop().catch(() => {})
     this.health.close()
     await Promise.all([this.router.close(graceMs), this.listeners.close(graceMs), this.dns?.close()])

@@ -2,10 +2,15 @@
 // stopped on a stop signal (STOP_SIGNALS). The command parses flags into ServeSettings and calls
 // serveUntilSignal(); it alone ends the process. Heavy modules (client-node, the simulator) load here, lazily, so `--help` stays fast.
 import type {Runner} from '../dnssetup/apply.js'
+import {ExposeLbError, firstLine} from '../errors.js'
 import type {Logger} from '../log.js'
 import type {AddressType} from '../plan/types.js'
-import type {AddressRange} from '../servemap/addresses.js'
+import {rangeText, type AddressRange} from '../servemap/addresses.js'
 import {routerAddressFor} from '../servemap/remote.js'
+import {clusterLabels} from '../plan/clusters.js'
+import {instanceDir, registerInstance, type InstanceRecord, type Registration} from './instance.js'
+import type {LoopbackAliases} from './lo-aliases.js'
+import type {SnapshotSource} from './runtime.js'
 
 /** Everything serve needs, from flags: ports are final (the command applies the --demo defaults). */
 export interface ServeSettings {
@@ -24,7 +29,12 @@ export interface ServeSettings {
    */
   loopbackAliases?: boolean | {runner: Runner; recordFile: string}
   kubeconfig?: string
-  context?: string
+  /** Contexts to serve: none means the current one; several are served as one map (src/serve/clusters.ts). */
+  contexts: string[]
+  /** Every context of the kubeconfig (--all-contexts). */
+  allContexts?: boolean
+  /** --cluster-name CONTEXT=LABEL for several contexts. */
+  clusterNames?: string[]
   namespace?: string
   selector?: string
   /** Serve the built-in simulated homelab instead of a cluster. */
@@ -53,36 +63,86 @@ export const STOP_GRACE_MS = 5000
 /** Starts serve, runs until a stop signal (STOP_SIGNALS), stops gracefully, and returns the signal's name. */
 export async function serveUntilSignal(settings: ServeSettings): Promise<string> {
   const {log} = settings
-  const {HostsFile} = await import('./hosts-file.js')
-  const hosts = settings.hostsFile ? new HostsFile(settings.hostsFile, {log: (line) => log.info(line)}) : undefined
-  await hosts?.start() // fails fast when the file cannot be written, and clears a block a crash left behind
-  process.on('exit', () => hosts?.removeSync())
-  // Before anything binds: aliases a crashed serve recorded are removed first. Removed again at the end (an alias
-  // outlives the process; after a crash the record tells the next start).
-  const aliases = settings.loopbackAliases
-    ? await startLoopbackAliases(settings.log, settings.loopbackAliases === true ? {} : settings.loopbackAliases)
-    : undefined
-
   // The simulator (and its YAML parser) loads only for --demo.
   const demo = settings.demo ? await (await import('../sim/demo.js')).startDemo() : undefined
-  const [{openCluster}, {ClusterWatch}, {ServeRuntime}] = await Promise.all([
-    import('../kube/session.js'),
-    import('../kube/watch.js'),
-    import('./runtime.js'),
-  ])
-  const api = openCluster({
-    kubeconfig: demo?.kubeconfig ?? settings.kubeconfig,
-    context: demo ? undefined : settings.context,
+  const [{openCluster, kubeconfigContexts}, {ClusterWatch}, {ServeRuntime}, {HostsFile}, {ClusterSet}] =
+    await Promise.all([
+      import('../kube/session.js'),
+      import('../kube/watch.js'),
+      import('./runtime.js'),
+      import('./hosts-file.js'),
+      import('./clusters.js'),
+    ])
+  const selection = {namespace: settings.namespace, selector: settings.selector}
+  let source: SnapshotSource
+  /** For the "serving" line, and the instance record. */
+  let served: string
+  let contextNames: string
+  let hosts: InstanceType<typeof HostsFile> | undefined
+  let aliases: LoopbackAliases | undefined
+  let instance: Registration | undefined
+  // The watches tell the runtime (made below, before any watch starts) of changes.
+  const onChange = () => runtime.changed()
+  try {
+    const contexts = settings.allContexts
+      ? kubeconfigContexts({kubeconfig: settings.kubeconfig})
+      : demo
+        ? []
+        : settings.contexts
+    if (contexts.length > 1) {
+      const labelled = clusterLabels(contexts, settings.clusterNames ?? [])
+      if ('error' in labelled) throw new ExposeLbError('usage', labelled.error)
+      // Every context is checked now: a name that is not in the kubeconfig is a mistake to fix, not to retry.
+      for (const context of contexts) openCluster({kubeconfig: settings.kubeconfig, context})
+      source = new ClusterSet(
+        contexts.map((context) => ({
+          context,
+          label: labelled.labels.get(context) ?? context,
+          watch: () => {
+            const api = openCluster({kubeconfig: settings.kubeconfig, context})
+            const clusterLog = (line: string) => log.info(`context "${context}": ${line}`)
+            return new ClusterWatch({kc: api.kc, api, ...selection, log: clusterLog, onChange})
+          },
+        })),
+        {log, onChange},
+      )
+      served = `contexts ${contexts.map((c) => `"${c}" as ${labelled.labels.get(c)}`).join(', ')}`
+      contextNames = contexts.join(', ')
+    } else {
+      if (settings.clusterNames?.length) {
+        throw new ExposeLbError(
+          'usage',
+          '--cluster-name applies to several contexts: add --context twice or more, or --all-contexts',
+        )
+      }
+      const api = openCluster({
+        kubeconfig: demo?.kubeconfig ?? settings.kubeconfig,
+        context: demo ? undefined : contexts[0],
+      })
+      source = new ClusterWatch({kc: api.kc, api, ...selection, log: (line) => log.info(line), onChange})
+      served = `context "${api.context}"`
+      contextNames = demo ? 'demo' : api.context
+    }
+    // Before anything is bound or written: a second serve on this machine refuses here, naming the first.
+    instance = register(settings, contextNames)
+    // Before anything binds: aliases a crashed serve recorded are removed first. Removed again at the end (an alias
+    // outlives the process; after a crash the record tells the next start).
+    if (settings.loopbackAliases) {
+      aliases = await startLoopbackAliases(log, settings.loopbackAliases === true ? {} : settings.loopbackAliases)
+    }
+    hosts = settings.hostsFile ? new HostsFile(settings.hostsFile, {log: (line) => log.info(line)}) : undefined
+    await hosts?.start() // fails fast when the file cannot be written, and clears blocks of serves that are gone
+  } catch (error) {
+    await aliases?.close()
+    instance?.release()
+    await demo?.close()
+    throw error
+  }
+  process.on('exit', () => {
+    hosts?.removeSync()
+    instance?.release()
   })
-  const watch = new ClusterWatch({
-    kc: api.kc,
-    api,
-    namespace: settings.namespace,
-    selector: settings.selector,
-    log: (line) => log.info(line),
-    onChange: () => runtime.changed(),
-  })
-  const runtime = new ServeRuntime(watch, {
+  const runtime = new ServeRuntime(source, {
     plan: {domain: settings.domain, addressType: settings.addressType},
     listen: settings.listen,
     advertise: settings.advertise,
@@ -94,10 +154,11 @@ export async function serveUntilSignal(settings: ServeSettings): Promise<string>
     maxConnections: settings.maxConnections,
     idleTimeoutMs: settings.idleTimeoutMs,
     hostCheck: settings.hostCheck,
+    // A new Service's address is on lo0 before its listeners bind; a gone one's alias goes after they closed.
+    beforeListen: aliases ? (listeners) => aliases.ensure(listeners.map((l) => l.address)) : undefined,
     onApply:
       hosts || aliases
         ? async (build) => {
-            // Runs before the listeners bind, so a new Service's address is on lo0 by then.
             await aliases?.update(build.map.listeners.map((l) => l.address))
             await hosts?.update(build.map.dns.hosts)
           }
@@ -106,8 +167,10 @@ export async function serveUntilSignal(settings: ServeSettings): Promise<string>
   try {
     await runtime.start()
   } catch (error) {
-    await demo?.close()
     await aliases?.close()
+    await hosts?.remove()
+    instance?.release()
+    await demo?.close()
     throw error
   }
   // Listen for the stop signals before announcing "serving": whoever waits for that line (a supervisor, a test) may
@@ -119,7 +182,7 @@ export async function serveUntilSignal(settings: ServeSettings): Promise<string>
   const dnsPorts =
     ports.dnsUdp === ports.dnsTcp ? `${ports.dnsUdp} (udp, tcp)` : `${ports.dnsUdp}/udp, ${ports.dnsTcp}/tcp`
   log.info(
-    `serving ${settings.domain} for context "${api.context}": DNS on ${settings.listen}:${dnsPorts}, HTTP on ${settings.listen}:${ports.http}`,
+    `serving ${settings.domain} for ${served}: DNS on ${settings.listen}:${dnsPorts}, HTTP on ${settings.listen}:${ports.http}`,
   )
   if (demo) log.info(demoHints(settings.domain, routerAddressFor(settings.listen), ports.dnsUdp, ports.http))
 
@@ -128,6 +191,7 @@ export async function serveUntilSignal(settings: ServeSettings): Promise<string>
   await runtime.stop(STOP_GRACE_MS)
   await aliases?.close()
   await hosts?.remove()
+  instance?.release()
   await demo?.close()
   return signal
 }
@@ -141,6 +205,33 @@ async function startLoopbackAliases(log: Logger, options: {runner?: Runner; reco
   const aliases = new LoopbackAliases({runner: options.runner ?? spawnRunner, recordFile: options.recordFile, log})
   await aliases.start()
   return aliases
+}
+
+/**
+ * This serve's record among the serves of this machine (src/serve/instance.ts); throws when another one holds its
+ * addresses or ports. A runtime folder that cannot be used costs only the detection: a warning, and serve goes on.
+ */
+function register(settings: ServeSettings, context: string): Registration | undefined {
+  const {range} = settings
+  const record: InstanceRecord = {
+    pid: process.pid,
+    domain: settings.domain,
+    context,
+    listen: settings.listen,
+    dnsPort: settings.dnsPort,
+    httpPort: settings.httpPort,
+    ipRange: range ? rangeText(range) : 'none',
+    startedAt: new Date().toISOString(),
+  }
+  try {
+    return registerInstance(record)
+  } catch (error) {
+    if (error instanceof ExposeLbError) throw error
+    settings.log.warn(
+      `cannot keep serve's record in ${instanceDir()} (${firstLine(error)}): a second serve on this machine will not be detected — set XDG_RUNTIME_DIR to a folder of your own`,
+    )
+    return undefined
+  }
 }
 
 /** The lines `serve --demo` prints so a first-time user can try every kind of name at once. */

@@ -40,6 +40,11 @@ export function parseIpRange(text: string): AddressRange | undefined | {error: s
   return {base, size}
 }
 
+/** The range as a CIDR, as --ip-range takes it. */
+export function rangeText(range: AddressRange): string {
+  return `${numberToIp(range.base)}/${32 - Math.log2(range.size)}`
+}
+
 /** FNV-1a, 32 bit: a stable spread of names over the range, the same on every run and machine. */
 function fnv1a(text: string): number {
   let hash = 0x811c9dc5

@@ -13,6 +13,11 @@ export interface ServeOptions {
   httpPort: number
   /** Per-service addresses (--ip-range), or undefined for `none`. */
   range?: AddressRange
+  /**
+   * Per-service addresses serve could not hold (another program has one of their ports), with why: their Services
+   * are reached through the router instead, by name on the HTTP port, and DNS never hands such an address out.
+   */
+  unheld?: ReadonlyMap<string, string>
 }
 
 /** One line of serve's table: where a Service port can be reached from this workstation. */
@@ -33,8 +38,9 @@ export interface ServeBuild {
   warnings: string[]
 }
 
+/** `namespace/name`, or `cluster/namespace/name` when several clusters are served: per-service addresses hash it. */
 function key(s: PlannedService): string {
-  return `${s.namespace}/${s.name}`
+  return s.cluster ? `${s.cluster}/${s.namespace}/${s.name}` : `${s.namespace}/${s.name}`
 }
 
 /** kube-proxy's node health server (--healthz-bind-address default 0.0.0.0:10256, pkg/proxy/healthcheck). */
@@ -61,11 +67,18 @@ function portLabel(p: PlannedPort): string {
   return `${p.port}/${p.protocol}`
 }
 
-/** `<svc>.<ns>.localhost` always and `<svc>.localhost` when the Service has its short name: browsers resolve both. */
+/**
+ * The `.localhost` form of each generated name the Service has (browsers resolve `*.localhost` to this machine):
+ * `<svc>.<ns>.localhost` always for one cluster, `<svc>.<ns>.<cluster>.localhost` always for several, and the
+ * shorter forms while the Service holds them under the zone.
+ */
 function localhostNames(s: PlannedService, plan: Plan): string[] {
-  const names = [`${s.name}.${s.namespace}.localhost`]
-  if (s.names.includes(`${s.name}.${plan.domain}`)) names.push(`${s.name}.localhost`)
-  return names
+  const forms = [
+    ...(s.cluster ? [`${s.name}.${s.namespace}.${s.cluster}`] : []),
+    `${s.name}.${s.namespace}`,
+    s.name,
+  ].map((form) => form.toLowerCase())
+  return forms.filter((form) => s.names.includes(`${form}.${plan.domain}`)).map((form) => `${form}.localhost`)
 }
 
 /**
@@ -75,7 +88,8 @@ function localhostNames(s: PlannedService, plan: Plan): string[] {
  * with this list they cannot use the workstation as a bridge into the cluster.
  */
 function allowedHosts(s: PlannedService, routeHosts: string[], address: string): string[] {
-  return [...new Set([...routeHosts, `${s.name}.${s.namespace}.localhost`, `${s.name}.localhost`, address])]
+  const own = [`${s.name}.${s.namespace}.localhost`, `${s.name}.localhost`]
+  return [...new Set([...routeHosts, ...own, address])]
 }
 
 /** Builds DNS records, HTTP routes and listeners for every mapped Service, plus the rows of serve's table. */
@@ -97,8 +111,8 @@ export function buildServeMap(plan: Plan, options: ServeOptions): ServeBuild {
 
   const addSrv = (s: PlannedService, p: PlannedPort, port: number) => {
     if (!p.name) return
-    const owner =
-      `_${p.name}._${p.protocol === 'UDP' ? 'udp' : 'tcp'}.${s.name}.${s.namespace}.${plan.domain}`.toLowerCase()
+    const where = s.cluster ? `${s.name}.${s.namespace}.${s.cluster}` : `${s.name}.${s.namespace}`
+    const owner = `_${p.name}._${p.protocol === 'UDP' ? 'udp' : 'tcp'}.${where}.${plan.domain}`.toLowerCase()
     srv.set(owner, [{priority: 0, weight: 0, port, target: s.names[0]!}])
   }
 
@@ -131,8 +145,10 @@ export function buildServeMap(plan: Plan, options: ServeOptions): ServeBuild {
       }
       continue
     }
-    const address = addresses.get(id)
-    if (options.range && !address)
+    const assigned = addresses.get(id)
+    const unheld = assigned === undefined ? undefined : options.unheld?.get(assigned)
+    const address = unheld === undefined ? assigned : undefined
+    if (options.range && !assigned)
       warnings.push(`${id}: --ip-range has no free address left; only its HTTP port is mapped`)
     for (const name of s.names) hosts.set(name, [address ?? router])
 
@@ -183,7 +199,9 @@ export function buildServeMap(plan: Plan, options: ServeOptions): ServeBuild {
           name: shortest,
           mode: p.mode,
           targets,
-          note: `${portLabel(p)}: not mapped without --ip-range (only HTTP is routed by Host)`,
+          note: unheld
+            ? `${portLabel(p)}: not mapped: ${unheld}`
+            : `${portLabel(p)}: not mapped without --ip-range (only HTTP is routed by Host)`,
         })
       }
     }

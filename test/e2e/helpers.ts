@@ -20,12 +20,17 @@ export interface Run {
   stderr: string
 }
 
-/** Runs `kubectl <args>` with the repo's bin/ first on PATH and no ambient KUBECONFIG or HOME config. */
+/**
+ * Runs `kubectl <args>` with the repo's bin/ first on PATH and no ambient KUBECONFIG or HOME config. Each run has
+ * a runtime folder of its own (XDG_RUNTIME_DIR), so serves of tests running at once do not see each other's
+ * instance records (src/serve/instance.ts); a test about two serves passes one folder to both.
+ */
 export function kubectl(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
   const home = mkdtempSync(join(scratch, 'home-'))
   const base: NodeJS.ProcessEnv = {
     PATH: [BIN_DIR, dirname(process.execPath), process.env.PATH].join(delimiter),
     HOME: home,
+    XDG_RUNTIME_DIR: scratchDir(),
     NO_COLOR: '1',
   }
   return new Promise((resolve) => {

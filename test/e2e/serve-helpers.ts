@@ -5,7 +5,7 @@ import {promises as dns, type LookupAddress} from 'node:dns'
 import http from 'node:http'
 import net from 'node:net'
 import {delimiter, dirname} from 'node:path'
-import {BIN_DIR} from './helpers.js'
+import {BIN_DIR, scratchDir} from './helpers.js'
 
 export interface ServeProcess {
   child: ChildProcess
@@ -18,13 +18,22 @@ export interface ServeProcess {
   stop(signal?: NodeJS.Signals): Promise<number | null>
 }
 
-/** Starts `kubectl expose-lb serve <args>` through kubectl and waits for its "serving" line. */
-export async function startServe(args: string[], listen = '127.0.0.1'): Promise<ServeProcess> {
+/**
+ * Starts `kubectl expose-lb serve <args>` through kubectl and waits for its "serving" line. Each serve has a runtime
+ * folder of its own (XDG_RUNTIME_DIR) unless `runtimeDir` is given: tests running at once must not see each
+ * other's serves, a test of two serves on one machine must.
+ */
+export async function startServe(
+  args: string[],
+  listen = '127.0.0.1',
+  runtimeDir: string = scratchDir(),
+): Promise<ServeProcess> {
   const at = listen.replaceAll('.', '\\.')
   const child = spawn('kubectl', ['expose-lb', 'serve', '--dns-port', '0', '--http-port', '0', ...args], {
     env: {
       PATH: [BIN_DIR, dirname(process.execPath), process.env.PATH].join(delimiter),
       HOME: process.env.HOME,
+      XDG_RUNTIME_DIR: runtimeDir,
       NO_COLOR: '1',
     },
     stdio: ['ignore', 'pipe', 'pipe'],

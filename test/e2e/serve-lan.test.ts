@@ -42,6 +42,7 @@ function runInNamespaces(listen: string): Promise<{code: number; stdout: string;
         cwd: scratchDir(),
         env: {
           PATH: [BIN_DIR, dirname(process.execPath), process.env.PATH].join(delimiter),
+          XDG_RUNTIME_DIR: scratchDir(),
           NO_COLOR: '1',
           LISTEN: listen,
         },

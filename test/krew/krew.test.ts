@@ -497,7 +497,7 @@ describe.each(INSTALLS)('installed the way krew installs it: $what', ({os, arch,
         '--http-port',
         '0',
         '--ip-range',
-        '127.91.0.0/16',
+        '127.97.0.0/16',
       ]
       const child = spawn('kubectl', args, {cwd: tmp, env: {...env, NO_COLOR: '1'}, stdio: ['ignore', 'pipe', 'pipe']})
       let stderr = ''
@@ -517,7 +517,7 @@ describe.each(INSTALLS)('installed the way krew installs it: $what', ({os, arch,
           node: expect.stringMatching(/^node-[abc]$/),
         })
         const dig = await execFileAsync('dig', ['@127.0.0.1', '-p', String(dnsPort), 'radarr.kube.internal', '+short'])
-        expect(dig.stdout.trim()).toMatch(/^127\.91\.\d+\.\d+$/)
+        expect(dig.stdout.trim()).toMatch(/^127\.97\.\d+\.\d+$/)
       } finally {
         if (child.exitCode === null) child.kill('SIGINT')
         expect(await exited).toBe(0)

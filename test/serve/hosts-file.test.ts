@@ -15,8 +15,11 @@ import {tmpdir} from 'node:os'
 import {join, resolve} from 'node:path'
 import {afterEach, describe, expect, it} from 'vitest'
 import {
-  HOSTS_BEGIN,
-  HOSTS_END,
+  beginLine,
+  blockOwners,
+  endLine,
+  instanceOwner,
+  removeBlocks,
   renderHostsBlock,
   replaceBlock,
   unwritableHostEntries,
@@ -26,6 +29,11 @@ import {HostsFile} from '../../src/serve/hosts-file.js'
 import {versionHosts} from './hosts-file-crash.js'
 
 const hostsOf = (entries: Record<string, string[]>) => new Map(Object.entries(entries))
+/** The owner of the blocks in the pure tests; the HostsFile tests write as this process (`self`). */
+const OWNER = 'pid=4242'
+const HOSTS_BEGIN = beginLine(OWNER)
+const HOSTS_END = endLine(OWNER)
+const self = instanceOwner(process.pid)
 const blockOf = (...lines: string[]) => [HOSTS_BEGIN, ...lines, HOSTS_END].join('\n')
 
 describe('renderHostsBlock', () => {
@@ -71,7 +79,7 @@ describe('renderHostsBlock', () => {
     },
   ]
   it.each(cases)('$name', ({hosts, block}) => {
-    expect(renderHostsBlock(hostsOf(hosts))).toEqual(block)
+    expect(renderHostsBlock(hostsOf(hosts), OWNER)).toEqual(block)
   })
 
   it('names what it leaves out', () => {
@@ -152,22 +160,67 @@ describe('replaceBlock', () => {
     },
   ]
   it.each(cases)('$name', ({content, block: b, result}) => {
-    expect(replaceBlock(content, b)).toEqual(result)
+    expect(replaceBlock(content, OWNER, b)).toEqual(result)
   })
 
   const corrupt: {name: string; content: string; error: RegExp}[] = [
     {
       name: 'a BEGIN without END',
       content: `# a\n${HOSTS_BEGIN}\n1.1.1.1 x\n# my line\n`,
-      error: /line 2\) has no "# END kubectl-expose-lb" line/,
+      error: /"BEGIN pid=4242" line \(line 2\) has no END line after it/,
     },
     {name: 'an END without BEGIN', content: `# a\n${HOSTS_END}\n`, error: /without a BEGIN line before it \(line 2\)/},
     {name: 'two blocks', content: `${lf}\n${lf}\n`, error: /a second .* \(line 4\)/},
-    {name: 'a BEGIN inside a block', content: `${HOSTS_BEGIN}\n${lf}\n`, error: /a second .* \(line 2\)/},
+    {
+      name: 'a BEGIN inside a block',
+      content: `${HOSTS_BEGIN}\n${lf}\n`,
+      error: /"BEGIN pid=4242" line \(line 2\) inside the block of line 1/,
+    },
+    {
+      name: "another serve's BEGIN inside a block",
+      content: `${HOSTS_BEGIN}\n${beginLine('pid=7')}\n${endLine('pid=7')}\n${HOSTS_END}\n`,
+      error: /"BEGIN pid=7" line \(line 2\) inside the block of line 1/,
+    },
+    {
+      name: "an END of another serve's block",
+      content: `${HOSTS_BEGIN}\n1.1.1.1 x\n${endLine('pid=7')}\n`,
+      error: /"# END kubectl-expose-lb pid=7" \(line 3\) closes the "BEGIN pid=4242" block of line 1/,
+    },
   ]
   it.each(corrupt)('refuses a file with $name, whatever it was asked', ({content, error}) => {
-    expect(() => replaceBlock(content, block)).toThrow(error)
-    expect(() => replaceBlock(content, undefined)).toThrow(/damaged.*remove the block's lines by hand/)
+    expect(() => replaceBlock(content, OWNER, block)).toThrow(error)
+    expect(() => replaceBlock(content, OWNER, undefined)).toThrow(/damaged.*remove the block's lines by hand/)
+  })
+})
+
+describe('blocks of several serves', () => {
+  const mine = blockOf('127.0.0.1 a.kube.internal')
+  const theirs = [beginLine('pid=7'), '127.0.0.9 b.kube.internal', endLine('pid=7')].join('\n')
+  /** A block written before blocks had owners. */
+  const legacy = '# BEGIN kubectl-expose-lb (managed; do not edit)\n127.0.0.5 c.kube.internal\n# END kubectl-expose-lb'
+
+  it("adds its own block after another serve's, and replaces and removes only its own", () => {
+    const withTheirs = `# top\n${theirs}\n`
+    const both = replaceBlock(withTheirs, OWNER, mine)
+    expect(both).toEqual(`# top\n${theirs}\n${mine}\n`)
+    expect(blockOwners(both)).toEqual(['pid=7', OWNER])
+    const other = blockOf('127.0.0.3 z.kube.internal')
+    expect(replaceBlock(both, OWNER, other)).toEqual(`# top\n${theirs}\n${other}\n`)
+    expect(replaceBlock(both, OWNER, undefined)).toEqual(withTheirs)
+    // Theirs stays also when it comes after ours.
+    expect(replaceBlock(`${mine}\n${theirs}\n`, OWNER, undefined)).toEqual(`${theirs}\n`)
+  })
+
+  it('reads a block without an owner as one, and leaves it to removeBlocks', () => {
+    expect(blockOwners(`${legacy}\n`)).toEqual([undefined])
+    expect(replaceBlock(`${legacy}\n`, OWNER, mine)).toEqual(`${legacy}\n${mine}\n`)
+  })
+
+  it('removeBlocks takes out the blocks it is told to, keeping the others and every other byte', () => {
+    const content = `# a\n${legacy}\n# b\n${theirs}\n${mine}\n# c`
+    const result = removeBlocks(content, (owner) => owner !== 'pid=7')
+    expect(result).toEqual({content: `# a\n# b\n${theirs}\n# c`, removed: [undefined, OWNER]})
+    expect(removeBlocks(content, () => false)).toEqual({content, removed: []})
   })
 })
 
@@ -289,7 +342,7 @@ describe('HostsFile', () => {
       expect(existsSync(`${path}.expose-lb.bak`)).toBe(false)
       const expected = restrict(path)
       file.removeSync()
-      expect(read(`${path}.expose-lb.bak`)).toEqual(`${renderHostsBlock(radarr)}\n`)
+      expect(read(`${path}.expose-lb.bak`)).toEqual(`${renderHostsBlock(radarr, self)}\n`)
       expect(backupOf(path)).toEqual(expected)
       expect(read(path)).toEqual('')
     })
@@ -322,7 +375,7 @@ describe('HostsFile', () => {
     const file = new HostsFile(path)
     await file.start()
     await Promise.all(Array.from({length: 20}, (_, i) => file.update(versionHosts(i))))
-    expect(read(path)).toEqual(`127.0.0.1 localhost\n${renderHostsBlock(versionHosts(19))}\n`)
+    expect(read(path)).toEqual(`127.0.0.1 localhost\n${renderHostsBlock(versionHosts(19), self)}\n`)
   })
 
   it('ignores updates after remove, so a late change cannot leave a block behind', async () => {
@@ -361,7 +414,7 @@ describe('HostsFile', () => {
     await file.start()
     await file.update(versionHosts(3)) // long…
     await file.update(radarr) // …then short: the old tail must be cut off
-    expect(read(path)).toEqual(`127.0.0.1 localhost\n${renderHostsBlock(radarr)}\n`)
+    expect(read(path)).toEqual(`127.0.0.1 localhost\n${renderHostsBlock(radarr, self)}\n`)
     await file.remove()
     expect(read(path)).toEqual('127.0.0.1 localhost\n')
     const after = statSync(path)
@@ -399,21 +452,26 @@ describe('HostsFile', () => {
   })
 
   it('removes a block and temp files a killed run left, and says so', async () => {
-    const {dir, path, logs, log} = makeHostsFile(`# mine\n${renderHostsBlock(radarr)}\n# also mine\n`)
     const dead = spawn(process.execPath, ['-e', ''])
     await new Promise((done) => dead.on('exit', done))
+    const live = renderHostsBlock(sonarr, instanceOwner(process.ppid))
+    const {dir, path, logs, log} = makeHostsFile(
+      `# mine\n${renderHostsBlock(radarr, self)}\n${live}\n# also mine\n${renderHostsBlock(sonarr, instanceOwner(dead.pid ?? 0))}\n`,
+    )
     writeFileSync(join(dir, `.hosts.expose-lb.${dead.pid}.1.tmp`), 'half a fi')
     writeFileSync(join(dir, `.hosts.expose-lb.${process.pid}.7.tmp`), 'a crashed run with our pid')
     writeFileSync(join(dir, `.hosts.expose-lb.${process.ppid}.1.tmp`), 'in flight') // alive: not ours to remove
     const file = new HostsFile(path, {log})
     await file.start()
-    expect(read(path)).toEqual('# mine\n# also mine\n')
+    // The block of a live serve (our parent stands in for one) stays; ours from a run before and a dead one's go.
+    expect(read(path)).toEqual(`# mine\n${live}\n# also mine\n`)
     expect(readdirSync(dir).sort()).toEqual([`.hosts.expose-lb.${process.ppid}.1.tmp`, 'hosts', 'hosts.expose-lb.bak'])
     expect(logs.sort()).toEqual(
       [
         `hosts file: removed .hosts.expose-lb.${dead.pid}.1.tmp, a temp file left by a run that was killed`,
         `hosts file: removed .hosts.expose-lb.${process.pid}.7.tmp, a temp file left by a run that was killed`,
         `hosts file: removing the kubectl-expose-lb block a previous run left in ${path}`,
+        `hosts file: removing the kubectl-expose-lb block of pid ${dead.pid}, which is no longer running, from ${path}`,
       ].sort(),
     )
   })
@@ -475,7 +533,7 @@ describe('HostsFile', () => {
     const file = new HostsFile(path)
     await file.start()
     await file.update(radarr)
-    expect(read(path)).toEqual(`${renderHostsBlock(radarr)}\n`)
+    expect(read(path)).toEqual(`${renderHostsBlock(radarr, self)}\n`)
     expect(statSync(path).mode & 0o7777).toEqual(0o644)
   })
 
@@ -488,7 +546,7 @@ describe('HostsFile', () => {
       await file.start()
       await file.update(radarr)
       await file.update(sonarr)
-      expect(read(path)).toEqual(`${renderHostsBlock(sonarr)}\n`)
+      expect(read(path)).toEqual(`${renderHostsBlock(sonarr, self)}\n`)
       if (how === 'remove') await file.remove()
       else file.removeSync()
       expect(readdirSync(dir)).toEqual(['hosts'])
@@ -509,7 +567,7 @@ describe('HostsFile', () => {
 
   it('backs up the file without the block a killed run left, never the block itself', async () => {
     const original = '# mine\n127.0.0.1 localhost\n'
-    const {path} = makeHostsFile(`${original}${renderHostsBlock(radarr)}\n`)
+    const {path} = makeHostsFile(`${original}${renderHostsBlock(radarr, self)}\n`)
     const file = new HostsFile(path)
     await file.start()
     expect(read(`${path}.expose-lb.bak`)).toEqual(original)
@@ -520,12 +578,74 @@ describe('HostsFile', () => {
   })
 })
 
-/** Runs hosts-file-crash.ts on `path`, SIGKILLs it once `until` says so; returns how many versions it wrote. */
+describe('HostsFile shared by several serves', () => {
+  it("each keeps its own block: one's update and removal leave the other's alone", async () => {
+    const original = '127.0.0.1 localhost\n'
+    const {path} = makeHostsFile(original)
+    const a = new HostsFile(path, {owner: 'pid=1'})
+    const b = new HostsFile(path)
+    await a.start()
+    await b.start()
+    await a.update(radarr)
+    await b.update(sonarr)
+    const lidarr = hostsOf({'lidarr.kube.internal': ['127.77.0.3']})
+    await a.update(lidarr)
+    expect(read(path)).toEqual(`${original}${renderHostsBlock(lidarr, 'pid=1')}\n${renderHostsBlock(sonarr, self)}\n`)
+    await a.remove()
+    expect(read(path)).toEqual(`${original}${renderHostsBlock(sonarr, self)}\n`)
+    await b.remove()
+    expect(read(path)).toEqual(original)
+  })
+
+  it('waits for a live holder of the lock, then says who holds it; takes over the lock of a dead one', async () => {
+    const {dir, path} = makeHostsFile()
+    const lock = join(dir, '.hosts.expose-lb.lock')
+    writeFileSync(lock, `${process.ppid}\n`) // our parent is alive: a serve in the middle of its write
+    const file = new HostsFile(path, {lockWaitMs: 200})
+    await expect(file.start()).rejects.toThrow(
+      `cannot update ${path}: another kubectl-expose-lb (pid ${process.ppid}) has held ${lock} for over 0.2 s — if that process is stuck, stop it or remove the lock file`,
+    )
+    const dead = spawn(process.execPath, ['-e', ''])
+    await new Promise((done) => dead.on('exit', done))
+    writeFileSync(lock, `${dead.pid}\n`)
+    await file.start()
+    await file.update(radarr)
+    expect(read(path)).toContain(renderHostsBlock(radarr, self))
+    expect(existsSync(lock)).toBe(false)
+  })
+
+  it('two processes writing in tight loops: once both have written, every version holds both blocks', async () => {
+    const {path} = makeHostsFile('# mine\n')
+    const script = resolve('test/serve/hosts-file-crash.ts')
+    const writers = [0, 1].map(() => {
+      const child = spawn(process.execPath, ['scripts/run-ts.mjs', script, path], {stdio: ['ignore', 'pipe', 'pipe']})
+      dirs.push(resolve(`test/serve/.hosts-file-crash.${child.pid}.mjs`))
+      const started = new Promise<void>((done) => child.stdout.once('data', () => done()))
+      return {child, started, exited: new Promise((done) => child.on('exit', done))}
+    })
+    try {
+      await Promise.all(writers.map((w) => w.started))
+      const owners = writers.map((w) => instanceOwner(w.child.pid ?? 0)).sort()
+      for (let i = 0; i < 200; i++) {
+        expect(blockOwners(read(path)).sort()).toEqual(owners)
+        await new Promise((done) => setTimeout(done, 2))
+      }
+    } finally {
+      for (const w of writers) w.child.kill('SIGKILL')
+      await Promise.all(writers.map((w) => w.exited))
+    }
+  })
+})
+
+/**
+ * Runs hosts-file-crash.ts on `path`, SIGKILLs it once `until` says so; returns how many versions it wrote and the
+ * owner token of its block.
+ */
 async function killWriter(
   path: string,
   args: string[],
   until: (line: string, written: number) => boolean,
-): Promise<number> {
+): Promise<{written: number; owner: string}> {
   const script = resolve('test/serve/hosts-file-crash.ts')
   const child = spawn(process.execPath, ['scripts/run-ts.mjs', script, path, ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -550,17 +670,20 @@ async function killWriter(
   })
   child.kill('SIGKILL')
   expect(await exited).toEqual('SIGKILL')
-  return written
+  return {written, owner: instanceOwner(child.pid ?? 0)}
 }
 
-/** The version of versionHosts() a file's block holds, after checking every line is whole and the rest unchanged. */
-function blockVersion(content: string, original: string): number {
-  expect(replaceBlock(content, undefined)).toEqual(original)
+/**
+ * The version of versionHosts() the block of `owner` holds, after checking every line is whole and the rest
+ * unchanged.
+ */
+function blockVersion(content: string, original: string, owner: string): number {
+  expect(replaceBlock(content, owner, undefined)).toEqual(original)
   const lines = content.slice(original.length).split('\n')
-  expect([lines.shift(), lines.pop(), lines.pop()]).toEqual([HOSTS_BEGIN, '', HOSTS_END])
+  expect([lines.shift(), lines.pop(), lines.pop()]).toEqual([beginLine(owner), '', endLine(owner)])
   for (const line of lines) expect(line).toMatch(/^[0-9a-f:.]+ svc-\d+\.v\d+\.kube\.internal$/)
   const version = Number(/\.v(\d+)\./.exec(lines[0] ?? '')?.[1])
-  expect(content).toEqual(`${original}${renderHostsBlock(versionHosts(version))}\n`)
+  expect(content).toEqual(`${original}${renderHostsBlock(versionHosts(version), owner)}\n`)
   return version
 }
 
@@ -569,8 +692,8 @@ describe('HostsFile killed in the middle of a series of updates', () => {
 
   it('anywhere in a tight loop: the file is a complete version, and the next start cleans up', async () => {
     const {dir, path} = makeHostsFile(original)
-    const written = await killWriter(path, [], (_, n) => n >= 25)
-    expect(blockVersion(read(path), original)).toBeGreaterThanOrEqual(written - 1)
+    const {written, owner} = await killWriter(path, [], (_, n) => n >= 25)
+    expect(blockVersion(read(path), original, owner)).toBeGreaterThanOrEqual(written - 1)
     await new HostsFile(path).start()
     expect(read(path)).toEqual(original)
     expect(readdirSync(dir).sort()).toEqual(['hosts', 'hosts.expose-lb.bak'])
@@ -586,11 +709,11 @@ describe('HostsFile killed in the middle of a series of updates', () => {
 
   it('between the temp file and the rename: the file is the previous version, the temp file goes at start', async () => {
     const {dir, path} = makeHostsFile(original)
-    await killWriter(path, ['10'], (line) => line === 'paused')
-    expect(blockVersion(read(path), original)).toEqual(9)
+    const {owner} = await killWriter(path, ['10'], (line) => line === 'paused')
+    expect(blockVersion(read(path), original, owner)).toEqual(9)
     const leftovers = readdirSync(dir).filter((f) => f.endsWith('.tmp'))
     expect(leftovers).toHaveLength(1)
-    expect(blockVersion(read(join(dir, leftovers[0] ?? '')), original)).toEqual(10)
+    expect(blockVersion(read(join(dir, leftovers[0] ?? '')), original, owner)).toEqual(10)
     await new HostsFile(path).start()
     expect(read(path)).toEqual(original)
     expect(readdirSync(dir).sort()).toEqual(['hosts', 'hosts.expose-lb.bak'])

@@ -82,6 +82,21 @@ describe('LoopbackAliases', () => {
     ])
   })
 
+  it('ensure() only adds (before listeners bind); the update() after the apply removes what went', async () => {
+    const recordFile = recordPath()
+    const {runner, calls} = fakeRunner()
+    const aliases = new LoopbackAliases({runner, recordFile, log: logLines().log, pid: PID})
+    await aliases.update(['127.77.0.2', '127.77.0.3'])
+    calls.length = 0
+    await aliases.ensure(['127.77.0.3', '127.77.0.4'])
+    expect(calls).toEqual([add('127.77.0.4')])
+    expect(aliases.addresses()).toEqual(['127.77.0.2', '127.77.0.3', '127.77.0.4'])
+    calls.length = 0
+    await aliases.update(['127.77.0.3', '127.77.0.4'])
+    expect(calls).toEqual([remove('127.77.0.2')])
+    expect(record(recordFile)).toEqual({pid: PID, interface: 'lo0', addresses: ['127.77.0.3', '127.77.0.4']})
+  })
+
   it('records an alias before ifconfig adds it, so a crash in between leaves it on record', async () => {
     const recordFile = recordPath()
     const seen: unknown[] = []
@@ -179,7 +194,7 @@ describe('serve with lo0 aliases (the demo homelab)', () => {
     const stderr: string[] = []
     const log = createLogger({format: 'text', color: false, write: (line: string) => stderr.push(line)})
     let table = ''
-    const range = parseIpRange('127.92.0.0/16') as AddressRange
+    const range = parseIpRange('127.98.0.0/16') as AddressRange
     const served = serveUntilSignal({
       domain: 'kube.internal',
       addressType: 'InternalIP',
@@ -187,6 +202,7 @@ describe('serve with lo0 aliases (the demo homelab)', () => {
       dnsPort: 0,
       httpPort: 0,
       range,
+      contexts: [],
       loopbackAliases: {runner, recordFile},
       demo: true,
       maxConnections: 100,
@@ -197,12 +213,12 @@ describe('serve with lo0 aliases (the demo homelab)', () => {
     })
     const started = await waitForLine(stderr, /^serving /)
     expect(started).toBe(true)
-    const addresses = [...new Set([...table.matchAll(/(127\.92\.\d+\.\d+):\d+/g)].map((m) => m[1]!))].sort()
+    const addresses = [...new Set([...table.matchAll(/(127\.98\.\d+\.\d+):\d+/g)].map((m) => m[1]!))].sort()
     expect(addresses.length).toBeGreaterThan(3)
     expect(calls).toEqual(addresses.map(add))
     expect(listening.every((l) => !l)).toBe(true)
     expect(record(recordFile)).toMatchObject({interface: 'lo0', addresses})
-    const mosquitto = /(127\.92\.\d+\.\d+):1883/.exec(table)?.[1]
+    const mosquitto = /(127\.98\.\d+\.\d+):1883/.exec(table)?.[1]
     expect(mosquitto && (await accepts(mosquitto, 1883))).toBe(true) // the listener is up on its address
 
     calls.length = 0

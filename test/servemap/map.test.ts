@@ -28,7 +28,7 @@ const traefik = makeService('traefik', {
 })
 const grafana = makeService('grafana', {namespace: 'monitoring', ports: [{port: 3000, protocol: 'TCP'}]})
 
-function build(ipRange: AddressRange | undefined) {
+function build(ipRange: AddressRange | undefined, unheld?: Map<string, string>) {
   const slices = [
     {
       namespace: 'dns',
@@ -41,7 +41,7 @@ function build(ipRange: AddressRange | undefined) {
     makeSnapshot({services: [radarr, mosquitto, pihole, traefik, grafana], nodes, endpointSlices: slices}),
     {domain: 'kube.internal', addressType: 'InternalIP'},
   )
-  return buildServeMap(plan, {listen: '127.0.0.1', httpPort: 8080, range: ipRange})
+  return buildServeMap(plan, {listen: '127.0.0.1', httpPort: 8080, range: ipRange, unheld})
 }
 
 const addr = assignAddresses(['media/radarr', 'iot/mosquitto', 'dns/pihole-dns'], range)
@@ -146,6 +146,33 @@ describe('buildServeMap with --ip-range none', () => {
     )
     expect(map.dns.srv.has('_mqtt._tcp.mosquitto.iot.kube.internal')).toBe(false)
     expect(map.dns.srv.get('_http._tcp.radarr.media.kube.internal')?.[0]?.port).toBe(8080)
+  })
+})
+
+describe('buildServeMap with a per-service address another program holds', () => {
+  const held = addr.get('iot/mosquitto')!
+  const radarrHeld = addr.get('media/radarr')!
+  const why = (a: string) => `${a}:1883/tcp is held by nginx (pid 42)`
+  const {map, rows} = build(
+    range,
+    new Map([
+      [held, why(held)],
+      [radarrHeld, 'held'],
+    ]),
+  )
+
+  it('never hands it out: the names answer --listen, no listener or SRV uses it, other ports say why', () => {
+    expect(map.dns.hosts.get('mosquitto.kube.internal')).toEqual(['127.0.0.1'])
+    expect(map.dns.hosts.get('radarr.kube.internal')).toEqual(['127.0.0.1'])
+    expect(map.listeners.filter((l) => l.address === held || l.address === radarrHeld)).toEqual([])
+    expect(rows.find((r) => r.service === 'iot/mosquitto')?.note).toBe(`1883/TCP: not mapped: ${why(held)}`)
+    expect(map.dns.srv.has('_mqtt._tcp.mosquitto.iot.kube.internal')).toBe(false)
+  })
+
+  it('routes its HTTP port through the router by name; other Services keep their addresses', () => {
+    expect(rows.find((r) => r.service === 'media/radarr')?.endpoint).toBe('127.0.0.1:8080')
+    expect(map.http.map((r) => r.service)).toContain('media/radarr')
+    expect(map.dns.hosts.get('pihole-dns.kube.internal')).toEqual([addr.get('dns/pihole-dns')])
   })
 })
 

@@ -61,18 +61,21 @@ Running it again replaces the service. --dry-run prints the files and commands i
     const kube = service.explicitKubeconfig(flags.kubeconfig, process.env, user.home)
     // A kubeconfig or context serve cannot use fails here, not in the service's log after the next login.
     const {loadKubeConfig} = await import('../../kube/kubeconfig.js')
-    loadKubeConfig({
-      kubeconfig: kube.args.length > 0 ? kube.files[0] : undefined,
-      context: flags.context,
-      env: {...process.env, KUBECONFIG: kube.environment[0]?.[1]},
-    })
+    for (const context of flags.context ?? [undefined]) {
+      loadKubeConfig({
+        kubeconfig: kube.args.length > 0 ? kube.files[0] : undefined,
+        context,
+        env: {...process.env, KUBECONFIG: kube.environment[0]?.[1]},
+      })
+    }
 
-    const serveArgs = [...kube.args, ...(flags.context === undefined ? [] : [`--context=${flags.context}`])]
+    const serveArgs = [...kube.args, ...(flags.context ?? []).map((c) => `--context=${c}`)]
     for (const name of Object.keys(serveFlags) as Array<keyof typeof serveFlags>) {
       const value = flags[name]
       if (name === 'kubeconfig' || name === 'context' || value === undefined) continue
       if (metadata.flags[name]?.setFromDefault) continue
-      if (value === true) serveArgs.push(`--${name}`)
+      if (Array.isArray(value)) serveArgs.push(...value.map((v) => `--${name}=${v}`))
+      else if (value === true) serveArgs.push(`--${name}`)
       // A flag on by default that the user turned off (--no-host-check) must reach the service too.
       else if (value === false) serveArgs.push(`--no-${name}`)
       else if (name === 'domain') serveArgs.push(`--domain=${domain}`)
