@@ -18,7 +18,11 @@ const LAYERS = [
     path: '^src/(servemap|recommend|output)/|^src/dnssetup/(plan|state)\\.ts$|^src/service/(plan|definitions)\\.ts$',
     comment: 'pure: the serve map, recommendations, report shapes, dns-setup steps and state file, service steps',
   },
-  {name: 'core', path: '^src/(plan|detect)/', comment: 'pure: cluster snapshot → plan, detection'},
+  {
+    name: 'core',
+    path: '^src/(plan|detect|lb)/',
+    comment: 'pure: cluster snapshot → plan, detection, one module per load-balancer implementation',
+  },
   {
     name: 'base',
     path: '^src/(net/|errors\\.ts$|log\\.ts$|argv\\.ts$|terminal\\.ts$|markup\\.ts$)',

@@ -3,6 +3,7 @@
 import Complete from './commands/complete.js'
 import DnsSetup from './commands/dns-setup.js'
 import Doctor from './commands/doctor.js'
+import Explain from './commands/explain.js'
 import List from './commands/list.js'
 import Recommend from './commands/recommend.js'
 import Serve from './commands/serve.js'
@@ -14,6 +15,7 @@ import ServiceUninstall from './commands/service/uninstall.js'
 export const COMMANDS = {
   'dns-setup': DnsSetup,
   doctor: Doctor,
+  explain: Explain,
   list: List,
   recommend: Recommend,
   serve: Serve,

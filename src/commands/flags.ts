@@ -71,6 +71,16 @@ export const planFlags = {
   })(),
 }
 
+/** serve --paths and list --paths: which ways serve may take to a Service (src/plan/paths.ts). */
+export const pathsFlag = {
+  paths: Flags.option({
+    description:
+      'How Services are reached: auto (node addresses and NodePorts where the Service has them, else the API server, which also stands in when every node target is down), node (NodePorts only), api-server (every Service through pods/portforward)',
+    options: ['auto', 'node', 'api-server'] as const,
+    default: 'auto' as const,
+  })(),
+}
+
 /** The words of every flag that takes a value (`--context`, `-n`, …), so argv hoisting can skip their values. */
 export function valueFlags(
   commands: Record<string, {flags?: Record<string, {type: string; char?: string}>}>,

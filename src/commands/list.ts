@@ -1,6 +1,8 @@
 import {Command, Flags, type Interfaces} from '@oclif/core'
+import type {ApiClient} from '../kube/client.js'
 import {stringify} from 'yaml'
 import {detectLoadBalancers} from '../detect/detect.js'
+import {withPendingCounts} from '../detect/recommend.js'
 import {ExposeLbError, firstLine} from '../errors.js'
 import {createLogger} from '../log.js'
 import {clusterLabels, mergeClusterPlans} from '../plan/clusters.js'
@@ -9,7 +11,7 @@ import {escapeControls} from '../terminal.js'
 import {buildPlan} from '../plan/plan.js'
 import {buildReport} from '../output/report.js'
 import {formatServiceTable, formatSummary} from '../output/table.js'
-import {clusterFlags, contextsFlags, domainFlag, planFlags} from './flags.js'
+import {clusterFlags, contextsFlags, domainFlag, pathsFlag, planFlags} from './flags.js'
 
 export default class List extends Command {
   static override summary =
@@ -28,6 +30,7 @@ Data goes to stdout; warnings go to stderr.`
     ...clusterFlags,
     ...contextsFlags,
     ...planFlags,
+    ...pathsFlag,
     output: Flags.option({
       char: 'o',
       description: 'Output format',
@@ -40,7 +43,7 @@ Data goes to stdout; warnings go to stderr.`
   async run(): Promise<void> {
     const {flags} = await this.parse(List)
     const domain = await domainFlag(flags.domain)
-    const {openCluster, readSnapshot, kubeconfigContexts} = await import('../kube/session.js')
+    const {openCluster, kubeconfigContexts} = await import('../kube/session.js')
     const contexts = flags['all-contexts'] ? kubeconfigContexts({kubeconfig: flags.kubeconfig}) : (flags.context ?? [])
     if (contexts.length > 1) return this.several(contexts, flags, domain)
     if (flags['cluster-name']?.length) {
@@ -50,10 +53,8 @@ Data goes to stdout; warnings go to stderr.`
       )
     }
     const api = openCluster({kubeconfig: flags.kubeconfig, context: contexts[0]})
-    const snapshot = await readSnapshot(api, {namespace: flags.namespace, selector: flags.selector})
-    const plan = buildPlan(snapshot, {domain, addressType: flags['address-type']})
-    const detection = detectLoadBalancers(snapshot)
-    const report = buildReport({context: api.context, server: api.server, plan, detection})
+    const read = await readCluster(api, flags, domain)
+    const report = buildReport({context: api.context, server: api.server, ...read})
 
     if (flags.output === 'json') this.log(JSON.stringify(report, null, 2))
     else if (flags.output === 'yaml') this.log(stringify(report, {lineWidth: 0}).trimEnd())
@@ -72,37 +73,26 @@ Data goes to stdout; warnings go to stderr.`
   private async several(contexts: string[], flags: ListFlags, domain: string): Promise<void> {
     const labelled = clusterLabels(contexts, flags['cluster-name'] ?? [])
     if ('error' in labelled) throw new ExposeLbError('usage', labelled.error)
-    const {openCluster, readSnapshot} = await import('../kube/session.js')
-    const planOptions = {domain, addressType: flags['address-type']}
+    const {openCluster} = await import('../kube/session.js')
     const reads = await Promise.all(
       contexts.map(async (context) => {
         const label = labelled.labels.get(context) ?? context
         try {
           const api = openCluster({kubeconfig: flags.kubeconfig, context})
-          const snapshot = await readSnapshot(api, {namespace: flags.namespace, selector: flags.selector})
-          return {label, context, api, snapshot, plan: buildPlan(snapshot, planOptions)}
+          return {label, context, api, read: await readCluster(api, flags, domain)}
         } catch (error) {
           return {label, context, error}
         }
       }),
     )
     const merged = mergeClusterPlans(
-      reads.flatMap((r) => (r.plan ? [{label: r.label, plan: r.plan}] : [])),
+      reads.flatMap((r) => (r.read ? [{label: r.label, plan: r.read.plan}] : [])),
       domain,
     )
     const results: ClusterResult[] = reads.map((r) => {
-      if (!r.plan || !r.api || !r.snapshot)
-        return {label: r.label, context: r.context, server: '', error: firstLine(r.error)}
-      const plan = {...r.plan, services: merged.services.filter((s) => s.cluster === r.label)}
-      return {
-        label: r.label,
-        report: buildReport({
-          context: r.api.context,
-          server: r.api.server,
-          plan,
-          detection: detectLoadBalancers(r.snapshot),
-        }),
-      }
+      if (!r.read || !r.api) return {label: r.label, context: r.context, server: '', error: firstLine(r.error)}
+      const plan = {...r.read.plan, services: merged.services.filter((s) => s.cluster === r.label)}
+      return {label: r.label, report: buildReport({context: r.api.context, server: r.api.server, ...r.read, plan})}
     })
     const report = combineReports(domain, results, merged.warnings)
 
@@ -123,7 +113,7 @@ Data goes to stdout; warnings go to stderr.`
     for (const c of report.clusters) for (const w of c.warnings) log.warn(`${c.name}: ${w}`)
     for (const w of report.warnings) log.warn(w)
     for (const s of report.services) for (const w of s.warnings) log.warn(`${s.cluster}/${s.namespace}/${s.name}: ${w}`)
-    const failed = reads.filter((r) => !r.plan)
+    const failed = reads.filter((r) => !r.read)
     for (const r of failed.slice(1)) log.warn(`context "${r.context}": ${firstLine(r.error)}`)
     const first = failed[0]
     if (first) {
@@ -143,3 +133,13 @@ Data goes to stdout; warnings go to stderr.`
 }
 
 type ListFlags = Interfaces.InferredFlags<typeof List.flags>
+
+/** One cluster read for the report: its objects planned, its load balancer detected, its pending Services diagnosed. */
+async function readCluster(api: ApiClient, flags: ListFlags, domain: string) {
+  const {readSnapshot, diagnosePending} = await import('../kube/session.js')
+  const snapshot = await readSnapshot(api, {namespace: flags.namespace, selector: flags.selector})
+  const plan = buildPlan(snapshot, {domain, addressType: flags['address-type'], paths: flags.paths})
+  const found = detectLoadBalancers(snapshot)
+  const pending = await diagnosePending(api, snapshot, found, {namespace: flags.namespace})
+  return {plan, detection: withPendingCounts(found, {...snapshot, pending}), pending}
+}

@@ -1,6 +1,7 @@
 import {Command, Flags} from '@oclif/core'
 import {Document, isNode} from 'yaml'
 import {detectLoadBalancers} from '../detect/detect.js'
+import {withPendingCounts} from '../detect/recommend.js'
 import {describeStep, nextStep, type Manifest, type NextStep} from '../recommend/steps.js'
 import {clusterFlags} from './flags.js'
 import {escapeControlsKeepingLines} from '../terminal.js'
@@ -33,10 +34,12 @@ Data goes to stdout; warnings go to stderr.`
 
   async run(): Promise<void> {
     const {flags} = await this.parse(Recommend)
-    const {openCluster, readSnapshot} = await import('../kube/session.js')
+    const {openCluster, readSnapshot, diagnosePending} = await import('../kube/session.js')
     const api = openCluster({kubeconfig: flags.kubeconfig, context: flags.context})
     const snapshot = await readSnapshot(api)
-    const detection = detectLoadBalancers(snapshot)
+    const found = detectLoadBalancers(snapshot)
+    const pending = await diagnosePending(api, snapshot, found)
+    const detection = withPendingCounts(found, {...snapshot, pending})
 
     // Commands in the step must reach the same cluster as this run, not whatever the current context is.
     const selectors = [
@@ -44,7 +47,7 @@ Data goes to stdout; warnings go to stderr.`
       ...(flags.context === undefined ? [] : ['--context', flags.context]),
     ].map(shellQuote)
     const kubectl = ['kubectl', ...selectors].join(' ')
-    const step = nextStep(snapshot, detection, {kubectl, self: `${kubectl} expose-lb recommend`})
+    const step = nextStep(snapshot, detection, {kubectl, self: `${kubectl} expose-lb recommend`}, pending)
 
     if (flags.output === 'yaml') this.log(renderYaml(step, api.context))
     else

@@ -5,7 +5,7 @@ import {DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_MAX_CONNECTIONS} from '../proxy/socket.
 import {parseIpRange, type AddressRange} from '../servemap/addresses.js'
 import {chooseIpRange, DEFAULT_IP_RANGE} from '../serve/lo-alias-plan.js'
 import {isLoopback} from '../net/address.js'
-import {advertiseFlag, clusterFlags, contextsFlags, domainFlag, ipFlag, planFlags} from './flags.js'
+import {advertiseFlag, clusterFlags, contextsFlags, domainFlag, ipFlag, pathsFlag, planFlags} from './flags.js'
 
 /** serve's ports without --demo (service install decides from them whether serve needs privilege). */
 export const DEFAULT_DNS_PORT = 53
@@ -32,6 +32,7 @@ With --demo it runs against a built-in simulated homelab (three loopback nodes),
     ...clusterFlags,
     ...contextsFlags,
     ...planFlags,
+    ...pathsFlag,
     listen: Flags.string({description: 'Address for the DNS responder and the HTTP router', default: '127.0.0.1'}),
     advertise: Flags.string({
       description:
@@ -94,6 +95,7 @@ With --demo it runs against a built-in simulated homelab (three loopback nodes),
     await serveUntilSignal({
       domain,
       addressType: flags['address-type'],
+      paths: flags.paths,
       listen: flags.listen,
       advertise,
       dnsPort: flags['dns-port'] ?? (flags.demo ? DEMO_DNS_PORT : DEFAULT_DNS_PORT),

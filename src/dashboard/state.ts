@@ -4,6 +4,7 @@
 import {hostPort} from '../net/address.js'
 import type {ServeBuild, ServeRow} from '../servemap/map.js'
 import type {HealthState, ProbedTarget} from '../servemap/types.js'
+import type {PortPath} from '../plan/types.js'
 
 /** The document served at `/api/routes`; the page renders exactly this. */
 export interface RoutesDocument {
@@ -36,8 +37,10 @@ export interface RoutePort {
   endpoint?: string
   /** `http`, `tcp` or `udp`. */
   mode: string
-  /** Why the port is not reachable, or how it is (`load balancer`). */
+  /** Why the port is not reachable, or how it is (`load balancer`, `via API server: …`). */
   note?: string
+  /** `node`, `api-server`, `lb` or `none` (src/plan/paths.ts). */
+  path?: PortPath
   targets: RouteTarget[]
 }
 
@@ -47,6 +50,9 @@ export interface RouteTarget {
   /** `address:port` of the node's NodePort. */
   endpoint: string
   health: HealthState
+  /** `api-server`: the local tunnel gateway (not probed); `fallback` when it stands in only for down nodes. */
+  via?: 'api-server'
+  fallback?: boolean
 }
 
 export interface UnmappedService {
@@ -144,10 +150,13 @@ export function dashboardState(
         ...(r.endpoint === undefined ? {} : {endpoint: r.endpoint}),
         mode: r.mode,
         ...(r.note === undefined ? {} : {note: r.note}),
+        ...(r.path === undefined ? {} : {path: r.path}),
         targets: r.targets.map((t) => ({
           node: t.node,
           endpoint: hostPort(t.address, t.port),
           health: state(t),
+          ...(t.via ? {via: t.via} : {}),
+          ...(t.fallback ? {fallback: true} : {}),
         })),
       })),
     })

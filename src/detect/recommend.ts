@@ -3,14 +3,12 @@
  * → nothing; installed but idle → finish it; else what fits the distro and node count".
  */
 import {EXCLUDE_LABEL, isExcludedNode} from '../plan/nodes.js'
-import type {DetectedLoadBalancer, DetectorName, Node, Recommendation} from '../plan/types.js'
+import {LOAD_BALANCERS} from '../lb/index.js'
+import type {Finding} from '../lb/types.js'
+import type {Detection, DetectorName, Node, Recommendation, Service} from '../plan/types.js'
 import {type Distro, rke2ServiceLbEnabledBy, serviceLbDisabledBy} from './distro.js'
 
-/** One implementation found; `finish` says what is missing when it is installed but does not serve. */
-export interface Finding {
-  lb: DetectedLoadBalancer
-  finish?: Recommendation
-}
+export type {Finding} from '../lb/types.js'
 
 /** What `recommend` decides from. */
 export interface RecommendInput {
@@ -20,26 +18,21 @@ export interface RecommendInput {
   nodes: Node[]
 }
 
-/** Appended to every reason that asks the user to act: the plugin bridges the gap meanwhile. */
+/**
+ * What renderers (list's header, explain, recommend's closing line) add after a recommendation other than `none`:
+ * the plugin bridges the gap meanwhile. Detection's reasons stay plain.
+ */
 export const UNTIL_THEN = 'until then, `kubectl expose-lb serve` maps the names on this workstation'
 
-/** How messages name each implementation. */
-export const DISPLAY_NAMES: Record<DetectorName, string> = {
-  metallb: 'MetalLB',
-  'k3s-servicelb': 'k3s ServiceLB',
-  'kube-vip': 'kube-vip',
-  cilium: 'Cilium LB-IPAM',
-  openelb: 'OpenELB',
-  purelb: 'PureLB',
-  cloud: "the cloud provider's load balancer",
-  kind: 'cloud-provider-kind',
-  minikube: 'minikube tunnel',
-  microk8s: 'MicroK8s',
-}
+/** How messages name each implementation (each module's `display`). */
+export const DISPLAY_NAMES = Object.fromEntries(LOAD_BALANCERS.map((lb) => [lb.name, lb.display])) as Record<
+  DetectorName,
+  string
+>
 
 // Implementations that take every LoadBalancer Service without a loadBalancerClass. OpenELB (per-Service
 // annotation) and PureLB (only when configured as the default) are opt-in; MicroK8s is a distro, not a balancer.
-const NIL_CLASS: ReadonlySet<DetectorName> = new Set<DetectorName>([
+export const NIL_CLASS: ReadonlySet<DetectorName> = new Set<DetectorName>([
   'metallb',
   'k3s-servicelb',
   'kube-vip',
@@ -55,8 +48,8 @@ export function recommend(input: RecommendInput): {recommendation: Recommendatio
   const warnings = raceWarnings(serving, input.distro)
   if (serving.length > 0) return {recommendation: nothingToInstall(serving), warnings}
   const finish = input.findings.find((f) => f.finish !== undefined)?.finish
-  if (finish !== undefined) return {recommendation: untilThen(finish), warnings}
-  return {recommendation: untilThen(byDistro(input)), warnings}
+  if (finish !== undefined) return {recommendation: finish, warnings}
+  return {recommendation: byDistro(input), warnings}
 }
 
 function nothingToInstall(serving: Finding[]): Recommendation {
@@ -190,11 +183,81 @@ function metalLbOnOneNode(node: Node, distro: Distro): Recommendation {
   }
 }
 
-function untilThen(recommendation: Recommendation): Recommendation {
-  return {name: recommendation.name, reason: `${recommendation.reason}; ${UNTIL_THEN}`}
+/** A recommendation's reason as the user reads it: with the "until then" tail when it asks them to act. */
+export function withUntilThen(recommendation: Recommendation): string {
+  return recommendation.name === 'none' ? recommendation.reason : `${recommendation.reason}; ${UNTIL_THEN}`
 }
 
 function joinNames(names: string[]): string {
   if (names.length <= 2) return names.join(' and ')
   return `${names.slice(0, -1).join(', ')} and ${names.at(-1) ?? ''}`
+}
+
+/** What a Service's diagnosis says, as the recommendation needs it. */
+export interface PendingCount {
+  services: Service[]
+  /** Diagnoses by `namespace/name`. */
+  pending: ReadonlyMap<string, {reason: string}>
+}
+
+// Codes a new MetalLB address pool fixes.
+const METALLB_POOL_CODES = new Set(['metallb-no-pool', 'metallb-pool-exhausted'])
+
+/**
+ * The recommendation, counting pending LoadBalancer Services: an implementation that serves some Services but leaves
+ * others pending is not "nothing to install". The seed's rule stays (several nodes → MetalLB; one k3s node →
+ * ServiceLB), now said with numbers; with nothing pending the detection is returned as it is.
+ */
+export function withPendingCounts(detection: Detection, input: PendingCount & {nodes: Node[]}): Detection {
+  const balanced = input.services.filter((svc) => svc.type === 'LoadBalancer')
+  const pending = balanced.filter((svc) => svc.loadBalancerIngress.length === 0)
+  if (pending.length === 0) return detection
+  const codes = new Map<string, number>()
+  for (const svc of pending) {
+    const reason = input.pending.get(`${svc.namespace}/${svc.name}`)?.reason ?? 'unknown'
+    codes.set(reason, (codes.get(reason) ?? 0) + 1)
+  }
+  const tally = [...codes]
+    .sort((a, b) => b[1] - a[1])
+    .map(([code, n]) => `${n} ${code}`)
+    .join(', ')
+  const are = pending.length === 1 ? 'is' : 'are'
+  const rec = detection.recommendation
+  if (rec.name !== 'none') {
+    return {
+      ...detection,
+      recommendation: {
+        name: rec.name,
+        reason: `${pending.length} of ${balanced.length} LoadBalancer Services ${are} pending (${tally}); ${rec.reason}`,
+      },
+    }
+  }
+  const serving = detection.detected.filter((lb) => lb.serving)
+  const names = joinNames(serving.map((lb) => DISPLAY_NAMES[lb.name]))
+  const served = balanced.length - pending.length
+  const head = `${names} ${serving.length === 1 ? 'serves' : 'serve'} ${served} of ${balanced.length} LoadBalancer Services; ${pending.length} ${are} pending`
+  const nodes = input.nodes.filter((node) => !node.deleting)
+  let recommendation: Recommendation
+  if (codes.has('servicelb-port-conflict') && detection.distro === 'k3s' && nodes.length > 1) {
+    recommendation = {
+      name: 'metallb',
+      reason: `${head} (${tally}): their ports collide on every node; MetalLB gives each Service its own address`,
+    }
+  } else if (codes.has('servicelb-port-conflict')) {
+    recommendation = {
+      name: detection.distro === 'rke2' ? 'rke2-servicelb' : 'k3s-servicelb',
+      reason: `${head} (${tally}): their ports are already taken on the node; give them other ports or free those (\`kubectl expose-lb explain\` names who holds them)`,
+    }
+  } else if ([...codes.keys()].every((code) => METALLB_POOL_CODES.has(code))) {
+    recommendation = {
+      name: 'metallb',
+      reason: `${head} (${tally}): MetalLB has no address left for them; add addresses`,
+    }
+  } else {
+    recommendation = {
+      name: 'fix-pending',
+      reason: `${head} (${tally}): \`kubectl expose-lb explain <service> -n <namespace>\` shows why and the fix for each`,
+    }
+  }
+  return {...detection, recommendation}
 }

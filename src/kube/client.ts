@@ -80,6 +80,13 @@ export class ApiClient {
     throw this.statusError(status, body, target)
   }
 
+  /** Options for a streaming request of its own (a port-forward WebSocket): TLS material, agent, auth header. */
+  async streamOptions(): Promise<https.RequestOptions> {
+    const options = await this.requestOptions()
+    const token = this.kc.getCurrentUser()?.token
+    return {...options, headers: {...options.headers, ...(token ? {Authorization: `Bearer ${token}`} : {})}}
+  }
+
   private requestOptions(): Promise<https.RequestOptions> {
     this.options ??= (async () => {
       const opts: https.RequestOptions = {}

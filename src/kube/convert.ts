@@ -1,6 +1,7 @@
 // API objects (plain JSON as the API server sends it) to the slim domain types. Pure and defensive: a field of the
 // wrong shape is treated as absent, so one odd object never stops the rest from being planned.
 import type {
+  Condition,
   EndpointSlice,
   IPFamily,
   LoadBalancerIngress,
@@ -80,7 +81,22 @@ export function toService(raw: unknown): Service {
     annotations: strMap(meta.annotations),
     labels: strMap(meta.labels),
     ...(selector && Object.keys(selector).length > 0 ? {selector} : {}),
+    ...(str(spec.loadBalancerIP) ? {loadBalancerIP: str(spec.loadBalancerIP)} : {}),
+    ...conditionsOf(obj(o.status).conditions),
   }
+}
+
+/** status.conditions with a type and status, as `{conditions}` when there is any. */
+function conditionsOf(raw: unknown): {conditions?: Condition[]} {
+  const conditions = arr(raw).flatMap((c): Condition[] => {
+    const type = str(obj(c).type)
+    const status = str(obj(c).status)
+    if (!type || !status) return []
+    const reason = str(obj(c).reason)
+    const message = str(obj(c).message)
+    return [{type, status, ...(reason ? {reason} : {}), ...(message ? {message} : {})}]
+  })
+  return conditions.length > 0 ? {conditions} : {}
 }
 
 /** A core/v1 Node as the slim type. */
@@ -130,11 +146,22 @@ export function toEndpointSlice(raw: unknown): EndpointSlice {
     endpoints: arr(o.endpoints).map((e) => {
       const ep = obj(e)
       const nodeName = str(ep.nodeName)
+      const ref = obj(ep.targetRef)
+      const pod = ref.kind === 'Pod' ? str(ref.name) : undefined
       return {
         ...(nodeName ? {nodeName} : {}),
         ready: obj(ep.conditions).ready !== false,
         addresses: arr(ep.addresses).filter((a): a is string => typeof a === 'string'),
+        ...(obj(ep.conditions).terminating === true ? {terminating: true} : {}),
+        ...(pod ? {pod} : {}),
       }
+    }),
+    ports: arr(o.ports).flatMap((raw) => {
+      const p = obj(raw)
+      const port = num(p.port)
+      if (!port) return []
+      const name = str(p.name)
+      return [{...(name ? {name} : {}), port, protocol: PROTOCOLS.find((x) => x === p.protocol) ?? 'TCP'}]
     }),
   }
 }
@@ -152,6 +179,7 @@ export function toWorkload(kind: Workload['kind'], raw: unknown): Workload {
       if (name && typeof e.value === 'string') env[name] = e.value
     }
   }
+  const pods = podCounts(kind, o)
   return {
     kind,
     namespace: str(meta.namespace) ?? 'default',
@@ -159,5 +187,21 @@ export function toWorkload(kind: Workload['kind'], raw: unknown): Workload {
     labels: strMap(meta.labels),
     images: containers.flatMap((c) => str(c.image) ?? []),
     env,
+    ...(pods ? {pods} : {}),
   }
+}
+
+/** Pods wanted and ready from a workload's status (apps/v1 DeploymentStatus, DaemonSetStatus; a Pod's Ready). */
+function podCounts(kind: Workload['kind'], o: Json): Workload['pods'] {
+  const status = obj(o.status)
+  const count = (v: unknown) => (typeof v === 'number' && Number.isInteger(v) && v >= 0 ? v : undefined)
+  if (kind === 'Pod') {
+    if (status.conditions === undefined) return undefined
+    const ready = arr(status.conditions).some((c) => obj(c).type === 'Ready' && obj(c).status === 'True')
+    return {desired: 1, ready: ready ? 1 : 0}
+  }
+  const desired = kind === 'DaemonSet' ? count(status.desiredNumberScheduled) : count(obj(o.spec).replicas)
+  if (desired === undefined) return undefined
+  const ready = count(kind === 'DaemonSet' ? status.numberReady : status.readyReplicas) ?? 0
+  return {desired, ready}
 }

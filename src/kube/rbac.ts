@@ -17,6 +17,25 @@ export const DETECTION_RULES = [
   {apiGroups: ['purelb.io'], resources: ['servicegroups'], verbs: ['list']},
 ]
 
+/**
+ * Rules the pending diagnosis uses (Events about Services and svclb pods, in either group); without them it says
+ * which read was forbidden and works from what it can see.
+ */
+export const PENDING_RULES = [
+  {apiGroups: [''], resources: ['events'], verbs: ['list']},
+  {apiGroups: ['events.k8s.io'], resources: ['events'], verbs: ['list']},
+]
+
+/**
+ * Rules the API-server path needs (serve --paths auto or api-server): a stream through pods/portforward, which
+ * API servers authorize as `create` (and older ones, over WebSocket, as `get`), and reading the Pods it reaches.
+ * Without them, ClusterIP Services are reported as not reachable; node paths keep working.
+ */
+export const TUNNEL_RULES = [
+  {apiGroups: [''], resources: ['pods/portforward'], verbs: ['create', 'get']},
+  {apiGroups: [''], resources: ['pods'], verbs: ['get']},
+]
+
 function rulesYaml(rules: typeof REQUIRED_RULES): string {
   return rules
     .map(
@@ -34,4 +53,17 @@ metadata:
 rules:
 ${rulesYaml(REQUIRED_RULES)}
 # optional: load-balancer detection
-${rulesYaml(DETECTION_RULES)}`
+${rulesYaml(DETECTION_RULES)}
+# optional: why a LoadBalancer Service is pending
+${rulesYaml(PENDING_RULES)}
+# optional: Services through the API server (serve --paths auto, the default, or api-server)
+${rulesYaml(TUNNEL_RULES)}`
+
+/** What serve says when the API server refuses a port-forward for want of RBAC: a warning, and the route's note. */
+export function tunnelForbidden(service: string, namespace: string, said: string): {message: string; note: string} {
+  const note = `not reachable: forbidden to create pods/portforward in namespace ${namespace}`
+  return {
+    message: `${service}: ${note} (${said}); add to the ClusterRole (README "RBAC"):\n${rulesYaml(TUNNEL_RULES)}`,
+    note,
+  }
+}

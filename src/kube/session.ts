@@ -15,3 +15,5 @@ export function openCluster(options: KubeConfigOptions): ApiClient {
 export function kubeconfigContexts(options: KubeConfigOptions): string[] {
   return loadKubeConfig(options).contexts
 }
+
+export {diagnosePending} from './pending.js'

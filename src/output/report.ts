@@ -1,7 +1,18 @@
 // The ExposureReport: `list -o json|yaml` prints it as is, and users script against it, so its shape is a
 // contract (apiVersion expose-lb/v1). Pure.
-import type {Detection, Exposure, NodeAddress, Plan, PortMode, Protocol, ServiceType} from '../plan/types.js'
+import type {
+  Detection,
+  Exposure,
+  NodeAddress,
+  Plan,
+  PodEndpoint,
+  PortMode,
+  PortPath,
+  Protocol,
+  ServiceType,
+} from '../plan/types.js'
 import {hostPort} from '../net/address.js'
+import type {Pending} from '../lb/types.js'
 
 export interface ExposureReport {
   apiVersion: 'expose-lb/v1'
@@ -31,8 +42,15 @@ export interface ExposureReport {
       appProtocol?: string
       mode: PortMode
       targets: string[]
+      /** `node`, `api-server`, `lb` or `none` (src/plan/paths.ts); `pathNote` says why `none`. */
+      path?: PortPath
+      pathNote?: string
+      /** Endpoint Pods the API server reaches (the path itself, or a node path's fallback). */
+      endpoints?: PodEndpoint[]
     }>
     warnings: string[]
+    /** Why a LoadBalancer Service has no address (or one nobody announces); only on such Services. */
+    pending?: Pending
   }>
   warnings: string[]
 }
@@ -43,6 +61,8 @@ export function buildReport(input: {
   server: string
   plan: Plan
   detection: Detection
+  /** Diagnoses by `namespace/name` (src/lb/diagnose.ts). */
+  pending?: ReadonlyMap<string, Pending>
 }): ExposureReport {
   const {plan, detection} = input
   return {
@@ -77,9 +97,18 @@ export function buildReport(input: {
         ...(p.appProtocol ? {appProtocol: p.appProtocol} : {}),
         mode: p.mode,
         targets: p.targets.map((t) => hostPort(t.address, t.port)),
+        ...(p.path ? {path: p.path} : {}),
+        ...(p.pathNote ? {pathNote: p.pathNote} : {}),
+        ...(p.endpoints ? {endpoints: p.endpoints} : {}),
       })),
       warnings: s.warnings,
+      ...pendingOf(input.pending, s),
     })),
     warnings: [...plan.warnings, ...detection.warnings],
   }
+}
+
+function pendingOf(pending: ReadonlyMap<string, Pending> | undefined, s: {namespace: string; name: string}) {
+  const found = pending?.get(`${s.namespace}/${s.name}`)
+  return found === undefined ? {} : {pending: found}
 }

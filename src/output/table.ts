@@ -1,5 +1,6 @@
 // kubectl-style tables for `list`. Pure: returns text.
 import {escapeControls} from '../terminal.js'
+import {withUntilThen} from '../detect/recommend.js'
 import type {ExposureReport} from './report.js'
 
 type ReportService = ExposureReport['services'][number]
@@ -34,6 +35,14 @@ function ports(s: ReportService, wide: boolean): string {
 function targets(s: ReportService, wide: boolean): string {
   if (s.exposure === 'lb-ready') return `lb ${s.loadBalancerIngress.join(',')}`
   const all = [...new Set(s.ports.flatMap((p) => p.targets))]
+  if (all.length === 0 && s.ports.some((p) => p.path === 'api-server')) {
+    // Through the API server: the endpoint Pods, by name in -o wide.
+    const pods = [...new Set(s.ports.flatMap((p) => (p.path === 'api-server' ? (p.endpoints ?? []) : [])))]
+    const names = [...new Set(pods.map((e) => e.pod))]
+    return wide
+      ? `via API server: ${names.join(',') || 'no ready Pods'}`
+      : `via API server (${names.length} Pod${names.length === 1 ? '' : 's'})`
+  }
   if (all.length === 0) return NONE
   if (wide) return all.join(',')
   const hosts = [...new Set(all.map((t) => t.replace(/:\d+$/, '')))]
@@ -48,15 +57,16 @@ export function formatSummary(report: ExposureReport): string {
   return [
     `CONTEXT: ${report.context} (${report.server})   NODES: ${report.nodes.length} (${ready} ready)`,
     `LOAD BALANCER: ${detected || 'none detected'}`,
-    `RECOMMENDATION: ${rec.name}: ${rec.reason}`,
+    `RECOMMENDATION: ${rec.name}: ${withUntilThen(rec)}`,
+    ...pendingSummary(report),
   ]
     .map(escapeControls)
     .join('\n')
 }
 
 /**
- * The Services table, `wide` adding every name, the port modes and every target; a CLUSTER column first when the
- * Services come from several clusters.
+ * The Services table, `wide` adding every name, the port modes, every target and why a pending Service is
+ * pending; a CLUSTER column first when the Services come from several clusters.
  */
 export function formatServiceTable(
   report: Pick<ExposureReport, 'services'>,
@@ -72,6 +82,7 @@ export function formatServiceTable(
     'NAMES',
     'PORTS',
     'TARGETS',
+    ...(options.wide ? ['WHY'] : []),
   ]
   const rows = report.services.map((s) => [
     ...(clusters ? [s.cluster ?? ''] : []),
@@ -82,6 +93,30 @@ export function formatServiceTable(
     names(s, options.wide),
     ports(s, options.wide),
     targets(s, options.wide),
+    ...(options.wide ? [s.pending ? `${s.pending.reason}: ${s.pending.message}` : NONE] : []),
   ])
   return formatColumns(options.headers ? [header, ...rows] : rows)
+}
+
+/**
+ * Under the recommendation: how many LoadBalancer Services are pending, and on the next line the commonest reason
+ * with one Service's message. Nothing when none is pending.
+ */
+function pendingSummary(report: ExposureReport): string[] {
+  const balanced = report.services.filter((s) => s.type === 'LoadBalancer')
+  const pending = balanced.filter((s) => s.exposure === 'lb-pending')
+  if (pending.length === 0) return []
+  const lines = [`PENDING: ${pending.length} of ${balanced.length} LoadBalancer Services`]
+  const byReason = new Map<string, ReportService[]>()
+  for (const s of pending) {
+    if (s.pending === undefined) continue
+    byReason.set(s.pending.reason, [...(byReason.get(s.pending.reason) ?? []), s])
+  }
+  const [reason, services = []] = [...byReason].sort((a, b) => b[1].length - a[1].length)[0] ?? []
+  const first = services[0]
+  if (reason === undefined || first?.pending === undefined) return lines
+  const count = services.length === pending.length ? '' : ` (${services.length} of them)`
+  const more = services.length > 1 ? ` and ${services.length - 1} more` : ''
+  lines.push(`  WHY: ${reason}${count}: ${first.namespace}/${first.name}${more}: ${first.pending.message}`)
+  return lines
 }

@@ -2,7 +2,7 @@
 // (buildPlan), then merged here: every mapped Service always answers `<svc>.<ns>.<cluster>.<domain>`, and keeps
 // the names its own plan gave it (`<svc>.<ns>.<domain>`, `<svc>.<domain>`, annotation names) only while no Service
 // of another cluster claims the same name — the rule buildPlan applies within one cluster. Pure.
-import {isMapped} from './plan.js'
+import {hasNames} from './plan.js'
 import {isValidDnsName} from './names.js'
 import type {Plan, PlannedService} from './types.js'
 
@@ -83,7 +83,7 @@ export function mergeClusterPlans(clusters: ClusterPlan[], domain: string): Plan
   const qualified = new Set<string>()
   for (const {label, plan} of clusters) {
     for (const s of plan.services) {
-      if (!isMapped(s.exposure)) continue
+      if (!hasNames(s)) continue
       qualified.add(`${s.name}.${s.namespace}.${label}.${domain}`.toLowerCase())
       for (const name of s.names) claims.set(name, [...(claims.get(name) ?? []), idOf(label, s)])
     }
@@ -99,7 +99,7 @@ export function mergeClusterPlans(clusters: ClusterPlan[], domain: string): Plan
       const own = `${s.name}.${s.namespace}.${label}.${domain}`.toLowerCase()
       const names: string[] = []
       const extra: string[] = []
-      if (isMapped(s.exposure)) {
+      if (hasNames(s)) {
         names.push(own)
         for (const name of s.names) {
           const owners = claims.get(name) ?? []

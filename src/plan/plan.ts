@@ -2,6 +2,7 @@
 // clock, no logging. The rules are summarised in the README ("How Services are mapped").
 import {claimNames, reservedNames} from './names.js'
 import {familyOf, nodeAddress, selectNodes} from './nodes.js'
+import {choosePath, tunnelEndpoints} from './paths.js'
 import type {
   ClusterSnapshot,
   EndpointSlice,
@@ -37,6 +38,16 @@ export function isProxied(exposure: Exposure): boolean {
 /** Exposures that get friendly names (lb-ready names answer the load balancer's own address). */
 export function isMapped(exposure: Exposure): boolean {
   return isProxied(exposure) || exposure === 'lb-ready'
+}
+
+/** True when some port of the Service takes the API-server path. */
+export function viaApiServer(s: PlannedService): boolean {
+  return s.ports.some((p) => p.path === 'api-server')
+}
+
+/** Services serve gives names: mapped exposures, and those reached through the API server. */
+export function hasNames(s: PlannedService): boolean {
+  return isMapped(s.exposure) || viaApiServer(s)
 }
 
 /** appProtocol values (IANA service names and Kubernetes' own) that speak plain HTTP/1.1 or h2c. */
@@ -136,6 +147,13 @@ function planService(
       mode: portMode(port),
       targets: [],
     }
+    if (options.paths) {
+      const choice = choosePath(svc, exposure, port, options.paths)
+      planned.path = choice.path
+      if (choice.note) planned.pathNote = choice.note
+      const endpoints = tunnelEndpoints(svc, exposure, port, choice, options.paths, snapshot.endpointSlices)
+      if (endpoints) planned.endpoints = endpoints
+    }
     if (!isProxied(exposure)) return planned
     if (port.protocol === 'SCTP') {
       warnings.push(`port ${portLabel(port)}: SCTP cannot be forwarded from a workstation; skipped`)
@@ -166,7 +184,7 @@ function planService(
 
 /** Gives mapped Services their names; a name claimed by two Services goes to neither (each keeps its long name). */
 function assignNames(planned: PlannedService[], services: Map<PlannedService, Service>, domain: string): string[] {
-  const mapped = planned.filter((p) => isMapped(p.exposure))
+  const mapped = planned.filter(hasNames)
   const shortCount = new Map<string, number>()
   for (const p of mapped) shortCount.set(p.name, (shortCount.get(p.name) ?? 0) + 1)
 

@@ -43,6 +43,18 @@ export interface Service {
   labels: Record<string, string>
   /** Undefined for a selector-less Service (endpoints managed by hand). */
   selector?: Record<string, string>
+  /** spec.loadBalancerIP (deprecated upstream, still read by MetalLB and written by kube-vip-cloud-provider). */
+  loadBalancerIP?: string
+  /** status.conditions (Cilium LB-IPAM writes `cilium.io/IPAMRequestSatisfied` here). */
+  conditions?: Condition[]
+}
+
+/** A status condition as the API has it. */
+export interface Condition {
+  type: string
+  status: string
+  reason?: string
+  message?: string
 }
 
 export interface NodeAddress {
@@ -77,6 +89,17 @@ export interface Endpoint {
   /** conditions.ready, with nil meaning true (discovery/v1). */
   ready: boolean
   addresses: string[]
+  /** conditions.terminating is true (discovery/v1). */
+  terminating?: boolean
+  /** The Pod behind the endpoint (targetRef of kind Pod), for the API-server path. */
+  pod?: string
+}
+
+/** A port of an EndpointSlice: a Service port's name (empty for an unnamed one) and the number on the Pods. */
+export interface EndpointPort {
+  name?: string
+  port: number
+  protocol: Protocol
 }
 
 export interface EndpointSlice {
@@ -85,6 +108,8 @@ export interface EndpointSlice {
   /** The `kubernetes.io/service-name` label. */
   serviceName: string
   endpoints: Endpoint[]
+  /** The slice's ports; named target ports are resolved here, per slice (discovery/v1). */
+  ports?: EndpointPort[]
 }
 
 /** A workload seen while looking for load-balancer implementations. */
@@ -96,6 +121,8 @@ export interface Workload {
   images: string[]
   /** Container env vars with literal values, merged over all containers. */
   env: Record<string, string>
+  /** Pods wanted and ready, from the status (a Pod counts as 1); undefined when the status says nothing. */
+  pods?: {desired: number; ready: number}
 }
 
 /** Read-only facts used by load-balancer detection. Every field may be empty when a read was not allowed. */
@@ -130,6 +157,21 @@ export interface Target {
   port: number
 }
 
+/**
+ * How serve reaches a Service port: node addresses and NodePorts, the API server's pods/portforward, the cluster's
+ * own load balancer, or not at all (src/plan/paths.ts).
+ */
+export type PortPath = 'node' | 'api-server' | 'lb' | 'none'
+/** serve --paths: `auto` picks per Service (node paths fall back to the API server), the others force one. */
+export type PathsMode = 'auto' | 'node' | 'api-server'
+
+/** A ready endpoint Pod and the port on it that a Service port maps to. */
+export interface PodEndpoint {
+  pod: string
+  port: number
+  node?: string
+}
+
 export interface PlannedPort {
   name?: string
   port: number
@@ -138,6 +180,12 @@ export interface PlannedPort {
   appProtocol?: string
   mode: PortMode
   targets: Target[]
+  /** Set when the plan was made with PlanOptions.paths. */
+  path?: PortPath
+  /** Why the path is `none`. */
+  pathNote?: string
+  /** Pods the API-server path (or a node path's fallback) reaches, in order. */
+  endpoints?: PodEndpoint[]
 }
 
 export interface PlannedService {
@@ -176,6 +224,8 @@ export interface Plan {
 export interface PlanOptions {
   domain: string
   addressType: AddressType
+  /** Which paths serve may use (serve --paths); unset: node paths only, without path fields (as before). */
+  paths?: PathsMode
 }
 
 export interface DetectedLoadBalancer {

@@ -10,6 +10,9 @@ import type {ProbedTarget} from '../servemap/types.js'
  *
  * Callers refuse at once when the first entry is unhealthy (no healthy target at all) instead of sending traffic to
  * nodes the health checks call down — cloud-provider-kind's Envoy does the same with `healthy_panic_threshold: 0`.
+ *
+ * Fallback targets (a node path's way through the API server) come after the healthy ones: they carry traffic
+ * only when every other target is down, or failed on connect.
  */
 export function orderTargets(
   targets: ProbedTarget[],
@@ -17,11 +20,15 @@ export function orderTargets(
   start: number,
 ): ProbedTarget[] {
   const healthy: ProbedTarget[] = []
+  const fallbacks: ProbedTarget[] = []
   const unhealthy: ProbedTarget[] = []
-  for (const target of targets) (isHealthy(target) ? healthy : unhealthy).push(target)
-  if (healthy.length === 0) return unhealthy
+  for (const target of targets) {
+    if (!isHealthy(target)) unhealthy.push(target)
+    else (target.fallback ? fallbacks : healthy).push(target)
+  }
+  if (healthy.length === 0) return [...fallbacks, ...unhealthy]
   const offset = rotation(start, healthy.length)
-  return [...healthy.slice(offset), ...healthy.slice(0, offset), ...unhealthy]
+  return [...healthy.slice(offset), ...healthy.slice(0, offset), ...fallbacks, ...unhealthy]
 }
 
 /** True when `ordered` (from `orderTargets`) holds a target worth trying: its first entry is healthy. */
@@ -48,6 +55,13 @@ export function formatTarget(target: {node: string; address: string; port: numbe
 /** `node-a (127.0.10.1:30878), node-b (127.0.10.2:30878)`, or `no nodes` for an empty list. */
 export function formatTargets(targets: Array<{node: string; address: string; port: number}>): string {
   return targets.length === 0 ? 'no nodes' : targets.map((t) => formatTarget(t)).join(', ')
+}
+
+/** The order in which a tunnel gateway tries endpoint Pods for one stream: all of them, rotated by `start`. */
+export function orderEndpoints<T>(endpoints: readonly T[], start: number): T[] {
+  if (endpoints.length === 0) return []
+  const offset = rotation(start, endpoints.length)
+  return [...endpoints.slice(offset), ...endpoints.slice(0, offset)]
 }
 
 function rotation(start: number, length: number): number {

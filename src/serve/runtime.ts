@@ -14,6 +14,10 @@ import {HealthMonitor} from '../proxy/health.js'
 import {HttpRouter} from '../proxy/http.js'
 import {ListenerSet, type ApplyResult} from '../proxy/listeners.js'
 import {canBind} from '../proxy/socket.js'
+import {TunnelGateways, type TunnelDial} from '../proxy/tunnels.js'
+import {tunnelRoutes, type GatewayAddress} from '../servemap/tunnels.js'
+import {fallbackChanges, type FallbackChange} from '../servemap/fallback.js'
+import {tunnelForbidden} from '../kube/rbac.js'
 import type {ClusterSnapshot} from '../plan/types.js'
 import {
   buildServeMap,
@@ -67,6 +71,8 @@ export interface RuntimeOptions extends ServeOptions {
   beforeListen?: (listeners: ForwardListener[]) => Promise<void>
   /** LAN mode: the address DNS gives clients on other machines (--advertise, or a non-loopback --listen). */
   advertise?: string
+  /** Opens pods/portforward streams for API-server paths; without it those paths have no targets. */
+  tunnelDial?: TunnelDial
 }
 
 /** Turns a failed bind of the DNS or HTTP port into one clear line naming address, port and remedies. */
@@ -107,11 +113,11 @@ const UNHELD_RETRY_MS = 5000
 /** Target up/down changes within this window are logged together, one line per node and state. */
 const HEALTH_LOG_BATCH_MS = 50
 
-/** Every target the data path uses (HTTP routes and listeners); unmapped rows are not probed. */
+/** Every target the data path uses (HTTP routes and listeners); unmapped rows and tunnel gateways are not probed. */
 function* probedTargets(build: ServeBuild): Iterable<ProbedTarget> {
   // Routes and listeners of one Service port share one targets array: walk each array once.
   const lists = new Set([...build.map.http.map((r) => r.targets), ...build.map.listeners.map((l) => l.targets)])
-  for (const targets of lists) yield* targets
+  for (const targets of lists) for (const t of targets) if (t.via !== 'api-server') yield t
 }
 
 export class ServeRuntime {
@@ -131,6 +137,11 @@ export class ServeRuntime {
   /** Per-service addresses another program holds a port of, with why and the listener that failed there. */
   private readonly unheld = new Map<string, {why: string; listener: ForwardListener}>()
   private unheldTimer?: NodeJS.Timeout
+  private readonly tunnels?: TunnelGateways
+  /** Tunnel keys the API server refused for want of RBAC, with the reason: they get no gateway. */
+  private readonly tunnelDenied = new Map<string, string>()
+  /** Rows (`service endpoint`) whose node targets are all down, so traffic takes the API-server fallback. */
+  private onFallback = new Set<string>()
 
   constructor(
     private readonly source: SnapshotSource,
@@ -158,6 +169,20 @@ export class ServeRuntime {
       local: {hosts: [`${DASHBOARD_LABEL}.localhost`, ...reservedNames(domain)], handle: dashboard.handle},
     })
     this.listeners = new ListenerSet({health: this.health, log, verbose, maxConnections, idleTimeoutMs, hostCheck})
+    if (options.tunnelDial) {
+      this.tunnels = new TunnelGateways({
+        dial: options.tunnelDial,
+        log,
+        verbose,
+        onForbidden: (route, error) => {
+          if (this.tunnelDenied.has(route.key)) return
+          const denied = tunnelForbidden(route.service, route.namespace, error.message)
+          this.tunnelDenied.set(route.key, denied.note)
+          options.log.warn(denied.message, {event: 'tunnel-forbidden', service: route.service})
+          this.changed()
+        },
+      })
+    }
   }
 
   /** Ports the DNS responder and the router listen on (useful with port 0). */
@@ -207,14 +232,16 @@ export class ServeRuntime {
     const plan = this.source.plan
       ? this.source.plan(this.options.plan)
       : buildPlan(this.source.snapshot(), this.options.plan)
+    const routes = tunnelRoutes(plan).filter((r) => !this.tunnelDenied.has(r.key))
+    const tunnels = this.tunnels ? await this.tunnels.apply(routes) : new Map<string, GatewayAddress>()
     // Listeners first: an address another program holds is known before DNS could hand it out.
-    let build = this.buildMap(plan)
+    let build = this.buildMap(plan, tunnels)
     await this.options
       .beforeListen?.(build.map.listeners)
       .catch((error: unknown) => this.options.log.warn(firstLine(error)))
     if (this.noteFailures((await this.listeners.apply(build.map.listeners)).failed)) {
       // Map its Service through the router instead; this also closes the ports it did get on that address.
-      build = this.buildMap(plan)
+      build = this.buildMap(plan, tunnels)
       this.noteFailures((await this.listeners.apply(build.map.listeners)).failed)
     }
     const before = this.last
@@ -224,6 +251,7 @@ export class ServeRuntime {
     this.router.setRoutes(build.map.http)
     this.health.setProbes(probedTargets(build))
     await this.options.onApply?.(build).catch((error: unknown) => this.options.log.warn(firstLine(error)))
+    this.logFallbacks(fallbackChanges(build.rows, (t) => this.health.state(t), this.onFallback))
     if (first) {
       await this.firstHealthResults()
       this.options.print(formatServeTable(build.rows, (p) => this.health.state(p)))
@@ -233,10 +261,16 @@ export class ServeRuntime {
     this.logDiff(before?.rows ?? [], build.rows)
   }
 
-  private buildMap(plan: Plan): ServeBuild {
+  private buildMap(plan: Plan, tunnels: Map<string, GatewayAddress>): ServeBuild {
     // With --http-port 0 (tests), per-service HTTP listeners use the port the router actually got.
     const unheld = new Map([...this.unheld].map(([address, u]) => [address, u.why]))
-    return buildServeMap(plan, {...this.options, httpPort: this.httpPort || this.options.httpPort, unheld})
+    return buildServeMap(plan, {
+      ...this.options,
+      httpPort: this.httpPort || this.options.httpPort,
+      unheld,
+      tunnels,
+      tunnelDenied: this.tunnelDenied,
+    })
   }
 
   /**
@@ -297,6 +331,14 @@ export class ServeRuntime {
     }
   }
 
+  /** Logs each row that moved to the API-server fallback or back to its nodes, and remembers where each is. */
+  private logFallbacks(result: {changes: FallbackChange[]; onFallback: Set<string>}): void {
+    this.onFallback = result.onFallback
+    for (const c of result.changes) {
+      this.options.log.info(c.line, {event: c.toApiServer ? 'path-api-server' : 'path-node', service: c.service})
+    }
+  }
+
   private logDiff(before: ServeRow[], after: ServeRow[]): void {
     const old = rowLines(before)
     const now = rowLines(after)
@@ -350,6 +392,7 @@ export class ServeRuntime {
         })
       }
     }
+    if (this.last) this.logFallbacks(fallbackChanges(this.last.rows, (t) => this.health.state(t), this.onFallback))
   }
 
   /** Stops accepting, lets open connections finish for up to graceMs, then closes everything. */
@@ -360,6 +403,7 @@ export class ServeRuntime {
     clearInterval(this.unheldTimer)
     await this.source.stop().catch(() => {})
     this.health.close()
+    this.tunnels?.close()
     await Promise.all([this.router.close(graceMs), this.listeners.close(graceMs), this.dns?.close()])
   }
 }

@@ -4,18 +4,21 @@
 import type {Runner} from '../dnssetup/apply.js'
 import {ExposeLbError, firstLine} from '../errors.js'
 import type {Logger} from '../log.js'
-import type {AddressType} from '../plan/types.js'
+import type {AddressType, PathsMode} from '../plan/types.js'
 import {rangeText, type AddressRange} from '../servemap/addresses.js'
 import {routerAddressFor} from '../servemap/remote.js'
 import {clusterLabels} from '../plan/clusters.js'
 import {instanceDir, registerInstance, type InstanceRecord, type Registration} from './instance.js'
 import type {LoopbackAliases} from './lo-aliases.js'
+import type {TunnelDial} from '../proxy/tunnels.js'
 import type {SnapshotSource} from './runtime.js'
 
 /** Everything serve needs, from flags: ports are final (the command applies the --demo defaults). */
 export interface ServeSettings {
   domain: string
   addressType: AddressType
+  /** serve --paths (default auto). */
+  paths?: PathsMode
   listen: string
   /** LAN mode: the address DNS gives other machines (commands/flags.ts advertiseFlag). */
   advertise?: string
@@ -65,19 +68,28 @@ export async function serveUntilSignal(settings: ServeSettings): Promise<string>
   const {log} = settings
   // The simulator (and its YAML parser) loads only for --demo.
   const demo = settings.demo ? await (await import('../sim/demo.js')).startDemo() : undefined
-  const [{openCluster, kubeconfigContexts}, {ClusterWatch}, {ServeRuntime}, {HostsFile}, {ClusterSet}] =
-    await Promise.all([
-      import('../kube/session.js'),
-      import('../kube/watch.js'),
-      import('./runtime.js'),
-      import('./hosts-file.js'),
-      import('./clusters.js'),
-    ])
+  const [
+    {openCluster, kubeconfigContexts},
+    {ClusterWatch},
+    {ServeRuntime},
+    {HostsFile},
+    {ClusterSet},
+    {openPortForward},
+  ] = await Promise.all([
+    import('../kube/session.js'),
+    import('../kube/watch.js'),
+    import('./runtime.js'),
+    import('./hosts-file.js'),
+    import('./clusters.js'),
+    import('../kube/port-forward.js'),
+  ])
   const selection = {namespace: settings.namespace, selector: settings.selector}
   let source: SnapshotSource
   /** For the "serving" line, and the instance record. */
   let served: string
   let contextNames: string
+  /** Streams to Pods go through the API server of the Pod's own cluster. */
+  let tunnelDial: TunnelDial
   let hosts: InstanceType<typeof HostsFile> | undefined
   let aliases: LoopbackAliases | undefined
   let instance: Registration | undefined
@@ -108,6 +120,14 @@ export async function serveUntilSignal(settings: ServeSettings): Promise<string>
       )
       served = `contexts ${contexts.map((c) => `"${c}" as ${labelled.labels.get(c)}`).join(', ')}`
       contextNames = contexts.join(', ')
+      const byLabel = new Map(
+        contexts.map((c) => [labelled.labels.get(c), openCluster({kubeconfig: settings.kubeconfig, context: c})]),
+      )
+      tunnelDial = (target) => {
+        const api = byLabel.get(target.cluster)
+        if (!api) return Promise.reject(new Error(`no cluster "${target.cluster}" is served`))
+        return openPortForward(api, target)
+      }
     } else {
       if (settings.clusterNames?.length) {
         throw new ExposeLbError(
@@ -122,6 +142,7 @@ export async function serveUntilSignal(settings: ServeSettings): Promise<string>
       source = new ClusterWatch({kc: api.kc, api, ...selection, log: (line) => log.info(line), onChange})
       served = `context "${api.context}"`
       contextNames = demo ? 'demo' : api.context
+      tunnelDial = (target) => openPortForward(api, target)
     }
     // Before anything is bound or written: a second serve on this machine refuses here, naming the first.
     instance = register(settings, contextNames)
@@ -143,7 +164,8 @@ export async function serveUntilSignal(settings: ServeSettings): Promise<string>
     instance?.release()
   })
   const runtime = new ServeRuntime(source, {
-    plan: {domain: settings.domain, addressType: settings.addressType},
+    plan: {domain: settings.domain, addressType: settings.addressType, paths: settings.paths ?? 'auto'},
+    tunnelDial,
     listen: settings.listen,
     advertise: settings.advertise,
     dnsPort: settings.dnsPort,

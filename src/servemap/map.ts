@@ -1,11 +1,12 @@
 // From the plan to what serve applies: DNS records, HTTP routes by Host, and per-service listeners. Pure.
 import {reservedNames} from '../plan/names.js'
-import {isMapped, isProxied} from '../plan/plan.js'
-import type {Plan, PlannedPort, PlannedService} from '../plan/types.js'
+import {hasNames, isProxied, viaApiServer} from '../plan/plan.js'
+import type {Plan, PlannedPort, PlannedService, PortPath} from '../plan/types.js'
 import {assignAddresses, type AddressRange} from './addresses.js'
 import type {DnsRecords, ForwardListener, HttpRoute, ProbedTarget, ServeMap, SrvRecord} from './types.js'
 import {hostPort, isUnspecified} from '../net/address.js'
 import {routerAddressFor} from './remote.js'
+import {API_SERVER_NOTE, gatewayTarget, tunnelKey, type GatewayAddress} from './tunnels.js'
 
 export interface ServeOptions {
   /** Address of the DNS responder and the Host router (--listen). */
@@ -18,6 +19,10 @@ export interface ServeOptions {
    * are reached through the router instead, by name on the HTTP port, and DNS never hands such an address out.
    */
   unheld?: ReadonlyMap<string, string>
+  /** Tunnel gateways by key (tunnelRoutes, src/servemap/tunnels.ts): where API-server paths connect. */
+  tunnels?: Map<string, GatewayAddress>
+  /** Tunnel keys the API server refused for want of RBAC, with the note their rows show. */
+  tunnelDenied?: Map<string, string>
 }
 
 /** One line of serve's table: where a Service port can be reached from this workstation. */
@@ -30,6 +35,8 @@ export interface ServeRow {
   targets: ProbedTarget[]
   /** Why the port is not mapped, or how it is reached (`load balancer`). */
   note?: string
+  /** The path taken, when the plan chose paths (PlanOptions.paths). */
+  path?: PortPath
 }
 
 export interface ServeBuild {
@@ -61,6 +68,17 @@ function probed(s: PlannedService, port: PlannedPort): ProbedTarget[] {
   }
   // A connect to the target itself needs no probe object (probeOf): the plan's targets serve as they are.
   return port.targets
+}
+
+/**
+ * The targets of a port on its path: node targets (with the API-server gateway as a fallback when the port has
+ * one), or the gateway alone for the API-server path.
+ */
+function pathTargets(s: PlannedService, port: PlannedPort, options: ServeOptions): ProbedTarget[] {
+  const gateway = port.endpoints?.length ? options.tunnels?.get(tunnelKey(s, port)) : undefined
+  if (port.path === 'api-server') return gateway ? [gatewayTarget(gateway, false)] : []
+  const targets = probed(s, port)
+  return gateway && targets.length > 0 ? [...targets, gatewayTarget(gateway, true)] : targets
 }
 
 function portLabel(p: PlannedPort): string {
@@ -100,7 +118,7 @@ export function buildServeMap(plan: Plan, options: ServeOptions): ServeBuild {
   const listeners: ForwardListener[] = []
   const rows: ServeRow[] = []
   const warnings: string[] = []
-  const proxied = plan.services.filter((s) => isProxied(s.exposure))
+  const proxied = plan.services.filter((s) => isProxied(s.exposure) || viaApiServer(s))
   const addresses = options.range ? assignAddresses(proxied.map(key), options.range) : new Map<string, string>()
   // Where this machine reaches the router: --listen, or loopback when the router binds every address.
   const router = routerAddressFor(options.listen)
@@ -119,13 +137,15 @@ export function buildServeMap(plan: Plan, options: ServeOptions): ServeBuild {
   for (const s of plan.services) {
     const id = key(s)
     const shortest = [...s.names].sort((a, b) => a.length - b.length)[0] ?? `${s.name}.${s.namespace}`
-    if (!isMapped(s.exposure)) {
+    if (!hasNames(s)) {
+      const why = s.ports.find((p) => p.pathNote)?.pathNote
       rows.push({
         service: id,
         name: shortest,
         mode: '-',
         targets: [],
-        note: `${s.exposure}: not reachable from outside the cluster`,
+        note: why ?? `${s.exposure}: not reachable from outside the cluster`,
+        ...(s.ports.length && s.ports[0]!.path ? {path: 'none' as const} : {}),
       })
       continue
     }
@@ -141,6 +161,7 @@ export function buildServeMap(plan: Plan, options: ServeOptions): ServeBuild {
           mode: p.mode,
           targets: [],
           note: 'load balancer',
+          ...(p.path ? {path: p.path} : {}),
         })
       }
       continue
@@ -157,11 +178,19 @@ export function buildServeMap(plan: Plan, options: ServeOptions): ServeBuild {
     const allowed = address ? allowedHosts(s, routeHosts, address) : []
     const ownTcpPorts = new Set(s.ports.filter((p) => p.protocol === 'TCP').map((p) => p.port))
     for (const p of s.ports) {
-      const targets = probed(s, p)
-      if (p.targets.length === 0) {
-        rows.push({service: id, name: shortest, mode: p.mode, targets, note: `${portLabel(p)}: no targets`})
+      const targets = pathTargets(s, p, options)
+      const path = p.path ? {path: p.path} : {}
+      if (p.path === 'none') {
+        rows.push({service: id, name: shortest, mode: p.mode, targets, note: `${portLabel(p)}: ${p.pathNote}`, ...path})
         continue
       }
+      if (targets.length === 0) {
+        const denied = options.tunnelDenied?.get(tunnelKey(s, p))
+        const none = p.path !== 'api-server' ? 'no targets' : (denied ?? 'no ready endpoint Pods')
+        rows.push({service: id, name: shortest, mode: p.mode, targets, note: `${portLabel(p)}: ${none}`, ...path})
+        continue
+      }
+      const via = p.path === 'api-server' ? {note: API_SERVER_NOTE} : {}
       if (p.protocol === 'SCTP') continue
       const onHttpPort = p.mode === 'http' && !httpPortUsed
       if (onHttpPort) {
@@ -183,7 +212,15 @@ export function buildServeMap(plan: Plan, options: ServeOptions): ServeBuild {
           })
         }
         addSrv(s, p, p.port)
-        rows.push({service: id, name: shortest, endpoint: hostPort(address, p.port), mode: p.mode, targets})
+        rows.push({
+          service: id,
+          name: shortest,
+          endpoint: hostPort(address, p.port),
+          mode: p.mode,
+          targets,
+          ...via,
+          ...path,
+        })
       } else if (onHttpPort) {
         addSrv(s, p, options.httpPort)
         rows.push({
@@ -192,6 +229,8 @@ export function buildServeMap(plan: Plan, options: ServeOptions): ServeBuild {
           endpoint: hostPort(router, options.httpPort),
           mode: p.mode,
           targets,
+          ...via,
+          ...path,
         })
       } else {
         rows.push({
@@ -202,6 +241,7 @@ export function buildServeMap(plan: Plan, options: ServeOptions): ServeBuild {
           note: unheld
             ? `${portLabel(p)}: not mapped: ${unheld}`
             : `${portLabel(p)}: not mapped without --ip-range (only HTTP is routed by Host)`,
+          ...path,
         })
       }
     }

@@ -9,11 +9,17 @@ const LISTED_TARGETS = 6
 function targetsCell(r: ServeRow, state: (target: ProbedTarget) => HealthState): string {
   if (r.note && r.targets.length === 0) return r.note
   const note = r.note ? ` ${r.note}` : ''
-  if (r.targets.length <= LISTED_TARGETS) return r.targets.map((t) => `${t.node}(${state(t)})`).join(',') + note
+  if (r.targets.length <= LISTED_TARGETS) return r.targets.map((t) => targetCell(t, state)).join(',') + note
   const counts = new Map<HealthState, number>()
   for (const t of r.targets) counts.set(state(t), (counts.get(state(t)) ?? 0) + 1)
   const summary = [...counts].map(([s, n]) => `${n} ${s}`).join(', ')
   return `${r.targets.length} targets: ${summary}${note}`
+}
+
+/** A node with its health; a tunnel gateway as `api-server` (not probed), `api-server(fallback)` behind nodes. */
+function targetCell(t: ProbedTarget, state: (target: ProbedTarget) => HealthState): string {
+  if (t.via === 'api-server') return t.fallback ? 'api-server(fallback)' : 'api-server'
+  return `${t.node}(${state(t)})`
 }
 
 /** NAME ADDRESS MODE TARGETS, targets with their health. */
@@ -27,10 +33,14 @@ export function rowLines(rows: ServeRow[]): Map<string, string> {
   const lines = new Map<string, string>()
   for (const r of rows) {
     if (!r.endpoint) continue
-    const targets = r.targets.map((t) => `${t.address}:${t.port}`).join(',')
+    // A gateway's loopback port changes with every start: the log names the path instead.
+    const targets = r.targets
+      .map((t) => (t.via ? (t.fallback ? 'api-server fallback' : 'api-server') : `${t.address}:${t.port}`))
+      .join(',')
+    const via = r.path === 'api-server' && r.note ? ` (${r.note})` : ''
     lines.set(
       `${r.service} ${r.endpoint}`,
-      `${r.name} → ${r.endpoint} (${r.mode}) → ${targets || r.note || 'no targets'}`,
+      `${r.name} → ${r.endpoint} (${r.mode}) → ${targets || r.note || 'no targets'}${targets ? via : ''}`,
     )
   }
   return lines

@@ -2,7 +2,7 @@
 // health checks (src/proxy). The loop builds a ServeMap from the Plan (pure, src/serve/map.ts) and hands the
 // parts to each side; each side diffs against what it has, so unrelated listeners and connections stay untouched.
 import {hostPort} from '../net/address.js'
-import type {PortMode, Target} from '../plan/types.js'
+import type {PodEndpoint, PortMode, Target} from '../plan/types.js'
 
 /** A DNS SRV record (RFC 2782). */
 export interface SrvRecord {
@@ -46,6 +46,27 @@ export interface ProbedTarget extends Target {
    * thousands of targets, and most of them then need no object of their own.
    */
   probe?: Probe
+  /**
+   * `api-server`: a local tunnel gateway (src/proxy/tunnels.ts) that carries each connection to an endpoint Pod
+   * over pods/portforward; it is not probed (the gateway tries the Pods itself) and `node` reads `api-server`.
+   */
+  via?: 'api-server'
+  /** Used only when no other target of the list is healthy: a node path's way through the API server. */
+  fallback?: boolean
+}
+
+/** One Service port the API server carries: the gateway serve keeps for it and the Pods it spreads streams over. */
+export interface TunnelRoute {
+  /** `namespace/name:port/TCP` (`cluster/namespace/name:port/TCP` with several clusters): one gateway per key. */
+  key: string
+  /** `namespace/name`, for logs. */
+  service: string
+  /** The cluster's label when several are served: its API server carries the streams. */
+  cluster?: string
+  namespace: string
+  endpoints: PodEndpoint[]
+  /** `http`: a stream no Pod took is answered with a 502 saying why, rather than a bare close. */
+  mode: PortMode
 }
 
 /** A Service as the HTTP router sees it: the Host names it answers and the targets of its HTTP port. */

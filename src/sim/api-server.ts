@@ -5,7 +5,9 @@ import https from 'node:https'
 import type {AddressInfo} from 'node:net'
 import {stringify} from 'yaml'
 import {discoveryResponse, servedKinds} from './discovery.js'
+import {CORE_EVENT_FIELDS, EVENTS_V1_FIELDS, isEventsV1, storageOf, toEventsV1} from './events.js'
 import {joinApiVersion, type KindInfo} from './kinds.js'
+import {PortForwardServer, portForwardTarget, refuseUpgrade} from './port-forward.js'
 import {parseFieldSelector, parseLabelSelector, SelectorError, type Matcher} from './selectors.js'
 import {failure, statusBody} from './status.js'
 import type {KubeObject} from './kinds.js'
@@ -61,6 +63,10 @@ export interface SimServer {
   objects(): KubeObject[]
   compact(): void
   dropWatches(): void // ends every open watch stream, like an API server restart; clients must resume
+  /** Ends every open pods/portforward stream, as an API server restart does. */
+  dropPortForwards(): void
+  /** pods/portforward streams opened so far. */
+  portForwards(): number
   setFault(f: ((req: FaultRequest) => Fault | undefined) | undefined): void
   kubeconfig(opts?: {
     token?: string
@@ -184,15 +190,19 @@ export async function startSimServer(opts: SimServerOptions = {}): Promise<SimSe
       return fail(404, 'the server could not find the requested resource')
     }
     const apiVersion = joinApiVersion(info.group, info.version)
-    const asServed = (obj: KubeObject): KubeObject => ({...obj, apiVersion, kind: info.kind})
+    // events.k8s.io/v1 Events are core Events in another shape (./events.ts); everything else is served as stored.
+    const storage = storageOf(info)
+    const view = isEventsV1(info) ? toEventsV1 : (obj: KubeObject) => obj
+    const asServed = (obj: KubeObject): KubeObject => ({...view(obj), apiVersion, kind: info.kind})
+    const fields = info.kind !== 'Event' ? {} : isEventsV1(info) ? EVENTS_V1_FIELDS : CORE_EVENT_FIELDS
     let matches: Matcher
     try {
       const byLabel = parseLabelSelector(query.get('labelSelector') ?? '')
-      const byField = parseFieldSelector(query.get('fieldSelector') ?? '')
+      const byField = parseFieldSelector(query.get('fieldSelector') ?? '', fields)
       const byName = target.name === undefined ? () => true : (o: KubeObject) => o.metadata.name === target.name
       const byNamespace =
         target.namespace === undefined ? () => true : (o: KubeObject) => o.metadata.namespace === target.namespace
-      matches = (o) => byNamespace(o) && byName(o) && byLabel(o) && byField(o)
+      matches = (o) => byNamespace(o) && byName(o) && byLabel(o) && byField(view(o))
     } catch (err) {
       if (err instanceof SelectorError) return fail(400, err.message)
       throw err
@@ -210,23 +220,23 @@ export async function startSimServer(opts: SimServerOptions = {}): Promise<SimSe
       const render = !wantsTable(req.headers.accept)
         ? asServed
         : (obj: KubeObject) => {
-            const t = table([obj])
+            const t = table([view(obj)])
             if (columnsSent) t.columnDefinitions = []
             columnsSent = true
             return t
           }
-      return startWatch(info, render, matches, query, entry, res, fail)
+      return startWatch(info, storage, render, matches, query, entry, res, fail)
     }
     if (target.name) {
-      const obj = store.get(info.group, info.resource, target.name, target.namespace)
+      const obj = store.get(storage.group, storage.resource, target.name, target.namespace)
       if (!obj) {
         const details = {name: target.name, ...(info.group ? {group: info.group} : {}), kind: info.resource}
         return fail(404, `${qualified(info.resource, info.group)} "${target.name}" not found`, details)
       }
-      return send(200, wantsTable(req.headers.accept) ? table([obj]) : asServed(obj))
+      return send(200, wantsTable(req.headers.accept) ? table([view(obj)]) : asServed(obj))
     }
-    const items = store.list(info.group, info.resource).filter(matches).sort(byNamespaceAndName)
-    if (wantsTable(req.headers.accept)) return send(200, table(items))
+    const items = store.list(storage.group, storage.resource).filter(matches).sort(byNamespaceAndName)
+    if (wantsTable(req.headers.accept)) return send(200, table(items.map(view)))
     return send(200, {
       kind: `${info.kind}List`,
       apiVersion,
@@ -239,6 +249,7 @@ export async function startSimServer(opts: SimServerOptions = {}): Promise<SimSe
   // https://kubernetes.io/docs/reference/using-api/api-concepts/#efficient-detection-of-changes
   function startWatch(
     info: KindInfo,
+    storage: {group: string; resource: string},
     render: (o: KubeObject) => unknown,
     matches: Matcher,
     query: URLSearchParams,
@@ -293,14 +304,14 @@ export async function startSimServer(opts: SimServerOptions = {}): Promise<SimSe
 
     // A selector watch sees an object that starts or stops matching as ADDED or DELETED, as on a real server.
     const forward = (e: StoreEvent) => {
-      if (e.info.group !== info.group || e.info.resource !== info.resource) return
+      if (e.info.group !== storage.group || e.info.resource !== storage.resource) return
       const now = matches(e.object)
       const before = e.previous !== undefined && matches(e.previous)
       if (e.type === 'MODIFIED' && now !== before) write(now ? 'ADDED' : 'DELETED', render(e.object))
       else if (now) write(e.type, render(e.object))
     }
     if (replay === undefined) {
-      for (const obj of store.list(info.group, info.resource).filter(matches).sort(byNamespaceAndName))
+      for (const obj of store.list(storage.group, storage.resource).filter(matches).sort(byNamespaceAndName))
         write('ADDED', render(obj))
       if (query.get('sendInitialEvents') === 'true' && bookmarks) bookmark({'k8s.io/initial-events-end': 'true'})
     } else {
@@ -353,6 +364,32 @@ export async function startSimServer(opts: SimServerOptions = {}): Promise<SimSe
   const server = opts.tls
     ? https.createServer({cert: opts.tls.cert, key: opts.tls.key}, onRequest)
     : http.createServer(onRequest)
+
+  // pods/portforward: authorized like the real server (create on the subresource, as API servers with
+  // AuthorizePodWebsocketUpgradeCreatePermission check a WebSocket upgrade), then served by PortForwardServer.
+  const portForwards = new PortForwardServer()
+  server.on('upgrade', (req: http.IncomingMessage, socket: import('node:stream').Duplex, head: Buffer) => {
+    socket.on('error', () => socket.destroy())
+    const path = new URL(req.url ?? '/', 'http://sim').pathname
+    const entry: RequestLogEntry = {method: req.method ?? 'GET', path, status: 0}
+    requests.push(entry)
+    const refuse = (status: number, body: unknown) => {
+      entry.status = status
+      refuseUpgrade(socket, status, body)
+    }
+    const target = portForwardTarget(path)
+    if (!target) return refuse(404, failure(404, 'the server could not find the requested resource'))
+    const token = /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? '')?.[1]?.trim()
+    const user = opts.tokens ? opts.tokens[token ?? ''] : ANONYMOUS
+    if (user === undefined) return refuse(401, failure(401, 'Unauthorized'))
+    if (opts.tokens || opts.rbac) entry.user = user
+    if (opts.rbac && !allowed(opts.rbac[user] ?? [], 'create', '', 'pods/portforward')) {
+      const message = `pods "${target.pod}" is forbidden: User "${user}" cannot create resource "pods/portforward" in API group "" in the namespace "${target.namespace}"`
+      return refuse(403, statusBody(403, 'Forbidden', message, {name: target.pod, kind: 'pods'}))
+    }
+    const pod = store.get('', 'pods', target.pod, target.namespace)
+    entry.status = portForwards.handle(req, socket, head, pod, target.pod)
+  })
   const host = opts.host ?? '127.0.0.1'
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
@@ -368,6 +405,7 @@ export async function startSimServer(opts: SimServerOptions = {}): Promise<SimSe
     url,
     requests,
     async close() {
+      portForwards.closeAll()
       for (const stop of [...openStreams.values()]) stop()
       openStreams.clear()
       await new Promise<void>((resolve) => {
@@ -382,6 +420,8 @@ export async function startSimServer(opts: SimServerOptions = {}): Promise<SimSe
     dropWatches() {
       for (const stop of [...openStreams.values()]) stop()
     },
+    dropPortForwards: () => portForwards.closeAll(),
+    portForwards: () => portForwards.served,
     setFault(f) {
       fault = f
     },

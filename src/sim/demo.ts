@@ -4,7 +4,7 @@ import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {loadObjectsFromYaml, startSimServer, type SimServer} from './api-server.js'
-import {HOMELAB_YAML} from './homelab.js'
+import {HOMELAB_PENDING_YAML, HOMELAB_YAML} from './homelab.js'
 import {LoopbackNodes} from './nodes.js'
 
 export interface Demo {
@@ -19,7 +19,8 @@ export interface Demo {
 
 /** The homelab with its nodes at `<nodePrefix>1..3` (default 127.0.10.x). */
 export async function startDemo(options: {nodePrefix?: string} = {}): Promise<Demo> {
-  const yaml = options.nodePrefix ? HOMELAB_YAML.replaceAll('127.0.10.', options.nodePrefix) : HOMELAB_YAML
+  const homelab = `${HOMELAB_YAML}---${HOMELAB_PENDING_YAML}`
+  const yaml = options.nodePrefix ? homelab.replaceAll('127.0.10.', options.nodePrefix) : homelab
   const sim = await startSimServer({objects: loadObjectsFromYaml(yaml)})
   const nodes = new LoopbackNodes()
   const dir = mkdtempSync(join(tmpdir(), 'expose-lb-demo-'))

@@ -237,10 +237,77 @@ metadata:
   labels: {kubernetes.io/service-name: grafana, endpointslice.kubernetes.io/managed-by: endpointslice-controller.k8s.io}
 addressType: IPv4
 endpoints:
-  - addresses: [10.42.2.40]
+  - addresses: [127.0.10.140]
     conditions: {ready: true, serving: true, terminating: false}
     nodeName: node-c
     targetRef: {kind: Pod, namespace: monitoring, name: grafana-6f4b8d7c9-mq2xz}
 ports:
   - {name: http, port: 3000, protocol: TCP}
+---
+# A Pod the simulator reaches through pods/portforward: its podIP is a loopback address where LoopbackNodes serves
+# its container ports (src/sim/nodes.ts), so the ClusterIP grafana answers through the API server. It sits in the
+# nodes' 127.0.10.x so that startDemo's nodePrefix moves it with them.
+apiVersion: v1
+kind: Pod
+metadata:
+  name: grafana-6f4b8d7c9-mq2xz
+  namespace: monitoring
+  uid: 5b0c2d1e-7f3a-4c8e-9d61-2a7e4f0b9c13
+  creationTimestamp: "2025-03-09T16:30:02Z"
+  labels: {app.kubernetes.io/name: grafana, pod-template-hash: 6f4b8d7c9}
+spec:
+  nodeName: node-c
+  containers:
+    - name: grafana
+      image: grafana/grafana:11.4.0
+      ports:
+        - {name: http, containerPort: 3000, protocol: TCP}
+status:
+  phase: Running
+  podIP: 127.0.10.140
+  podIPs: [{ip: 127.0.10.140}]
+  conditions:
+    - {type: Ready, status: "True"}
+  containerStatuses:
+    - {name: grafana, ready: true, restartCount: 0, image: grafana/grafana:11.4.0, started: true, state: {running: {startedAt: "2025-03-09T16:30:05Z"}}}
+`
+
+/**
+ * A pending Service `serve --demo` adds to the homelab, so the demo shows a second reason beside pihole-dns (which
+ * no load balancer takes: no-implementation): this one asks for Cilium's class, which nothing here handles, so no
+ * controller will ever act on it (class-not-served; pending-reasons.md §0.1).
+ */
+export const HOMELAB_PENDING_YAML = `
+apiVersion: v1
+kind: Service
+metadata:
+  name: home-assistant
+  namespace: home
+  creationTimestamp: "2025-03-20T10:15:00Z"
+  labels: {app: home-assistant}
+spec:
+  type: LoadBalancer
+  loadBalancerClass: io.cilium/l2-announcer
+  clusterIP: 10.43.55.23
+  selector: {app: home-assistant}
+  ports:
+    - {name: http, port: 8123, targetPort: 8123, nodePort: 30123, protocol: TCP}
+status:
+  loadBalancer: {}
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata:
+  name: home-assistant-p7k2s
+  namespace: home
+  creationTimestamp: "2025-03-20T10:15:04Z"
+  labels: {kubernetes.io/service-name: home-assistant, endpointslice.kubernetes.io/managed-by: endpointslice-controller.k8s.io}
+addressType: IPv4
+endpoints:
+  - addresses: [10.42.0.61]
+    conditions: {ready: true, serving: true, terminating: false}
+    nodeName: node-a
+    targetRef: {kind: Pod, namespace: home, name: home-assistant-0}
+ports:
+  - {name: http, port: 8123, protocol: TCP}
 `

@@ -46,6 +46,8 @@ export const BUILTIN_KINDS: readonly KindInfo[] = [
   kind('v1', 'Pod', 'pods', true, ['po']),
   kind('v1', 'ConfigMap', 'configmaps', true, ['cm']),
   kind('v1', 'Endpoints', 'endpoints', true, ['ep']),
+  kind('v1', 'Event', 'events', true, ['ev']),
+  kind('events.k8s.io/v1', 'Event', 'events', true, ['ev']),
   kind('discovery.k8s.io/v1', 'EndpointSlice', 'endpointslices', true),
   kind('apps/v1', 'DaemonSet', 'daemonsets', true, ['ds']),
   kind('apps/v1', 'Deployment', 'deployments', true, ['deploy']),
@@ -77,6 +79,7 @@ export const BUILTIN_GROUPS: readonly string[] = [
   '',
   'apps',
   'discovery.k8s.io',
+  'events.k8s.io',
   'networking.k8s.io',
   'apiextensions.k8s.io',
 ]

@@ -3,7 +3,10 @@
 // HTTP ports with a small page (and WebSocket upgrades echoed back), TCP ports with a greeting then an echo, UDP
 // ports as a DNS server that answers any A query with the node address (or an echo for other datagrams). For
 // externalTrafficPolicy Local it also serves the healthCheckNodePort the way kube-proxy does (200 with a local
-// ready endpoint, 503 without), and every node answers kube-proxy's /healthz on 10256.
+// ready endpoint, 503 without), and every node answers kube-proxy's /healthz on 10256. Running Pods whose podIP is a
+// loopback address get the same kind of listener on each TCP container port, named `pod/<name>`: what the
+// simulator's pods/portforward reaches (src/sim/port-forward.ts). stopNode leaves them up: it stands for a node the
+// workstation cannot reach, while the API server still can.
 import dgram from 'node:dgram'
 import http from 'node:http'
 import net from 'node:net'
@@ -213,6 +216,7 @@ function specsFor(objects: KubeObject[]): Spec[] {
       }
     }
   }
+  specs.push(...podSpecs(objects))
   // One listener per address:port/protocol: the first Service claiming it wins (as in a real cluster).
   const seen = new Set<string>()
   return specs.filter((s) => {
@@ -221,4 +225,27 @@ function specsFor(objects: KubeObject[]): Spec[] {
     seen.add(k)
     return true
   })
+}
+
+/** Listeners for Running Pods with a loopback podIP: one per TCP container port, HTTP when the port name says so. */
+function podSpecs(objects: KubeObject[]): Spec[] {
+  const specs: Spec[] = []
+  for (const pod of objects.filter((o) => o.kind === 'Pod')) {
+    const status = (pod.status ?? {}) as {phase?: string; podIP?: string}
+    const spec = (pod.spec ?? {}) as {containers?: Array<{ports?: Array<Record<string, unknown>>}>}
+    if (status.phase !== 'Running' || !status.podIP?.startsWith('127.')) continue
+    const name = `pod/${pod.metadata.name}`
+    for (const c of spec.containers ?? []) {
+      for (const p of c.ports ?? []) {
+        const port = typeof p.containerPort === 'number' ? p.containerPort : 0
+        if (!port || (p.protocol !== undefined && p.protocol !== 'TCP')) continue
+        const portName = typeof p.name === 'string' ? p.name : undefined
+        const kind =
+          portMode({port, protocol: 'TCP', ...(portName ? {name: portName} : {})}) === 'http' ? 'http' : 'tcp'
+        const service = `${pod.metadata.namespace ?? 'default'}/${pod.metadata.name}`
+        specs.push({key: `${status.podIP}:${port}/TCP`, node: name, address: status.podIP, port, kind, service})
+      }
+    }
+  }
+  return specs
 }

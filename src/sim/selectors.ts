@@ -73,14 +73,17 @@ const FIELDS: Record<string, (obj: KubeObject) => string> = {
   'metadata.namespace': (obj) => obj.metadata.namespace ?? '',
 }
 
-/** Compiles a field selector (`metadata.name=x,metadata.namespace!=y`); unsupported fields are a SelectorError. */
-export function parseFieldSelector(selector: string): Matcher {
+/**
+ * Compiles a field selector (`metadata.name=x,metadata.namespace!=y`); unsupported fields are a SelectorError.
+ * `extra` adds the field labels one resource supports beyond the metadata ones (Events: involvedObject.*).
+ */
+export function parseFieldSelector(selector: string, extra: Record<string, (obj: KubeObject) => string> = {}): Matcher {
   if (selector.trim() === '') return () => true
   const requirements = splitRequirements(selector).map((text) => {
     const m = /^([A-Za-z0-9.]+)\s*(==|=|!=)\s*(.*)$/.exec(text)
     if (!m) throw new SelectorError(`invalid selector: '${text}'; can't understand '${text}'`)
     const [, field, op, value] = m as unknown as [string, string, string, string]
-    const read = FIELDS[field]
+    const read = FIELDS[field] ?? extra[field]
     if (!read) throw new SelectorError(`field label not supported: ${field}`)
     return (obj: KubeObject) => (read(obj) === value) === (op !== '!=')
   })

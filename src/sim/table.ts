@@ -65,6 +65,52 @@ const PRINTERS: Record<string, Printer> = {
   },
 }
 
+/**
+ * Events print the same in both groups (printEvent in kubernetes pkg/printers/internalversion/printers.go); the
+ * cells read core/v1 field names, else the events.k8s.io/v1 ones (regarding, note, deprecated*).
+ */
+const EVENT_PRINTER = (nowMs: number): Printer => ({
+  columns: [
+    ['Last Seen'],
+    ['Type'],
+    ['Reason'],
+    ['Object'],
+    ['Subobject', 1],
+    ['Source', 1],
+    ['Message'],
+    ['First Seen', 1],
+    ['Count', 1],
+    ['Name', 1],
+  ],
+  cells(obj) {
+    const e: Spec = obj
+    const ref: Spec = e.involvedObject ?? e.regarding ?? {}
+    const since = (t: unknown) => {
+      const ms = Date.parse(typeof t === 'string' ? t : '')
+      return Number.isNaN(ms) ? '<unknown>' : humanDuration(nowMs - ms)
+    }
+    const first = since(e.firstTimestamp ?? e.deprecatedFirstTimestamp ?? e.eventTime)
+    const lastRaw = e.series?.lastObservedTime ?? e.lastTimestamp ?? e.deprecatedLastTimestamp
+    const last = lastRaw === undefined ? first : since(lastRaw)
+    const count = e.series?.count ?? e.count ?? e.deprecatedCount ?? 1
+    const kind = String(ref.kind ?? '').toLowerCase()
+    const source: Spec = e.source ?? e.deprecatedSource ?? {}
+    const component = source.component ?? e.reportingComponent ?? e.reportingController ?? ''
+    return [
+      last,
+      e.type ?? '',
+      e.reason ?? '',
+      ref.name ? `${kind}/${ref.name}` : kind,
+      ref.fieldPath ?? '',
+      source.host ? `${component}, ${source.host}` : component,
+      String(e.message ?? e.note ?? '').trim(),
+      first,
+      count,
+      obj.metadata.name,
+    ]
+  },
+})
+
 const DEFAULT_PRINTER: Printer = {columns: [['Name'], ['Age']], cells: (obj, age) => [obj.metadata.name, age]}
 
 /** Builds the Table for `objects` of one kind; `nowMs` makes the AGE column testable. */
@@ -73,7 +119,10 @@ export function buildTable(
   objects: KubeObject[],
   opts: {nowMs: number; includeObject: IncludeObject; resourceVersion: string},
 ) {
-  const printer = (info.group === '' && PRINTERS[info.kind]) || DEFAULT_PRINTER
+  const printer =
+    info.kind === 'Event' && (info.group === '' || info.group === 'events.k8s.io')
+      ? EVENT_PRINTER(opts.nowMs)
+      : (info.group === '' && PRINTERS[info.kind]) || DEFAULT_PRINTER
   const columnDefinitions: Column[] = printer.columns.map(([name, priority = 0]) => ({
     name,
     type: 'string',

@@ -3,6 +3,9 @@
 //   node load-worker.mjs backends '{"sink":[{"host":…,"port":…}],"echo":[…]}'   prints "ready", runs until killed
 //   node load-worker.mjs stream  '{"host":…,"port":…,"connections":8,"bytesPerConnection":…}'  prints JSON
 //   node load-worker.mjs connect '{"host":…,"port":…,"concurrency":32,"durationMs":5000}'      prints JSON
+//   node load-worker.mjs download '{"host":…,"port":…,"connections":1,"bytesPerConnection":…}' prints JSON
+// (backends also take "source": servers that send as many bytes as the first line asks for, then close: what a
+// path without half-close, such as port-forward's v4 WebSocket channels, can carry in full)
 import net from 'node:net'
 import {performance} from 'node:perf_hooks'
 
@@ -33,6 +36,55 @@ function echoOnce(address: Address): Promise<net.Server> {
     socket.on('error', () => socket.destroy())
   })
   return listen(server, address)
+}
+
+/** A source: reads one line holding a byte count, sends that many bytes, then closes. */
+function source(address: Address): Promise<net.Server> {
+  const server = net.createServer((socket) => {
+    let line = ''
+    const onData = (chunk: Buffer) => {
+      line += chunk.toString('latin1')
+      if (!line.includes('\n')) return
+      socket.off('data', onData)
+      let left = Number(line.slice(0, line.indexOf('\n')))
+      const pump = () => {
+        while (left > 0) {
+          const n = Math.min(CHUNK.length, left)
+          left -= n
+          if (!socket.write(n === CHUNK.length ? CHUNK : CHUNK.subarray(0, n))) return void socket.once('drain', pump)
+        }
+        socket.end()
+      }
+      pump()
+    }
+    socket.on('data', onData)
+    socket.on('error', () => socket.destroy())
+  })
+  return listen(server, address)
+}
+
+/** Asks a source for `bytes` and resolves once they all arrived and the source closed. */
+function downloadOne(address: Address, bytes: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(address)
+    let received = 0
+    socket.on('connect', () => socket.write(`${bytes}\n`))
+    socket.on('data', (d) => (received += d.length))
+    socket.on('close', () => (received === bytes ? resolve() : reject(new Error(`got ${received} of ${bytes} bytes`))))
+    socket.on('error', reject)
+  })
+}
+
+async function download(opts: Address & {connections: number; bytesPerConnection: number}) {
+  const start = performance.now()
+  const results = await Promise.allSettled(
+    Array.from({length: opts.connections}, () => downloadOne(opts, opts.bytesPerConnection)),
+  )
+  const seconds = (performance.now() - start) / 1000
+  const ok = results.filter((r) => r.status === 'fulfilled').length
+  const errors = results.flatMap((r) => (r.status === 'rejected' ? [String(r.reason)] : []))
+  const bytes = ok * opts.bytesPerConnection
+  return {bytes, seconds, mbPerS: bytes / seconds / 1e6, errors}
 }
 
 function listen(server: net.Server, address: Address): Promise<net.Server> {
@@ -125,7 +177,11 @@ async function connect(opts: Address & {concurrency: number; durationMs: number}
 const [role, json] = process.argv.slice(2)
 const args = JSON.parse(json ?? '{}')
 if (role === 'backends') {
-  const servers = await Promise.all([...(args.sink as Address[]).map(sink), ...(args.echo as Address[]).map(echoOnce)])
+  const servers = await Promise.all([
+    ...(args.sink as Address[]).map(sink),
+    ...(args.echo as Address[]).map(echoOnce),
+    ...((args.source ?? []) as Address[]).map(source),
+  ])
   process.on('SIGTERM', () => {
     for (const s of servers) s.close()
     process.exit(0)
@@ -133,6 +189,8 @@ if (role === 'backends') {
   console.log('ready')
 } else if (role === 'stream') {
   console.log(JSON.stringify(await stream(args)))
+} else if (role === 'download') {
+  console.log(JSON.stringify(await download(args)))
 } else if (role === 'connect') {
   console.log(JSON.stringify(await connect(args)))
 } else {

@@ -49,8 +49,8 @@ export class LoadRunner {
     return new LoadRunner(script)
   }
 
-  /** Starts the sink and echo-once servers; stop() the returned process to close them. */
-  async startBackends(spec: {sink: Address[]; echo: Address[]}): Promise<Proc> {
+  /** Starts the sink, echo-once (and source) servers; stop() the returned process to close them. */
+  async startBackends(spec: {sink: Address[]; echo: Address[]; source?: Address[]}): Promise<Proc> {
     const proc = startProcess('tcp-backends', process.execPath, [this.script, 'backends', JSON.stringify(spec)])
     await proc.waitForOutput(/^ready$/m, 10_000)
     return proc
@@ -58,6 +58,11 @@ export class LoadRunner {
 
   stream(target: Address, connections: number, bytesPerConnection: number): Promise<StreamResult> {
     return this.run<StreamResult>('stream', {...target, connections, bytesPerConnection})
+  }
+
+  /** `connections` downloads of `bytesPerConnection` each from a source, at once. */
+  download(target: Address, connections: number, bytesPerConnection: number): Promise<StreamResult> {
+    return this.run<StreamResult>('download', {...target, connections, bytesPerConnection})
   }
 
   connectRate(target: Address, concurrency: number, durationMs: number): Promise<ConnectResult> {

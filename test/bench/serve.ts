@@ -2,7 +2,7 @@
 // directly and with the servers people would set up by hand (nginx, HAProxy, dnsmasq): issue 6. Runs the built
 // executable (npm run build first) as a child process against the simulated API server, prints tables with
 // OK/MISS per target, and writes bench-results/serve.json.
-//   BENCH_ONLY=http,tcp,dns,convergence,scale   run some sections only (default: all)
+//   BENCH_ONLY=http,tcp,dns,convergence,scale,tunnel   run some sections only (default: all)
 //   BENCH_QUICK=1                               short durations, for smoke runs
 //   BENCH_REPEAT=3                              run each HTTP and TCP row 3 times (interleaved), report medians
 import {rmSync} from 'node:fs'
@@ -26,9 +26,10 @@ import {
 import {benchScale} from './scale-bench.js'
 import {settings, startBenchCluster, type BenchCluster, type BenchEnv, type SectionResult, type Tools} from './setup.js'
 import {benchTcp} from './tcp-bench.js'
+import {benchTunnel} from './tunnel-bench.js'
 import {findTool, toolVersion} from './tools.js'
 
-const SECTIONS = ['http', 'tcp', 'dns', 'convergence', 'scale'] as const
+const SECTIONS = ['http', 'tcp', 'dns', 'convergence', 'scale', 'tunnel'] as const
 type Section = (typeof SECTIONS)[number]
 const RESULTS_FILE = join(RESULTS_DIR, 'serve.json')
 
@@ -113,13 +114,14 @@ try {
     try {
       // scale starts a serve of its own; the first one would only take CPU from it.
       if (section === 'scale') await cluster?.serve.proc.stop()
-      else cluster = await (clusterStart ??= startBenchCluster(env))
+      else if (section !== 'tunnel') cluster = await (clusterStart ??= startBenchCluster(env))
       const run = {
         http: () => benchHttp(env, cluster!),
         tcp: () => benchTcp(env, cluster!),
         dns: () => benchDns(env, cluster!),
         convergence: () => benchConvergence(env, cluster!),
         scale: () => benchScale(env),
+        tunnel: () => benchTunnel(env),
       }[section]
       results[section] = await run()
       console.log(`${results[section].title}\n${results[section].table}\n`)

@@ -88,6 +88,11 @@ describe('kubectl __complete expose-lb', () => {
     expect(answer(run)).toEqual({candidates: ['table', 'wide', 'json', 'yaml'], directive: ':4'})
   })
 
+  it("completes explain's -o after the Service name", async () => {
+    const run = await kubectl(['__complete', 'expose-lb', 'explain', 'traefik', '-o', ''])
+    expect(answer(run)).toEqual({candidates: ['text', 'json', 'yaml'], directive: ':4'})
+  })
+
   it("offers the flags of the subcommand, including ones it shares with others and oclif's help", async () => {
     const flags = names(await kubectl(['__complete', 'expose-lb', 'serve', '--']))
     expect(flags).toEqual(expect.arrayContaining(['--context', '--namespace', '--demo', '--dns-port', '--help']))

@@ -10,8 +10,6 @@ import type {
 } from '../../src/plan/types.js'
 import {emptySignals, makeNode, makeService, makeWorkload} from '../builders.js'
 
-const UNTIL_THEN = 'until then, `kubectl expose-lb serve` maps the names on this workstation'
-
 interface Cluster {
   nodes?: Node[]
   services?: Service[]
@@ -683,7 +681,7 @@ describe('detectLoadBalancers: what is detected', () => {
       ],
       recommendation: {
         name: 'k3s-servicelb',
-        reason: `k3s ServiceLB is enabled: it gives a LoadBalancer Service this node's IP as soon as one is created; ${UNTIL_THEN}`,
+        reason: `k3s ServiceLB is enabled: it gives a LoadBalancer Service this node's IP as soon as one is created`,
       },
       warnings: [],
     })
@@ -768,7 +766,7 @@ describe('detectLoadBalancers: what to do', () => {
       },
       {
         name: 'metallb',
-        reason: `MetalLB is installed but has no IPAddressPool/L2Advertisement: add them; ${UNTIL_THEN}`,
+        reason: `MetalLB is installed but has no IPAddressPool/L2Advertisement: add them`,
       },
     ],
     [
@@ -779,7 +777,7 @@ describe('detectLoadBalancers: what to do', () => {
           customObjectCounts: {[COUNT_KEYS.metallbPools]: 1, [COUNT_KEYS.metallbL2Advertisements]: 0},
         },
       },
-      {name: 'metallb', reason: `MetalLB is installed but has no L2Advertisement: add one; ${UNTIL_THEN}`},
+      {name: 'metallb', reason: `MetalLB is installed but has no L2Advertisement: add one`},
     ],
     [
       'MetalLB with an advertisement but no pool: add one',
@@ -789,14 +787,14 @@ describe('detectLoadBalancers: what to do', () => {
           customObjectCounts: {[COUNT_KEYS.metallbPools]: 0, [COUNT_KEYS.metallbL2Advertisements]: 1},
         },
       },
-      {name: 'metallb', reason: `MetalLB is installed but has no IPAddressPool: add one; ${UNTIL_THEN}`},
+      {name: 'metallb', reason: `MetalLB is installed but has no IPAddressPool: add one`},
     ],
     [
       'MetalLB whose pools could not be read: check them',
       {signals: {apiGroups: ['metallb.io']}},
       {
         name: 'metallb',
-        reason: `MetalLB is installed but its IPAddressPools and L2Advertisements could not be read: check that both exist; ${UNTIL_THEN}`,
+        reason: `MetalLB is installed but its IPAddressPools and L2Advertisements could not be read: check that both exist`,
       },
     ],
     [
@@ -804,7 +802,7 @@ describe('detectLoadBalancers: what to do', () => {
       {signals: {configMaps: {'metallb-system/config': {config: 'peers: []\n'}}}},
       {
         name: 'metallb',
-        reason: `MetalLB's ConfigMap metallb-system/config has no address-pools: add one; ${UNTIL_THEN}`,
+        reason: `MetalLB's ConfigMap metallb-system/config has no address-pools: add one`,
       },
     ],
     [
@@ -812,7 +810,7 @@ describe('detectLoadBalancers: what to do', () => {
       {nodes: [kindNode], signals: {apiGroups: ['metallb.io'], customObjectCounts: {[COUNT_KEYS.metallbPools]: 0}}},
       {
         name: 'metallb',
-        reason: `MetalLB is installed but has no IPAddressPool/L2Advertisement: add them; ${UNTIL_THEN}`,
+        reason: `MetalLB is installed but has no IPAddressPool/L2Advertisement: add them`,
       },
     ],
     [
@@ -820,7 +818,7 @@ describe('detectLoadBalancers: what to do', () => {
       {signals: {workloads: [makeWorkload('Pod', 'kube-system', 'kube-vip-cp1', {env: {cp_enable: 'true'}})]}},
       {
         name: 'kube-vip',
-        reason: `kube-vip is installed but does not serve Services (no \`svc_enable=true\` in its env): set it; ${UNTIL_THEN}`,
+        reason: `kube-vip is installed but does not serve Services (no \`svc_enable=true\` in its env): set it`,
       },
     ],
     [
@@ -828,7 +826,7 @@ describe('detectLoadBalancers: what to do', () => {
       {signals: {workloads: [makeWorkload('Deployment', 'kube-system', 'kube-vip-cloud-provider')]}},
       {
         name: 'kube-vip',
-        reason: `kube-vip-cloud-provider is there but no kube-vip with \`svc_enable=true\` was found: deploy kube-vip with it; ${UNTIL_THEN}`,
+        reason: `kube-vip-cloud-provider is there but no kube-vip with \`svc_enable=true\` was found: deploy kube-vip with it`,
       },
     ],
     [
@@ -841,7 +839,7 @@ describe('detectLoadBalancers: what to do', () => {
         name: 'cilium-lb-ipam',
         reason:
           'Cilium is here but has no CiliumLoadBalancerIPPool: add a pool and a CiliumL2AnnouncementPolicy ' +
-          `(with \`l2announcements.enabled=true\`) to use Cilium LB-IPAM, rather than installing MetalLB beside it; ${UNTIL_THEN}`,
+          `(with \`l2announcements.enabled=true\`) to use Cilium LB-IPAM, rather than installing MetalLB beside it`,
       },
     ],
     [
@@ -849,13 +847,13 @@ describe('detectLoadBalancers: what to do', () => {
       {signals: {apiGroups: ['network.kubesphere.io'], customObjectCounts: {[COUNT_KEYS.openelbEips]: 0}}},
       {
         name: 'openelb',
-        reason: `OpenELB is installed but has no Eip: add one, and annotate Services with \`lb.kubesphere.io/v1alpha1: openelb\`; ${UNTIL_THEN}`,
+        reason: `OpenELB is installed but has no Eip: add one, and annotate Services with \`lb.kubesphere.io/v1alpha1: openelb\``,
       },
     ],
     [
       'PureLB without a ServiceGroup',
       {signals: {apiGroups: ['purelb.io']}},
-      {name: 'purelb', reason: `PureLB is installed but has no ServiceGroup: add one; ${UNTIL_THEN}`},
+      {name: 'purelb', reason: `PureLB is installed but has no ServiceGroup: add one`},
     ],
     // Nothing there: by distro and node count.
     [
@@ -863,7 +861,7 @@ describe('detectLoadBalancers: what to do', () => {
       {nodes: [kindNode]},
       {
         name: 'cloud-provider-kind',
-        reason: `kind has no load balancer of its own: run cloud-provider-kind on this host (sigs.k8s.io/cloud-provider-kind); ${UNTIL_THEN}`,
+        reason: `kind has no load balancer of its own: run cloud-provider-kind on this host (sigs.k8s.io/cloud-provider-kind)`,
       },
     ],
     [
@@ -871,7 +869,7 @@ describe('detectLoadBalancers: what to do', () => {
       {nodes: [minikubeNode]},
       {
         name: 'minikube-tunnel',
-        reason: `minikube has no load balancer of its own: run \`minikube tunnel\` (or \`minikube addons enable metallb\`); ${UNTIL_THEN}`,
+        reason: `minikube has no load balancer of its own: run \`minikube tunnel\` (or \`minikube addons enable metallb\`)`,
       },
     ],
     [
@@ -879,7 +877,7 @@ describe('detectLoadBalancers: what to do', () => {
       {nodes: [microk8sNode]},
       {
         name: 'microk8s-metallb',
-        reason: `MicroK8s has no load balancer by default: run \`microk8s enable metallb:<range>\` with free addresses of the node network; ${UNTIL_THEN}`,
+        reason: `MicroK8s has no load balancer by default: run \`microk8s enable metallb:<range>\` with free addresses of the node network`,
       },
     ],
     [
@@ -887,7 +885,7 @@ describe('detectLoadBalancers: what to do', () => {
       {nodes: [k3sNode()]},
       {
         name: 'k3s-servicelb',
-        reason: `k3s ServiceLB is enabled: it gives a LoadBalancer Service this node's IP as soon as one is created; ${UNTIL_THEN}`,
+        reason: `k3s ServiceLB is enabled: it gives a LoadBalancer Service this node's IP as soon as one is created`,
       },
     ],
     [
@@ -897,7 +895,7 @@ describe('detectLoadBalancers: what to do', () => {
         name: 'k3s-servicelb',
         reason:
           'k3s ServiceLB is the built-in load balancer for a single node, but node server1 runs with ' +
-          `\`--disable servicelb\`: remove that and restart k3s; ${UNTIL_THEN}`,
+          `\`--disable servicelb\`: remove that and restart k3s`,
       },
     ],
     [
@@ -907,7 +905,7 @@ describe('detectLoadBalancers: what to do', () => {
         name: 'metallb',
         reason:
           'this k3s cluster has 3 nodes: install MetalLB (L2) after restarting the k3s servers with `--disable=servicelb` ' +
-          `(ServiceLB also works, but it answers on every node IP and needs free hostPorts); ${UNTIL_THEN}`,
+          `(ServiceLB also works, but it answers on every node IP and needs free hostPorts)`,
       },
     ],
     [
@@ -915,7 +913,7 @@ describe('detectLoadBalancers: what to do', () => {
       {nodes: [disabled(k3sThree[0] ?? k3sNode()), ...k3sThree.slice(1)]},
       {
         name: 'metallb',
-        reason: `this k3s cluster has 3 nodes and ServiceLB is disabled: install MetalLB (L2); ${UNTIL_THEN}`,
+        reason: `this k3s cluster has 3 nodes and ServiceLB is disabled: install MetalLB (L2)`,
       },
     ],
     [
@@ -923,7 +921,7 @@ describe('detectLoadBalancers: what to do', () => {
       {nodes: [k3sNode(), k3sNode('agent1', '192.168.1.11', {deleting: true})]},
       {
         name: 'k3s-servicelb',
-        reason: `k3s ServiceLB is enabled: it gives a LoadBalancer Service this node's IP as soon as one is created; ${UNTIL_THEN}`,
+        reason: `k3s ServiceLB is enabled: it gives a LoadBalancer Service this node's IP as soon as one is created`,
       },
     ],
     [
@@ -931,7 +929,7 @@ describe('detectLoadBalancers: what to do', () => {
       {nodes: [rke2Node()]},
       {
         name: 'rke2-servicelb',
-        reason: `RKE2 ships ServiceLB switched off: start the RKE2 server with \`--enable-servicelb\` to give LoadBalancer Services this node's IP; ${UNTIL_THEN}`,
+        reason: `RKE2 ships ServiceLB switched off: start the RKE2 server with \`--enable-servicelb\` to give LoadBalancer Services this node's IP`,
       },
     ],
     [
@@ -939,13 +937,13 @@ describe('detectLoadBalancers: what to do', () => {
       {nodes: [withNodeArgs(rke2Node(), ['server', '--enable-servicelb'], 'rke2.io/node-args')]},
       {
         name: 'rke2-servicelb',
-        reason: `RKE2 ServiceLB is enabled (\`--enable-servicelb\` on node server1): it gives a LoadBalancer Service this node's IP as soon as one is created; ${UNTIL_THEN}`,
+        reason: `RKE2 ServiceLB is enabled (\`--enable-servicelb\` on node server1): it gives a LoadBalancer Service this node's IP as soon as one is created`,
       },
     ],
     [
       'RKE2 on several nodes: MetalLB',
       {nodes: [rke2Node('server1', '192.168.1.10'), rke2Node('agent1', '192.168.1.11')]},
-      {name: 'metallb', reason: `this RKE2 cluster has 2 nodes: install MetalLB (L2); ${UNTIL_THEN}`},
+      {name: 'metallb', reason: `this RKE2 cluster has 2 nodes: install MetalLB (L2)`},
     ],
     [
       'kubeadm on one node with the exclude label: MetalLB, and remove the label',
@@ -963,7 +961,7 @@ describe('detectLoadBalancers: what to do', () => {
         name: 'metallb',
         reason:
           'ServiceLB is k3s-only, so on a single node install MetalLB (L2); remove the control-plane label ' +
-          `\`node.kubernetes.io/exclude-from-external-load-balancers\` from node cp1, or MetalLB will not announce from it; ${UNTIL_THEN}`,
+          `\`node.kubernetes.io/exclude-from-external-load-balancers\` from node cp1, or MetalLB will not announce from it`,
       },
     ],
     [
@@ -980,7 +978,7 @@ describe('detectLoadBalancers: what to do', () => {
         reason:
           'ServiceLB is k3s-only, so on a single node install MetalLB (L2); if the node gets the control-plane label ' +
           '`node.kubernetes.io/exclude-from-external-load-balancers` (kubeadm and Talos add it), remove it, ' +
-          `or MetalLB will not announce from it; ${UNTIL_THEN}`,
+          `or MetalLB will not announce from it`,
       },
     ],
     [
@@ -991,7 +989,7 @@ describe('detectLoadBalancers: what to do', () => {
         reason:
           'ServiceLB is k3s-only, so on a single node install MetalLB (L2); if the node gets the control-plane label ' +
           '`node.kubernetes.io/exclude-from-external-load-balancers` (kubeadm and Talos add it), remove it, ' +
-          `or MetalLB will not announce from it; ${UNTIL_THEN}`,
+          `or MetalLB will not announce from it`,
       },
     ],
     [
@@ -1002,7 +1000,7 @@ describe('detectLoadBalancers: what to do', () => {
         reason:
           'ServiceLB is k3s-only, so on this single Talos node install MetalLB (L2); if the node gets the control-plane label ' +
           '`node.kubernetes.io/exclude-from-external-load-balancers` (kubeadm and Talos add it), remove it, ' +
-          `or MetalLB will not announce from it; ${UNTIL_THEN}`,
+          `or MetalLB will not announce from it`,
       },
     ],
     [
@@ -1010,7 +1008,7 @@ describe('detectLoadBalancers: what to do', () => {
       {nodes: [plainNode, makeNode('node2', '192.168.1.11'), makeNode('node3', '192.168.1.12')]},
       {
         name: 'metallb',
-        reason: `this cluster has 3 nodes: install MetalLB (L2) and give it a range of free addresses; ${UNTIL_THEN}`,
+        reason: `this cluster has 3 nodes: install MetalLB (L2) and give it a range of free addresses`,
       },
     ],
     [
@@ -1020,7 +1018,7 @@ describe('detectLoadBalancers: what to do', () => {
         name: 'metallb',
         reason:
           'no nodes could be seen, so the node count is unknown: MetalLB (L2) fits most bare-metal clusters ' +
-          `(on a single k3s node, its built-in ServiceLB is enough); ${UNTIL_THEN}`,
+          `(on a single k3s node, its built-in ServiceLB is enough)`,
       },
     ],
   ])('%s', (_name, cluster, expected) => {
@@ -1115,5 +1113,13 @@ describe('detectLoadBalancers: warnings', () => {
           'disable one (start k3s with `--disable=servicelb`)',
       ],
     })
+  })
+})
+
+describe('detectLoadBalancers: plain reasons', () => {
+  it('leaves the "until then, serve …" line to the renderers', () => {
+    const {recommendation} = detect({})
+    expect(recommendation.name).toBe('metallb')
+    expect(recommendation.reason).not.toMatch(/until then/)
   })
 })

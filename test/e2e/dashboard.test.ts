@@ -93,7 +93,11 @@ describe('dashboard in Chromium', () => {
     ])
     await expect.poll(() => radarr.locator('a').first().textContent()).toBe(`radarr.kube.internal:${serve.httpPort}`)
     expect(await page.locator('tbody[data-service="default/homer"] a').count()).toBeGreaterThan(0)
-    expect(await page.locator('#unmapped').textContent()).toContain('monitoring/grafana')
+    expect(await page.locator('#unmapped').textContent()).toContain('default/kubernetes no selector')
+    // The ClusterIP grafana is mapped through the API server, and its port says so.
+    expect(await page.locator('tbody[data-service="monitoring/grafana"]').textContent()).toContain(
+      'via API server: traffic and its cost go through the control plane',
+    )
     expect(await target(page, 'media/radarr', 'node-b').getAttribute('data-health')).toBe('up')
 
     await radarr.locator(`a[href="http://radarr.localhost:${serve.httpPort}/"]`).click()

@@ -13,8 +13,11 @@ describe('serve --demo', () => {
       await waitFor(() => serve.stderr().includes('Try it:'), 5000, 'the hints')
       expect(serve.stderr()).toContain(`curl http://radarr.localhost:${serve.httpPort}/`)
       expect(serve.stdout()).toMatch(
-        /^radarr\.kube\.internal +127\.90\.\d+\.\d+:7878 +http +node-a\(up\),node-b\(up\),node-c\(up\)$/m,
+        /^radarr\.kube\.internal +127\.90\.\d+\.\d+:7878 +http +node-a\(up\),node-b\(up\),node-c\(up\),api-server\(fallback\)$/m,
       )
+      // The ClusterIP grafana answers through the simulator's pods/portforward.
+      const grafana = await run('curl', ['-s', '--max-time', '5', `http://grafana.localhost:${serve.httpPort}/`])
+      expect(JSON.parse(grafana.stdout)).toMatchObject({node: 'pod/grafana-6f4b8d7c9-mq2xz'})
       const curl = await run('curl', ['-s', '--max-time', '5', `http://radarr.localhost:${serve.httpPort}/`])
       expect(JSON.parse(curl.stdout)).toMatchObject({
         service: 'media/radarr',

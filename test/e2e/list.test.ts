@@ -26,7 +26,13 @@ describe('kubectl expose-lb list', () => {
     expect(lines[2]).toMatch(
       /^RECOMMENDATION: metallb: .*until then, `kubectl expose-lb serve` maps the names on this workstation$/,
     )
-    expect(lines[4]).toMatch(/^NAMESPACE +NAME +TYPE +EXPOSURE +NAMES +PORTS +TARGETS$/)
+    expect(lines.slice(3, 5)).toEqual([
+      'PENDING: 1 of 1 LoadBalancer Services',
+      '  WHY: no-implementation: dns/pihole-dns: no load balancer that takes this Service runs in the cluster, and no events about it',
+    ])
+    expect(lines.find((l) => l.startsWith('NAMESPACE'))).toMatch(
+      /^NAMESPACE +NAME +TYPE +EXPOSURE +NAMES +PORTS +TARGETS$/,
+    )
     const radarr = lines.find((l) => l.startsWith('media '))
     expect(radarr?.split(/ {3,}/)).toEqual([
       'media',
@@ -94,10 +100,27 @@ describe('kubectl expose-lb list', () => {
           nodePort: 30878,
           mode: 'http',
           targets: ['127.0.10.1:30878', '127.0.10.2:30878', '127.0.10.3:30878'],
+          path: 'node',
+          endpoints: [{pod: 'radarr-0', port: 7878, node: 'node-c'}],
         },
       ],
       warnings: [],
     })
+    // ports[].path: the ClusterIP grafana through the API server; the selector-less kubernetes not at all, and why.
+    const ports = (name: string) => report.services.find((s: {name: string}) => s.name === name).ports
+    expect(ports('grafana')).toEqual([
+      expect.objectContaining({
+        port: 3000,
+        path: 'api-server',
+        endpoints: [{pod: 'grafana-6f4b8d7c9-mq2xz', port: 3000, node: 'node-c'}],
+      }),
+    ])
+    expect(ports('kubernetes')).toEqual([
+      expect.objectContaining({
+        path: 'none',
+        pathNote: 'no selector: its endpoints are not Pods, and the API server forwards only to Pods',
+      }),
+    ])
   })
 
   it('prints the same report as YAML', async () => {
@@ -136,6 +159,18 @@ describe('kubectl expose-lb list', () => {
     ])
     expect(run.stdout).toContain(
       'radarr.media.lab.example,radarr.lab.example   7878:30878/TCP(http)   127.0.10.1:30878,127.0.10.2:30878,127.0.10.3:30878',
+    )
+  })
+
+  it('shows a ClusterIP Service reached through the API server, and, with --paths node, not reached', async () => {
+    const list = (...args: string[]) =>
+      kubectl(['expose-lb', 'list', '--kubeconfig', config, '-n', 'monitoring', '--no-headers', ...args])
+    expect((await list()).stdout).toMatch(
+      /^monitoring +grafana +ClusterIP +cluster-only +grafana\.kube\.internal \(\+1\) +3000\/TCP +via API server \(1 Pod\)$/m,
+    )
+    expect((await list('-o', 'wide')).stdout).toContain('via API server: grafana-6f4b8d7c9-mq2xz')
+    expect((await list('--paths', 'node')).stdout).toMatch(
+      /^monitoring +grafana +ClusterIP +cluster-only +<none> +3000\/TCP +<none>$/m,
     )
   })
 

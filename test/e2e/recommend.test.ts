@@ -55,7 +55,7 @@ describe('kubectl expose-lb recommend', () => {
     const k = `kubectl --kubeconfig ${config} --context sim`
     expect(lines.slice(0, 2)).toEqual([
       'NEXT STEP (metallb): install MetalLB (L2) and give it an address pool',
-      'Why: this cluster has 3 nodes: install MetalLB (L2) and give it a range of free addresses',
+      'Why: 1 of 1 LoadBalancer Services is pending (1 no-implementation); this cluster has 3 nodes: install MetalLB (L2) and give it a range of free addresses',
     ])
     expect(lines).toContain(`     ${k} apply -f ${MANIFEST_URL}`)
     expect(lines).toContain(

@@ -4,7 +4,7 @@ import {execFile} from 'node:child_process'
 import {readFileSync} from 'node:fs'
 import {promisify} from 'node:util'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
-import {DETECTION_RULES, REQUIRED_RULES} from '../../src/kube/rbac.js'
+import {DETECTION_RULES, PENDING_RULES, REQUIRED_RULES} from '../../src/kube/rbac.js'
 import {loadObjectsFromYaml, startSimServer, type SimServer} from '../../src/sim/api-server.js'
 import {startDemo, type Demo} from '../../src/sim/demo.js'
 import {HOMELAB_YAML} from '../../src/sim/homelab.js'
@@ -21,7 +21,7 @@ beforeAll(async () => {
     objects: loadObjectsFromYaml(HOMELAB_YAML.replaceAll('127.0.10.', '127.0.24.')),
     tls: {cert: tls('server.crt'), key: tls('server.key')},
     tokens: {[SECRET]: 'minimal', 'required-only': 'required', 'no-rights': 'nobody'},
-    rbac: {minimal: [...REQUIRED_RULES, ...DETECTION_RULES], required: REQUIRED_RULES, nobody: []},
+    rbac: {minimal: [...REQUIRED_RULES, ...DETECTION_RULES, ...PENDING_RULES], required: REQUIRED_RULES, nobody: []},
   })
 })
 afterAll(() => sim.close())

@@ -13,9 +13,14 @@ interface Cluster {
   sim: SimServer
   nodes: LoopbackNodes
 }
-/** The homelab with its nodes renamed `<prefix>-a…c` at 127.0.<third>.1…3, so answers tell the clusters apart. */
+/**
+ * The homelab with its nodes renamed `<prefix>-a…c` at 127.0.<third>.1…3 and its grafana Pod `grafana-<prefix>`, so
+ * answers tell the clusters apart.
+ */
 async function cluster(prefix: string, third: number): Promise<Cluster> {
-  const yaml = HOMELAB_YAML.replaceAll('127.0.10.', `127.0.${third}.`).replace(/\bnode-([abc])\b/g, `${prefix}-$1`)
+  const yaml = HOMELAB_YAML.replaceAll('127.0.10.', `127.0.${third}.`)
+    .replace(/\bnode-([abc])\b/g, `${prefix}-$1`)
+    .replaceAll('grafana-6f4b8d7c9-mq2xz', `grafana-${prefix}`)
   const sim = await startSimServer({objects: loadObjectsFromYaml(yaml)})
   const nodes = new LoopbackNodes()
   await nodes.sync(sim.objects())
@@ -102,6 +107,14 @@ describe('serve with several contexts', () => {
     expect(await byRouter('radarr.media.lab.kube.internal')).toMatch(/^lab-[abc]$/)
     expect(await byRouter('radarr.media.lab.localhost')).toMatch(/^lab-[abc]$/)
     expect((await get(`http://${atLab}:7878/`, {host: 'radarr.media.lab.kube.internal'})).node).toMatch(/^lab-[abc]$/)
+
+    // A ClusterIP Service goes through its own cluster's API server (pods/portforward).
+    for (const cluster of ['home', 'lab']) {
+      const answer = await get(`http://127.0.0.1:${serve.httpPort}/`, {
+        host: `grafana.monitoring.${cluster}.kube.internal`,
+      })
+      expect([answer.status, answer.node]).toEqual([200, `pod/grafana-${cluster}`])
+    }
 
     // The lab's API server goes away: its watch is lost, home's names keep working, and lab's keep their last map.
     await lab.sim.close()

@@ -75,10 +75,10 @@ describe('serve: start-up', () => {
     const lines = serve.stdout().trimEnd().split('\n')
     expect(lines[0]).toMatch(/^NAME +ADDRESS +MODE +TARGETS$/)
     expect(lines.find((l) => l.startsWith('radarr.kube.internal'))).toMatch(
-      /^radarr\.kube\.internal +127\.78\.\d+\.\d+:7878 +http +node-a\(up\),node-b\(up\),node-c\(up\)$/,
+      /^radarr\.kube\.internal +127\.78\.\d+\.\d+:7878 +http +node-a\(up\),node-b\(up\),node-c\(up\),api-server\(fallback\)$/,
     )
-    expect(lines.find((l) => l.startsWith('grafana.monitoring'))).toMatch(
-      /cluster-only: not reachable from outside the cluster$/,
+    expect(lines.find((l) => l.startsWith('kubernetes.default'))).toMatch(
+      /no selector: its endpoints are not Pods, and the API server forwards only to Pods$/,
     )
   })
 })

@@ -1,15 +1,21 @@
 import {readFileSync} from 'node:fs'
 import {describe, expect, it} from 'vitest'
 import {parse} from 'yaml'
-import {DETECTION_RULES, MINIMAL_CLUSTER_ROLE, REQUIRED_RULES} from '../../src/kube/rbac.js'
+import {
+  DETECTION_RULES,
+  MINIMAL_CLUSTER_ROLE,
+  PENDING_RULES,
+  REQUIRED_RULES,
+  TUNNEL_RULES,
+} from '../../src/kube/rbac.js'
 
 describe('the minimal ClusterRole', () => {
-  it('is valid YAML holding the required and the detection rules', () => {
+  it('is valid YAML holding the required, the detection, the pending-diagnosis and the API-server path rules', () => {
     expect(parse(MINIMAL_CLUSTER_ROLE)).toEqual({
       apiVersion: 'rbac.authorization.k8s.io/v1',
       kind: 'ClusterRole',
       metadata: {name: 'expose-lb-reader'},
-      rules: [...REQUIRED_RULES, ...DETECTION_RULES],
+      rules: [...REQUIRED_RULES, ...DETECTION_RULES, ...PENDING_RULES, ...TUNNEL_RULES],
     })
   })
 

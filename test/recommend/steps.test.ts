@@ -2,6 +2,7 @@ import {describe, expect, it} from 'vitest'
 import {parseAllDocuments} from 'yaml'
 import {renderYaml} from '../../src/commands/recommend.js'
 import {COUNT_KEYS, detectLoadBalancers} from '../../src/detect/detect.js'
+import {withPendingCounts} from '../../src/detect/recommend.js'
 import type {ClusterSnapshot, DetectionSignals, Node} from '../../src/plan/types.js'
 import {
   describeStep,
@@ -10,7 +11,7 @@ import {
   UNTIL_THEN_LINE,
   type NextStep,
 } from '../../src/recommend/steps.js'
-import {emptySignals, makeNode, makeSnapshot, makeWorkload} from '../builders.js'
+import {emptySignals, makeNode, makeService, makeSnapshot, makeWorkload} from '../builders.js'
 
 const EXCLUDE = 'node.kubernetes.io/exclude-from-external-load-balancers'
 const CHECK_FREE =
@@ -514,5 +515,48 @@ describe('renderYaml (-o yaml)', () => {
     expect(text.split('\n').every((line) => line.startsWith('#'))).toBe(true)
     expect(text).toContain('# nothing to apply: this step has no manifests')
     expect(parse(text)).toEqual([])
+  })
+})
+
+describe('nextStep with pending Services', () => {
+  it('one k3s node whose ServiceLB Services collide: free the ports, nothing to apply', () => {
+    const node = makeNode('server-0', '192.168.1.10', {providerID: 'k3s://server-0'})
+    const traefik = makeService('traefik', {
+      namespace: 'kube-system',
+      type: 'LoadBalancer',
+      loadBalancerIngress: [{ip: '192.168.1.10'}],
+    })
+    const nginx = makeService('ingress-nginx-controller', {namespace: 'ingress-nginx', type: 'LoadBalancer'})
+    const snapshot = makeSnapshot({nodes: [node], services: [traefik, nginx]})
+    const pending = new Map([
+      [
+        'ingress-nginx/ingress-nginx-controller',
+        {
+          reason: 'servicelb-port-conflict' as const,
+          message: 'its svclb pods cannot be scheduled: port 80/TCP is already taken on the nodes',
+          fix: 'give this Service other ports',
+          evidence: ['…'],
+        },
+      ],
+    ])
+    const detection = withPendingCounts(detectLoadBalancers(snapshot), {...snapshot, pending})
+    const step = nextStep(snapshot, detection, undefined, pending)
+    expect(step).toMatchObject({
+      recommendation: 'k3s-servicelb',
+      title: 'free the ports k3s ServiceLB needs',
+      manifests: [],
+      actions: [
+        {
+          text: 'ingress-nginx/ingress-nginx-controller: its svclb pods cannot be scheduled: port 80/TCP is already taken on the nodes; give this Service other ports',
+          commands: [],
+        },
+        {
+          text: 'See the evidence for one of them',
+          commands: ['kubectl expose-lb explain ingress-nginx-controller -n ingress-nginx'],
+        },
+        expect.objectContaining({text: 'Check that ServiceLB runs an svclb pod for each LoadBalancer Service'}),
+      ],
+    })
+    expect(renderYaml(step, 'k3s')).not.toMatch(/^---/m)
   })
 })

@@ -1,6 +1,6 @@
 import {describe, expect, it} from 'vitest'
 import type {Node, Service} from '../../src/plan/types.js'
-import {formatRanges, parseIPv4, suggestRange, type RangeSuggestion} from '../../src/recommend/range.js'
+import {formatRanges, parseIPv4, suggestRange, type RangeSuggestion} from '../../src/lb/range.js'
 import {makeNode, makeService} from '../builders.js'
 
 function ipv6Node(name: string, ip: string): Node {

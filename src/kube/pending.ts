@@ -1,0 +1,252 @@
+// What the pending diagnosis (src/lb/diagnose.ts) reads beyond detection: Events about Services and svclb pods,
+// the svclb pods with their status, and MetalLB's pools and advertisements in full. Every read is optional: a
+// 403/404 becomes a note in `unavailable` (the diagnosis says which read was missing), never a failure.
+import {ExposeLbError} from '../errors.js'
+import {diagnoseServices, needsDiagnosis} from '../lb/diagnose.js'
+import type {ClusterEvent, LbPod, MetalLbAdvertisement, MetalLbPool, Pending, PendingSignals} from '../lb/types.js'
+import type {ClusterSnapshot, Detection, DetectionSignals} from '../plan/types.js'
+import {ApiStatusError, type ApiClient, type ReadTarget} from './client.js'
+import {toService} from './convert.js'
+
+interface List {
+  items?: unknown[]
+}
+
+type Json = Record<string, unknown>
+const obj = (v: unknown): Json => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Json) : {})
+const arr = (v: unknown): unknown[] => (Array.isArray(v) ? v : [])
+const str = (v: unknown): string => (typeof v === 'string' ? v : '')
+const strMap = (v: unknown): Record<string, string> =>
+  Object.fromEntries(Object.entries(obj(v)).filter((e): e is [string, string] => typeof e[1] === 'string'))
+
+/** ServiceLB's pod labels (k3s pkg/cloudprovider/servicelb.go); RKE2 swaps the program name. */
+const SVCLB_LABELS = ['svccontroller.k3s.cattle.io/svcname', 'svccontroller.rke2.cattle.io/svcname']
+
+/**
+ * Why each pending LoadBalancer Service in the snapshot is pending, by `namespace/name`; reads nothing when no
+ * Service needs a diagnosis.
+ */
+export async function diagnosePending(
+  api: ApiClient,
+  snapshot: ClusterSnapshot,
+  detection: Detection,
+  scope: {namespace?: string} = {},
+): Promise<Map<string, Pending>> {
+  if (!snapshot.services.some(needsDiagnosis)) return new Map()
+  const [pending, all] = await Promise.all([
+    readPendingSignals(api, snapshot.signals, scope),
+    // A Service in another namespace can hold the ports a ServiceLB Service needs.
+    scope.namespace === undefined
+      ? undefined
+      : api.get<List>({path: '/api/v1/services', verb: 'list', resource: 'services'}).catch(() => undefined),
+  ])
+  const services = all?.items?.map(toService) ?? snapshot.services
+  return diagnoseServices({...snapshot, services, only: snapshot.services, detection, pending})
+}
+
+/** The reads, scoped like `list` (one namespace or all), for Services that need a diagnosis. */
+export async function readPendingSignals(
+  api: ApiClient,
+  signals: DetectionSignals,
+  scope: {namespace?: string} = {},
+): Promise<PendingSignals> {
+  const unavailable: string[] = []
+  const optional = async (target: ReadTarget): Promise<List | undefined> => {
+    try {
+      return await api.get<List>(target)
+    } catch (error) {
+      const status =
+        error instanceof ApiStatusError
+          ? error.status
+          : error instanceof ExposeLbError && error.code === 'forbidden'
+            ? 403
+            : 0
+      if (status !== 403 && status !== 404) throw error
+      unavailable.push(`${target.verb} ${target.resource} (${status === 403 ? 'forbidden' : 'not found'})`)
+      return undefined
+    }
+  }
+  const svclb = signals.workloads.some((w) => SVCLB_LABELS.some((label) => label in w.labels))
+  const metallb = signals.apiGroups.includes('metallb.io')
+  const [events, pods, pools, l2, bgp] = await Promise.all([
+    readEvents(api, optional, scope.namespace),
+    svclb
+      ? Promise.all(
+          SVCLB_LABELS.map((label) =>
+            optional({
+              path: `/api/v1/pods?${new URLSearchParams({labelSelector: label})}`,
+              verb: 'list',
+              resource: 'pods',
+            }),
+          ),
+        )
+      : Promise.resolve([]),
+    metallb
+      ? optional({path: '/apis/metallb.io/v1beta1/ipaddresspools', verb: 'list', resource: 'ipaddresspools.metallb.io'})
+      : undefined,
+    metallb
+      ? optional({
+          path: '/apis/metallb.io/v1beta1/l2advertisements',
+          verb: 'list',
+          resource: 'l2advertisements.metallb.io',
+        })
+      : undefined,
+    metallb
+      ? optional({
+          path: '/apis/metallb.io/v1beta1/bgpadvertisements',
+          verb: 'list',
+          resource: 'bgpadvertisements.metallb.io',
+        })
+      : undefined,
+  ])
+  return {
+    events,
+    pods: pods.flatMap((list) => (list?.items ?? []).map(toLbPod)),
+    ...(pools ? {metallbPools: (pools.items ?? []).map(toMetalLbPool)} : {}),
+    ...(l2 || bgp
+      ? {
+          metallbAdvertisements: [
+            ...(l2?.items ?? []).map((o) => toAdvertisement('L2Advertisement', o)),
+            ...(bgp?.items ?? []).map((o) => toAdvertisement('BGPAdvertisement', o)),
+          ],
+        }
+      : {}),
+    unavailable,
+  }
+}
+
+/**
+ * Events about Services (in the scope) and the scheduler's FailedScheduling events about pods (svclb pods live in
+ * kube-system, or in the Service's namespace on old k3s). core/v1 first; when that is forbidden, events.k8s.io/v1,
+ * whose field labels are regarding.* (kubernetes pkg/apis/events/v1/conversion.go).
+ */
+async function readEvents(
+  api: ApiClient,
+  optional: (target: ReadTarget) => Promise<List | undefined>,
+  namespace: string | undefined,
+): Promise<ClusterEvent[]> {
+  const path = (base: string, selector: string, ns?: string) =>
+    `${base}${ns ? `/namespaces/${encodeURIComponent(ns)}` : ''}/events?${new URLSearchParams({fieldSelector: selector})}`
+  const quiet = async (target: ReadTarget): Promise<List | undefined> => {
+    try {
+      return await api.get<List>(target)
+    } catch {
+      return undefined
+    }
+  }
+  const core = await quiet({
+    path: path('/api/v1', 'involvedObject.kind=Service', namespace),
+    verb: 'list',
+    resource: 'events',
+    namespace,
+  })
+  if (core !== undefined) {
+    const pods = await optional({
+      path: path('/api/v1', 'involvedObject.kind=Pod,reason=FailedScheduling'),
+      verb: 'list',
+      resource: 'events',
+    })
+    return [...(core.items ?? []), ...(pods?.items ?? [])].map(toClusterEvent)
+  }
+  const v1 = await optional({
+    path: path('/apis/events.k8s.io/v1', 'regarding.kind=Service', namespace),
+    verb: 'list',
+    resource: 'events (core and events.k8s.io)',
+    namespace,
+  })
+  if (v1 === undefined) return []
+  const pods = await optional({
+    path: path('/apis/events.k8s.io/v1', 'regarding.kind=Pod,reason=FailedScheduling'),
+    verb: 'list',
+    resource: 'events.events.k8s.io',
+  })
+  return [...(v1.items ?? []), ...(pods?.items ?? [])].map(toClusterEvent)
+}
+
+/** A core/v1 or events.k8s.io/v1 Event as the slim type. */
+export function toClusterEvent(raw: unknown): ClusterEvent {
+  const e = obj(raw)
+  const ref = obj(e.involvedObject ?? e.regarding)
+  const source = obj(e.source ?? e.deprecatedSource)
+  const series = obj(e.series)
+  const count = [series.count, e.count, e.deprecatedCount].find((n) => typeof n === 'number')
+  const lastSeen =
+    str(series.lastObservedTime) || str(e.lastTimestamp) || str(e.deprecatedLastTimestamp) || str(e.eventTime)
+  return {
+    regarding: {kind: str(ref.kind), namespace: str(ref.namespace), name: str(ref.name)},
+    type: str(e.type),
+    reason: str(e.reason),
+    message: str(e.message ?? e.note),
+    source: str(source.component) || str(e.reportingController) || str(e.reportingComponent),
+    count: typeof count === 'number' ? count : 1,
+    ...(lastSeen ? {lastSeen} : {}),
+  }
+}
+
+/** A pod with its phase, readiness, PodScheduled=False condition and host ports. */
+export function toLbPod(raw: unknown): LbPod {
+  const o = obj(raw)
+  const meta = obj(o.metadata)
+  const spec = obj(o.spec)
+  const status = obj(o.status)
+  const conditions = arr(status.conditions).map(obj)
+  const scheduled = conditions.find((c) => c.type === 'PodScheduled' && c.status === 'False')
+  const nodeName = str(spec.nodeName)
+  return {
+    namespace: str(meta.namespace),
+    name: str(meta.name),
+    labels: strMap(meta.labels),
+    phase: str(status.phase) || 'Unknown',
+    ...(nodeName ? {nodeName} : {}),
+    ready: conditions.some((c) => c.type === 'Ready' && c.status === 'True'),
+    ...(scheduled
+      ? {
+          unscheduled: {
+            ...(str(scheduled.reason) ? {reason: str(scheduled.reason)} : {}),
+            ...(str(scheduled.message) ? {message: str(scheduled.message)} : {}),
+          },
+        }
+      : {}),
+    hostPorts: arr(spec.containers).flatMap((c) =>
+      arr(obj(c).ports).flatMap((p) => {
+        const port = obj(p).hostPort
+        return typeof port === 'number' ? [{port, protocol: str(obj(p).protocol) || 'TCP'}] : []
+      }),
+    ),
+  }
+}
+
+/** metallb.io/v1beta1 IPAddressPool: addresses, autoAssign (default true) and the v0.15 status counts. */
+export function toMetalLbPool(raw: unknown): MetalLbPool {
+  const o = obj(raw)
+  const meta = obj(o.metadata)
+  const spec = obj(o.spec)
+  const status = obj(o.status)
+  const count = (v: unknown) => (typeof v === 'number' ? v : undefined)
+  const ipv4 = count(status.availableIPv4)
+  const ipv6 = count(status.availableIPv6)
+  return {
+    namespace: str(meta.namespace),
+    name: str(meta.name),
+    labels: strMap(meta.labels),
+    addresses: arr(spec.addresses).filter((a): a is string => typeof a === 'string'),
+    autoAssign: spec.autoAssign !== false,
+    ...(ipv4 !== undefined || ipv6 !== undefined
+      ? {available: {...(ipv4 !== undefined ? {ipv4} : {}), ...(ipv6 !== undefined ? {ipv6} : {})}}
+      : {}),
+  }
+}
+
+/** An L2Advertisement or BGPAdvertisement: the pools it names and its pool selectors' matchLabels. */
+export function toAdvertisement(kind: MetalLbAdvertisement['kind'], raw: unknown): MetalLbAdvertisement {
+  const o = obj(raw)
+  const meta = obj(o.metadata)
+  const spec = obj(o.spec)
+  return {
+    kind,
+    namespace: str(meta.namespace),
+    name: str(meta.name),
+    ipAddressPools: arr(spec.ipAddressPools).filter((p): p is string => typeof p === 'string'),
+    poolSelectors: arr(spec.ipAddressPoolSelectors).map((s) => strMap(obj(s).matchLabels)),
+  }
+}

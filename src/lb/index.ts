@@ -1,0 +1,37 @@
+/**
+ * Every load-balancer implementation expose-lb knows, one module each, in the order of `DetectorName` (the order
+ * of `Detection.detected`).
+ */
+import {cilium} from './cilium.js'
+import {cloud} from './cloud.js'
+import {k3sServiceLb} from './k3s-servicelb.js'
+import {kind} from './kind.js'
+import {kubeVip} from './kube-vip.js'
+import {metallb} from './metallb.js'
+import {microk8s} from './microk8s.js'
+import {minikube} from './minikube.js'
+import {openElb} from './openelb.js'
+import {pureLb} from './purelb.js'
+import type {LoadBalancerModule, StepContext, StepPart} from './types.js'
+
+export const LOAD_BALANCERS: readonly LoadBalancerModule[] = [
+  metallb,
+  k3sServiceLb,
+  kubeVip,
+  cilium,
+  openElb,
+  pureLb,
+  cloud,
+  kind,
+  minikube,
+  microk8s,
+]
+
+/** The step builder for a recommendation name, from the module that owns it. */
+export function stepBuilder(recommendation: string): ((ctx: StepContext) => StepPart) | undefined {
+  for (const lb of LOAD_BALANCERS) {
+    const build = lb.steps?.[recommendation]
+    if (build !== undefined) return build
+  }
+  return undefined
+}

@@ -1,0 +1,205 @@
+// Tunnel gateways: for each Service port the API server carries, a listener on loopback that the router and the
+// per-service listeners treat as one more target. Each connection it accepts becomes one pods/portforward stream
+// to an endpoint Pod, spread round-robin over the Pods; a stream that fails to open is tried on the next Pod before
+// the connection is given up. When a Pod leaves the endpoints, its streams close with it.
+import net from 'node:net'
+import type {Duplex} from 'node:stream'
+
+import type {PodEndpoint} from '../plan/types.js'
+import type {GatewayAddress} from '../servemap/tunnels.js'
+import type {TunnelRoute} from '../servemap/types.js'
+import {orderEndpoints} from './pick.js'
+
+/**
+ * Opens one stream to a Pod's port (src/kube/port-forward.ts openPortForward, or a fake in tests); `cluster` names
+ * the cluster whose API server carries it when several are served.
+ */
+export type TunnelDial = (target: {cluster?: string; namespace: string; pod: string; port: number}) => Promise<Duplex>
+
+export interface TunnelGatewayOptions {
+  dial: TunnelDial
+  log: (line: string) => void
+  verbose?: boolean
+  /** Where gateways listen (default 127.0.0.1, on a port of the system's choosing). */
+  address?: string
+  /**
+   * A stream was refused for want of RBAC (an error whose `reason` is `forbidden`): no other Pod of the namespace
+   * is tried, and serve reports the route (src/serve/runtime.ts).
+   */
+  onForbidden?: (route: TunnelRoute, error: Error) => void
+}
+
+/** One open stream: the client connection and the stream to the Pod it rides on. */
+interface Carried {
+  client: net.Socket
+  stream: Duplex
+}
+
+function endpointKey(e: PodEndpoint): string {
+  return `${e.pod}:${e.port}`
+}
+
+class Gateway {
+  private endpoints: PodEndpoint[] = []
+  private counter = 0
+  private readonly open = new Map<string, Set<Carried>>()
+  private readonly clients = new Set<net.Socket>()
+
+  constructor(
+    readonly server: net.Server,
+    private route: TunnelRoute,
+    private readonly options: TunnelGatewayOptions,
+  ) {
+    server.on('connection', (client: net.Socket) => this.accept(client))
+    this.update(route)
+  }
+
+  /** New endpoints: streams to Pods no longer among them close now. */
+  update(route: TunnelRoute): void {
+    this.route = route
+    this.endpoints = route.endpoints
+    const kept = new Set(route.endpoints.map(endpointKey))
+    for (const [key, carried] of this.open) {
+      if (kept.has(key)) continue
+      for (const c of carried) {
+        c.stream.destroy()
+        c.client.destroy()
+      }
+      this.open.delete(key)
+    }
+  }
+
+  close(): void {
+    this.server.close()
+    for (const client of this.clients) client.destroy()
+  }
+
+  private accept(client: net.Socket): void {
+    this.clients.add(client)
+    client.on('close', () => this.clients.delete(client))
+    client.on('error', () => client.destroy())
+    void this.carry(client, orderEndpoints(this.endpoints, this.counter++))
+  }
+
+  private async carry(client: net.Socket, order: PodEndpoint[]): Promise<void> {
+    const {log, verbose} = this.options
+    const {service, namespace, cluster} = this.route
+    const failures: string[] = []
+    for (const endpoint of order) {
+      if (client.destroyed) return
+      let stream: Duplex
+      try {
+        const pod = {namespace, pod: endpoint.pod, port: endpoint.port}
+        stream = await this.options.dial(cluster === undefined ? pod : {cluster, ...pod})
+      } catch (error) {
+        const message = error instanceof Error ? error.message : String(error)
+        if ((error as {reason?: string}).reason === 'forbidden') {
+          this.options.onForbidden?.(this.route, error as Error)
+          this.refuse(client, `${service}: not reachable through the API server: ${message}`)
+          return
+        }
+        failures.push(message)
+        log(`tunnel: ${service}: ${message}; trying the next Pod`)
+        continue
+      }
+      // The Pod left the endpoints, or the client went away, while the stream opened.
+      if (client.destroyed || !this.endpoints.some((e) => endpointKey(e) === endpointKey(endpoint))) {
+        stream.destroy()
+        if (!client.destroyed) continue
+        return
+      }
+      this.splice(client, stream, endpoint)
+      if (verbose) log(`tunnel: ${service} → pod ${namespace}/${endpoint.pod}:${endpoint.port}`)
+      return
+    }
+    const why = `no endpoint Pod took the stream${failures.length ? ` (${failures.length} tried)` : ' (none ready)'}`
+    log(`tunnel: ${service}: ${why}`)
+    this.refuse(client, `${service}: ${why}${failures.length ? `: ${failures.join('; ')}` : ''}`)
+  }
+
+  /** Gives up on a client: an HTTP port gets a 502 with the reason (as the router's own), other ports a close. */
+  private refuse(client: net.Socket, why: string): void {
+    if (this.route.mode !== 'http' || client.destroyed) return void client.destroy()
+    const body = `bad gateway: ${why}\n`
+    client.end(
+      `HTTP/1.1 502 Bad Gateway\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+    )
+    client.resume() // read and drop the request, so the close is a FIN, not a reset
+  }
+
+  private splice(client: net.Socket, stream: Duplex, endpoint: PodEndpoint): void {
+    const key = endpointKey(endpoint)
+    const carried: Carried = {client, stream}
+    const set = this.open.get(key) ?? new Set<Carried>()
+    set.add(carried)
+    this.open.set(key, set)
+    const forget = (): void => {
+      set.delete(carried)
+      if (set.size === 0 && this.open.get(key) === set) this.open.delete(key)
+    }
+    stream.on('error', (error: Error) => {
+      this.options.log(`tunnel: ${this.route.service}: pod ${endpoint.pod}: ${error.message}`)
+      client.destroy()
+    })
+    stream.on('close', () => {
+      forget()
+      // The stream ended cleanly (its end went to the client by pipe); without a clean end, cut the client.
+      if (!client.writableEnded) client.destroy()
+    })
+    client.on('close', () => {
+      forget()
+      stream.destroy()
+    })
+    client.pipe(stream)
+    stream.pipe(client)
+  }
+}
+
+/** The gateways of every tunnelled Service port, kept in step with the serve map. */
+export class TunnelGateways {
+  private readonly gateways = new Map<string, Gateway>()
+
+  constructor(private readonly options: TunnelGatewayOptions) {}
+
+  /** Opens gateways for new routes, updates the Pods of kept ones, closes the rest; returns where each listens. */
+  async apply(routes: TunnelRoute[]): Promise<Map<string, GatewayAddress>> {
+    const wanted = new Map(routes.map((r) => [r.key, r]))
+    for (const [key, gateway] of this.gateways) {
+      if (wanted.has(key)) continue
+      gateway.close()
+      this.gateways.delete(key)
+    }
+    await Promise.all(
+      routes.map(async (route) => {
+        const existing = this.gateways.get(route.key)
+        if (existing) return existing.update(route)
+        this.gateways.set(route.key, await this.open(route))
+      }),
+    )
+    const addresses = new Map<string, GatewayAddress>()
+    for (const [key, gateway] of this.gateways) {
+      const at = gateway.server.address() as net.AddressInfo
+      addresses.set(key, {address: at.address, port: at.port})
+    }
+    return addresses
+  }
+
+  /** Closes every gateway and the connections they carry. */
+  close(): void {
+    for (const gateway of this.gateways.values()) gateway.close()
+    this.gateways.clear()
+  }
+
+  private async open(route: TunnelRoute): Promise<Gateway> {
+    // Half-open: a client's FIN ends the stream's writable side only, so the Pod's answer still comes back.
+    const server = net.createServer({allowHalfOpen: true, pauseOnConnect: true})
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject)
+      server.listen(0, this.options.address ?? '127.0.0.1', () => {
+        server.off('error', reject)
+        resolve()
+      })
+    })
+    return new Gateway(server, route, this.options)
+  }
+}

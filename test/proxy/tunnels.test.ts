@@ -1,0 +1,102 @@
+// Tunnel gateways over real loopback sockets, with a dialer that hands out in-memory streams (or fails as the API
+// server would), so retries, RBAC refusals and endpoint churn are seen from a real client.
+import net from 'node:net'
+import {Duplex, PassThrough} from 'node:stream'
+import {describe, expect, it, onTestFinished} from 'vitest'
+import {TunnelGateways, type TunnelDial} from '../../src/proxy/tunnels.js'
+import type {TunnelRoute} from '../../src/servemap/types.js'
+
+/** A fake Pod stream: greets with the Pod's name, echoes what it gets. */
+function podStream(pod: string): Duplex {
+  const toPod = new PassThrough()
+  const fromPod = new PassThrough()
+  fromPod.write(`${pod}\n`)
+  toPod.pipe(fromPod)
+  return Duplex.from({writable: toPod, readable: fromPod})
+}
+
+function failure(reason: string, message: string): Error {
+  return Object.assign(new Error(message), {reason})
+}
+
+const route = (pods: string[], mode: 'http' | 'tcp' = 'tcp'): TunnelRoute => ({
+  key: 'apps/echo:80/TCP',
+  service: 'apps/echo',
+  namespace: 'apps',
+  endpoints: pods.map((pod) => ({pod, port: 8080})),
+  mode,
+})
+
+async function gateways(dial: TunnelDial, onForbidden?: (r: TunnelRoute, e: Error) => void) {
+  const log: string[] = []
+  const g = new TunnelGateways({dial, log: (line) => log.push(line), onForbidden})
+  onTestFinished(() => g.close())
+  return {g, log}
+}
+
+/** Connects, sends `payload`, and collects what comes back until the gateway closes or `until` arrives. */
+function talk(port: number, payload: string, until?: string): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, '127.0.0.1')
+    let got = ''
+    socket.on('connect', () => socket.write(payload))
+    socket.on('data', (d: Buffer) => {
+      got += d.toString()
+      if (until && got.includes(until)) {
+        socket.destroy()
+        resolve(got)
+      }
+    })
+    socket.on('close', () => resolve(got))
+    socket.on('error', () => {})
+  })
+}
+
+describe('TunnelGateways', () => {
+  it('spreads connections over the Pods and tries the next Pod when a stream does not open', async () => {
+    const dialed: string[] = []
+    const {g, log} = await gateways(async ({pod}) => {
+      dialed.push(pod)
+      if (pod === 'echo-a') throw failure('gone', 'port-forward to apps/echo-a:8080: 404 pods "echo-a" not found')
+      return podStream(pod)
+    })
+    const at = (await g.apply([route(['echo-a', 'echo-b'])])).get('apps/echo:80/TCP')!
+    expect(await talk(at.port, 'one\n', 'one\n')).toBe('echo-b\none\n')
+    expect(await talk(at.port, 'two\n', 'two\n')).toBe('echo-b\ntwo\n')
+    expect(dialed).toEqual(['echo-a', 'echo-b', 'echo-b'])
+    expect(log).toEqual([
+      'tunnel: apps/echo: port-forward to apps/echo-a:8080: 404 pods "echo-a" not found; trying the next Pod',
+    ])
+  })
+
+  it('stops at an RBAC refusal, reports it, and answers an HTTP port with a 502 saying why', async () => {
+    const forbidden: string[] = []
+    const {g} = await gateways(
+      async () => {
+        throw failure('forbidden', 'port-forward to apps/echo-a:8080: 403 cannot create resource "pods/portforward"')
+      },
+      (r, e) => forbidden.push(`${r.service}: ${e.message}`),
+    )
+    const at = (await g.apply([route(['echo-a', 'echo-b'], 'http')])).get('apps/echo:80/TCP')!
+    const answer = await talk(at.port, 'GET / HTTP/1.1\r\nHost: echo\r\n\r\n')
+    expect(answer).toMatch(/^HTTP\/1\.1 502 Bad Gateway\r\n/)
+    expect(answer).toContain(
+      'bad gateway: apps/echo: not reachable through the API server: port-forward to apps/echo-a',
+    )
+    expect(forbidden).toEqual([
+      'apps/echo: port-forward to apps/echo-a:8080: 403 cannot create resource "pods/portforward"',
+    ])
+  })
+
+  it('closes the streams of a Pod that leaves the endpoints and keeps the others', async () => {
+    const {g} = await gateways(async ({pod}) => podStream(pod))
+    const at = (await g.apply([route(['echo-a'])])).get('apps/echo:80/TCP')!
+    const socket = net.connect(at.port, '127.0.0.1')
+    await new Promise((resolve) => socket.once('data', resolve))
+    const closed = new Promise((resolve) => socket.once('close', resolve))
+    const same = (await g.apply([route(['echo-b'])])).get('apps/echo:80/TCP')!
+    expect(same).toEqual(at) // the gateway stays where it is
+    await closed
+    expect(await talk(at.port, 'x\n', 'x\n')).toBe('echo-b\nx\n')
+  })
+})

@@ -1,0 +1,218 @@
+// The simulator's pods/portforward against real clients: client-node's PortForward, the project's dialer, and a
+// raw WebSocket that checks the channel protocol byte by byte.
+import {readFileSync} from 'node:fs'
+import net from 'node:net'
+import {PassThrough, type Duplex} from 'node:stream'
+import {KubeConfig, PortForward} from '@kubernetes/client-node'
+import WebSocket from 'ws'
+import {describe, expect, it, onTestFinished} from 'vitest'
+import {ApiClient} from '../../src/kube/client.js'
+import {openPortForward, PortForwardError} from '../../src/kube/port-forward.js'
+import {startSimServer, type KubeObject, type SimServer, type SimServerOptions} from '../../src/sim/api-server.js'
+
+/** A TCP server that greets with `hello from <name>` and then echoes. */
+async function echoServer(name: string, host = '127.0.0.1'): Promise<number> {
+  const sockets = new Set<net.Socket>()
+  const server = net.createServer((s) => {
+    sockets.add(s)
+    s.on('close', () => sockets.delete(s))
+    s.on('error', () => s.destroy())
+    s.write(`hello from ${name}\n`)
+    s.pipe(s)
+  })
+  await new Promise<void>((resolve) => server.listen(0, host, resolve))
+  onTestFinished(() => {
+    for (const s of sockets) s.destroy()
+    server.close()
+  })
+  return (server.address() as net.AddressInfo).port
+}
+
+function pod(name: string, podIP: string, phase = 'Running'): KubeObject {
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: {name, namespace: 'default', uid: `uid-${name}`, labels: {app: 'echo'}},
+    spec: {nodeName: 'node-a', containers: [{name: 'echo', image: 'echo'}]},
+    status: {phase, podIP},
+  } as KubeObject
+}
+
+async function sim(opts: SimServerOptions): Promise<SimServer> {
+  const s = await startSimServer(opts)
+  onTestFinished(() => s.close())
+  return s
+}
+
+function clientFor(s: SimServer, token?: string): {kc: KubeConfig; api: ApiClient} {
+  const kc = new KubeConfig()
+  kc.loadFromString(s.kubeconfig({token}))
+  return {kc, api: new ApiClient(kc, 'sim', s.url)}
+}
+
+/** Reads from `stream` until `text` has arrived; resolves with everything read. */
+function readUntil(stream: NodeJS.ReadableStream, text: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let got = ''
+    const onData = (chunk: Buffer) => {
+      got += chunk.toString()
+      if (got.includes(text)) {
+        stream.off('data', onData)
+        resolve(got)
+      }
+    }
+    stream.on('data', onData)
+    stream.on('error', reject)
+  })
+}
+
+describe('the simulated pods/portforward', () => {
+  it('carries a stream for client-node PortForward to the Pod and back', async () => {
+    const port = await echoServer('pod-a')
+    const s = await sim({objects: [pod('pod-a', '127.0.0.1')]})
+    const {kc} = clientFor(s)
+    const output = new PassThrough()
+    const input = new PassThrough()
+    const ws = (await new PortForward(kc).portForward('default', 'pod-a', [port], output, null, input)) as WebSocket
+    onTestFinished(() => ws.close())
+    expect(await readUntil(output, 'hello from pod-a\n')).toBe('hello from pod-a\n')
+    input.write('ping\n')
+    expect(await readUntil(output, 'ping\n')).toContain('ping\n')
+    expect(s.portForwards()).toBe(1)
+  })
+
+  it('sends each channel its port header first, little endian, under v4.channel.k8s.io', async () => {
+    const port = await echoServer('pod-a')
+    const s = await sim({objects: [pod('pod-a', '127.0.0.1')]})
+    const ws = new WebSocket(
+      `${s.url.replace('http', 'ws')}/api/v1/namespaces/default/pods/pod-a/portforward?ports=${port}`,
+      ['v5.channel.k8s.io', 'v4.channel.k8s.io'],
+    )
+    onTestFinished(() => ws.terminate())
+    const messages: Buffer[] = []
+    await new Promise<void>((resolve) =>
+      ws.on('message', (m: Buffer) => {
+        messages.push(m)
+        if (messages.length === 3) resolve()
+      }),
+    )
+    expect(ws.protocol).toBe('v4.channel.k8s.io')
+    const header = Buffer.alloc(2)
+    header.writeUInt16LE(port)
+    expect(messages.map((m) => m.toString('hex'))).toEqual([
+      `00${header.toString('hex')}`,
+      `01${header.toString('hex')}`,
+      `00${Buffer.from('hello from pod-a\n').toString('hex')}`,
+    ])
+  })
+
+  it('gives the project dialer a Duplex to the Pod', async () => {
+    const port = await echoServer('pod-a')
+    const s = await sim({objects: [pod('pod-a', '127.0.0.1')]})
+    const stream = await openPortForward(clientFor(s).api, {namespace: 'default', pod: 'pod-a', port})
+    onTestFinished(() => void stream.destroy())
+    expect(await readUntil(stream, 'hello from pod-a\n')).toBe('hello from pod-a\n')
+    stream.write('x'.repeat(300_000))
+    const echoed = await readUntil(stream, 'x'.repeat(300_000))
+    expect(echoed.length).toBe(300_000)
+  })
+
+  it.each([
+    ['a Pod that does not exist', [] as KubeObject[], 'gone', 404, 'pods "pod-a" not found'],
+    ['a Pod that is not running', [pod('pod-a', '127.0.0.1', 'Pending')], 'gone', 400, 'pod pod-a is not running'],
+  ])('refuses %s before the stream opens', async (_case, objects, reason, status, words) => {
+    const s = await sim({objects})
+    const error = await openPortForward(clientFor(s).api, {namespace: 'default', pod: 'pod-a', port: 80}).catch(
+      (e: unknown) => e,
+    )
+    expect(error).toBeInstanceOf(PortForwardError)
+    expect(error).toMatchObject({reason, status})
+    expect((error as Error).message).toContain(words)
+  })
+
+  it('answers 403 naming create pods/portforward to a user without it', async () => {
+    const s = await sim({
+      objects: [pod('pod-a', '127.0.0.1')],
+      tokens: {t: 'alice'},
+      rbac: {alice: [{apiGroups: [''], resources: ['pods'], verbs: ['get', 'list']}]},
+    })
+    const error = await openPortForward(clientFor(s, 't').api, {namespace: 'default', pod: 'pod-a', port: 80}).catch(
+      (e: unknown) => e,
+    )
+    expect(error).toMatchObject({reason: 'forbidden', status: 403})
+    expect((error as Error).message).toContain(
+      'pods "pod-a" is forbidden: User "alice" cannot create resource "pods/portforward" in API group "" in the namespace "default"',
+    )
+  })
+
+  it('reports a refused Pod port on the error channel, then closes', async () => {
+    const s = await sim({objects: [pod('pod-a', '127.0.0.1')]})
+    // A port nothing listens on any more.
+    const free = await new Promise<number>((resolve) => {
+      const probe = net.createServer().listen(0, '127.0.0.1', () => {
+        const {port} = probe.address() as net.AddressInfo
+        probe.close(() => resolve(port))
+      })
+    })
+    const stream = await openPortForward(clientFor(s).api, {namespace: 'default', pod: 'pod-a', port: free})
+    const error = await new Promise<Error>((resolve) => stream.on('error', resolve))
+    expect(error.message).toContain(`error forwarding port ${free} to pod pod-a, uid uid-pod-a`)
+    expect(error.message).toContain('ECONNREFUSED')
+  })
+
+  it('ends open streams cleanly when the API server drops them', async () => {
+    const port = await echoServer('pod-a')
+    const s = await sim({objects: [pod('pod-a', '127.0.0.1')]})
+    const stream: Duplex = await openPortForward(clientFor(s).api, {namespace: 'default', pod: 'pod-a', port})
+    await readUntil(stream, 'hello')
+    const ended = new Promise<string>((resolve) => {
+      stream.on('end', () => resolve('end'))
+      stream.on('error', (e) => resolve(`error ${e.message}`))
+    })
+    s.dropPortForwards()
+    expect(await ended).toBe('end')
+  })
+})
+
+describe('an API server restarting under a port-forward stream', () => {
+  it('ends the stream cleanly, and the next stream opens on the restarted server', async () => {
+    const port = await echoServer('pod-a')
+    const first = await startSimServer({objects: [pod('pod-a', '127.0.0.1')]})
+    const {api} = clientFor(first)
+    const stream = await openPortForward(api, {namespace: 'default', pod: 'pod-a', port})
+    await readUntil(stream, 'hello')
+    const ended = new Promise<string>((resolve) => {
+      stream.on('end', () => resolve('end'))
+      stream.on('error', (e) => resolve(`error ${e.message}`))
+    })
+    await first.close()
+    expect(await ended).toBe('end')
+    // The same address again, as a restarted API server; the client keeps its kubeconfig.
+    const again = await sim({objects: [pod('pod-a', '127.0.0.1')], port: Number(new URL(first.url).port)})
+    expect(again.url).toBe(first.url)
+    const next = await openPortForward(api, {namespace: 'default', pod: 'pod-a', port})
+    onTestFinished(() => void next.destroy())
+    expect(await readUntil(next, 'hello from pod-a\n')).toBe('hello from pod-a\n')
+  })
+})
+
+describe('the dialer against a TLS API server with a bearer token', () => {
+  it('verifies the server against the kubeconfig CA and sends the token', async () => {
+    const tls = (name: string) => readFileSync(new URL(`../fixtures/tls/${name}`, import.meta.url), 'utf8')
+    const port = await echoServer('pod-a')
+    const s = await sim({
+      objects: [pod('pod-a', '127.0.0.1')],
+      tls: {cert: tls('server.crt'), key: tls('server.key')},
+      tokens: {'secret-token': 'alice'},
+      rbac: {alice: [{apiGroups: [''], resources: ['pods/portforward'], verbs: ['create']}]},
+    })
+    const kc = new KubeConfig()
+    kc.loadFromString(s.kubeconfig({token: 'secret-token', caPem: tls('ca.crt')}))
+    const stream = await openPortForward(new ApiClient(kc, 'sim', s.url), {namespace: 'default', pod: 'pod-a', port})
+    onTestFinished(() => void stream.destroy())
+    expect(await readUntil(stream, 'hello from pod-a\n')).toBe('hello from pod-a\n')
+    expect(s.requests.filter((r) => r.path.endsWith('/portforward'))).toEqual([
+      {method: 'GET', path: '/api/v1/namespaces/default/pods/pod-a/portforward', user: 'alice', status: 101},
+    ])
+  })
+})
