@@ -3,7 +3,7 @@
 // shows the same list. Purity (no I/O, no clock) is eslint.config.js's job; this file is about direction.
 /** @type {Array<{name: string, path: string, comment: string}>} */
 const LAYERS = [
-  {name: 'entry', path: '^src/(cli|commands)\\.ts$', comment: 'the CLI: argv, oclif, exit codes'},
+  {name: 'entry', path: '^src/(cli|commands|sea)\\.ts$', comment: 'the CLI: argv, oclif, exit codes'},
   {name: 'commands', path: '^src/commands/', comment: 'thin commands: parse flags, call one function, render'},
   {
     name: 'orchestration',

@@ -1,15 +1,26 @@
 #!/usr/bin/env node
-// `npm run package`: builds dist/, stages the krew archive and renders the krew manifest for it.
+// `npm run package`: builds dist/, stages the krew archives and renders the krew manifest for them.
 //
-//   release/kubectl-expose-lb_v<version>.tar.gz   kubectl-expose-lb/{kubectl-expose_lb, kubectl_complete-expose_lb,
+//   release/kubectl-expose-lb_v<version>.tar.gz   the Node.js program, for macOS (needs Node on PATH):
+//                                                 kubectl-expose-lb/{kubectl-expose_lb, kubectl_complete-expose_lb,
 //                                                 package.json, dist/*.mjs, LICENSE, THIRD_PARTY_NOTICES}
-//   release/expose-lb.yaml                        krew-manifest.yaml with the archive's sha256 filled in
+//   release/kubectl-expose-lb_v<version>_<os>_<arch>.tar.gz
+//                                                 a single executable with Node inside (scripts/sea.mjs) for
+//                                                 linux_amd64, linux_arm64 and windows_amd64:
+//                                                 kubectl-expose-lb/{kubectl-expose_lb[.exe],
+//                                                 kubectl_complete-expose_lb[.cmd], LICENSE, THIRD_PARTY_NOTICES}
+//   release/expose-lb.yaml                        krew-manifest.yaml with each archive's sha256 filled in
 //
-// The archive is reproducible (sorted names, uid/gid 0, mtime 0, fixed modes, gzip without name or time), so
+// The archives are reproducible (sorted names, uid/gid 0, mtime 0, fixed modes, gzip without name or time), so
 // the same sources give the same sha256. Layout and manifest rules: https://krew.sigs.k8s.io/docs/developer-guide/plugin-manifest/ and
 // https://krew.sigs.k8s.io/docs/developer-guide/develop/naming-guide/.
 //
-// Options: --no-build (use the existing dist/), --out-dir DIR (default release/).
+// The executables are 100+ MB each: they and their compressed archives are cached in .cache/package/ under the
+// hash of what they are made from, so packaging an unchanged bundle again only copies.
+//
+// Options: --no-build (use the existing dist/), --out-dir DIR (default release/), --only LIST (comma-separated
+// targets out of node, linux-x64, linux-arm64, win-x64; writes no manifest), --no-cache (build every executable
+// and archive afresh).
 import {spawnSync} from 'node:child_process'
 import {createHash} from 'node:crypto'
 import {
@@ -20,6 +31,7 @@ import {
   mkdtempSync,
   readdirSync,
   readFileSync,
+  renameSync,
   rmSync,
   writeFileSync,
 } from 'node:fs'
@@ -28,6 +40,16 @@ import {basename, join, resolve} from 'node:path'
 import {fileURLToPath} from 'node:url'
 import {gzipSync} from 'node:zlib'
 import {parse} from 'yaml'
+import {
+  bundleSeaScript,
+  fetchNode,
+  injectExecutable,
+  makeBlob,
+  NODE_RELEASE,
+  POSTJECT_VERSION,
+  SEA_PLATFORMS,
+  SeaError,
+} from './sea.mjs'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const TOP_DIR = 'kubectl-expose-lb' // the single top-level directory inside the archive
@@ -38,16 +60,32 @@ const COMPLETION_SHIM = 'kubectl_complete-expose_lb'
 const SHA_PLACEHOLDER = 'FILLED_IN_BY_NPM_RUN_PACKAGE' // must match krew-manifest.yaml
 const LICENSE_FILE = /^(licen[cs]e|copying|notice)([.-].+)?$/i
 
+const CACHE_DIR = join(ROOT, '.cache', 'package')
+// The Node-program archive is one target, each single executable another.
+const TARGETS = ['node', ...Object.keys(SEA_PLATFORMS)]
+// zlib's default: the executables compress to a third in a few seconds each; level 9 takes three times longer for
+// 0.3% less.
+const GZIP_LEVEL = 6
+
 /** A failure with a message fit for one line on stderr. */
 class PackageError extends Error {}
 
 function parseArgs(argv) {
-  const options = {build: true, outDir: join(ROOT, 'release')}
+  const options = {build: true, outDir: join(ROOT, 'release'), only: TARGETS, cache: true}
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]
     if (arg === '--no-build') options.build = false
+    else if (arg === '--no-cache') options.cache = false
     else if (arg === '--out-dir' && argv[i + 1]) options.outDir = resolve(argv[++i])
-    else throw new PackageError(`unknown argument ${JSON.stringify(arg)} (accepted: --no-build, --out-dir DIR)`)
+    else if (arg === '--only' && argv[i + 1]) {
+      options.only = argv[++i].split(',')
+      const unknown = options.only.filter((target) => !TARGETS.includes(target))
+      if (unknown.length > 0) throw new PackageError(`unknown target ${unknown} for --only (known: ${TARGETS})`)
+    } else {
+      throw new PackageError(
+        `unknown argument ${JSON.stringify(arg)} (accepted: --no-build, --out-dir DIR, --only LIST, --no-cache)`,
+      )
+    }
   }
   return options
 }
@@ -82,7 +120,7 @@ function renderPackageJson(pkg) {
  * for. The packages come from the source maps' `sources` (esbuild's legal comments alone miss most of them, as
  * few packages mark their headers @license); esbuild's own legal-comment files are appended.
  */
-function renderNotices(distDir) {
+function renderNotices(distDir, runtime) {
   const files = readdirSync(distDir).sort()
   const maps = files.filter((f) => f.endsWith('.map'))
   if (maps.length === 0) {
@@ -122,9 +160,12 @@ function renderNotices(distDir) {
     ...[...sections.keys()].sort().map((id) => sections.get(id)),
   ]
   if (legal.length > 0) parts.push(`Legal comments kept by esbuild:\n\n${legal.join('\n\n')}`)
+  // A single executable is a copy of the Node binary: its licence (with those of what Node bundles) goes along.
+  if (runtime) parts.push(`${runtime.name}, the runtime inside this executable\n\n${runtime.text.trim()}`)
   return `${parts.join(rule)}\n`
 }
 
+/** Stages the Node program's archive. */
 function stage(stageRoot, pkg) {
   const distDir = join(ROOT, 'dist')
   const top = join(stageRoot, TOP_DIR)
@@ -149,28 +190,154 @@ function stage(stageRoot, pkg) {
   for (const shim of [SHIM, COMPLETION_SHIM]) chmodSync(join(top, shim), 0o755)
 }
 
-/** A reproducible .tar.gz of stageRoot/TOP_DIR (GNU tar for the ordering and ownership flags). */
-function archive(stageRoot) {
+/** The completion helper beside a single executable: a script that runs it as the Node shim's main() would. */
+function completionHelper(exe) {
+  if (exe === '.exe') {
+    // cmd.exe: %~dp0 is this file's folder, %* the words kubectl passes.
+    return `@"%~dp0${SHIM}.exe" __complete -- %*\r\n`
+  }
+  return [
+    '#!/bin/sh',
+    '# What kubectl (>= 1.26) runs to complete `kubectl expose-lb …` (https://github.com/kubernetes/kubernetes/pull/105867):',
+    '# the executable in the same folder answers: beside this file in the plugin folder, or its krew link beside this',
+    "# file's link in krew's bin (the caveats make that one). Shell only, no dirname or readlink: PATH may be bare.",
+    '# `--` keeps a typed -h or --help a word to complete.',
+    `exec "\${0%/*}/${SHIM}" __complete -- "$@"`,
+    '',
+  ].join('\n')
+}
+
+/** Stages a single executable's archive: the executable, its completion helper, LICENSE and the notices. */
+function stageExecutable(stageRoot, platform, executable, notices) {
+  const {exe} = SEA_PLATFORMS[platform]
+  const top = join(stageRoot, TOP_DIR)
+  mkdirSync(top, {recursive: true})
+  writeFileSync(join(top, `${SHIM}${exe}`), executable)
+  writeFileSync(join(top, `${COMPLETION_SHIM}${exe ? '.cmd' : ''}`), completionHelper(exe))
+  copyFileSync(join(ROOT, 'LICENSE'), join(top, 'LICENSE'))
+  writeFileSync(join(top, 'THIRD_PARTY_NOTICES'), notices)
+  chmodSync(top, 0o755)
+  for (const file of ['LICENSE', 'THIRD_PARTY_NOTICES']) chmodSync(join(top, file), 0o644)
+  chmodSync(join(top, `${SHIM}${exe}`), 0o755)
+  chmodSync(join(top, `${COMPLETION_SHIM}${exe ? '.cmd' : ''}`), 0o755)
+}
+
+/** The name of a target's archive: the Node program's keeps the plain name, executables add krew's os_arch. */
+function archiveNameOf(target, version) {
+  if (target === 'node') return `${TOP_DIR}_v${version}.tar.gz`
+  const {os, arch} = SEA_PLATFORMS[target].krew
+  return `${TOP_DIR}_v${version}_${os}_${arch}.tar.gz`
+}
+
+/**
+ * The single executables of `targets`, each {target, bytes}. The CommonJS script and its blob are made once; an
+ * executable is cached under the hash of what it is made from: the script, scripts/sea.mjs (the Node release and
+ * the blob's settings), the pinned Node build and postject's version.
+ */
+async function buildExecutables(targets, pkg, cache) {
+  if (targets.length === 0) return []
+  const work = mkdtempSync(join(tmpdir(), 'expose-lb-sea-'))
+  try {
+    const script = join(work, 'kubectl-expose_lb.cjs')
+    await bundleSeaScript(script, pkg)
+    const scriptHash = sha256(readFileSync(script))
+    let blob
+    const executables = []
+    const recipe = sha256(readFileSync(join(ROOT, 'scripts/sea.mjs')))
+    for (const target of targets) {
+      const key = sha256(`${scriptHash} ${recipe} ${SEA_PLATFORMS[target].sha256} postject@${POSTJECT_VERSION}`)
+      const path = join(CACHE_DIR, `exe-${target}.${key}`)
+      let bytes
+      if (cache && existsSync(path)) bytes = readFileSync(path)
+      else {
+        blob ??= makeBlob(script, work)
+        const out = join(work, `exe-${target}`)
+        injectExecutable(target, blob, out)
+        bytes = readFileSync(out)
+        if (cache) cached(`exe-${target}.${key}`, `exe-${target}`, () => bytes)
+      }
+      executables.push({target, bytes})
+    }
+    return executables
+  } finally {
+    rmSync(work, {recursive: true, force: true})
+  }
+}
+
+/** A reproducible tar of stageRoot/TOP_DIR (GNU tar for the ordering and ownership flags). */
+function tarOf(stageRoot) {
   const args = ['--sort=name', '--owner=0', '--group=0', '--numeric-owner', '--mtime=@0', '--format=gnu']
-  const result = spawnSync('tar', [...args, '-cf', '-', TOP_DIR], {cwd: stageRoot, maxBuffer: 256 * 1024 * 1024})
+  const result = spawnSync('tar', [...args, '-cf', '-', TOP_DIR], {cwd: stageRoot, maxBuffer: 1024 * 1024 * 1024})
   if (result.error) throw new PackageError(`cannot run tar: ${result.error.message}`)
   if (result.status !== 0) {
     const why = result.stderr.toString().trim().split('\n')[0]
     throw new PackageError(`tar failed: ${why} (GNU tar is needed for --sort=name)`)
   }
-  // zlib writes mtime 0 and no file name into the gzip header, like `gzip -n`.
-  return gzipSync(result.stdout, {level: 9})
+  return result.stdout
 }
 
-/** The manifest for krew-index: the template without its leading comment block, sha256 filled in. */
-function renderManifest(template, {version, archiveName, sha256}) {
+/**
+ * The archive of stageRoot/TOP_DIR, gzipped. zlib writes mtime 0 and no file name into the gzip header, like
+ * `gzip -n`, so the same tar gives the same bytes: with `cache`, a tar packaged before is taken from .cache/.
+ */
+function archive(stageRoot, name, cache) {
+  const tar = tarOf(stageRoot)
+  if (!cache) return gzipSync(tar, {level: GZIP_LEVEL})
+  return cached(`${name}.${sha256(tar)}`, name, () => gzipSync(tar, {level: GZIP_LEVEL}))
+}
+
+function sha256(bytes) {
+  return createHash('sha256').update(bytes).digest('hex')
+}
+
+/**
+ * The bytes cached as .cache/package/<key>, made by `make` when absent. Entries of the same `family` under other
+ * keys are removed: a changed bundle would otherwise leave 100 MB behind on every build.
+ */
+function cached(key, family, make) {
+  const path = join(CACHE_DIR, key)
+  if (existsSync(path)) return readFileSync(path)
+  const bytes = make()
+  mkdirSync(CACHE_DIR, {recursive: true})
+  for (const old of readdirSync(CACHE_DIR)) {
+    if (old.startsWith(`${family}.`) && !old.endsWith('.partial')) rmSync(join(CACHE_DIR, old), {force: true})
+  }
+  // Written beside it and renamed: another packaging run (a test, a bench) may read the cache at the same time.
+  writeFileSync(`${path}.${process.pid}.partial`, bytes)
+  renameSync(`${path}.${process.pid}.partial`, path)
+  return bytes
+}
+
+/**
+ * The manifest for krew-index: the template without its leading comment block, each platform's sha256 placeholder
+ * replaced by the digest of the archive its `uri` names (`uri` comes before `sha256` in each platform entry).
+ */
+function renderManifest(template, {version, digests}) {
   const lines = template.split('\n')
   const firstContent = lines.findIndex((line) => line.trim() !== '' && !line.startsWith('#'))
-  const body = lines.slice(firstContent).join('\n')
-  if (body.split(SHA_PLACEHOLDER).length !== 2) {
-    throw new PackageError(`krew-manifest.yaml must contain the sha256 placeholder ${SHA_PLACEHOLDER} exactly once`)
+  let archiveName
+  const filled = new Set()
+  const body = lines.slice(firstContent).map((line) => {
+    const uri = /^\s*-?\s*uri:\s*(\S+)\s*$/.exec(line)
+    if (uri) {
+      archiveName = basename(uri[1])
+      if (!uri[1].endsWith(`/v${version}/${archiveName}`)) {
+        throw new PackageError(`krew-manifest.yaml uri ${uri[1]} does not end with /v${version}/${archiveName}`)
+      }
+    }
+    if (!line.includes(SHA_PLACEHOLDER)) return line
+    const sha256 = digests.get(archiveName)
+    if (!archiveName || !sha256) {
+      throw new PackageError(`krew-manifest.yaml has a sha256 for ${archiveName ?? 'no uri'}, which is not built`)
+    }
+    filled.add(archiveName)
+    return line.replace(SHA_PLACEHOLDER, sha256)
+  })
+  const unused = [...digests.keys()].filter((name) => !filled.has(name))
+  if (unused.length > 0) {
+    throw new PackageError(`krew-manifest.yaml has no platform with uri …/${unused[0]} and sha256 ${SHA_PLACEHOLDER}`)
   }
-  const text = body.replace(SHA_PLACEHOLDER, sha256)
+  const text = body.join('\n')
 
   const manifest = parse(text)
   const name = manifest?.metadata?.name
@@ -180,18 +347,23 @@ function renderManifest(template, {version, archiveName, sha256}) {
       `krew-manifest.yaml has version ${manifest.spec?.version} but package.json has ${version}; set spec.version: v${version}`,
     )
   }
-  for (const platform of manifest.spec.platforms ?? []) {
-    if (!String(platform.uri).endsWith(`/v${version}/${archiveName}`)) {
-      throw new PackageError(`krew-manifest.yaml uri ${platform.uri} does not end with /v${version}/${archiveName}`)
-    }
-  }
   return {name, text}
 }
 
-function main() {
+/** Stages and compresses one target's archive in a temporary folder. */
+function packTarget(name, cache, fill) {
+  const stageRoot = mkdtempSync(join(tmpdir(), 'expose-lb-package-'))
+  try {
+    fill(stageRoot)
+    return archive(stageRoot, name, cache)
+  } finally {
+    rmSync(stageRoot, {recursive: true, force: true})
+  }
+}
+
+async function main() {
   const options = parseArgs(process.argv.slice(2))
   const pkg = readJson(join(ROOT, 'package.json'))
-  const archiveName = `${TOP_DIR}_v${pkg.version}.tar.gz`
   const template = readFileSync(join(ROOT, 'krew-manifest.yaml'), 'utf8')
 
   if (options.build) build()
@@ -199,34 +371,54 @@ function main() {
     throw new PackageError('dist/ has not been built; run npm run build or drop --no-build')
   }
 
-  const stageRoot = mkdtempSync(join(tmpdir(), 'expose-lb-package-'))
-  let tarball
-  try {
-    stage(stageRoot, pkg)
-    tarball = archive(stageRoot)
-  } finally {
-    rmSync(stageRoot, {recursive: true, force: true})
+  const archives = new Map() // archive name -> bytes
+  if (options.only.includes('node')) {
+    const name = archiveNameOf('node', pkg.version)
+    archives.set(
+      name,
+      packTarget(name, false, (stageRoot) => stage(stageRoot, pkg)),
+    )
   }
-  const sha256 = createHash('sha256').update(tarball).digest('hex')
-  const manifest = renderManifest(template, {version: pkg.version, archiveName, sha256})
+  const seaTargets = TARGETS.filter((target) => target !== 'node' && options.only.includes(target))
+  if (seaTargets.length > 0) {
+    const {license} = fetchNode('linux-x64')
+    const notices = renderNotices(join(ROOT, 'dist'), {
+      name: `Node.js ${NODE_RELEASE}`,
+      text: readFileSync(license, 'utf8'),
+    })
+    for (const {target, bytes} of await buildExecutables(seaTargets, pkg, options.cache)) {
+      const name = archiveNameOf(target, pkg.version)
+      archives.set(
+        name,
+        packTarget(name, options.cache, (stageRoot) => stageExecutable(stageRoot, target, bytes, notices)),
+      )
+    }
+  }
+
+  const digests = new Map([...archives].map(([name, bytes]) => [name, sha256(bytes)]))
+  // Only a release with every archive has a manifest: a partial one would carry placeholders.
+  const manifest =
+    options.only.length === TARGETS.length ? renderManifest(template, {version: pkg.version, digests}) : undefined
 
   mkdirSync(options.outDir, {recursive: true})
-  const archivePath = join(options.outDir, archiveName)
-  const manifestPath = join(options.outDir, `${manifest.name}.yaml`) // krew: file name == metadata.name
-  writeFileSync(archivePath, tarball)
-  writeFileSync(manifestPath, manifest.text)
-
   const shown = (path) => (path.startsWith(ROOT) ? path.slice(ROOT.length) : path)
-  console.log(`archive   ${shown(archivePath)}`)
-  console.log(`size      ${tarball.length} bytes (${(tarball.length / 1024).toFixed(0)} KiB)`)
-  console.log(`sha256    ${sha256}`)
-  console.log(`manifest  ${shown(manifestPath)}`)
+  for (const [name, bytes] of archives) {
+    const path = join(options.outDir, name)
+    writeFileSync(path, bytes)
+    console.log(`archive   ${shown(path)}  ${(bytes.length / 1024 / 1024).toFixed(1)} MiB  sha256 ${digests.get(name)}`)
+  }
+  if (manifest) {
+    const manifestPath = join(options.outDir, `${manifest.name}.yaml`) // krew: file name == metadata.name
+    writeFileSync(manifestPath, manifest.text)
+    console.log(`manifest  ${shown(manifestPath)}`)
+  }
 }
 
 try {
-  main()
+  await main()
 } catch (error) {
-  const message = error instanceof PackageError ? error.message : `${error?.message ?? error}`
+  const message =
+    error instanceof PackageError || error instanceof SeaError ? error.message : `${error?.message ?? error}`
   console.error(`package: ${message.split('\n')[0]}`)
   process.exit(1)
 }

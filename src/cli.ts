@@ -1,5 +1,5 @@
 // The CLI entry point that bin/kubectl-expose_lb imports.
-import {Errors, flush, run} from '@oclif/core'
+import {Errors, flush, run, type Interfaces} from '@oclif/core'
 import {hoistCommand, normalizeOptionalValue, normalizeVerbosity, verbosityOf} from './argv.js'
 import {COMMANDS} from './commands.js'
 import {valueFlags} from './commands/flags.js'
@@ -8,15 +8,21 @@ import {paint, useColor} from './log.js'
 import {escapeControlsKeepingLines} from './terminal.js'
 import {DEFAULT_HOSTS_FILE} from './serve/hosts-file.js'
 
-/** Runs the CLI with kubectl's argv and sets the exit status; never throws. */
-export async function main(argv: string[]): Promise<void> {
+/**
+ * Runs the CLI with kubectl's argv and sets the exit status; never throws. `config` is where oclif finds the
+ * package and its commands: by default the package.json above this file; the single executable passes its own.
+ */
+export async function main(
+  argv: string[],
+  config: () => Promise<Interfaces.LoadOptions> = async () => import.meta.url,
+): Promise<void> {
   const normalized = normalizeOptionalValue(normalizeVerbosity(argv), '--hosts-file', DEFAULT_HOSTS_FILE)
   const args = hoistCommand(normalized, Object.keys(COMMANDS), valueFlags(COMMANDS))
   const verbose = verbosityOf(args) > 0
   // The bundle is minified; with -v, stacks should point at src/ through the shipped source maps.
   if (verbose) process.setSourceMapsEnabled(true)
   try {
-    await run(args, import.meta.url)
+    await run(args, await config())
     await flush()
   } catch (error) {
     process.exitCode = report(error, verbose)

@@ -3,6 +3,7 @@ import {ExposeLbError} from '../errors.js'
 import {createLogger} from '../log.js'
 import {DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_MAX_CONNECTIONS} from '../proxy/socket.js'
 import {parseIpRange, type AddressRange} from '../servemap/addresses.js'
+import {chooseIpRange, DEFAULT_IP_RANGE} from '../serve/lo-alias-plan.js'
 import {isLoopback} from '../net/address.js'
 import {
   advertiseFlag,
@@ -23,8 +24,6 @@ const DEMO_HTTP_PORT = 8080
 /** The SNI listener (--https-port): 443 by default, skipped with a warning when it cannot be bound (runtime.ts). */
 export const DEFAULT_HTTPS_PORT = 443
 const DEMO_HTTPS_PORT = 8443
-/** On macOS only 127.0.0.1 answers among the loopback addresses, so per-service addresses are off there. */
-const DEFAULT_IP_RANGE = process.platform === 'darwin' ? 'none' : '127.77.0.0/16'
 
 export default class Serve extends Command {
   static override summary =
@@ -69,8 +68,7 @@ With --demo it runs against a built-in simulated homelab (three loopback nodes),
       max: 65535,
     }),
     'ip-range': Flags.string({
-      description: 'Loopback block for per-service addresses, or none',
-      default: DEFAULT_IP_RANGE,
+      description: `Loopback block for per-service addresses, or none [default: ${DEFAULT_IP_RANGE}; on macOS as root (lo0 aliases), else none]`,
     }),
     demo: Flags.boolean({description: 'Serve a built-in simulated homelab instead of a cluster'}),
     'hosts-file': Flags.string({
@@ -103,8 +101,9 @@ With --demo it runs against a built-in simulated homelab (three loopback nodes),
 
   async run(): Promise<void> {
     const {flags} = await this.parse(Serve)
-    const {domain, range, advertise} = await checkServeFlags(flags)
+    const {domain, range, advertise, loopbackAliases, note} = await checkServeFlags(flags)
     const logger = createLogger({format: flags['log-format'], verbosity: flags.verbose})
+    if (note) logger.info(note)
     if (!isLoopback(flags.listen)) {
       logger.warn(
         `--listen ${flags.listen} is not a loopback address: anyone on that network reaches the cluster's Services through it`,
@@ -124,6 +123,7 @@ With --demo it runs against a built-in simulated homelab (three loopback nodes),
       httpsPortExplicit: flags['https-port'] !== undefined,
       ingressService: ingressServiceFlag(flags['ingress-service']),
       range,
+      loopbackAliases,
       kubeconfig: flags.kubeconfig,
       contexts: flags.context ?? [],
       allContexts: flags['all-contexts'],
@@ -142,16 +142,38 @@ With --demo it runs against a built-in simulated homelab (three loopback nodes),
   }
 }
 
-/** serve's flags checked as serve checks them at start (service install checks them before writing a unit). */
-export async function checkServeFlags(flags: {
+/**
+ * serve's flags checked as serve checks them at start (service install checks them before writing a unit). The
+ * per-service addresses depend on the platform and privilege too (src/serve/lo-alias-plan.ts).
+ */
+export async function checkServeFlags(
+  flags: {
+    domain: string
+    'ip-range'?: string | undefined
+    listen: string
+    advertise?: string | undefined
+  },
+  platform: NodeJS.Platform = process.platform,
+  privileged = process.getuid?.() === 0,
+): Promise<{
   domain: string
-  'ip-range': string
-  listen: string
-  advertise?: string | undefined
-}): Promise<{domain: string; range: AddressRange | undefined; advertise: string | undefined}> {
+  range: AddressRange | undefined
+  advertise: string | undefined
+  loopbackAliases: boolean
+  note?: string
+}> {
   const domain = await domainFlag(flags.domain)
-  const range = parseIpRange(flags['ip-range'])
+  const choice = chooseIpRange({flag: flags['ip-range'], platform, privileged})
+  if ('error' in choice) throw new ExposeLbError('usage', choice.error)
+  const range = parseIpRange(choice.ipRange)
   if (range && 'error' in range) throw new ExposeLbError('usage', range.error)
   ipFlag('listen', flags.listen)
-  return {domain, range, advertise: advertiseFlag(flags.listen, flags.advertise)}
+  const advertise = advertiseFlag(flags.listen, flags.advertise)
+  return {
+    domain,
+    range,
+    advertise,
+    loopbackAliases: choice.loopbackAliases,
+    ...(choice.note ? {note: choice.note} : {}),
+  }
 }

@@ -312,6 +312,15 @@ function resolverFilePlan(o: SetupOptions): PlanParts {
   const notes = [
     'macOS reads /etc/resolver at once; `scutil --dns` lists it as a resolver for the domain',
     `dig and nslookup ignore /etc/resolver (they read only /etc/resolv.conf): check with \`dscacheutil -q host -a name <svc>.${o.domain}\` or \`kubectl expose-lb doctor\``,
+    // src/serve/lo-alias-plan.ts (chooseIpRange) and src/serve/lo-aliases.ts do what this note says.
+    [
+      'per-service addresses (TCP and UDP Services on their own ports, e.g. MQTT on 1883): macOS answers only on',
+      'the addresses lo0 carries, and only root may add one. Started with sudo (`sudo kubectl expose-lb serve`),',
+      'serve adds a lo0 alias for each address it assigns (ifconfig lo0 alias <address>) and removes it when the',
+      'Service goes and when serve stops; after a crash the next start removes the ones it recorded. Started',
+      'without sudo it runs with --ip-range none and says so: names still answer, HTTP Services are reached',
+      'through the router, TCP and UDP Services get no address.',
+    ].join('\n'),
   ]
   return {steps, notes}
 }

@@ -68,6 +68,8 @@ export interface RuntimeOptions extends ServeOptions {
   hostCheck?: boolean
   /** Called after each map is applied (serve --hosts-file keeps /etc/hosts in step with it). */
   onApply?: (build: ServeBuild) => Promise<void>
+  /** Called with the per-service listeners before they bind (serve on macOS gives lo0 their addresses first). */
+  beforeListen?: (listeners: ForwardListener[]) => Promise<void>
   /** LAN mode: the address DNS gives clients on other machines (--advertise, or a non-loopback --listen). */
   advertise?: string
   /** Opens pods/portforward streams for API-server paths; without it those paths have no targets. */
@@ -279,6 +281,9 @@ export class ServeRuntime {
     const tunnels = this.tunnels ? await this.tunnels.apply(routes) : new Map<string, GatewayAddress>()
     // Listeners first: an address another program holds is known before DNS could hand it out.
     let build = this.buildMap(plan, tunnels)
+    await this.options
+      .beforeListen?.(build.map.listeners)
+      .catch((error: unknown) => this.options.log.warn(firstLine(error)))
     if (this.noteFailures((await this.listeners.apply(build.map.listeners)).failed)) {
       // Map its Service through the router instead; this also closes the ports it did get on that address.
       build = this.buildMap(plan, tunnels)

@@ -1,6 +1,7 @@
 // `serve` as one call: the hosts file, the demo cluster, the watch and the runtime wired together, started, and
 // stopped on a stop signal (STOP_SIGNALS). The command parses flags into ServeSettings and calls
 // serveUntilSignal(); it alone ends the process. Heavy modules (client-node, the simulator) load here, lazily, so `--help` stays fast.
+import type {Runner} from '../dnssetup/apply.js'
 import {ExposeLbError, firstLine} from '../errors.js'
 import type {Logger} from '../log.js'
 import type {AddressType, PathsMode} from '../plan/types.js'
@@ -8,6 +9,7 @@ import {rangeText, type AddressRange} from '../servemap/addresses.js'
 import {routerAddressFor} from '../servemap/remote.js'
 import {clusterLabels} from '../plan/clusters.js'
 import {instanceDir, registerInstance, type InstanceRecord, type Registration} from './instance.js'
+import type {LoopbackAliases} from './lo-aliases.js'
 import type {TunnelDial} from '../proxy/tunnels.js'
 import type {SnapshotSource} from './runtime.js'
 
@@ -30,6 +32,11 @@ export interface ServeSettings {
   ingressService?: string
   /** Per-service addresses, or undefined for --ip-range none. */
   range: AddressRange | undefined
+  /**
+   * macOS with privilege: give lo0 an alias for each per-service address while serve runs (lo-aliases.ts): true runs
+   * ifconfig and records in /var/run; tests pass their own runner and record file.
+   */
+  loopbackAliases?: boolean | {runner: Runner; recordFile: string}
   kubeconfig?: string
   /** Contexts to serve: none means the current one; several are served as one map (src/serve/clusters.ts). */
   contexts: string[]
@@ -90,6 +97,7 @@ export async function serveUntilSignal(settings: ServeSettings): Promise<string>
   /** Streams to Pods go through the API server of the Pod's own cluster. */
   let tunnelDial: TunnelDial
   let hosts: InstanceType<typeof HostsFile> | undefined
+  let aliases: LoopbackAliases | undefined
   let instance: Registration | undefined
   // The watches tell the runtime (made below, before any watch starts) of changes.
   const onChange = () => runtime.changed()
@@ -144,9 +152,15 @@ export async function serveUntilSignal(settings: ServeSettings): Promise<string>
     }
     // Before anything is bound or written: a second serve on this machine refuses here, naming the first.
     instance = register(settings, contextNames)
+    // Before anything binds: aliases a crashed serve recorded are removed first. Removed again at the end (an alias
+    // outlives the process; after a crash the record tells the next start).
+    if (settings.loopbackAliases) {
+      aliases = await startLoopbackAliases(log, settings.loopbackAliases === true ? {} : settings.loopbackAliases)
+    }
     hosts = settings.hostsFile ? new HostsFile(settings.hostsFile, {log: (line) => log.info(line)}) : undefined
     await hosts?.start() // fails fast when the file cannot be written, and clears blocks of serves that are gone
   } catch (error) {
+    await aliases?.close()
     instance?.release()
     await demo?.close()
     throw error
@@ -175,11 +189,20 @@ export async function serveUntilSignal(settings: ServeSettings): Promise<string>
     maxConnections: settings.maxConnections,
     idleTimeoutMs: settings.idleTimeoutMs,
     hostCheck: settings.hostCheck,
-    onApply: hosts ? (build) => hosts.update(build.map.dns.hosts) : undefined,
+    // A new Service's address is on lo0 before its listeners bind; a gone one's alias goes after they closed.
+    beforeListen: aliases ? (listeners) => aliases.ensure(listeners.map((l) => l.address)) : undefined,
+    onApply:
+      hosts || aliases
+        ? async (build) => {
+            await aliases?.update(build.map.listeners.map((l) => l.address))
+            await hosts?.update(build.map.dns.hosts)
+          }
+        : undefined,
   })
   try {
     await runtime.start()
   } catch (error) {
+    await aliases?.close()
     await hosts?.remove()
     instance?.release()
     await demo?.close()
@@ -202,10 +225,22 @@ export async function serveUntilSignal(settings: ServeSettings): Promise<string>
   const signal = await stopped
   log.info(`${signal}: stopping; open connections get up to ${STOP_GRACE_MS / 1000} s`)
   await runtime.stop(STOP_GRACE_MS)
+  await aliases?.close()
   await hosts?.remove()
   instance?.release()
   await demo?.close()
   return signal
+}
+
+/** lo0 aliases through the same runner dns-setup uses (serve runs as root here, so no sudo). */
+async function startLoopbackAliases(log: Logger, options: {runner?: Runner; recordFile?: string}) {
+  const [{LoopbackAliases}, {spawnRunner}] = await Promise.all([
+    import('./lo-aliases.js'),
+    import('../dnssetup/apply.js'),
+  ])
+  const aliases = new LoopbackAliases({runner: options.runner ?? spawnRunner, recordFile: options.recordFile, log})
+  await aliases.start()
+  return aliases
 }
 
 /**

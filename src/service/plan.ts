@@ -194,9 +194,12 @@ export interface ServiceOptions {
   scope: ServiceScope
   reason: string
   user: ServiceUser
-  /** The Node.js executable (process.execPath) and the plugin's bin script, both absolute. */
+  /**
+   * The Node.js executable (process.execPath) and the plugin's bin script, both absolute; or the single executable
+   * (Node with the plugin inside, scripts/sea.mjs) as `node` and no script.
+   */
   node: string
-  script: string
+  script?: string
   /** serve's flags, with absolute paths. */
   serveArgs: string[]
   environment: Array<[name: string, value: string]>
@@ -357,14 +360,16 @@ function notes(o: ServiceOptions, location: ServiceLocation): string[] {
       'the task runs in a console window of its own at logon; closing the window stops serve until the next logon',
     )
   notes.push(
-    `it runs ${o.node}: when Node.js moves (an upgrade through nvm or Homebrew), run \`${SELF} install\` again`,
+    o.script === undefined
+      ? `it runs ${o.node}: if that file moves, run \`${SELF} install\` again`
+      : `it runs ${o.node}: when Node.js moves (an upgrade through nvm or Homebrew), run \`${SELF} install\` again`,
   )
   return notes
 }
 
 /** The plan that installs serve as a service, or a usage problem when the arguments cannot be written. */
 export function planService(o: ServiceOptions): ServicePlan | {problem: string} {
-  const argv = [o.node, o.script, 'serve', ...o.serveArgs]
+  const argv = [o.node, ...(o.script === undefined ? [] : [o.script]), 'serve', ...o.serveArgs]
   const problem = argumentProblem(o.os, [...argv, ...o.environment.map(([, v]) => v)])
   if (problem) return {problem}
   const location = serviceLocation(o.os, o.scope, o.user)

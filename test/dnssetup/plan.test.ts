@@ -97,6 +97,9 @@ describe('planDnsSetup', () => {
         },
       },
     ])
+    expect(plan.notes[2]).toMatch(/^per-service addresses .*: macOS answers only on\n/)
+    expect(plan.notes[2]).toContain('serve adds a lo0 alias for each address it assigns')
+    expect(plan.notes[2]).toContain('without sudo it runs with --ip-range none')
     expect(plan.blocker).toBeUndefined()
     expect(formatCommand(plan.steps[0]!)).toBe(
       "sudo mkdir -p /etc/resolver && printf '%s\\n' '# kubectl expose-lb dns-setup: names under kube.internal go to the DNS responder of kubectl expose-lb serve' 'nameserver 127.0.0.1' 'port 5353' | sudo tee /etc/resolver/kube.internal >/dev/null",

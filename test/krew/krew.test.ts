@@ -1,7 +1,10 @@
-// The krew release end to end: `scripts/package.mjs` builds the archive and manifest, the manifest passes
-// krew-index's checks (replicated in ./validate.ts), and the archive installed the way krew installs it runs
-// under the real kubectl, from a temp dir where no node_modules can be reached.
-import {spawnSync, type SpawnSyncReturns} from 'node:child_process'
+// The krew release end to end: `scripts/package.mjs` builds the archives and manifest, the manifest passes
+// krew-index's checks (replicated in ./validate.ts), and each archive krew would pick for this machine, installed the
+// way krew installs it, runs under the real kubectl from a temp dir where no node_modules can be reached: the
+// Node.js program (macOS's entry) with node on PATH, the linux/amd64 single executable without any node reachable.
+// Packaging runs once per test run (beforeAll); the executables come from .cache/package/ when the bundle is
+// unchanged.
+import {execFile, spawn, spawnSync, type SpawnSyncReturns} from 'node:child_process'
 import {createHash} from 'node:crypto'
 import {
   accessSync,
@@ -15,19 +18,36 @@ import {
   rmSync,
   statSync,
   symlinkSync,
+  writeFileSync,
 } from 'node:fs'
 import {tmpdir} from 'node:os'
 import {basename, delimiter, dirname, isAbsolute, join, posix, relative, resolve} from 'node:path'
 import {fileURLToPath} from 'node:url'
+import {promisify} from 'node:util'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {parse, stringify} from 'yaml'
+import {loadObjectsFromYaml, startSimServer} from '../../src/sim/api-server.js'
+import {HOMELAB_YAML} from '../../src/sim/homelab.js'
+import {waitFor} from '../e2e/serve-helpers.js'
 import {validateKrewManifest, versionProblem} from './validate.js'
+
+const execFileAsync = promisify(execFile)
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 const SHA_PLACEHOLDER = 'FILLED_IN_BY_NPM_RUN_PACKAGE' // as in krew-manifest.yaml and scripts/package.mjs
 const VERSION = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {version: string}).version
-const ARCHIVE_NAME = `kubectl-expose-lb_v${VERSION}.tar.gz`
+const ARCHIVE_NAME = `kubectl-expose-lb_v${VERSION}.tar.gz` // the Node.js program
 const ARCHIVE = join(ROOT, 'release', ARCHIVE_NAME)
+/** The single executables' archives, by krew os/arch, with what their executable must be. */
+const EXECUTABLES = [
+  {os: 'linux', arch: 'amd64', format: 'elf', machine: 0x3e}, // EM_X86_64
+  {os: 'linux', arch: 'arm64', format: 'elf', machine: 0xb7}, // EM_AARCH64
+  {os: 'windows', arch: 'amd64', format: 'pe', machine: 0x8664}, // IMAGE_FILE_MACHINE_AMD64
+] as const
+const executableArchive = (os: string, arch: string) =>
+  join(ROOT, 'release', `kubectl-expose-lb_v${VERSION}_${os}_${arch}.tar.gz`)
+// Node's single-executable fuse: postject flips the trailing 0 to 1 when it injects the blob (src/node_sea.cc).
+const SEA_FUSE = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2'
 const MANIFEST = join(ROOT, 'release', 'expose-lb.yaml')
 const TEMPLATE = join(ROOT, 'krew-manifest.yaml')
 // kubectl (>= 1.26) runs kubectl_complete-<plugin> from PATH to complete a plugin's words; krew does not link it.
@@ -40,6 +60,7 @@ interface FileOperation {
   to: string
 }
 interface Platform {
+  selector: {matchLabels?: Record<string, string>; matchExpressions?: Array<{key: string; values: string[]}>}
   uri: string
   sha256: string
   bin: string
@@ -52,7 +73,7 @@ interface Manifest {
 
 let tmp = ''
 
-function run(command: string, args: string[], options: {cwd?: string; env?: NodeJS.ProcessEnv} = {}) {
+function run(command: string, args: string[], options: {cwd?: string; env?: NodeJS.ProcessEnv; timeout?: number} = {}) {
   return spawnSync(command, args, {encoding: 'utf8', timeout: 60_000, ...options})
 }
 
@@ -73,10 +94,12 @@ beforeAll(() => {
   // Other test files run against dist/ in parallel and build.mjs empties dist/ before rebuilding, so package the
   // existing build when there is one (npm test builds first); build only when dist/ is missing.
   const args = existsSync(join(ROOT, 'dist', 'cli.mjs')) ? ['--no-build'] : []
-  const result = run(process.execPath, ['scripts/package.mjs', ...args], {cwd: ROOT})
+  // Three 100 MB executables on a busy 2-core machine, the first time (later runs take them from .cache/).
+  const result = run(process.execPath, ['scripts/package.mjs', ...args], {cwd: ROOT, timeout: 600_000})
   expect(result.status, describeRun(result)).toBe(0)
   expect(result.stdout).toContain(`release/${ARCHIVE_NAME}`)
-}, 120_000)
+  for (const {os, arch} of EXECUTABLES) expect(result.stdout).toContain(`_${os}_${arch}.tar.gz`)
+}, 600_000)
 
 afterAll(() => {
   if (tmp) rmSync(tmp, {recursive: true, force: true})
@@ -227,18 +250,81 @@ describe('the release written by scripts/package.mjs', () => {
     const template = parse(templateText) as Manifest
     const release = readManifest(MANIFEST)
     expect(template.spec.version).toBe(`v${VERSION}`)
-    expect(template.spec.platforms.map((p) => p.sha256)).toEqual([SHA_PLACEHOLDER])
-    for (const platform of template.spec.platforms) platform.sha256 = release.spec.platforms[0]?.sha256 ?? ''
+    expect(template.spec.platforms.map((p) => p.sha256)).toEqual(template.spec.platforms.map(() => SHA_PLACEHOLDER))
+    template.spec.platforms.forEach((platform, i) => (platform.sha256 = release.spec.platforms[i]?.sha256 ?? ''))
     expect(release).toEqual(template)
   })
 
-  it("names the archive's GitHub release asset and carries its sha256", () => {
-    const [platform] = readManifest(MANIFEST).spec.platforms
-    expect(platform?.uri).toBe(
-      `https://github.com/expose-lb/kubectl-expose-lb/releases/download/v${VERSION}/${ARCHIVE_NAME}`,
-    )
-    expect(platform?.sha256).toBe(sha256Of(ARCHIVE))
+  it("has one platform per archive, each naming its GitHub release asset and carrying that archive's sha256", () => {
+    const platforms = readManifest(MANIFEST).spec.platforms
+    const archives = [ARCHIVE, ...EXECUTABLES.map(({os, arch}) => executableArchive(os, arch))]
+    expect(platforms.map((p) => basename(p.uri)).sort()).toEqual(archives.map((a) => basename(a)).sort())
+    for (const platform of platforms) {
+      expect(platform.uri).toBe(
+        `https://github.com/expose-lb/kubectl-expose-lb/releases/download/v${VERSION}/${basename(platform.uri)}`,
+      )
+      expect(platform.sha256).toBe(sha256Of(join(ROOT, 'release', basename(platform.uri))))
+    }
   })
+
+  it('gives each os/arch krew knows the archive built for it: executables on Linux and Windows, Node on macOS', () => {
+    const platforms = readManifest(MANIFEST).spec.platforms
+    const picked = (os: string, arch: string) => basename(pickPlatform(platforms, os, arch)?.uri ?? 'none')
+    for (const {os, arch} of EXECUTABLES) expect(picked(os, arch)).toBe(basename(executableArchive(os, arch)))
+    expect(picked('darwin', 'amd64')).toBe(ARCHIVE_NAME)
+    expect(picked('darwin', 'arm64')).toBe(ARCHIVE_NAME)
+    expect(picked('linux', 'arm')).toBe('none') // no Node build for 32-bit ARM: krew says "not available"
+    // The caveats say where Node is needed and where it is not.
+    expect(readManifest(MANIFEST).spec.caveats).toMatch(
+      /On macOS it is a Node\.js program: it needs Node\.js >= 20\.19/,
+    )
+  })
+
+  it.each(EXECUTABLES)(
+    'packs the $os/$arch executable with its completion helper, LICENSE and the notices (Node.js included)',
+    ({os, arch, format, machine}) => {
+      const archive = executableArchive(os, arch)
+      const exe = os === 'windows' ? '.exe' : ''
+      const helper = os === 'windows' ? `${COMPLETION_SHIM}.cmd` : COMPLETION_SHIM
+      const listing = run('tar', ['-tvzf', archive])
+      expect(listing.status, describeRun(listing)).toBe(0)
+      const entries = listing.stdout
+        .trim()
+        .split('\n')
+        .map((line) => {
+          const fields = line.split(/\s+/)
+          return `${fields[0]} ${fields.at(-1)}`
+        })
+      expect(entries.sort()).toEqual(
+        [
+          'drwxr-xr-x kubectl-expose-lb/',
+          '-rw-r--r-- kubectl-expose-lb/LICENSE',
+          '-rw-r--r-- kubectl-expose-lb/THIRD_PARTY_NOTICES',
+          `-rwxr-xr-x kubectl-expose-lb/kubectl-expose_lb${exe}`,
+          `-rwxr-xr-x kubectl-expose-lb/${helper}`,
+        ].sort(),
+      )
+      const dir = join(tmp, `layout-${os}-${arch}`)
+      mkdirSync(dir)
+      const extracted = run('tar', ['-xzf', archive, '-C', dir])
+      expect(extracted.status, describeRun(extracted)).toBe(0)
+      const top = join(dir, 'kubectl-expose-lb')
+      const binary = readFileSync(join(top, `kubectl-expose_lb${exe}`))
+      expect(executableMachine(binary, format)).toBe(machine)
+      // The blob is in (the fuse flipped, the resource named) and carries the bundle, not a path to one.
+      expect(binary.includes(`${SEA_FUSE}:1`)).toBe(true)
+      expect(binary.includes('NODE_SEA_BLOB')).toBe(true)
+      expect(binary.includes('kubectl-expose_lb.cjs')).toBe(true)
+      expect(binary.includes(`${tmpdir()}/expose-lb-`)).toBe(false) // no build folder: the same bytes every time
+      // The helper hands kubectl's words to the executable beside it, as the Node shim's completion does.
+      expect(readFileSync(join(top, helper), 'utf8')).toMatch(
+        new RegExp(`kubectl-expose_lb${exe.replace('.', '\\.')}" __complete -- `),
+      )
+      const notices = readFileSync(join(top, 'THIRD_PARTY_NOTICES'), 'utf8')
+      expect(notices).toMatch(/^Node\.js 24\.\d+\.\d+, the runtime inside this executable$/m)
+      expect(notices).toContain('@oclif/core@')
+    },
+  )
 
   it('holds the shims, package.json, the bundle without source maps, LICENSE and the notices', () => {
     const listing = run('tar', ['-tzf', ARCHIVE])
@@ -260,14 +346,22 @@ describe('the release written by scripts/package.mjs', () => {
   })
 
   it('is reproducible: packaging the same build again gives the same bytes', () => {
+    // The Node.js program only: an executable is a second 100 MB build, which this file keeps to one per run. What
+    // made executables differ between builds (the blob naming its script by a temporary path) is checked above.
     const again = join(tmp, 'again')
-    const result = run(process.execPath, ['scripts/package.mjs', '--no-build', '--out-dir', again], {cwd: ROOT})
+    const args = ['scripts/package.mjs', '--no-build', '--no-cache', '--only', 'node', '--out-dir', again]
+    const result = run(process.execPath, args, {cwd: ROOT})
     expect(result.status, describeRun(result)).toBe(0)
     expect(sha256Of(join(again, ARCHIVE_NAME))).toBe(sha256Of(ARCHIVE))
   })
 })
 
-describe('installed the way krew installs it', () => {
+const INSTALLS = [
+  {what: "the Node.js program, macOS's entry (with node on PATH)", os: 'darwin', arch: 'arm64', node: true},
+  {what: 'the linux/amd64 single executable (no node anywhere on PATH)', os: 'linux', arch: 'amd64', node: false},
+] as const
+
+describe.each(INSTALLS)('installed the way krew installs it: $what', ({os, arch, node}) => {
   let krewRoot = ''
   let krewBin = ''
   let installDir = ''
@@ -275,21 +369,37 @@ describe('installed the way krew installs it', () => {
 
   beforeAll(() => {
     const manifest = readManifest(MANIFEST)
-    const [platform] = manifest.spec.platforms
-    if (!platform) throw new Error('release/expose-lb.yaml has no platform')
-    krewRoot = join(tmp, 'krew')
+    const platform = pickPlatform(manifest.spec.platforms, os, arch)
+    if (!platform) throw new Error(`release/expose-lb.yaml has no platform for ${os}/${arch}`)
+    const root = join(tmp, `${os}-${arch}`)
+    krewRoot = join(root, 'krew')
     installDir = join(krewRoot, 'store', manifest.metadata.name, manifest.spec.version)
     krewBin = join(krewRoot, 'bin')
-    const binPath = installLikeKrew(ARCHIVE, platform, join(tmp, 'download'), installDir)
+    const binPath = installLikeKrew(
+      join(ROOT, 'release', basename(platform.uri)),
+      platform,
+      join(root, 'download'),
+      installDir,
+    )
     mkdirSync(krewBin, {recursive: true})
     symlinkSync(relative(krewBin, binPath), join(krewBin, 'kubectl-expose_lb')) // newer krew links relatively
 
-    // Only the plugin, node and kubectl on PATH, a fresh HOME, no NODE_PATH/NODE_OPTIONS.
-    const home = join(tmp, 'home')
+    // Only the plugin, kubectl (and node for the Node.js program) on PATH, a fresh HOME, no NODE_PATH/NODE_OPTIONS.
+    // kubectl sits beside Debian's node in /usr/bin, so the executable's PATH gets a folder with kubectl alone.
+    const home = join(root, 'home')
     mkdirSync(home)
-    const kubectl = which('kubectl')
-    env = {PATH: [krewBin, dirname(process.execPath), dirname(kubectl)].join(delimiter), HOME: home}
+    const tools = join(root, 'tools')
+    mkdirSync(tools)
+    symlinkSync(which('kubectl'), join(tools, 'kubectl'))
+    env = {PATH: [krewBin, ...(node ? [dirname(process.execPath)] : []), tools].join(delimiter), HOME: home}
   })
+
+  if (!node) {
+    it('has no node to fall back on: none of its PATH folders holds one', () => {
+      const found = run('/bin/sh', ['-c', 'command -v node || echo none'], {cwd: tmp, env})
+      expect(found.stdout.trim()).toBe('none')
+    })
+  }
 
   it('installs a LICENSE file, as krew-index CI requires', () => {
     expect(readdirSync(installDir).filter((name) => LICENSE_NAME.test(name))).toEqual(['LICENSE'])
@@ -308,6 +418,8 @@ describe('installed the way krew installs it', () => {
     expect(result.status, describeRun(result)).toBe(0)
     expect(result.stdout).toContain('kubectl expose-lb')
     expect(result.stdout).toContain('list')
+    // oclif's version line names the Node it runs on: the one inside the executable, or the one on PATH.
+    expect(result.stdout).toContain(node ? `node-${process.version}` : 'node-v24.')
   })
 
   it('is listed by kubectl plugin list', () => {
@@ -325,7 +437,7 @@ describe('installed the way krew installs it', () => {
       .filter((line) => line.startsWith('  '))
       .join('\n')
     expect(commands).toContain(COMPLETION_SHIM)
-    const linked = run('sh', ['-c', commands], {cwd: tmp, env: {...env, KREW_ROOT: krewRoot}})
+    const linked = run('/bin/sh', ['-c', commands], {cwd: tmp, env: {PATH: '/usr/bin:/bin', KREW_ROOT: krewRoot}})
     expect(linked.status, describeRun(linked)).toBe(0)
     expect(statSync(join(krewBin, COMPLETION_SHIM)).isFile()).toBe(true)
 
@@ -335,7 +447,114 @@ describe('installed the way krew installs it', () => {
     expect(lines.map((line) => line.split('\t')[0])).toEqual(expect.arrayContaining(['list', 'serve']))
     expect(lines.at(-1)).toBe(':4')
   })
+
+  if (!node) {
+    it('lists the simulated homelab: kubectl expose-lb list', async () => {
+      const sim = await startSimServer({objects: loadObjectsFromYaml(HOMELAB_YAML)})
+      try {
+        const kubeconfig = join(tmp, 'kubeconfig')
+        writeFileSync(kubeconfig, sim.kubeconfig())
+        const result = await runAsync('kubectl', ['expose-lb', 'list', '--kubeconfig', kubeconfig], env)
+        expect(result.code, `${result.stdout}\n${result.stderr}`).toBe(0)
+        expect(result.stdout).toMatch(/^CONTEXT: sim \(http:\/\/127\.0\.0\.1:\d+\) {3}NODES: 3 \(3 ready\)$/m)
+        const radarr = result.stdout.split('\n').find((line) => line.startsWith('media '))
+        expect(radarr?.split(/ {3,}/).slice(0, 3)).toEqual(['media', 'radarr', 'NodePort'])
+        expect(result.stderr).toBe('') // no Node warning (DEP0169, DEP0040) from inside the executable
+      } finally {
+        await sim.close()
+      }
+    })
+
+    it("installs serve as a service that runs the executable through krew's link, with no node", async () => {
+      const kubeconfig = join(tmp, 'service-kubeconfig')
+      writeFileSync(
+        kubeconfig,
+        [
+          'apiVersion: v1',
+          'kind: Config',
+          'clusters: [{name: c, cluster: {server: "https://127.0.0.1:6443"}}]',
+          'users: [{name: u, user: {}}]',
+          'contexts: [{name: x, context: {cluster: c, user: u}}]',
+          'current-context: x',
+        ].join('\n'),
+      )
+      const args = ['expose-lb', 'service', 'install', '--dry-run', '--dns-port', '5353', '--kubeconfig', kubeconfig]
+      const result = await runAsync('kubectl', args, env)
+      expect(result.code, `${result.stdout}\n${result.stderr}`).toBe(0)
+      // kubectl starts the plugin by the path it found on PATH: the link survives `kubectl krew upgrade`.
+      expect(result.stdout).toContain(
+        `ExecStart=${join(krewBin, 'kubectl-expose_lb')} serve --kubeconfig=${kubeconfig}`,
+      )
+    })
+
+    it('serves the demo homelab: kubectl expose-lb serve --demo, answered through curl and dig', async () => {
+      const args = [
+        'expose-lb',
+        'serve',
+        '--demo',
+        '--dns-port',
+        '0',
+        '--http-port',
+        '0',
+        '--ip-range',
+        '127.97.0.0/16',
+      ]
+      const child = spawn('kubectl', args, {cwd: tmp, env: {...env, NO_COLOR: '1'}, stdio: ['ignore', 'pipe', 'pipe']})
+      let stderr = ''
+      child.stderr.on('data', (data: Buffer) => (stderr += data.toString()))
+      child.stdout.resume()
+      const exited = new Promise<number | null>((done) => child.on('exit', (code) => done(code)))
+      try {
+        const serving = await waitFor(
+          () => /DNS on 127\.0\.0\.1:(\d+) \(udp, tcp\), HTTP on 127\.0\.0\.1:(\d+)/.exec(stderr) ?? undefined,
+          20_000,
+          `serve's "serving" line (stderr so far: ${stderr})`,
+        )
+        const [, dnsPort, httpPort] = serving
+        const curl = await execFileAsync('curl', ['-s', '--max-time', '5', `http://radarr.localhost:${httpPort}/`])
+        expect(JSON.parse(curl.stdout)).toMatchObject({
+          service: 'media/radarr',
+          node: expect.stringMatching(/^node-[abc]$/),
+        })
+        const dig = await execFileAsync('dig', ['@127.0.0.1', '-p', String(dnsPort), 'radarr.kube.internal', '+short'])
+        expect(dig.stdout.trim()).toMatch(/^127\.97\.\d+\.\d+$/)
+      } finally {
+        if (child.exitCode === null) child.kill('SIGINT')
+        expect(await exited).toBe(0)
+      }
+    })
+  }
 })
+
+/** The platform krew would pick for os/arch (matchLabels and `In` expressions, all this manifest uses). */
+function pickPlatform(platforms: Platform[], os: string, arch: string): Platform | undefined {
+  const labels: Record<string, string> = {os, arch}
+  return platforms.find(({selector}) => {
+    const labelsMatch = Object.entries(selector.matchLabels ?? {}).every(([key, value]) => labels[key] === value)
+    const expressionsMatch = (selector.matchExpressions ?? []).every(({key, values}) =>
+      values.includes(labels[key] ?? ''),
+    )
+    return labelsMatch && expressionsMatch
+  })
+}
+
+/** The machine field of an ELF (e_machine) or PE (COFF Machine) header; undefined when the format does not match. */
+function executableMachine(binary: Buffer, format: 'elf' | 'pe'): number | undefined {
+  if (format === 'elf') {
+    return binary.subarray(0, 4).equals(Buffer.from([0x7f, 0x45, 0x4c, 0x46])) ? binary.readUInt16LE(18) : undefined
+  }
+  if (binary.toString('latin1', 0, 2) !== 'MZ') return undefined
+  const pe = binary.readUInt32LE(0x3c) // e_lfanew
+  return binary.toString('latin1', pe, pe + 4) === 'PE\0\0' ? binary.readUInt16LE(pe + 4) : undefined
+}
+
+function runAsync(command: string, args: string[], env: NodeJS.ProcessEnv) {
+  return new Promise<{code: number; stdout: string; stderr: string}>((done) => {
+    execFile(command, args, {cwd: tmp, env, timeout: 30_000}, (error, stdout, stderr) =>
+      done({code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr}),
+    )
+  })
+}
 
 /**
  * Extracts the archive and applies the platform's `files` operations into installDir the way krew does

@@ -192,6 +192,19 @@ function outline(p: ServicePlan) {
 }
 
 describe('planService', () => {
+  it('runs the single executable itself, with no script, and says to reinstall when that file moves', () => {
+    const p = plan(options('linux', 'user', {node: '/home/ana/.krew/bin/kubectl-expose_lb', script: undefined}))
+    expect(p.spec.argv).toEqual([
+      '/home/ana/.krew/bin/kubectl-expose_lb',
+      'serve',
+      '--kubeconfig=/home/ana/.kube/config',
+      '--dns-port=5353',
+    ])
+    expect(p.notes.at(-1)).toBe(
+      'it runs /home/ana/.krew/bin/kubectl-expose_lb: if that file moves, run `kubectl expose-lb service install` again',
+    )
+  })
+
   it('Linux user unit: write, reload, enable --now; undo disables, removes and reloads', () => {
     const p = plan(options('linux', 'user'))
     expect(p.spec).toEqual({

@@ -1,5 +1,6 @@
 import {Command, Flags} from '@oclif/core'
-import {resolve} from 'node:path'
+import {isAbsolute, resolve} from 'node:path'
+import {isSea} from 'node:sea'
 import {ExposeLbError} from '../../errors.js'
 import {createLogger} from '../../log.js'
 import {DEFAULT_HOSTS_FILE} from '../../serve/hosts-file.js'
@@ -43,7 +44,9 @@ Running it again replaces the service. --dry-run prints the files and commands i
   async run(): Promise<void> {
     const {flags, metadata} = await this.parse(ServiceInstall)
     const log = createLogger({verbosity: flags.verbose})
-    const {domain} = await checkServeFlags(flags)
+    // Checked as a privileged serve would: on macOS a LaunchDaemon runs serve as root, and serve itself reports an
+    // --ip-range it cannot alias when it starts (in the service's log).
+    const {domain} = await checkServeFlags(flags, process.platform, true)
     const service = await import('../../service/apply.js')
     service.refuseSudo()
     const root = process.getuid?.() === 0
@@ -89,8 +92,11 @@ Running it again replaces the service. --dry-run prints the files and commands i
       log: (line: string) => log.info(line),
     }
     // The executable as kubectl ran it: krew's link survives an upgrade of the plugin, the versioned path would not.
-    const node = process.execPath
-    const script = resolve(process.argv[1] ?? '')
+    // The single executable is Node and the plugin in one file (src/sea.ts); kubectl starts it by its full path,
+    // which process.argv0 keeps (execPath is the link's target).
+    const single = isSea()
+    const node = single && isAbsolute(process.argv0) ? process.argv0 : process.execPath
+    const script = single ? undefined : resolve(process.argv[1] ?? '')
     const binding = {
       listen: flags.listen,
       dnsPort: flags['dns-port'] ?? DEFAULT_DNS_PORT,
