@@ -151,3 +151,30 @@ export class ApiClient {
     return new ApiStatusError(status, `cannot ${what}: ${message}`)
   }
 }
+
+/**
+ * A read the command can do without: undefined when it is forbidden (403) or not there (404, also "this API does
+ * not exist"), noted in `unavailable` as `verb resource (forbidden|not found)` so the output can say what it could
+ * not see; any other failure throws. `quietIfMissing`: a 404 is not noted (an optional API that is simply absent).
+ */
+export async function readOptional<T>(
+  api: ApiClient,
+  target: ReadTarget,
+  unavailable: string[],
+  quietIfMissing = false,
+): Promise<T | undefined> {
+  try {
+    return await api.get<T>(target)
+  } catch (error) {
+    const status =
+      error instanceof ApiStatusError
+        ? error.status
+        : error instanceof ExposeLbError && error.code === 'forbidden'
+          ? 403
+          : 0
+    if (status === 404 && quietIfMissing) return undefined
+    if (status !== 403 && status !== 404) throw error
+    unavailable.push(`${target.verb} ${target.resource} (${status === 403 ? 'forbidden' : 'not found'})`)
+    return undefined
+  }
+}

@@ -1,11 +1,10 @@
 // What the pending diagnosis (src/lb/diagnose.ts) reads beyond detection: Events about Services and svclb pods,
 // the svclb pods with their status, and MetalLB's pools and advertisements in full. Every read is optional: a
 // 403/404 becomes a note in `unavailable` (the diagnosis says which read was missing), never a failure.
-import {ExposeLbError} from '../errors.js'
 import {diagnoseServices, needsDiagnosis} from '../lb/diagnose.js'
 import type {ClusterEvent, LbPod, MetalLbAdvertisement, MetalLbPool, Pending, PendingSignals} from '../lb/types.js'
 import type {ClusterSnapshot, Detection, DetectionSignals} from '../plan/types.js'
-import {ApiStatusError, type ApiClient, type ReadTarget} from './client.js'
+import {readOptional, type ApiClient, type ReadTarget} from './client.js'
 import {toService} from './convert.js'
 
 interface List {
@@ -51,21 +50,7 @@ export async function readPendingSignals(
   scope: {namespace?: string} = {},
 ): Promise<PendingSignals> {
   const unavailable: string[] = []
-  const optional = async (target: ReadTarget): Promise<List | undefined> => {
-    try {
-      return await api.get<List>(target)
-    } catch (error) {
-      const status =
-        error instanceof ApiStatusError
-          ? error.status
-          : error instanceof ExposeLbError && error.code === 'forbidden'
-            ? 403
-            : 0
-      if (status !== 403 && status !== 404) throw error
-      unavailable.push(`${target.verb} ${target.resource} (${status === 403 ? 'forbidden' : 'not found'})`)
-      return undefined
-    }
-  }
+  const optional = (target: ReadTarget): Promise<List | undefined> => readOptional<List>(api, target, unavailable)
   const svclb = signals.workloads.some((w) => SVCLB_LABELS.some((label) => label in w.labels))
   const metallb = signals.apiGroups.includes('metallb.io')
   const [events, pods, pools, l2, bgp] = await Promise.all([

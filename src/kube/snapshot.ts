@@ -1,8 +1,7 @@
 // One consistent read of what the planner and detection need. Services, Nodes and EndpointSlices are required;
 // detection reads are optional: a 403/404 there becomes a note in signals.unavailable, not a failure.
-import {ExposeLbError} from '../errors.js'
 import type {ClusterSnapshot, DetectionSignals, Workload} from '../plan/types.js'
-import {ApiStatusError, type ApiClient, type ReadTarget} from './client.js'
+import {readOptional, type ApiClient, type ReadTarget} from './client.js'
 import {toEndpointSlice, toNode, toService, toWorkload} from './convert.js'
 import {readIngressObjects} from './ingress-read.js'
 
@@ -104,22 +103,8 @@ export async function readSnapshot(api: ApiClient, scope: SnapshotScope = {}): P
 export async function readSignals(api: ApiClient): Promise<DetectionSignals> {
   const unavailable: string[] = []
   /** An optional read: undefined when forbidden or not found (404 also means "this API does not exist"). */
-  const optional = async <T>(target: ReadTarget, quietIfMissing = false): Promise<T | undefined> => {
-    try {
-      return await api.get<T>(target)
-    } catch (error) {
-      const status =
-        error instanceof ApiStatusError
-          ? error.status
-          : error instanceof ExposeLbError && error.code === 'forbidden'
-            ? 403
-            : 0
-      if (status === 404 && quietIfMissing) return undefined
-      if (status !== 403 && status !== 404) throw error
-      unavailable.push(`${target.verb} ${target.resource} (${status === 403 ? 'forbidden' : 'not found'})`)
-      return undefined
-    }
-  }
+  const optional = <T>(target: ReadTarget, quietIfMissing = false): Promise<T | undefined> =>
+    readOptional<T>(api, target, unavailable, quietIfMissing)
   const items = (list: List | undefined) => list?.items ?? []
 
   const groupsRead = optional<GroupList>({path: '/apis', verb: 'get', resource: 'API groups (/apis)'})

@@ -39,6 +39,7 @@ import {
   replaceBlock,
   unwritableHostEntries,
 } from './hosts-block.js'
+import {processAlive} from './process.js'
 
 /** Where serve writes by default. */
 export const DEFAULT_HOSTS_FILE = '/etc/hosts'
@@ -74,16 +75,6 @@ let tempSequence = 0
  */
 function tempPath(target: string): string {
   return join(dirname(target), `.${basename(target)}.expose-lb.${process.pid}.${++tempSequence}.tmp`)
-}
-
-/** The process is running (a pid we may not signal is someone else's, and running). */
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (error) {
-    return errnoCode(error) !== 'ESRCH'
-  }
 }
 
 /** How long a write waits for another serve's lock by default before it gives up, and how often it looks again. */

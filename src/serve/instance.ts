@@ -16,7 +16,7 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {ExposeLbError} from '../errors.js'
 import {hostPort, isUnspecified} from '../net/address.js'
-import {errnoCode} from '../net/errno.js'
+import {processAlive} from './process.js'
 import {numberToIp, parseIpRange, type AddressRange} from '../servemap/addresses.js'
 
 /** What a running serve holds on this machine. */
@@ -95,16 +95,6 @@ export function instanceConflict(mine: InstanceRecord, others: InstanceRecord[])
   return undefined
 }
 
-/** The process is running (one we may not signal is someone else's, and running). */
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (error) {
-    return errnoCode(error) !== 'ESRCH'
-  }
-}
-
 function isRecord(value: unknown): value is InstanceRecord {
   if (typeof value !== 'object' || value === null) return false
   const r = value as Record<string, unknown>
@@ -155,7 +145,7 @@ export function registerInstance(mine: InstanceRecord, dir: string = instanceDir
     if (!/^serve-\d+\.json$/.test(name) || name === `serve-${mine.pid}.json`) continue
     const path = join(dir, name)
     const other = readRecord(path)
-    if (!other || !alive(other.pid)) {
+    if (!other || !processAlive(other.pid)) {
       rmSync(path, {force: true})
       continue
     }

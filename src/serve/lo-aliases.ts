@@ -7,6 +7,7 @@ import {dirname} from 'node:path'
 import type {Runner} from '../dnssetup/apply.js'
 import {ExposeLbError, firstLine} from '../errors.js'
 import {aliasChanges, aliasCommand, LOOPBACK_ADDRESS, LOOPBACK_INTERFACE, unaliasCommand} from './lo-alias-plan.js'
+import {processAlive} from './process.js'
 
 /** Where serve records the aliases it added (a folder of its own under /var/run, which only root may write). */
 export const DEFAULT_ALIAS_RECORD = '/var/run/kubectl-expose-lb/lo0-aliases.json'
@@ -29,15 +30,6 @@ export interface LoopbackAliasOptions {
   pid?: number
 }
 
-function processRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0) // signal 0: only checks that the process exists (kill(2))
-    return true
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM' // exists, owned by someone else
-  }
-}
-
 /** Keeps lo0's aliases equal to the addresses serve listens on, and takes them all away when serve stops. */
 export class LoopbackAliases {
   private readonly recordFile: string
@@ -58,7 +50,7 @@ export class LoopbackAliases {
   async start(): Promise<void> {
     const record = await this.readRecord()
     if (!record) return
-    const running = this.options.isRunning ?? processRunning
+    const running = this.options.isRunning ?? processAlive
     if (record.pid !== this.pid && running(record.pid)) {
       throw new ExposeLbError(
         'usage',
