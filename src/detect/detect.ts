@@ -5,7 +5,7 @@
  */
 import {LOAD_BALANCERS} from '../lb/index.js'
 import type {Detection, DetectionSignals, Node, Service} from '../plan/types.js'
-import {detectDistro} from './distro.js'
+import {detectDistro} from '../lb/distro.js'
 import {recommend} from './recommend.js'
 
 export {COUNT_KEYS, CONFIG_MAP_KEYS} from '../lb/evidence.js'

@@ -3,10 +3,10 @@
  * → nothing; installed but idle → finish it; else what fits the distro and node count".
  */
 import {EXCLUDE_LABEL, isExcludedNode} from '../plan/nodes.js'
-import {LOAD_BALANCERS} from '../lb/index.js'
+import {LOAD_BALANCERS, NIL_CLASS} from '../lb/index.js'
 import type {Finding} from '../lb/types.js'
 import type {Detection, DetectorName, Node, Recommendation, Service} from '../plan/types.js'
-import {type Distro, rke2ServiceLbEnabledBy, serviceLbDisabledBy} from './distro.js'
+import {type Distro, rke2ServiceLbEnabledBy, serviceLbDisabledBy} from '../lb/distro.js'
 
 export type {Finding} from '../lb/types.js'
 
@@ -29,18 +29,6 @@ export const DISPLAY_NAMES = Object.fromEntries(LOAD_BALANCERS.map((lb) => [lb.n
   DetectorName,
   string
 >
-
-// Implementations that take every LoadBalancer Service without a loadBalancerClass. OpenELB (per-Service
-// annotation) and PureLB (only when configured as the default) are opt-in; MicroK8s is a distro, not a balancer.
-export const NIL_CLASS: ReadonlySet<DetectorName> = new Set<DetectorName>([
-  'metallb',
-  'k3s-servicelb',
-  'kube-vip',
-  'cilium',
-  'cloud',
-  'kind',
-  'minikube',
-])
 
 /** The recommendation, and warnings about how the found implementations get along. */
 export function recommend(input: RecommendInput): {recommendation: Recommendation; warnings: string[]} {

@@ -3,9 +3,9 @@
  * then a Warning event from any controller (covering implementations this tool does not know), then what the
  * detection says. Pure. Evidence is what the cluster holds, quoted; where it holds nothing the message says so.
  */
-import {NIL_CLASS} from '../detect/recommend.js'
+import {NIL_CLASS} from './index.js'
 import type {Detection, DetectionSignals, DetectorName, Node, Service} from '../plan/types.js'
-import {detectDistro} from '../detect/distro.js'
+import {detectDistro} from './distro.js'
 import {eventLine, latestWarning} from './diagnosis-text.js'
 import {LOAD_BALANCERS} from './index.js'
 import type {ClusterEvent, DiagnosisContext, Pending, PendingSignals} from './types.js'

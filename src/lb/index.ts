@@ -12,6 +12,7 @@ import {microk8s} from './microk8s.js'
 import {minikube} from './minikube.js'
 import {openElb} from './openelb.js'
 import {pureLb} from './purelb.js'
+import type {DetectorName} from '../plan/types.js'
 import type {LoadBalancerModule, StepContext, StepPart} from './types.js'
 
 export const LOAD_BALANCERS: readonly LoadBalancerModule[] = [
@@ -35,3 +36,15 @@ export function stepBuilder(recommendation: string): ((ctx: StepContext) => Step
   }
   return undefined
 }
+
+// Implementations that take every LoadBalancer Service without a loadBalancerClass. OpenELB (per-Service
+// annotation) and PureLB (only when configured as the default) are opt-in; MicroK8s is a distro, not a balancer.
+export const NIL_CLASS: ReadonlySet<DetectorName> = new Set<DetectorName>([
+  'metallb',
+  'k3s-servicelb',
+  'kube-vip',
+  'cilium',
+  'cloud',
+  'kind',
+  'minikube',
+])

@@ -3,7 +3,7 @@
  * steps that use, enable or re-enable it. Sources: k3s-io/k3s `pkg/cloudprovider/servicelb.go`, the k3s docs
  * ("Service Load Balancer").
  */
-import {distroEvidence, rke2ServiceLbEnabledBy, serviceLbDisabledBy} from '../detect/distro.js'
+import {distroEvidence, rke2ServiceLbEnabledBy, serviceLbDisabledBy} from './distro.js'
 import {markedByOthers, servicesWith, summarize, describe} from './evidence.js'
 import type {Service} from '../plan/types.js'
 import {eventLine} from './diagnosis-text.js'

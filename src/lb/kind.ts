@@ -2,7 +2,7 @@
  * kind with cloud-provider-kind: how it shows in the API, and the step that runs it. Sources:
  * kubernetes-sigs/cloud-provider-kind `pkg/loadbalancer/server.go` (ipMode Proxy), `pkg/ingress/controller.go`.
  */
-import {distroEvidence} from '../detect/distro.js'
+import {distroEvidence} from './distro.js'
 import {servicesWith, summarize} from './evidence.js'
 import {excludeLabelAction} from './step-text.js'
 import type {Action, Facts, Finding, LoadBalancerModule, StepContext, StepPart} from './types.js'

@@ -2,7 +2,7 @@
  * MetalLB: how it shows in the API, and the step that installs or finishes it. Sources: metallb/metallb
  * `config/manifests/metallb-native.yaml`, `controller/service.go` (annotations), and its docs ("Installation").
  */
-import {serviceLbDisabledBy} from '../detect/distro.js'
+import {serviceLbDisabledBy} from './distro.js'
 import type {Service, Workload} from '../plan/types.js'
 import {controllerDown, eventLine, inAddressBlock, latestWarning} from './diagnosis-text.js'
 import {

@@ -2,7 +2,7 @@
  * MicroK8s: a distro without a load balancer by default; its metallb addon is found as MetalLB. The step enables
  * that addon (canonical/microk8s-core-addons `addons/metallb/enable`).
  */
-import {distroEvidence} from '../detect/distro.js'
+import {distroEvidence} from './distro.js'
 import {rangeText} from './step-text.js'
 import type {Facts, Finding, LoadBalancerModule, StepContext, StepPart} from './types.js'
 

@@ -2,7 +2,7 @@
  * minikube tunnel: how it shows in the API, and the step that runs it. Source: kubernetes/minikube
  * `pkg/minikube/tunnel/loadbalancer_patcher.go` and `pkg/minikube/tunnel/kic/ssh_tunnel.go`.
  */
-import {distroEvidence} from '../detect/distro.js'
+import {distroEvidence} from './distro.js'
 import {servicesWith, summarize} from './evidence.js'
 import type {Facts, Finding, LoadBalancerModule, StepContext, StepPart} from './types.js'
 

@@ -3,7 +3,7 @@
  * detection, diagnosis and the recommended step of one implementation live in one file, as CoreDNS keeps one folder
  * per plugin.
  */
-import type {Distro} from '../detect/distro.js'
+import type {Distro} from './distro.js'
 import type {
   ClusterSnapshot,
   DetectedLoadBalancer,

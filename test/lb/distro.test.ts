@@ -5,7 +5,7 @@ import {
   rke2ServiceLbEnabledBy,
   serviceLbDisabledBy,
   type Distro,
-} from '../../src/detect/distro.js'
+} from '../../src/lb/distro.js'
 import type {Node} from '../../src/plan/types.js'
 import {makeNode} from '../builders.js'
 
