@@ -71,6 +71,8 @@ With --demo it runs against a built-in simulated homelab (three loopback nodes),
       description: `Loopback block for per-service addresses, or none [default: ${DEFAULT_IP_RANGE}; on macOS as root (lo0 aliases), else none]`,
     }),
     demo: Flags.boolean({description: 'Serve a built-in simulated homelab instead of a cluster'}),
+    // Tests: the demo's three nodes at <prefix>1..3 instead of 127.0.10.x, so two demos can run at once.
+    'demo-nodes': Flags.string({hidden: true, dependsOn: ['demo']}),
     'hosts-file': Flags.string({
       description:
         'Also keep a marked block of the names in this hosts file (--hosts-file alone: /etc/hosts), for machines without split DNS',
@@ -131,6 +133,7 @@ With --demo it runs against a built-in simulated homelab (three loopback nodes),
       namespace: flags.namespace,
       selector: flags.selector,
       demo: flags.demo,
+      demoNodes: demoNodesFlag(flags['demo-nodes']),
       hostsFile: flags['hosts-file'],
       maxConnections: flags['max-connections'],
       hostCheck: flags['host-check'],
@@ -176,4 +179,13 @@ export async function checkServeFlags(
     loopbackAliases: choice.loopbackAliases,
     ...(choice.note ? {note: choice.note} : {}),
   }
+}
+
+/** The hidden --demo-nodes: three octets of a loopback address and a dot, e.g. 127.0.58. */
+function demoNodesFlag(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined
+  if (!/^127\.\d{1,3}\.\d{1,3}\.$/.test(value)) {
+    throw new ExposeLbError('usage', `--demo-nodes "${value}" is not the start of a loopback address like 127.0.58.`)
+  }
+  return value
 }

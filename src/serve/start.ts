@@ -48,6 +48,8 @@ export interface ServeSettings {
   selector?: string
   /** Serve the built-in simulated homelab instead of a cluster. */
   demo: boolean
+  /** With demo: the nodes at `<prefix>1..3` instead of 127.0.10.x (tests that run two demos at once). */
+  demoNodes?: string
   /** Keep a block of the names in this hosts file (--hosts-file). */
   hostsFile?: string
   maxConnections: number
@@ -73,7 +75,9 @@ export const STOP_GRACE_MS = 5000
 export async function serveUntilSignal(settings: ServeSettings): Promise<string> {
   const {log} = settings
   // The simulator (and its YAML parser) loads only for --demo.
-  const demo = settings.demo ? await (await import('../sim/demo.js')).startDemo() : undefined
+  const demo = settings.demo
+    ? await (await import('../sim/demo.js')).startDemo({nodePrefix: settings.demoNodes})
+    : undefined
   const [
     {openCluster, kubeconfigContexts},
     {ClusterWatch},

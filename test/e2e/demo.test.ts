@@ -2,6 +2,8 @@
 import {execFile} from 'node:child_process'
 import {promisify} from 'node:util'
 import {describe, expect, it} from 'vitest'
+import {EXIT} from '../../src/errors.js'
+import {kubectl} from './helpers.js'
 import {startServe, waitFor} from './serve-helpers.js'
 
 const run = promisify(execFile)
@@ -28,5 +30,13 @@ describe('serve --demo', () => {
     } finally {
       expect(await serve.stop('SIGINT')).toBe(0)
     }
+  })
+
+  it('refuses a --demo-nodes (tests: a second demo on nodes of its own) that is not the start of a loopback address', async () => {
+    const refused = await kubectl(['expose-lb', 'serve', '--demo', '--demo-nodes', '10.0.0.', '--dns-port', '0'])
+    expect([refused.code, refused.stderr.trim()]).toEqual([
+      EXIT.usage,
+      'error: --demo-nodes "10.0.0." is not the start of a loopback address like 127.0.58.',
+    ])
   })
 })

@@ -6,12 +6,13 @@ import {existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync}
 import net from 'node:net'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
-import {afterAll, describe, expect, it} from 'vitest'
+import {afterAll, describe, expect, it, onTestFinished} from 'vitest'
 import type {CommandResult, Runner} from '../../src/dnssetup/apply.js'
 import {createLogger} from '../../src/log.js'
 import {LoopbackAliases} from '../../src/serve/lo-aliases.js'
 import {serveUntilSignal} from '../../src/serve/start.js'
 import {parseIpRange, type AddressRange} from '../../src/servemap/addresses.js'
+import {startDemo} from '../../src/sim/demo.js'
 
 const scratch = mkdtempSync(join(tmpdir(), 'lo-aliases-'))
 afterAll(() => rmSync(scratch, {recursive: true, force: true}))
@@ -195,6 +196,9 @@ describe('serve with lo0 aliases (the demo homelab)', () => {
     const log = createLogger({format: 'text', color: false, write: (line: string) => stderr.push(line)})
     let table = ''
     const range = parseIpRange('127.98.0.0/16') as AddressRange
+    // The homelab on nodes of its own (127.0.57.x), so no other test's demo holds its NodePorts.
+    const demo = await startDemo({nodePrefix: '127.0.57.'})
+    onTestFinished(() => demo.close())
     const served = serveUntilSignal({
       domain: 'kube.internal',
       addressType: 'InternalIP',
@@ -203,8 +207,9 @@ describe('serve with lo0 aliases (the demo homelab)', () => {
       httpPort: 0,
       range,
       contexts: [],
+      kubeconfig: demo.kubeconfig,
       loopbackAliases: {runner, recordFile},
-      demo: true,
+      demo: false,
       maxConnections: 100,
       idleTimeoutMs: 60_000,
       hostCheck: true,
