@@ -10,7 +10,7 @@ import {startServe, tcpExchange} from './serve-helpers.js'
 
 let demo: Demo
 beforeAll(async () => {
-  demo = await startDemo({nodePrefix: '127.0.31.'})
+  demo = await startDemo({nodePrefix: '127.0.59.'})
 })
 afterAll(async () => {
   await demo?.close()
