@@ -114,8 +114,11 @@ export async function serveUntilSignal(settings: ServeSettings): Promise<string>
     if (contexts.length > 1) {
       const labelled = clusterLabels(contexts, settings.clusterNames ?? [])
       if ('error' in labelled) throw new ExposeLbError('usage', labelled.error)
-      // Every context is checked now: a name that is not in the kubeconfig is a mistake to fix, not to retry.
-      for (const context of contexts) openCluster({kubeconfig: settings.kubeconfig, context})
+      // Every context is checked now: a name that is not in the kubeconfig is a mistake to fix, not to retry. These
+      // clients also carry each cluster's streams to its Pods.
+      const byLabel = new Map(
+        contexts.map((c) => [labelled.labels.get(c), openCluster({kubeconfig: settings.kubeconfig, context: c})]),
+      )
       source = new ClusterSet(
         contexts.map((context) => ({
           context,
@@ -130,9 +133,6 @@ export async function serveUntilSignal(settings: ServeSettings): Promise<string>
       )
       served = `contexts ${contexts.map((c) => `"${c}" as ${labelled.labels.get(c)}`).join(', ')}`
       contextNames = contexts.join(', ')
-      const byLabel = new Map(
-        contexts.map((c) => [labelled.labels.get(c), openCluster({kubeconfig: settings.kubeconfig, context: c})]),
-      )
       tunnelDial = (target) => {
         const api = byLabel.get(target.cluster)
         if (!api) return Promise.reject(new Error(`no cluster "${target.cluster}" is served`))
