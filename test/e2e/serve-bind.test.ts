@@ -1,5 +1,6 @@
 // A per-service address where another program holds a port: serve names the holder, never hands the address out
 // (its Service is reached through the router), and takes it back once the port is free.
+import {readFileSync} from 'node:fs'
 import net from 'node:net'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {assignAddresses, parseIpRange, type AddressRange} from '../../src/servemap/addresses.js'
@@ -33,8 +34,9 @@ describe('serve with a per-service port already taken', () => {
         parseIpRange(RANGE) as AddressRange,
       ).get('iot/mosquitto')!
       const at = `${held.replaceAll('.', '\\.')}:1883/tcp`
-      // The holder is this test's own process (a node), found through /proc.
-      const holder = `node \\(pid ${process.pid}\\)`
+      // The holder is this test's own process, named as /proc has it (a vitest worker's title, on Node 24 too).
+      const name = readFileSync('/proc/self/comm', 'latin1').trim()
+      const holder = `${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\(pid ${process.pid}\\)`
       await waitFor(
         () =>
           new RegExp(
