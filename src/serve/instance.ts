@@ -125,7 +125,7 @@ export interface Registration {
  * Records `mine` in `dir` and checks it against the serves running already; throws an ExposeLbError (exit `bind`)
  * when one of them holds what this one needs, and a plain Error when the folder cannot be used (serve warns and
  * goes on). The record is written before the others are read, so of two serves starting at the same moment one
- * always sees the other. Records of serves no longer running, and unreadable ones, are removed.
+ * always sees the other. Records of serves no longer running are removed.
  */
 export function registerInstance(mine: InstanceRecord, dir: string = instanceDir()): Registration {
   prepareDir(dir)
@@ -142,14 +142,17 @@ export function registerInstance(mine: InstanceRecord, dir: string = instanceDir
   const release = () => rmSync(file, {force: true})
   const others: InstanceRecord[] = []
   for (const name of readdirSync(dir)) {
-    if (!/^serve-\d+\.json$/.test(name) || name === `serve-${mine.pid}.json`) continue
+    const pid = Number(/^serve-(\d+)\.json$/.exec(name)?.[1])
+    if (!Number.isInteger(pid) || pid === mine.pid) continue
     const path = join(dir, name)
-    const other = readRecord(path)
-    if (!other || !processAlive(other.pid)) {
+    // The serve is gone: its record goes. One that is running but written in a shape this version does not read
+    // (a newer one's) stays, and cannot be compared.
+    if (!processAlive(pid)) {
       rmSync(path, {force: true})
       continue
     }
-    if (startedBefore(other, mine)) others.push(other)
+    const other = readRecord(path)
+    if (other && startedBefore(other, mine)) others.push(other)
   }
   const conflict = instanceConflict(mine, others)
   if (conflict) {

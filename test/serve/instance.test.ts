@@ -115,7 +115,7 @@ describe('registerInstance', () => {
     expect(existsSync(registration.file)).toBe(false)
   })
 
-  it('removes the records of serves no longer running, and unreadable ones, and takes their range', async () => {
+  it('removes the records of serves no longer running, readable or not, and takes their range', async () => {
     const dir = folder()
     registerInstance(record({pid: process.pid, ipRange: 'none', dnsPort: 0, httpPort: 0}), dir).release()
     const dead = record({pid: await deadPid()})
@@ -123,6 +123,14 @@ describe('registerInstance', () => {
     writeFileSync(join(dir, 'serve-99999999.json'), '{"pid": 99999999, "dom')
     registerInstance(record({pid: process.pid}), dir)
     expect(readdirSync(dir)).toEqual([`serve-${process.pid}.json`])
+  })
+
+  it("keeps a running serve's record it cannot read (a newer version's), and does not compare against it", () => {
+    const dir = folder()
+    registerInstance(record({pid: process.pid, ipRange: 'none', dnsPort: 0, httpPort: 0}), dir).release()
+    writeFileSync(join(dir, `serve-${process.ppid}.json`), '{"version": 2}')
+    expect(() => registerInstance(record({pid: process.pid}), dir)).not.toThrow()
+    expect(readdirSync(dir).sort()).toEqual([`serve-${process.pid}.json`, `serve-${process.ppid}.json`].sort())
   })
 
   it('of two serves that started at once, only the later one gives way', () => {
