@@ -37,11 +37,7 @@ export interface LoadedConfig {
  */
 export function loadKubeConfig(options: KubeConfigOptions = {}): LoadedConfig {
   const env = options.env ?? process.env
-  const files = options.kubeconfig
-    ? [options.kubeconfig]
-    : env.KUBECONFIG
-      ? env.KUBECONFIG.split(delimiter).filter(Boolean)
-      : [join(env.HOME ?? homedir(), '.kube', 'config')]
+  const files = configFiles(options, env)
   if (options.kubeconfig && !existsSync(options.kubeconfig)) {
     throw new ExposeLbError(
       'noKubeconfig',
@@ -125,6 +121,26 @@ export function loadKubeConfig(options: KubeConfigOptions = {}): LoadedConfig {
   const tokenFile = user && tokenFiles.get(user.name)
   if (user && tokenFile) Object.defineProperty(user, 'token', {get: tokenReader(tokenFile), enumerable: true})
   return {kc: merged, context: want, server: cluster.server, contexts: available}
+}
+
+/** The files kubectl reads: --kubeconfig, else every file in KUBECONFIG, else ~/.kube/config. */
+function configFiles(options: KubeConfigOptions, env: NodeJS.ProcessEnv): string[] {
+  if (options.kubeconfig) return [options.kubeconfig]
+  if (env.KUBECONFIG) return env.KUBECONFIG.split(delimiter).filter(Boolean)
+  return [join(env.HOME ?? homedir(), '.kube', 'config')]
+}
+
+/**
+ * Every context of the kubeconfig files in kubectl's merge order (first name wins), whether or not a current
+ * context is set or usable: `--all-contexts` opens each one on its own. Missing files are skipped.
+ */
+export function kubeconfigContextNames(options: KubeConfigOptions = {}): string[] {
+  const names = new Set<string>()
+  for (const file of configFiles(options, options.env ?? process.env)) {
+    if (!existsSync(file)) continue
+    for (const context of readKubeconfigFile(file)?.kc.contexts ?? []) names.add(context.name)
+  }
+  return [...names]
 }
 
 /**

@@ -1,7 +1,7 @@
 // What a command needs to talk to a cluster: the kubeconfig loaded as kubectl would, and an API client for it.
 // Commands import this module lazily, so `--help` never loads @kubernetes/client-node.
 import {ApiClient} from './client.js'
-import {loadKubeConfig, type KubeConfigOptions} from './kubeconfig.js'
+import {kubeconfigContextNames, loadKubeConfig, type KubeConfigOptions} from './kubeconfig.js'
 
 export {readSnapshot} from './snapshot.js'
 
@@ -11,9 +11,13 @@ export function openCluster(options: KubeConfigOptions): ApiClient {
   return new ApiClient(kc, context, server)
 }
 
-/** Every context of the kubeconfig (`--all-contexts`), in file order. */
+/**
+ * Every context of the kubeconfig (`--all-contexts`), in kubectl's merge order; none set as current is needed. A
+ * kubeconfig that names none is loadKubeConfig's error (no kubeconfig, an empty one, …), as without the flag.
+ */
 export function kubeconfigContexts(options: KubeConfigOptions): string[] {
-  return loadKubeConfig(options).contexts
+  const names = kubeconfigContextNames(options)
+  return names.length > 0 ? names : loadKubeConfig(options).contexts
 }
 
 export {diagnosePending} from './pending.js'

@@ -2,6 +2,7 @@
 // API server is not there. Each cluster is read on its own; names say which cluster they lead to.
 import {delimiter} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+import {parse, stringify} from 'yaml'
 import {EXIT} from '../../src/errors.js'
 import {loadObjectsFromYaml, startSimServer, type SimServer} from '../../src/sim/api-server.js'
 import {HOMELAB_YAML} from '../../src/sim/homelab.js'
@@ -102,6 +103,25 @@ describe('list with several contexts', () => {
     ])
     expect(run.stdout).toMatch(/\nkind-test {3,}media {3,}radarr {3,}NodePort/)
     expect(run.stderr).toMatch(/^error: context "gone": .*127\.0\.0\.1:1/m)
+  })
+
+  it('--all-contexts needs no current-context: a kubeconfig that sets none still lists every cluster', async () => {
+    const docs = [home.kubeconfig({contextName: 'home'}), test.kubeconfig({contextName: 'kind-test'})].map(
+      (c) => parse(c) as Record<string, unknown[]>,
+    )
+    const all = (key: string) => docs.flatMap((d) => d[key] ?? [])
+    const noCurrent = writeKubeconfig(
+      stringify({
+        apiVersion: 'v1',
+        kind: 'Config',
+        clusters: all('clusters'),
+        users: all('users'),
+        contexts: all('contexts'),
+      }),
+    )
+    const run = await kubectl(['expose-lb', 'list', '--all-contexts', '--kubeconfig', noCurrent, '-o', 'json'])
+    expect(run.code, run.stderr).toBe(0)
+    expect((JSON.parse(run.stdout) as Report).clusters.map((c) => c.name)).toEqual(['home', 'kind-test'])
   })
 
   it('refuses --cluster-name with one context, and a label two contexts would share', async () => {
