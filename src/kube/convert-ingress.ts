@@ -2,15 +2,7 @@
 // as convert.ts: a field of the wrong shape is treated as absent.
 import type {Gateway, GatewayClass, Ingress, IngressClass, ParentRef, Route, RouteKind} from '../plan/ingress-types.js'
 import {DEFAULT_CLASS_ANNOTATION, LEGACY_CLASS_ANNOTATION} from '../plan/hosts.js'
-
-type Json = Record<string, unknown>
-
-const obj = (v: unknown): Json => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Json) : {})
-const arr = (v: unknown): unknown[] => (Array.isArray(v) ? v : [])
-const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined)
-const strs = (v: unknown): string[] => arr(v).filter((x): x is string => typeof x === 'string' && x !== '')
-const strMap = (v: unknown): Record<string, string> =>
-  Object.fromEntries(Object.entries(obj(v)).filter((e): e is [string, string] => typeof e[1] === 'string'))
+import {arr, obj, str, strMap, strs} from './json.js'
 
 /** A networking.k8s.io/v1 IngressClass. */
 export function toIngressClass(raw: unknown): IngressClass {

@@ -13,15 +13,7 @@ import type {
   Taint,
   Workload,
 } from '../plan/types.js'
-
-type Json = Record<string, unknown>
-
-const obj = (v: unknown): Json => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Json) : {})
-const arr = (v: unknown): unknown[] => (Array.isArray(v) ? v : [])
-const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined)
-const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isInteger(v) && v > 0 ? v : undefined)
-const strMap = (v: unknown): Record<string, string> =>
-  Object.fromEntries(Object.entries(obj(v)).filter((e): e is [string, string] => typeof e[1] === 'string'))
+import {arr, num, obj, str, strMap, type Json} from './json.js'
 
 const SERVICE_TYPES: readonly ServiceType[] = ['ClusterIP', 'NodePort', 'LoadBalancer', 'ExternalName']
 const PROTOCOLS: readonly Protocol[] = ['TCP', 'UDP', 'SCTP']

@@ -6,17 +6,14 @@ import type {ClusterEvent, LbPod, MetalLbAdvertisement, MetalLbPool, Pending, Pe
 import type {ClusterSnapshot, Detection, DetectionSignals} from '../plan/types.js'
 import {readOptional, type ApiClient, type ReadTarget} from './client.js'
 import {toService} from './convert.js'
+import {arr, obj, str, strMap} from './json.js'
+
+/** A string field, '' when absent. */
+const text = (v: unknown): string => str(v) ?? ''
 
 interface List {
   items?: unknown[]
 }
-
-type Json = Record<string, unknown>
-const obj = (v: unknown): Json => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Json) : {})
-const arr = (v: unknown): unknown[] => (Array.isArray(v) ? v : [])
-const str = (v: unknown): string => (typeof v === 'string' ? v : '')
-const strMap = (v: unknown): Record<string, string> =>
-  Object.fromEntries(Object.entries(obj(v)).filter((e): e is [string, string] => typeof e[1] === 'string'))
 
 /** ServiceLB's pod labels (k3s pkg/cloudprovider/servicelb.go); RKE2 swaps the program name. */
 const SVCLB_LABELS = ['svccontroller.k3s.cattle.io/svcname', 'svccontroller.rke2.cattle.io/svcname']
@@ -156,13 +153,13 @@ export function toClusterEvent(raw: unknown): ClusterEvent {
   const series = obj(e.series)
   const count = [series.count, e.count, e.deprecatedCount].find((n) => typeof n === 'number')
   const lastSeen =
-    str(series.lastObservedTime) || str(e.lastTimestamp) || str(e.deprecatedLastTimestamp) || str(e.eventTime)
+    text(series.lastObservedTime) || text(e.lastTimestamp) || text(e.deprecatedLastTimestamp) || text(e.eventTime)
   return {
-    regarding: {kind: str(ref.kind), namespace: str(ref.namespace), name: str(ref.name)},
-    type: str(e.type),
-    reason: str(e.reason),
-    message: str(e.message ?? e.note),
-    source: str(source.component) || str(e.reportingController) || str(e.reportingComponent),
+    regarding: {kind: text(ref.kind), namespace: text(ref.namespace), name: text(ref.name)},
+    type: text(e.type),
+    reason: text(e.reason),
+    message: text(e.message ?? e.note),
+    source: text(source.component) || text(e.reportingController) || text(e.reportingComponent),
     count: typeof count === 'number' ? count : 1,
     ...(lastSeen ? {lastSeen} : {}),
   }
@@ -176,26 +173,26 @@ export function toLbPod(raw: unknown): LbPod {
   const status = obj(o.status)
   const conditions = arr(status.conditions).map(obj)
   const scheduled = conditions.find((c) => c.type === 'PodScheduled' && c.status === 'False')
-  const nodeName = str(spec.nodeName)
+  const nodeName = text(spec.nodeName)
   return {
-    namespace: str(meta.namespace),
-    name: str(meta.name),
+    namespace: text(meta.namespace),
+    name: text(meta.name),
     labels: strMap(meta.labels),
-    phase: str(status.phase) || 'Unknown',
+    phase: text(status.phase) || 'Unknown',
     ...(nodeName ? {nodeName} : {}),
     ready: conditions.some((c) => c.type === 'Ready' && c.status === 'True'),
     ...(scheduled
       ? {
           unscheduled: {
-            ...(str(scheduled.reason) ? {reason: str(scheduled.reason)} : {}),
-            ...(str(scheduled.message) ? {message: str(scheduled.message)} : {}),
+            ...(text(scheduled.reason) ? {reason: text(scheduled.reason)} : {}),
+            ...(text(scheduled.message) ? {message: text(scheduled.message)} : {}),
           },
         }
       : {}),
     hostPorts: arr(spec.containers).flatMap((c) =>
       arr(obj(c).ports).flatMap((p) => {
         const port = obj(p).hostPort
-        return typeof port === 'number' ? [{port, protocol: str(obj(p).protocol) || 'TCP'}] : []
+        return typeof port === 'number' ? [{port, protocol: text(obj(p).protocol) || 'TCP'}] : []
       }),
     ),
   }
@@ -211,8 +208,8 @@ export function toMetalLbPool(raw: unknown): MetalLbPool {
   const ipv4 = count(status.availableIPv4)
   const ipv6 = count(status.availableIPv6)
   return {
-    namespace: str(meta.namespace),
-    name: str(meta.name),
+    namespace: text(meta.namespace),
+    name: text(meta.name),
     labels: strMap(meta.labels),
     addresses: arr(spec.addresses).filter((a): a is string => typeof a === 'string'),
     autoAssign: spec.autoAssign !== false,
@@ -229,8 +226,8 @@ export function toAdvertisement(kind: MetalLbAdvertisement['kind'], raw: unknown
   const spec = obj(o.spec)
   return {
     kind,
-    namespace: str(meta.namespace),
-    name: str(meta.name),
+    namespace: text(meta.namespace),
+    name: text(meta.name),
     ipAddressPools: arr(spec.ipAddressPools).filter((p): p is string => typeof p === 'string'),
     poolSelectors: arr(spec.ipAddressPoolSelectors).map((s) => strMap(obj(s).matchLabels)),
   }
