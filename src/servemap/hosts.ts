@@ -2,18 +2,7 @@
 // Service's HTTP route by Host (the controller routes on the Host, so it goes unchanged) and its SNI route. Pure.
 import {hostPort} from '../net/address.js'
 import type {PlannedHost} from '../plan/types.js'
-import type {HttpRoute, ProbedTarget, TlsRoute} from './types.js'
-
-/** A row of serve's table (map.ts ServeRow, written out here so that map.ts alone imports this module). */
-interface Row {
-  service: string
-  name: string
-  endpoint?: string
-  mode: string
-  targets: ProbedTarget[]
-  note?: string
-  source?: string
-}
+import type {HttpRoute, ServeRow, TlsRoute} from './types.js'
 
 /** What a host needs of the Service that receives it, as buildServeMap placed that Service. */
 export interface HostReceiver {
@@ -32,7 +21,7 @@ export interface HostContext {
   dns: Map<string, string[]>
   /** By `namespace/name` (`cluster/namespace/name` with several clusters): every Service buildServeMap mapped. */
   receivers: Map<string, HostReceiver>
-  rows: Row[]
+  rows: ServeRow[]
   warnings: string[]
   router: string
   httpPort: number

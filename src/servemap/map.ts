@@ -1,9 +1,20 @@
 // From the plan to what serve applies: DNS records, HTTP routes by Host, and per-service listeners. Pure.
 import {reservedNames} from '../plan/names.js'
 import {hasNames, isProxied, viaApiServer} from '../plan/plan.js'
-import type {Plan, PlannedPort, PlannedService, PortPath} from '../plan/types.js'
+import type {Plan, PlannedPort, PlannedService} from '../plan/types.js'
 import {assignAddresses, type AddressRange} from './addresses.js'
-import type {DnsRecords, ForwardListener, HttpRoute, ProbedTarget, ServeMap, SrvRecord, TlsRoute} from './types.js'
+import type {
+  DnsRecords,
+  ForwardListener,
+  HttpRoute,
+  ProbedTarget,
+  ServeMap,
+  ServeRow,
+  SrvRecord,
+  TlsRoute,
+} from './types.js'
+
+export type {ServeRow} from './types.js'
 import {isTlsPort} from '../plan/hosts.js'
 import {mapHosts, type HostReceiver} from './hosts.js'
 import {hostPort, isUnspecified} from '../net/address.js'
@@ -27,22 +38,6 @@ export interface ServeOptions {
   tunnels?: Map<string, GatewayAddress>
   /** Tunnel keys the API server refused for want of RBAC, with the note their rows show. */
   tunnelDenied?: Map<string, string>
-}
-
-/** One line of serve's table: where a Service port can be reached from this workstation. */
-export interface ServeRow {
-  service: string
-  name: string
-  /** `address:port`, or undefined when the port is not reachable through serve. */
-  endpoint?: string
-  mode: string
-  targets: ProbedTarget[]
-  /** Why the port is not mapped, or how it is reached (`load balancer`). */
-  note?: string
-  /** The path taken, when the plan chose paths (PlanOptions.paths). */
-  path?: PortPath
-  /** For an Ingress or route host's row (`name` is the host): where it comes from, e.g. `Ingress media/radarr`. */
-  source?: string
 }
 
 export interface ServeBuild {

@@ -2,7 +2,7 @@
 // health checks (src/proxy). The loop builds a ServeMap from the Plan (pure, src/serve/map.ts) and hands the
 // parts to each side; each side diffs against what it has, so unrelated listeners and connections stay untouched.
 import {hostPort} from '../net/address.js'
-import type {PodEndpoint, PortMode, Target} from '../plan/types.js'
+import type {PodEndpoint, PortMode, PortPath, Target} from '../plan/types.js'
 
 /** A DNS SRV record (RFC 2782). */
 export interface SrvRecord {
@@ -114,4 +114,20 @@ export interface ServeMap {
   listeners: ForwardListener[]
   /** Routes of the SNI listener; absent when nothing has a TLS port. */
   tls?: TlsRoute[]
+}
+
+/** One line of serve's table: where a Service port can be reached from this workstation. */
+export interface ServeRow {
+  service: string
+  name: string
+  /** `address:port`, or undefined when the port is not reachable through serve. */
+  endpoint?: string
+  mode: string
+  targets: ProbedTarget[]
+  /** Why the port is not mapped, or how it is reached (`load balancer`). */
+  note?: string
+  /** The path taken, when the plan chose paths (PlanOptions.paths). */
+  path?: PortPath
+  /** For an Ingress or route host's row (`name` is the host): where it comes from, e.g. `Ingress media/radarr`. */
+  source?: string
 }
