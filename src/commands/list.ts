@@ -9,6 +9,7 @@ import {clusterLabels, mergeClusterPlans} from '../plan/clusters.js'
 import {combineReports, type ClusterResult} from '../output/clusters.js'
 import {escapeControls} from '../terminal.js'
 import {buildPlan} from '../plan/plan.js'
+import type {PlanOptions} from '../plan/types.js'
 import {buildReport} from '../output/report.js'
 import {formatHostTable, formatServiceTable, formatSummary} from '../output/table.js'
 import {clusterFlags, contextsFlags, domainFlag, ingressServiceFlag, pathsFlag, planFlags} from './flags.js'
@@ -42,10 +43,16 @@ Data goes to stdout; warnings go to stderr.`
 
   async run(): Promise<void> {
     const {flags} = await this.parse(List)
-    const domain = await domainFlag(flags.domain)
+    // Every flag is checked before the first read.
+    const plan: PlanOptions = {
+      domain: await domainFlag(flags.domain),
+      addressType: flags['address-type'],
+      paths: flags.paths,
+      ingressService: ingressServiceFlag(flags['ingress-service']),
+    }
     const {openCluster, kubeconfigContexts} = await import('../kube/session.js')
     const contexts = flags['all-contexts'] ? kubeconfigContexts({kubeconfig: flags.kubeconfig}) : (flags.context ?? [])
-    if (contexts.length > 1) return this.several(contexts, flags, domain)
+    if (contexts.length > 1) return this.several(contexts, flags, plan)
     if (flags['cluster-name']?.length) {
       throw new ExposeLbError(
         'usage',
@@ -53,7 +60,7 @@ Data goes to stdout; warnings go to stderr.`
       )
     }
     const api = openCluster({kubeconfig: flags.kubeconfig, context: contexts[0]})
-    const read = await readCluster(api, flags, domain)
+    const read = await readCluster(api, flags, plan)
     const report = buildReport({context: api.context, server: api.server, ...read})
 
     if (flags.output === 'json') this.log(JSON.stringify(report, null, 2))
@@ -74,7 +81,7 @@ Data goes to stdout; warnings go to stderr.`
   }
 
   /** Several clusters: each read on its own (one that fails never stops the others), one plan, one report. */
-  private async several(contexts: string[], flags: ListFlags, domain: string): Promise<void> {
+  private async several(contexts: string[], flags: ListFlags, options: PlanOptions): Promise<void> {
     const labelled = clusterLabels(contexts, flags['cluster-name'] ?? [])
     if ('error' in labelled) throw new ExposeLbError('usage', labelled.error)
     const {openCluster} = await import('../kube/session.js')
@@ -83,7 +90,7 @@ Data goes to stdout; warnings go to stderr.`
         const label = labelled.labels.get(context) ?? context
         try {
           const api = openCluster({kubeconfig: flags.kubeconfig, context})
-          return {label, context, api, read: await readCluster(api, flags, domain)}
+          return {label, context, api, read: await readCluster(api, flags, options)}
         } catch (error) {
           return {label, context, error}
         }
@@ -91,7 +98,7 @@ Data goes to stdout; warnings go to stderr.`
     )
     const merged = mergeClusterPlans(
       reads.flatMap((r) => (r.read ? [{label: r.label, plan: r.read.plan}] : [])),
-      domain,
+      options.domain,
     )
     const results: ClusterResult[] = reads.map((r) => {
       if (!r.read || !r.api) return {label: r.label, context: r.context, server: '', error: firstLine(r.error)}
@@ -102,7 +109,7 @@ Data goes to stdout; warnings go to stderr.`
       }
       return {label: r.label, report: buildReport({context: r.api.context, server: r.api.server, ...r.read, plan})}
     })
-    const report = combineReports(domain, results, merged.warnings)
+    const report = combineReports(options.domain, results, merged.warnings)
 
     if (flags.output === 'json') this.log(JSON.stringify(report, null, 2))
     else if (flags.output === 'yaml') this.log(stringify(report, {lineWidth: 0}).trimEnd())
@@ -115,6 +122,9 @@ Data goes to stdout; warnings go to stderr.`
         }
       }
       if (report.services.length > 0) this.log(formatServiceTable(report, {wide: flags.output === 'wide', headers}))
+      if (report.hosts.length) {
+        this.log(`${headers ? '\nHOSTS\n' : ''}${formatHostTable(report, {wide: flags.output === 'wide', headers})}`)
+      }
     }
     this.noServices(report.services.length, flags)
     const log = createLogger({verbosity: flags.verbose})
@@ -143,15 +153,10 @@ Data goes to stdout; warnings go to stderr.`
 type ListFlags = Interfaces.InferredFlags<typeof List.flags>
 
 /** One cluster read for the report: its objects planned, its load balancer detected, its pending Services diagnosed. */
-async function readCluster(api: ApiClient, flags: ListFlags, domain: string) {
+async function readCluster(api: ApiClient, flags: ListFlags, options: PlanOptions) {
   const {readSnapshot, diagnosePending} = await import('../kube/session.js')
   const snapshot = await readSnapshot(api, {namespace: flags.namespace, selector: flags.selector})
-  const plan = buildPlan(snapshot, {
-    domain,
-    addressType: flags['address-type'],
-    paths: flags.paths,
-    ingressService: ingressServiceFlag(flags['ingress-service']),
-  })
+  const plan = buildPlan(snapshot, options)
   const found = detectLoadBalancers(snapshot)
   const pending = await diagnosePending(api, snapshot, found, {namespace: flags.namespace})
   return {plan, detection: withPendingCounts(found, {...snapshot, pending}), pending}

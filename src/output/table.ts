@@ -1,7 +1,7 @@
 // kubectl-style tables for `list`. Pure: returns text.
 import {escapeControls} from '../terminal.js'
 import {withUntilThen} from '../detect/recommend.js'
-import type {ExposureReport} from './report.js'
+import type {ExposureReport, ReportHost} from './report.js'
 
 type ReportService = ExposureReport['services'][number]
 
@@ -98,14 +98,22 @@ export function formatServiceTable(
   return formatColumns(options.headers ? [header, ...rows] : rows)
 }
 
-/** The HOSTS table: each Ingress or route host, where it comes from, TLS, the receiving Service and its targets. */
-export function formatHostTable(report: ExposureReport, options: {wide: boolean; headers: boolean}): string {
-  const header = ['HOST', 'SOURCE', 'TLS', 'SERVICE', 'EXPOSURE', 'TARGETS']
+/**
+ * The HOSTS table: each Ingress or route host, where it comes from, TLS, the receiving Service and its targets; a
+ * CLUSTER column first when the hosts come from several clusters.
+ */
+export function formatHostTable(
+  report: {hosts?: Array<ReportHost & {cluster?: string}>},
+  options: {wide: boolean; headers: boolean},
+): string {
+  const clusters = (report.hosts ?? []).some((h) => h.cluster !== undefined)
+  const header = [...(clusters ? ['CLUSTER'] : []), 'HOST', 'SOURCE', 'TLS', 'SERVICE', 'EXPOSURE', 'TARGETS']
   const rows = (report.hosts ?? []).map((h) => {
     const all = h.targets
     const shown =
       options.wide || all.length <= 3 ? all.join(',') : `${all.slice(0, 2).join(',')},… (+${all.length - 2})`
     return [
+      ...(clusters ? [h.cluster ?? ''] : []),
       h.host,
       `${h.source.kind}/${h.source.namespace}/${h.source.name}`,
       h.tls ? 'yes' : 'no',

@@ -124,6 +124,14 @@ describe('kubectl expose-lb list', () => {
     ])
   })
 
+  it('refuses a bad --ingress-service before reading anything (no kubeconfig needed to say so)', async () => {
+    const run = await kubectl(['expose-lb', 'list', '--ingress-service', 'traefik', '--kubeconfig', '/nonexistent'])
+    expect([run.code, run.stderr.trim()]).toEqual([
+      EXIT.usage,
+      'error: --ingress-service "traefik" is not namespace/name; give the ingress controller\'s Service, e.g. kube-system/traefik',
+    ])
+  })
+
   it('prints the same report as YAML', async () => {
     const [json, yaml] = await Promise.all([
       kubectl(['expose-lb', 'list', '--kubeconfig', config, '-o', 'json']),
