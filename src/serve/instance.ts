@@ -162,12 +162,17 @@ export function registerInstance(mine: InstanceRecord, dir: string = instanceDir
   return {file, release}
 }
 
+/** The record of the serve with this pid in `dir`, when it keeps one there in a shape this version reads. */
+export function readInstanceRecord(pid: number, dir: string = instanceDir()): InstanceRecord | undefined {
+  return readRecord(join(dir, `serve-${pid}.json`))
+}
+
 function readRecord(path: string): InstanceRecord | undefined {
   try {
     const value: unknown = JSON.parse(readFileSync(path, 'utf8'))
     return isRecord(value) ? value : undefined
   } catch {
-    return undefined // half written by a serve killed at that moment, or not ours: removed
+    return undefined // gone in between, or not a record this version reads
   }
 }
 

@@ -4,7 +4,7 @@
 // "another program".
 import {readdirSync, readFileSync, readlinkSync} from 'node:fs'
 import {endianness} from 'node:os'
-import {instanceDir} from './instance.js'
+import {readInstanceRecord} from './instance.js'
 
 /** TCP_LISTEN in the `st` column of /proc/net/tcp (include/net/tcp_states.h); a bound UDP socket shows TCP_CLOSE. */
 const LISTEN = '0A'
@@ -64,17 +64,6 @@ function ownerOf(inodes: string[]): number | undefined {
   return undefined
 }
 
-/** The record of a running serve with this pid (src/serve/instance.ts), when it keeps one in our runtime folder. */
-function serveRecord(pid: number): {context: string} | undefined {
-  try {
-    const record: unknown = JSON.parse(readFileSync(`${instanceDir()}/serve-${pid}.json`, 'utf8'))
-    const context = (record as {context?: unknown}).context
-    return typeof context === 'string' ? {context} : undefined
-  } catch {
-    return undefined
-  }
-}
-
 /**
  * Names who holds `ip:port`: `another kubectl-expose-lb serve (pid 1234, context "home")`, `nginx (pid 1234)`, or
  * undefined when it cannot be found out (not Linux, another user's process, gone).
@@ -86,7 +75,7 @@ export function findPortHolder(ip: string, port: number, protocol: 'TCP' | 'UDP'
     const inodes = socketInodes(table, ip, port, protocol).filter((inode) => inode !== '0')
     const pid = inodes.length ? ownerOf(inodes) : undefined
     if (pid === undefined) return undefined
-    const serve = serveRecord(pid)
+    const serve = readInstanceRecord(pid)
     if (serve) return `another kubectl-expose-lb serve (pid ${pid}, context "${serve.context}")`
     const name = readFileSync(`/proc/${pid}/comm`, 'latin1').trim()
     return `${name || 'a process'} (pid ${pid})`

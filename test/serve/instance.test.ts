@@ -8,6 +8,7 @@ import {
   freeRange,
   instanceConflict,
   instanceDir,
+  readInstanceRecord,
   registerInstance,
   type InstanceRecord,
 } from '../../src/serve/instance.js'
@@ -148,6 +149,14 @@ describe('registerInstance', () => {
     expect(() => registerInstance(record({pid: process.pid}), dir)).toThrow(
       `the folder ${dir} belongs to uid 4321, not to you (uid 0)`,
     )
+  })
+
+  it("reads back a serve's record by its pid (how port-holder.ts names another serve), and nothing for another pid", () => {
+    const dir = folder()
+    const mine = record({pid: process.pid})
+    registerInstance(mine, dir)
+    expect(readInstanceRecord(process.pid, dir)).toEqual(mine)
+    expect(readInstanceRecord(process.ppid, dir)).toBeUndefined()
   })
 
   it('lives in $XDG_RUNTIME_DIR, else in a per-user folder in the temp directory', () => {
