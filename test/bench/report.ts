@@ -39,7 +39,7 @@ export function machineLine(m: Machine): string {
   )
 }
 
-/** One target of issue 6, checked against numbers of the same run; `ok` undefined when it could not be measured. */
+/** One target (issues 6 and 20), checked against numbers of the same run; `ok` undefined when it could not be measured. */
 export interface TargetCheck {
   what: string
   measured: string
@@ -100,4 +100,44 @@ export function writeLog(name: string, text: string): void {
 export function writeJson(file: string, data: unknown): void {
   mkdirSync(dirname(file), {recursive: true})
   writeFileSync(file, `${JSON.stringify(data, null, 2)}\n`)
+}
+
+/**
+ * "mine ≥ factor × theirs" for a figure where more is better (req/s, MB/s, conn/s, q/s), measured in this run.
+ * `unit` follows the numbers in the table ('' for plain counts).
+ */
+export function atLeast(
+  what: string,
+  mine: number | undefined,
+  theirs: number | undefined,
+  factor: number,
+  baseName: string,
+  unit = '',
+): TargetCheck {
+  const u = unit ? ` ${unit}` : ''
+  return {
+    what,
+    measured: mine === undefined ? '-' : `${num(mine)}${u} (${ratio(mine, theirs)})`,
+    limit: theirs === undefined ? `≥ ${factor}× ${baseName}` : `≥ ${factor}× ${baseName} = ${num(theirs * factor)}${u}`,
+    ok: mine === undefined || theirs === undefined ? undefined : mine >= factor * theirs,
+  }
+}
+
+/** "mine ≤ theirs + slackMs" for a latency percentile, measured in this run. */
+export function tailWithin(
+  what: string,
+  mineMs: number | undefined,
+  theirsMs: number | undefined,
+  slackMs: number,
+  baseName: string,
+): TargetCheck {
+  return {
+    what,
+    measured: mineMs === undefined ? '-' : `${num(mineMs, 2)} ms`,
+    limit:
+      theirsMs === undefined
+        ? `≤ ${baseName} + ${slackMs} ms`
+        : `≤ ${baseName} ${num(theirsMs, 2)} + ${slackMs} ms = ${num(theirsMs + slackMs, 2)} ms`,
+    ok: mineMs === undefined || theirsMs === undefined ? undefined : mineMs <= theirsMs + slackMs,
+  }
 }

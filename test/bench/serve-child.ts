@@ -5,7 +5,7 @@ import {execFileSync} from 'node:child_process'
 import {promises as dns} from 'node:dns'
 import {readFileSync} from 'node:fs'
 import {fileURLToPath} from 'node:url'
-import {startProcess, type Proc} from './procs.js'
+import {makeTempDir, startProcess, type Proc} from './procs.js'
 
 const BIN = fileURLToPath(new URL('../../bin/kubectl-expose_lb', import.meta.url))
 const START_TIMEOUT_MS = 60_000
@@ -23,9 +23,25 @@ export interface ServeChild {
 
 /** Spawns serve on 127.0.0.1 with DNS and HTTP on free ports and waits for its "serving" line. */
 export async function startServe(kubeconfig: string, ipRange: string): Promise<ServeChild> {
-  const args = [BIN, 'serve', '--kubeconfig', kubeconfig, '--dns-port', '0', '--http-port', '0', '--https-port', '0']
+  // BENCH_SERVE_NODE_ARGS: options for serve's node (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile it).
+  const nodeArgs = process.env.BENCH_SERVE_NODE_ARGS?.split(' ').filter(Boolean) ?? []
+  const args = [
+    ...nodeArgs,
+    BIN,
+    'serve',
+    '--kubeconfig',
+    kubeconfig,
+    '--dns-port',
+    '0',
+    '--http-port',
+    '0',
+    '--https-port',
+    '0',
+  ]
   args.push('--ip-range', ipRange)
-  const proc = startProcess('serve', process.execPath, args, {env: {...process.env, NO_COLOR: '1'}})
+  // A runtime directory of its own: a serve the user runs (or another bench's) is not this one's concern (instance.ts).
+  const env = {...process.env, NO_COLOR: '1', XDG_RUNTIME_DIR: makeTempDir('bench-run-')}
+  const proc = startProcess('serve', process.execPath, args, {env})
   const m = await proc.waitForOutput(
     /DNS on 127\.0\.0\.1:(\d+)(?: \(udp, tcp\)|\/udp, \d+\/tcp), HTTP on 127\.0\.0\.1:(\d+), HTTPS \(SNI\) on 127\.0\.0\.1:(\d+)/,
     START_TIMEOUT_MS,

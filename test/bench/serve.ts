@@ -5,6 +5,7 @@
 //   BENCH_ONLY=http,tcp,sni,dns,convergence,scale,tunnel   run some sections only (default: all)
 //   BENCH_QUICK=1                               short durations, for smoke runs
 //   BENCH_REPEAT=3                              run each HTTP and TCP row 3 times (interleaved), report medians
+//   BENCH_SERVE_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof"   node options for the serve child (profiling)
 import {rmSync} from 'node:fs'
 import os from 'node:os'
 import {join} from 'node:path'
@@ -141,7 +142,7 @@ try {
 }
 
 const targets: TargetCheck[] = sections.flatMap((s) => results[s]?.targets ?? [])
-console.log(`Targets (issue 6; ratios from this run)\n${targetLines(targets)}`)
+console.log(`Targets (issue 20; ratios from this run)\n${targetLines(targets)}`)
 if (env.notes.length) console.log(`\nNotes:\n${env.notes.map((n) => `- ${n.split('\n')[0]}`).join('\n')}`)
 writeJson(RESULTS_FILE, {
   startedAt,
