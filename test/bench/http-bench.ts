@@ -4,6 +4,7 @@
 // p99 ≤ nginx(1 worker)'s p99 + 1 ms for both.
 import {NODE_PORTS, NODES} from './cluster.js'
 import type {Proc} from './procs.js'
+import {treeCpuSeconds} from './serve-child.js'
 import {atLeast, medianBy, num, ratio, table, tailWithin, type TargetCheck} from './report.js'
 import {DOMAIN, httpStatus, type BenchCluster, type BenchEnv, type SectionResult} from './setup.js'
 import {freePort, reverseProxyConfig, runWrk, startNginx, type WrkResult} from './tools.js'
@@ -23,6 +24,8 @@ interface HttpPath {
   hostHeader?: string
   /** Starts what the path goes through (nginx); stopped after the path is measured. */
   start?: () => Promise<Proc>
+  /** The proxy's process (its children counted too), for the CPU it spends per request; none for direct. */
+  pid?: () => number | undefined
 }
 
 export interface HttpRow {
@@ -32,6 +35,12 @@ export interface HttpRow {
   /** Medians over the runs (each figure on its own), errors summed; and every run. */
   wrk?: WrkResult
   runs: WrkResult[]
+  /**
+   * CPU time the proxy spent per request (user + system, µs), median over the runs: what a request costs it,
+   * whatever else the machine was doing; req/s and tails move with the load, this moves much less.
+   */
+  cpuUsPerRequest?: number
+  cpuUs: number[]
   error?: string
 }
 
@@ -80,18 +89,20 @@ export async function benchHttp(env: BenchEnv, cluster: BenchCluster): Promise<S
       host: '127.0.0.1',
       port: cluster.serve.httpPort,
       hostHeader: web,
+      pid: () => cluster.serve.pid,
     },
     {
       key: 'serve-address',
       label: `serve per-service ${cluster.addresses.web}:${cluster.serve.httpPort}`,
       host: cluster.addresses.web,
       port: cluster.serve.httpPort,
+      pid: () => cluster.serve.pid,
     },
   ]
   if (!nginx) env.notes.push('nginx missing: no reverse-proxy rows, so the HTTP targets cannot be checked')
 
   const rows: HttpRow[] = paths.flatMap((p) =>
-    SIZES.map((size) => ({path: p.key, label: p.label, size: size.key, runs: []})),
+    SIZES.map((size) => ({path: p.key, label: p.label, size: size.key, runs: [], cpuUs: []})),
   )
   // Rounds go over every path in turn, so drift in the machine's load spreads over all paths alike.
   for (let round = 0; round < s.rounds; round++) {
@@ -109,8 +120,13 @@ export async function benchHttp(env: BenchEnv, cluster: BenchCluster): Promise<S
             const url = `http://${p.host}:${p.port}${size.path}`
             const opts = {threads: THREADS, connections: CONNECTIONS, host: p.hostHeader}
             await runWrk(wrk, url, {...opts, durationS: s.warmupSeconds})
+            const pid = p.pid?.() ?? proc?.child.pid
+            const cpuBefore = pid === undefined ? undefined : treeCpuSeconds(pid)
             const result = await runWrk(wrk, url, {...opts, durationS: s.wrkSeconds})
             row.runs.push(result)
+            if (pid !== undefined && cpuBefore !== undefined && result.requests > 0) {
+              row.cpuUs.push(((treeCpuSeconds(pid) - cpuBefore) * 1e6) / result.requests)
+            }
             if (result.errors > 0) env.notes.push(`HTTP ${p.key} ${size.key}: wrk ${result.errorDetail}`)
           } catch (error) {
             row.error = (error as Error).message
@@ -125,7 +141,10 @@ export async function benchHttp(env: BenchEnv, cluster: BenchCluster): Promise<S
       }
     }
   }
-  for (const row of rows) row.wrk = summarize(row.runs)
+  for (const row of rows) {
+    row.wrk = summarize(row.runs)
+    row.cpuUsPerRequest = medianBy(row.cpuUs, (us) => us)
+  }
 
   const find = (path: string, size: string) => rows.find((r) => r.path === path && r.size === size)?.wrk
   const tableRows = rows.map((r) => {
@@ -138,6 +157,7 @@ export async function benchHttp(env: BenchEnv, cluster: BenchCluster): Promise<S
       num(r.wrk?.p99Ms, 2),
       r.wrk ? String(r.wrk.errors) : (r.error?.split('\n')[0]?.slice(0, 40) ?? '-'),
       ratio(r.wrk?.requestsPerS, base?.requestsPerS),
+      num(r.cpuUsPerRequest, 1),
     ]
   })
   const targets: TargetCheck[] = []
@@ -154,7 +174,7 @@ export async function benchHttp(env: BenchEnv, cluster: BenchCluster): Promise<S
     title:
       `HTTP — wrk -t${THREADS} -c${CONNECTIONS} -d${s.wrkSeconds}s --latency, keep-alive, after a ${s.warmupSeconds} s warm-up` +
       (s.rounds > 1 ? `; medians of ${s.rounds} runs` : ''),
-    table: table(['path', 'size', 'req/s', 'p50 ms', 'p99 ms', 'errors', '× nginx(1w)'], tableRows, 2),
+    table: table(['path', 'size', 'req/s', 'p50 ms', 'p99 ms', 'errors', '× nginx(1w)', 'CPU µs/req'], tableRows, 2),
     data: rows,
     targets,
   }

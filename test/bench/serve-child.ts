@@ -65,6 +65,17 @@ export function cpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / clockTicks()
 }
 
+/** cpuSeconds of `pid` and of its children, and theirs (nginx: the master and its workers). */
+export function treeCpuSeconds(pid: number): number {
+  let children: number[] = []
+  try {
+    children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').split(' ').filter(Boolean).map(Number)
+  } catch {
+    // gone, or a kernel without the children file: the process alone
+  }
+  return cpuSeconds(pid) + children.reduce((sum, child) => sum + treeCpuSeconds(child), 0)
+}
+
 let ticks: number | undefined
 function clockTicks(): number {
   if (ticks === undefined) {
