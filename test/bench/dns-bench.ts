@@ -7,6 +7,7 @@ import {join} from 'node:path'
 import {dnsNames, DNS_SERVICES} from './cluster.js'
 import {answered, UdpDnsClient} from './dns-client.js'
 import {atLeast, num, ratio, table, tailWithin, type TargetCheck} from './report.js'
+import {treeCpuSeconds} from './serve-child.js'
 import {DOMAIN, type BenchCluster, type BenchEnv, type SectionResult} from './setup.js'
 import {freePort, runDnsperf, startDnsmasq, verboseLatencies, type DnsperfResult} from './tools.js'
 
@@ -18,6 +19,9 @@ export interface DnsRow {
   port: number
   throughput?: DnsperfResult
   latency?: {p50Ms: number; p99Ms: number; queriesPerS: number}
+  /** The responder's process, and the CPU it spent per answered query of the throughput run (µs). */
+  pid?: number
+  cpuUsPerQuery?: number
   error?: string
 }
 
@@ -32,7 +36,7 @@ export async function benchDns(env: BenchEnv, cluster: BenchCluster): Promise<Se
   const queryFile = join(env.dir, 'queries.txt')
   writeFileSync(queryFile, names.map((n) => `${n} A\n`).join(''))
 
-  const rows: DnsRow[] = [{server: 'serve', port: cluster.serve.dnsPort}]
+  const rows: DnsRow[] = [{server: 'serve', port: cluster.serve.dnsPort, pid: cluster.serve.pid}]
   let stopDnsmasq: (() => Promise<void>) | undefined
   if (dnsmasq) {
     const port = await freePort()
@@ -43,7 +47,7 @@ export async function benchDns(env: BenchEnv, cluster: BenchCluster): Promise<Se
         return r !== undefined && answered(r)
       })
       stopDnsmasq = () => proc.stop()
-      rows.push({server: 'dnsmasq', port})
+      rows.push({server: 'dnsmasq', port, pid: proc.child.pid})
     } catch (error) {
       env.notes.push(`dnsmasq did not start: ${(error as Error).message.split('\n')[0]}`)
     } finally {
@@ -56,7 +60,12 @@ export async function benchDns(env: BenchEnv, cluster: BenchCluster): Promise<Se
       try {
         const common = {port: row.port, queryFile, clients: CLIENTS, maxQps: MAX_QPS}
         await runDnsperf(dnsperf, {...common, durationS: 1}) // warm-up
+        const cpuBefore = row.pid === undefined ? undefined : treeCpuSeconds(row.pid)
         row.throughput = await runDnsperf(dnsperf, {...common, durationS: s.dnsSeconds})
+        const answeredCount = row.throughput.sent - row.throughput.lost
+        if (row.pid !== undefined && cpuBefore !== undefined && answeredCount > 0) {
+          row.cpuUsPerQuery = ((treeCpuSeconds(row.pid) - cpuBefore) * 1e6) / answeredCount
+        }
         const verboseFile = join(env.dir, `dnsperf-${row.server}.out`)
         await runDnsperf(dnsperf, {...common, durationS: s.dnsLatencySeconds, verboseFile})
         const v = await verboseLatencies(verboseFile)
@@ -84,6 +93,7 @@ export async function benchDns(env: BenchEnv, cluster: BenchCluster): Promise<Se
     num(r.latency?.queriesPerS),
     r.throughput ? String(r.throughput.lost) : '-',
     ratio(r.throughput?.queriesPerS, base?.queriesPerS),
+    num(r.cpuUsPerQuery, 1),
   ])
   const mine = rows[0]
   const baseRow = rows.find((r) => r.server === 'dnsmasq')
@@ -95,7 +105,10 @@ export async function benchDns(env: BenchEnv, cluster: BenchCluster): Promise<Se
     title:
       `DNS — dnsperf -c${CLIENTS} -Q${MAX_QPS} -l${s.dnsSeconds} over UDP, ${names.length} A names of ` +
       `${DNS_SERVICES} Services; p50/p99 from a separate ${s.dnsLatencySeconds} s -v run (its own q/s beside them)`,
-    table: table(['server', 'q/s', 'avg ms', 'p50 ms', 'p99 ms', 'q/s (-v run)', 'lost', '× dnsmasq'], tableRows),
+    table: table(
+      ['server', 'q/s', 'avg ms', 'p50 ms', 'p99 ms', 'q/s (-v run)', 'lost', '× dnsmasq', 'CPU µs/q'],
+      tableRows,
+    ),
     data: rows,
     targets,
   }

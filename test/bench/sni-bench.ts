@@ -9,6 +9,7 @@ import type {Address, ConnectResult, StreamResult} from './load.js'
 import type {Proc} from './procs.js'
 import {atLeast, medianBy, num, ratio, table, type TargetCheck} from './report.js'
 import {DOMAIN, MIB, type BenchCluster, type BenchEnv, type SectionResult} from './setup.js'
+import {treeCpuSeconds} from './serve-child.js'
 import {freePort, haproxySniConfig, startHaproxy} from './tools.js'
 
 interface SniPath {
@@ -17,6 +18,8 @@ interface SniPath {
   sink: Address
   echo: Address
   start?: () => Promise<Proc>
+  /** The proxy's process, for the CPU it spends per connection; none for direct. */
+  pid?: () => number | undefined
 }
 
 interface SniRow {
@@ -26,6 +29,9 @@ interface SniRow {
   connect?: ConnectResult
   streams: StreamResult[]
   connects: ConnectResult[]
+  /** CPU time the proxy spent per connection of the connection-rate run (µs), median over the runs. */
+  cpuUsPerConnection?: number
+  cpuUs: number[]
   error?: string
 }
 
@@ -62,12 +68,12 @@ export async function benchSni(env: BenchEnv, cluster: BenchCluster): Promise<Se
       sink: {host: NODES[0]!, port: NODE_PORTS.sink},
       echo: {host: NODES[0]!, port: NODE_PORTS.echo},
     },
-    {key: 'serve-sni', label: `serve --https-port ${sni.port}`, sink: sni, echo: sni},
+    {key: 'serve-sni', label: `serve --https-port ${sni.port}`, sink: sni, echo: sni, pid: () => cluster.serve.pid},
     ...(haproxy ? [await haproxyPath(1), await haproxyPath(2)] : []),
   ]
   if (!haproxy) env.notes.push('haproxy missing: no HAProxy rows, so the SNI target cannot be checked')
 
-  const rows: SniRow[] = paths.map((p) => ({path: p.key, label: p.label, streams: [], connects: []}))
+  const rows: SniRow[] = paths.map((p) => ({path: p.key, label: p.label, streams: [], connects: [], cpuUs: []}))
   for (let round = 0; round < s.rounds; round++) {
     for (const [i, p] of paths.entries()) {
       const row = rows[i]!
@@ -78,7 +84,12 @@ export async function benchSni(env: BenchEnv, cluster: BenchCluster): Promise<Se
         await env.load.stream(p.sink, 2, 8 * MIB, hello.sink)
         await env.load.connectRate(p.echo, 8, 500, hello.echo)
         const stream = await env.load.stream(p.sink, s.streamConnections, s.streamBytesPerConnection, hello.sink)
+        const pid = p.pid?.() ?? proc?.child.pid
+        const cpuBefore = pid === undefined ? undefined : treeCpuSeconds(pid)
         const connect = await env.load.connectRate(p.echo, s.connectConcurrency, s.connectMs, hello.echo)
+        if (pid !== undefined && cpuBefore !== undefined && connect.connections > 0) {
+          row.cpuUs.push(((treeCpuSeconds(pid) - cpuBefore) * 1e6) / connect.connections)
+        }
         row.streams.push(stream)
         row.connects.push(connect)
         if (stream.errors.length) env.notes.push(`SNI ${p.key} stream: ${stream.errors[0]}`)
@@ -94,6 +105,7 @@ export async function benchSni(env: BenchEnv, cluster: BenchCluster): Promise<Se
   for (const row of rows) {
     row.stream = medianBy(row.streams, (r) => r.mbPerS)
     row.connect = medianBy(row.connects, (r) => r.perS)
+    row.cpuUsPerConnection = medianBy(row.cpuUs, (us) => us)
   }
   const base = rows.find((r) => r.path === 'haproxy-t1')
   const tableRows = rows.map((r) => [
@@ -102,6 +114,7 @@ export async function benchSni(env: BenchEnv, cluster: BenchCluster): Promise<Se
     ratio(r.stream?.mbPerS, base?.stream?.mbPerS),
     num(r.connect?.perS),
     ratio(r.connect?.perS, base?.connect?.perS),
+    num(r.cpuUsPerConnection, 1),
     r.error ? r.error.split('\n')[0]!.slice(0, 40) : String((r.stream?.errors.length ?? 0) + (r.connect?.errors ?? 0)),
   ])
   const mine = rows.find((r) => r.path === 'serve-sni')
@@ -123,7 +136,7 @@ export async function benchSni(env: BenchEnv, cluster: BenchCluster): Promise<Se
       `connection rate: concurrency ${s.connectConcurrency} for ${s.connectMs / 1000} s, hello + one echo ` +
       `(no TLS is terminated anywhere; MB = 10^6 bytes)` +
       (s.rounds > 1 ? `; medians of ${s.rounds} runs` : ''),
-    table: table(['path', 'MB/s', '× HAProxy(1t)', 'conn/s', '× HAProxy(1t)', 'errors'], tableRows),
+    table: table(['path', 'MB/s', '× HAProxy(1t)', 'conn/s', '× HAProxy(1t)', 'CPU µs/conn', 'errors'], tableRows),
     data: rows,
     targets,
   }

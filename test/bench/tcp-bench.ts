@@ -6,6 +6,7 @@ import type {Address, ConnectResult, StreamResult} from './load.js'
 import type {Proc} from './procs.js'
 import {atLeast, medianBy, num, ratio, table, type TargetCheck} from './report.js'
 import {MIB, type BenchCluster, type BenchEnv, type SectionResult} from './setup.js'
+import {treeCpuSeconds} from './serve-child.js'
 import {freePort, haproxyConfig, startHaproxy} from './tools.js'
 
 interface TcpPath {
@@ -14,6 +15,8 @@ interface TcpPath {
   sink: Address
   echo: Address
   start?: () => Promise<Proc>
+  /** The proxy's process, for the CPU it spends per connection; none for direct. */
+  pid?: () => number | undefined
 }
 
 export interface TcpRow {
@@ -24,6 +27,9 @@ export interface TcpRow {
   connect?: ConnectResult
   streams: StreamResult[]
   connects: ConnectResult[]
+  /** CPU time the proxy spent per connection of the connection-rate run (µs), median over the runs. */
+  cpuUsPerConnection?: number
+  cpuUs: number[]
   error?: string
 }
 
@@ -62,12 +68,13 @@ export async function benchTcp(env: BenchEnv, cluster: BenchCluster): Promise<Se
       label: `serve per-service ${cluster.addresses.sink}, ${cluster.addresses.echo}`,
       sink: {host: cluster.addresses.sink, port: SERVICE_PORTS.sink},
       echo: {host: cluster.addresses.echo, port: SERVICE_PORTS.echo},
+      pid: () => cluster.serve.pid,
     },
     ...(haproxy ? [await haproxyPath(1), await haproxyPath(2)] : []),
   ]
   if (!haproxy) env.notes.push('haproxy missing: no HAProxy rows, so the TCP target cannot be checked')
 
-  const rows: TcpRow[] = paths.map((p) => ({path: p.key, label: p.label, streams: [], connects: []}))
+  const rows: TcpRow[] = paths.map((p) => ({path: p.key, label: p.label, streams: [], connects: [], cpuUs: []}))
   // Rounds go over every path in turn, so drift in the machine's load spreads over all paths alike.
   for (let round = 0; round < s.rounds; round++) {
     for (const [i, p] of paths.entries()) {
@@ -80,7 +87,12 @@ export async function benchTcp(env: BenchEnv, cluster: BenchCluster): Promise<Se
         await env.load.stream(p.sink, 2, 8 * MIB)
         await env.load.connectRate(p.echo, 8, 500)
         const stream = await env.load.stream(p.sink, s.streamConnections, s.streamBytesPerConnection)
+        const pid = p.pid?.() ?? proc?.child.pid
+        const cpuBefore = pid === undefined ? undefined : treeCpuSeconds(pid)
         const connect = await env.load.connectRate(p.echo, s.connectConcurrency, s.connectMs)
+        if (pid !== undefined && cpuBefore !== undefined && connect.connections > 0) {
+          row.cpuUs.push(((treeCpuSeconds(pid) - cpuBefore) * 1e6) / connect.connections)
+        }
         row.streams.push(stream)
         row.connects.push(connect)
         if (stream.errors.length) env.notes.push(`TCP ${p.key} stream: ${stream.errors[0]}`)
@@ -96,6 +108,7 @@ export async function benchTcp(env: BenchEnv, cluster: BenchCluster): Promise<Se
   for (const row of rows) {
     row.stream = medianBy(row.streams, (r) => r.mbPerS)
     row.connect = medianBy(row.connects, (r) => r.perS)
+    row.cpuUsPerConnection = medianBy(row.cpuUs, (us) => us)
   }
 
   const base = rows.find((r) => r.path === 'haproxy-t1')
@@ -105,6 +118,7 @@ export async function benchTcp(env: BenchEnv, cluster: BenchCluster): Promise<Se
     ratio(r.stream?.mbPerS, base?.stream?.mbPerS),
     num(r.connect?.perS),
     ratio(r.connect?.perS, base?.connect?.perS),
+    num(r.cpuUsPerConnection, 1),
     r.error ? r.error.split('\n')[0]!.slice(0, 40) : String((r.stream?.errors.length ?? 0) + (r.connect?.errors ?? 0)),
   ])
   const mine = rows.find((r) => r.path === 'serve-address')
@@ -118,7 +132,7 @@ export async function benchTcp(env: BenchEnv, cluster: BenchCluster): Promise<Se
       `TCP — throughput: ${streams} streams into a sink; connection rate: concurrency ${s.connectConcurrency} for ` +
       `${s.connectMs / 1000} s, echo once (Node clients in their own process; MB = 10^6 bytes)` +
       (s.rounds > 1 ? `; medians of ${s.rounds} runs` : ''),
-    table: table(['path', 'MB/s', '× HAProxy(1t)', 'conn/s', '× HAProxy(1t)', 'errors'], tableRows),
+    table: table(['path', 'MB/s', '× HAProxy(1t)', 'conn/s', '× HAProxy(1t)', 'CPU µs/conn', 'errors'], tableRows),
     data: rows,
     targets,
   }
