@@ -162,7 +162,9 @@ async function bindBoth(
 
 function bindUdp(address: string, port: number, answer: Answer, log?: (line: string) => void): Promise<dgram.Socket> {
   return new Promise((resolve, reject) => {
-    const socket = dgram.createSocket({type: net.isIPv6(address) ? 'udp6' : 'udp4'})
+    // Replies go to the address a query came from, always an IP literal: dgram's default lookup would still pass it
+    // through dns.lookup and a process.nextTick before each send (lib/internal/dgram.js lookup4).
+    const socket = dgram.createSocket({type: net.isIPv6(address) ? 'udp6' : 'udp4', lookup: literalLookup})
     const onBindError = (error: Error) => {
       socket.close()
       reject(new BindError('DNS', address, port, 'udp', error))
@@ -170,8 +172,9 @@ function bindUdp(address: string, port: number, answer: Answer, log?: (line: str
     socket.once('error', onBindError)
     socket.on('message', (message, remote) => {
       const reply = answer(message, 'udp', remote.address)
-      // A failed send (e.g. the requester's port vanished) is the requester's problem: it will retry.
-      if (reply) socket.send(reply, remote.port, remote.address, () => {})
+      // A failed send (e.g. the requester's port vanished) is the requester's problem: it will retry. Without a
+      // callback, dgram.send skips a process.nextTick per reply and drops a failure silently (lib/dgram.js doSend).
+      if (reply) socket.send(reply, remote.port, remote.address)
     })
     socket.bind({address, port, exclusive: true}, () => {
       socket.off('error', onBindError)
@@ -253,6 +256,18 @@ function serveConnection(socket: net.Socket, answer: Answer, connections: Set<ne
       socket.once('drain', () => socket.resume())
     }
   })
+}
+
+/**
+ * A lookup for dgram.send that takes its address as given (an IP literal) and answers at once. Node passes the
+ * socket's family as a number (lookup4/lookup6 in lib/internal/dgram.js); @types/node declares lookup options.
+ */
+function literalLookup(
+  address: string,
+  family: unknown,
+  callback: (error: NodeJS.ErrnoException | null, address: string, family: number) => void,
+): void {
+  callback(null, address, typeof family === 'number' ? family : address.includes(':') ? 6 : 4)
 }
 
 function closeUdp(socket: dgram.Socket): Promise<void> {
