@@ -10,6 +10,7 @@ import {routerAddressFor} from '../servemap/remote.js'
 import {clusterLabels} from '../plan/clusters.js'
 import {instanceDir, registerInstance, type InstanceRecord, type Registration} from './instance.js'
 import type {LoopbackAliases} from './lo-aliases.js'
+import type {ApiClient} from '../kube/client.js'
 import type {TunnelDial} from '../proxy/tunnels.js'
 import type {SnapshotSource} from './runtime.js'
 
@@ -114,11 +115,24 @@ export async function serveUntilSignal(settings: ServeSettings): Promise<string>
     if (contexts.length > 1) {
       const labelled = clusterLabels(contexts, settings.clusterNames ?? [])
       if ('error' in labelled) throw new ExposeLbError('usage', labelled.error)
-      // Every context is checked now: a name that is not in the kubeconfig is a mistake to fix, not to retry. These
-      // clients also carry each cluster's streams to its Pods.
-      const byLabel = new Map(
-        contexts.map((c) => [labelled.labels.get(c), openCluster({kubeconfig: settings.kubeconfig, context: c})]),
-      )
+      // Named contexts are checked now: a name that is not in the kubeconfig is a mistake to fix, not to retry. With
+      // --all-contexts the names come from the kubeconfig itself, and one that cannot be opened (a certificate file
+      // that is missing) is left to ClusterSet, which names it, serves the others and tries it again, as `list
+      // --all-contexts` names it and lists the others. These clients also carry each cluster's streams to its Pods.
+      const byLabel = new Map<string, ApiClient>()
+      const clientOf = (context: string): ApiClient => {
+        const label = labelled.labels.get(context) ?? context
+        let api = byLabel.get(label)
+        if (!api) byLabel.set(label, (api = openCluster({kubeconfig: settings.kubeconfig, context})))
+        return api
+      }
+      for (const context of contexts) {
+        try {
+          clientOf(context)
+        } catch (error) {
+          if (!settings.allContexts) throw error
+        }
+      }
       source = new ClusterSet(
         contexts.map((context) => ({
           context,
@@ -133,10 +147,15 @@ export async function serveUntilSignal(settings: ServeSettings): Promise<string>
       )
       served = `contexts ${contexts.map((c) => `"${c}" as ${labelled.labels.get(c)}`).join(', ')}`
       contextNames = contexts.join(', ')
+      const contextByLabel = new Map(contexts.map((c) => [labelled.labels.get(c) ?? c, c]))
       tunnelDial = (target) => {
-        const api = byLabel.get(target.cluster)
-        if (!api) return Promise.reject(new Error(`no cluster "${target.cluster}" is served`))
-        return openPortForward(api, target)
+        const context = target.cluster === undefined ? undefined : contextByLabel.get(target.cluster)
+        if (context === undefined) return Promise.reject(new Error(`no cluster "${target.cluster}" is served`))
+        try {
+          return openPortForward(clientOf(context), target)
+        } catch (error) {
+          return Promise.reject(error as Error)
+        }
       }
     } else {
       if (settings.clusterNames?.length) {

@@ -122,4 +122,27 @@ describe('serve with several contexts', () => {
     expect(await byRouter('radarr.media.home.kube.internal')).toMatch(/^home-[abc]$/)
     expect(await serve.resolver.resolve4('radarr.media.home.kube.internal')).toEqual([atHome])
   })
+
+  it('--all-contexts: a context that cannot even be opened (its certificate file is missing) is named and retried; the others are served', async () => {
+    const broken = parse(home.sim.kubeconfig({contextName: 'broken'})) as {users: {user: object}[]}
+    broken.users[0]!.user = {
+      'client-certificate': '/nonexistent/expose-lb-test/client.crt',
+      'client-key': '/nonexistent/expose-lb-test/client.key',
+    }
+    const config = writeKubeconfig(merged(home.sim.kubeconfig({contextName: 'home'}), stringify(broken)))
+    const both = await startServe(['--kubeconfig', config, '--all-contexts', '--ip-range', '127.94.0.0/16'])
+    try {
+      expect(both.stderr()).toMatch(/serving kube\.internal for contexts "home" as home, "broken" as broken/)
+      expect(both.stderr()).toMatch(
+        /warning: context "broken": .*client\.crt.*; serving the other clusters, trying this one again in the background/,
+      )
+      expect(await both.resolver.resolve4('radarr.media.home.kube.internal')).toEqual([
+        expect.stringMatching(/^127\.94\./),
+      ])
+      const answer = await get(`http://127.0.0.1:${both.httpPort}/`, {host: 'grafana.monitoring.home.kube.internal'})
+      expect([answer.status, answer.node]).toEqual([200, 'pod/grafana-home'])
+    } finally {
+      await both.stop()
+    }
+  })
 })
