@@ -1,7 +1,7 @@
 // Section 1, HTTP: wrk (keep-alive, --latency) straight to a node's NodePort, through nginx as a reverse proxy
-// (1 and 2 workers), through serve's Host router and through serve's per-service address; a small response and
-// 1 MiB. Targets (issue 20): serve ≥ 0.8× nginx(1 worker)'s req/s for small responses and ≥ 1.0× for 1 MiB, and
-// p99 ≤ nginx(1 worker)'s p99 + 1 ms for both.
+// (1 and 2 workers), through the plainest Node proxy (a reference: what Node's sockets cost), through serve's Host
+// router and through serve's per-service address; a small response and 1 MiB. Targets (issue 20): serve ≥ 0.8×
+// nginx(1 worker)'s req/s for small responses and ≥ 1.0× for 1 MiB, and p99 ≤ nginx(1 worker)'s p99 + 1 ms for both.
 import {NODE_PORTS, NODES} from './cluster.js'
 import type {Proc} from './procs.js'
 import {treeCpuSeconds} from './serve-child.js'
@@ -80,9 +80,21 @@ export async function benchHttp(env: BenchEnv, cluster: BenchCluster): Promise<S
         ),
     }
   }
+  // The floor of a proxy written on Node's sockets, on this machine: no HTTP read, a new node connection per client.
+  const nodeSplicePath = async (): Promise<HttpPath> => {
+    const port = await freePort()
+    return {
+      key: 'node-splice',
+      label: 'plain Node splice (reference)',
+      host: '127.0.0.1',
+      port,
+      start: () => env.load.startSplice({host: '127.0.0.1', port}, {host: NODES[0]!, port: NODE_PORTS.web}),
+    }
+  }
   const paths: HttpPath[] = [
     {key: 'direct', label: `direct to node ${NODES[0]}:${NODE_PORTS.web}`, host: NODES[0]!, port: NODE_PORTS.web},
     ...(nginx ? [await proxyPath(1), await proxyPath(2)] : []),
+    await nodeSplicePath(),
     {
       key: 'serve-router',
       label: `serve Host router 127.0.0.1:${cluster.serve.httpPort}`,

@@ -4,6 +4,9 @@
 //   node load-worker.mjs stream  '{"host":…,"port":…,"connections":8,"bytesPerConnection":…}'  prints JSON
 //   node load-worker.mjs connect '{"host":…,"port":…,"concurrency":32,"durationMs":5000}'      prints JSON
 //   node load-worker.mjs download '{"host":…,"port":…,"connections":1,"bytesPerConnection":…}' prints JSON
+//   node load-worker.mjs splice '{"listen":{"host":…,"port":…},"target":{"host":…,"port":…}}'  prints "ready"
+// (splice: the plainest Node proxy, each client piped to a new connection to the target; the HTTP bench's
+// reference for what Node's own socket handling costs)
 // (backends also take "source": servers that send as many bytes as the first line asks for, then close: what a
 // path without half-close, such as port-forward's v4 WebSocket channels, can carry in full)
 // With "hello" (a TLS ClientHello, base64) stream and connect send it first, as a TLS client would: the SNI section
@@ -186,6 +189,18 @@ async function connect(opts: Address & {concurrency: number; durationMs: number;
   return {connections, seconds, perS: connections / seconds, errors, firstError}
 }
 
+/** Pipes each client both ways to a new connection to `target`: nothing read, parsed or kept. */
+function splice(listenOn: Address, target: Address): Promise<net.Server> {
+  const server = net.createServer({noDelay: true}, (client) => {
+    const node = net.connect({...target, noDelay: true})
+    client.pipe(node)
+    node.pipe(client)
+    client.on('error', () => node.destroy())
+    node.on('error', () => client.destroy())
+  })
+  return listen(server, listenOn)
+}
+
 const [role, json] = process.argv.slice(2)
 const args = JSON.parse(json ?? '{}')
 if (role === 'backends') {
@@ -198,6 +213,9 @@ if (role === 'backends') {
     for (const s of servers) s.close()
     process.exit(0)
   })
+  console.log('ready')
+} else if (role === 'splice') {
+  await splice(args.listen as Address, args.target as Address)
   console.log('ready')
 } else if (role === 'stream') {
   console.log(JSON.stringify(await stream(args)))

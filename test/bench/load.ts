@@ -56,6 +56,17 @@ export class LoadRunner {
     return proc
   }
 
+  /** The plainest Node proxy on `listen`, piping each client to `target` (see load-worker.ts); stop() it. */
+  async startSplice(listen: Address, target: Address): Promise<Proc> {
+    const proc = startProcess('node-splice', process.execPath, [
+      this.script,
+      'splice',
+      JSON.stringify({listen, target}),
+    ])
+    await proc.waitForOutput(/^ready$/m, 10_000)
+    return proc
+  }
+
   /** `hello`: a TLS ClientHello each connection sends first (the SNI section). */
   stream(target: Address, connections: number, bytesPerConnection: number, hello?: Buffer): Promise<StreamResult> {
     return this.run<StreamResult>('stream', {
