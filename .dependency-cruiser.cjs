@@ -7,8 +7,8 @@ const LAYERS = [
   {name: 'commands', path: '^src/commands/', comment: 'thin commands: parse flags, call one function, render'},
   {
     name: 'orchestration',
-    path: '^src/(serve|doctor)/|^src/(dnssetup|service)/apply\\.ts$',
-    comment: "serve's loop and start-up, doctor's probes, the runners of dns-setup and service",
+    path: '^src/(serve|doctor|list)/|^src/(dnssetup|service)/apply\\.ts$',
+    comment: "serve's loop and start-up, doctor's probes, list's reads, the runners of dns-setup and service",
   },
   {name: 'simulator', path: '^src/sim/', comment: 'the simulated API server and loopback nodes (tests, --demo)'},
   {name: 'adapters', path: '^src/(proxy|dns|kube|complete)/', comment: 'sockets, the API client, completion sources'},
