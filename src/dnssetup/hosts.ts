@@ -2,7 +2,9 @@
 // Each host gets a routing domain of its own (the host itself; a wildcard's domain below the `*.`), never its parent
 // domain: serve answers only the names it knows and REFUSED for the rest (src/dns/answer.ts), so routing all of
 // `home.example.com` would break the sibling names the user's real DNS knows.
+import {getDomain} from 'tldts'
 import {normalizeHostName} from '../plan/hosts.js'
+import {zoneProblem} from '../plan/zone.js'
 import type {PlannedHost} from '../plan/types.js'
 
 /** A host dns-setup leaves alone, and why; the fix for all of them is the hosts file (or a resolver of one's own). */
@@ -35,13 +37,19 @@ export function isUnder(name: string, domain: string): boolean {
 /**
  * Why a host cannot be routed by name to a DNS server, or undefined when it can. Single-label names are resolved by
  * LLMNR or the search list, never sent to a unicast DNS server (systemd-resolved: ResolveUnicastSingleLabel=no by
- * default, resolved.conf(5)); `.local` names go to multicast DNS (RFC 6762 §3).
+ * default, resolved.conf(5)); `.local` names go to multicast DNS (RFC 6762 §3). A routing domain always takes the
+ * names below it too (resolvectl domain, resolver(5)): so a registrable domain itself (`example.com`, an apex
+ * Ingress host) is not routed, nor a wildcard over a public suffix (`*.co.uk`), which would capture others' names.
  */
 export function unroutableReason(host: string): string | undefined {
   const domain = routingDomain(host)
   if (!host.startsWith('*.') && !domain.includes('.'))
     return 'a single-label name, which resolvers do not send to a DNS server'
   if (isUnder(domain, 'local')) return 'a .local name, which resolvers send to multicast DNS (RFC 6762)'
+  if (host.startsWith('*.') && zoneProblem(domain))
+    return `a wildcard over ${domain}, which would send names that belong to others to serve`
+  if (!host.startsWith('*.') && getDomain(domain, {allowPrivateDomains: true}) === domain)
+    return 'a registrable domain: routing it would send every name under it to serve, which refuses those it does not know'
   return undefined
 }
 

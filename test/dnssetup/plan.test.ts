@@ -222,6 +222,8 @@ describe('Ingress and route hosts', () => {
           served('nas'),
           served('printer.local'),
           served('Radarr.Home.Example.com.'),
+          served('khuedoan.com'),
+          served('*.co.uk'),
           {host: 'orphan.example.com'},
         ],
         'kube.internal',
@@ -230,6 +232,11 @@ describe('Ingress and route hosts', () => {
       routed: ['*.apps.example.com', 'radarr.home.example.com'],
       covered: ['grafana.kube.internal', 'sonarr.apps.example.com'],
       notRouted: [
+        {host: '*.co.uk', why: 'a wildcard over co.uk, which would send names that belong to others to serve'},
+        {
+          host: 'khuedoan.com',
+          why: 'a registrable domain: routing it would send every name under it to serve, which refuses those it does not know',
+        },
         {host: 'nas', why: 'a single-label name, which resolvers do not send to a DNS server'},
         {host: 'orphan.example.com', why: 'no Service receives it, so serve does not answer it'},
         {host: 'printer.local', why: 'a .local name, which resolvers send to multicast DNS (RFC 6762)'},
