@@ -147,6 +147,9 @@ reverts exactly what was recorded. Steps go to stdout; progress of --apply and -
         ...(flags['dns-port'] === DEFAULT_DNS_PORT ? [] : [`--dns-port ${flags['dns-port']}`]),
         ...(flags.resolver ? [`--resolver ${flags.resolver}`] : []),
         ...(flags.hosts ? [] : ['--no-hosts']),
+        ...(flags.kubeconfig === undefined ? [] : [`--kubeconfig ${shellQuote(flags.kubeconfig)}`]),
+        ...(flags.context === undefined ? [] : [`--context ${shellQuote(flags.context)}`]),
+        ...(ingressService === undefined ? [] : [`--ingress-service ${ingressService}`]),
       ]
       const applyCommand = [SELF, ...same, '--apply'].join(' ') + stateFlag
       this.log(renderPlan(plan, {apply: applyCommand, undo: exec.undoCommand}, routing))

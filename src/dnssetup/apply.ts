@@ -248,7 +248,7 @@ function sameSetup(state: SetupState, plan: SetupPlan): boolean {
  * Runs the plan's steps in order, recording each one in `stateFile` as soon as it completed. When a state file for the
  * same options exists, only what is missing runs: the steps of hosts not routed yet (their routing domains added to
  * the done steps through each step's `refresh`), and steps an earlier run did not complete; a state file for other
- * options is refused (undo first). Returns the number of steps run (0: everything was already done).
+ * options is refused (undo first). Returns the number of actions run, steps and refreshes (0: all was done already).
  */
 export async function applySetup(plan: SetupPlan, stateFile: string, options: ExecOptions): Promise<number> {
   const log = options.log ?? (() => {})
@@ -304,6 +304,7 @@ export async function applySetup(plan: SetupPlan, stateFile: string, options: Ex
         } catch (error) {
           throw failed(`step ${i + 1}/${total} (${action.description})`, error, action.sudo)
         }
+        ran++
       }
       continue
     }

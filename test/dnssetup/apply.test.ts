@@ -548,7 +548,7 @@ describe('applySetup and undoSetup: Ingress and route hosts', () => {
     calls.length = 0
     await expect(
       applySetup(linuxPlan({hosts: ['blog.khuedoan.com']}), state, {runner, privileged: true}),
-    ).resolves.toBe(0)
+    ).resolves.toBe(1)
     expect(calls.map((c) => c.argv.join(' '))).toEqual([
       'resolvectl domain expose-lb0 ~kube.internal ~blog.khuedoan.com ~radarr.home.example.com',
     ])

@@ -252,6 +252,9 @@ spec:
   it('--no-hosts routes only --domain', async () => {
     const run = await dnsSetup('--kubeconfig', config, '--os', 'linux', '--resolver', 'systemd-resolved', '--no-hosts')
     expect(run.stdout).toContain("     sudo resolvectl domain expose-lb0 '~kube.internal'\n")
-    expect(run.stdout).toContain('--no-hosts --apply')
+    // The apply hint repeats the flags that chose these names, the cluster's included.
+    expect(run.stdout).toContain(
+      `\`kubectl expose-lb dns-setup --resolver systemd-resolved --no-hosts --kubeconfig ${config} --apply\``,
+    )
   })
 })
