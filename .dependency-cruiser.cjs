@@ -15,7 +15,7 @@ const LAYERS = [
   {name: 'pages', path: '^src/dashboard/', comment: 'the dashboard and the HTML pages the router serves'},
   {
     name: 'contracts',
-    path: '^src/(servemap|recommend|output)/|^src/dnssetup/(plan|state)\\.ts$|^src/service/(plan|definitions)\\.ts$',
+    path: '^src/(servemap|recommend|output)/|^src/dnssetup/(plan|state|hosts)\\.ts$|^src/service/(plan|definitions)\\.ts$',
     comment: 'pure: the serve map, recommendations, report shapes, dns-setup steps and state file, service steps',
   },
   {

@@ -42,6 +42,7 @@ export default tseslint.config(
       'src/recommend/*.ts',
       'src/dnssetup/plan.ts',
       'src/dnssetup/state.ts',
+      'src/dnssetup/hosts.ts',
       'src/service/plan.ts',
       'src/service/definitions.ts',
       'src/dashboard/state.ts',

@@ -3,6 +3,7 @@ import {Command, Flags} from '@oclif/core'
 import {
   chooseResolver,
   planDnsSetup,
+  renderHostRouting,
   renderPlan,
   RESOLVER_KINDS,
   RESOLVERS_BY_OS,
@@ -10,9 +11,10 @@ import {
   TARGET_OSES,
   type ResolverKind,
 } from '../dnssetup/plan.js'
-import {ExposeLbError} from '../errors.js'
-import {createLogger} from '../log.js'
-import {clusterFlags, domainFlag, ipFlag, planFlags} from './flags.js'
+import type {HostRouting} from '../dnssetup/hosts.js'
+import {ExposeLbError, firstLine} from '../errors.js'
+import {createLogger, type Logger} from '../log.js'
+import {clusterFlags, domainFlag, ingressServiceFlag, ipFlag, planFlags} from './flags.js'
 
 const SELF = 'kubectl expose-lb dns-setup'
 const DEFAULT_DNS_ADDRESS = '127.0.0.1'
@@ -23,6 +25,10 @@ export default class DnsSetup extends Command {
   static override description = `Prints, for this OS (or --os), the steps that send names under --domain, and only \
 those, to serve's DNS responder: systemd-resolved (a dummy link with a routing domain) or NetworkManager on Linux, \
 /etc/resolver/<domain> on macOS, an NRPT rule on Windows. Each command that needs root says so and why.
+The cluster's Ingress and Gateway API route hosts outside --domain (as list shows them) are routed too, each with a \
+routing domain of its own (a wildcard *.apps.example.com: apps.example.com), never their parent domain; hosts that \
+cannot be routed that way are named, with what to do instead. Run it again when hosts are added: --apply then adds \
+only what is new. --no-hosts routes only --domain.
 --apply runs the steps on this machine (through sudo where needed) and records each one in --state-file; --undo \
 reverts exactly what was recorded. Steps go to stdout; progress of --apply and --undo to stderr.`
   static override examples = [
@@ -43,6 +49,14 @@ reverts exactly what was recorded. Steps go to stdout; progress of --apply and -
       min: 1,
       max: 65535,
     }),
+    hosts: Flags.boolean({
+      description: "Also route the cluster's Ingress and route hosts (--no-hosts: only --domain)",
+      default: true,
+      allowNo: true,
+    }),
+    kubeconfig: clusterFlags.kubeconfig,
+    context: clusterFlags.context,
+    'ingress-service': planFlags['ingress-service'],
     os: Flags.option({
       description: 'Print the steps for this OS [default: this one]',
       options: TARGET_OSES,
@@ -82,10 +96,12 @@ reverts exactly what was recorded. Steps go to stdout; progress of --apply and -
     if (flags.undo) {
       const result = await apply.undoSetup(stateFile, exec)
       if (!result) log.info(`nothing to undo: no dns-setup state at ${stateFile}`)
-      else
+      else {
+        const hosts = result.state.hosts?.length ? ` and ${result.state.hosts.join(', ')}` : ''
         log.info(
-          `reverted ${result.undone} step${result.undone === 1 ? '' : 's'}: names under ${result.state.domain} no longer go to serve's responder`,
+          `reverted ${result.undone} step${result.undone === 1 ? '' : 's'}: names under ${result.state.domain}${hosts} no longer go to serve's responder`,
         )
+      }
       return
     }
 
@@ -121,16 +137,22 @@ reverts exactly what was recorded. Steps go to stdout; progress of --apply and -
       if (choice.note) log.info(`note: ${choice.note}`)
     }
 
-    const plan = planDnsSetup({os, resolver, domain, dnsAddress, dnsPort: flags['dns-port']})
+    const ingressService = ingressServiceFlag(flags['ingress-service'])
+    const routing = flags.hosts ? await readHostRouting(flags, domain, ingressService, log) : undefined
+    const plan = planDnsSetup({os, resolver, domain, dnsAddress, dnsPort: flags['dns-port'], hosts: routing?.routed})
     if (!flags.apply) {
       const same = [
         ...(domain === 'kube.internal' ? [] : [`--domain ${domain}`]),
         ...(dnsAddress === DEFAULT_DNS_ADDRESS ? [] : [`--dns-address ${dnsAddress}`]),
         ...(flags['dns-port'] === DEFAULT_DNS_PORT ? [] : [`--dns-port ${flags['dns-port']}`]),
         ...(flags.resolver ? [`--resolver ${flags.resolver}`] : []),
+        ...(flags.hosts ? [] : ['--no-hosts']),
+        ...(flags.kubeconfig === undefined ? [] : [`--kubeconfig ${shellQuote(flags.kubeconfig)}`]),
+        ...(flags.context === undefined ? [] : [`--context ${shellQuote(flags.context)}`]),
+        ...(ingressService === undefined ? [] : [`--ingress-service ${ingressService}`]),
       ]
       const applyCommand = [SELF, ...same, '--apply'].join(' ') + stateFlag
-      this.log(renderPlan(plan, {apply: applyCommand, undo: exec.undoCommand}))
+      this.log(renderPlan(plan, {apply: applyCommand, undo: exec.undoCommand}, routing))
       return
     }
 
@@ -140,10 +162,47 @@ reverts exactly what was recorded. Steps go to stdout; progress of --apply and -
       log.info(
         `${sudoSteps} of ${plan.steps.length} steps run through sudo, which may ask for your password: they change system DNS settings`,
       )
-    await apply.applySetup(plan, stateFile, exec)
+    const ran = await apply.applySetup(plan, stateFile, exec)
     const portFlag = flags['dns-port'] === DEFAULT_DNS_PORT ? '' : ` --dns-port ${flags['dns-port']}`
-    log.info(
-      `done: names under ${domain} now go to serve's responder (recorded in ${stateFile}); check with \`kubectl expose-lb doctor${portFlag}\` while serve runs; undo with \`${exec.undoCommand}\``,
+    const recorded = await apply.readState(stateFile)
+    const hosts = recorded?.hosts?.length ? ` and ${recorded.hosts.join(', ')}` : ''
+    const check = `check with \`kubectl expose-lb doctor${portFlag}\` while serve runs; undo with \`${exec.undoCommand}\``
+    if (ran === 0)
+      log.info(
+        `nothing to do: names under ${domain}${hosts} already go to serve's responder (recorded in ${stateFile}); ${check}`,
+      )
+    else
+      log.info(`done: names under ${domain}${hosts} now go to serve's responder (recorded in ${stateFile}); ${check}`)
+    for (const line of routing ? renderHostRouting(routing).filter((l) => l.startsWith('not routed yet')) : [])
+      log.warn(line)
+  }
+}
+
+/**
+ * The cluster's Ingress and route hosts as dns-setup routes them, read as `list` reads them. A cluster that cannot be
+ * read is a warning, not an error: the zone is set up all the same, and a later run adds the hosts.
+ */
+async function readHostRouting(
+  flags: {kubeconfig?: string; context?: string},
+  domain: string,
+  ingressService: string | undefined,
+  log: Logger,
+): Promise<HostRouting | undefined> {
+  const [{openCluster, readSnapshot}, {buildPlan}, {planHostRouting}] = await Promise.all([
+    import('../kube/session.js'),
+    import('../plan/plan.js'),
+    import('../dnssetup/hosts.js'),
+  ])
+  try {
+    const api = openCluster({kubeconfig: flags.kubeconfig, context: flags.context})
+    const snapshot = await readSnapshot(api, {})
+    const plan = buildPlan(snapshot, {domain, addressType: 'InternalIP', ingressService})
+    return planHostRouting(plan.hosts ?? [], domain)
+  } catch (error) {
+    if (!(error instanceof ExposeLbError)) throw error
+    log.warn(
+      `could not read the cluster's Ingress and route hosts (${firstLine(error)}): routing only ${domain}; run dns-setup again when the cluster can be read, or pass --no-hosts`,
     )
+    return undefined
   }
 }

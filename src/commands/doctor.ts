@@ -9,6 +9,7 @@ how to fix a problem:
   cluster      the cluster can be read (same flags as list and serve)
   responder    serve's DNS responder (--dns-address:--dns-port) answers a mapped name
   os-resolver  the OS resolver gives the same address for that name (else: dns-setup --apply, or serve --hosts-file)
+  hosts        the same for the Ingress and route hosts; names those not routed yet and the fix for each
   nodes        every node address serve sends traffic to accepts a TCP connection from here (1.5 s)
   dns-port     the DNS port is free for serve, or held by serve
   http-port    the HTTP port is free for serve, or held by serve

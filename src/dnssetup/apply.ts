@@ -7,12 +7,15 @@ import {chmod, mkdir, readFile, rename, rm, writeFile} from 'node:fs/promises'
 import {homedir} from 'node:os'
 import {delimiter, dirname, join} from 'node:path'
 import {ExposeLbError, firstLine} from '../errors.js'
+import {mergeRouted} from './hosts.js'
 import {
   formatCommand,
+  planDnsSetup,
   type LinuxResolverFacts,
   type SetupAction,
   type SetupPlan,
   type SetupStep,
+  type StepId,
   type TargetOs,
 } from './plan.js'
 import {checkState, initialState, withSteps, type CheckedState, type SetupState} from './state.js'
@@ -230,25 +233,47 @@ function privilegeNote(action: SetupAction, options: ExecOptions): string {
   return options.privileged ? '' : ` (sudo: ${action.why ?? 'changes system DNS settings'})`
 }
 
+/** The options of a recorded set-up equal the plan's (the hosts aside): a re-run may extend it. */
+function sameSetup(state: SetupState, plan: SetupPlan): boolean {
+  return (
+    state.os === plan.os &&
+    state.resolver === plan.resolver &&
+    state.domain === plan.domain &&
+    state.dnsAddress === plan.dnsAddress &&
+    state.dnsPort === plan.dnsPort
+  )
+}
+
 /**
- * Runs the plan's steps in order, recording each one in `stateFile` as soon as it completed. Refuses when a state
- * file exists (undo first). Returns the number of steps run.
+ * Runs the plan's steps in order, recording each one in `stateFile` as soon as it completed. When a state file for the
+ * same options exists, only what is missing runs: the steps of hosts not routed yet (their routing domains added to
+ * the done steps through each step's `refresh`), and steps an earlier run did not complete; a state file for other
+ * options is refused (undo first). Returns the number of actions run, steps and refreshes (0: all was done already).
  */
 export async function applySetup(plan: SetupPlan, stateFile: string, options: ExecOptions): Promise<number> {
   const log = options.log ?? (() => {})
   const undoCommand = options.undoCommand ?? UNDO_COMMAND
   if (plan.blocker) throw new ExposeLbError('usage', `cannot apply: ${plan.blocker}`)
-  const existing = await readState(stateFile)
-  if (existing) {
+  const existing = await loadState(stateFile)
+  if (existing && !sameSetup(existing.state, plan)) {
     throw new ExposeLbError(
       'usage',
-      `dns-setup is already applied for ${existing.domain} (${existing.done.length} steps recorded in ${stateFile}); run \`${undoCommand}\` first`,
+      `dns-setup is already applied for ${existing.state.domain} (${existing.state.done.length} steps recorded in ${stateFile}); run \`${undoCommand}\` first`,
     )
   }
-  let state = initialState(plan)
-  const done: SetupStep[] = []
+  const before = existing?.state.hosts ?? []
+  const hosts = existing ? mergeRouted(before, plan.hosts ?? []) : (plan.hosts ?? [])
+  const {os, resolver, domain, dnsAddress, dnsPort} = plan
+  const full = existing ? planDnsSetup({os, resolver, domain, dnsAddress, dnsPort, hosts}) : plan
+  const idOf = (p: SetupPlan, s: SetupStep): StepId | undefined => p.stepIds[p.steps.indexOf(s)]
+  const done = new Set(existing ? existing.steps.map((s) => idOf(existing.plan, s)) : [])
+  const grew = hosts.length > before.length
+  if (existing && !grew && full.steps.every((s) => done.has(idOf(full, s)))) return 0
+  const doneSteps = () => full.steps.filter((s) => done.has(idOf(full, s)))
+  const base = existing ? existing.state : initialState(full)
+  let state = withSteps({...base, ...(hosts.length > 0 ? {hosts} : {})}, full, doneSteps())
   try {
-    // Written before anything changes, so a state file that cannot be written stops us before the first step.
+    // Written before anything changes (a new set-up, or the hosts a re-run adds, so that their steps are found again).
     await writeState(stateFile, state)
   } catch (error) {
     throw new SetupFailedError(
@@ -256,29 +281,46 @@ export async function applySetup(plan: SetupPlan, stateFile: string, options: Ex
       {cause: error},
     )
   }
-  const total = plan.steps.length
-  for (const [i, step] of plan.steps.entries()) {
+  const failed = (what: string, error: unknown, sudo: boolean): SetupFailedError => {
+    const count = done.size
+    const recorded =
+      count === 0
+        ? 'nothing was changed'
+        : `the ${count} completed step${count === 1 ? ' is' : 's are'} recorded in ${stateFile}: run \`${undoCommand}\` to revert ${count === 1 ? 'it' : 'them'}`
+    const hint = process.platform === 'win32' && sudo ? '; run it from PowerShell started as Administrator' : ''
+    return new SetupFailedError(`dns-setup ${what} failed: ${firstLine(error)}${hint}; ${recorded}`, {cause: error})
+  }
+  const total = full.steps.length
+  let ran = 0
+  for (const [i, step] of full.steps.entries()) {
+    if (done.has(idOf(full, step))) {
+      // Already done: brought up to date for the hosts this run adds (systemd-resolved's domain list, NetworkManager's).
+      for (const action of grew ? (step.refresh ?? []) : []) {
+        log(
+          `[${i + 1}/${total}] ${action.description}: ${displayCommand(action, options)}${privilegeNote(action, options)}`,
+        )
+        try {
+          await runAction(action, options)
+        } catch (error) {
+          throw failed(`step ${i + 1}/${total} (${action.description})`, error, action.sudo)
+        }
+        ran++
+      }
+      continue
+    }
     log(`[${i + 1}/${total}] ${step.description}: ${displayCommand(step, options)}${privilegeNote(step, options)}`)
     try {
       await runAction(step, options)
     } catch (error) {
-      const count = done.length
-      if (count === 0) await rm(stateFile, {force: true})
-      const recorded =
-        count === 0
-          ? 'nothing was changed'
-          : `the ${count} completed step${count === 1 ? ' is' : 's are'} recorded in ${stateFile}: run \`${undoCommand}\` to revert ${count === 1 ? 'it' : 'them'}`
-      const hint = process.platform === 'win32' && step.sudo ? '; run it from PowerShell started as Administrator' : ''
-      throw new SetupFailedError(
-        `dns-setup step ${i + 1}/${total} (${step.description}) failed: ${firstLine(error)}${hint}; ${recorded}`,
-        {cause: error},
-      )
+      if (done.size === 0) await rm(stateFile, {force: true})
+      throw failed(`step ${i + 1}/${total} (${step.description})`, error, step.sudo)
     }
-    done.push(step)
-    state = withSteps(state, plan, done)
+    done.add(idOf(full, step))
+    ran++
+    state = withSteps(state, full, doneSteps())
     await writeState(stateFile, state)
   }
-  return total
+  return ran
 }
 
 export interface UndoResult {

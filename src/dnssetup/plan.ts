@@ -12,6 +12,7 @@
 // - Windows: the Name Resolution Policy Table (Add-DnsClientNrptRule) sends a namespace to name servers on port 53.
 
 import {hostPort} from '../net/address.js'
+import {routingDomain, type HostRouting} from './hosts.js'
 
 export type TargetOs = 'linux' | 'darwin' | 'win32'
 export type ResolverKind = 'systemd-resolved' | 'networkmanager' | 'resolver-file' | 'nrpt'
@@ -74,6 +75,11 @@ export interface SetupAction {
 /** One step and how to revert it. */
 export interface SetupStep extends SetupAction {
   undo: SetupAction
+  /**
+   * What brings this step, already done, up to date when a re-run routes more hosts (systemd-resolved sets a link's
+   * routing domains as a whole; NetworkManager changes a connection in place). Its undo still reverts it all.
+   */
+  refresh?: SetupAction[]
 }
 
 /**
@@ -92,7 +98,9 @@ export const STEP_IDS = [
   'resolver-file',
   'nrpt-rule',
 ] as const
-export type StepId = (typeof STEP_IDS)[number]
+/** The per-host steps: `<kind>:<routing domain or host>`, so that each file or rule is undone by its own id. */
+export type HostStepId = `resolver-file:${string}` | `nrpt-rule:${string}`
+export type StepId = (typeof STEP_IDS)[number] | HostStepId
 
 export interface SetupOptions {
   os: TargetOs
@@ -102,6 +110,11 @@ export interface SetupOptions {
   /** Where serve's responder listens (serve --listen). */
   dnsAddress: string
   dnsPort: number
+  /**
+   * Ingress and route hosts routed besides the domain, as planHostRouting (hosts.ts) gives them: exact names, or `*.`
+   * and a domain. Each gets a routing domain of its own; absent or empty: only the domain.
+   */
+  hosts?: string[]
 }
 
 export interface SetupPlan extends SetupOptions {
@@ -165,12 +178,36 @@ interface PlanParts extends Pick<SetupPlan, 'notes' | 'blocker'> {
   steps: IdentifiedStep[]
 }
 
-const step = (id: StepId, action: SetupAction, undo: SetupAction): IdentifiedStep => ({id, step: {...action, undo}})
+const step = (id: StepId, action: SetupAction, undo: SetupAction, refresh?: SetupAction[]): IdentifiedStep => ({
+  id,
+  step: {...action, undo, ...(refresh ? {refresh} : {})},
+})
+
+/** The routing domains of the hosts, once each, in order. */
+function hostDomains(o: SetupOptions): string[] {
+  return [...new Set((o.hosts ?? []).map(routingDomain))]
+}
+
+/** `names under kube.internal` or `names under kube.internal and 2 Ingress/route hosts`, for descriptions. */
+function zoneWords(o: SetupOptions): string {
+  const n = hostDomains(o).length
+  return n === 0
+    ? `names under ${o.domain}`
+    : `names under ${o.domain} and ${n} Ingress/route host${n === 1 ? '' : 's'}`
+}
 
 function systemdResolvedPlan(o: SetupOptions): PlanParts {
   // Port 53 is left out so systemd before 246 accepts the address.
   const server = o.dnsPort === DNS_DEFAULT_PORT ? o.dnsAddress : hostPort(o.dnsAddress, o.dnsPort)
   const revert = run(`revert the DNS settings of ${LINK_NAME}`, ['resolvectl', 'revert', LINK_NAME])
+  const routingDomains = [o.domain, ...hostDomains(o)].map((d) => `~${d}`)
+  // `resolvectl domain` sets the link's whole list, so the same command brings a done step up to date.
+  const domainAction = run(`route only ${zoneWords(o)} to ${LINK_NAME}`, [
+    'resolvectl',
+    'domain',
+    LINK_NAME,
+    ...routingDomains,
+  ])
   const steps = [
     step(
       'link-add',
@@ -197,11 +234,7 @@ function systemdResolvedPlan(o: SetupOptions): PlanParts {
     ),
     // Routing domain and default-route go first: a link with a DNS server and neither would briefly receive
     // every query on the machine.
-    step(
-      'resolved-domain',
-      run(`route only names under ${o.domain} to ${LINK_NAME}`, ['resolvectl', 'domain', LINK_NAME, `~${o.domain}`]),
-      revert,
-    ),
+    step('resolved-domain', domainAction, revert, [domainAction]),
     step(
       'resolved-default-route',
       run(`never send other names to ${LINK_NAME}`, ['resolvectl', 'default-route', LINK_NAME, 'false']),
@@ -235,7 +268,7 @@ function systemdResolvedPlan(o: SetupOptions): PlanParts {
       '    [Network]',
       `    Address=${LINK_ADDRESS}`,
       `    DNS=${server}`,
-      `    Domains=~${o.domain}`,
+      `    Domains=${routingDomains.join(' ')}`,
       '    DNSDefaultRoute=no',
     ].join('\n'),
   ]
@@ -243,10 +276,11 @@ function systemdResolvedPlan(o: SetupOptions): PlanParts {
 }
 
 function networkManagerPlan(o: SetupOptions): PlanParts {
+  const search = [o.domain, ...hostDomains(o)].map((d) => `~${d}`).join(',')
   const steps = [
     step(
       'nm-connection-add',
-      run(`create a NetworkManager dummy connection ${NM_CONNECTION} that sends ${o.domain} to serve`, [
+      run(`create a NetworkManager dummy connection ${NM_CONNECTION} that sends ${zoneWords(o)} to serve`, [
         'nmcli',
         'connection',
         'add',
@@ -265,7 +299,7 @@ function networkManagerPlan(o: SetupOptions): PlanParts {
         'ipv4.dns',
         o.dnsAddress,
         'ipv4.dns-search',
-        `~${o.domain}`,
+        search,
         'ipv6.method',
         'disabled',
       ]),
@@ -277,6 +311,17 @@ function networkManagerPlan(o: SetupOptions): PlanParts {
       run(`deactivate ${NM_CONNECTION}`, ['nmcli', 'connection', 'down', NM_CONNECTION]),
     ),
   ]
+  steps[0]!.step.refresh = [
+    run(`send ${zoneWords(o)} through ${NM_CONNECTION}`, [
+      'nmcli',
+      'connection',
+      'modify',
+      NM_CONNECTION,
+      'ipv4.dns-search',
+      search,
+    ]),
+  ]
+  steps[1]!.step.refresh = [run(`activate ${NM_CONNECTION} again`, ['nmcli', 'connection', 'up', NM_CONNECTION])]
   const notes = [
     'needs NetworkManager 1.26 or later for the routing domain (~); check with `nmcli --version`',
     'NetworkManager splits DNS only when it hands DNS to systemd-resolved or dnsmasq (`dns=` in NetworkManager.conf); with a plain /etc/resolv.conf every name goes to the first nameserver',
@@ -289,25 +334,32 @@ function networkManagerPlan(o: SetupOptions): PlanParts {
   return {steps, notes, ...(blocker ? {blocker} : {})}
 }
 
-function resolverFilePlan(o: SetupOptions): PlanParts {
-  const path = `/etc/resolver/${o.domain}`
+/** One /etc/resolver file: names under `domain` go to serve's responder. */
+function resolverFileStep(o: SetupOptions, id: StepId, domain: string, what: string): IdentifiedStep {
+  const path = `/etc/resolver/${domain}`
   const content = [
-    `# kubectl expose-lb dns-setup: names under ${o.domain} go to the DNS responder of kubectl expose-lb serve`,
+    `# kubectl expose-lb dns-setup: ${what} go to the DNS responder of kubectl expose-lb serve`,
     `nameserver ${o.dnsAddress}`,
     `port ${o.dnsPort}`,
     '',
   ].join('\n')
+  return step(
+    id,
+    {
+      description: `write ${path}: send ${what} to ${hostPort(o.dnsAddress, o.dnsPort)}`,
+      command: {writeFile: path, content},
+      sudo: true,
+      why: '/etc/resolver belongs to root',
+    },
+    {description: `remove ${path}`, command: {removeFile: path}, sudo: true, why: '/etc/resolver belongs to root'},
+  )
+}
+
+function resolverFilePlan(o: SetupOptions): PlanParts {
+  // resolver(5): the file's name is the domain it answers, names below it included; one file per host domain.
   const steps = [
-    step(
-      'resolver-file',
-      {
-        description: `write ${path}: send names under ${o.domain} to ${hostPort(o.dnsAddress, o.dnsPort)}`,
-        command: {writeFile: path, content},
-        sudo: true,
-        why: '/etc/resolver belongs to root',
-      },
-      {description: `remove ${path}`, command: {removeFile: path}, sudo: true, why: '/etc/resolver belongs to root'},
-    ),
+    resolverFileStep(o, 'resolver-file', o.domain, `names under ${o.domain}`),
+    ...hostDomains(o).map((d) => resolverFileStep(o, `resolver-file:${d}`, d, `${d} (an Ingress/route host)`)),
   ]
   const notes = [
     'macOS reads /etc/resolver at once; `scutil --dns` lists it as a resolver for the domain',
@@ -325,29 +377,36 @@ function resolverFilePlan(o: SetupOptions): PlanParts {
   return {steps, notes}
 }
 
-function nrptPlan(o: SetupOptions): PlanParts {
-  const namespace = `.${o.domain}`
+/** One NRPT rule sending `namespace` (`.suffix`, or an exact name) to serve's responder. */
+function nrptStep(o: SetupOptions, id: StepId, namespace: string): IdentifiedStep {
   const why = SUDO_WHY
+  return step(
+    id,
+    {
+      description: `add a Name Resolution Policy Table rule sending ${namespace} to ${o.dnsAddress}`,
+      command: {
+        powershell: `Add-DnsClientNrptRule -Namespace '${namespace}' -NameServers '${o.dnsAddress}' -Comment '${NRPT_COMMENT}'`,
+      },
+      sudo: true,
+      why,
+    },
+    {
+      description: `remove the NRPT rule for ${namespace}`,
+      command: {
+        powershell: `Get-DnsClientNrptRule | Where-Object { $_.Namespace -eq '${namespace}' -and $_.Comment -eq '${NRPT_COMMENT}' } | Remove-DnsClientNrptRule -Force`,
+      },
+      sudo: true,
+      why,
+    },
+  )
+}
+
+function nrptPlan(o: SetupOptions): PlanParts {
+  // An NRPT namespace is a suffix when it starts with a dot, else one exact name
+  // (https://learn.microsoft.com/en-us/powershell/module/dnsclient/add-dnsclientnrptrule).
   const steps = [
-    step(
-      'nrpt-rule',
-      {
-        description: `add a Name Resolution Policy Table rule sending ${namespace} to ${o.dnsAddress}`,
-        command: {
-          powershell: `Add-DnsClientNrptRule -Namespace '${namespace}' -NameServers '${o.dnsAddress}' -Comment '${NRPT_COMMENT}'`,
-        },
-        sudo: true,
-        why,
-      },
-      {
-        description: `remove the NRPT rule for ${namespace}`,
-        command: {
-          powershell: `Get-DnsClientNrptRule | Where-Object { $_.Namespace -eq '${namespace}' -and $_.Comment -eq '${NRPT_COMMENT}' } | Remove-DnsClientNrptRule -Force`,
-        },
-        sudo: true,
-        why,
-      },
-    ),
+    nrptStep(o, 'nrpt-rule', `.${o.domain}`),
+    ...(o.hosts ?? []).map((h) => nrptStep(o, `nrpt-rule:${h}`, h.startsWith('*.') ? h.slice(1) : h)),
   ]
   const notes = [
     `check with \`Resolve-DnsName <svc>.${o.domain}\` or \`kubectl expose-lb doctor\`; the rule stays after a reboot`,
@@ -419,10 +478,36 @@ export interface SelfCommands {
   undo: string
 }
 
+/** The fix for hosts dns-setup does not route: exact lines in /etc/hosts while serve runs. */
+export const HOSTS_FILE_FIX =
+  'run `kubectl expose-lb serve --hosts-file`, which keeps exact names in /etc/hosts while it runs'
+
+/**
+ * What dns-setup does with the cluster's Ingress and route hosts, as lines: the ones routed (each with a routing
+ * domain of its own), and the ones not routed yet with why and what to do instead. Empty without hosts.
+ */
+export function renderHostRouting(routing: HostRouting): string[] {
+  const lines: string[] = []
+  if (routing.routed.length > 0)
+    lines.push(`Ingress/route hosts routed (each alone, not its parent domain): ${routing.routed.join(', ')}`)
+  if (routing.covered.length > 0)
+    lines.push(`Ingress/route hosts covered by the names above: ${routing.covered.join(', ')}`)
+  if (routing.notRouted.length > 0) {
+    const names = routing.notRouted.map((n) => `${n.host} (${n.why})`).join(', ')
+    lines.push(`not routed yet: ${names} — ${HOSTS_FILE_FIX}`)
+  }
+  return lines
+}
+
 /** The plan as text for stdout: numbered steps with their commands, how to undo them, and the notes. */
-export function renderPlan(plan: SetupPlan, self: SelfCommands): string {
+export function renderPlan(plan: SetupPlan, self: SelfCommands, routing?: HostRouting): string {
   const target = hostPort(plan.dnsAddress, plan.dnsPort)
-  const lines = [`Send only ${plan.domain} to serve's DNS responder at ${target} (${plan.os}, ${plan.resolver}):`, '']
+  const what = plan.hosts?.length
+    ? `${plan.domain} and ${plan.hosts.length} Ingress/route host${plan.hosts.length === 1 ? '' : 's'}`
+    : plan.domain
+  const lines = [`Send only ${what} to serve's DNS responder at ${target} (${plan.os}, ${plan.resolver}):`, '']
+  const hostLines = routing ? renderHostRouting(routing) : []
+  if (hostLines.length > 0) lines.push(...hostLines.map((l) => `  ${l}`), '')
   plan.steps.forEach((s, i) => {
     lines.push(`  ${i + 1}. ${s.description}`, `     ${formatCommand(s)}`)
     const why = privilegeNote(plan, s)

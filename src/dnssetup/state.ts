@@ -4,6 +4,7 @@
 // plan's options, and --undo runs the actions planDnsSetup() gives for those, after checking that what the file
 // says they were is exactly that.
 import {normalizeDomain} from '../plan/names.js'
+import {isRoutableHost} from './hosts.js'
 import {
   filesCreated,
   findStep,
@@ -42,6 +43,11 @@ export interface SetupState {
   done: RecordedStep[]
   /** The files the steps created (paths as the plan names them), which --undo removes. */
   files?: string[]
+  /**
+   * The Ingress and route hosts the plan routes besides the domain (SetupOptions.hosts); they decide the per-host
+   * steps. Absent in files written before hosts were routed: only the domain.
+   */
+  hosts?: string[]
 }
 
 /** A state file that passed the check: the state with every id and the files filled in, and the plan's steps. */
@@ -61,8 +67,8 @@ export type StateCheck = {ok: CheckedState} | {damaged: string} | {foreign: stri
 
 /** The state recorded before the first step of `plan` runs. */
 export function initialState(plan: SetupPlan): SetupState {
-  const {os, resolver, domain, dnsAddress, dnsPort} = plan
-  return {version: 1, os, resolver, domain, dnsAddress, dnsPort, done: [], files: []}
+  const {os, resolver, domain, dnsAddress, dnsPort, hosts} = plan
+  return {version: 1, os, resolver, domain, dnsAddress, dnsPort, ...(hosts?.length ? {hosts} : {}), done: [], files: []}
 }
 
 /** `state` with exactly `steps` (the plan's, in order) recorded as done. */
@@ -143,6 +149,12 @@ function optionsProblem(state: SetupState): string | undefined {
   if (!Number.isInteger(state.dnsPort) || state.dnsPort < 1 || state.dnsPort > 65535) {
     return `dnsPort ${JSON.stringify(state.dnsPort)} is not a port (1-65535)`
   }
+  // Hosts name files and NRPT rules in undo actions: only what planHostRouting would route for this domain.
+  if (state.hosts !== undefined) {
+    const odd = state.hosts.find((h) => !isRoutableHost(h, state.domain))
+    if (odd !== undefined) return `hosts entry ${JSON.stringify(odd)} is not a host dns-setup routes`
+    if (new Set(state.hosts).size !== state.hosts.length) return 'hosts lists a host twice'
+  }
   // dnsAddress is in no undo action: its type is checked with the shape.
   return undefined
 }
@@ -182,6 +194,7 @@ function shapeProblem(value: unknown): string | undefined {
     if (undo.why !== undefined && typeof undo.why !== 'string') return `${at}.undo.why is not a string`
   }
   if (value.files !== undefined && !isStringList(value.files)) return 'files is not a list of paths'
+  if (value.hosts !== undefined && !isStringList(value.hosts)) return 'hosts is not a list of names'
   return undefined
 }
 

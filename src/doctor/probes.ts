@@ -5,7 +5,7 @@ import dgram from 'node:dgram'
 import {promises as dns} from 'node:dns'
 import http from 'node:http'
 import net from 'node:net'
-import {currentOs, spawnRunner} from '../dnssetup/apply.js'
+import {currentOs, defaultStateFile, readState, spawnRunner} from '../dnssetup/apply.js'
 import {encodeQuery, messageId, parseResponse, RCODE, TYPE} from '../dns/wire.js'
 import {TimeoutError} from '../errors.js'
 import {hostPort} from '../net/address.js'
@@ -28,6 +28,7 @@ import {
   type BindOutcome,
   type CheckName,
   type CheckResult,
+  type RecordedRouting,
   type ClusterOutcome,
   type DoctorOptions,
   type PortFindings,
@@ -268,17 +269,28 @@ export async function checkService(o: DoctorOptions): Promise<CheckResult> {
   }
 }
 
+/** What dns-setup recorded (its default state file); undefined when it has not run or the file cannot be used. */
+async function recordedRouting(): Promise<RecordedRouting | undefined> {
+  try {
+    const state = await readState(defaultStateFile())
+    return state ? {domain: state.domain, hosts: state.hosts ?? []} : undefined
+  } catch {
+    // A damaged state file is dns-setup --undo's to report; the hosts check then knows nothing recorded.
+    return undefined
+  }
+}
+
 /** The hosts check (only when the cluster has Ingress or route hosts): serve's answer and the OS resolver's agree. */
 async function checkHosts(plan: Plan, o: DoctorOptions): Promise<CheckResult[]> {
   const hosts = hostsToCheck(plan)
-  if (hosts.length === 0) return []
+  if (!(plan.hosts ?? []).some((h) => h.service)) return []
   const outcomes = await Promise.all(
     hosts.map(async (host) => {
       const responder = await checkResponder(host, o)
       return {host, result: await checkOsResolver(host, responder.addresses, o)}
     }),
   )
-  return [hostsResult(outcomes)]
+  return [hostsResult(outcomes, {plan, recorded: await recordedRouting(), options: o})]
 }
 
 /** Runs every check (independent ones concurrently) and returns them in a fixed order. */

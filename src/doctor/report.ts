@@ -1,6 +1,7 @@
 // doctor's findings as data: the check results and the report, and every decision and sentence that turns what a
 // probe found into a result. Pure: src/doctor/probes.ts does the DNS queries, TCP connects and test binds and
 // hands its findings to the functions here.
+import {isUnder, planHostRouting, routingDomain} from '../dnssetup/hosts.js'
 import {ExposeLbError, firstLine} from '../errors.js'
 import {hostPort} from '../net/address.js'
 import {describeErrno, errnoCode, type BindProblem} from '../net/errno.js'
@@ -160,25 +161,87 @@ export function hostsToCheck(plan: Plan): string[] {
     .slice(0, HOSTS_CHECKED)
 }
 
+/** What dns-setup recorded in its state file (the zone and the hosts it routed); undefined when it has not run. */
+export interface RecordedRouting {
+  domain: string
+  hosts: string[]
+}
+
+/** What the hosts check knows besides the lookups: the plan's hosts, dns-setup's record, and the flags to repeat. */
+export interface HostsContext {
+  plan: Plan
+  recorded?: RecordedRouting
+  options: DoctorOptions
+}
+
+function routedBy(recorded: RecordedRouting | undefined, host: string): boolean {
+  if (!recorded) return false
+  const domain = routingDomain(host)
+  return isUnder(domain, recorded.domain) || recorded.hosts.some((h) => isUnder(domain, routingDomain(h)))
+}
+
 /**
  * The hosts check from each host's os-resolver result (serve's answer against the OS resolver's): ok when every host
- * resolves as serve answers it; else a warning naming the hosts not routed to serve yet. Hosts outside --domain are
- * not covered by dns-setup's zone, so the fix is the hosts file or a resolver pointed at serve for their domains.
+ * resolves as serve answers it; else a warning naming the hosts not routed to serve yet, with the fix for each kind:
+ * `dns-setup --apply` (again, for hosts added since it ran) routes those it can, the hosts file takes names no resolver
+ * routes by name, and hosts dns-setup did route but that do not resolve point at serve's address and port. Wildcards
+ * cannot be looked up: they count as routed when dns-setup recorded them.
  */
-export function hostsResult(outcomes: Array<{host: string; result: CheckResult}>): CheckResult {
+export function hostsResult(outcomes: Array<{host: string; result: CheckResult}>, context?: HostsContext): CheckResult {
   const missing = outcomes.filter((o) => o.result.status !== 'ok').map((o) => o.host)
-  if (missing.length === 0) {
+  const routing = context ? planHostRouting(context.plan.hosts ?? [], context.options.domain) : undefined
+  const recorded = context?.recorded?.domain === context?.options.domain ? context?.recorded : undefined
+  const wildcards = (routing?.routed ?? []).filter((h) => h.startsWith('*.') && !routedBy(recorded, h))
+  const notRouted = [...missing, ...wildcards]
+  if (notRouted.length === 0 && outcomes.length === 0) {
+    return {
+      name: 'hosts',
+      status: 'ok',
+      detail: 'dns-setup routes every wildcard host (a wildcard cannot be looked up)',
+    }
+  }
+  if (notRouted.length === 0) {
     return {
       name: 'hosts',
       status: 'ok',
       detail: `the OS resolver gives ${outcomes.length} Ingress/route host${outcomes.length === 1 ? '' : 's'} as serve answers them`,
     }
   }
+  if (!context || !routing) {
+    return {
+      name: 'hosts',
+      status: 'warn',
+      detail: `not routed to serve yet: ${missing.join(', ')}`,
+      fix: "run serve with --hosts-file, or run `kubectl expose-lb dns-setup --apply`, which sends each host to serve's responder",
+    }
+  }
+  const why = new Map(routing.notRouted.map((n) => [n.host, n.why]))
+  const unroutable = notRouted.filter((h) => why.has(h))
+  const routedAlready = notRouted.filter((h) => !why.has(h) && routedBy(recorded, h))
+  const toRoute = notRouted.filter((h) => !why.has(h) && !routedBy(recorded, h))
+  const setup = `\`kubectl expose-lb dns-setup --apply${responderFlags(context.options)}\``
+  const fixes = [
+    ...(toRoute.length === 0
+      ? []
+      : [
+          recorded
+            ? `${setup} again adds ${toRoute.join(', ')} (new since it last ran)`
+            : `${setup} routes ${toRoute.join(', ')} (or run serve with --hosts-file)`,
+        ]),
+    ...(unroutable.length === 0
+      ? []
+      : [`${unroutable.map((h) => `${h} (${why.get(h)})`).join(', ')}: run serve with --hosts-file`]),
+    ...(routedAlready.length === 0
+      ? []
+      : [
+          `dns-setup routed ${routedAlready.join(', ')}, yet the OS resolver does not answer as serve: check that serve listens at the --dns-address and --dns-port dns-setup was given`,
+        ]),
+  ]
   return {
     name: 'hosts',
     status: 'warn',
-    detail: `not routed to serve yet: ${missing.join(', ')}`,
-    fix: "run serve with --hosts-file, or send their domains to serve's responder in your resolver (dns-setup routes only --domain)",
+    detail: `not routed to serve yet: ${notRouted.join(', ')}`,
+    fix: fixes.join('; '),
   }
 }
 

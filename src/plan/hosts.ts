@@ -1,6 +1,15 @@
 // Host names from Ingresses and Gateway API routes, each mapped to the Service that receives its traffic: the ingress
 // controller's or the Gateway's own Service. Pure. The chain and its sources: ../shared/research/ingress.md, summed up
 // in the README ("Ingress and Gateway API hosts").
+import {
+  controllerRow,
+  describeSignature,
+  GATEWAY_CONTROLLERS,
+  GATEWAY_SERVICE_LABELS,
+  INGRESS_CONTROLLERS,
+  matchesSignature,
+  type ControllerRow,
+} from './controllers.js'
 import type {Gateway, GatewayListener, Ingress, IngressClass, IngressObjects, Route} from './ingress-types.js'
 import type {PlannedHost, PlannedPort, PlannedService, Service, ServicePort, Target} from './types.js'
 
@@ -10,32 +19,7 @@ export const SERVICE_ANNOTATION = 'expose-lb/service'
 export const DEFAULT_CLASS_ANNOTATION = 'ingressclass.kubernetes.io/is-default-class'
 /** The pre-IngressClass way to pick a controller, still read by ingress-nginx and Traefik. */
 export const LEGACY_CLASS_ANNOTATION = 'kubernetes.io/ingress.class'
-/**
- * Set on a Gateway's generated Service by Envoy Gateway (internal/gatewayapi/translator.go GatewayNameLabel), Cilium
- * (operator/pkg/model/translation/gateway-api/translator.go gatewayNameLabel) and Istio.
- */
-export const GATEWAY_NAME_LABEL = 'gateway.networking.k8s.io/gateway-name'
-/** Envoy Gateway runs a Gateway's proxy in its own namespace and says whose it is with this label (translator.go). */
-const ENVOY_OWNING_NAMESPACE_LABEL = 'gateway.envoyproxy.io/owning-gateway-namespace'
-const ENVOY_OWNING_NAME_LABEL = 'gateway.envoyproxy.io/owning-gateway-name'
-/** Cilium's older label for the same thing (translator.go owningGatewayLabel, deprecated). */
-const CILIUM_OWNING_LABEL = 'io.cilium.gateway/owning-gateway'
-/** Older Istio releases select the gateway pods with this label (research notes §3.2). */
-const ISTIO_GATEWAY_LABEL = 'istio.io/gateway-name'
-
-/**
- * Labels a controller's own Service carries when installed from its upstream manifest or chart, by the controller
- * value of its IngressClass (or the controllerName of a GatewayClass whose controller serves every Gateway through one
- * Service). ingress-nginx: deploy/static/provider/*\/deploy.yaml (research §1.2); Traefik, incl. k3s's bundled copy:
- * the chart's Service (fixture 01, research §2.2). A controller value of one's own (the chart's controllerValue) is
- * found through the IngressClass's chart labels instead (helmLabelsMatch).
- */
-const CONTROLLER_SERVICE_LABELS: Record<string, Record<string, string>> = {
-  'k8s.io/ingress-nginx': {'app.kubernetes.io/name': 'ingress-nginx', 'app.kubernetes.io/component': 'controller'},
-  'traefik.io/ingress-controller': {'app.kubernetes.io/name': 'traefik'},
-  'traefik.io/gateway-controller': {'app.kubernetes.io/name': 'traefik'},
-}
-
+export {GATEWAY_NAME_LABEL} from './controllers.js'
 /** Helm's labels that an IngressClass and the controller's Service of the same release share (research §0, §2.2). */
 const HELM_JOIN_LABELS = ['app.kubernetes.io/instance', 'app.kubernetes.io/name']
 
@@ -163,17 +147,25 @@ function receiverForClass(
     const found = web.filter((s) => labelsMatch(s.labels, helm))
     if (found.length > 0) return best(found)
   }
-  const known = CONTROLLER_SERVICE_LABELS[ingressClass.controller]
-  if (known) {
-    tried.push(`Services labelled ${formatLabels(known)}`)
-    const found = web.filter((s) => labelsMatch(s.labels, known))
-    if (found.length > 0) return best(found)
-  }
+  const row = controllerRow(INGRESS_CONTROLLERS, ingressClass.controller)
+  const byRow = row && searchRow(row, web, tried)
+  if (byRow) return byRow
+  if (!row) tried.push(`no known Service for controller ${ingressClass.controller}`)
   return {
     warnings: [
       `no Service found for IngressClass ${ingressClass.name} (controller ${ingressClass.controller}): tried ${tried.join(', ')}; annotate the IngressClass ${SERVICE_ANNOTATION}: namespace/name or pass --ingress-service`,
     ],
   }
+}
+
+/** The Services a table row describes (web ports only), tried in its order; each signature tried joins `tried`. */
+function searchRow(row: ControllerRow, web: Service[], tried: string[]): Receiver | undefined {
+  for (const signature of row.services) {
+    tried.push(`${row.name}: ${describeSignature(signature)}`)
+    const found = web.filter((s) => matchesSignature(s, signature))
+    if (found.length > 0) return best(found)
+  }
+  return undefined
 }
 
 function formatLabels(labels: Record<string, string>): string {
@@ -182,35 +174,30 @@ function formatLabels(labels: Record<string, string>): string {
     .join(',')
 }
 
-/** A Gateway's Service: its annotation, the gateway-name labels of Envoy Gateway, Cilium and Istio, or its class's. */
+/**
+ * A Gateway's Service: its annotation, the labels implementations put on the Service they make for one Gateway
+ * (controllers.ts GATEWAY_SERVICE_LABELS), or the one Service of its class's implementation (GATEWAY_CONTROLLERS).
+ */
 function receiverForGateway(gateway: Gateway, objects: IngressObjects, services: Service[]): Receiver {
   const annotated = gateway.annotations[SERVICE_ANNOTATION]
   const id = `${gateway.namespace}/${gateway.name}`
   if (annotated) return override(services, annotated, `Gateway ${id} (${SERVICE_ANNOTATION})`)
-  const byLabels = services.filter((s) => {
-    const l = s.labels
-    if (l[ENVOY_OWNING_NAME_LABEL] === gateway.name && l[ENVOY_OWNING_NAMESPACE_LABEL] === gateway.namespace)
-      return true
-    if (s.namespace !== gateway.namespace) return false
-    return (
-      l[GATEWAY_NAME_LABEL] === gateway.name ||
-      l[CILIUM_OWNING_LABEL] === gateway.name ||
-      l[ISTIO_GATEWAY_LABEL] === gateway.name
-    )
-  })
-  if (byLabels.length > 0) return best(byLabels)
-  const tried = [
-    `the ${SERVICE_ANNOTATION} annotation`,
-    `Services labelled ${GATEWAY_NAME_LABEL}=${gateway.name} in ${gateway.namespace}`,
-    `${ENVOY_OWNING_NAME_LABEL}=${gateway.name}`,
-  ]
-  const controller = objects.gatewayClasses.find((c) => c.name === gateway.className)?.controllerName
-  const known = controller ? CONTROLLER_SERVICE_LABELS[controller] : undefined
-  if (known) {
-    tried.push(`Services labelled ${formatLabels(known)}`)
-    const found = services.filter((s) => hasWebPort(s) && labelsMatch(s.labels, known))
-    if (found.length > 0) return best(found)
+  const tried = [`the ${SERVICE_ANNOTATION} annotation`]
+  const byLabels = services.filter((s) =>
+    GATEWAY_SERVICE_LABELS.some(
+      (rule) =>
+        (!rule.sameNamespace || s.namespace === gateway.namespace) && labelsMatch(s.labels, rule.labels(gateway)),
+    ),
+  )
+  for (const rule of GATEWAY_SERVICE_LABELS) {
+    const where = rule.sameNamespace ? ` in ${gateway.namespace}` : ''
+    tried.push(`${rule.name}: Services labelled ${formatLabels(rule.labels(gateway))}${where}`)
   }
+  if (byLabels.length > 0) return best(byLabels)
+  const controller = objects.gatewayClasses.find((c) => c.name === gateway.className)?.controllerName
+  const row = controller ? controllerRow(GATEWAY_CONTROLLERS, controller) : undefined
+  const byRow = row && searchRow(row, services.filter(hasWebPort), tried)
+  if (byRow) return byRow
   return {
     warnings: [
       `no Service found for Gateway ${id}: tried ${tried.join(', ')}; annotate the Gateway ${SERVICE_ANNOTATION}: namespace/name`,

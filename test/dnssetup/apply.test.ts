@@ -1,6 +1,6 @@
 // Applying and undoing dns-setup with a fake runner (it records the calls; nothing on this machine changes) and
 // temp state files; macOS resolver files land under a temp root.
-import {existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterAll, describe, expect, it} from 'vitest'
@@ -147,12 +147,13 @@ describe('applySetup and undoSetup: commands', () => {
     expect(await undoSetup(state, {runner, privileged: false})).toBeUndefined()
   })
 
-  it('refuses to apply twice, and refuses a plan with a blocker before running anything', async () => {
+  it('applying the same again runs nothing; other options are refused, and so is a plan with a blocker', async () => {
     const state = join(tempDir(), 'state.json')
     const {runner, calls} = fakeRunner()
     await applySetup(linuxPlan(), state, {runner, privileged: true})
     calls.length = 0
-    await expect(applySetup(linuxPlan(), state, {runner, privileged: true})).rejects.toThrow(
+    await expect(applySetup(linuxPlan(), state, {runner, privileged: true})).resolves.toBe(0)
+    await expect(applySetup(linuxPlan({domain: 'home.arpa'}), state, {runner, privileged: true})).rejects.toThrow(
       `dns-setup is already applied for kube.internal (6 steps recorded in ${state}); run \`kubectl expose-lb dns-setup --undo\` first`,
     )
     const blocked = linuxPlan({resolver: 'networkmanager'})
@@ -398,15 +399,23 @@ describe('the state file', () => {
 describe('hints name the state file in use', () => {
   const undoCommand = 'kubectl expose-lb dns-setup --undo --state-file /tmp/my-state.json'
 
-  it('after a failed step, and when applied already', async () => {
+  it('after a failed step, and when applied already for other options; the same options resume', async () => {
     const state = join(tempDir(), 'state.json')
     const {runner} = fakeRunner((argv) => (argv.includes('up') ? {code: 1, stderr: 'no'} : {}))
     await expect(applySetup(linuxPlan(), state, {runner, privileged: true, undoCommand})).rejects.toThrow(
       `the 2 completed steps are recorded in ${state}: run \`${undoCommand}\` to revert them`,
     )
-    await expect(applySetup(linuxPlan(), state, {runner, privileged: true, undoCommand})).rejects.toThrow(
+    await expect(applySetup(linuxPlan({dnsPort: 53}), state, {runner, privileged: true, undoCommand})).rejects.toThrow(
       `dns-setup is already applied for kube.internal (2 steps recorded in ${state}); run \`${undoCommand}\` first`,
     )
+    const again = fakeRunner()
+    await expect(applySetup(linuxPlan(), state, {runner: again.runner, privileged: true, undoCommand})).resolves.toBe(4)
+    expect(again.calls.map((c) => c.argv.slice(0, 3).join(' '))).toEqual([
+      'ip link set',
+      'resolvectl domain expose-lb0',
+      'resolvectl default-route expose-lb0',
+      'resolvectl dns expose-lb0',
+    ])
   })
 
   it('after an undo step failed', async () => {
@@ -491,5 +500,84 @@ describe('applySetup: Windows', () => {
         ],
       },
     ])
+  })
+})
+
+describe('applySetup and undoSetup: Ingress and route hosts', () => {
+  it('macOS: a re-run with a new host writes only its file; --undo removes every file it wrote', async () => {
+    const root = tempDir()
+    const state = join(root, 'state.json')
+    const first = fakeRunner()
+    const withHosts = (hosts: string[]) => planDnsSetup({...darwinPlan(), hosts})
+    await expect(
+      applySetup(withHosts(['radarr.home.example.com']), state, {runner: first.runner, privileged: false, root}),
+    ).resolves.toBe(2)
+    expect(readFileSync(join(root, 'etc/resolver/radarr.home.example.com'), 'utf8')).toBe(
+      '# kubectl expose-lb dns-setup: radarr.home.example.com (an Ingress/route host) go to the DNS responder of kubectl expose-lb serve\nnameserver 127.0.0.1\nport 5353\n',
+    )
+    // The cluster now also has *.apps.example.com; radarr is still listed (the host list is whatever the cluster has).
+    const next = withHosts(['*.apps.example.com', 'radarr.home.example.com'])
+    await expect(applySetup(next, state, {runner: first.runner, privileged: false, root})).resolves.toBe(1)
+    expect(existsSync(join(root, 'etc/resolver/apps.example.com'))).toBe(true)
+    expect(await readState(state)).toMatchObject({
+      hosts: ['*.apps.example.com', 'radarr.home.example.com'],
+      done: [
+        {id: 'resolver-file'},
+        {id: 'resolver-file:apps.example.com'},
+        {id: 'resolver-file:radarr.home.example.com'},
+      ],
+      files: ['/etc/resolver/kube.internal', '/etc/resolver/apps.example.com', '/etc/resolver/radarr.home.example.com'],
+    })
+    // A host gone from the cluster stays routed (and recorded) until --undo: a re-run only adds.
+    await expect(
+      applySetup(withHosts(['*.apps.example.com']), state, {runner: first.runner, privileged: false, root}),
+    ).resolves.toBe(0)
+    await expect(undoSetup(state, {runner: first.runner, privileged: false, root})).resolves.toMatchObject({undone: 3})
+    expect(readdirSync(join(root, 'etc/resolver'))).toEqual([])
+    expect(existsSync(state)).toBe(false)
+    expect(first.calls).toEqual([])
+  })
+
+  it('systemd-resolved: a re-run with a new host sets the link routing domains again, and runs nothing else', async () => {
+    const state = join(tempDir(), 'state.json')
+    const {runner, calls} = fakeRunner()
+    await applySetup(linuxPlan({hosts: ['radarr.home.example.com']}), state, {runner, privileged: true})
+    expect(calls.map((c) => c.argv.join(' '))).toContain(
+      'resolvectl domain expose-lb0 ~kube.internal ~radarr.home.example.com',
+    )
+    calls.length = 0
+    await expect(
+      applySetup(linuxPlan({hosts: ['blog.khuedoan.com']}), state, {runner, privileged: true}),
+    ).resolves.toBe(1)
+    expect(calls.map((c) => c.argv.join(' '))).toEqual([
+      'resolvectl domain expose-lb0 ~kube.internal ~blog.khuedoan.com ~radarr.home.example.com',
+    ])
+    expect((await readState(state))?.hosts).toEqual(['blog.khuedoan.com', 'radarr.home.example.com'])
+    calls.length = 0
+    await applySetup(linuxPlan({hosts: ['blog.khuedoan.com']}), state, {runner, privileged: true})
+    expect(calls).toEqual([])
+    await expect(undoSetup(state, {runner, privileged: true})).resolves.toMatchObject({undone: 6})
+  })
+
+  it.each([
+    ['../../etc/passwd', 'hosts entry "../../etc/passwd" is not a host dns-setup routes'],
+    ['grafana.kube.internal', 'hosts entry "grafana.kube.internal" is not a host dns-setup routes'],
+    ['nas', 'hosts entry "nas" is not a host dns-setup routes'],
+  ])('a state file whose hosts name %s is refused before anything runs', async (host, why) => {
+    const root = tempDir()
+    const state = join(root, 'state.json')
+    await applySetup(planDnsSetup({...darwinPlan(), hosts: ['radarr.home.example.com']}), state, {
+      runner: fakeRunner().runner,
+      privileged: false,
+      root,
+    })
+    const recorded = JSON.parse(readFileSync(state, 'utf8')) as SetupState
+    writeFileSync(state, JSON.stringify({...recorded, hosts: [host]}))
+    const {runner, calls} = fakeRunner()
+    await expect(undoSetup(state, {runner, privileged: false, root})).rejects.toThrow(
+      `refusing the dns-setup state file ${state}: ${why}`,
+    )
+    expect(calls).toEqual([])
+    expect(existsSync(join(root, 'etc/resolver/radarr.home.example.com'))).toBe(true)
   })
 })

@@ -1,12 +1,13 @@
 // `kubectl expose-lb dns-setup` through kubectl: printing, refusals, and --undo of a recorded state. Nothing here
 // runs --apply: on the test machine that would change its DNS settings (apply.test.ts covers it with a fake runner).
-import {existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
+import {existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
-import {afterAll, describe, expect, it} from 'vitest'
+import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import type {SetupState} from '../../src/dnssetup/apply.js'
 import {EXIT} from '../../src/errors.js'
-import {kubectl} from '../e2e/helpers.js'
+import {loadObjectsFromYaml, startSimServer, type SimServer} from '../../src/sim/api-server.js'
+import {kubectl, writeKubeconfig} from '../e2e/helpers.js'
 
 const scratch = mkdtempSync(join(tmpdir(), 'dns-setup-cmd-'))
 afterAll(() => rmSync(scratch, {recursive: true, force: true}))
@@ -17,7 +18,11 @@ describe('dns-setup: printing', () => {
   it("prints another OS's steps with the flags to apply them", async () => {
     const run = await dnsSetup('--os', 'darwin', '--dns-port', '5353', '--domain', 'Home.Lab.')
     expect(run.code).toBe(0)
-    expect(run.stderr).toBe('')
+    // No cluster to read hosts from: said once, and the zone's steps print all the same (--no-hosts: not read at all).
+    expect(run.stderr).toMatch(
+      /^warning: could not read the cluster's Ingress and route hosts \(no kubeconfig found .*\): routing only home\.lab; run dns-setup again when the cluster can be read, or pass --no-hosts\n$/,
+    )
+    expect((await dnsSetup('--os', 'darwin', '--domain', 'home.lab', '--no-hosts')).stderr).toBe('')
     const lines = run.stdout.trimEnd().split('\n')
     expect(lines[0]).toBe("Send only home.lab to serve's DNS responder at 127.0.0.1:5353 (darwin, resolver-file):")
     expect(lines).toContain('  sudo rm -f /etc/resolver/home.lab')
@@ -174,5 +179,82 @@ describe('dns-setup --undo', () => {
       `fix the cause and run \`kubectl expose-lb dns-setup --undo --state-file ${state}\` again`,
     )
     expect(existsSync(state)).toBe(true)
+  })
+})
+
+describe("dns-setup: the cluster's Ingress and route hosts", () => {
+  const fixture = (file: string) => readFileSync(new URL(`../fixtures/ingress/${file}`, import.meta.url), 'utf8')
+  // Hosts no resolver sends to a DNS server by name, and one whose class has no Service (serve does not answer it).
+  const EXTRA = `
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {name: lan-names, namespace: default}
+spec:
+  ingressClassName: traefik
+  rules: [{host: nas}, {host: printer.local}, {host: sonarr.apps.example.com}]
+---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {name: orphan, namespace: default}
+spec:
+  ingressClassName: missing
+  rules: [{host: orphan.example.com}]
+`
+  let sim: SimServer
+  let config: string
+  beforeAll(async () => {
+    const yaml = [
+      fixture('serve-cluster.yaml'),
+      fixture('01-k3s-bundled-traefik-nodeport-ytdl.yaml'),
+      fixture('07-ingress-nginx-tls-anchors-khuedoan.yaml'),
+      EXTRA,
+    ].join('\n---\n')
+    sim = await startSimServer({objects: loadObjectsFromYaml(yaml)})
+    config = writeKubeconfig(sim.kubeconfig())
+  })
+  afterAll(() => sim.close())
+
+  it('systemd-resolved: one routing domain per host (a wildcard: the domain below it), never the parent domain', async () => {
+    const run = await dnsSetup('--kubeconfig', config, '--os', 'linux', '--resolver', 'systemd-resolved')
+    expect(run.code).toBe(0)
+    expect(run.stderr).toBe('')
+    const lines = run.stdout.split('\n')
+    expect(lines[0]).toBe(
+      "Send only kube.internal and 6 Ingress/route hosts to serve's DNS responder at 127.0.0.1:53 (linux, systemd-resolved):",
+    )
+    expect(lines).toContain(
+      "     sudo resolvectl domain expose-lb0 '~kube.internal' '~apps.example.com' '~blog.khuedoan.com' '~radarr.home.example.com' '~tekton.khuedoan.com' '~vault.tls.example.com' '~ytdl.mink.lan'",
+    )
+    expect(run.stdout).not.toContain("'~home.example.com'")
+    expect(lines).toContain(
+      '  Ingress/route hosts routed (each alone, not its parent domain): *.apps.example.com, blog.khuedoan.com, radarr.home.example.com, tekton.khuedoan.com, vault.tls.example.com, ytdl.mink.lan',
+    )
+    expect(lines).toContain('  Ingress/route hosts covered by the names above: sonarr.apps.example.com')
+    expect(lines).toContain(
+      '  not routed yet: nas (a single-label name, which resolvers do not send to a DNS server), orphan.example.com (no Service receives it, so serve does not answer it), printer.local (a .local name, which resolvers send to multicast DNS (RFC 6762)) — run `kubectl expose-lb serve --hosts-file`, which keeps exact names in /etc/hosts while it runs',
+    )
+  })
+
+  it('macOS: a resolver file per host; Windows: an NRPT rule per host (a suffix rule for a wildcard)', async () => {
+    const mac = await dnsSetup('--kubeconfig', config, '--os', 'darwin', '--dns-port', '5353')
+    expect(mac.stdout).toContain('  sudo rm -f /etc/resolver/radarr.home.example.com\n')
+    expect(mac.stdout).toContain('  sudo rm -f /etc/resolver/apps.example.com\n')
+    expect(mac.stdout).not.toContain('/etc/resolver/home.example.com')
+    const win = await dnsSetup('--kubeconfig', config, '--os', 'win32')
+    expect(win.stdout).toContain(
+      "Add-DnsClientNrptRule -Namespace 'radarr.home.example.com' -NameServers '127.0.0.1' -Comment 'kubectl expose-lb'",
+    )
+    expect(win.stdout).toContain(
+      "Add-DnsClientNrptRule -Namespace '.apps.example.com' -NameServers '127.0.0.1' -Comment 'kubectl expose-lb'",
+    )
+  })
+
+  it('--no-hosts routes only --domain', async () => {
+    const run = await dnsSetup('--kubeconfig', config, '--os', 'linux', '--resolver', 'systemd-resolved', '--no-hosts')
+    expect(run.stdout).toContain("     sudo resolvectl domain expose-lb0 '~kube.internal'\n")
+    // The apply hint repeats the flags that chose these names, the cluster's included.
+    expect(run.stdout).toContain(
+      `\`kubectl expose-lb dns-setup --resolver systemd-resolved --no-hosts --kubeconfig ${config} --apply\``,
+    )
   })
 })

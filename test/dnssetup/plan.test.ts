@@ -1,5 +1,6 @@
 // The pure dns-setup plan: per OS and resolver, the exact commands, which need sudo, and their undo steps.
 import {describe, expect, it} from 'vitest'
+import {planHostRouting} from '../../src/dnssetup/hosts.js'
 import {
   chooseResolver,
   findStep,
@@ -204,5 +205,99 @@ describe('renderPlan', () => {
     expect(text.split('\n').at(-1)).toBe(
       'Cannot be applied as asked: the Windows NRPT always sends to port 53 (--dns-port 5353): run serve on port 53 and pass --dns-port 53',
     )
+  })
+})
+
+describe('Ingress and route hosts', () => {
+  const served = (host: string) => ({host, service: {namespace: 'kube-system', name: 'traefik'}})
+
+  it('planHostRouting: each host alone; a wildcard by the domain below it, covering the hosts under it; the rest said', () => {
+    expect(
+      planHostRouting(
+        [
+          served('radarr.home.example.com'),
+          served('*.apps.example.com'),
+          served('sonarr.apps.example.com'),
+          served('grafana.kube.internal'),
+          served('nas'),
+          served('printer.local'),
+          served('Radarr.Home.Example.com.'),
+          served('khuedoan.com'),
+          served('*.co.uk'),
+          {host: 'orphan.example.com'},
+        ],
+        'kube.internal',
+      ),
+    ).toEqual({
+      routed: ['*.apps.example.com', 'radarr.home.example.com'],
+      covered: ['grafana.kube.internal', 'sonarr.apps.example.com'],
+      notRouted: [
+        {host: '*.co.uk', why: 'a wildcard over co.uk, which would send names that belong to others to serve'},
+        {
+          host: 'khuedoan.com',
+          why: 'a registrable domain: routing it would send every name under it to serve, which refuses those it does not know',
+        },
+        {host: 'nas', why: 'a single-label name, which resolvers do not send to a DNS server'},
+        {host: 'orphan.example.com', why: 'no Service receives it, so serve does not answer it'},
+        {host: 'printer.local', why: 'a .local name, which resolvers send to multicast DNS (RFC 6762)'},
+      ],
+    })
+  })
+
+  it('the steps route each host, never its parent domain, per resolver', () => {
+    const hosts = ['*.apps.example.com', 'apps.example.com', 'radarr.home.example.com']
+    const resolved = planDnsSetup(options({hosts}))
+    expect(table(resolved)[3]).toEqual([
+      "resolvectl domain expose-lb0 '~kube.internal' '~apps.example.com' '~radarr.home.example.com'",
+      true,
+      'resolvectl revert expose-lb0',
+    ])
+    expect(resolved.steps[3]!.refresh?.map((a) => formatCommand({...a, sudo: false}))).toEqual([table(resolved)[3]![0]])
+    const nm = planDnsSetup(options({resolver: 'networkmanager', hosts}))
+    expect(formatCommand(nm.steps[0]!)).toContain(
+      " ipv4.dns-search '~kube.internal,~apps.example.com,~radarr.home.example.com' ",
+    )
+    expect(nm.steps.flatMap((s) => s.refresh ?? []).map((a) => formatCommand({...a, sudo: false}))).toEqual([
+      "nmcli connection modify expose-lb0 ipv4.dns-search '~kube.internal,~apps.example.com,~radarr.home.example.com'",
+      'nmcli connection up expose-lb0',
+    ])
+    const mac = planDnsSetup(options({os: 'darwin', resolver: 'resolver-file', hosts}))
+    expect(mac.stepIds).toEqual([
+      'resolver-file',
+      'resolver-file:apps.example.com',
+      'resolver-file:radarr.home.example.com',
+    ])
+    expect(table(mac).map((row) => row[2])).toEqual([
+      'rm -f /etc/resolver/kube.internal',
+      'rm -f /etc/resolver/apps.example.com',
+      'rm -f /etc/resolver/radarr.home.example.com',
+    ])
+    const win = planDnsSetup(options({os: 'win32', resolver: 'nrpt', hosts}))
+    expect(win.stepIds).toEqual([
+      'nrpt-rule',
+      'nrpt-rule:*.apps.example.com',
+      'nrpt-rule:apps.example.com',
+      'nrpt-rule:radarr.home.example.com',
+    ])
+    expect(win.steps.map((s) => (s.command as {powershell: string}).powershell.split("'")[1])).toEqual([
+      '.kube.internal',
+      '.apps.example.com',
+      'apps.example.com',
+      'radarr.home.example.com',
+    ])
+  })
+
+  it('renderPlan names the hosts routed and those not routed yet, with the fix', () => {
+    const text = renderPlan(planDnsSetup(options({hosts: ['radarr.home.example.com']})), SELF, {
+      routed: ['radarr.home.example.com'],
+      covered: [],
+      notRouted: [{host: 'nas', why: 'a single-label name, which resolvers do not send to a DNS server'}],
+    })
+    expect(text.split('\n').slice(0, 4)).toEqual([
+      "Send only kube.internal and 1 Ingress/route host to serve's DNS responder at 127.0.0.1:53 (linux, systemd-resolved):",
+      '',
+      '  Ingress/route hosts routed (each alone, not its parent domain): radarr.home.example.com',
+      '  not routed yet: nas (a single-label name, which resolvers do not send to a DNS server) — run `kubectl expose-lb serve --hosts-file`, which keeps exact names in /etc/hosts while it runs',
+    ])
   })
 })

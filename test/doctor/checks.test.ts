@@ -234,8 +234,56 @@ describe('hosts (Ingress and route hosts)', () => {
       name: 'hosts',
       status: 'warn',
       detail: 'not routed to serve yet: b.example.com',
-      fix: "run serve with --hosts-file, or send their domains to serve's responder in your resolver (dns-setup routes only --domain)",
+      fix: "run serve with --hosts-file, or run `kubectl expose-lb dns-setup --apply`, which sends each host to serve's responder",
     })
+  })
+
+  it("names each host not routed yet with its fix: dns-setup (again, for new hosts), the hosts file, or serve's address", () => {
+    const ok = {name: 'os-resolver' as const, status: 'ok' as const, detail: ''}
+    const failed = {name: 'os-resolver' as const, status: 'fail' as const, detail: ''}
+    const host = (name: string) => ({
+      host: name,
+      source: {kind: 'Ingress' as const, namespace: 'media', name: 'web'},
+      tls: false,
+      service: {namespace: 'kube-system', name: 'traefik'},
+      targets: [],
+      warnings: [],
+    })
+    const plan = {
+      domain: 'kube.internal',
+      nodes: [],
+      services: [],
+      warnings: [],
+      hosts: ['radarr.home.example.com', 'sonarr.home.example.com', 'nas', '*.apps.example.com'].map(host),
+    }
+    const options = {domain: 'kube.internal', dnsAddress: '127.0.0.1', dnsPort: 5353, httpPort: 8080}
+    const outcomes = [
+      {host: 'radarr.home.example.com', result: failed},
+      {host: 'sonarr.home.example.com', result: failed},
+      {host: 'nas', result: failed},
+    ]
+    // dns-setup ran before sonarr and the wildcard existed.
+    expect(
+      hostsResult(outcomes, {plan, options, recorded: {domain: 'kube.internal', hosts: ['radarr.home.example.com']}}),
+    ).toEqual({
+      name: 'hosts',
+      status: 'warn',
+      detail: 'not routed to serve yet: radarr.home.example.com, sonarr.home.example.com, nas, *.apps.example.com',
+      fix: '`kubectl expose-lb dns-setup --apply --dns-port 5353` again adds sonarr.home.example.com, *.apps.example.com (new since it last ran); nas (a single-label name, which resolvers do not send to a DNS server): run serve with --hosts-file; dns-setup routed radarr.home.example.com, yet the OS resolver does not answer as serve: check that serve listens at the --dns-address and --dns-port dns-setup was given',
+    })
+    // Never ran: it routes all it can.
+    expect(hostsResult(outcomes.slice(0, 1), {plan, options})).toMatchObject({
+      detail: 'not routed to serve yet: radarr.home.example.com, *.apps.example.com',
+      fix: '`kubectl expose-lb dns-setup --apply --dns-port 5353` routes radarr.home.example.com, *.apps.example.com (or run serve with --hosts-file)',
+    })
+    // Everything resolves and the wildcard is recorded: ok.
+    expect(
+      hostsResult([{host: 'radarr.home.example.com', result: ok}], {
+        plan: {...plan, hosts: plan.hosts.filter((h) => h.host !== 'nas' && !h.host.startsWith('sonarr'))},
+        options,
+        recorded: {domain: 'kube.internal', hosts: ['*.apps.example.com', 'radarr.home.example.com']},
+      }),
+    ).toMatchObject({status: 'ok'})
   })
 })
 

@@ -342,3 +342,36 @@ describe('kubectl expose-lb list against a server with TLS, tokens and RBAC', ()
     expect(run.stderr).toMatch(/^warning: .*forbidden/m)
   })
 })
+
+describe('kubectl expose-lb list with the ingress controllers beyond ingress-nginx and Traefik', () => {
+  let controllers: SimServer
+  let controllersConfig: string
+  beforeAll(async () => {
+    const fixture = readFileSync(new URL('../fixtures/ingress/11-controllers-upstream.yaml', import.meta.url), 'utf8')
+    controllers = await startSimServer({objects: loadObjectsFromYaml(`${HOMELAB_YAML}\n---\n${fixture}`)})
+    controllersConfig = writeKubeconfig(controllers.kubeconfig())
+  })
+  afterAll(() => controllers.close())
+
+  it('hosts[].service is the Service of each controller, found from its upstream labels or selector', async () => {
+    const run = await kubectl(['expose-lb', 'list', '--kubeconfig', controllersConfig, '-o', 'json'])
+    expect(run.code).toBe(0)
+    const report = JSON.parse(run.stdout) as {
+      hosts: Array<{host: string; service?: {namespace: string; name: string}; warnings: string[]}>
+    }
+    const byHost = Object.fromEntries(
+      report.hosts.map((h) => [h.host, h.service ? `${h.service.namespace}/${h.service.name}` : h.warnings.join('; ')]),
+    )
+    expect(byHost).toEqual({
+      'echo.haproxy.example.com': 'haproxy-controller/haproxy-kubernetes-ingress',
+      'kuard.contour.example.com': 'projectcontour/envoy',
+      'cafe.nginx.example.com': 'nginx-ingress/my-nginx-ingress-controller',
+      'httpbin.kong.example.com': 'kong/kong-kong-proxy',
+      'httpbin.istio.example.com': 'istio-system/istio-ingressgateway',
+      'hubble.cilium.example.com': 'kube-system/cilium-ingress',
+      'cafe.ngf.example.com': 'nginx-gateway/nginx-gateway',
+      'bookinfo.istio.example.com': 'lab/lab-gateway-istio',
+      'echo.envoy.example.com': 'envoy-gateway-system/envoy-network-external-8f2a9c41',
+    })
+  })
+})

@@ -2,7 +2,7 @@
 // with real manifests (test/fixtures/ingress), loopback nodes whose controller ports serve HTTPS with a certificate
 // made here by openssl, and real clients: dig, curl (by Host, --resolve), openssl s_client.
 import {execFile} from 'node:child_process'
-import {mkdtempSync, readFileSync, rmSync} from 'node:fs'
+import {mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import net from 'node:net'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
@@ -140,9 +140,39 @@ describe('doctor', () => {
     const run = await kubectl([...args, '--http-port', String(serve.httpPort), '-o', 'json'])
     const hosts = JSON.parse(run.stdout).checks.find((c: {name: string}) => c.name === 'hosts')
     expect(hosts).toMatchObject({status: 'warn', fix: expect.stringMatching(/--hosts-file/)})
-    // The test machine's resolver knows none of them (only exact hosts with a Service are looked up).
+    // The test machine's resolver knows none of them (exact hosts with a Service are looked up; a wildcard cannot be,
+    // and dns-setup has not routed it).
     expect(hosts.detail).toBe(
+      'not routed to serve yet: blog.khuedoan.com, ytdl.mink.lan, radarr.home.example.com, tekton.khuedoan.com, vault.tls.example.com, *.apps.example.com',
+    )
+    expect(hosts.fix).toBe(
+      `\`kubectl expose-lb dns-setup --apply --dns-port ${serve.dnsPort}\` routes blog.khuedoan.com, ytdl.mink.lan, radarr.home.example.com, tekton.khuedoan.com, vault.tls.example.com, *.apps.example.com (or run serve with --hosts-file)`,
+    )
+
+    // dns-setup ran when only radarr and the wildcard existed: the others are new since, radarr is routed yet unanswered.
+    const config2 = join(dir, 'xdg')
+    mkdirSync(join(config2, 'kubectl-expose-lb'), {recursive: true})
+    const state = {
+      version: 1,
+      os: 'linux',
+      resolver: 'systemd-resolved',
+      domain: 'kube.internal',
+      dnsAddress: '127.0.0.1',
+      dnsPort: serve.dnsPort,
+      hosts: ['*.apps.example.com', 'radarr.home.example.com'],
+      done: [],
+      files: [],
+    }
+    writeFileSync(join(config2, 'kubectl-expose-lb', 'dns-setup.json'), JSON.stringify(state))
+    const again = await kubectl([...args, '--http-port', String(serve.httpPort), '-o', 'json'], {
+      XDG_CONFIG_HOME: config2,
+    })
+    const recorded = JSON.parse(again.stdout).checks.find((c: {name: string}) => c.name === 'hosts')
+    expect(recorded.detail).toBe(
       'not routed to serve yet: blog.khuedoan.com, ytdl.mink.lan, radarr.home.example.com, tekton.khuedoan.com, vault.tls.example.com',
+    )
+    expect(recorded.fix).toBe(
+      `\`kubectl expose-lb dns-setup --apply --dns-port ${serve.dnsPort}\` again adds blog.khuedoan.com, ytdl.mink.lan, tekton.khuedoan.com, vault.tls.example.com (new since it last ran); dns-setup routed radarr.home.example.com, yet the OS resolver does not answer as serve: check that serve listens at the --dns-address and --dns-port dns-setup was given`,
     )
   })
 })

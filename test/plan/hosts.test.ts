@@ -198,8 +198,8 @@ describe('planHosts with real manifests', () => {
 
   it('a Gateway without a Service: the host stays unmapped and the warning names what was tried', () => {
     expect(mapped(fixture('09-gateway-api-cilium-tlsroute-vehagn.yaml')).hostWarnings).toEqual([
-      'no Service found for Gateway gateway/external: tried the expose-lb/service annotation, Services labelled gateway.networking.k8s.io/gateway-name=external in gateway, gateway.envoyproxy.io/owning-gateway-name=external; annotate the Gateway expose-lb/service: namespace/name',
-      'no Service found for Gateway gateway/internal: tried the expose-lb/service annotation, Services labelled gateway.networking.k8s.io/gateway-name=internal in gateway, gateway.envoyproxy.io/owning-gateway-name=internal; annotate the Gateway expose-lb/service: namespace/name',
+      'no Service found for Gateway gateway/external: tried the expose-lb/service annotation, Gateway API: Services labelled gateway.networking.k8s.io/gateway-name=external in gateway, Envoy Gateway: Services labelled gateway.envoyproxy.io/owning-gateway-name=external,gateway.envoyproxy.io/owning-gateway-namespace=gateway, Cilium: Services labelled io.cilium.gateway/owning-gateway=external in gateway, Istio: Services labelled istio.io/gateway-name=external in gateway; annotate the Gateway expose-lb/service: namespace/name',
+      'no Service found for Gateway gateway/internal: tried the expose-lb/service annotation, Gateway API: Services labelled gateway.networking.k8s.io/gateway-name=internal in gateway, Envoy Gateway: Services labelled gateway.envoyproxy.io/owning-gateway-name=internal,gateway.envoyproxy.io/owning-gateway-namespace=gateway, Cilium: Services labelled io.cilium.gateway/owning-gateway=internal in gateway, Istio: Services labelled istio.io/gateway-name=internal in gateway; annotate the Gateway expose-lb/service: namespace/name',
     ])
   })
 
@@ -216,6 +216,65 @@ describe('planHosts with real manifests', () => {
     expect(mapped(ingress, 'nowhere/none').hostWarnings[0]).toBe(
       '--ingress-service names Service "nowhere/none", which does not exist (expected namespace/name)',
     )
+  })
+
+  it('controllers beyond ingress-nginx and Traefik: each class or Gateway finds the Service its upstream chart or manifest makes', () => {
+    const {hosts, hostWarnings, warnings} = mapped(fixture('11-controllers-upstream.yaml'))
+    expect({hosts: [...hosts].sort(), hostWarnings, warnings}).toEqual({
+      hosts: [
+        'bookinfo.istio.example.com plain HTTPRoute/lab/bookinfo → lab/lab-gateway-istio [192.168.1.11:30880]',
+        'cafe.ngf.example.com plain HTTPRoute/default/coffee → nginx-gateway/nginx-gateway [192.168.1.11:30780,192.168.1.11:31143]',
+        // externalTrafficPolicy: Local and no controller pod on the node (no EndpointSlices here): no targets, but mapped.
+        'cafe.nginx.example.com tls Ingress/default/cafe → nginx-ingress/my-nginx-ingress-controller []',
+        'echo.envoy.example.com tls HTTPRoute/network/echo → envoy-gateway-system/envoy-network-external-8f2a9c41 [192.168.1.11:30980,192.168.1.11:31243]',
+        'echo.haproxy.example.com plain Ingress/default/echo → haproxy-controller/haproxy-kubernetes-ingress [192.168.1.11:30180,192.168.1.11:30543]',
+        'httpbin.istio.example.com plain Ingress/default/ingress → istio-system/istio-ingressgateway [192.168.1.11:30580,192.168.1.11:30943]',
+        'httpbin.kong.example.com plain Ingress/default/httpbin → kong/kong-kong-proxy [192.168.1.11:30480,192.168.1.11:30843]',
+        'hubble.cilium.example.com plain Ingress/kube-system/hubble-ui → kube-system/cilium-ingress [192.168.1.11:30680,192.168.1.11:31043]',
+        'kuard.contour.example.com plain Ingress/default/kuard → projectcontour/envoy []',
+      ],
+      hostWarnings: [],
+      warnings: [],
+    })
+  })
+
+  it('HAProxy from its plain manifest (selector run=haproxy-ingress) and an unknown controller: the warning names each try', () => {
+    const haproxyManifest: KubeObject = {
+      apiVersion: 'v1',
+      kind: 'Service',
+      // haproxytech/kubernetes-ingress deploy/haproxy-ingress.yaml
+      metadata: {namespace: 'haproxy-controller', name: 'haproxy-kubernetes-ingress', labels: {run: 'haproxy-ingress'}},
+      spec: {
+        type: 'NodePort',
+        selector: {run: 'haproxy-ingress'},
+        ports: [
+          {name: 'http', port: 80, targetPort: 8080, nodePort: 31080},
+          {name: 'https', port: 443, targetPort: 8443, nodePort: 31443},
+          {name: 'stat', port: 1024, targetPort: 1024, nodePort: 31024},
+        ],
+      },
+    }
+    const ingressClass = (controller: string): KubeObject => ({
+      apiVersion: 'networking.k8s.io/v1',
+      kind: 'IngressClass',
+      metadata: {name: 'edge', annotations: {'ingressclass.kubernetes.io/is-default-class': 'true'}},
+      spec: {controller},
+    })
+    const ingress: KubeObject = {
+      apiVersion: 'networking.k8s.io/v1',
+      kind: 'Ingress',
+      metadata: {namespace: 'default', name: 'web'},
+      spec: {rules: [{host: 'web.example.com'}]},
+    }
+    expect(mapped([ingressClass('haproxy.org/ingress-controller'), haproxyManifest, ingress]).hosts).toEqual([
+      'web.example.com plain Ingress/default/web → haproxy-controller/haproxy-kubernetes-ingress [192.168.1.11:31080,192.168.1.11:31443]',
+    ])
+    expect(mapped([ingressClass('haproxy.org/ingress-controller'), ingress]).hostWarnings).toEqual([
+      'no Service found for IngressClass edge (controller haproxy.org/ingress-controller): tried the expose-lb/service annotation, --ingress-service, HAProxy Kubernetes Ingress: Services labelled run=haproxy-ingress or selecting run=haproxy-ingress (HAProxy manifest), HAProxy Kubernetes Ingress: Services labelled app.kubernetes.io/name=kubernetes-ingress (HAProxy chart); annotate the IngressClass expose-lb/service: namespace/name or pass --ingress-service',
+    ])
+    expect(mapped([ingressClass('example.com/ingress'), haproxyManifest, ingress]).hostWarnings).toEqual([
+      'no Service found for IngressClass edge (controller example.com/ingress): tried the expose-lb/service annotation, --ingress-service, no known Service for controller example.com/ingress; annotate the IngressClass expose-lb/service: namespace/name or pass --ingress-service',
+    ])
   })
 
   it('the expose-lb/service annotation on the IngressClass overrides the search', () => {
