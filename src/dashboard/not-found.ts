@@ -33,7 +33,7 @@ export function renderNotFound(
     .join('\n')
   const list =
     names === undefined
-      ? [`<p>The names served here are listed at http://localhost${suffix}/ on this machine.</p>`]
+      ? [`<p>The names served here are listed at http://localhost${suffix}/ on the machine that runs serve.</p>`]
       : [
           '<p>Names served here:</p>',
           names.length === 0 ? '<p>No services are exposed yet.</p>' : `<ul>\n${items}\n</ul>`,
