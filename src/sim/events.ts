@@ -2,10 +2,9 @@
 // group's shape, as the real server does (both are views of one storage, kubernetes pkg/registry/core/event and
 // pkg/apis/events/v1/conversion.go). Field selectors differ per group: involvedObject.* in core, regarding.* in
 // events.k8s.io (the field labels each conversion.go lets through; anything else is "field label not supported").
+import {obj} from '../kube/json.js'
 import type {KindInfo, KubeObject} from './kinds.js'
 
-type Json = Record<string, unknown>
-const obj = (v: unknown): Json => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Json) : {})
 const text = (v: unknown): string => (typeof v === 'string' ? v : v === undefined || v === null ? '' : String(v))
 
 /** The group that holds Events for `info`: events.k8s.io reads core's storage. */
