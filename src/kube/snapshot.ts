@@ -1,5 +1,6 @@
 // One consistent read of what the planner and detection need. Services, Nodes and EndpointSlices are required;
 // detection reads are optional: a 403/404 there becomes a note in signals.unavailable, not a failure.
+import {COUNT_KEYS} from '../lb/evidence.js'
 import type {ClusterSnapshot, DetectionSignals, Workload} from '../plan/types.js'
 import {readOptional, type ApiClient, type ReadTarget} from './client.js'
 import {toEndpointSlice, toNode, toService, toWorkload} from './convert.js'
@@ -20,16 +21,14 @@ interface GroupList {
   groups?: Array<{name?: string; preferredVersion?: {version?: string}}>
 }
 
-/** Custom resources whose object counts tell whether an installed load balancer hands out addresses. */
-const COUNTED_RESOURCES = [
-  ['metallb.io', 'ipaddresspools'],
-  ['metallb.io', 'l2advertisements'],
-  ['metallb.io', 'bgpadvertisements'],
-  ['cilium.io', 'ciliumloadbalancerippools'],
-  ['cilium.io', 'ciliuml2announcementpolicies'],
-  ['network.kubesphere.io', 'eips'],
-  ['purelb.io', 'servicegroups'],
-] as const
+/**
+ * Custom resources whose object counts tell whether an installed load balancer hands out addresses, as [group,
+ * resource]: the ones the load-balancer modules read (lb/evidence.ts COUNT_KEYS, `<resource>.<group>`).
+ */
+const COUNTED_RESOURCES = Object.values(COUNT_KEYS).map((key) => {
+  const dot = key.indexOf('.')
+  return [key.slice(dot + 1), key.slice(0, dot)] as const
+})
 
 /** ConfigMaps detection looks at: legacy MetalLB config and kube-vip's IP ranges. */
 const CONFIG_MAPS = [

@@ -20,7 +20,9 @@ describe('renderNotFound', () => {
   it('leaves the names out when the router does not show them to this client, in HTML and in JSON', () => {
     const page = renderNotFound('rebind.evil.example', undefined, {host: 'rebind.evil.example:8080'})
     expect(page.body).not.toMatch(/<ul>|<li>|Names served here/)
-    expect(page.body).toContain('<p>The names served here are listed at http://localhost:8080/ on the machine that runs serve.</p>')
+    expect(page.body).toContain(
+      '<p>The names served here are listed at http://localhost:8080/ on the machine that runs serve.</p>',
+    )
     expect(renderNotFound('rebind.evil.example', undefined, {accept: 'application/json'})).toEqual({
       contentType: 'application/json; charset=utf-8',
       body: '{"error":"no service is named \\"rebind.evil.example\\""}\n',
