@@ -2,6 +2,7 @@ import {Command, Flags, type Interfaces} from '@oclif/core'
 import {stringify} from 'yaml'
 import {ExposeLbError, firstLine} from '../errors.js'
 import {readOneCluster, readSeveralClusters} from '../list/read.js'
+import {CLUSTER_NAME_NEEDS_SEVERAL} from '../plan/clusters.js'
 import {createLogger} from '../log.js'
 import {escapeControls} from '../terminal.js'
 import type {PlanOptions} from '../plan/types.js'
@@ -48,10 +49,7 @@ Data goes to stdout; warnings go to stderr.`
     const contexts = flags['all-contexts'] ? kubeconfigContexts({kubeconfig: flags.kubeconfig}) : (flags.context ?? [])
     if (contexts.length > 1) return this.several(contexts, flags, plan)
     if (flags['cluster-name']?.length) {
-      throw new ExposeLbError(
-        'usage',
-        '--cluster-name applies to several contexts: add --context twice or more, or --all-contexts',
-      )
+      throw new ExposeLbError('usage', CLUSTER_NAME_NEEDS_SEVERAL)
     }
     const report = await readOneCluster(flags, contexts[0], plan)
 

@@ -29,6 +29,10 @@ export function clusterLabel(context: string): string {
   return label || 'cluster'
 }
 
+/** The error for --cluster-name with fewer than two contexts (list, serve and service install say the same). */
+export const CLUSTER_NAME_NEEDS_SEVERAL =
+  '--cluster-name applies to several contexts: add --context twice or more, or --all-contexts'
+
 /**
  * The labels of `contexts`: `--cluster-name ctx=label` where given (checked), else clusterLabel(). Returns an error
  * line for a bad or unused --cluster-name and for two contexts that end up with one label.

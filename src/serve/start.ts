@@ -7,7 +7,7 @@ import type {Logger} from '../log.js'
 import type {AddressType, PathsMode} from '../plan/types.js'
 import {rangeText, type AddressRange} from '../servemap/addresses.js'
 import {routerAddressFor} from '../servemap/remote.js'
-import {clusterLabels} from '../plan/clusters.js'
+import {CLUSTER_NAME_NEEDS_SEVERAL, clusterLabels} from '../plan/clusters.js'
 import {instanceDir, registerInstance, type InstanceRecord, type Registration} from './instance.js'
 import type {LoopbackAliases} from './lo-aliases.js'
 import type {ApiClient} from '../kube/client.js'
@@ -159,10 +159,7 @@ export async function serveUntilSignal(settings: ServeSettings): Promise<string>
       }
     } else {
       if (settings.clusterNames?.length) {
-        throw new ExposeLbError(
-          'usage',
-          '--cluster-name applies to several contexts: add --context twice or more, or --all-contexts',
-        )
+        throw new ExposeLbError('usage', CLUSTER_NAME_NEEDS_SEVERAL)
       }
       const api = openCluster({
         kubeconfig: demo?.kubeconfig ?? settings.kubeconfig,

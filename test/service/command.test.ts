@@ -21,6 +21,23 @@ contexts:
 current-context: homelab
 `)
 
+/** Two contexts whose names make one cluster label. */
+const TWO_CONTEXTS = writeKubeconfig(`apiVersion: v1
+kind: Config
+clusters:
+- name: lab
+  cluster: {server: "https://127.0.0.1:6443"}
+users:
+- name: ana
+  user: {token: abc}
+contexts:
+- name: homelab
+  context: {cluster: lab, user: ana}
+- name: HomeLab
+  context: {cluster: lab, user: ana}
+current-context: homelab
+`)
+
 const service = (args: string[], env: NodeJS.ProcessEnv = {}) => kubectl(['expose-lb', 'service', ...args], env)
 
 describe('kubectl expose-lb service: help', () => {
@@ -90,6 +107,22 @@ describe.skipIf(process.platform !== 'linux')('service install --dry-run (Linux)
   ])('refuses %j before writing anything', async (args, code, stderr) => {
     const run = await service(['install', '--dry-run', '--kubeconfig', KUBECONFIG, ...args])
     expect(run.code).toBe(code)
+    expect(run.stdout).toBe('')
+    expect(run.stderr).toMatch(stderr)
+  })
+
+  it.each([
+    [
+      ['--context', 'homelab', '--context', 'HomeLab'],
+      /^error: contexts "homelab" and "HomeLab" both become the cluster name "homelab" — give one its own with --cluster-name HomeLab=<label>\n$/,
+    ],
+    [
+      ['--context', 'homelab', '--cluster-name', 'homelab=home'],
+      /^error: --cluster-name applies to several contexts: .*\n$/,
+    ],
+  ])('refuses cluster names serve would refuse at start: %j', async (args, stderr) => {
+    const run = await service(['install', '--dry-run', '--kubeconfig', TWO_CONTEXTS, ...args])
+    expect(run.code).toBe(EXIT.usage)
     expect(run.stdout).toBe('')
     expect(run.stderr).toMatch(stderr)
   })

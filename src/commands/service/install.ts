@@ -3,6 +3,7 @@ import {isAbsolute, resolve} from 'node:path'
 import {isSea} from 'node:sea'
 import {ExposeLbError} from '../../errors.js'
 import {createLogger} from '../../log.js'
+import {CLUSTER_NAME_NEEDS_SEVERAL, clusterLabels} from '../../plan/clusters.js'
 import {DEFAULT_HOSTS_FILE} from '../../serve/hosts-file.js'
 import Serve, {checkServeFlags, DEFAULT_DNS_PORT, DEFAULT_HTTP_PORT} from '../serve.js'
 import {serviceFlags} from './flags.js'
@@ -69,7 +70,18 @@ Running it again replaces the service. --dry-run prints the files and commands i
       })
     }
 
-    const serveArgs = [...kube.args, ...(flags.context ?? []).map((c) => `--context=${c}`)]
+    // Several contexts become cluster labels in every name: two that collide, or a bad --cluster-name, stop serve at
+    // start, so they stop the install here (with --all-contexts the contexts are read when serve starts).
+    const contexts = flags.context ?? []
+    if (flags['cluster-name']?.length && contexts.length <= 1 && !flags['all-contexts']) {
+      throw new ExposeLbError('usage', CLUSTER_NAME_NEEDS_SEVERAL)
+    }
+    if (contexts.length > 1) {
+      const labelled = clusterLabels(contexts, flags['cluster-name'] ?? [])
+      if ('error' in labelled) throw new ExposeLbError('usage', labelled.error)
+    }
+
+    const serveArgs = [...kube.args, ...contexts.map((c) => `--context=${c}`)]
     for (const name of Object.keys(serveFlags) as Array<keyof typeof serveFlags>) {
       const value = flags[name]
       if (name === 'kubeconfig' || name === 'context' || value === undefined) continue
