@@ -190,28 +190,34 @@ describe('checkResponder', () => {
   })
 })
 
+/** A planned Ingress host, received by Traefik's Service unless `service` is false. */
+const ingressHost = (name: string, service = true) => ({
+  host: name,
+  source: {kind: 'Ingress' as const, namespace: 'media', name: 'web'},
+  tls: false,
+  ...(service ? {service: {namespace: 'kube-system', name: 'traefik'}} : {}),
+  targets: [],
+  warnings: [],
+})
+
+/** A plan of only these hosts. */
+const hostsPlan = (hosts: ReturnType<typeof ingressHost>[]) => ({
+  domain: 'kube.internal',
+  nodes: [],
+  services: [],
+  warnings: [],
+  hosts,
+})
+
 describe('hosts (Ingress and route hosts)', () => {
   it('looks up exact hosts that have a Service, at most HOSTS_CHECKED', () => {
-    const host = (name: string, service = true) => ({
-      host: name,
-      source: {kind: 'Ingress' as const, namespace: 'media', name: 'web'},
-      tls: false,
-      ...(service ? {service: {namespace: 'kube-system', name: 'traefik'}} : {}),
-      targets: [],
-      warnings: [],
-    })
-    const plan = {
-      domain: 'kube.internal',
-      nodes: [],
-      services: [],
-      warnings: [],
-      hosts: [
-        host('a.example.com'),
-        host('*.apps.example.com'),
-        host('lost.example.com', false),
-        host('b.example.com'),
-      ],
-    }
+    const host = ingressHost
+    const plan = hostsPlan([
+      host('a.example.com'),
+      host('*.apps.example.com'),
+      host('lost.example.com', false),
+      host('b.example.com'),
+    ])
     expect(hostsToCheck(plan)).toEqual(['a.example.com', 'b.example.com'])
     const many = {...plan, hosts: Array.from({length: HOSTS_CHECKED + 3}, (_, i) => host(`h${i}.example.com`))}
     expect(hostsToCheck(many)).toHaveLength(HOSTS_CHECKED)
@@ -241,21 +247,9 @@ describe('hosts (Ingress and route hosts)', () => {
   it("names each host not routed yet with its fix: dns-setup (again, for new hosts), the hosts file, or serve's address", () => {
     const ok = {name: 'os-resolver' as const, status: 'ok' as const, detail: ''}
     const failed = {name: 'os-resolver' as const, status: 'fail' as const, detail: ''}
-    const host = (name: string) => ({
-      host: name,
-      source: {kind: 'Ingress' as const, namespace: 'media', name: 'web'},
-      tls: false,
-      service: {namespace: 'kube-system', name: 'traefik'},
-      targets: [],
-      warnings: [],
-    })
-    const plan = {
-      domain: 'kube.internal',
-      nodes: [],
-      services: [],
-      warnings: [],
-      hosts: ['radarr.home.example.com', 'sonarr.home.example.com', 'nas', '*.apps.example.com'].map(host),
-    }
+    const plan = hostsPlan(
+      ['radarr.home.example.com', 'sonarr.home.example.com', 'nas', '*.apps.example.com'].map((h) => ingressHost(h)),
+    )
     const options = {domain: 'kube.internal', dnsAddress: '127.0.0.1', dnsPort: 5353, httpPort: 8080}
     const outcomes = [
       {host: 'radarr.home.example.com', result: failed},

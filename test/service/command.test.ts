@@ -1,7 +1,7 @@
 // `kubectl expose-lb service …` through kubectl: help, --dry-run, refusals, status and uninstall with nothing
 // installed. Nothing here installs a service on the test machine: apply.test.ts covers that with a fake runner, and
 // the one install run here has no session bus to reach (and a temp HOME and root), so it stops at the first check.
-import {existsSync, mkdirSync, readdirSync, writeFileSync} from 'node:fs'
+import {existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {describe, expect, it} from 'vitest'
 import {EXIT} from '../../src/errors.js'
@@ -22,21 +22,12 @@ current-context: homelab
 `)
 
 /** Two contexts whose names make one cluster label. */
-const TWO_CONTEXTS = writeKubeconfig(`apiVersion: v1
-kind: Config
-clusters:
-- name: lab
-  cluster: {server: "https://127.0.0.1:6443"}
-users:
-- name: ana
-  user: {token: abc}
-contexts:
-- name: homelab
-  context: {cluster: lab, user: ana}
-- name: HomeLab
-  context: {cluster: lab, user: ana}
-current-context: homelab
-`)
+const TWO_CONTEXTS = writeKubeconfig(
+  readFileSync(KUBECONFIG, 'utf8').replace(
+    'current-context: homelab',
+    '- name: HomeLab\n  context: {cluster: lab, user: ana}\ncurrent-context: homelab',
+  ),
+)
 
 const service = (args: string[], env: NodeJS.ProcessEnv = {}) => kubectl(['expose-lb', 'service', ...args], env)
 
