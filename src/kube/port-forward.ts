@@ -81,6 +81,8 @@ class PortForwardStream extends Duplex implements FrameHandler {
   private readonly headerLeft = [2, 2]
   private readonly headerBytes = [0, 0]
   private errorText: Buffer[] = []
+  /** The Pod's data in the read being taken apart. */
+  private pieces: Buffer[] = []
   private closeSent = false
   private isOpen = false
 
@@ -95,8 +97,8 @@ class PortForwardStream extends Duplex implements FrameHandler {
   /** Starts reading: `head` is what came with the upgrade's answer. */
   start(head: Buffer): void {
     const socket = this.socket
-    if (head.length) this.frames.read(head)
-    socket.on('data', (chunk: Buffer) => this.frames.read(chunk))
+    if (head.length) this.readFrames(head)
+    socket.on('data', (chunk: Buffer) => this.readFrames(chunk))
     socket.on('end', () => socket.end())
     socket.on('error', (error: Error) => {
       if (this.isOpen) this.destroy(error)
@@ -164,10 +166,25 @@ class PortForwardStream extends Duplex implements FrameHandler {
     this.opener.fail(new PortForwardError('refused', `the server sent ${reason}`))
   }
 
-  /** Data from the Pod; a full buffer pauses the socket until _read. */
-  private deliver(data: Buffer): void {
+  /**
+   * One read's frames; the Pod's data in them is pushed as one chunk. A read of 64 KiB usually holds the end of one
+   * message and the start of the next, and one chunk rather than two halves the writes (system calls) downstream,
+   * for the price of copying the pieces together.
+   */
+  private readFrames(chunk: Buffer): void {
+    this.frames.read(chunk)
+    const pieces = this.pieces
+    if (pieces.length === 0) return
+    this.pieces = []
     if (this.linger) this.armLinger()
-    if (!this.push(data)) this.socket.pause()
+    let more = true
+    for (const piece of pieces) more = this.push(piece)
+    if (!more) this.socket.pause()
+  }
+
+  /** Data from the Pod, pushed once the read it came in has been taken apart. */
+  private deliver(data: Buffer): void {
+    this.pieces.push(data)
   }
 
   private armLinger(): void {
