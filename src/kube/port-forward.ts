@@ -7,7 +7,7 @@
 import {randomBytes} from 'node:crypto'
 import http from 'node:http'
 import https from 'node:https'
-import type net from 'node:net'
+import net from 'node:net'
 import {Duplex} from 'node:stream'
 
 import {TimeoutError} from '../errors.js'
@@ -61,6 +61,20 @@ const CLOSE_WAIT_MS = 1000
 /** Normal closure (RFC 6455 §7.4.1). */
 const CLOSE_NORMAL = 1000
 
+/**
+ * Reads from the API server of a relayed stream (relayTo) land in pooled buffers of this size instead of a fresh
+ * 64 KiB allocation per read (libuv's default), as the TCP forwarder reads from nodes (src/proxy/socket.ts): fewer
+ * reads, and no garbage whose collection cost serve's V8 threads about as much CPU as the relaying itself.
+ */
+const RELAY_READ_BYTES = 256 * 1024
+/** Free read buffers kept for reuse; a buffer is out while its bytes wait in the client socket's queue. */
+const RELAY_POOL_LIMIT = 64
+const relayPool: Buffer[] = []
+
+function giveBack(buffer: Buffer): void {
+  if (relayPool.length < RELAY_POOL_LIMIT) relayPool.push(buffer)
+}
+
 /** How a stream reports to the opener until it opened, and its failures afterwards. */
 interface Opener {
   opened(): void
@@ -85,9 +99,13 @@ class PortForwardStream extends Duplex implements FrameHandler {
   private pieces: Buffer[] = []
   private closeSent = false
   private isOpen = false
+  /** Where the Pod's data goes once relayTo was called; before, it is pushed to this Duplex's readable side. */
+  private relay?: net.Socket
+  /** The connection to the API server closed: the stream has all it will get. */
+  private apiClosed = false
 
   constructor(
-    private readonly socket: net.Socket,
+    private socket: net.Socket,
     private readonly port: number,
     private readonly opener: Opener,
   ) {
@@ -96,9 +114,15 @@ class PortForwardStream extends Duplex implements FrameHandler {
 
   /** Starts reading: `head` is what came with the upgrade's answer. */
   start(head: Buffer): void {
-    const socket = this.socket
     if (head.length) this.readFrames(head)
-    socket.on('data', (chunk: Buffer) => this.readFrames(chunk))
+    this.socket.on('data', this.onData)
+    this.watch(this.socket)
+  }
+
+  private readonly onData = (chunk: Buffer): void => void this.readFrames(chunk)
+
+  /** The end, errors and close of the connection to the API server. */
+  private watch(socket: net.Socket): void {
     socket.on('end', () => socket.end())
     socket.on('error', (error: Error) => {
       if (this.isOpen) this.destroy(error)
@@ -107,9 +131,74 @@ class PortForwardStream extends Duplex implements FrameHandler {
     socket.on('close', () => {
       clearTimeout(this.linger)
       if (!this.isOpen) return this.opener.fail(new PortForwardError('unreachable', 'closed before it opened'))
+      this.apiClosed = true
+      this.relay?.end()
       this.push(null)
       this.end()
     })
+  }
+
+  /**
+   * From now on the Pod's data is written straight to `to`, which ends when the stream does; this Duplex's
+   * readable side only ends. Each read's data goes out in one writev (corked), and a read waits until `to` took
+   * the previous one. A plain TCP connection to the API server moves to pooled reads (RELAY_READ_BYTES).
+   */
+  relayTo(to: net.Socket): void {
+    this.relay = to
+    let buffered: Buffer | null
+    while ((buffered = this.read() as Buffer | null) !== null) to.write(buffered)
+    this.resume() // nothing more is pushed; flowing lets the readable side end
+    if (this.apiClosed) return void to.end()
+    this.readPooled()
+  }
+
+  /**
+   * Moves the connection's handle to a socket that reads into pooled buffers, as src/proxy/socket.ts
+   * adoptWithPooledReads does for accepted clients: Node takes `onread` only for sockets it creates, and the http
+   * client had made this one. Only a plain TCP socket with nothing queued for writing; otherwise it stays as it is.
+   */
+  private readPooled(): void {
+    const old = this.socket
+    const internal = old as unknown as {_handle?: {readStop?: () => number; reading?: boolean} | null}
+    const handle = internal._handle
+    if ('encrypted' in old || !handle || typeof handle.readStop !== 'function') return
+    if (old.destroyed || old.writableLength > 0 || !old.writable) return
+    old.off('data', this.onData)
+    if (handle.reading) {
+      handle.readStop()
+      handle.reading = false
+    }
+    // What the old socket read already, before its handle moves on.
+    let buffered: Buffer | null
+    while ((buffered = old.read() as Buffer | null) !== null) this.readFrames(buffered)
+    old.removeAllListeners('end')
+    old.removeAllListeners('error')
+    old.removeAllListeners('close')
+    old.on('error', () => {})
+    internal._handle = null
+    let current: Buffer | undefined
+    const socket: net.Socket = new net.Socket({
+      handle,
+      allowHalfOpen: old.allowHalfOpen,
+      readable: true,
+      writable: true,
+      onread: {
+        buffer: (): Buffer => (current ??= relayPool.pop() ?? Buffer.allocUnsafeSlow(RELAY_READ_BYTES)),
+        callback: (length: number, buffer: Uint8Array): boolean => {
+          const pooled = buffer as Buffer
+          current = undefined
+          const taken = this.readFrames(pooled.subarray(0, length), () => giveBack(pooled))
+          if (taken) giveBack(pooled)
+          return taken
+        },
+      },
+    } as net.SocketConstructorOpts)
+    socket.once('close', () => {
+      if (current) giveBack(current)
+      current = undefined
+    })
+    this.socket = socket
+    this.watch(socket)
   }
 
   messageStart(binary: boolean): void {
@@ -140,7 +229,8 @@ class PortForwardStream extends Duplex implements FrameHandler {
       }
     }
     if (data.length === 0) return
-    if (channel === 1) this.errorText.push(data)
+    if (channel === 1)
+      this.errorText.push(Buffer.from(data)) // a copy: the read buffer may be pooled
     else this.deliver(data)
   }
 
@@ -167,19 +257,33 @@ class PortForwardStream extends Duplex implements FrameHandler {
   }
 
   /**
-   * One read's frames; the Pod's data in them is pushed as one chunk. A read of 64 KiB usually holds the end of one
-   * message and the start of the next, and one chunk rather than two halves the writes (system calls) downstream,
-   * for the price of copying the pieces together.
+   * One read's frames. The Pod's data in them is pushed, or written to the relay's client in one writev: a read
+   * usually holds the end of one message and the start of the next. Returns whether the read's buffer is free
+   * already; if not, reading pauses, and `release` is called once the client took the bytes.
    */
-  private readFrames(chunk: Buffer): void {
+  private readFrames(chunk: Buffer, release?: () => void): boolean {
     this.frames.read(chunk)
     const pieces = this.pieces
-    if (pieces.length === 0) return
+    if (pieces.length === 0) return true
     this.pieces = []
     if (this.linger) this.armLinger()
-    let more = true
-    for (const piece of pieces) more = this.push(piece)
-    if (!more) this.socket.pause()
+    const to = this.relay
+    if (!to) {
+      let more = true
+      for (const piece of pieces) more = this.push(piece)
+      if (!more) this.socket.pause()
+      return true
+    }
+    to.cork()
+    for (const piece of pieces) to.write(piece)
+    to.uncork()
+    if (to.writableLength === 0) return true
+    this.socket.pause()
+    to.once('drain', () => {
+      release?.()
+      this.socket.resume() // the socket reading now (readPooled may have moved the connection meanwhile)
+    })
+    return false
   }
 
   /** Data from the Pod, pushed once the read it came in has been taken apart. */

@@ -29,6 +29,18 @@ export interface TunnelGatewayOptions {
   onForbidden?: (route: TunnelRoute, error: Error) => void
 }
 
+/**
+ * A stream that can write what it reads straight to the client socket (src/kube/port-forward.ts relayTo) rather
+ * than through its readable side, and so read into buffers it reuses once the client took their bytes.
+ */
+interface RelayingStream extends Duplex {
+  relayTo(to: net.Socket): void
+}
+
+function isRelaying(stream: Duplex): stream is RelayingStream {
+  return typeof (stream as Partial<RelayingStream>).relayTo === 'function'
+}
+
 /** One open stream: the client connection and the stream to the Pod it rides on. */
 interface Carried {
   client: net.Socket
@@ -181,6 +193,7 @@ class Gateway {
       stream.destroy()
     })
     client.pipe(stream)
+    if (isRelaying(stream)) return stream.relayTo(client)
     stream.pipe(client)
     corkPerTurn(stream, client)
   }

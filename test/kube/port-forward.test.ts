@@ -59,6 +59,47 @@ describe('the port-forward dialer through the simulated API server', () => {
     expect(sha(got)).toBe(sha(payload))
   })
 
+  it('relays a 32 MiB download straight to a slow client socket intact, reading into reused buffers', async () => {
+    // More than loopback's socket buffers hold, so that writes to the client queue up in serve.
+    const payload = randomBytes(32 * 1024 * 1024)
+    const source = net.createServer((s) => s.end(payload))
+    const port = await listen(source)
+    const sim = await startSimServer({objects: [pod('source')]})
+    onTestFinished(() => sim.close())
+    const stream = await openPortForward(apiFor(sim.url, sim.kubeconfig()), {namespace: 'default', pod: 'source', port})
+    // The relay writes to one end of a loopback connection; the other end reads slowly, so the writes queue up and
+    // reading from the API server has to wait for them (a buffer reused too early would show in the hash).
+    const accepted = new Promise<net.Socket>((resolve) => {
+      const server = net.createServer(resolve)
+      void listen(server).then((at) =>
+        net.connect(at, '127.0.0.1').on('connect', function (this: net.Socket) {
+          slow(this)
+        }),
+      )
+    })
+    const received: Buffer[] = []
+    let done!: () => void
+    const finished = new Promise<void>((resolve) => (done = resolve))
+    const slow = (reader: net.Socket): void => {
+      reader.pause()
+      setTimeout(() => reader.resume(), 300)
+      reader.on('data', (c: Buffer) => {
+        received.push(c)
+        if (received.length % 16 === 0) {
+          reader.pause()
+          setTimeout(() => reader.resume(), 5)
+        }
+      })
+      reader.on('end', done)
+    }
+    const to = await accepted
+    ;(stream as unknown as {relayTo: (to: net.Socket) => void}).relayTo(to)
+    await finished
+    const got = Buffer.concat(received)
+    expect(got.length).toBe(payload.length)
+    expect(sha(got)).toBe(sha(payload))
+  })
+
   it('takes 3 MiB up in writes of every size, masked, and the Pod reads them in order', async () => {
     const payload = randomBytes(3 * 1024 * 1024)
     const received: Buffer[] = []
