@@ -2,6 +2,7 @@
 // server, and the protocol's edges (ping, close, fragmented error text, a missing subprotocol) against the `ws`
 // package's server as the peer.
 import {createHash, randomBytes} from 'node:crypto'
+import {readFileSync} from 'node:fs'
 import http from 'node:http'
 import net from 'node:net'
 import type {Duplex} from 'node:stream'
@@ -98,6 +99,26 @@ describe('the port-forward dialer through the simulated API server', () => {
     const got = Buffer.concat(received)
     expect(got.length).toBe(payload.length)
     expect(sha(got)).toBe(sha(payload))
+  })
+
+  it('relays from a TLS API server too (its reads stay as the TLS socket makes them)', async () => {
+    const tls = (name: string) => readFileSync(new URL(`../fixtures/tls/${name}`, import.meta.url), 'utf8')
+    const payload = randomBytes(4 * 1024 * 1024)
+    const port = await listen(net.createServer((s) => s.end(payload)))
+    const sim = await startSimServer({objects: [pod('source')], tls: {cert: tls('server.crt'), key: tls('server.key')}})
+    onTestFinished(() => sim.close())
+    const api = apiFor(sim.url, sim.kubeconfig({caPem: tls('ca.crt')}))
+    const stream = await openPortForward(api, {namespace: 'default', pod: 'source', port})
+    const server = net.createServer()
+    const accepted = new Promise<net.Socket>((resolve) => server.once('connection', resolve))
+    const reader = net.connect(await listen(server), '127.0.0.1')
+    const got = new Promise<Buffer>((resolve) => {
+      const chunks: Buffer[] = []
+      reader.on('data', (c: Buffer) => chunks.push(c))
+      reader.on('end', () => resolve(Buffer.concat(chunks)))
+    })
+    ;(stream as unknown as {relayTo: (to: net.Socket) => void}).relayTo(await accepted)
+    expect(sha(await got)).toBe(sha(payload))
   })
 
   it('takes 3 MiB up in writes of every size, masked, and the Pod reads them in order', async () => {
