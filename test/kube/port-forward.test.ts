@@ -226,6 +226,18 @@ describe('the port-forward dialer against a ws server', () => {
     expect((error as Error).message).toContain('did not agree to v4.channel.k8s.io')
   })
 
+  it('takes a port header split over two messages, with data after it in the second, and skips text messages', async () => {
+    const api = await peer((ws) => {
+      ws.send(Buffer.from([0, TARGET.port & 0xff]))
+      ws.send('a text message is not a channel')
+      ws.send(Buffer.from([0, TARGET.port >> 8, ...Buffer.from('after the header')]))
+      ws.send(encodePortHeader(1, TARGET.port))
+      ws.close(1000)
+    })
+    const stream = await openPortForward(api, TARGET)
+    expect((await readAll(stream)).toString()).toBe('after the header')
+  })
+
   it('refuses a port header that names another port', async () => {
     const api = await peer((ws) => ws.send(encodePortHeader(0, 9999)))
     const error = await openPortForward(api, TARGET).catch((e: unknown) => e)
