@@ -4,7 +4,6 @@
 // half-close: client-node closes the WebSocket as soon as its input ends, which cuts off the answer to a client that
 // sends a request and half-closes (`nc -N`, HTTP/1.0 tools). Here the WebSocket closes once the Pod has been quiet
 // for END_LINGER_MS after the end, or ended itself.
-import {randomBytes} from 'node:crypto'
 import http from 'node:http'
 import https from 'node:https'
 import net from 'node:net'
@@ -13,7 +12,7 @@ import {Duplex} from 'node:stream'
 import {TimeoutError} from '../errors.js'
 import type {ApiClient} from './client.js'
 import {dataChannel, PORT_FORWARD_PROTOCOL} from './portforward-channel.js'
-import {acceptValue, encodeClientFrame, FrameReader, OPCODE, type FrameHandler} from './websocket-frames.js'
+import {acceptValue, encodeClientFrame, FrameReader, OPCODE, takeRandom, type FrameHandler} from './websocket-frames.js'
 
 /** A Pod's port: where one stream goes. */
 export interface PodPort {
@@ -366,7 +365,9 @@ export async function openPortForward(api: ApiClient, target: PodPort, timeoutMs
   const url = new URL(api.server.replace(/\/$/, '') + portForwardPath(target))
   const where = `${target.namespace}/${target.pod}:${target.port}`
   return new Promise<Duplex>((resolve, reject) => {
-    const key = randomBytes(16).toString('base64')
+    const nonce = Buffer.allocUnsafe(16)
+    takeRandom(nonce)
+    const key = nonce.toString('base64')
     const request = (url.protocol === 'https:' ? https : http).request({
       ...options,
       agent: options.agent ?? false,

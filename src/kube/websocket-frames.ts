@@ -134,6 +134,24 @@ export class FrameReader {
   }
 }
 
+/**
+ * Masking keys are cut from random bytes drawn 8 KiB at a time: a call into the CSPRNG per frame cost more than
+ * the rest of opening a stream (npm run bench, section tunnel, connection rate). ws's Sender does the same
+ * (node_modules/ws/lib/sender.js, randomPool).
+ */
+const randomPool = Buffer.alloc(8192)
+let randomAt = randomPool.length
+
+/** Fills `into` with the next unused random bytes of the pool (at most its size). */
+export function takeRandom(into: Buffer): void {
+  if (randomAt + into.length > randomPool.length) {
+    randomFillSync(randomPool)
+    randomAt = 0
+  }
+  randomPool.copy(into, 0, randomAt, randomAt + into.length)
+  randomAt += into.length
+}
+
 /** The length part of a frame header: 7 bits, or 126 and 16 bits, or 127 and 64 bits (RFC 6455 §5.2). */
 function headerSize(length: number): number {
   return length < 126 ? 2 : length < 0x10000 ? 4 : 10
@@ -160,7 +178,7 @@ export function encodeClientFrame(opcode: number, parts: readonly Uint8Array[], 
     frame.writeUInt32BE(length >>> 0, 6)
   }
   const key = frame.subarray(start, start + 4)
-  randomFillSync(key)
+  takeRandom(key)
   const k0 = key[0]!
   const k1 = key[1]!
   const k2 = key[2]!

@@ -9,6 +9,7 @@ import {
   encodeClientFrame,
   FrameReader,
   OPCODE,
+  takeRandom,
   type FrameHandler,
 } from '../../src/kube/websocket-frames.js'
 
@@ -142,6 +143,16 @@ describe('encodeClientFrame', () => {
     expect(a.subarray(2, 6).equals(b.subarray(2, 6))).toBe(false)
     // Zeros masked are the key, repeated.
     expect(a.subarray(6).toString('hex')).toBe(a.subarray(2, 6).toString('hex').repeat(4))
+  })
+
+  it('draws random bytes from its pool without handing out the same ones twice, across refills', () => {
+    const seen = new Set<string>()
+    for (let i = 0; i < 1500; i++) {
+      const b = Buffer.alloc(16)
+      takeRandom(b)
+      seen.add(b.toString('hex'))
+    }
+    expect(seen.size).toBe(1500)
   })
 
   it('answers a key with the accept value of RFC 6455 §1.3', () => {
