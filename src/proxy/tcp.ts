@@ -21,6 +21,7 @@ import {
   splice,
   writeChunk,
 } from './socket.js'
+import {handOffToGateway} from './tunnels.js'
 
 const TCP_KEEPALIVE_DELAY_MS = 60_000 // notices vanished peers on long-idle spliced connections
 
@@ -188,6 +189,7 @@ export class TcpForwarder {
     // refused, a client that said nothing yet. Its first request is checked here, before a byte reaches the node.
     const verdict = this.allowedHosts ? checkRequestHost(pending, this.allowedHosts) : PASS
     if ('refuse' in verdict) return this.refuse(accepted, verdict)
+    if (fresh && verdict === PASS && this.handOff(accepted)) return
     const activity = {lastMs: Date.now()}
     const connection: Connection = {client: accepted}
     // The client's bytes go to the node through the same pooled reads as the node's to the client (see writeChunk).
@@ -262,6 +264,40 @@ export class TcpForwarder {
     if (screening) return this.screen(connection, socket, pending)
     if (pending.length > 0) socket.write(pending)
     splice(client, socket)
+  }
+
+  /**
+   * Gives a client whose first choice is an API-server gateway of this process to that gateway (tunnels.ts
+   * handOffToGateway), which carries it over pods/portforward without a loopback hop in between. Only a client not
+   * read yet, on a port without the Host check; it still counts here (connection cap, close) and is closed when idle.
+   */
+  private handOff(client: net.Socket): boolean {
+    // The order pick() would give (without moving the round-robin on unless the client is handed over).
+    const first = orderHealthy(this.targets, (target) => this.health.isHealthy(target), this.counter)?.[0]
+    if (first?.via !== 'api-server' || !handOffToGateway(first.address, first.port, client)) return false
+    this.counter++
+    const connection: Connection = {client}
+    this.connections.add(connection)
+    client.once('close', () => this.connections.delete(connection))
+    client.setKeepAlive(true, TCP_KEEPALIVE_DELAY_MS)
+    client.setNoDelay(true)
+    if (this.idleTimeoutMs > 0) this.closeWhenNoBytes(client)
+    if (this.verbose)
+      this.log(`tcp ${this.label()}: ${client.remoteAddress}:${client.remotePort} → ${formatTarget(first)}`)
+    return true
+  }
+
+  /** Closes a client that neither sent nor received a byte for a whole idleTimeoutMs (its socket's counters). */
+  private closeWhenNoBytes(client: net.Socket): void {
+    let seen = -1
+    const timer = setInterval(() => {
+      const now = client.bytesRead + client.bytesWritten
+      if (now !== seen) return void (seen = now)
+      if (this.verbose)
+        this.log(`tcp ${this.label()}: ${client.remoteAddress}: idle for ${this.idleTimeoutMs / 1000} s; closing`)
+      client.destroy()
+    }, this.idleTimeoutMs).unref()
+    client.once('close', () => clearInterval(timer))
   }
 
   /**

@@ -29,10 +29,41 @@ export interface TunnelGatewayOptions {
   onForbidden?: (route: TunnelRoute, error: Error) => void
 }
 
+/**
+ * A stream that can write what it reads straight to the client socket (src/kube/port-forward.ts relayTo) rather
+ * than through its readable side, and so read into buffers it reuses once the client took their bytes.
+ */
+interface RelayingStream extends Duplex {
+  relayTo(to: net.Socket): void
+}
+
+function isRelaying(stream: Duplex): stream is RelayingStream {
+  return typeof (stream as Partial<RelayingStream>).relayTo === 'function'
+}
+
 /** One open stream: the client connection and the stream to the Pod it rides on. */
 interface Carried {
   client: net.Socket
   stream: Duplex
+}
+
+/**
+ * The gateways of this process by `address:port`. A per-service listener whose chosen target is one of them hands
+ * the accepted client straight to it (handOffToGateway) rather than connecting to it over loopback: the extra TCP
+ * hop cost a write and a read of every byte, about as much CPU as the WebSocket stream itself (npm run bench,
+ * section tunnel).
+ */
+const local = new Map<string, Gateway>()
+
+/**
+ * Carries `client` (accepted, paused, not read yet) over the gateway listening at `address:port` in this process;
+ * false when none does there (a target elsewhere, or a gateway closed meanwhile).
+ */
+export function handOffToGateway(address: string, port: number, client: net.Socket): boolean {
+  const gateway = local.get(`${address}:${port}`)
+  if (!gateway) return false
+  gateway.take(client)
+  return true
 }
 
 function endpointKey(e: PodEndpoint): string {
@@ -45,13 +76,23 @@ class Gateway {
   private readonly open = new Map<string, Set<Carried>>()
   private readonly clients = new Set<net.Socket>()
 
+  private readonly key: string
+
   constructor(
     readonly server: net.Server,
     private route: TunnelRoute,
     private readonly options: TunnelGatewayOptions,
   ) {
     server.on('connection', (client: net.Socket) => this.accept(client))
+    const at = server.address() as net.AddressInfo
+    this.key = `${at.address}:${at.port}`
+    local.set(this.key, this)
     this.update(route)
+  }
+
+  /** A client handed over by a listener of this process (handOffToGateway), as if it had connected here. */
+  take(client: net.Socket): void {
+    this.accept(client)
   }
 
   /** New endpoints: streams to Pods no longer among them close now. */
@@ -70,6 +111,7 @@ class Gateway {
   }
 
   close(): void {
+    if (local.get(this.key) === this) local.delete(this.key)
     this.server.close()
     for (const client of this.clients) client.destroy()
   }
@@ -151,8 +193,28 @@ class Gateway {
       stream.destroy()
     })
     client.pipe(stream)
+    if (isRelaying(stream)) return stream.relayTo(client)
     stream.pipe(client)
+    corkPerTurn(stream, client)
   }
+}
+
+/**
+ * Holds `to`'s writes of each turn of the event loop and sends them together (one writev): one read of the API
+ * server's socket usually holds the end of one message and the start of the next, which the stream hands on as two
+ * chunks (pointing into the read, not copied) that would otherwise cost two writes.
+ */
+function corkPerTurn(from: Duplex, to: net.Socket): void {
+  let corked = false
+  from.prependListener('data', () => {
+    if (corked) return
+    corked = true
+    to.cork()
+    process.nextTick(() => {
+      corked = false
+      to.uncork()
+    })
+  })
 }
 
 /** The gateways of every tunnelled Service port, kept in step with the serve map. */

@@ -25,9 +25,28 @@ import {statusBody} from './status.js'
 /** The WebSocket subprotocol kubectl tunnels SPDY through (KEP-4006), which the simulator answers with a 400. */
 const SPDY_OVER_WEBSOCKET = 'SPDY/3.1+portforward.k8s.io'
 
-/** Messages queued for the client above which the Pod is not read, and below which it is read again. */
-const UNSENT_PAUSE = 16
-const UNSENT_RESUME = 4
+/**
+ * One unmasked binary WebSocket message (RFC 6455 §5.2, FIN set, opcode 2) whose payload is the channel byte and
+ * `data`, header included, in one buffer.
+ */
+export function encodeServerFrame(channel: number, data: Buffer): Buffer {
+  const length = data.length + 1
+  const head = length < 126 ? 2 : length < 0x10000 ? 4 : 10
+  const frame = Buffer.allocUnsafe(head + length)
+  frame[0] = 0x82
+  if (length < 126) frame[1] = length
+  else if (length < 0x10000) {
+    frame[1] = 126
+    frame.writeUInt16BE(length, 2)
+  } else {
+    frame[1] = 127
+    frame.writeUInt32BE(Math.floor(length / 2 ** 32), 2)
+    frame.writeUInt32BE(length >>> 0, 6)
+  }
+  frame[head] = channel
+  data.copy(frame, head + 1)
+  return frame
+}
 
 /** The path of a port-forward request: namespace and Pod name. */
 const PORTFORWARD_PATH = /^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/]+)\/portforward\/?$/
@@ -95,7 +114,7 @@ export class PortForwardServer {
     if (req.headers.upgrade?.toLowerCase() !== 'websocket') {
       return refuse(400, 'BadRequest', 'unable to upgrade: missing upgrade headers')
     }
-    this.wss.handleUpgrade(req, socket, head, (ws) => this.serve(ws, podIP, ports, `${name}, uid ${uid}`))
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.serve(ws, socket, podIP, ports, `${name}, uid ${uid}`))
     return 101
   }
 
@@ -160,7 +179,11 @@ export class PortForwardServer {
     this.sessions.add(session)
   }
 
-  private serve(ws: WebSocket, podIP: string, ports: number[], podLabel: string): void {
+  /**
+   * `socket` is the upgraded connection under `ws`: the Pod's data is written to it as whole frames (one buffer
+   * each, as the SPDY path writes its data frames), while `ws` reads the client's frames and sends the rest.
+   */
+  private serve(ws: WebSocket, socket: Duplex, podIP: string, ports: number[], podLabel: string): void {
     this.served++
     this.open.add(ws)
     const sockets: net.Socket[] = []
@@ -179,15 +202,13 @@ export class PortForwardServer {
       ws.send(encodePortHeader(errorChannel(i), port))
       const pod = net.connect({host: podIP, port})
       sockets[i] = pod
-      // Sends not yet written to the client's socket: past a limit the Pod is not read until they are.
-      let unsent = 0
+      // The client's socket full: the Pod is not read until it drains.
       pod.on('data', (chunk: Buffer) => {
-        unsent++
-        ws.send(encodeFrame(dataChannel(i), chunk), () => {
-          unsent--
-          if (unsent < UNSENT_RESUME && pod.isPaused()) pod.resume()
-        })
-        if (unsent >= UNSENT_PAUSE) pod.pause()
+        if (ws.readyState !== ws.OPEN) return
+        if (!socket.write(encodeServerFrame(dataChannel(i), chunk))) {
+          pod.pause()
+          socket.once('drain', () => pod.resume())
+        }
       })
       pod.on('error', (error: NodeJS.ErrnoException) => {
         if (!pod.connecting && pod.bytesRead + pod.bytesWritten > 0) return end()

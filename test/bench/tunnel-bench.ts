@@ -8,8 +8,8 @@ import {join} from 'node:path'
 import {startSimServer, type KubeObject} from '../../src/sim/api-server.js'
 import type {Address, ConnectResult, StreamResult} from './load.js'
 import {startProcess, type Proc} from './procs.js'
-import {medianBy, num, ratio, table} from './report.js'
-import {startServe} from './serve-child.js'
+import {medianBy, num, ratio, table, type TargetCheck} from './report.js'
+import {cpuSeconds, startServe} from './serve-child.js'
 import {DOMAIN, MIB, waitUntil, type BenchEnv, type SectionResult} from './setup.js'
 
 const POD_IP = '127.0.30.201'
@@ -64,6 +64,8 @@ async function kubectlPortForward(kubeconfig: string, name: string, port: number
 interface TunnelPath {
   key: string
   label: string
+  /** The process that relays this path's bytes (serve, kubectl), whose CPU time is read around the download. */
+  pid?: number
   source: Address
   echo: Address
 }
@@ -71,10 +73,12 @@ interface TunnelPath {
 export interface TunnelRow {
   path: string
   label: string
+  /** CPU seconds per GB of the one-stream download: the relaying process, and the simulator (this process). */
+  cpu?: {relay: number; sim: number}
   one?: StreamResult
   many?: StreamResult
   connect?: ConnectResult
-  runs: Array<{one: StreamResult; many: StreamResult; connect: ConnectResult}>
+  runs: Array<{one: StreamResult; many: StreamResult; connect: ConnectResult; cpu: {relay: number; sim: number}}>
   error?: string
 }
 
@@ -114,12 +118,14 @@ export async function benchTunnel(env: BenchEnv): Promise<SectionResult> {
       {
         key: 'serve-api-server',
         label: 'serve per-service address, via API server',
+        pid: serve.pid,
         source: {host: at.source, port: SERVICE_PORTS.source},
         echo: {host: at.echo, port: SERVICE_PORTS.echo},
       },
       {
         key: 'kubectl-port-forward',
         label: 'kubectl port-forward svc/… (SPDY)',
+        pid: pfSource.proc.child.pid,
         source: {host: '127.0.0.1', port: pfSource.port},
         echo: {host: '127.0.0.1', port: pfEcho.port},
       },
@@ -131,10 +137,17 @@ export async function benchTunnel(env: BenchEnv): Promise<SectionResult> {
         if (row.error) continue
         try {
           await env.load.download(p.source, 2, 8 * MIB) // warm-up
+          const before = {relay: p.pid ? cpuSeconds(p.pid) : 0, sim: process.cpuUsage()}
           const one = await env.load.download(p.source, 1, oneBytes)
+          const sim = process.cpuUsage(before.sim)
+          const gb = one.bytes / 1e9
+          const cpu = {
+            relay: ((p.pid ? cpuSeconds(p.pid) : 0) - before.relay) / gb,
+            sim: (sim.user + sim.system) / 1e6 / gb,
+          }
           const many = await env.load.download(p.source, 32, manyBytes)
           const connect = await env.load.connectRate(p.echo, 32, s.connectMs)
-          row.runs.push({one, many, connect})
+          row.runs.push({one, many, connect, cpu})
           for (const r of [one, many]) if (r.errors.length) env.notes.push(`tunnel ${p.key}: ${r.errors[0]}`)
           if (connect.errors)
             env.notes.push(`tunnel ${p.key} connect: ${connect.errors} errors (${connect.firstError})`)
@@ -145,11 +158,25 @@ export async function benchTunnel(env: BenchEnv): Promise<SectionResult> {
       }
     }
     for (const row of rows) {
-      row.one = medianBy(row.runs, (r) => r.one.mbPerS)?.one
+      const median = medianBy(row.runs, (r) => r.one.mbPerS)
+      row.one = median?.one
+      row.cpu = median?.cpu
       row.many = medianBy(row.runs, (r) => r.many.mbPerS)?.many
       row.connect = medianBy(row.runs, (r) => r.connect.perS)?.connect
     }
     const base = rows.find((r) => r.path === 'kubectl-port-forward')
+    const mine = rows.find((r) => r.path === 'serve-api-server')
+    // Issue 20, target 4: the API-server path at least as fast as kubectl port-forward through the same simulator.
+    const target = (what: string, pick: (r: TunnelRow) => StreamResult | undefined): TargetCheck => {
+      const [m, k] = [mine && pick(mine), base && pick(base)]
+      return {
+        what: `API-server path: ${what}`,
+        measured: m ? `${num(m.mbPerS)} MB/s (${ratio(m.mbPerS, k?.mbPerS)})` : '-',
+        limit: k ? `≥ 1.0× kubectl port-forward = ${num(k.mbPerS)} MB/s` : '≥ 1.0× kubectl port-forward',
+        ok: m && k ? m.mbPerS >= k.mbPerS : undefined,
+      }
+    }
+    const targets = [target('one stream', (r) => r.one), target('32 concurrent connections', (r) => r.many)]
     const tableRows = rows.map((r) => [
       r.label,
       num(r.one?.mbPerS),
@@ -158,6 +185,7 @@ export async function benchTunnel(env: BenchEnv): Promise<SectionResult> {
       ratio(r.many?.mbPerS, base?.many?.mbPerS),
       num(r.connect?.perS),
       ratio(r.connect?.perS, base?.connect?.perS),
+      r.cpu && r.path !== 'direct' ? `${r.cpu.relay.toFixed(2)} + ${r.cpu.sim.toFixed(2)}` : '-',
       r.error
         ? r.error.split('\n')[0]!.slice(0, 40)
         : String(r.runs.reduce((n, x) => n + x.one.errors.length + x.many.errors.length + x.connect.errors, 0)),
@@ -166,14 +194,25 @@ export async function benchTunnel(env: BenchEnv): Promise<SectionResult> {
       title:
         `API-server path (issue 16) — one download of ${oneBytes / MIB} MiB; 32 concurrent downloads of ` +
         `${manyBytes / MIB} MiB; connection rate at concurrency 32 for ${s.connectMs / 1000} s, echo once; ` +
-        'the simulated API server relays every byte in the bench process (MB = 10^6 bytes)' +
+        'the simulated API server relays every byte in the bench process; CPU: seconds per GB of the one-stream ' +
+        'download spent by the relaying process (serve, kubectl) and by the simulator (MB, GB = 10^6, 10^9 bytes)' +
         (s.rounds > 1 ? `; medians of ${s.rounds} runs` : ''),
       table: table(
-        ['path', '1 stream MB/s', '× kubectl', '32 streams MB/s', '× kubectl', 'conn/s (32)', '× kubectl', 'errors'],
+        [
+          'path',
+          '1 stream MB/s',
+          '× kubectl',
+          '32 streams MB/s',
+          '× kubectl',
+          'conn/s (32)',
+          '× kubectl',
+          'CPU s/GB relay + sim',
+          'errors',
+        ],
         tableRows,
       ),
       data: rows,
-      targets: [],
+      targets,
     }
   } finally {
     for (const proc of procs.reverse()) await proc.stop()

@@ -3,8 +3,10 @@
 import net from 'node:net'
 import {Duplex, PassThrough} from 'node:stream'
 import {describe, expect, it, onTestFinished} from 'vitest'
+import {TcpForwarder} from '../../src/proxy/tcp.js'
 import {TunnelGateways, type TunnelDial} from '../../src/proxy/tunnels.js'
 import type {TunnelRoute} from '../../src/servemap/types.js'
+import {FakeHealth} from './backends.js'
 
 /** A fake Pod stream: greets with the Pod's name, echoes what it gets. */
 function podStream(pod: string): Duplex {
@@ -98,5 +100,39 @@ describe('TunnelGateways', () => {
     expect(same).toEqual(at) // the gateway stays where it is
     await closed
     expect(await talk(at.port, 'x\n', 'x\n')).toBe('echo-b\nx\n')
+  })
+})
+
+describe('a per-service listener whose target is a gateway of the same process', () => {
+  it('hands its clients to the gateway in-process: no loopback connection to the gateway, bytes both ways', async () => {
+    const {g} = await gateways(async ({pod}) => podStream(pod))
+    const at = (await g.apply([route(['echo-a'])])).get('apps/echo:80/TCP')!
+    const target = {node: 'api-server', address: at.address, port: at.port, via: 'api-server' as const}
+    const listener = new TcpForwarder({address: '127.0.0.1', port: 0, targets: [target], health: new FakeHealth()})
+    onTestFinished(() => listener.close(0))
+    const {port} = await listener.listen()
+    // A loopback connection to the gateway would be accepted by its listener: count them.
+    let accepted = 0
+    const server = (g as unknown as {gateways: Map<string, {server: net.Server}>}).gateways.get(route([]).key)!.server
+    server.on('connection', () => accepted++)
+    const big = 'x'.repeat(200_000)
+    expect(await talk(port, `${big}\n`, `${big}\n`)).toBe(`echo-a\n${big}\n`)
+    expect(await talk(port, 'two\n', 'two\n')).toBe('echo-a\ntwo\n')
+    expect(accepted).toBe(0)
+    expect(listener.connectionCount).toBeLessThanOrEqual(2)
+  })
+
+  it('connects over loopback as before once the gateway is gone (a target of another process)', async () => {
+    const {g} = await gateways(async ({pod}) => podStream(pod))
+    const at = (await g.apply([route(['echo-a'])])).get('apps/echo:80/TCP')!
+    await g.apply([]) // the gateway closes; something else listens at its address now
+    const other = net.createServer((s) => s.end('someone else\n'))
+    await new Promise<void>((resolve) => other.listen(at.port, at.address, resolve))
+    onTestFinished(() => void other.close())
+    const target = {node: 'api-server', address: at.address, port: at.port, via: 'api-server' as const}
+    const listener = new TcpForwarder({address: '127.0.0.1', port: 0, targets: [target], health: new FakeHealth()})
+    onTestFinished(() => listener.close(0))
+    const {port} = await listener.listen()
+    expect(await talk(port, 'hi\n')).toBe('someone else\n')
   })
 })

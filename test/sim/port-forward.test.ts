@@ -4,11 +4,12 @@ import {readFileSync} from 'node:fs'
 import net from 'node:net'
 import {PassThrough, type Duplex} from 'node:stream'
 import {KubeConfig, PortForward} from '@kubernetes/client-node'
-import WebSocket from 'ws'
+import WebSocket, * as wsModule from 'ws'
 import {describe, expect, it, onTestFinished} from 'vitest'
 import {ApiClient} from '../../src/kube/client.js'
 import {openPortForward, PortForwardError} from '../../src/kube/port-forward.js'
 import {startSimServer, type KubeObject, type SimServer, type SimServerOptions} from '../../src/sim/api-server.js'
+import {encodeServerFrame} from '../../src/sim/port-forward.js'
 
 /** A TCP server that greets with `hello from <name>` and then echoes. */
 async function echoServer(name: string, host = '127.0.0.1'): Promise<number> {
@@ -214,5 +215,24 @@ describe('the dialer against a TLS API server with a bearer token', () => {
     expect(s.requests.filter((r) => r.path.endsWith('/portforward'))).toEqual([
       {method: 'GET', path: '/api/v1/namespaces/default/pods/pod-a/portforward', user: 'alice', status: 101},
     ])
+  })
+})
+
+describe('encodeServerFrame', () => {
+  // ws exports its Receiver (node_modules/ws/wrapper.mjs), but @types/ws does not declare it.
+  const {Receiver} = wsModule as unknown as {
+    Receiver: new (options: {isServer: boolean; binaryType: string}) => NodeJS.WritableStream & NodeJS.EventEmitter
+  }
+
+  it.each([0, 124, 125, 65_534, 65_535, 70_000])('writes a %i-byte chunk as ws reads one binary message', (n) => {
+    const data = Buffer.alloc(n, 0xab)
+    const receiver = new Receiver({isServer: false, binaryType: 'nodebuffer'})
+    const got: Array<{data: Buffer; binary: boolean}> = []
+    receiver.on('message', (m: Buffer, binary: boolean) => got.push({data: Buffer.from(m), binary}))
+    receiver.on('error', (e: Error) => got.push({data: Buffer.from(e.message), binary: false}))
+    receiver.write(encodeServerFrame(2, data))
+    expect(got).toHaveLength(1)
+    expect(got[0]!.binary).toBe(true)
+    expect(got[0]!.data.equals(Buffer.concat([Buffer.from([2]), data]))).toBe(true)
   })
 })
