@@ -8,7 +8,7 @@ import {join} from 'node:path'
 import {startSimServer, type KubeObject} from '../../src/sim/api-server.js'
 import type {Address, ConnectResult, StreamResult} from './load.js'
 import {startProcess, type Proc} from './procs.js'
-import {medianBy, num, ratio, table, type TargetCheck} from './report.js'
+import {atLeast, medianBy, num, ratio, table, type TargetCheck} from './report.js'
 import {cpuSeconds, startServe} from './serve-child.js'
 import {DOMAIN, MIB, waitUntil, type BenchEnv, type SectionResult} from './setup.js'
 
@@ -169,12 +169,7 @@ export async function benchTunnel(env: BenchEnv): Promise<SectionResult> {
     // Issue 20, target 4: the API-server path at least as fast as kubectl port-forward through the same simulator.
     const target = (what: string, pick: (r: TunnelRow) => StreamResult | undefined): TargetCheck => {
       const [m, k] = [mine && pick(mine), base && pick(base)]
-      return {
-        what: `API-server path: ${what}`,
-        measured: m ? `${num(m.mbPerS)} MB/s (${ratio(m.mbPerS, k?.mbPerS)})` : '-',
-        limit: k ? `≥ 1.0× kubectl port-forward = ${num(k.mbPerS)} MB/s` : '≥ 1.0× kubectl port-forward',
-        ok: m && k ? m.mbPerS >= k.mbPerS : undefined,
-      }
+      return atLeast(`API-server path: ${what}`, m?.mbPerS, k?.mbPerS, 1, 'kubectl port-forward', 'MB/s')
     }
     const targets = [target('one stream', (r) => r.one), target('32 concurrent connections', (r) => r.many)]
     const tableRows = rows.map((r) => [
