@@ -102,15 +102,12 @@ async function measureChanges(
       } else {
         // An existing NodePort Service moved to another NodePort: serve logs the changed route with it.
         const s = (i * 37) % SHAPE.nodePortServices
-        const {name, namespace} = scaleService(s, SHAPE)
+        const {name} = scaleService(s, SHAPE)
         const [svc] = scaleServiceObjects(s, SHAPE, i)
         const nodePort = MOVED_NODE_PORT_BASE + i
         const spec = svc!.spec as {ports: Array<{nodePort?: number}>}
         spec.ports[0]!.nodePort = nodePort
-        const logged = waitForLog(
-          serve.proc,
-          new RegExp(`route changed: [^\\n]*\\b${name}\\.${namespace}\\b[^\\n]*:${nodePort}\\b`),
-        )
+        const logged = waitForLog(serve.proc, new RegExp(`route changed: ${name}\\.[^\\n]*:${nodePort}\\b`))
         const t0 = performance.now()
         sim.apply(svc!)
         data.moveMs.push((await logged) - t0)

@@ -9,6 +9,8 @@ import {startProcess, type Proc} from './procs.js'
 
 const BIN = fileURLToPath(new URL('../../bin/kubectl-expose_lb', import.meta.url))
 const START_TIMEOUT_MS = 60_000
+/** Node options for serve only, e.g. `--cpu-prof --cpu-prof-dir=prof` (NODE_OPTIONS refuses --cpu-prof). */
+const NODE_ARGS = (process.env.BENCH_SERVE_NODE_ARGS ?? '').split(' ').filter(Boolean)
 
 export interface ServeChild {
   proc: Proc
@@ -23,7 +25,19 @@ export interface ServeChild {
 
 /** Spawns serve on 127.0.0.1 with DNS and HTTP on free ports and waits for its "serving" line. */
 export async function startServe(kubeconfig: string, ipRange: string): Promise<ServeChild> {
-  const args = [BIN, 'serve', '--kubeconfig', kubeconfig, '--dns-port', '0', '--http-port', '0', '--https-port', '0']
+  const args = [
+    ...NODE_ARGS,
+    BIN,
+    'serve',
+    '--kubeconfig',
+    kubeconfig,
+    '--dns-port',
+    '0',
+    '--http-port',
+    '0',
+    '--https-port',
+    '0',
+  ]
   args.push('--ip-range', ipRange)
   const proc = startProcess('serve', process.execPath, args, {env: {...process.env, NO_COLOR: '1'}})
   const m = await proc.waitForOutput(
