@@ -94,7 +94,7 @@ try {
       target: 300,
       samples: await time(process.execPath, [join(ROOT, 'bin', 'kubectl-expose_lb'), '--help']),
     },
-    {what: `serve --demo: first name answers (${DEMO_NAME})`, target: 1000, samples: await demoFirstAnswer(out)},
+    {what: `serve --demo, first name answers`, target: 1000, samples: await demoFirstAnswer(out)},
   ]
   console.log(`${RUNS} runs each, wall ms\n`)
   console.log(['what'.padEnd(44), 'median', '   p90', '   max', 'target', 'ok'].join('  '))
