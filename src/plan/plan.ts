@@ -116,9 +116,28 @@ function uniquePorts(ports: ServicePort[]): ServicePort[] {
   })
 }
 
+/** `namespace/name` of the Service an EndpointSlice belongs to, or of a Service. */
+function serviceKey(namespace: string, name: string): string {
+  return `${namespace}/${name}`
+}
+
+/** EndpointSlices by their Service: one pass, so each Service's lookup costs its own slices, not all of them. */
+function slicesByService(slices: EndpointSlice[]): Map<string, EndpointSlice[]> {
+  const by = new Map<string, EndpointSlice[]>()
+  for (const slice of slices) {
+    const key = serviceKey(slice.namespace, slice.serviceName)
+    const list = by.get(key)
+    if (list) list.push(slice)
+    else by.set(key, [slice])
+  }
+  return by
+}
+
+const NO_SLICES: EndpointSlice[] = []
+
 function planService(
   svc: Service,
-  snapshot: ClusterSnapshot,
+  ownSlices: EndpointSlice[],
   targetNodes: Node[],
   options: PlanOptions,
 ): PlannedService {
@@ -126,7 +145,7 @@ function planService(
   const warnings: string[] = []
   let nodes = targetNodes
   if (isProxied(exposure) && svc.externalTrafficPolicy === 'Local') {
-    const local = nodesWithReadyEndpoints(svc, snapshot.endpointSlices)
+    const local = nodesWithReadyEndpoints(svc, ownSlices)
     nodes = targetNodes.filter((n) => local.has(n.name))
     if (nodes.length === 0) {
       warnings.push('externalTrafficPolicy is Local and no eligible node hosts a ready endpoint: no targets')
@@ -152,7 +171,7 @@ function planService(
       const choice = choosePath(svc, exposure, port, options.paths)
       planned.path = choice.path
       if (choice.note) planned.pathNote = choice.note
-      const endpoints = tunnelEndpoints(svc, exposure, port, choice, options.paths, snapshot.endpointSlices)
+      const endpoints = tunnelEndpoints(svc, exposure, port, choice, options.paths, ownSlices)
       if (endpoints) planned.endpoints = endpoints
     }
     if (!isProxied(exposure)) return planned
@@ -226,12 +245,15 @@ function assignNames(planned: PlannedService[], services: Map<PlannedService, Se
 /** Turns a cluster snapshot into the plan: per Service its exposure, names, ports, modes and node targets. */
 export function buildPlan(snapshot: ClusterSnapshot, options: PlanOptions): Plan {
   const selection = selectNodes(snapshot.nodes)
-  const sorted = [...snapshot.services].sort(
-    (a, b) => a.namespace.localeCompare(b.namespace) || a.name.localeCompare(b.name),
-  )
+  // One collator for every comparison: the same order as String.prototype.localeCompare, without building one per
+  // call (https://tc39.es/ecma402/#sup-String.prototype.localeCompare), which matters with 10,000 Services.
+  const {compare} = new Intl.Collator()
+  const sorted = [...snapshot.services].sort((a, b) => compare(a.namespace, b.namespace) || compare(a.name, b.name))
+  const slices = slicesByService(snapshot.endpointSlices)
   const byPlan = new Map<PlannedService, Service>()
   const services = sorted.map((svc) => {
-    const p = planService(svc, snapshot, selection.targets, options)
+    const own = slices.get(serviceKey(svc.namespace, svc.name)) ?? NO_SLICES
+    const p = planService(svc, own, selection.targets, options)
     byPlan.set(p, svc)
     return p
   })

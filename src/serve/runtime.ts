@@ -29,6 +29,7 @@ import {
 } from '../servemap/map.js'
 import {remoteRecords} from '../servemap/remote.js'
 import {findPortHolder} from './port-holder.js'
+import {addressesOverBudget, FD_RESERVE, openFileLimit, overBudgetReason} from './fd-budget.js'
 import {formatServeTable, rowLines} from '../servemap/table.js'
 import {
   probeKey,
@@ -125,6 +126,8 @@ export function listenWarning(listener: ForwardListener, error: NodeJS.ErrnoExce
   return `${where}: ${words}`
 }
 
+const FD_RESERVE_TEXT = `${FD_RESERVE} kept for connections and probes`
+
 /** How often serve tries again to bind a per-service address another program held. */
 const UNHELD_RETRY_MS = 5000
 
@@ -167,6 +170,10 @@ export class ServeRuntime {
   private readonly tunnelDenied = new Map<string, string>()
   /** Rows (`service endpoint`) whose node targets are all down, so traffic takes the API-server fallback. */
   private onFallback = new Set<string>()
+  /** The open-file limit (./fd-budget.ts), read once; undefined where it is not known. */
+  private readonly fdLimit = openFileLimit()
+  /** Per-service addresses given up because their listeners would pass the open-file limit. */
+  private overBudget = new Set<string>()
 
   constructor(
     private readonly source: SnapshotSource,
@@ -281,6 +288,19 @@ export class ServeRuntime {
     const tunnels = this.tunnels ? await this.tunnels.apply(routes) : new Map<string, GatewayAddress>()
     // Listeners first: an address another program holds is known before DNS could hand it out.
     let build = this.buildMap(plan, tunnels)
+    if (this.options.range && this.fdLimit !== undefined) {
+      // Addresses given up stay given up while the rest fill the budget; all come back once every one fits again.
+      const given = this.overBudget.size
+      const over = addressesOverBudget(build.map.listeners, tunnels.size, this.fdLimit)
+      const fitsAll =
+        given > 0 &&
+        over.size === 0 &&
+        build.map.listeners.length + given * 2 + tunnels.size + FD_RESERVE <= this.fdLimit
+      if (over.size > 0 || fitsAll) {
+        this.noteOverBudget(fitsAll ? new Set() : new Set([...this.overBudget, ...over]), this.fdLimit)
+        build = this.buildMap(plan, tunnels)
+      }
+    }
     await this.options
       .beforeListen?.(build.map.listeners)
       .catch((error: unknown) => this.options.log.warn(firstLine(error)))
@@ -310,6 +330,10 @@ export class ServeRuntime {
   private buildMap(plan: Plan, tunnels: Map<string, GatewayAddress>): ServeBuild {
     // With --http-port 0 (tests), per-service HTTP listeners use the port the router actually got.
     const unheld = new Map([...this.unheld].map(([address, u]) => [address, u.why]))
+    if (this.fdLimit !== undefined) {
+      const why = overBudgetReason(this.fdLimit)
+      for (const address of this.overBudget) if (!unheld.has(address)) unheld.set(address, why)
+    }
     return buildServeMap(plan, {
       ...this.options,
       httpPort: this.httpPort || this.options.httpPort,
@@ -318,6 +342,20 @@ export class ServeRuntime {
       tunnels,
       tunnelDenied: this.tunnelDenied,
     })
+  }
+
+  /** Takes the new set of addresses over the open-file budget, warning (one line) when it grows or empties. */
+  private noteOverBudget(over: Set<string>, limit: number): void {
+    const before = this.overBudget.size
+    this.overBudget = over
+    if (over.size > before) {
+      this.options.log.warn(
+        `${over.size} Services have no address of their own: their listeners do not fit under the open-file limit (${limit}, with ${FD_RESERVE_TEXT}); they answer the router's address instead (HTTP by name on port ${this.httpPort}, other ports not mapped) — raise the limit (ulimit -n) and restart serve`,
+        {event: 'listen-failed'},
+      )
+    } else if (over.size === 0 && before > 0) {
+      this.options.log.info('every Service has its own address again: the open-file limit has room for all listeners')
+    }
   }
 
   /**

@@ -1,6 +1,7 @@
 // The simulated cluster's state: objects, one global resourceVersion, and the event history watches replay.
 import {randomUUID} from 'node:crypto'
 import {BUILTIN_KINDS, kindsFromCrd, splitApiVersion, type KindInfo, type KubeObject} from './kinds.js'
+import {NodePortAllocator} from './node-ports.js'
 
 /** A change, kept in the history so a watch from an older resourceVersion can replay it. */
 export interface StoreEvent {
@@ -13,8 +14,6 @@ export interface StoreEvent {
 
 // The watch cache of a real API server keeps a bounded window too; 10k events is plenty for tests.
 const MAX_HISTORY = 10_000
-const FIRST_NODE_PORT = 30000 // default --service-node-port-range is 30000-32767
-const LAST_NODE_PORT = 32767
 
 /** In-memory objects with the bookkeeping a real API server does on write. */
 export class ObjectStore {
@@ -23,6 +22,7 @@ export class ObjectStore {
   private history: StoreEvent[] = []
   private historyStart = 0 // every event with rv > historyStart is still in `history`
   private readonly listeners = new Set<(e: StoreEvent) => void>()
+  private readonly nodePorts = new NodePortAllocator()
 
   /** The current global resourceVersion. */
   resourceVersion(): number {
@@ -83,7 +83,7 @@ export class ObjectStore {
     obj.metadata.uid ||= previous?.metadata.uid ?? randomUUID()
     obj.metadata.creationTimestamp ||=
       previous?.metadata.creationTimestamp ?? new Date().toISOString().replace(/\.\d+Z$/, 'Z')
-    if (info.group === '' && info.kind === 'Service') this.defaultService(obj, previous)
+    if (info.group === '' && info.kind === 'Service') this.defaultService(obj, key, previous)
     if (info.group === '' && info.kind === 'Namespace') obj.status ??= {phase: 'Active'}
     obj.metadata.resourceVersion = String(++this.rv)
     this.byKey.set(key, obj)
@@ -99,6 +99,7 @@ export class ObjectStore {
     const last = this.byKey.get(key)
     if (!last) return false
     this.byKey.delete(key)
+    if (info.group === '' && info.kind === 'Service') this.nodePorts.release(key, last.spec as ServiceSpec)
     const object = {...last, metadata: {...last.metadata, resourceVersion: String(++this.rv)}}
     this.record({type: 'DELETED', rv: this.rv, info, object})
     return true
@@ -135,7 +136,8 @@ export class ObjectStore {
 
   // What the API server fills in on create, so YAML from a repo behaves like it does in a cluster:
   // https://kubernetes.io/docs/reference/kubernetes-api/service-resources/service-v1/
-  private defaultService(svc: KubeObject, previous?: KubeObject): void {
+  // A NodePort that is taken or outside the range, or a full range, throws SimApiError (./node-ports.ts).
+  private defaultService(svc: KubeObject, key: string, previous?: KubeObject): void {
     svc.spec ??= {}
     const spec = svc.spec as ServiceSpec
     const before = (previous?.spec ?? {}) as ServiceSpec
@@ -145,20 +147,24 @@ export class ObjectStore {
       port.protocol ??= 'TCP'
       port.targetPort ??= port.port
     }
+    const nodePorts =
+      (spec.type === 'NodePort' || spec.type === 'LoadBalancer') &&
+      !(spec.type === 'LoadBalancer' && spec.allocateLoadBalancerNodePorts === false)
+    if (!nodePorts) this.nodePorts.release(key, previous ? before : undefined)
     if (spec.type === 'ExternalName') return
     spec.clusterIP ||= before.clusterIP || this.freeClusterIP()
     spec.clusterIPs ??= [spec.clusterIP]
     spec.ipFamilies ??= [spec.clusterIP.includes(':') ? 'IPv6' : 'IPv4']
     if (spec.type !== 'NodePort' && spec.type !== 'LoadBalancer') return
     spec.externalTrafficPolicy ??= 'Cluster'
-    if (spec.type === 'LoadBalancer' && spec.allocateLoadBalancerNodePorts === false) return
-    for (const port of spec.ports) {
-      const old = before.ports?.find((p) => p.port === port.port && (p.protocol ?? 'TCP') === port.protocol)
-      port.nodePort ??= old?.nodePort ?? this.freeNodePort(spec)
-    }
-    if (spec.type === 'LoadBalancer' && spec.externalTrafficPolicy === 'Local') {
-      spec.healthCheckNodePort ??= before.healthCheckNodePort ?? this.freeNodePort(spec)
-    }
+    if (!nodePorts) return
+    const ports = spec.ports
+    // A Service port keeps its NodePort across updates that do not set one (same port and protocol as before).
+    const keep = (i: number) =>
+      before.ports?.find((p) => p.port === ports[i]!.port && (p.protocol ?? 'TCP') === ports[i]!.protocol)?.nodePort
+    const wantsHealthCheck = spec.type === 'LoadBalancer' && spec.externalTrafficPolicy === 'Local'
+    const name = svc.metadata.name
+    this.nodePorts.allocate(key, name, spec, previous ? before : undefined, keep, wantsHealthCheck)
   }
 
   private freeClusterIP(): string {
@@ -167,17 +173,6 @@ export class ObjectStore {
       const ip = `10.43.${200 + Math.floor(i / 254)}.${(i % 254) + 1}`
       if (!used.has(ip)) return ip
     }
-  }
-
-  // Deterministic (lowest free) rather than random like a real server, so tests can predict it.
-  private freeNodePort(current: ServiceSpec): number {
-    const used = new Set<number | undefined>()
-    for (const spec of [current, ...this.list('', 'services').map((s) => s.spec as ServiceSpec | undefined)]) {
-      for (const p of spec?.ports ?? []) used.add(p.nodePort)
-      used.add(spec?.healthCheckNodePort)
-    }
-    for (let port = FIRST_NODE_PORT; port <= LAST_NODE_PORT; port++) if (!used.has(port)) return port
-    throw new Error('no free NodePort left in 30000-32767')
   }
 }
 

@@ -9,6 +9,8 @@ import {makeTempDir, startProcess, type Proc} from './procs.js'
 
 const BIN = fileURLToPath(new URL('../../bin/kubectl-expose_lb', import.meta.url))
 const START_TIMEOUT_MS = 60_000
+/** Node options for serve only, e.g. `--cpu-prof --cpu-prof-dir=prof` (NODE_OPTIONS refuses --cpu-prof). */
+const NODE_ARGS = (process.env.BENCH_SERVE_NODE_ARGS ?? '').split(' ').filter(Boolean)
 
 export interface ServeChild {
   proc: Proc
@@ -23,10 +25,8 @@ export interface ServeChild {
 
 /** Spawns serve on 127.0.0.1 with DNS and HTTP on free ports and waits for its "serving" line. */
 export async function startServe(kubeconfig: string, ipRange: string): Promise<ServeChild> {
-  // BENCH_SERVE_NODE_ARGS: options for serve's node (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile it).
-  const nodeArgs = process.env.BENCH_SERVE_NODE_ARGS?.split(' ').filter(Boolean) ?? []
   const args = [
-    ...nodeArgs,
+    ...NODE_ARGS,
     BIN,
     'serve',
     '--kubeconfig',
