@@ -8,6 +8,8 @@ import type {Duplex} from 'node:stream'
 import type {PodEndpoint} from '../plan/types.js'
 import type {GatewayAddress} from '../servemap/tunnels.js'
 import type {TunnelRoute} from '../servemap/types.js'
+import {errnoCode} from '../net/errno.js'
+import {gatewayPorts, type NextPort} from './gateway-ports.js'
 import {orderEndpoints} from './pick.js'
 
 /**
@@ -20,8 +22,10 @@ export interface TunnelGatewayOptions {
   dial: TunnelDial
   log: (line: string) => void
   verbose?: boolean
-  /** Where gateways listen (default 127.0.0.1, on a port of the system's choosing). */
+  /** Where gateways listen (default 127.0.0.1). */
   address?: string
+  /** The ports gateways try, in turn (gateway-ports.ts; default gatewayPorts(): on Linux, the local port range). */
+  nextPort?: NextPort
   /**
    * A stream was refused for want of RBAC (an error whose `reason` is `forbidden`): no other Pod of the namespace
    * is tried, and serve reports the route (src/serve/runtime.ts).
@@ -218,10 +222,16 @@ function corkPerTurn(from: Duplex, to: net.Socket): void {
 }
 
 /** The gateways of every tunnelled Service port, kept in step with the serve map. */
+/** Ports a gateway tries before it lets the system pick one. */
+const PORT_ATTEMPTS = 64
+
 export class TunnelGateways {
   private readonly gateways = new Map<string, Gateway>()
+  private readonly nextPort: NextPort
 
-  constructor(private readonly options: TunnelGatewayOptions) {}
+  constructor(private readonly options: TunnelGatewayOptions) {
+    this.nextPort = options.nextPort ?? gatewayPorts()
+  }
 
   /** Opens gateways for new routes, updates the Pods of kept ones, closes the rest; returns where each listens. */
   async apply(routes: TunnelRoute[]): Promise<Map<string, GatewayAddress>> {
@@ -253,15 +263,25 @@ export class TunnelGateways {
   }
 
   private async open(route: TunnelRoute): Promise<Gateway> {
-    // Half-open: a client's FIN ends the stream's writable side only, so the Pod's answer still comes back.
-    const server = net.createServer({allowHalfOpen: true, pauseOnConnect: true})
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject)
-      server.listen(0, this.options.address ?? '127.0.0.1', () => {
-        server.off('error', reject)
-        resolve()
-      })
-    })
-    return new Gateway(server, route, this.options)
+    const host = this.options.address ?? '127.0.0.1'
+    // A port in use (or one this user may not bind) is skipped; after PORT_ATTEMPTS of them the system picks.
+    for (let attempt = 1; ; attempt++) {
+      const port = attempt < PORT_ATTEMPTS ? this.nextPort() : 0
+      // Half-open: a client's FIN ends the stream's writable side only, so the Pod's answer still comes back.
+      const server = net.createServer({allowHalfOpen: true, pauseOnConnect: true})
+      try {
+        await new Promise<void>((resolve, reject) => {
+          server.once('error', reject)
+          server.listen(port, host, () => {
+            server.off('error', reject)
+            resolve()
+          })
+        })
+        return new Gateway(server, route, this.options)
+      } catch (error) {
+        const code = errnoCode(error)
+        if (port === 0 || (code !== 'EADDRINUSE' && code !== 'EACCES')) throw error
+      }
+    }
   }
 }
