@@ -5,42 +5,17 @@
 // Targets (issue 20): serve ≥ 0.8× HAProxy(1 thread) in throughput and in connections per second.
 import {captureClientHello} from '../proxy/tls-hello.js'
 import {NODE_PORTS, NODES} from './cluster.js'
-import type {Address, ConnectResult, StreamResult} from './load.js'
-import type {Proc} from './procs.js'
-import {atLeast, medianBy, num, ratio, table, type TargetCheck} from './report.js'
+import {atLeast, type TargetCheck} from './report.js'
 import {DOMAIN, MIB, type BenchCluster, type BenchEnv, type SectionResult} from './setup.js'
-import {treeCpuSeconds} from './serve-child.js'
+import {measureTcpPaths, tcpTable, type TcpPath} from './tcp-bench.js'
 import {freePort, haproxySniConfig, startHaproxy} from './tools.js'
-
-interface SniPath {
-  key: string
-  label: string
-  sink: Address
-  echo: Address
-  start?: () => Promise<Proc>
-  /** The proxy's process, for the CPU it spends per connection; none for direct. */
-  pid?: () => number | undefined
-}
-
-interface SniRow {
-  path: string
-  label: string
-  stream?: StreamResult
-  connect?: ConnectResult
-  streams: StreamResult[]
-  connects: ConnectResult[]
-  /** CPU time the proxy spent per connection of the connection-rate run (µs), median over the runs. */
-  cpuUsPerConnection?: number
-  cpuUs: number[]
-  error?: string
-}
 
 export async function benchSni(env: BenchEnv, cluster: BenchCluster): Promise<SectionResult> {
   const s = env.settings
   const {haproxy} = env.tools
   const names = {sink: `sink.${DOMAIN}`, echo: `echo.${DOMAIN}`}
   const hello = {sink: await captureClientHello(names.sink), echo: await captureClientHello(names.echo)}
-  const haproxyPath = async (threads: number): Promise<SniPath> => {
+  const haproxyPath = async (threads: number): Promise<TcpPath> => {
     const port = await freePort()
     return {
       key: `haproxy-t${threads}`,
@@ -61,7 +36,7 @@ export async function benchSni(env: BenchEnv, cluster: BenchCluster): Promise<Se
     }
   }
   const sni = {host: '127.0.0.1', port: cluster.serve.httpsPort}
-  const paths: SniPath[] = [
+  const paths: TcpPath[] = [
     {
       key: 'direct',
       label: `direct to node ${NODES[0]}`,
@@ -73,50 +48,8 @@ export async function benchSni(env: BenchEnv, cluster: BenchCluster): Promise<Se
   ]
   if (!haproxy) env.notes.push('haproxy missing: no HAProxy rows, so the SNI target cannot be checked')
 
-  const rows: SniRow[] = paths.map((p) => ({path: p.key, label: p.label, streams: [], connects: [], cpuUs: []}))
-  for (let round = 0; round < s.rounds; round++) {
-    for (const [i, p] of paths.entries()) {
-      const row = rows[i]!
-      if (row.error) continue
-      let proc: Proc | undefined
-      try {
-        proc = await p.start?.()
-        await env.load.stream(p.sink, 2, 8 * MIB, hello.sink)
-        await env.load.connectRate(p.echo, 8, 500, hello.echo)
-        const stream = await env.load.stream(p.sink, s.streamConnections, s.streamBytesPerConnection, hello.sink)
-        const pid = p.pid?.() ?? proc?.child.pid
-        const cpuBefore = pid === undefined ? undefined : treeCpuSeconds(pid)
-        const connect = await env.load.connectRate(p.echo, s.connectConcurrency, s.connectMs, hello.echo)
-        if (pid !== undefined && cpuBefore !== undefined && connect.connections > 0) {
-          row.cpuUs.push(((treeCpuSeconds(pid) - cpuBefore) * 1e6) / connect.connections)
-        }
-        row.streams.push(stream)
-        row.connects.push(connect)
-        if (stream.errors.length) env.notes.push(`SNI ${p.key} stream: ${stream.errors[0]}`)
-        if (connect.errors) env.notes.push(`SNI ${p.key} connect: ${connect.errors} errors (${connect.firstError})`)
-      } catch (error) {
-        row.error = (error as Error).message
-        env.notes.push(`SNI ${p.key}: ${row.error.split('\n')[0]}`)
-      } finally {
-        await proc?.stop()
-      }
-    }
-  }
-  for (const row of rows) {
-    row.stream = medianBy(row.streams, (r) => r.mbPerS)
-    row.connect = medianBy(row.connects, (r) => r.perS)
-    row.cpuUsPerConnection = medianBy(row.cpuUs, (us) => us)
-  }
+  const rows = await measureTcpPaths(env, paths, 'SNI', hello)
   const base = rows.find((r) => r.path === 'haproxy-t1')
-  const tableRows = rows.map((r) => [
-    r.label,
-    num(r.stream?.mbPerS),
-    ratio(r.stream?.mbPerS, base?.stream?.mbPerS),
-    num(r.connect?.perS),
-    ratio(r.connect?.perS, base?.connect?.perS),
-    num(r.cpuUsPerConnection, 1),
-    r.error ? r.error.split('\n')[0]!.slice(0, 40) : String((r.stream?.errors.length ?? 0) + (r.connect?.errors ?? 0)),
-  ])
   const mine = rows.find((r) => r.path === 'serve-sni')
   const targets: TargetCheck[] = [
     atLeast(
@@ -136,7 +69,7 @@ export async function benchSni(env: BenchEnv, cluster: BenchCluster): Promise<Se
       `connection rate: concurrency ${s.connectConcurrency} for ${s.connectMs / 1000} s, hello + one echo ` +
       `(no TLS is terminated anywhere; MB = 10^6 bytes)` +
       (s.rounds > 1 ? `; medians of ${s.rounds} runs` : ''),
-    table: table(['path', 'MB/s', '× HAProxy(1t)', 'conn/s', '× HAProxy(1t)', 'CPU µs/conn', 'errors'], tableRows),
+    table: tcpTable(rows),
     data: rows,
     targets,
   }

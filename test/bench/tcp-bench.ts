@@ -9,7 +9,8 @@ import {MIB, type BenchCluster, type BenchEnv, type SectionResult} from './setup
 import {treeCpuSeconds} from './serve-child.js'
 import {freePort, haproxyConfig, startHaproxy} from './tools.js'
 
-interface TcpPath {
+/** A path the TCP and SNI sections measure: where its sink and echo are, and what runs it. */
+export interface TcpPath {
   key: string
   label: string
   sink: Address
@@ -74,53 +75,8 @@ export async function benchTcp(env: BenchEnv, cluster: BenchCluster): Promise<Se
   ]
   if (!haproxy) env.notes.push('haproxy missing: no HAProxy rows, so the TCP target cannot be checked')
 
-  const rows: TcpRow[] = paths.map((p) => ({path: p.key, label: p.label, streams: [], connects: [], cpuUs: []}))
-  // Rounds go over every path in turn, so drift in the machine's load spreads over all paths alike.
-  for (let round = 0; round < s.rounds; round++) {
-    for (const [i, p] of paths.entries()) {
-      const row = rows[i]!
-      if (row.error) continue
-      let proc: Proc | undefined
-      try {
-        proc = await p.start?.()
-        // Warm-up: JIT, health state, the backends' accept queues.
-        await env.load.stream(p.sink, 2, 8 * MIB)
-        await env.load.connectRate(p.echo, 8, 500)
-        const stream = await env.load.stream(p.sink, s.streamConnections, s.streamBytesPerConnection)
-        const pid = p.pid?.() ?? proc?.child.pid
-        const cpuBefore = pid === undefined ? undefined : treeCpuSeconds(pid)
-        const connect = await env.load.connectRate(p.echo, s.connectConcurrency, s.connectMs)
-        if (pid !== undefined && cpuBefore !== undefined && connect.connections > 0) {
-          row.cpuUs.push(((treeCpuSeconds(pid) - cpuBefore) * 1e6) / connect.connections)
-        }
-        row.streams.push(stream)
-        row.connects.push(connect)
-        if (stream.errors.length) env.notes.push(`TCP ${p.key} stream: ${stream.errors[0]}`)
-        if (connect.errors) env.notes.push(`TCP ${p.key} connect: ${connect.errors} errors (${connect.firstError})`)
-      } catch (error) {
-        row.error = (error as Error).message
-        env.notes.push(`TCP ${p.key}: ${row.error.split('\n')[0]}`)
-      } finally {
-        await proc?.stop()
-      }
-    }
-  }
-  for (const row of rows) {
-    row.stream = medianBy(row.streams, (r) => r.mbPerS)
-    row.connect = medianBy(row.connects, (r) => r.perS)
-    row.cpuUsPerConnection = medianBy(row.cpuUs, (us) => us)
-  }
-
+  const rows = await measureTcpPaths(env, paths, 'TCP')
   const base = rows.find((r) => r.path === 'haproxy-t1')
-  const tableRows = rows.map((r) => [
-    r.label,
-    num(r.stream?.mbPerS),
-    ratio(r.stream?.mbPerS, base?.stream?.mbPerS),
-    num(r.connect?.perS),
-    ratio(r.connect?.perS, base?.connect?.perS),
-    num(r.cpuUsPerConnection, 1),
-    r.error ? r.error.split('\n')[0]!.slice(0, 40) : String((r.stream?.errors.length ?? 0) + (r.connect?.errors ?? 0)),
-  ])
   const mine = rows.find((r) => r.path === 'serve-address')
   const targets: TargetCheck[] = [
     atLeast('TCP serve per-service: throughput', mine?.stream?.mbPerS, base?.stream?.mbPerS, 1, 'HAProxy(1t)', 'MB/s'),
@@ -132,8 +88,74 @@ export async function benchTcp(env: BenchEnv, cluster: BenchCluster): Promise<Se
       `TCP — throughput: ${streams} streams into a sink; connection rate: concurrency ${s.connectConcurrency} for ` +
       `${s.connectMs / 1000} s, echo once (Node clients in their own process; MB = 10^6 bytes)` +
       (s.rounds > 1 ? `; medians of ${s.rounds} runs` : ''),
-    table: table(['path', 'MB/s', '× HAProxy(1t)', 'conn/s', '× HAProxy(1t)', 'CPU µs/conn', 'errors'], tableRows),
+    table: tcpTable(rows),
     data: rows,
     targets,
   }
+}
+
+/**
+ * Streams into each path's sink, then the connection rate through its echo (with `hello` first on every connection,
+ * for SNI), `rounds` times; each row holds every run and the medians, and the proxy's CPU per connection.
+ */
+export async function measureTcpPaths(
+  env: BenchEnv,
+  paths: TcpPath[],
+  section: string,
+  hello: {sink?: Buffer; echo?: Buffer} = {},
+): Promise<TcpRow[]> {
+  const s = env.settings
+  const rows: TcpRow[] = paths.map((p) => ({path: p.key, label: p.label, streams: [], connects: [], cpuUs: []}))
+  // Rounds go over every path in turn, so drift in the machine's load spreads over all paths alike.
+  for (let round = 0; round < s.rounds; round++) {
+    for (const [i, p] of paths.entries()) {
+      const row = rows[i]!
+      if (row.error) continue
+      let proc: Proc | undefined
+      try {
+        proc = await p.start?.()
+        // Warm-up: JIT, health state, the backends' accept queues.
+        await env.load.stream(p.sink, 2, 8 * MIB, hello.sink)
+        await env.load.connectRate(p.echo, 8, 500, hello.echo)
+        const stream = await env.load.stream(p.sink, s.streamConnections, s.streamBytesPerConnection, hello.sink)
+        const pid = p.pid?.() ?? proc?.child.pid
+        const cpuBefore = pid === undefined ? undefined : treeCpuSeconds(pid)
+        const connect = await env.load.connectRate(p.echo, s.connectConcurrency, s.connectMs, hello.echo)
+        if (pid !== undefined && cpuBefore !== undefined && connect.connections > 0) {
+          row.cpuUs.push(((treeCpuSeconds(pid) - cpuBefore) * 1e6) / connect.connections)
+        }
+        row.streams.push(stream)
+        row.connects.push(connect)
+        if (stream.errors.length) env.notes.push(`${section} ${p.key} stream: ${stream.errors[0]}`)
+        if (connect.errors)
+          env.notes.push(`${section} ${p.key} connect: ${connect.errors} errors (${connect.firstError})`)
+      } catch (error) {
+        row.error = (error as Error).message
+        env.notes.push(`${section} ${p.key}: ${row.error.split('\n')[0]}`)
+      } finally {
+        await proc?.stop()
+      }
+    }
+  }
+  for (const row of rows) {
+    row.stream = medianBy(row.streams, (r) => r.mbPerS)
+    row.connect = medianBy(row.connects, (r) => r.perS)
+    row.cpuUsPerConnection = medianBy(row.cpuUs, (us) => us)
+  }
+  return rows
+}
+
+/** The TCP and SNI sections' table: rates and ratios against HAProxy (1 thread), CPU per connection, errors. */
+export function tcpTable(rows: TcpRow[]): string {
+  const base = rows.find((r) => r.path === 'haproxy-t1')
+  const tableRows = rows.map((r) => [
+    r.label,
+    num(r.stream?.mbPerS),
+    ratio(r.stream?.mbPerS, base?.stream?.mbPerS),
+    num(r.connect?.perS),
+    ratio(r.connect?.perS, base?.connect?.perS),
+    num(r.cpuUsPerConnection, 1),
+    r.error ? r.error.split('\n')[0]!.slice(0, 40) : String((r.stream?.errors.length ?? 0) + (r.connect?.errors ?? 0)),
+  ])
+  return table(['path', 'MB/s', '× HAProxy(1t)', 'conn/s', '× HAProxy(1t)', 'CPU µs/conn', 'errors'], tableRows)
 }
