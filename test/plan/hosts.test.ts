@@ -10,7 +10,7 @@ import type {IngressObjects, RouteKind} from '../../src/plan/ingress-types.js'
 import {buildPlan} from '../../src/plan/plan.js'
 import type {Service} from '../../src/plan/types.js'
 import {loadObjectsFromYaml, type KubeObject} from '../../src/sim/api-server.js'
-import {makeNode, makeService} from '../builders.js'
+import {emptySignals, makeNode, makeService} from '../builders.js'
 
 function fixture(file: string): KubeObject[] {
   return loadObjectsFromYaml(readFileSync(new URL(`../fixtures/ingress/${file}`, import.meta.url), 'utf8'))
@@ -99,14 +99,7 @@ function mapped(all: KubeObject[], ingressService?: string) {
       services,
       nodes: [makeNode('node-a', '192.168.1.11')],
       endpointSlices: [],
-      signals: {
-        apiGroups: [],
-        workloads: [],
-        configMaps: {},
-        customObjectCounts: {},
-        ingressClasses: [],
-        unavailable: [],
-      },
+      signals: emptySignals(),
       ingress: objects,
     },
     {domain: 'kube.internal', addressType: 'InternalIP', ingressService},
