@@ -258,8 +258,8 @@ export interface HaproxyListen {
   nodePort: number
 }
 
-/** HAProxy in TCP mode, health-checked backends (as serve checks them), `nbthread` threads. */
-export function haproxyConfig(nbthread: number, listens: HaproxyListen[]): string {
+/** The global and defaults sections both HAProxy configurations share: TCP mode, `nbthread` threads. */
+function haproxyPreamble(nbthread: number): string {
   return `global
   nbthread ${nbthread}
   # maxconn needs about 2 fds per connection; the default open-file limit is often 20,000.
@@ -270,16 +270,21 @@ defaults
   timeout connect 5s
   timeout client 60s
   timeout server 60s
-${listens
-  .map(
-    (l) => `
+`
+}
+
+/** HAProxy in TCP mode, health-checked backends (as serve checks them), `nbthread` threads. */
+export function haproxyConfig(nbthread: number, listens: HaproxyListen[]): string {
+  return `${haproxyPreamble(nbthread)}${listens
+    .map(
+      (l) => `
 listen ${l.name}
   bind 127.0.0.1:${l.bindPort}
   balance roundrobin
 ${l.nodes.map((n, i) => `  server n${i + 1} ${n}:${l.nodePort} check inter 2s`).join('\n')}
 `,
-  )
-  .join('')}`
+    )
+    .join('')}`
 }
 
 /** A backend HAProxy picks by the server name of the ClientHello (the SNI section). */
@@ -296,16 +301,7 @@ export interface HaproxySniRoute {
  * https://docs.haproxy.org/2.8/configuration.html#7.3.5-req.ssl_sni
  */
 export function haproxySniConfig(nbthread: number, bindPort: number, routes: HaproxySniRoute[]): string {
-  return `global
-  nbthread ${nbthread}
-  maxconn 4096
-
-defaults
-  mode tcp
-  timeout connect 5s
-  timeout client 60s
-  timeout server 60s
-
+  return `${haproxyPreamble(nbthread)}
 frontend sni
   bind 127.0.0.1:${bindPort}
   tcp-request inspect-delay 5s
