@@ -118,12 +118,11 @@ export async function serveUntilSignal(settings: ServeSettings): Promise<string>
       // Named contexts are checked now: a name that is not in the kubeconfig is a mistake to fix, not to retry. With
       // --all-contexts the names come from the kubeconfig itself, and one that cannot be opened (a certificate file
       // that is missing) is left to ClusterSet, which names it, serves the others and tries it again, as `list
-      // --all-contexts` names it and lists the others. These clients also carry each cluster's streams to its Pods.
-      const byLabel = new Map<string, ApiClient>()
+      // --all-contexts` names it and lists the others. Each context's one client carries its watch and its streams to Pods.
+      const clients = new Map<string, ApiClient>()
       const clientOf = (context: string): ApiClient => {
-        const label = labelled.labels.get(context) ?? context
-        let api = byLabel.get(label)
-        if (!api) byLabel.set(label, (api = openCluster({kubeconfig: settings.kubeconfig, context})))
+        let api = clients.get(context)
+        if (!api) clients.set(context, (api = openCluster({kubeconfig: settings.kubeconfig, context})))
         return api
       }
       for (const context of contexts) {
@@ -138,7 +137,7 @@ export async function serveUntilSignal(settings: ServeSettings): Promise<string>
           context,
           label: labelled.labels.get(context) ?? context,
           watch: () => {
-            const api = openCluster({kubeconfig: settings.kubeconfig, context})
+            const api = clientOf(context)
             const clusterLog = (line: string) => log.info(`context "${context}": ${line}`)
             return new ClusterWatch({kc: api.kc, api, ...selection, log: clusterLog, onChange})
           },
