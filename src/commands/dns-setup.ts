@@ -107,6 +107,7 @@ reverts exactly what was recorded. Steps go to stdout; progress of --apply and -
 
     const domain = await domainFlag(flags.domain)
     const dnsAddress = ipFlag('dns-address', flags['dns-address'])
+    const ingressService = ingressServiceFlag(flags['ingress-service'])
     const thisOs = apply.currentOs()
     const os = flags.os ?? thisOs
     if (!os)
@@ -137,7 +138,6 @@ reverts exactly what was recorded. Steps go to stdout; progress of --apply and -
       if (choice.note) log.info(`note: ${choice.note}`)
     }
 
-    const ingressService = ingressServiceFlag(flags['ingress-service'])
     const routing = flags.hosts ? await readHostRouting(flags, domain, ingressService, log) : undefined
     const plan = planDnsSetup({os, resolver, domain, dnsAddress, dnsPort: flags['dns-port'], hosts: routing?.routed})
     if (!flags.apply) {

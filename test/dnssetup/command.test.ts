@@ -48,6 +48,11 @@ describe('dns-setup: printing', () => {
     ],
     [['--dns-address', 'localhost'], 'error: --dns-address "localhost" is not an IP address; use 127.0.0.1\n'],
     [['--apply', '--undo'], 'error: --apply and --undo cannot be used together\n'],
+    // Checked before the resolver is chosen: also on a machine with no split-DNS resolver.
+    [
+      ['--ingress-service', 'bad'],
+      `error: --ingress-service "bad" is not namespace/name; give the ingress controller's Service, e.g. kube-system/traefik\n`,
+    ],
   ])('refuses %j', async (args, stderr) => {
     const run = await dnsSetup(...args)
     expect(run).toEqual({code: EXIT.usage, stdout: '', stderr})
