@@ -54,6 +54,17 @@ export async function benchDns(env: BenchEnv, cluster: BenchCluster): Promise<Se
       client.close()
     }
   } else env.notes.push('dnsmasq missing: no dnsmasq row, so the DNS target cannot be checked')
+  // The floor of a responder written on Node's dgram sockets, on this machine: each query sent back as an empty
+  // answer (load-worker.ts dns-floor). A reference row, not a target.
+  let stopFloor: (() => Promise<void>) | undefined
+  try {
+    const port = await freePort()
+    const proc = await env.load.startDnsFloor({host: '127.0.0.1', port})
+    stopFloor = () => proc.stop()
+    rows.push({server: 'plain Node dgram (reference, empty answers)', port, pid: proc.child.pid})
+  } catch (error) {
+    env.notes.push(`the plain Node dgram responder did not start: ${(error as Error).message.split('\n')[0]}`)
+  }
 
   try {
     for (const row of rows) {
@@ -81,6 +92,7 @@ export async function benchDns(env: BenchEnv, cluster: BenchCluster): Promise<Se
     }
   } finally {
     await stopDnsmasq?.()
+    await stopFloor?.()
   }
 
   const base = rows.find((r) => r.server === 'dnsmasq')?.throughput

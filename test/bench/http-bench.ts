@@ -88,7 +88,8 @@ export async function benchHttp(env: BenchEnv, cluster: BenchCluster): Promise<S
       label: 'plain Node splice (reference)',
       host: '127.0.0.1',
       port,
-      start: () => env.load.startSplice({host: '127.0.0.1', port}, {host: NODES[0]!, port: NODE_PORTS.web}),
+      start: () =>
+        env.load.startSplice([{listen: {host: '127.0.0.1', port}, target: {host: NODES[0]!, port: NODE_PORTS.web}}]),
     }
   }
   const paths: HttpPath[] = [

@@ -4,13 +4,16 @@
 //   node load-worker.mjs stream  '{"host":…,"port":…,"connections":8,"bytesPerConnection":…}'  prints JSON
 //   node load-worker.mjs connect '{"host":…,"port":…,"concurrency":32,"durationMs":5000}'      prints JSON
 //   node load-worker.mjs download '{"host":…,"port":…,"connections":1,"bytesPerConnection":…}' prints JSON
-//   node load-worker.mjs splice '{"listen":{"host":…,"port":…},"target":{"host":…,"port":…}}'  prints "ready"
-// (splice: the plainest Node proxy, each client piped to a new connection to the target; the HTTP bench's
-// reference for what Node's own socket handling costs)
+//   node load-worker.mjs splice '[{"listen":{"host":…,"port":…},"target":{"host":…,"port":…}},…]'  prints "ready"
+//   node load-worker.mjs dns-floor '{"host":…,"port":…}'  prints "ready"
+// (splice: the plainest Node proxy, each client piped to a new connection to the target; dns-floor: the plainest
+// Node UDP responder, each query sent back as an empty NOERROR answer. The HTTP, TCP, SNI and DNS sections'
+// references for what Node's own sockets cost on this machine, whatever a proxy or responder does on top)
 // (backends also take "source": servers that send as many bytes as the first line asks for, then close: what a
 // path without half-close, such as port-forward's v4 WebSocket channels, can carry in full)
 // With "hello" (a TLS ClientHello, base64) stream and connect send it first, as a TLS client would: the SNI section
 // routes on it (serve's --https-port, HAProxy's req.ssl_sni); the backends take it as payload.
+import dgram from 'node:dgram'
 import net from 'node:net'
 import {performance} from 'node:perf_hooks'
 
@@ -189,16 +192,47 @@ async function connect(opts: Address & {concurrency: number; durationMs: number;
   return {connections, seconds, perS: connections / seconds, errors, firstError}
 }
 
-/** Pipes each client both ways to a new connection to `target`: nothing read, parsed or kept. */
+/**
+ * Pipes each client both ways to a new connection to `target`: nothing read, parsed or kept. Half-open, so that a
+ * client's FIN reaches the target and the answer still comes back (the TCP section's sink).
+ */
 function splice(listenOn: Address, target: Address): Promise<net.Server> {
-  const server = net.createServer({noDelay: true}, (client) => {
-    const node = net.connect({...target, noDelay: true})
+  const server = net.createServer({noDelay: true, allowHalfOpen: true}, (client) => {
+    const node = net.connect({...target, noDelay: true, allowHalfOpen: true})
     client.pipe(node)
     node.pipe(client)
     client.on('error', () => node.destroy())
     node.on('error', () => client.destroy())
   })
   return listen(server, listenOn)
+}
+
+/**
+ * Answers every DNS query with its own question and no records (RFC 1035 §4.1.1: QR set, RA copied from nothing,
+ * RCODE 0): the receive and send a UDP responder cannot avoid, and nothing else.
+ */
+function dnsFloor(address: Address): Promise<dgram.Socket> {
+  const socket = dgram.createSocket('udp4')
+  socket.on('message', (query, peer) => {
+    if (query.length < 12) return
+    query[2] = (query[2]! | 0x80) & ~0x02 // QR, and never TC
+    query[3] = 0 // RA 0, Z 0, RCODE NOERROR
+    query.writeUInt32BE(0, 6) // no answer, authority …
+    query.writeUInt16BE(0, 10) // … or additional records (an EDNS OPT record is cut off with them)
+    const end = questionEnd(query)
+    if (end > 0) socket.send(query.subarray(0, end), peer.port, peer.address)
+  })
+  return new Promise((resolve, reject) => {
+    socket.once('error', reject)
+    socket.bind(address.port, address.host, () => resolve(socket))
+  })
+}
+
+/** Where the first question of a message ends (its name, type and class), or -1 when it is cut short. */
+function questionEnd(message: Buffer): number {
+  let at = 12
+  while (at < message.length && message[at]! !== 0) at += message[at]! + 1
+  return at + 5 <= message.length ? at + 5 : -1
 }
 
 const [role, json] = process.argv.slice(2)
@@ -215,7 +249,11 @@ if (role === 'backends') {
   })
   console.log('ready')
 } else if (role === 'splice') {
-  await splice(args.listen as Address, args.target as Address)
+  const pairs = args as Array<{listen: Address; target: Address}>
+  await Promise.all(pairs.map((pair) => splice(pair.listen, pair.target)))
+  console.log('ready')
+} else if (role === 'dns-floor') {
+  await dnsFloor(args as Address)
   console.log('ready')
 } else if (role === 'stream') {
   console.log(JSON.stringify(await stream(args)))

@@ -51,18 +51,21 @@ export class LoadRunner {
 
   /** Starts the sink, echo-once (and source) servers; stop() the returned process to close them. */
   async startBackends(spec: {sink: Address[]; echo: Address[]; source?: Address[]}): Promise<Proc> {
-    const proc = startProcess('tcp-backends', process.execPath, [this.script, 'backends', JSON.stringify(spec)])
-    await proc.waitForOutput(/^ready$/m, 10_000)
-    return proc
+    return this.startServer('tcp-backends', 'backends', spec)
   }
 
-  /** The plainest Node proxy on `listen`, piping each client to `target` (see load-worker.ts); stop() it. */
-  async startSplice(listen: Address, target: Address): Promise<Proc> {
-    const proc = startProcess('node-splice', process.execPath, [
-      this.script,
-      'splice',
-      JSON.stringify({listen, target}),
-    ])
+  /** The plainest Node proxy: each `listen` piped to its `target` (see load-worker.ts); stop() it. */
+  async startSplice(pairs: Array<{listen: Address; target: Address}>): Promise<Proc> {
+    return this.startServer('node-splice', 'splice', pairs)
+  }
+
+  /** The plainest Node UDP responder on `address`: an empty answer to every query (see load-worker.ts). */
+  async startDnsFloor(address: Address): Promise<Proc> {
+    return this.startServer('node-dns-floor', 'dns-floor', address)
+  }
+
+  private async startServer(name: string, role: string, args: object): Promise<Proc> {
+    const proc = startProcess(name, process.execPath, [this.script, role, JSON.stringify(args)])
     await proc.waitForOutput(/^ready$/m, 10_000)
     return proc
   }

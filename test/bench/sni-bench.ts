@@ -7,7 +7,7 @@ import {captureClientHello} from '../proxy/tls-hello.js'
 import {NODE_PORTS, NODES} from './cluster.js'
 import {atLeast, type TargetCheck} from './report.js'
 import {DOMAIN, MIB, type BenchCluster, type BenchEnv, type SectionResult} from './setup.js'
-import {measureTcpPaths, tcpTable, type TcpPath} from './tcp-bench.js'
+import {measureTcpPaths, nodeSplicePath, tcpTable, type TcpPath} from './tcp-bench.js'
 import {freePort, haproxySniConfig, startHaproxy} from './tools.js'
 
 export async function benchSni(env: BenchEnv, cluster: BenchCluster): Promise<SectionResult> {
@@ -44,6 +44,8 @@ export async function benchSni(env: BenchEnv, cluster: BenchCluster): Promise<Se
       echo: {host: NODES[0]!, port: NODE_PORTS.echo},
     },
     {key: 'serve-sni', label: `serve --https-port ${sni.port}`, sink: sni, echo: sni, pid: () => cluster.serve.pid},
+    // The hello is payload to it: what Node's sockets cost per connection, before any reading or routing.
+    await nodeSplicePath(env),
     ...(haproxy ? [await haproxyPath(1), await haproxyPath(2)] : []),
   ]
   if (!haproxy) env.notes.push('haproxy missing: no HAProxy rows, so the SNI target cannot be checked')

@@ -71,6 +71,7 @@ export async function benchTcp(env: BenchEnv, cluster: BenchCluster): Promise<Se
       echo: {host: cluster.addresses.echo, port: SERVICE_PORTS.echo},
       pid: () => cluster.serve.pid,
     },
+    await nodeSplicePath(env),
     ...(haproxy ? [await haproxyPath(1), await haproxyPath(2)] : []),
   ]
   if (!haproxy) env.notes.push('haproxy missing: no HAProxy rows, so the TCP target cannot be checked')
@@ -91,6 +92,28 @@ export async function benchTcp(env: BenchEnv, cluster: BenchCluster): Promise<Se
     table: tcpTable(rows),
     data: rows,
     targets,
+  }
+}
+
+/**
+ * The floor of a proxy written on Node's sockets, on this machine: each client piped to a new connection to the
+ * first node's sink or echo (load-worker.ts splice), nothing read. A reference row, not a target: what one new
+ * connection costs Node alone, against what HAProxy spends on it.
+ */
+export async function nodeSplicePath(env: BenchEnv): Promise<TcpPath> {
+  const [sinkPort, echoPort] = [await freePort(), await freePort()]
+  const sink = {host: '127.0.0.1', port: sinkPort}
+  const echo = {host: '127.0.0.1', port: echoPort}
+  return {
+    key: 'node-splice',
+    label: 'plain Node splice (reference)',
+    sink,
+    echo,
+    start: () =>
+      env.load.startSplice([
+        {listen: sink, target: {host: NODES[0]!, port: NODE_PORTS.sink}},
+        {listen: echo, target: {host: NODES[0]!, port: NODE_PORTS.echo}},
+      ]),
   }
 }
 
