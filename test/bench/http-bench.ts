@@ -80,22 +80,24 @@ export async function benchHttp(env: BenchEnv, cluster: BenchCluster): Promise<S
         ),
     }
   }
-  // The floor of a proxy written on Node's sockets, on this machine: no HTTP read, a new node connection per client.
-  const nodeSplicePath = async (): Promise<HttpPath> => {
+  // The floor of a proxy written on Node's sockets, on this machine: no HTTP read, a new node connection per client;
+  // `raw`: the same on Node's TCP handles, without net.Socket and streams (load-worker.ts raw-splice).
+  const nodeSplicePath = async (raw = false): Promise<HttpPath> => {
     const port = await freePort()
+    const pairs = [{listen: {host: '127.0.0.1', port}, target: {host: NODES[0]!, port: NODE_PORTS.web}}]
     return {
-      key: 'node-splice',
-      label: 'plain Node splice (reference)',
+      key: raw ? 'node-raw-splice' : 'node-splice',
+      label: raw ? 'Node TCP handles splice (reference)' : 'plain Node splice (reference)',
       host: '127.0.0.1',
       port,
-      start: () =>
-        env.load.startSplice([{listen: {host: '127.0.0.1', port}, target: {host: NODES[0]!, port: NODE_PORTS.web}}]),
+      start: () => (raw ? env.load.startRawSplice(pairs) : env.load.startSplice(pairs)),
     }
   }
   const paths: HttpPath[] = [
     {key: 'direct', label: `direct to node ${NODES[0]}:${NODE_PORTS.web}`, host: NODES[0]!, port: NODE_PORTS.web},
     ...(nginx ? [await proxyPath(1), await proxyPath(2)] : []),
     await nodeSplicePath(),
+    await nodeSplicePath(true),
     {
       key: 'serve-router',
       label: `serve Host router 127.0.0.1:${cluster.serve.httpPort}`,

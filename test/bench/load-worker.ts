@@ -5,8 +5,10 @@
 //   node load-worker.mjs connect '{"host":…,"port":…,"concurrency":32,"durationMs":5000}'      prints JSON
 //   node load-worker.mjs download '{"host":…,"port":…,"connections":1,"bytesPerConnection":…}' prints JSON
 //   node load-worker.mjs splice '[{"listen":{"host":…,"port":…},"target":{"host":…,"port":…}},…]'  prints "ready"
+//   node load-worker.mjs raw-splice '[…the same…]'  prints "ready"
 //   node load-worker.mjs dns-floor '{"host":…,"port":…}'  prints "ready"
-// (splice: the plainest Node proxy, each client piped to a new connection to the target; dns-floor: the plainest
+// (splice: the plainest Node proxy, each client piped to a new connection to the target; raw-splice: the same on
+// Node's stream handles, without net.Socket and streams (what a proxy built that way could reach); dns-floor: the plainest
 // Node UDP responder, each query sent back as an empty NOERROR answer. The HTTP, TCP, SNI and DNS sections'
 // references for what Node's own sockets cost on this machine, whatever a proxy or responder does on top)
 // (backends also take "source": servers that send as many bytes as the first line asks for, then close: what a
@@ -207,6 +209,113 @@ function splice(listenOn: Address, target: Address): Promise<net.Server> {
   return listen(server, listenOn)
 }
 
+/** What raw-splice uses of Node's internal bindings (lib/net.js and lib/internal/stream_base_commons.js do the same). */
+interface StreamHandle {
+  onread: (this: StreamHandle, arrayBuffer: ArrayBuffer) => void
+  onconnection: (status: number, client?: StreamHandle) => void
+  readStart(): number
+  readStop(): number
+  writeBuffer(req: object, data: Uint8Array): number
+  shutdown(req: object): number
+  close(): void
+  setNoDelay(on: boolean): number
+  bind(address: string, port: number): number
+  listen(backlog: number): number
+  connect(req: object, address: string, port: number): number
+}
+interface Relay {
+  peer: StreamHandle
+  /** The peer's FIN came, or ours was sent; both: the pair is closed. */
+  ended: boolean
+  closed: boolean
+}
+
+/**
+ * The plainest proxy on Node's TCP handles (process.binding, Node 20): each read written to the peer as is, reading
+ * stopped while a write waits, FIN passed on as shutdown. No net.Socket, no streams, no timers.
+ */
+function rawSplice(pairs: Array<{listen: Address; target: Address}>): void {
+  const binding = (process as unknown as {binding: (name: string) => Record<string, unknown>}).binding
+  const tcp = binding('tcp_wrap') as {
+    TCP: new (type: number) => StreamHandle
+    TCPConnectWrap: new () => {oncomplete: (status: number) => void; address: string; port: number}
+    constants: {SOCKET: number; SERVER: number}
+  }
+  const stream = binding('stream_wrap') as {
+    WriteWrap: new () => {handle: StreamHandle; oncomplete: (status: number) => void; async: boolean}
+    ShutdownWrap: new () => {handle: StreamHandle; oncomplete: (status: number) => void}
+    streamBaseState: Int32Array
+    kReadBytesOrError: number
+    kArrayBufferOffset: number
+    kLastWriteWasAsync: number
+  }
+  const UV_EOF = -4095
+  const state = new WeakMap<StreamHandle, Relay>()
+  const closePair = (a: StreamHandle): void => {
+    for (const h of [a, state.get(a)!.peer]) {
+      const relay = state.get(h)!
+      if (!relay.closed) h.close()
+      relay.closed = true
+    }
+  }
+  function onread(this: StreamHandle, arrayBuffer: ArrayBuffer): void {
+    const nread = stream.streamBaseState[stream.kReadBytesOrError]!
+    const relay = state.get(this)!
+    const {peer} = relay
+    if (nread > 0) {
+      const bytes = new Uint8Array(arrayBuffer, stream.streamBaseState[stream.kArrayBufferOffset], nread)
+      const req = new stream.WriteWrap()
+      req.handle = peer
+      req.async = false
+      req.oncomplete = (status) => (status < 0 ? closePair(this) : !relay.closed && this.readStart())
+      if (peer.writeBuffer(req, bytes) < 0) return closePair(this)
+      if (stream.streamBaseState[stream.kLastWriteWasAsync]) this.readStop()
+      return
+    }
+    if (nread !== UV_EOF) return closePair(this)
+    this.readStop()
+    relay.ended = true
+    if (state.get(peer)!.ended) return closePair(this)
+    const req = new stream.ShutdownWrap()
+    req.handle = peer
+    req.oncomplete = (status) => status < 0 && closePair(this)
+    peer.shutdown(req)
+  }
+  const relay = (a: StreamHandle, b: StreamHandle): void => {
+    state.set(a, {peer: b, ended: false, closed: false})
+    state.set(b, {peer: a, ended: false, closed: false})
+    for (const h of [a, b]) {
+      h.onread = onread
+      h.readStart()
+    }
+  }
+  for (const {listen, target} of pairs) {
+    const server = new tcp.TCP(tcp.constants.SERVER)
+    if (server.bind(listen.host, listen.port) < 0 || server.listen(511) < 0) {
+      throw new Error(`raw-splice: cannot listen on ${listen.host}:${listen.port}`)
+    }
+    server.onconnection = (status, client) => {
+      if (status < 0 || !client) return
+      const node = new tcp.TCP(tcp.constants.SOCKET)
+      client.setNoDelay(true)
+      node.setNoDelay(true)
+      const req = new tcp.TCPConnectWrap()
+      req.address = target.host
+      req.port = target.port
+      req.oncomplete = (status) => {
+        if (status < 0) {
+          client.close()
+          node.close()
+        } else relay(client, node)
+      }
+      if (node.connect(req, target.host, target.port) < 0) {
+        client.close()
+        node.close()
+      }
+    }
+  }
+}
+
 /**
  * Answers every DNS query with its own question and no records (RFC 1035 §4.1.1: QR set, RA copied from nothing,
  * RCODE 0): the receive and send a UDP responder cannot avoid, and nothing else.
@@ -251,6 +360,9 @@ if (role === 'backends') {
 } else if (role === 'splice') {
   const pairs = args as Array<{listen: Address; target: Address}>
   await Promise.all(pairs.map((pair) => splice(pair.listen, pair.target)))
+  console.log('ready')
+} else if (role === 'raw-splice') {
+  rawSplice(args as Array<{listen: Address; target: Address}>)
   console.log('ready')
 } else if (role === 'dns-floor') {
   await dnsFloor(args as Address)

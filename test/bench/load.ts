@@ -59,6 +59,11 @@ export class LoadRunner {
     return this.startServer('node-splice', 'splice', pairs)
   }
 
+  /** The same on Node's raw TCP handles, without net.Socket and streams (see load-worker.ts); stop() it. */
+  async startRawSplice(pairs: Array<{listen: Address; target: Address}>): Promise<Proc> {
+    return this.startServer('node-raw-splice', 'raw-splice', pairs)
+  }
+
   /** The plainest Node UDP responder on `address`: an empty answer to every query (see load-worker.ts). */
   async startDnsFloor(address: Address): Promise<Proc> {
     return this.startServer('node-dns-floor', 'dns-floor', address)

@@ -46,6 +46,7 @@ export async function benchSni(env: BenchEnv, cluster: BenchCluster): Promise<Se
     {key: 'serve-sni', label: `serve --https-port ${sni.port}`, sink: sni, echo: sni, pid: () => cluster.serve.pid},
     // The hello is payload to it: what Node's sockets cost per connection, before any reading or routing.
     await nodeSplicePath(env),
+    await nodeSplicePath(env, true),
     ...(haproxy ? [await haproxyPath(1), await haproxyPath(2)] : []),
   ]
   if (!haproxy) env.notes.push('haproxy missing: no HAProxy rows, so the SNI target cannot be checked')

@@ -72,6 +72,7 @@ export async function benchTcp(env: BenchEnv, cluster: BenchCluster): Promise<Se
       pid: () => cluster.serve.pid,
     },
     await nodeSplicePath(env),
+    await nodeSplicePath(env, true),
     ...(haproxy ? [await haproxyPath(1), await haproxyPath(2)] : []),
   ]
   if (!haproxy) env.notes.push('haproxy missing: no HAProxy rows, so the TCP target cannot be checked')
@@ -97,23 +98,24 @@ export async function benchTcp(env: BenchEnv, cluster: BenchCluster): Promise<Se
 
 /**
  * The floor of a proxy written on Node's sockets, on this machine: each client piped to a new connection to the
- * first node's sink or echo (load-worker.ts splice), nothing read. A reference row, not a target: what one new
- * connection costs Node alone, against what HAProxy spends on it.
+ * first node's sink or echo (load-worker.ts splice), nothing read; `raw`: the same on Node's TCP handles, without
+ * net.Socket and streams (raw-splice). Reference rows, not targets: what one new connection costs Node alone, and
+ * what a proxy on the handles could save, against what HAProxy spends on it.
  */
-export async function nodeSplicePath(env: BenchEnv): Promise<TcpPath> {
+export async function nodeSplicePath(env: BenchEnv, raw = false): Promise<TcpPath> {
   const [sinkPort, echoPort] = [await freePort(), await freePort()]
   const sink = {host: '127.0.0.1', port: sinkPort}
   const echo = {host: '127.0.0.1', port: echoPort}
+  const pairs = [
+    {listen: sink, target: {host: NODES[0]!, port: NODE_PORTS.sink}},
+    {listen: echo, target: {host: NODES[0]!, port: NODE_PORTS.echo}},
+  ]
   return {
-    key: 'node-splice',
-    label: 'plain Node splice (reference)',
+    key: raw ? 'node-raw-splice' : 'node-splice',
+    label: raw ? 'Node TCP handles splice (reference)' : 'plain Node splice (reference)',
     sink,
     echo,
-    start: () =>
-      env.load.startSplice([
-        {listen: sink, target: {host: NODES[0]!, port: NODE_PORTS.sink}},
-        {listen: echo, target: {host: NODES[0]!, port: NODE_PORTS.echo}},
-      ]),
+    start: () => (raw ? env.load.startRawSplice(pairs) : env.load.startSplice(pairs)),
   }
 }
 
