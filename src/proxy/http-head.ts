@@ -42,9 +42,14 @@ const PLAIN_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'OPTIONS', 'PATCH
 const REQUEST_LINE = new RegExp(`^(${PLAIN_METHODS.join('|')}) (\\/[!-~]*) HTTP\\/1\\.([01])$`)
 /** How every plain request line starts: with these, the first bytes tell at once what is not one. */
 const LINE_STARTS = PLAIN_METHODS.map((method) => `${method} /`)
-/** RFC 9110 §5.1 token, then the value without control characters (RFC 9110 §5.5); no obs-fold. */
-const FIELD_LINE = /^([!#$%&'*+.^_`|~0-9A-Za-z-]+):[ \t]*([^\0-\x08\n-\x1f\x7f]*?)[ \t]*$/
+/**
+ * RFC 9110 §5.1 token, then the value without control characters (RFC 9110 §5.5); no obs-fold. The value's
+ * trailing spaces and tabs are trimmed apart (trimValue): a lazy match tried the end of the line after each character.
+ */
+const FIELD_LINE = /^([!#$%&'*+.^_`|~0-9A-Za-z-]+):[ \t]*([^\0-\x08\n-\x1f\x7f]*)$/
 const CONTENT_LENGTH = /^\d{1,15}$/
+/** The blank line that ends a head, as bytes: Buffer.indexOf finds a Buffer faster than a string it must encode. */
+const HEAD_END = Buffer.from('\r\n\r\n', 'latin1')
 
 /**
  * Fields that send a request to Node's parser: framing it re-checks (Transfer-Encoding), hop-by-hop fields the proxy
@@ -71,54 +76,72 @@ const SINGLE_FIELDS = new Set([
   'x-forwarded-host',
 ])
 
-/** Where the head in `bytes` ends (after CRLF CRLF), -1 when it has not ended yet. */
-function headEnd(bytes: Buffer): number {
-  const at = bytes.indexOf('\r\n\r\n', 0, 'latin1')
-  return at < 0 ? -1 : at + 4
+/** The lengths of the names above: any other name is none of them, and is not lowercased to look it up. */
+const NOTED_LENGTHS = new Set([...OTHER_FIELDS, ...SINGLE_FIELDS].map((name) => name.length))
+
+/** `value` without the spaces and tabs at its end (RFC 9110 §5.5 OWS; String.trimEnd takes more than these). */
+function trimValue(value: string): string {
+  let end = value.length
+  while (end > 0 && (value.charCodeAt(end - 1) === 32 || value.charCodeAt(end - 1) === 9)) end--
+  return end === value.length ? value : value.slice(0, end)
 }
 
 /** A LF without the CR before it: RFC 9112 §2.2 lets a recipient accept it; Node refuses it, and so must we. */
-function hasBareLf(bytes: Buffer, end: number): boolean {
-  for (let at = bytes.indexOf(10); at >= 0 && at < end; at = bytes.indexOf(10, at + 1)) {
-    if (at === 0 || bytes[at - 1] !== 13) return true
+function hasBareLf(text: string): boolean {
+  for (let at = text.indexOf('\n'); at >= 0; at = text.indexOf('\n', at + 1)) {
+    if (at === 0 || text.charCodeAt(at - 1) !== 13) return true
   }
   return false
 }
 
 /** Reads the request head at the start of `bytes`. */
 export function scanRequestHead(bytes: Buffer, options: ScanOptions = {}): HeadScan {
-  const end = headEnd(bytes)
-  const searched = end < 0 ? bytes.length : end
-  if (hasBareLf(bytes, searched)) return {other: 'bare LF'}
-  if (end < 0) {
+  const found = bytes.indexOf(HEAD_END)
+  if (found < 0) {
     // Another protocol (an h2c preface, MQTT, TLS) is told apart by its first bytes, without waiting for more.
+    if (hasBareLf(bytes.toString('latin1'))) return {other: 'bare LF'}
     const start = bytes.toString('latin1', 0, 8)
     if (!LINE_STARTS.some((line) => line.startsWith(start) || start.startsWith(line))) return {other: 'request line'}
     return bytes.length >= MAX_HEAD_BYTES ? {other: 'head too large'} : {partial: true}
   }
-  if (end > MAX_HEAD_BYTES) return {other: 'head too large'}
-  const lines = bytes.toString('latin1', 0, end - 4).split('\r\n')
-  const request = REQUEST_LINE.exec(lines[0] ?? '')
+  const end = found + 4
+  if (end > MAX_HEAD_BYTES) {
+    return hasBareLf(bytes.toString('latin1', 0, end)) ? {other: 'bare LF'} : {other: 'head too large'}
+  }
+  // The head without its blank line; every line in it ends with CRLF, the last one included.
+  const text = bytes.toString('latin1', 0, end - 2)
+  if (hasBareLf(text)) return {other: 'bare LF'}
+  let lineEnd = text.indexOf('\r\n')
+  const request = REQUEST_LINE.exec(text.slice(0, lineEnd))
   if (!request) return {other: 'request line'}
   const http10 = request[3] === '0'
   if (http10 && !options.http10) return {other: 'request line'}
   const fields: Array<[string, string]> = []
-  const seen = new Map<string, string>()
-  for (let i = 1; i < lines.length; i++) {
-    const field = FIELD_LINE.exec(lines[i]!)
+  let host: string | undefined
+  let length: string | undefined
+  let connection: string | undefined
+  /** The single fields seen so far, each between two LFs (a name holds no LF). */
+  let singles = '\n'
+  for (let at = lineEnd + 2; at < text.length; at = lineEnd + 2) {
+    lineEnd = text.indexOf('\r\n', at)
+    const field = FIELD_LINE.exec(text.slice(at, lineEnd))
     if (!field) return {other: 'field line'}
-    const [, name = '', value = ''] = field
+    const name = field[1]!
+    const value = trimValue(field[2]!)
+    fields.push([name, value])
+    if (!NOTED_LENGTHS.has(name.length)) continue
     const key = name.toLowerCase()
     if (OTHER_FIELDS.has(key)) return {other: key}
-    if (SINGLE_FIELDS.has(key) && seen.has(key)) return {other: `repeated ${key}`}
-    seen.set(key, value)
-    fields.push([name, value])
+    if (!SINGLE_FIELDS.has(key)) continue
+    if (singles.includes(`\n${key}\n`)) return {other: `repeated ${key}`}
+    singles += `${key}\n`
+    if (key === 'host') host = value
+    else if (key === 'content-length') length = value
+    else if (key === 'connection') connection = value.toLowerCase()
   }
-  const host = seen.get('host') ?? (http10 ? '' : undefined)
+  host ??= http10 ? '' : undefined
   if (host === undefined) return {other: 'no host'}
-  const length = seen.get('content-length')
   if (length !== undefined && !CONTENT_LENGTH.test(length)) return {other: 'content-length'}
-  const connection = seen.get('connection')?.toLowerCase()
   if (connection !== undefined && connection !== 'keep-alive' && connection !== 'close') return {other: 'connection'}
   return {
     head: {

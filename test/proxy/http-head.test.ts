@@ -7,6 +7,7 @@ import {
   scanRequestHead,
   type RequestHead,
 } from '../../src/proxy/http-head.js'
+import {scanRequestHeadByRegex} from './http-head-oracle.js'
 
 const bytes = (text: string): Buffer => Buffer.from(text, 'latin1')
 
@@ -111,6 +112,84 @@ describe('scanRequestHead', () => {
     const scan = scanRequestHead(bytes(text), {http10: true})
     if ('other' in want) expect(scan).toEqual(want)
     else expect(scan).toMatchObject({head: want})
+  })
+})
+
+describe('scanRequestHead against the regex oracle', () => {
+  /** A deterministic generator (mulberry32), so a failing case can be replayed. */
+  function rng(seed: number): () => number {
+    return () => {
+      seed = (seed + 0x6d2b79f5) | 0
+      let t = Math.imul(seed ^ (seed >>> 15), 1 | seed)
+      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
+      return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+    }
+  }
+  const random = rng(20261203)
+  const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!
+  const corpus = [
+    'GET / HTTP/1.1\r\nHost: 127.0.30.5:80\r\n\r\n',
+    'POST /api?x=1 HTTP/1.1\r\nhost: radarr.kube.internal\r\nContent-Length: 5\r\nConnection: keep-alive\r\n\r\nhello',
+    'GET /a HTTP/1.0\r\nConnection: Keep-Alive\r\nX-Forwarded-For: 10.0.0.1\r\nX-Forwarded-Host: a\r\n\r\n',
+    'HEAD /b HTTP/1.1\r\nHost: a\r\nAccept:\t*/* \t\r\nCookie: s=1; t=2\r\nConnection: close\r\n\r\nGET /next',
+  ]
+  // Pieces that change a verdict: line ends, whitespace, controls, latin1 spaces, and the names the scan looks for.
+  const pieces = [
+    '\r',
+    '\n',
+    '\r\n',
+    ' ',
+    '\t',
+    ':',
+    '\x00',
+    '\x7f',
+    '\xa0',
+    'a',
+    'Z',
+    '/',
+    '0',
+    '+5',
+    'HTTP/1.0',
+    '\r\nHost: b',
+    '\r\nhost: c:8080',
+    '\r\nContent-Length: 7',
+    '\r\ncontent-length: x',
+    '\r\nConnection: TE',
+    '\r\nconnection: close',
+    '\r\nTransfer-Encoding: chunked',
+    '\r\nUpgrade: h2c',
+    '\r\nExpect: 100-continue',
+    '\r\nX-Forwarded-For: 1',
+    '\r\nx-forwarded-host: h',
+    '\r\nTE: trailers',
+    '\r\nX-Long: ' + 'v'.repeat(300),
+  ]
+  function mutate(text: string): string {
+    let out = text
+    for (let n = 1 + Math.floor(random() * 3); n > 0; n--) {
+      const at = Math.floor(random() * (out.length + 1))
+      const cut = random() < 0.3 ? Math.floor(random() * 4) : 0
+      out = out.slice(0, at) + (random() < 0.8 ? pick(pieces) : '') + out.slice(at + cut)
+    }
+    return out
+  }
+
+  it('gives the same verdict on 20,000 mutated heads, with and without HTTP/1.0', () => {
+    const differ: string[] = []
+    const verdicts = new Set<string>()
+    for (let i = 0; i < 20_000; i++) {
+      const text = mutate(pick(corpus))
+      const options = {http10: random() < 0.5}
+      const want = scanRequestHeadByRegex(bytes(text), options)
+      const got = scanRequestHead(bytes(text), options)
+      verdicts.add('head' in want ? 'head' : 'partial' in want ? 'partial' : want.other)
+      if (JSON.stringify(got) !== JSON.stringify(want)) differ.push(JSON.stringify(text))
+    }
+    expect(differ.slice(0, 5)).toEqual([])
+    // The mutations reach every kind of verdict, so agreeing means something.
+    for (const verdict of ['head', 'partial', 'bare LF', 'request line', 'field line', 'repeated host', 'connection']) {
+      expect([verdict, verdicts.has(verdict)]).toEqual([verdict, true])
+    }
   })
 })
 
