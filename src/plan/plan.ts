@@ -1,7 +1,7 @@
 // The planning core: a cluster snapshot in, the plan `list` prints and `serve` applies out. Pure: no I/O, no
 // clock, no logging. The rules are summarised in the README ("How Services are mapped").
 import {planHosts} from './hosts.js'
-import {claimNames, reservedNames} from './names.js'
+import {claimNames, reservedNames, type NameClaims} from './names.js'
 import {familyOf, nodeAddress, selectNodes} from './nodes.js'
 import {choosePath, tunnelEndpoints} from './paths.js'
 import {sameItems, type PlanMemo, type ServiceMemo} from './memo.js'
@@ -217,16 +217,24 @@ function assignNames(
   planned: PlannedService[],
   services: Map<PlannedService, Service>,
   domain: string,
+  memo: PlanMemo | undefined,
 ): {naming: Map<PlannedService, Naming>; warnings: string[]} {
   const mapped = planned.filter(hasNames)
   const shortCount = new Map<string, number>()
   for (const p of mapped) shortCount.set(p.name, (shortCount.get(p.name) ?? 0) + 1)
 
-  const claims = mapped.map((p) => ({p, ...claimNames(services.get(p)!, domain, shortCount.get(p.name) === 1)}))
+  const claims = mapped.map((p) => {
+    const svc = services.get(p)!
+    return {p, ...claimsOf(svc, domain, shortCount.get(p.name) === 1, memo?.services.get(svc))}
+  })
   const owners = new Map<string, string[]>()
   const longNames = new Set(claims.map((c) => c.long))
   for (const c of claims) {
-    for (const name of c.wanted) owners.set(name, [...(owners.get(name) ?? []), `${c.p.namespace}/${c.p.name}`])
+    for (const name of c.wanted) {
+      const list = owners.get(name)
+      if (list) list.push(`${c.p.namespace}/${c.p.name}`)
+      else owners.set(name, [`${c.p.namespace}/${c.p.name}`])
+    }
   }
   const warnings: string[] = []
   const naming = new Map<PlannedService, Naming>()
@@ -255,6 +263,43 @@ function assignNames(
       warnings.push(`name ${name} is claimed by ${claimants.join(' and ')}: neither gets it`)
   }
   return {naming, warnings}
+}
+
+/** The names a Service claims (names.ts), kept in its memo entry while the Service and its inputs are the same. */
+function claimsOf(svc: Service, domain: string, unique: boolean, entry: ServiceMemo | undefined): NameClaims {
+  const kept = entry?.claims
+  if (kept && kept.domain === domain && kept.unique === unique) return kept.claims
+  const claims = claimNames(svc, domain, unique)
+  if (entry) entry.claims = {domain, unique, claims}
+  return claims
+}
+
+/**
+ * The Services in order: the last order with what changed inserted by binary search, when most Services are the
+ * objects of the last call (sorting 10,000 with a collator on every change costs more than the change).
+ */
+function sortedWith(memo: PlanMemo, services: Service[], order: (a: Service, b: Service) => number): Service[] {
+  const now = new Set(services)
+  const kept = memo.sorted?.filter((s) => now.has(s)) ?? []
+  let sorted: Service[]
+  if (kept.length < services.length / 2) sorted = [...services].sort(order)
+  else {
+    sorted = kept
+    const had = new Set(kept)
+    for (const s of services) {
+      if (had.has(s)) continue
+      let lo = 0
+      let hi = sorted.length
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1
+        if (order(sorted[mid]!, s) <= 0) lo = mid + 1
+        else hi = mid
+      }
+      sorted.splice(lo, 0, s)
+    }
+  }
+  memo.sorted = sorted
+  return [...sorted]
 }
 
 /** The plan of one Service before naming, from the memo when its Service, slices, nodes and options are the same. */
@@ -305,7 +350,8 @@ export function buildPlan(snapshot: ClusterSnapshot, options: PlanOptions, memo?
   // One collator for every comparison: the same order as String.prototype.localeCompare, without building one per
   // call (https://tc39.es/ecma402/#sup-String.prototype.localeCompare), which matters with 10,000 Services.
   const {compare} = new Intl.Collator()
-  const sorted = [...snapshot.services].sort((a, b) => compare(a.namespace, b.namespace) || compare(a.name, b.name))
+  const order = (a: Service, b: Service) => compare(a.namespace, b.namespace) || compare(a.name, b.name)
+  const sorted = memo ? sortedWith(memo, snapshot.services, order) : [...snapshot.services].sort(order)
   const slices = slicesByService(snapshot.endpointSlices)
   const byPlan = new Map<PlannedService, Service>()
   const unnamed = sorted.map((svc) => {
@@ -318,7 +364,7 @@ export function buildPlan(snapshot: ClusterSnapshot, options: PlanOptions, memo?
   if (snapshot.nodes.length === 0 && unnamed.some((s) => isProxied(s.exposure))) {
     warnings.push('no nodes visible: NodePort Services have no targets')
   }
-  const {naming, warnings: nameWarnings} = assignNames(unnamed, byPlan, options.domain)
+  const {naming, warnings: nameWarnings} = assignNames(unnamed, byPlan, options.domain, memo)
   warnings.push(...nameWarnings)
   const services = unnamed.map((p) => {
     const n = naming.get(p)

@@ -10,7 +10,7 @@ import {bindProblem, describeErrno, privilegeRemedies} from '../net/errno.js'
 import {buildPlan} from '../plan/plan.js'
 import {newPlanMemo} from '../plan/memo.js'
 import {DASHBOARD_LABEL, reservedNames} from '../plan/names.js'
-import type {Plan, PlanOptions} from '../plan/types.js'
+import type {Plan, PlannedService, PlanOptions} from '../plan/types.js'
 import {HealthMonitor} from '../proxy/health.js'
 import {HttpRouter} from '../proxy/http.js'
 import {ListenerSet, type ApplyResult} from '../proxy/listeners.js'
@@ -18,6 +18,7 @@ import {SniRouter} from '../proxy/sni.js'
 import {canBind} from '../proxy/socket.js'
 import {TunnelGateways, type TunnelDial} from '../proxy/tunnels.js'
 import {tunnelRoutes, type GatewayAddress} from '../servemap/tunnels.js'
+import type {TunnelRoute} from '../servemap/types.js'
 import {fallbackChanges, type FallbackChange} from '../servemap/fallback.js'
 import {tunnelForbidden} from '../kube/rbac.js'
 import type {ClusterSnapshot} from '../plan/types.js'
@@ -178,7 +179,11 @@ export class ServeRuntime {
   /** Per-service addresses given up because their listeners would pass the open-file limit. */
   private overBudget = new Set<string>()
   /** What planning and mapping keep between changes, so one changed Service is planned and mapped alone. */
-  private readonly memo = {plan: newPlanMemo(), map: newServeMapMemo()}
+  private readonly memo = {
+    plan: newPlanMemo(),
+    map: newServeMapMemo(),
+    tunnels: new WeakMap<PlannedService, TunnelRoute[]>(),
+  }
   /** The probes the applied map uses: a change hands the health monitor only what it added and removed. */
   private readonly probes = new ProbeSet()
   /** Each row's change-log line, made once per row object (rows of unchanged Services are kept by the map memo). */
@@ -293,7 +298,7 @@ export class ServeRuntime {
     const plan = this.source.plan
       ? this.source.plan(this.options.plan)
       : buildPlan(this.source.snapshot(), this.options.plan, this.memo.plan)
-    const routes = tunnelRoutes(plan).filter((r) => !this.tunnelDenied.has(r.key))
+    const routes = tunnelRoutes(plan, this.memo.tunnels).filter((r) => !this.tunnelDenied.has(r.key))
     const tunnels = this.tunnels ? await this.tunnels.apply(routes) : new Map<string, GatewayAddress>()
     // Listeners first: an address another program holds is known before DNS could hand it out.
     let build = this.buildMap(plan, tunnels)

@@ -20,7 +20,7 @@ import {mapHosts, type HostReceiver} from './hosts.js'
 import {hostPort, isUnspecified} from '../net/address.js'
 import {routerAddressFor} from './remote.js'
 import {API_SERVER_NOTE, gatewayTarget, tunnelKey, type GatewayAddress} from './tunnels.js'
-import {forgetOnChange, memoPart, type ServeMapMemo, type ServicePart} from './memo.js'
+import {forgetOnChange, type PartInputs, type ServeMapMemo, type ServicePart} from './memo.js'
 import {sameItems} from '../plan/memo.js'
 
 export interface ServeOptions {
@@ -291,10 +291,17 @@ export function buildServeMap(plan: Plan, options: ServeOptions, memo?: ServeMap
     forgetOnChange(memo, [options.listen, options.httpPort, range, plan.domain].join(' '))
   }
   for (const s of plan.services) {
-    const id = key(s)
+    const kept = memo?.parts.get(s)
+    const id = kept?.id ?? key(s)
     const ctx: MapContext = {plan, options, router, ownHttpListeners, assigned: addresses.get(id)}
-    const part =
-      memo && !receiving.has(id) ? memoPart(memo, s, partInputs(s, ctx), () => mapService(s, ctx)) : mapService(s, ctx)
+    let part: ServicePart
+    if (!memo || receiving.has(id)) part = mapService(s, ctx)
+    else if (kept && sameInputs(kept.inputs, ctx.assigned, kept.tunnelKeys, options)) part = kept.part
+    else {
+      const tunnelKeys = kept?.tunnelKeys ?? s.ports.map((p) => tunnelKey(s, p))
+      part = mapService(s, ctx)
+      memo.parts.set(s, {id, tunnelKeys, inputs: partInputs(ctx.assigned, tunnelKeys, options), part})
+    }
     for (const [name, answer] of part.hosts) hosts.set(name, answer)
     for (const [owner, records] of part.srv) srv.set(owner, records)
     for (const r of part.http) http.push(r)
@@ -313,17 +320,31 @@ export function buildServeMap(plan: Plan, options: ServeOptions, memo?: ServeMap
 }
 
 /** What a Service's part depends on besides its planned object and the shared options: its address and gateways. */
-function partInputs(s: PlannedService, ctx: MapContext): string {
-  const {options} = ctx
-  const assigned = ctx.assigned ?? ''
-  let inputs = `${assigned} ${assigned ? (options.unheld?.get(assigned) ?? '') : ''}`
-  for (const p of s.ports) {
-    if (!p.endpoints?.length) continue
-    const k = tunnelKey(s, p)
-    const gateway = options.tunnels?.get(k)
-    inputs += `\n${gateway ? `${gateway.address} ${gateway.port}` : ''} ${options.tunnelDenied?.get(k) ?? ''}`
+function partInputs(assigned: string | undefined, tunnelKeys: string[], options: ServeOptions): PartInputs {
+  return {
+    assigned,
+    unheld: assigned === undefined ? undefined : options.unheld?.get(assigned),
+    gateways: tunnelKeys.map((k) => options.tunnels?.get(k)),
+    denied: tunnelKeys.map((k) => options.tunnelDenied?.get(k)),
   }
-  return inputs
+}
+
+/** Whether partInputs would be equal to `kept` now, without making them. */
+function sameInputs(
+  kept: PartInputs,
+  assigned: string | undefined,
+  tunnelKeys: string[],
+  options: ServeOptions,
+): boolean {
+  if (kept.assigned !== assigned) return false
+  if (kept.unheld !== (assigned === undefined ? undefined : options.unheld?.get(assigned))) return false
+  for (let i = 0; i < tunnelKeys.length; i++) {
+    const was = kept.gateways[i]
+    const now = options.tunnels?.get(tunnelKeys[i]!)
+    if (was !== now && (was?.address !== now?.address || was?.port !== now?.port)) return false
+    if (kept.denied[i] !== options.tunnelDenied?.get(tunnelKeys[i]!)) return false
+  }
+  return true
 }
 
 /** Per-service addresses, the last ones again when the keys and range are the same. */

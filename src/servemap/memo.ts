@@ -5,6 +5,7 @@
 import type {PlannedService} from '../plan/types.js'
 import type {AddressRange} from './addresses.js'
 import type {HostReceiver} from './hosts.js'
+import type {GatewayAddress} from './tunnels.js'
 import type {ForwardListener, HttpRoute, ServeRow, SrvRecord, TlsRoute} from './types.js'
 
 /**
@@ -22,11 +23,27 @@ export interface ServicePart {
   warnings: string[]
 }
 
+/** A Service's inputs besides its planned object: its address, and per port its gateway and RBAC refusal. */
+export interface PartInputs {
+  assigned?: string
+  unheld?: string
+  gateways: Array<GatewayAddress | undefined>
+  denied: Array<string | undefined>
+}
+
+/** A kept part with its Service's key, the tunnel keys of its ports, and the inputs it was built from. */
+export interface KeptPart {
+  id: string
+  tunnelKeys: string[]
+  inputs: PartInputs
+  part: ServicePart
+}
+
 export interface ServeMapMemo {
   /** The options every part depends on, as text: when they change, no part is kept. */
   context?: string
   /** Parts by planned Service, with the Service's own inputs (address, gateways) they were built from. */
-  parts: WeakMap<PlannedService, {inputs: string; part: ServicePart}>
+  parts: WeakMap<PlannedService, KeptPart>
   /** The last per-service addresses and the keys and range they were assigned for. */
   addresses?: {keys: string[]; range: AddressRange; result: Map<string, string>}
 }
@@ -41,13 +58,4 @@ export function forgetOnChange(memo: ServeMapMemo, context: string): void {
   if (memo.context === context) return
   memo.context = context
   memo.parts = new WeakMap()
-}
-
-/** The Service's kept part when its inputs are the same, else a new one (kept for next time). */
-export function memoPart(memo: ServeMapMemo, s: PlannedService, inputs: string, build: () => ServicePart): ServicePart {
-  const kept = memo.parts.get(s)
-  if (kept && kept.inputs === inputs) return kept.part
-  const part = build()
-  memo.parts.set(s, {inputs, part})
-  return part
 }
