@@ -113,6 +113,8 @@ interface Source<T> {
   target: 'data' | 'outside' | 'wildcard'
   list?: RecordData[]
   problems: string[]
+  /** The names between `name` and the apex, made once (the empty non-terminals it needs). */
+  parents?: string[]
 }
 
 /** A host's A/AAAA records (RFC 2181 §5: no duplicates in a set), or why it was skipped. */
@@ -170,6 +172,16 @@ function srvSource(rawName: string, srvs: SrvRecord[], domain: string): Source<S
   return {from: srvs, name, target: 'data', list, problems}
 }
 
+/** The names between `name` and the apex `domain`, nearest first, the apex last (none for the apex itself). */
+function parentsOf(name: string, domain: string): string[] {
+  const parents: string[] = []
+  for (let parent = name; parent !== domain;) {
+    parent = parent.slice(parent.indexOf('.') + 1)
+    parents.push(parent)
+  }
+  return parents
+}
+
 function inZoneOf(domain: string, name: string): boolean {
   return name === domain || name.endsWith(`.${domain}`)
 }
@@ -219,7 +231,7 @@ export function compileZone(records: DnsRecords, options: ZoneOptions): Compiled
     const was = kept?.hosts.get(rawName)
     const source = was?.from === addresses ? was : hostSource(rawName, addresses, domain)
     sources.hosts.set(rawName, source)
-    problems.push(...source.problems)
+    if (source.problems.length > 0) problems.push(...source.problems)
     if (!source.list) continue
     add(
       source.target === 'data' ? data : source.target === 'outside' ? outsideData : wildcardData,
@@ -235,15 +247,16 @@ export function compileZone(records: DnsRecords, options: ZoneOptions): Compiled
     const was = kept?.srv.get(rawName)
     const source = was?.from === srvs ? was : srvSource(rawName, srvs, domain)
     sources.srv.set(rawName, source)
-    problems.push(...source.problems)
+    if (source.problems.length > 0) problems.push(...source.problems)
     if (source.list) add(data, source.name, source.list)
   }
   // Every name between an owner and the apex exists, possibly with no records (RFC 8020 empty non-terminals).
-  for (const name of [...data.keys()]) {
-    for (let parent = name; parent !== domain;) {
-      parent = parent.slice(parent.indexOf('.') + 1)
-      recordsOf(parent)
-    }
+  // The owners are the apex, ns and the sources' names, in that order: each source walks its parents once.
+  for (const parent of parentsOf(nsHost, domain)) recordsOf(parent)
+  for (const source of [...sources.hosts.values(), ...sources.srv.values()]) {
+    if (!source.list || source.target !== 'data') continue
+    source.parents ??= parentsOf(source.name, domain)
+    for (const parent of source.parents) recordsOf(parent)
   }
 
   const reusable = options.previous?.encoded

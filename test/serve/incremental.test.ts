@@ -43,7 +43,8 @@ function randomService(rand: () => number, namespace: string, name: string): Ser
     ...(rand() < 0.2 ? [{name: 'https', port: 443, protocol: 'TCP' as const, nodePort: nodePort()}] : []),
   ].map((p) => (type === 'ClusterIP' || type === 'ExternalName' ? {...p, nodePort: undefined} : p))
   const local = type !== 'ClusterIP' && rand() < 0.25
-  const hostname = rand() < 0.2 ? {'external-dns.alpha.kubernetes.io/hostname': pick(NAMES)} : {}
+  const hostname: Record<string, string> =
+    rand() < 0.2 ? {'external-dns.alpha.kubernetes.io/hostname': pick(NAMES)} : {}
   return makeService(name, {
     namespace,
     type,
@@ -71,9 +72,9 @@ function randomSlice(rand: () => number, svc: Service, nodes: Node[]): EndpointS
     ...slice,
     endpoints: slice.endpoints.map((e, i) => ({...e, pod: `${svc.name}-pod-${i}`})),
     ports: [
-      {name: 'http', port: 8080},
-      {name: 'metrics', port: 9100},
-      {name: 'https', port: 8443},
+      {name: 'http', port: 8080, protocol: 'TCP'},
+      {name: 'metrics', port: 9100, protocol: 'TCP'},
+      {name: 'https', port: 8443, protocol: 'TCP'},
     ],
   }
 }
