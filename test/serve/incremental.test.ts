@@ -1,9 +1,10 @@
 // serve's loop keeps memos between changes (plan, serve map, DNS zone, probe set, change-log lines): after any
 // sequence of changes, what it builds with them must equal what a full rebuild builds, and the parts of Services
 // that did not change must be the very objects of the last build.
-import {describe, expect, it} from 'vitest'
+import {afterEach, describe, expect, it} from 'vitest'
 import {compileZone, type CompiledZone} from '../../src/dns/answer.js'
 import {newPlanMemo} from '../../src/plan/memo.js'
+import {HealthMonitor} from '../../src/proxy/health.js'
 import {buildPlan} from '../../src/plan/plan.js'
 import type {ClusterSnapshot, EndpointSlice, Node, PlanOptions, Service} from '../../src/plan/types.js'
 import {memoByObject} from '../../src/serve/memo-by-object.js'
@@ -262,5 +263,84 @@ describe('serve with the whole map loaded: incremental rebuilds', () => {
       beforeMap.map.listeners.length - 2,
     )
     expect(afterMap.rows.find((r) => r.service === 'default/svc-7')!.targets.map((t) => t.port)).toEqual([31007, 31007])
+  })
+
+  it('recompiles only the DNS names whose records changed', () => {
+    const hosts = new Map([
+      ['web.lb.internal', ['127.90.0.1']],
+      ['api.lb.internal', ['127.90.0.2']],
+      ['db.lb.internal', ['127.90.0.3']],
+    ])
+    const srv = new Map([
+      ['_http._tcp.web.default.lb.internal', [{priority: 0, weight: 0, port: 80, target: 'web.lb.internal'}]],
+    ])
+    const first = compileZone({domain: 'lb.internal', hosts, srv}, {serial: 1})
+    const changed = new Map(hosts).set('api.lb.internal', ['127.90.0.9'])
+    const second = compileZone({domain: 'lb.internal', hosts: changed, srv}, {serial: 2, previous: first})
+    expect(second.names.get('web.lb.internal')).toBe(first.names.get('web.lb.internal'))
+    expect(second.names.get('db.lb.internal')).toBe(first.names.get('db.lb.internal'))
+    expect(second.names.get('_http._tcp.web.default.lb.internal')).toBe(
+      first.names.get('_http._tcp.web.default.lb.internal'),
+    )
+    expect(second.names.get('api.lb.internal')).not.toBe(first.names.get('api.lb.internal'))
+    expect(answering(second)).toEqual(answering(compileZone({domain: 'lb.internal', hosts: changed, srv}, {serial: 2})))
+  })
+
+  it('hands the health monitor only the probes of a replaced target list', () => {
+    const target = (address: string, port: number): ProbedTarget => ({node: address, address, port})
+    const a = [target('10.0.0.1', 30001), target('10.0.0.2', 30001)]
+    const b = [target('10.0.0.1', 30002), target('10.0.0.2', 30002)]
+    const c = [target('10.0.0.1', 30003)]
+    const probes = new ProbeSet()
+    expect(probes.update([a, b]).added.map(probeKey)).toHaveLength(4)
+    // b's probes are still used by its copy (a route and a listener of one port may hold equal lists).
+    const moved = probes.update([a, [...b], c])
+    expect(moved.added.map(probeKey)).toEqual(['tcp://10.0.0.1:30003'])
+    expect(moved.removed).toEqual([])
+    const gone = probes.update([a])
+    expect(gone.added).toEqual([])
+    expect(gone.removed.map(probeKey).sort()).toEqual([
+      'tcp://10.0.0.1:30002',
+      'tcp://10.0.0.1:30003',
+      'tcp://10.0.0.2:30002',
+    ])
+  })
+
+  describe('HealthMonitor.changeProbes', () => {
+    const monitors: HealthMonitor[] = []
+    afterEach(() => monitors.splice(0).forEach((m) => m.close()))
+    const monitor = () => {
+      const m = new HealthMonitor({intervalMs: 60_000, timeoutMs: 50, nodeHealthPort: 10256})
+      monitors.push(m)
+      return m
+    }
+
+    it('ends with the probes setProbes would have, whatever order changes come in', () => {
+      const rand = random(9)
+      const all = Array.from({length: 40}, (_, i): ProbedTarget => {
+        const address = `127.0.${40 + (i % 4)}.1`
+        return i % 5 === 0
+          ? {
+              node: address,
+              address,
+              port: 30000 + i,
+              probe: {kind: 'http', address, port: i % 10 === 0 ? 10256 : 32000 + i},
+            }
+          : {node: address, address, port: 30000 + i}
+      })
+      const byChange = monitor()
+      const probes = new ProbeSet()
+      const lists = new Map(all.map((t) => [t, [t]]))
+      for (let step = 0; step < 30; step++) {
+        const current = all.filter(() => rand() < 0.5)
+        // As the runtime does: each target list once, the probes that appeared and went by ProbeSet's counts.
+        const {added, removed} = probes.update(current.map((t) => lists.get(t)!))
+        byChange.changeProbes(added, removed)
+        const bySet = monitor()
+        bySet.setProbes(current)
+        expect(byChange.size, `step ${step}`).toBe(bySet.size)
+        expect(byChange.pending, `step ${step}`).toBe(bySet.pending)
+      }
+    })
   })
 })
