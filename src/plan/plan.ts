@@ -335,9 +335,9 @@ function named(unnamed: PlannedService, naming: Naming, entry: ServiceMemo | und
   return planned
 }
 
-/** Turns a cluster snapshot into the plan: per Service its exposure, names, ports, modes and node targets. */
 /**
- * With a memo (./memo.ts), Services whose objects, slices and target nodes are the ones of the last call keep their
+ * Turns a cluster snapshot into the plan: per Service its exposure, names, ports, modes and node targets. With a
+ * memo (./memo.ts), Services whose objects, slices and target nodes are the ones of the last call keep their
  * planned objects: the plan equals the one built without it.
  */
 export function buildPlan(snapshot: ClusterSnapshot, options: PlanOptions, memo?: PlanMemo): Plan {
