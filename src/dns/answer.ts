@@ -16,7 +16,7 @@
 //   message could not be read as a whole (FORMERR, header only). Over UDP a reply is limited to the requester's size
 //   (512 without EDNS), never more than 1232; above it, TC=1 with the question only (RFC 2181 §9). TCP: no limit.
 // - Replies echo the question as asked (case included); answer owners point at it. AA on in-zone answers; RA clear.
-import type {DnsRecords} from '../servemap/types.js'
+import type {DnsRecords, SrvRecord} from '../servemap/types.js'
 import {
   CLASS,
   HEADER_LENGTH,
@@ -81,6 +81,8 @@ export interface CompiledZone {
   readonly negativeByQuestionLength: readonly (Section | undefined)[]
   /** Encoded records by `recordKey`, for the next compile to reuse. */
   readonly encoded: ReadonlyMap<string, Uint8Array>
+  /** Parsed records and compiled entries, for the next compile to reuse (see ZoneSources). */
+  readonly sources?: ZoneSources
 }
 
 /** Which transport a query came in on: UDP replies are limited in size, TCP ones are not. */
@@ -91,6 +93,99 @@ function normalizeName(name: string): string {
   return name.toLowerCase().replace(/\.$/, '')
 }
 
+/**
+ * What a compile keeps for the next (ZoneOptions.previous): each host's and SRV owner's parsed records, by the
+ * array they came from, and each name's entry by the record list it was compiled from. serve's map keeps the
+ * arrays of unchanged Services (src/servemap/memo.ts), so a change recompiles only the names whose records changed.
+ */
+interface ZoneSources {
+  domain: string
+  hosts: Map<string, Source<string[]>>
+  srv: Map<string, Source<SrvRecord[]>>
+  /** Entries by record list; a list is only ever one source's, never changed after it is made. */
+  entries: WeakMap<RecordData[], NameEntry>
+}
+
+/** One host's or SRV owner's records, parsed from `from`; `list` is undefined when the name was skipped. */
+interface Source<T> {
+  from: T
+  name: string
+  target: 'data' | 'outside' | 'wildcard'
+  list?: RecordData[]
+  problems: string[]
+  /** The names between `name` and the apex, made once (the empty non-terminals it needs). */
+  parents?: string[]
+}
+
+/** A host's A/AAAA records (RFC 2181 §5: no duplicates in a set), or why it was skipped. */
+function hostSource(rawName: string, addresses: string[], domain: string): Source<string[]> {
+  let name = normalizeName(rawName)
+  let target: Source<string[]>['target'] = 'data'
+  const problems: string[] = []
+  if (name.startsWith('*.')) {
+    name = name.slice(2)
+    target = 'wildcard'
+  } else if (!inZoneOf(domain, name)) {
+    target = 'outside'
+  }
+  if (target === 'data' ? !(isValidName(name) && inZoneOf(domain, name)) : !isValidName(name)) {
+    problems.push(
+      target === 'data'
+        ? `skipped host "${name}": not a valid name in ${domain}`
+        : `skipped host "${rawName}": not a valid name`,
+    )
+    return {from: addresses, name, target, problems}
+  }
+  const list: RecordData[] = []
+  const seen = new Set<string>()
+  for (const text of addresses) {
+    const ipv6 = text.includes(':')
+    const address = ipv6 ? parseIPv6(text) : parseIPv4(text)
+    if (!address) {
+      problems.push(`skipped address "${text}" of ${name}: not an IP${ipv6 ? 'v6' : 'v4'} address`)
+    } else if (!seen.has(address)) {
+      seen.add(address)
+      list.push(ipv6 ? {type: TYPE.AAAA, address} : {type: TYPE.A, address})
+    }
+  }
+  return {from: addresses, name, target, list, problems}
+}
+
+/** An SRV owner's records, or why it (or one of them) was skipped. */
+function srvSource(rawName: string, srvs: SrvRecord[], domain: string): Source<SrvRecord[]> {
+  const name = normalizeName(rawName)
+  const problems: string[] = []
+  if (!(isValidName(name) && inZoneOf(domain, name))) {
+    problems.push(`skipped SRV owner "${name}": not a valid name in ${domain}`)
+    return {from: srvs, name, target: 'data', problems}
+  }
+  const list: RecordData[] = []
+  for (const srv of srvs) {
+    const target = normalizeName(srv.target)
+    const fields = [srv.priority, srv.weight, srv.port]
+    if (!isValidName(target) || !fields.every((n) => Number.isInteger(n) && n >= 0 && n <= 0xffff)) {
+      problems.push(`skipped SRV record of ${name} → ${srv.target}:${srv.port}: invalid target or number`)
+      continue
+    }
+    list.push({type: TYPE.SRV, priority: srv.priority, weight: srv.weight, port: srv.port, target})
+  }
+  return {from: srvs, name, target: 'data', list, problems}
+}
+
+/** The names between `name` and the apex `domain`, nearest first, the apex last (none for the apex itself). */
+function parentsOf(name: string, domain: string): string[] {
+  const parents: string[] = []
+  for (let parent = name; parent !== domain;) {
+    parent = parent.slice(parent.indexOf('.') + 1)
+    parents.push(parent)
+  }
+  return parents
+}
+
+function inZoneOf(domain: string, name: string): boolean {
+  return name === domain || name.endsWith(`.${domain}`)
+}
+
 /** Builds the answering structures for `records`. Throws when the zone apex itself is not a usable name. */
 export function compileZone(records: DnsRecords, options: ZoneOptions): CompiledZone {
   const domain = normalizeName(records.domain)
@@ -99,18 +194,32 @@ export function compileZone(records: DnsRecords, options: ZoneOptions): Compiled
   if (domain === '' || !isValidName(nsHost) || !isValidName(hostmaster)) {
     throw new Error(`cannot serve DNS zone "${records.domain}": not a valid domain name`)
   }
+  const kept = options.previous?.sources?.domain === domain ? options.previous.sources : undefined
+  const sources: ZoneSources = {domain, hosts: new Map(), srv: new Map(), entries: kept?.entries ?? new WeakMap()}
   const problems: string[] = []
-  const inZone = (name: string) => name === domain || name.endsWith(`.${domain}`)
   const data = new Map<string, RecordData[]>()
+  const outsideData = new Map<string, RecordData[]>()
+  const wildcardData = new Map<string, RecordData[]>()
+  /** Lists made by this compile (a source's list is shared and copied before anything is added to it). */
+  const own = new Set<RecordData[]>()
   const recordsOf = (name: string): RecordData[] => {
     let list = data.get(name)
-    if (!list) data.set(name, (list = []))
+    if (!list) {
+      data.set(name, (list = []))
+      own.add(list)
+    }
     return list
   }
-  const acceptName = (name: string, what: string): boolean => {
-    if (isValidName(name) && inZone(name)) return true
-    problems.push(`skipped ${what} "${name}": not a valid name in ${domain}`)
-    return false
+  /** Adds a source's records to its name's list, sharing the source's list when the name has no other. */
+  const add = (target: Map<string, RecordData[]>, name: string, list: RecordData[]) => {
+    const existing = target.get(name)
+    if (!existing) target.set(name, list)
+    else if (own.has(existing)) existing.push(...list)
+    else {
+      const joined = [...existing, ...list]
+      own.add(joined)
+      target.set(name, joined)
+    }
   }
 
   recordsOf(domain).push(
@@ -118,59 +227,36 @@ export function compileZone(records: DnsRecords, options: ZoneOptions): Compiled
     {type: TYPE.NS, host: nsHost},
   )
   recordsOf(nsHost)
-  const outsideData = new Map<string, RecordData[]>()
-  const wildcardData = new Map<string, RecordData[]>()
   for (const [rawName, addresses] of records.hosts) {
-    let name = normalizeName(rawName)
-    let target = data
-    if (name.startsWith('*.')) {
-      name = name.slice(2)
-      target = wildcardData
-    } else if (!inZone(name)) {
-      target = outsideData
-    }
-    if (target === data ? !acceptName(name, 'host') : !isValidName(name)) {
-      if (target !== data) problems.push(`skipped host "${rawName}": not a valid name`)
-      continue
-    }
-    if (!target.has(name)) target.set(name, [])
-    const list = target.get(name)!
-    const seen = new Set<string>() // RFC 2181 §5: no duplicate records in a set
-    for (const text of addresses) {
-      const ipv6 = text.includes(':')
-      const address = ipv6 ? parseIPv6(text) : parseIPv4(text)
-      if (!address) {
-        problems.push(`skipped address "${text}" of ${name}: not an IP${ipv6 ? 'v6' : 'v4'} address`)
-      } else if (!seen.has(address)) {
-        seen.add(address)
-        list.push(ipv6 ? {type: TYPE.AAAA, address} : {type: TYPE.A, address})
-      }
-    }
+    const was = kept?.hosts.get(rawName)
+    const source = was?.from === addresses ? was : hostSource(rawName, addresses, domain)
+    sources.hosts.set(rawName, source)
+    if (source.problems.length > 0) problems.push(...source.problems)
+    if (!source.list) continue
+    add(
+      source.target === 'data' ? data : source.target === 'outside' ? outsideData : wildcardData,
+      source.name,
+      source.list,
+    )
   }
   const nsAddress = options.nsAddress === undefined ? undefined : parseIPv4(options.nsAddress)
   if (!records.hosts.has(nsHost) && nsAddress && nsAddress !== '0.0.0.0') {
-    recordsOf(nsHost).push({type: TYPE.A, address: nsAddress})
+    add(data, nsHost, [{type: TYPE.A, address: nsAddress}])
   }
   for (const [rawName, srvs] of records.srv) {
-    const name = normalizeName(rawName)
-    if (!acceptName(name, 'SRV owner')) continue
-    const list = recordsOf(name)
-    for (const srv of srvs) {
-      const target = normalizeName(srv.target)
-      const fields = [srv.priority, srv.weight, srv.port]
-      if (!isValidName(target) || !fields.every((n) => Number.isInteger(n) && n >= 0 && n <= 0xffff)) {
-        problems.push(`skipped SRV record of ${name} → ${srv.target}:${srv.port}: invalid target or number`)
-        continue
-      }
-      list.push({type: TYPE.SRV, priority: srv.priority, weight: srv.weight, port: srv.port, target})
-    }
+    const was = kept?.srv.get(rawName)
+    const source = was?.from === srvs ? was : srvSource(rawName, srvs, domain)
+    sources.srv.set(rawName, source)
+    if (source.problems.length > 0) problems.push(...source.problems)
+    if (source.list) add(data, source.name, source.list)
   }
   // Every name between an owner and the apex exists, possibly with no records (RFC 8020 empty non-terminals).
-  for (const name of [...data.keys()]) {
-    for (let parent = name; parent !== domain;) {
-      parent = parent.slice(parent.indexOf('.') + 1)
-      recordsOf(parent)
-    }
+  // The owners are the apex, ns and the sources' names, in that order: each source walks its parents once.
+  for (const parent of parentsOf(nsHost, domain)) recordsOf(parent)
+  for (const source of [...sources.hosts.values(), ...sources.srv.values()]) {
+    if (!source.list || source.target !== 'data') continue
+    source.parents ??= parentsOf(source.name, domain)
+    for (const parent of source.parents) recordsOf(parent)
   }
 
   const reusable = options.previous?.encoded
@@ -182,12 +268,19 @@ export function compileZone(records: DnsRecords, options: ZoneOptions): Compiled
     encoded.set(key, bytes)
     return bytes
   }
+  /** A source's list compiled before is the same records: its entry is reused. */
+  const entryOf = (list: RecordData[]): NameEntry => {
+    if (own.has(list)) return compileName(list, encode)
+    let entry = sources.entries.get(list)
+    if (!entry) sources.entries.set(list, (entry = compileName(list, encode)))
+    return entry
+  }
   const names = new Map<string, NameEntry>()
-  for (const [name, list] of data) names.set(name, compileName(list, encode))
+  for (const [name, list] of data) names.set(name, entryOf(list))
   const outside = new Map<string, NameEntry>()
-  for (const [name, list] of outsideData) outside.set(name, compileName(list, encode))
+  for (const [name, list] of outsideData) outside.set(name, entryOf(list))
   const wildcards = new Map<string, NameEntry>()
-  for (const [name, list] of wildcardData) wildcards.set(name, compileName(list, encode))
+  for (const [name, list] of wildcardData) wildcards.set(name, entryOf(list))
 
   const soa = encode({type: TYPE.SOA, mname: nsHost, rname: hostmaster, serial: options.serial, ...SOA_TIMERS})
   const apexLength = nameWireLength(domain)
@@ -195,7 +288,7 @@ export function compileZone(records: DnsRecords, options: ZoneOptions): Compiled
   for (let length = apexLength; length <= 255; length++) {
     negativeByQuestionLength[length] = ownedSection(HEADER_LENGTH + length - apexLength, [soa])
   }
-  return {domain, problems, names, outside, wildcards, negativeByQuestionLength, encoded}
+  return {domain, problems, names, outside, wildcards, negativeByQuestionLength, encoded, sources}
 }
 
 /** A string that identifies a record's encoding (owner names are not part of it). */

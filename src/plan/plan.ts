@@ -1,9 +1,10 @@
 // The planning core: a cluster snapshot in, the plan `list` prints and `serve` applies out. Pure: no I/O, no
 // clock, no logging. The rules are summarised in the README ("How Services are mapped").
 import {planHosts} from './hosts.js'
-import {claimNames, reservedNames} from './names.js'
+import {claimNames, reservedNames, type NameClaims} from './names.js'
 import {familyOf, nodeAddress, selectNodes} from './nodes.js'
 import {choosePath, tunnelEndpoints} from './paths.js'
+import {sameItems, type PlanMemo, type ServiceMemo} from './memo.js'
 import type {
   ClusterSnapshot,
   EndpointSlice,
@@ -202,66 +203,173 @@ function planService(
   }
 }
 
-/** Gives mapped Services their names; a name claimed by two Services goes to neither (each keeps its long name). */
-function assignNames(planned: PlannedService[], services: Map<PlannedService, Service>, domain: string): string[] {
+/** A mapped Service's names, and the warnings naming adds to its own. */
+interface Naming {
+  names: string[]
+  warnings: string[]
+}
+
+/**
+ * Gives mapped Services their names; a name claimed by two Services goes to neither (each keeps its long name).
+ * Returns each named Service's names and the plan-level warnings; the planned Services are left as they are.
+ */
+function assignNames(
+  planned: PlannedService[],
+  services: Map<PlannedService, Service>,
+  domain: string,
+  memo: PlanMemo | undefined,
+): {naming: Map<PlannedService, Naming>; warnings: string[]} {
   const mapped = planned.filter(hasNames)
   const shortCount = new Map<string, number>()
   for (const p of mapped) shortCount.set(p.name, (shortCount.get(p.name) ?? 0) + 1)
 
-  const claims = mapped.map((p) => ({p, ...claimNames(services.get(p)!, domain, shortCount.get(p.name) === 1)}))
+  const claims = mapped.map((p) => {
+    const svc = services.get(p)!
+    return {p, ...claimsOf(svc, domain, shortCount.get(p.name) === 1, memo?.services.get(svc))}
+  })
   const owners = new Map<string, string[]>()
   const longNames = new Set(claims.map((c) => c.long))
   for (const c of claims) {
-    for (const name of c.wanted) owners.set(name, [...(owners.get(name) ?? []), `${c.p.namespace}/${c.p.name}`])
+    for (const name of c.wanted) {
+      const list = owners.get(name)
+      if (list) list.push(`${c.p.namespace}/${c.p.name}`)
+      else owners.set(name, [`${c.p.namespace}/${c.p.name}`])
+    }
   }
   const warnings: string[] = []
+  const naming = new Map<PlannedService, Naming>()
   const reserved = new Set(reservedNames(domain))
   for (const c of claims) {
-    c.p.warnings.push(...c.warnings)
+    const own = [...c.warnings]
     const names = [c.long]
     for (const name of c.wanted) {
       const claimants = owners.get(name)!
       if (reserved.has(name)) {
-        c.p.warnings.push(`name ${name} is reserved for serve's dashboard; skipped (the Service keeps ${c.long})`)
+        own.push(`name ${name} is reserved for serve's dashboard; skipped (the Service keeps ${c.long})`)
       } else if (longNames.has(name)) {
-        c.p.warnings.push(`name ${name} belongs to another Service; skipped`)
+        own.push(`name ${name} belongs to another Service; skipped`)
       } else if (claimants.length > 1) {
-        c.p.warnings.push(
+        own.push(
           `name ${name} is also claimed by ${claimants.filter((o) => o !== `${c.p.namespace}/${c.p.name}`).join(', ')}; skipped`,
         )
       } else {
         names.push(name)
       }
     }
-    c.p.names = names
+    naming.set(c.p, {names, warnings: own})
   }
   for (const [name, claimants] of owners) {
     if (claimants.length > 1 && !longNames.has(name) && !reserved.has(name))
       warnings.push(`name ${name} is claimed by ${claimants.join(' and ')}: neither gets it`)
   }
-  return warnings
+  return {naming, warnings}
 }
 
-/** Turns a cluster snapshot into the plan: per Service its exposure, names, ports, modes and node targets. */
-export function buildPlan(snapshot: ClusterSnapshot, options: PlanOptions): Plan {
+/** The names a Service claims (names.ts), kept in its memo entry while the Service and its inputs are the same. */
+function claimsOf(svc: Service, domain: string, unique: boolean, entry: ServiceMemo | undefined): NameClaims {
+  const kept = entry?.claims
+  if (kept && kept.domain === domain && kept.unique === unique) return kept.claims
+  const claims = claimNames(svc, domain, unique)
+  if (entry) entry.claims = {domain, unique, claims}
+  return claims
+}
+
+/**
+ * The Services in order: the last order with what changed inserted by binary search, when most Services are the
+ * objects of the last call (sorting 10,000 with a collator on every change costs more than the change).
+ */
+function sortedWith(memo: PlanMemo, services: Service[], order: (a: Service, b: Service) => number): Service[] {
+  const now = new Set(services)
+  const kept = memo.sorted?.filter((s) => now.has(s)) ?? []
+  let sorted: Service[]
+  if (kept.length < services.length / 2) sorted = [...services].sort(order)
+  else {
+    sorted = kept
+    const had = new Set(kept)
+    for (const s of services) {
+      if (had.has(s)) continue
+      let lo = 0
+      let hi = sorted.length
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1
+        if (order(sorted[mid]!, s) <= 0) lo = mid + 1
+        else hi = mid
+      }
+      sorted.splice(lo, 0, s)
+    }
+  }
+  memo.sorted = sorted
+  return [...sorted]
+}
+
+/** The plan of one Service before naming, from the memo when its Service, slices, nodes and options are the same. */
+function plannedFor(
+  svc: Service,
+  own: EndpointSlice[],
+  nodes: Node[],
+  options: PlanOptions,
+  memo: PlanMemo | undefined,
+): PlannedService {
+  const kept = memo?.services.get(svc)
+  if (kept && kept.nodes === nodes && kept.options === options && sameItems(kept.slices, own)) return kept.unnamed
+  const unnamed = planService(svc, own, nodes, options)
+  memo?.services.set(svc, {slices: own, nodes, options, unnamed})
+  return unnamed
+}
+
+/** The named form of a planned Service: the memo's while names and warnings are unchanged, else a new object. */
+function named(unnamed: PlannedService, naming: Naming, entry: ServiceMemo | undefined): PlannedService {
+  if (
+    entry?.named &&
+    entry.unnamed === unnamed &&
+    sameItems(entry.named.names, naming.names) &&
+    sameItems(entry.nameWarnings ?? [], naming.warnings)
+  ) {
+    return entry.named
+  }
+  const planned = {...unnamed, names: naming.names, warnings: [...unnamed.warnings, ...naming.warnings]}
+  if (entry) {
+    entry.named = planned
+    entry.nameWarnings = naming.warnings
+  }
+  return planned
+}
+
+/**
+ * Turns a cluster snapshot into the plan: per Service its exposure, names, ports, modes and node targets. With a
+ * memo (./memo.ts), Services whose objects, slices and target nodes are the ones of the last call keep their
+ * planned objects: the plan equals the one built without it.
+ */
+export function buildPlan(snapshot: ClusterSnapshot, options: PlanOptions, memo?: PlanMemo): Plan {
   const selection = selectNodes(snapshot.nodes)
+  let targetNodes = selection.targets
+  if (memo) {
+    if (memo.nodes && sameItems(memo.nodes, targetNodes)) targetNodes = memo.nodes as Node[]
+    else memo.nodes = targetNodes
+  }
   // One collator for every comparison: the same order as String.prototype.localeCompare, without building one per
   // call (https://tc39.es/ecma402/#sup-String.prototype.localeCompare), which matters with 10,000 Services.
   const {compare} = new Intl.Collator()
-  const sorted = [...snapshot.services].sort((a, b) => compare(a.namespace, b.namespace) || compare(a.name, b.name))
+  const order = (a: Service, b: Service) => compare(a.namespace, b.namespace) || compare(a.name, b.name)
+  const sorted = memo ? sortedWith(memo, snapshot.services, order) : [...snapshot.services].sort(order)
   const slices = slicesByService(snapshot.endpointSlices)
   const byPlan = new Map<PlannedService, Service>()
-  const services = sorted.map((svc) => {
+  const unnamed = sorted.map((svc) => {
     const own = slices.get(serviceKey(svc.namespace, svc.name)) ?? NO_SLICES
-    const p = planService(svc, own, selection.targets, options)
+    const p = plannedFor(svc, own, targetNodes, options, memo)
     byPlan.set(p, svc)
     return p
   })
   const warnings = [...selection.warnings]
-  if (snapshot.nodes.length === 0 && services.some((s) => isProxied(s.exposure))) {
+  if (snapshot.nodes.length === 0 && unnamed.some((s) => isProxied(s.exposure))) {
     warnings.push('no nodes visible: NodePort Services have no targets')
   }
-  warnings.push(...assignNames(services, byPlan, options.domain))
+  const {naming, warnings: nameWarnings} = assignNames(unnamed, byPlan, options.domain, memo)
+  warnings.push(...nameWarnings)
+  const services = unnamed.map((p) => {
+    const n = naming.get(p)
+    return n ? named(p, n, memo?.services.get(byPlan.get(p)!)) : p
+  })
   if (!snapshot.ingress) return {domain: options.domain, nodes: selection.planned, services, warnings}
   const hosts = planHosts(snapshot.ingress, snapshot.services, services, options.ingressService)
   warnings.push(...hosts.warnings)

@@ -200,6 +200,52 @@ export class HealthMonitor extends EventEmitter<HealthEvents> implements TargetH
     }
   }
 
+  /**
+   * Adds and removes probes, as setProbes would with the set before plus `added` minus `removed`, visiting only
+   * those: serve's loop passes what one change added and removed (src/serve/probe-set.ts) rather than every probe.
+   * A probe in both lists is kept; a node left without probes stops, as setProbes stops it.
+   */
+  changeProbes(added: Iterable<HealthSubject>, removed: Iterable<HealthSubject>): void {
+    if (this.closed) return
+    const joined = new Set<NodeProbes>()
+    const gone = new Set<string>()
+    for (const subject of removed) {
+      const {kind, at} = probeParts(subject)
+      gone.add(`${kind} ${at.address} ${at.port}`)
+    }
+    for (const subject of added) {
+      const {kind, at} = probeParts(subject)
+      gone.delete(`${kind} ${at.address} ${at.port}`)
+      const node = this.nodes.get(at.address) ?? this.addNode(at.address)
+      if (node.ports[kind].has(at.port)) continue
+      node.ports[kind].set(at.port, UNKNOWN)
+      this.unknown++
+      if (!this.grouped(kind, at.port)) this.startRunner({kind, address: at.address, port: at.port})
+      else joined.add(node)
+    }
+    const emptied = new Set<NodeProbes>()
+    for (const key of gone) {
+      const [kind, address = '', port] = key.split(' ') as [Kind, string, string]
+      const node = this.nodes.get(address)
+      const packed = node?.ports[kind].get(Number(port))
+      if (!node || packed === undefined) continue
+      node.ports[kind].delete(Number(port))
+      if (unpack(packed).state === 'unknown') this.unknown--
+      if (!this.grouped(kind, Number(port))) this.stopRunner({kind, address, port: Number(port)})
+      if (node.ports.tcp.size + node.ports.http.size === 0) emptied.add(node)
+    }
+    for (const node of emptied) {
+      this.stopNode(node)
+      this.nodes.delete(node.address)
+    }
+    for (const node of joined) {
+      if (emptied.has(node)) continue
+      node.unsettled = true
+      if (node.verdict !== undefined && !node.running) this.applyVerdict(node, node.verdict)
+      if (!node.timer && !node.running) this.runGroup(node)
+    }
+  }
+
   /** Probes without a first result yet (start-up waits briefly for this to reach 0). */
   get pending(): number {
     return this.unknown

@@ -140,7 +140,8 @@ type Resolution = {entry: RouteEntry} | {status: number; message: string; notFou
 export class HttpRouter {
   private routes = new Map<string, RouteEntry>()
   private hasWildcards = false
-  private names: string[] = []
+  private sortedNames?: string[]
+  private readonly normalized = new WeakMap<HttpRoute, Array<string | undefined>>()
   private readonly health: TargetHealth
   private readonly connectTimeoutMs: number
   private readonly headersTimeoutMs: number
@@ -229,14 +230,24 @@ export class HttpRouter {
     for (const entry of this.routes.values()) previous.set(entry.route.service, entry.counter)
     for (const route of routes) {
       const entry: RouteEntry = {route, counter: previous.get(route.service) ?? 0}
-      for (const host of route.hosts) {
-        const name = normalizeHost(host)
-        if (name !== undefined && !next.has(name)) next.set(name, entry)
-      }
+      for (const name of this.hostNames(route)) if (name !== undefined && !next.has(name)) next.set(name, entry)
     }
     this.routes = next
-    this.hasWildcards = [...next.keys()].some((name) => name.startsWith('*.'))
-    this.names = [...next.keys()].sort()
+    this.hasWildcards = false
+    for (const name of next.keys()) if (name.startsWith('*.')) this.hasWildcards = true
+    this.sortedNames = undefined
+  }
+
+  /** The route's hosts normalized, once per route object (serve keeps the routes of unchanged Services). */
+  private hostNames(route: HttpRoute): Array<string | undefined> {
+    let names = this.normalized.get(route)
+    if (!names) this.normalized.set(route, (names = route.hosts.map(normalizeHost)))
+    return names
+  }
+
+  /** Every routed name, sorted: made when a 404 page lists them, not on every change. */
+  private get names(): string[] {
+    return (this.sortedNames ??= [...this.routes.keys()].sort())
   }
 
   /**

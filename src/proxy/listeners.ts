@@ -106,6 +106,8 @@ export class ListenerSet {
     const opening: Array<Promise<{key: string; listener: ForwardListener; forwarder: Forwarder; error?: Error}>> = []
     for (const [key, listener] of wanted) {
       const open = this.open.get(key)
+      // serve's map memo hands an unchanged Service's listener object back on every change: nothing to update.
+      if (open?.listener === listener) continue
       if (open) {
         open.forwarder.setTargets(listener.targets)
         open.forwarder.service = listener.service

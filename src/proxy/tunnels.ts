@@ -81,6 +81,8 @@ class Gateway {
   private readonly clients = new Set<net.Socket>()
 
   private readonly key: string
+  /** Where it listens (read once: the serve map compares it on every change). */
+  readonly at: GatewayAddress
 
   constructor(
     readonly server: net.Server,
@@ -89,6 +91,7 @@ class Gateway {
   ) {
     server.on('connection', (client: net.Socket) => this.accept(client))
     const at = server.address() as net.AddressInfo
+    this.at = {address: at.address, port: at.port}
     this.key = `${at.address}:${at.port}`
     local.set(this.key, this)
     this.update(route)
@@ -101,6 +104,8 @@ class Gateway {
 
   /** New endpoints: streams to Pods no longer among them close now. */
   update(route: TunnelRoute): void {
+    // serve hands an unchanged Service's route object back on every change (tunnelRoutes' memo): nothing to do.
+    if (route === this.route && route.endpoints === this.endpoints) return
     this.route = route
     this.endpoints = route.endpoints
     const kept = new Set(route.endpoints.map(endpointKey))
@@ -241,18 +246,16 @@ export class TunnelGateways {
       gateway.close()
       this.gateways.delete(key)
     }
-    await Promise.all(
-      routes.map(async (route) => {
-        const existing = this.gateways.get(route.key)
-        if (existing) return existing.update(route)
-        this.gateways.set(route.key, await this.open(route))
-      }),
-    )
-    const addresses = new Map<string, GatewayAddress>()
-    for (const [key, gateway] of this.gateways) {
-      const at = gateway.server.address() as net.AddressInfo
-      addresses.set(key, {address: at.address, port: at.port})
+    // Kept gateways are updated in place; only new ones are waited for (thousands of routes, few new ones).
+    const opening: Array<Promise<void>> = []
+    for (const route of routes) {
+      const existing = this.gateways.get(route.key)
+      if (existing) existing.update(route)
+      else opening.push(this.open(route).then((gateway) => void this.gateways.set(route.key, gateway)))
     }
+    await Promise.all(opening)
+    const addresses = new Map<string, GatewayAddress>()
+    for (const [key, gateway] of this.gateways) addresses.set(key, gateway.at)
     return addresses
   }
 

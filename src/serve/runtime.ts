@@ -8,8 +8,9 @@ import type {Logger} from '../log.js'
 import {hostPort} from '../net/address.js'
 import {bindProblem, describeErrno, privilegeRemedies} from '../net/errno.js'
 import {buildPlan} from '../plan/plan.js'
+import {newPlanMemo} from '../plan/memo.js'
 import {DASHBOARD_LABEL, reservedNames} from '../plan/names.js'
-import type {Plan, PlanOptions} from '../plan/types.js'
+import type {Plan, PlannedService, PlanOptions} from '../plan/types.js'
 import {HealthMonitor} from '../proxy/health.js'
 import {HttpRouter} from '../proxy/http.js'
 import {ListenerSet, type ApplyResult} from '../proxy/listeners.js'
@@ -17,6 +18,7 @@ import {SniRouter} from '../proxy/sni.js'
 import {canBind} from '../proxy/socket.js'
 import {TunnelGateways, type TunnelDial} from '../proxy/tunnels.js'
 import {tunnelRoutes, type GatewayAddress} from '../servemap/tunnels.js'
+import type {TunnelRoute} from '../servemap/types.js'
 import {fallbackChanges, type FallbackChange} from '../servemap/fallback.js'
 import {tunnelForbidden} from '../kube/rbac.js'
 import type {ClusterSnapshot} from '../plan/types.js'
@@ -28,9 +30,12 @@ import {
   type ServeRow,
 } from '../servemap/map.js'
 import {remoteRecords} from '../servemap/remote.js'
+import {newServeMapMemo} from '../servemap/memo.js'
 import {findPortHolder} from './port-holder.js'
+import {memoByObject} from './memo-by-object.js'
+import {ProbeSet} from './probe-set.js'
 import {addressesOverBudget, FD_RESERVE, openFileLimit, overBudgetReason} from './fd-budget.js'
-import {formatServeTable, rowLines} from '../servemap/table.js'
+import {formatServeTable, rowLine, rowLines} from '../servemap/table.js'
 import {
   probeKey,
   probeOf,
@@ -134,15 +139,14 @@ const UNHELD_RETRY_MS = 5000
 /** Target up/down changes within this window are logged together, one line per node and state. */
 const HEALTH_LOG_BATCH_MS = 50
 
-/** Every target the data path uses (HTTP routes and listeners); unmapped rows and tunnel gateways are not probed. */
-function* probedTargets(build: ServeBuild): Iterable<ProbedTarget> {
-  // Routes and listeners of one Service port share one targets array: walk each array once.
-  const lists = new Set([
-    ...build.map.http.map((r) => r.targets),
-    ...build.map.listeners.map((l) => l.targets),
-    ...(build.map.tls ?? []).map((r) => r.targets),
-  ])
-  for (const targets of lists) for (const t of targets) if (t.via !== 'api-server') yield t
+/**
+ * The target lists the data path uses (HTTP routes, listeners, SNI routes); unmapped rows are not probed, nor are
+ * tunnel gateways (ProbeSet leaves them out). Routes and listeners of one Service port share one list.
+ */
+function* targetLists(build: ServeBuild): Iterable<ProbedTarget[]> {
+  for (const r of build.map.http) yield r.targets
+  for (const l of build.map.listeners) yield l.targets
+  for (const r of build.map.tls ?? []) yield r.targets
 }
 
 export class ServeRuntime {
@@ -174,6 +178,16 @@ export class ServeRuntime {
   private readonly fdLimit = openFileLimit()
   /** Per-service addresses given up because their listeners would pass the open-file limit. */
   private overBudget = new Set<string>()
+  /** What planning and mapping keep between changes, so one changed Service is planned and mapped alone. */
+  private readonly memo = {
+    plan: newPlanMemo(),
+    map: newServeMapMemo(),
+    tunnels: new WeakMap<PlannedService, TunnelRoute[]>(),
+  }
+  /** The probes the applied map uses: a change hands the health monitor only what it added and removed. */
+  private readonly probes = new ProbeSet()
+  /** Each row's change-log line, made once per row object (rows of unchanged Services are kept by the map memo). */
+  private readonly rowLine = memoByObject(rowLine)
 
   constructor(
     private readonly source: SnapshotSource,
@@ -283,8 +297,8 @@ export class ServeRuntime {
   private async apply(first: boolean): Promise<void> {
     const plan = this.source.plan
       ? this.source.plan(this.options.plan)
-      : buildPlan(this.source.snapshot(), this.options.plan)
-    const routes = tunnelRoutes(plan).filter((r) => !this.tunnelDenied.has(r.key))
+      : buildPlan(this.source.snapshot(), this.options.plan, this.memo.plan)
+    const routes = tunnelRoutes(plan, this.memo.tunnels).filter((r) => !this.tunnelDenied.has(r.key))
     const tunnels = this.tunnels ? await this.tunnels.apply(routes) : new Map<string, GatewayAddress>()
     // Listeners first: an address another program holds is known before DNS could hand it out.
     let build = this.buildMap(plan, tunnels)
@@ -315,7 +329,8 @@ export class ServeRuntime {
     this.dns?.setRecords(build.map.dns, advertise ? remoteRecords(build.map.dns, advertise) : undefined)
     this.router.setRoutes(build.map.http)
     this.sni.setRoutes(build.map.tls ?? [])
-    this.health.setProbes(probedTargets(build))
+    const probes = this.probes.update(targetLists(build))
+    this.health.changeProbes(probes.added, probes.removed)
     await this.options.onApply?.(build).catch((error: unknown) => this.options.log.warn(firstLine(error)))
     this.logFallbacks(fallbackChanges(build.rows, (t) => this.health.state(t), this.onFallback))
     if (first) {
@@ -334,14 +349,18 @@ export class ServeRuntime {
       const why = overBudgetReason(this.fdLimit)
       for (const address of this.overBudget) if (!unheld.has(address)) unheld.set(address, why)
     }
-    return buildServeMap(plan, {
-      ...this.options,
-      httpPort: this.httpPort || this.options.httpPort,
-      httpsPort: this.httpsPort,
-      unheld,
-      tunnels,
-      tunnelDenied: this.tunnelDenied,
-    })
+    return buildServeMap(
+      plan,
+      {
+        ...this.options,
+        httpPort: this.httpPort || this.options.httpPort,
+        httpsPort: this.httpsPort,
+        unheld,
+        tunnels,
+        tunnelDenied: this.tunnelDenied,
+      },
+      this.memo.map,
+    )
   }
 
   /** Takes the new set of addresses over the open-file budget, warning (one line) when it grows or empties. */
@@ -425,8 +444,8 @@ export class ServeRuntime {
   }
 
   private logDiff(before: ServeRow[], after: ServeRow[]): void {
-    const old = rowLines(before)
-    const now = rowLines(after)
+    const old = rowLines(before, this.rowLine)
+    const now = rowLines(after, this.rowLine)
     const log = (event: string, line: string) => this.options.log.info(`${event.replace('-', ' ')}: ${line}`, {event})
     for (const [key, line] of old) if (!now.has(key)) log('route-removed', line)
     for (const [key, line] of now) {

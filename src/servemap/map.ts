@@ -2,7 +2,7 @@
 import {reservedNames} from '../plan/names.js'
 import {hasNames, isProxied, viaApiServer} from '../plan/plan.js'
 import type {Plan, PlannedPort, PlannedService} from '../plan/types.js'
-import {assignAddresses, type AddressRange} from './addresses.js'
+import {assignAddresses, rangeText, type AddressRange} from './addresses.js'
 import type {
   DnsRecords,
   ForwardListener,
@@ -20,6 +20,8 @@ import {mapHosts, type HostReceiver} from './hosts.js'
 import {hostPort, isUnspecified} from '../net/address.js'
 import {routerAddressFor} from './remote.js'
 import {API_SERVER_NOTE, gatewayTarget, tunnelKey, type GatewayAddress} from './tunnels.js'
+import {forgetOnChange, type PartInputs, type ServeMapMemo, type ServicePart} from './memo.js'
+import {sameItems} from '../plan/memo.js'
 
 export interface ServeOptions {
   /** Address of the DNS responder and the Host router (--listen). */
@@ -111,8 +113,157 @@ function allowedHosts(s: PlannedService, routeHosts: string[], address: string):
   return [...new Set([...routeHosts, ...own, address])]
 }
 
-/** Builds DNS records, HTTP routes and listeners for every mapped Service, plus the rows of serve's table. */
-export function buildServeMap(plan: Plan, options: ServeOptions): ServeBuild {
+/** What the whole map shares when one Service's part is built. */
+interface MapContext {
+  plan: Plan
+  options: ServeOptions
+  router: string
+  ownHttpListeners: boolean
+  /** The per-service address assigned to the Service, if any. */
+  assigned?: string
+}
+
+/** Builds one Service's DNS records, routes, listeners, rows and warnings. */
+function mapService(s: PlannedService, ctx: MapContext): ServicePart {
+  const {plan, options, router, ownHttpListeners} = ctx
+  const part: ServicePart = {hosts: [], srv: [], http: [], tls: [], listeners: [], rows: [], warnings: []}
+  const {rows, listeners, warnings} = part
+  const addSrv = (s: PlannedService, p: PlannedPort, port: number) => {
+    if (!p.name) return
+    const where = s.cluster ? `${s.name}.${s.namespace}.${s.cluster}` : `${s.name}.${s.namespace}`
+    const owner = `_${p.name}._${p.protocol === 'UDP' ? 'udp' : 'tcp'}.${where}.${plan.domain}`.toLowerCase()
+    part.srv.push([owner, [{priority: 0, weight: 0, port, target: s.names[0]!}]])
+  }
+
+  const id = key(s)
+  const shortest = [...s.names].sort((a, b) => a.length - b.length)[0] ?? `${s.name}.${s.namespace}`
+  if (!hasNames(s)) {
+    const why = s.ports.find((p) => p.pathNote)?.pathNote
+    rows.push({
+      service: id,
+      name: shortest,
+      mode: '-',
+      targets: [],
+      note: why ?? `${s.exposure}: not reachable from outside the cluster`,
+      ...(s.ports.length && s.ports[0]!.path ? {path: 'none' as const} : {}),
+    })
+    return part
+  }
+  if (s.exposure === 'lb-ready') {
+    const ips = s.loadBalancerIngress.filter((a) => /^[\d.]+$|:/.test(a))
+    part.receiver = [id, {addresses: ips, allowed: []}]
+    for (const name of s.names) if (ips.length) part.hosts.push([name, ips])
+    for (const p of s.ports) {
+      if (ips.length) addSrv(s, p, p.port)
+      rows.push({
+        service: id,
+        name: shortest,
+        endpoint: hostPort(ips[0] ?? s.loadBalancerIngress[0] ?? '-', p.port),
+        mode: p.mode,
+        targets: [],
+        note: 'load balancer',
+        ...(p.path ? {path: p.path} : {}),
+      })
+    }
+    return part
+  }
+  const assigned = ctx.assigned
+  const unheld = assigned === undefined ? undefined : options.unheld?.get(assigned)
+  const address = unheld === undefined ? assigned : undefined
+  if (options.range && !assigned)
+    warnings.push(`${id}: --ip-range has no free address left; only its HTTP port is mapped`)
+  const answer = [address ?? router]
+  for (const name of s.names) part.hosts.push([name, answer])
+
+  let httpPortUsed = false
+  const routeHosts = [...s.names, ...localhostNames(s, plan)]
+  const allowed = address ? allowedHosts(s, routeHosts, address) : []
+  const ownTcpPorts = new Set(s.ports.filter((p) => p.protocol === 'TCP').map((p) => p.port))
+  const receiver: HostReceiver = {addresses: [address ?? router], allowed}
+  part.receiver = [id, receiver]
+  const tlsPort = s.ports.find((p) => isTlsPort(p) && p.targets.length > 0)
+  if (tlsPort) {
+    receiver.tls = {service: id, hosts: [...routeHosts], targets: probed(s, tlsPort)}
+    part.tls.push(receiver.tls)
+  }
+  for (const p of s.ports) {
+    const targets = pathTargets(s, p, options)
+    const path = p.path ? {path: p.path} : {}
+    if (p.path === 'none') {
+      rows.push({service: id, name: shortest, mode: p.mode, targets, note: `${portLabel(p)}: ${p.pathNote}`, ...path})
+      continue
+    }
+    if (targets.length === 0) {
+      const denied = options.tunnelDenied?.get(tunnelKey(s, p))
+      const none = p.path !== 'api-server' ? 'no targets' : (denied ?? 'no ready endpoint Pods')
+      rows.push({service: id, name: shortest, mode: p.mode, targets, note: `${portLabel(p)}: ${none}`, ...path})
+      continue
+    }
+    const via = p.path === 'api-server' ? {note: API_SERVER_NOTE} : {}
+    if (p.protocol === 'SCTP') continue
+    const onHttpPort = p.mode === 'http' && !httpPortUsed
+    if (onHttpPort) {
+      httpPortUsed = true
+      receiver.http = {service: id, hosts: routeHosts, targets}
+      part.http.push(receiver.http)
+    }
+    if (address) {
+      const checked = p.mode === 'http' ? {hosts: allowed} : {}
+      listeners.push({service: id, address, port: p.port, protocol: p.protocol, mode: p.mode, targets, ...checked})
+      if (onHttpPort && ownHttpListeners && !ownTcpPorts.has(options.httpPort)) {
+        listeners.push({
+          service: id,
+          address,
+          port: options.httpPort,
+          protocol: 'TCP',
+          mode: p.mode,
+          targets,
+          ...checked,
+        })
+      }
+      addSrv(s, p, p.port)
+      rows.push({
+        service: id,
+        name: shortest,
+        endpoint: hostPort(address, p.port),
+        mode: p.mode,
+        targets,
+        ...via,
+        ...path,
+      })
+    } else if (onHttpPort) {
+      addSrv(s, p, options.httpPort)
+      rows.push({
+        service: id,
+        name: shortest,
+        endpoint: hostPort(router, options.httpPort),
+        mode: p.mode,
+        targets,
+        ...via,
+        ...path,
+      })
+    } else {
+      rows.push({
+        service: id,
+        name: shortest,
+        mode: p.mode,
+        targets,
+        note: unheld
+          ? `${portLabel(p)}: not mapped: ${unheld}`
+          : `${portLabel(p)}: not mapped without --ip-range (only HTTP is routed by Host)`,
+        ...path,
+      })
+    }
+  }
+  return part
+}
+
+/**
+ * Builds DNS records, HTTP routes and listeners for every mapped Service, plus the rows of serve's table. With a
+ * memo (./memo.ts), a Service whose planned object and inputs are those of the last call keeps its part: the map
+ * equals the one built without it.
+ */
+export function buildServeMap(plan: Plan, options: ServeOptions, memo?: ServeMapMemo): ServeBuild {
   const hosts = new Map<string, string[]>()
   const srv = new Map<string, SrvRecord[]>()
   const http: HttpRoute[] = []
@@ -122,7 +273,7 @@ export function buildServeMap(plan: Plan, options: ServeOptions): ServeBuild {
   const rows: ServeRow[] = []
   const warnings: string[] = []
   const proxied = plan.services.filter((s) => isProxied(s.exposure) || viaApiServer(s))
-  const addresses = options.range ? assignAddresses(proxied.map(key), options.range) : new Map<string, string>()
+  const addresses = options.range ? addressesFor(proxied.map(key), options.range, memo) : new Map<string, string>()
   // Where this machine reaches the router: --listen, or loopback when the router binds every address.
   const router = routerAddressFor(options.listen)
   // A router bound to every address already holds the HTTP port on the per-service addresses too.
@@ -130,133 +281,35 @@ export function buildServeMap(plan: Plan, options: ServeOptions): ServeBuild {
   // serve's dashboard (src/dashboard) answers on the router; the plan keeps these names from every Service.
   for (const name of reservedNames(plan.domain)) hosts.set(name, [router])
 
-  const addSrv = (s: PlannedService, p: PlannedPort, port: number) => {
-    if (!p.name) return
-    const where = s.cluster ? `${s.name}.${s.namespace}.${s.cluster}` : `${s.name}.${s.namespace}`
-    const owner = `_${p.name}._${p.protocol === 'UDP' ? 'udp' : 'tcp'}.${where}.${plan.domain}`.toLowerCase()
-    srv.set(owner, [{priority: 0, weight: 0, port, target: s.names[0]!}])
+  // Ingress hosts join their receiving Service's routes (mapHosts changes its part): those parts are built afresh.
+  const receiving = new Set<string>()
+  for (const h of plan.hosts ?? []) {
+    if (h.service) receiving.add(`${h.cluster ? `${h.cluster}/` : ''}${h.service.namespace}/${h.service.name}`)
   }
-
+  if (memo) {
+    const range = options.range ? rangeText(options.range) : ''
+    forgetOnChange(memo, [options.listen, options.httpPort, range, plan.domain].join(' '))
+  }
   for (const s of plan.services) {
-    const id = key(s)
-    const shortest = [...s.names].sort((a, b) => a.length - b.length)[0] ?? `${s.name}.${s.namespace}`
-    if (!hasNames(s)) {
-      const why = s.ports.find((p) => p.pathNote)?.pathNote
-      rows.push({
-        service: id,
-        name: shortest,
-        mode: '-',
-        targets: [],
-        note: why ?? `${s.exposure}: not reachable from outside the cluster`,
-        ...(s.ports.length && s.ports[0]!.path ? {path: 'none' as const} : {}),
-      })
-      continue
+    const kept = memo?.parts.get(s)
+    const id = kept?.id ?? key(s)
+    const ctx: MapContext = {plan, options, router, ownHttpListeners, assigned: addresses.get(id)}
+    let part: ServicePart
+    if (!memo || receiving.has(id)) part = mapService(s, ctx)
+    else if (kept && sameInputs(kept.inputs, ctx.assigned, kept.tunnelKeys, options)) part = kept.part
+    else {
+      const tunnelKeys = kept?.tunnelKeys ?? s.ports.map((p) => tunnelKey(s, p))
+      part = mapService(s, ctx)
+      memo.parts.set(s, {id, tunnelKeys, inputs: partInputs(ctx.assigned, tunnelKeys, options), part})
     }
-    if (s.exposure === 'lb-ready') {
-      const ips = s.loadBalancerIngress.filter((a) => /^[\d.]+$|:/.test(a))
-      receivers.set(id, {addresses: ips, allowed: []})
-      for (const name of s.names) if (ips.length) hosts.set(name, ips)
-      for (const p of s.ports) {
-        if (ips.length) addSrv(s, p, p.port)
-        rows.push({
-          service: id,
-          name: shortest,
-          endpoint: hostPort(ips[0] ?? s.loadBalancerIngress[0] ?? '-', p.port),
-          mode: p.mode,
-          targets: [],
-          note: 'load balancer',
-          ...(p.path ? {path: p.path} : {}),
-        })
-      }
-      continue
-    }
-    const assigned = addresses.get(id)
-    const unheld = assigned === undefined ? undefined : options.unheld?.get(assigned)
-    const address = unheld === undefined ? assigned : undefined
-    if (options.range && !assigned)
-      warnings.push(`${id}: --ip-range has no free address left; only its HTTP port is mapped`)
-    for (const name of s.names) hosts.set(name, [address ?? router])
-
-    let httpPortUsed = false
-    const routeHosts = [...s.names, ...localhostNames(s, plan)]
-    const allowed = address ? allowedHosts(s, routeHosts, address) : []
-    const ownTcpPorts = new Set(s.ports.filter((p) => p.protocol === 'TCP').map((p) => p.port))
-    const receiver: HostReceiver = {addresses: [address ?? router], allowed}
-    receivers.set(id, receiver)
-    const tlsPort = s.ports.find((p) => isTlsPort(p) && p.targets.length > 0)
-    if (tlsPort) {
-      receiver.tls = {service: id, hosts: [...routeHosts], targets: probed(s, tlsPort)}
-      tls.push(receiver.tls)
-    }
-    for (const p of s.ports) {
-      const targets = pathTargets(s, p, options)
-      const path = p.path ? {path: p.path} : {}
-      if (p.path === 'none') {
-        rows.push({service: id, name: shortest, mode: p.mode, targets, note: `${portLabel(p)}: ${p.pathNote}`, ...path})
-        continue
-      }
-      if (targets.length === 0) {
-        const denied = options.tunnelDenied?.get(tunnelKey(s, p))
-        const none = p.path !== 'api-server' ? 'no targets' : (denied ?? 'no ready endpoint Pods')
-        rows.push({service: id, name: shortest, mode: p.mode, targets, note: `${portLabel(p)}: ${none}`, ...path})
-        continue
-      }
-      const via = p.path === 'api-server' ? {note: API_SERVER_NOTE} : {}
-      if (p.protocol === 'SCTP') continue
-      const onHttpPort = p.mode === 'http' && !httpPortUsed
-      if (onHttpPort) {
-        httpPortUsed = true
-        receiver.http = {service: id, hosts: routeHosts, targets}
-        http.push(receiver.http)
-      }
-      if (address) {
-        const checked = p.mode === 'http' ? {hosts: allowed} : {}
-        listeners.push({service: id, address, port: p.port, protocol: p.protocol, mode: p.mode, targets, ...checked})
-        if (onHttpPort && ownHttpListeners && !ownTcpPorts.has(options.httpPort)) {
-          listeners.push({
-            service: id,
-            address,
-            port: options.httpPort,
-            protocol: 'TCP',
-            mode: p.mode,
-            targets,
-            ...checked,
-          })
-        }
-        addSrv(s, p, p.port)
-        rows.push({
-          service: id,
-          name: shortest,
-          endpoint: hostPort(address, p.port),
-          mode: p.mode,
-          targets,
-          ...via,
-          ...path,
-        })
-      } else if (onHttpPort) {
-        addSrv(s, p, options.httpPort)
-        rows.push({
-          service: id,
-          name: shortest,
-          endpoint: hostPort(router, options.httpPort),
-          mode: p.mode,
-          targets,
-          ...via,
-          ...path,
-        })
-      } else {
-        rows.push({
-          service: id,
-          name: shortest,
-          mode: p.mode,
-          targets,
-          note: unheld
-            ? `${portLabel(p)}: not mapped: ${unheld}`
-            : `${portLabel(p)}: not mapped without --ip-range (only HTTP is routed by Host)`,
-          ...path,
-        })
-      }
-    }
+    for (const [name, answer] of part.hosts) hosts.set(name, answer)
+    for (const [owner, records] of part.srv) srv.set(owner, records)
+    for (const r of part.http) http.push(r)
+    for (const r of part.tls) tls.push(r)
+    if (part.receiver) receivers.set(part.receiver[0], part.receiver[1])
+    for (const l of part.listeners) listeners.push(l)
+    for (const r of part.rows) rows.push(r)
+    for (const w of part.warnings) warnings.push(w)
   }
   if (plan.hosts) {
     const ports = {router, httpPort: options.httpPort, httpsPort: options.httpsPort}
@@ -264,4 +317,42 @@ export function buildServeMap(plan: Plan, options: ServeOptions): ServeBuild {
   }
   const dns: DnsRecords = {domain: plan.domain, hosts, srv}
   return {map: {dns, http, listeners, ...(tls.length > 0 ? {tls} : {})}, rows, warnings}
+}
+
+/** What a Service's part depends on besides its planned object and the shared options: its address and gateways. */
+function partInputs(assigned: string | undefined, tunnelKeys: string[], options: ServeOptions): PartInputs {
+  return {
+    assigned,
+    unheld: assigned === undefined ? undefined : options.unheld?.get(assigned),
+    gateways: tunnelKeys.map((k) => options.tunnels?.get(k)),
+    denied: tunnelKeys.map((k) => options.tunnelDenied?.get(k)),
+  }
+}
+
+/** Whether partInputs would be equal to `kept` now, without making them. */
+function sameInputs(
+  kept: PartInputs,
+  assigned: string | undefined,
+  tunnelKeys: string[],
+  options: ServeOptions,
+): boolean {
+  if (kept.assigned !== assigned) return false
+  if (kept.unheld !== (assigned === undefined ? undefined : options.unheld?.get(assigned))) return false
+  for (let i = 0; i < tunnelKeys.length; i++) {
+    const was = kept.gateways[i]
+    const now = options.tunnels?.get(tunnelKeys[i]!)
+    if (was !== now && (was?.address !== now?.address || was?.port !== now?.port)) return false
+    if (kept.denied[i] !== options.tunnelDenied?.get(tunnelKeys[i]!)) return false
+  }
+  return true
+}
+
+/** Per-service addresses, the last ones again when the keys and range are the same. */
+function addressesFor(keys: string[], range: AddressRange, memo: ServeMapMemo | undefined): Map<string, string> {
+  if (memo?.addresses && memo.addresses.range === range && sameItems(memo.addresses.keys, keys)) {
+    return memo.addresses.result
+  }
+  const result = assignAddresses(keys, range)
+  if (memo) memo.addresses = {keys, range, result}
+  return result
 }

@@ -28,24 +28,34 @@ export function formatServeTable(rows: ServeRow[], state: (target: ProbedTarget)
   return formatColumns([['NAME', 'ADDRESS', 'MODE', 'TARGETS'], ...body])
 }
 
+/** A mapped row's key and description (see rowLines), or undefined for a row without an endpoint. */
+export function rowLine(r: ServeRow): [key: string, line: string] | undefined {
+  if (!r.endpoint) return undefined
+  // A gateway's loopback port changes with every start: the log names the path instead.
+  const targets = r.targets
+    .map((t) => (t.via ? (t.fallback ? 'api-server fallback' : 'api-server') : `${t.address}:${t.port}`))
+    .join(',')
+  const via = r.path === 'api-server' && r.note ? ` (${r.note})` : ''
+  const host = r.source ? ` ${r.name}` : ''
+  return [
+    `${r.service} ${r.endpoint}${host}`,
+    `${r.name} → ${r.endpoint} (${r.mode}) → ${targets || r.note || 'no targets'}${targets ? via : ''}`,
+  ]
+}
+
 /**
  * One description per mapped row, keyed by what identifies it, for "route added/removed" lines. An Ingress host's
- * row shares the router's endpoint with its Service's other hosts, so its name is part of the key.
+ * row shares the router's endpoint with its Service's other hosts, so its name is part of the key. `line` may be a
+ * cache of rowLine (serve keeps one: an unchanged Service keeps its row objects).
  */
-export function rowLines(rows: ServeRow[]): Map<string, string> {
+export function rowLines(
+  rows: ServeRow[],
+  line: (r: ServeRow) => [string, string] | undefined = rowLine,
+): Map<string, string> {
   const lines = new Map<string, string>()
   for (const r of rows) {
-    if (!r.endpoint) continue
-    // A gateway's loopback port changes with every start: the log names the path instead.
-    const targets = r.targets
-      .map((t) => (t.via ? (t.fallback ? 'api-server fallback' : 'api-server') : `${t.address}:${t.port}`))
-      .join(',')
-    const via = r.path === 'api-server' && r.note ? ` (${r.note})` : ''
-    const host = r.source ? ` ${r.name}` : ''
-    lines.set(
-      `${r.service} ${r.endpoint}${host}`,
-      `${r.name} → ${r.endpoint} (${r.mode}) → ${targets || r.note || 'no targets'}${targets ? via : ''}`,
-    )
+    const entry = line(r)
+    if (entry) lines.set(entry[0], entry[1])
   }
   return lines
 }

@@ -17,10 +17,19 @@ export function tunnelKey(s: PlannedService, p: PlannedPort): string {
   return `${s.cluster ? `${s.cluster}/` : ''}${s.namespace}/${s.name}:${p.port}/${p.protocol}`
 }
 
-/** Every Service port with endpoint Pods to tunnel to: API-server paths, and node paths' fallbacks. */
-export function tunnelRoutes(plan: Plan): TunnelRoute[] {
+/**
+ * Every Service port with endpoint Pods to tunnel to: API-server paths, and node paths' fallbacks. With a memo, a
+ * planned Service seen before keeps its route objects (a gateway then has nothing to update).
+ */
+export function tunnelRoutes(plan: Plan, memo?: WeakMap<PlannedService, TunnelRoute[]>): TunnelRoute[] {
   const routes: TunnelRoute[] = []
   for (const s of plan.services) {
+    const kept = memo?.get(s)
+    if (kept) {
+      for (const r of kept) routes.push(r)
+      continue
+    }
+    const start = routes.length
     for (const p of s.ports) {
       if (!p.endpoints?.length) continue
       routes.push({
@@ -32,6 +41,7 @@ export function tunnelRoutes(plan: Plan): TunnelRoute[] {
         mode: p.mode,
       })
     }
+    memo?.set(s, routes.slice(start))
   }
   return routes
 }

@@ -1,0 +1,47 @@
+// Which health probes serve's map uses, kept between changes: a change to one Service adds and removes the probes
+// of its own target lists only, instead of handing the health monitor every probe of the map (250,000 at 2,500
+// NodePort Services on 100 nodes). Target lists are compared by identity: the serve map memo
+// (src/servemap/memo.ts) keeps an unchanged Service's lists, so only a changed Service's lists are new.
+import {probeOf, type Probe, type ProbedTarget} from '../servemap/types.js'
+
+/** Counts, per probe, the target lists that use it; reports probes that appear or disappear. */
+export class ProbeSet {
+  private lists = new Set<readonly ProbedTarget[]>()
+  /** Per address, per slot: how many lists use the probe. */
+  private readonly uses = new Map<string, Map<number, number>>()
+
+  /**
+   * Takes the map's target lists (tunnel gateways are left out: they are not probed); returns the probes no list
+   * used before and those no list uses now.
+   */
+  update(lists: Iterable<readonly ProbedTarget[]>): {added: Probe[]; removed: Probe[]} {
+    const next = new Set(lists)
+    const added: Probe[] = []
+    const removed: Probe[] = []
+    for (const list of next) {
+      if (this.lists.has(list)) continue
+      for (const t of list) if (t.via !== 'api-server' && this.count(t, 1) === 1) added.push(probeOf(t))
+    }
+    for (const list of this.lists) {
+      if (next.has(list)) continue
+      for (const t of list) if (t.via !== 'api-server' && this.count(t, -1) === 0) removed.push(probeOf(t))
+    }
+    this.lists = next
+    return {added, removed}
+  }
+
+  /** Adds `by` to the count of the target's probe; returns the new count. */
+  private count(target: ProbedTarget, by: number): number {
+    const at = target.probe ?? target
+    const key = (target.probe?.kind === 'http' ? 0x10000 : 0) | at.port
+    let ports = this.uses.get(at.address)
+    if (!ports) this.uses.set(at.address, (ports = new Map()))
+    const n = (ports.get(key) ?? 0) + by
+    if (n > 0) ports.set(key, n)
+    else {
+      ports.delete(key)
+      if (ports.size === 0) this.uses.delete(at.address)
+    }
+    return n
+  }
+}
