@@ -324,14 +324,24 @@ export function encodeRecordData(data: RecordData, ttlSeconds: number): Uint8Arr
   }
   // Without a name table on the writer dns2 does not compress; the empty owner encodes as the single root octet.
   const bytes = dns2.Packet.Resource.encode(new dns2.Packet.Resource({...base, ...fields}))
-  return new Uint8Array(bytes.subarray(1))
+  return Buffer.from(bytes.subarray(1))
+}
+
+/**
+ * `length` bytes for a record or section the caller fills completely. Small ones are slices of Node's shared
+ * Buffer pool (https://nodejs.org/api/buffer.html#static-method-bufferallocunsafesize), as are the records
+ * Buffer.from copies: a zone of 10,000 Services holds some 80,000 of them, and with `new Uint8Array` each had an
+ * ArrayBuffer of its own, a JS object and a native backing store (heap snapshot, test/bench/scale-bench.ts).
+ */
+function pooledBytes(length: number): Uint8Array {
+  return Buffer.allocUnsafe(length)
 }
 
 /** A record run whose owner is the name at `pointer` (a message offset, RFC 1035 §4.1.4). */
 export function ownedSection(pointer: number, records: Uint8Array[]): Section {
   let length = 0
   for (const record of records) length += 2 + record.length
-  const bytes = new Uint8Array(length)
+  const bytes = pooledBytes(length)
   let offset = 0
   for (const record of records) {
     writeU16(bytes, offset, 0xc000 | pointer)
@@ -349,7 +359,7 @@ export function joinSections(sections: Section[]): Section {
     length += section.bytes.length
     count += section.count
   }
-  const bytes = new Uint8Array(length)
+  const bytes = pooledBytes(length)
   let offset = 0
   for (const section of sections) {
     bytes.set(section.bytes, offset)

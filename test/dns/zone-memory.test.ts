@@ -1,0 +1,53 @@
+import {describe, expect, it} from 'vitest'
+
+import {answerQuery, compileZone} from '../../src/dns/answer.js'
+import type {SrvRecord} from '../../src/servemap/types.js'
+import {T, buildQuery, summarize} from './helpers.js'
+
+/** A zone shaped like serve's at scale: per Service an A name and an SRV owner (with its empty parent `_tcp`). */
+function bigZone(services: number) {
+  const hosts = new Map<string, string[]>()
+  const srv = new Map<string, SrvRecord[]>()
+  for (let s = 0; s < services; s++) {
+    const name = `svc-${s}.ns-${s % 7}.kube.internal`
+    hosts.set(name, [`127.87.${Math.floor(s / 250)}.${(s % 250) + 1}`])
+    srv.set(`_http._tcp.${name}`, [{priority: 0, weight: 0, port: 8080, target: name}])
+  }
+  return compileZone({domain: 'kube.internal', hosts, srv}, {serial: 1, nsAddress: '127.0.0.1'})
+}
+
+describe('compiled zone memory (10,000 Services: test/bench/scale-bench.ts)', () => {
+  const services = 2000
+  const zone = bigZone(services)
+
+  it('keeps its encoded records in shared memory rather than one ArrayBuffer per record', () => {
+    const buffers = new Set<ArrayBufferLike>()
+    let views = 0
+    for (const entry of zone.names.values()) {
+      for (const set of entry.sets.values()) {
+        buffers.add(set.bytes.buffer)
+        views++
+      }
+      buffers.add(entry.all.bytes.buffer)
+      views++
+    }
+    expect(views).toBeGreaterThan(2 * services)
+    expect(buffers.size).toBeLessThan(views / 10)
+  })
+
+  it('answers from shared entries as from entries of their own', () => {
+    const a = summarize(answerQuery(zone, buildQuery('svc-1234.ns-2.kube.internal', T.A), 'udp')!)
+    expect(a.rcode).toBe('NOERROR')
+    expect(a.answers).toEqual(['svc-1234.ns-2.kube.internal 5 A 127.87.4.235'])
+    const any = summarize(answerQuery(zone, buildQuery('svc-1234.ns-2.kube.internal', T.ANY), 'udp')!)
+    expect(any.answers).toEqual(a.answers)
+    // Empty non-terminals (RFC 8020) answer NOERROR with no records, each on its own question name.
+    for (const name of ['_tcp.svc-1.ns-1.kube.internal', '_tcp.svc-2.ns-2.kube.internal']) {
+      const empty = summarize(answerQuery(zone, buildQuery(name, T.A), 'udp')!)
+      expect(empty.rcode).toBe('NOERROR')
+      expect(empty.answers).toEqual([])
+    }
+    const srv = summarize(answerQuery(zone, buildQuery('_http._tcp.svc-7.ns-0.kube.internal', T.ANY), 'udp')!)
+    expect(srv.answers).toEqual(['_http._tcp.svc-7.ns-0.kube.internal 5 SRV 0 0 8080 svc-7.ns-0.kube.internal'])
+  })
+})
