@@ -55,7 +55,7 @@ const HEAD_END = Buffer.from('\r\n\r\n', 'latin1')
  * Fields that send a request to Node's parser: framing it re-checks (Transfer-Encoding), hop-by-hop fields the proxy
  * would have to drop (RFC 9110 §7.6.1), Expect (Node answers 100-continue itself), Upgrade (WebSockets).
  */
-const OTHER_FIELDS = new Set([
+export const OTHER_FIELDS: ReadonlySet<string> = new Set([
   'transfer-encoding',
   'keep-alive',
   'proxy-connection',
@@ -66,7 +66,7 @@ const OTHER_FIELDS = new Set([
 ])
 
 /** Fields that may appear once at most on the fast path (twice is an error or needs merging). */
-const SINGLE_FIELDS = new Set([
+export const SINGLE_FIELDS: ReadonlySet<string> = new Set([
   'host',
   'content-length',
   'connection',
