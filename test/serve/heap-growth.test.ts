@@ -4,7 +4,8 @@ import {heapGrowthFlag, HEAP_GROWING_PERCENT} from '../../src/serve/heap-growth.
 
 /**
  * A Node process that keeps ~60 MB live and replaces all of it ten times over (as serve replaces its map on every
- * change), after setting `flag` at run time as serve does; prints the live heap and the largest heap V8 grew to.
+ * change), after setting `flag` at run time as serve does; prints the live heap and the largest old space V8 grew
+ * to (the young generation, which the flag leaves alone, is larger on Node 24).
  */
 function churn(flag: string | undefined): {liveMb: number; peakMb: number} {
   const script = `
@@ -14,10 +15,11 @@ function churn(flag: string | undefined): {liveMb: number; peakMb: number} {
     let live = make('a')
     gc()
     const liveMb = process.memoryUsage().heapUsed / 1e6
+    const oldSpace = () => v8.getHeapSpaceStatistics().find((s) => s.space_name === 'old_space').space_size
     let peak = 0
     for (let round = 0; round < 10; round++) {
       live = make('r' + round)
-      peak = Math.max(peak, process.memoryUsage().heapTotal)
+      peak = Math.max(peak, oldSpace())
     }
     console.log(JSON.stringify({liveMb, peakMb: peak / 1e6, kept: live.length}))`
   const out = execFileSync(process.execPath, ['--expose-gc', '-e', script], {encoding: 'utf8', env: {}})
@@ -34,11 +36,14 @@ describe('heapGrowthFlag', () => {
     expect(heapGrowthFlag([], '--max-old-space-size=512 --heap_growing_percent=200')).toBeUndefined()
   })
 
-  it('keeps a heap whose contents are replaced over and over near its live size when set at run time', () => {
-    // While a new set is made the old one is live too (2× live). V8's own choice let this heap grow to 7.3× what is
-    // live; with the flag it stays near 2 × live × (1 + percent/100) plus the young generation (3.5× live).
-    const {liveMb, peakMb} = churn(heapGrowthFlag([], undefined))
-    expect(liveMb).toBeGreaterThan(30)
-    expect(peakMb).toBeLessThan(liveMb * 5)
+  it('keeps a heap whose contents are replaced over and over nearer its live size when set at run time', () => {
+    // While a new set is made the old one is live too (2× live). V8's own choice let the old space grow to 5.8×
+    // (Node 20), 6.6× (22) and 4.1–4.9× (24) what is live; with the flag 2.4×, 2.4× and 3.1× (checked on 20.20.2,
+    // 22.23.5, 24.22.3). The test holds the flag to what it saves on the Node it runs on, measured both ways.
+    const own = churn(undefined)
+    const fixed = churn(heapGrowthFlag([], undefined))
+    expect(fixed.liveMb).toBeGreaterThan(30)
+    expect(fixed.peakMb).toBeLessThan(own.peakMb * 0.85)
+    expect(fixed.peakMb).toBeLessThan(fixed.liveMb * 4)
   })
 })
