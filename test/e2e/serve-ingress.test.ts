@@ -263,9 +263,16 @@ describe('serve: TLS by SNI on --https-port', () => {
   })
 
   it('without --https-port, a 443 that cannot be bound (held, or privileged) is skipped with a warning', async () => {
-    // Hold 443 where this process may (root in the test's user namespace); elsewhere 443 needs privilege anyway.
+    // Hold 443 where this process may (root); elsewhere 443 needs privilege anyway. While another test's serve holds
+    // it (test files run side by side), wait for it: that serve may let it go before this one starts.
     const holder = net.createServer()
-    await new Promise<void>((resolve) => holder.once('error', () => resolve()).listen(443, '127.0.0.1', resolve))
+    for (let tries = 0; ; tries++) {
+      const error = await new Promise<NodeJS.ErrnoException | undefined>((resolve) =>
+        holder.once('error', resolve).listen(443, '127.0.0.1', () => resolve(undefined)),
+      )
+      if (error?.code !== 'EADDRINUSE' || tries === 200) break
+      await new Promise((resolve) => setTimeout(resolve, 100))
+    }
     const second = await startServe(['--kubeconfig', demo.kubeconfig, '--ip-range', 'none'])
     try {
       expect(second.stderr()).toMatch(
