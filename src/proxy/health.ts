@@ -153,57 +153,30 @@ export class HealthMonitor extends EventEmitter<HealthEvents> implements TargetH
 
   /** Replaces the set of probes: new ones start `unknown` and run at once, removed ones stop, kept ones keep state. */
   setProbes(subjects: Iterable<HealthSubject>): void {
-    if (this.closed) return
-    const wanted = new Map<string, Record<Kind, Map<number, number>>>()
+    const wanted = new Set<string>()
+    const added: HealthSubject[] = []
     for (const subject of subjects) {
       const {kind, at} = probeParts(subject)
-      let ports = wanted.get(at.address)
-      if (!ports) {
-        ports = {tcp: new Map(), http: new Map()}
-        wanted.set(at.address, ports)
-      }
-      if (!ports[kind].has(at.port))
-        ports[kind].set(at.port, this.nodes.get(at.address)?.ports[kind].get(at.port) ?? UNKNOWN)
+      const key = `${kind} ${at.address} ${at.port}`
+      if (wanted.has(key)) continue
+      wanted.add(key)
+      if (!this.nodes.get(at.address)?.ports[kind].has(at.port)) added.push(subject)
     }
+    const removed: Probe[] = []
     for (const [address, node] of this.nodes) {
-      const keep = wanted.get(address)
       for (const kind of KINDS) {
-        for (const [port, packed] of node.ports[kind]) {
-          if (keep?.[kind].has(port)) continue
-          if (unpack(packed).state === 'unknown') this.unknown--
-          if (!this.grouped(kind, port)) this.stopRunner({kind, address, port})
+        for (const port of node.ports[kind].keys()) {
+          if (!wanted.has(`${kind} ${address} ${port}`)) removed.push({kind, address, port})
         }
       }
-      if (!keep) {
-        this.stopNode(node)
-        this.nodes.delete(address)
-      }
     }
-    for (const [address, ports] of wanted) {
-      const node = this.nodes.get(address) ?? this.addNode(address)
-      const before = node.ports
-      node.ports = ports
-      let joined = false
-      for (const kind of KINDS) {
-        for (const port of ports[kind].keys()) {
-          if (before[kind].has(port)) continue
-          this.unknown++
-          if (!this.grouped(kind, port)) this.startRunner({kind, address, port})
-          else joined = true
-        }
-      }
-      if (!joined) continue
-      node.unsettled = true
-      // New probes of a node whose /healthz already answered take that verdict now rather than at the next round.
-      if (node.verdict !== undefined && !node.running) this.applyVerdict(node, node.verdict)
-      if (!node.timer && !node.running) this.runGroup(node)
-    }
+    this.changeProbes(added, removed)
   }
 
   /**
-   * Adds and removes probes, as setProbes would with the set before plus `added` minus `removed`, visiting only
-   * those: serve's loop passes what one change added and removed (src/serve/probe-set.ts) rather than every probe.
-   * A probe in both lists is kept; a node left without probes stops, as setProbes stops it.
+   * Adds and removes probes, visiting only those: serve's loop passes what one change added and removed
+   * (src/serve/probe-set.ts) rather than every probe. A probe in both lists is kept; a node left without probes
+   * stops. New probes start `unknown` and run at once; kept ones keep their state.
    */
   changeProbes(added: Iterable<HealthSubject>, removed: Iterable<HealthSubject>): void {
     if (this.closed) return
