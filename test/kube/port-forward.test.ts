@@ -38,6 +38,18 @@ function apiFor(url: string, kubeconfig: string): ApiClient {
   return new ApiClient(kc, 'sim', url)
 }
 
+/** A Pod whose port sends `payload` and closes, forwarded through a simulated API server (over TLS with `tls`). */
+async function forwardDownload(payload: Buffer, tls?: (name: string) => string): Promise<Duplex> {
+  const port = await listen(net.createServer((s) => s.end(payload)))
+  const sim = await startSimServer({
+    objects: [pod('source')],
+    ...(tls && {tls: {cert: tls('server.crt'), key: tls('server.key')}}),
+  })
+  onTestFinished(() => sim.close())
+  const api = apiFor(sim.url, sim.kubeconfig(tls && {caPem: tls('ca.crt')}))
+  return openPortForward(api, {namespace: 'default', pod: 'source', port})
+}
+
 function readAll(stream: Duplex): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = []
@@ -50,11 +62,7 @@ function readAll(stream: Duplex): Promise<Buffer> {
 describe('the port-forward dialer through the simulated API server', () => {
   it('brings a 12 MiB download across every frame and read boundary intact', async () => {
     const payload = randomBytes(12 * 1024 * 1024)
-    const source = net.createServer((s) => s.end(payload))
-    const port = await listen(source)
-    const sim = await startSimServer({objects: [pod('source')]})
-    onTestFinished(() => sim.close())
-    const stream = await openPortForward(apiFor(sim.url, sim.kubeconfig()), {namespace: 'default', pod: 'source', port})
+    const stream = await forwardDownload(payload)
     const got = await readAll(stream)
     expect(got.length).toBe(payload.length)
     expect(sha(got)).toBe(sha(payload))
@@ -63,11 +71,7 @@ describe('the port-forward dialer through the simulated API server', () => {
   it('relays a 32 MiB download straight to a slow client socket intact, reading into reused buffers', async () => {
     // More than loopback's socket buffers hold, so that writes to the client queue up in serve.
     const payload = randomBytes(32 * 1024 * 1024)
-    const source = net.createServer((s) => s.end(payload))
-    const port = await listen(source)
-    const sim = await startSimServer({objects: [pod('source')]})
-    onTestFinished(() => sim.close())
-    const stream = await openPortForward(apiFor(sim.url, sim.kubeconfig()), {namespace: 'default', pod: 'source', port})
+    const stream = await forwardDownload(payload)
     // The relay writes to one end of a loopback connection; the other end reads slowly, so the writes queue up and
     // reading from the API server has to wait for them (a buffer reused too early would show in the hash).
     const accepted = new Promise<net.Socket>((resolve) => {
@@ -104,11 +108,7 @@ describe('the port-forward dialer through the simulated API server', () => {
   it('relays from a TLS API server too (its reads stay as the TLS socket makes them)', async () => {
     const tls = (name: string) => readFileSync(new URL(`../fixtures/tls/${name}`, import.meta.url), 'utf8')
     const payload = randomBytes(4 * 1024 * 1024)
-    const port = await listen(net.createServer((s) => s.end(payload)))
-    const sim = await startSimServer({objects: [pod('source')], tls: {cert: tls('server.crt'), key: tls('server.key')}})
-    onTestFinished(() => sim.close())
-    const api = apiFor(sim.url, sim.kubeconfig({caPem: tls('ca.crt')}))
-    const stream = await openPortForward(api, {namespace: 'default', pod: 'source', port})
+    const stream = await forwardDownload(payload, tls)
     const server = net.createServer()
     const accepted = new Promise<net.Socket>((resolve) => server.once('connection', resolve))
     const reader = net.connect(await listen(server), '127.0.0.1')
