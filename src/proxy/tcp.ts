@@ -10,6 +10,7 @@ import type {TargetHealth} from './health.js'
 import {checkRequestHost, isAllowedHost, type HostVerdict} from './host-check.js'
 import type {HostSplicer} from './host-splice.js'
 import {formatTarget, formatTargets, orderHealthy} from './pick.js'
+import {connectFirstRaw, RawRelay, takeHandle} from './raw-tcp.js'
 import {replyRaw} from './reply.js'
 import {
   adoptWithPooledReads,
@@ -40,6 +41,11 @@ export interface TcpForwarderOptions {
   /** Errors and, with `verbose`, one line per connection. */
   log?: (line: string) => void
   verbose?: boolean
+  /**
+   * Relay plain TCP on Node's own TCP handles (raw-tcp.ts) where this Node offers them: the default. false keeps
+   * every connection on net.Socket (the path used anyway where the handles are missing).
+   */
+  rawHandles?: boolean
 }
 
 interface Connection {
@@ -47,6 +53,10 @@ interface Connection {
   upstream?: net.Socket
   /** The node has sent the client something (a server that speaks first). */
   answered?: boolean
+  /** A relay on TCP handles (client is then the accepted socket's shell), once its node connection is up. */
+  raw?: RawRelay
+  /** Cut before its node connection was up (close's grace period ran out). */
+  cut?: boolean
 }
 
 const NOTHING = Buffer.alloc(0)
@@ -77,6 +87,7 @@ export class TcpForwarder {
   private refusedLogged = false
   private readonly log: (line: string) => void
   private readonly verbose: boolean
+  private readonly rawHandles: boolean
   private readonly server: net.Server
   private readonly connections = new Set<Connection>()
   private counter = 0
@@ -93,6 +104,7 @@ export class TcpForwarder {
     this.idleTimeoutMs = options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS
     this.log = options.log ?? (() => {})
     this.verbose = options.verbose ?? false
+    this.rawHandles = options.rawHandles ?? true
     // pauseOnConnect: nothing is read from the client until an upstream connection exists, so a failed attempt
     // loses no bytes and the next target sees the stream from its first byte.
     this.server = net.createServer({allowHalfOpen: true, pauseOnConnect: true}, (client) => this.accept(client))
@@ -156,6 +168,11 @@ export class TcpForwarder {
   private destroyAll(): void {
     this.splicer?.cutAll()
     for (const connection of this.connections) {
+      connection.cut = true
+      if (connection.raw) {
+        connection.raw.cut()
+        continue
+      }
       connection.upstream?.destroy()
       connection.client.destroy()
     }
@@ -189,7 +206,7 @@ export class TcpForwarder {
     // refused, a client that said nothing yet. Its first request is checked here, before a byte reaches the node.
     const verdict = this.allowedHosts ? checkRequestHost(pending, this.allowedHosts) : PASS
     if ('refuse' in verdict) return this.refuse(accepted, verdict)
-    if (fresh && verdict === PASS && this.handOff(accepted)) return
+    if (fresh && verdict === PASS && (this.handOff(accepted) || this.relayOnHandles(accepted))) return
     const activity = {lastMs: Date.now()}
     const connection: Connection = {client: accepted}
     // The client's bytes go to the node through the same pooled reads as the node's to the client (see writeChunk).
@@ -284,6 +301,60 @@ export class TcpForwarder {
     if (this.idleTimeoutMs > 0) this.closeWhenNoBytes(client)
     if (this.verbose)
       this.log(`tcp ${this.label()}: ${client.remoteAddress}:${client.remotePort} → ${formatTarget(first)}`)
+    return true
+  }
+
+  /**
+   * Splices a client not read yet to a node on Node's TCP handles (raw-tcp.ts), as relay() does on net.Socket: the
+   * same target order, retries, logs, idle timeout and keep-alive. False, and the client left as it is, where the
+   * handles are not to be used.
+   */
+  private relayOnHandles(accepted: net.Socket): boolean {
+    if (!this.rawHandles) return false
+    const from = this.verbose ? `${accepted.remoteAddress}:${accepted.remotePort}` : ''
+    const handle = takeHandle(accepted)
+    if (!handle) return false
+    const connection: Connection = {client: accepted}
+    this.connections.add(connection)
+    accepted.once('close', () => this.connections.delete(connection))
+    const drop = (): void => handle.close(() => accepted.destroy())
+    const ordered = this.pick()
+    if (!ordered) {
+      this.log(`tcp ${this.label()}: no healthy target (${formatTargets(this.targets)}); closing the connection`)
+      drop()
+      return true
+    }
+    const onFailure = ({target, error}: {target: ProbedTarget; error: Error}): void => {
+      this.health.reportFailure(target)
+      this.log(`tcp ${this.label()}: ${formatTarget(target)}: ${describeErrno(error)}`)
+    }
+    const cancelled = (): boolean => connection.cut === true
+    connectFirstRaw(
+      ordered,
+      {timeoutMs: this.connectTimeoutMs, onFailure, cancelled},
+      ({handle: node, target, failures}) => {
+        if (!node || !target || connection.cut) {
+          node?.close()
+          if (!connection.cut) {
+            const tried = failures.map((f) => formatTarget(f.target)).join(', ')
+            this.log(`tcp ${this.label()}: every target failed (tried ${tried}); closing the connection`)
+          }
+          return drop()
+        }
+        connection.raw = new RawRelay(handle, node, {
+          idleTimeoutMs: this.idleTimeoutMs,
+          keepAliveMs: TCP_KEEPALIVE_DELAY_MS,
+          onIdle: () => {
+            if (this.verbose) this.log(`tcp ${this.label()}: ${from}: idle for ${this.idleTimeoutMs / 1000} s; closing`)
+          },
+          onClose: (error) => {
+            if (error && this.verbose) this.log(`tcp ${this.label()}: ${from}: ${error.message}`)
+            accepted.destroy()
+          },
+        })
+        if (this.verbose) this.log(`tcp ${this.label()}: ${from} → ${formatTarget(target)}`)
+      },
+    )
     return true
   }
 
