@@ -10,7 +10,7 @@ import type {TargetHealth} from './health.js'
 import {checkRequestHost, isAllowedHost, type HostVerdict} from './host-check.js'
 import type {HostSplicer} from './host-splice.js'
 import {formatTarget, formatTargets, orderHealthy} from './pick.js'
-import {connectFirstRaw, RawRelay, takeHandle} from './raw-tcp.js'
+import {acceptOnHandles, connectFirstRaw, peerOf, RawRelay, socketFromHandle, type TcpHandle} from './raw-tcp.js'
 import {replyRaw} from './reply.js'
 import {
   adoptWithPooledReads,
@@ -49,15 +49,17 @@ export interface TcpForwarderOptions {
 }
 
 interface Connection {
-  client: net.Socket
+  /** Undefined for a relay on TCP handles. */
+  client?: net.Socket
   upstream?: net.Socket
   /** The node has sent the client something (a server that speaks first). */
   answered?: boolean
-  /** A relay on TCP handles (client is then the accepted socket's shell), once its node connection is up. */
+  /** A relay on TCP handles, once its node connection is up. */
   raw?: RawRelay
   /** Cut before its node connection was up (close's grace period ran out). */
   cut?: boolean
 }
+type SocketConnection = Connection & {client: net.Socket}
 
 const NOTHING = Buffer.alloc(0)
 const PASS: HostVerdict = {pass: true}
@@ -90,6 +92,8 @@ export class TcpForwarder {
   private readonly rawHandles: boolean
   private readonly server: net.Server
   private readonly connections = new Set<Connection>()
+  /** Called when the last connection closes (close() waits for it: handles accepted here are not the server's). */
+  private onEmpty?: () => void
   private counter = 0
   private closing?: Promise<void>
 
@@ -118,6 +122,8 @@ export class TcpForwarder {
       this.server.listen({host: this.address, port: this.port}, () => {
         this.server.removeListener('error', onError)
         this.server.on('error', (error) => this.log(`tcp ${this.label()}: ${error.message}`))
+        // A port that reads HTTP (the splicer) keeps Node's accept; the others take connections as TCP handles.
+        if (this.rawHandles && !this.splicer) acceptOnHandles(this.server, (handle) => this.acceptHandle(handle))
         resolve(this.server.address() as net.AddressInfo)
       })
     })
@@ -155,7 +161,10 @@ export class TcpForwarder {
    */
   close(graceMs?: number): Promise<void> {
     this.closing ??= new Promise<void>((resolve) => {
-      this.server.close(() => resolve())
+      this.server.close(() => {
+        if (this.connections.size === 0) resolve()
+        else this.onEmpty = resolve
+      })
     })
     this.splicer?.closeIdle()
     if (graceMs !== undefined) {
@@ -174,27 +183,55 @@ export class TcpForwarder {
         continue
       }
       connection.upstream?.destroy()
-      connection.client.destroy()
+      connection.client?.destroy()
     }
   }
 
   private accept(accepted: net.Socket): void {
     noteAccept()
-    if (this.connectionCount >= this.maxConnections) {
-      // Refuse the client, not the process: the cap bounds memory and descriptors per listener.
-      if (!this.refusedLogged)
-        this.log(`tcp ${this.label()}: ${this.maxConnections} connections open; refusing new ones until some close`)
-      this.refusedLogged = true
-      accepted.destroy()
-      return
-    }
-    this.refusedLogged = false
+    if (this.refuseOverCap()) return void accepted.destroy()
     if (this.splicer) {
       this.splicer.accept(accepted, (socket, pending) => this.relay(socket, pending, false))
       accepted.resume() // accepted paused (pauseOnConnect); the splicer reads the first request head
       return
     }
     this.relay(accepted, NOTHING, true)
+  }
+
+  /** A connection accepted as a TCP handle (acceptOnHandles in listen): relayed on handles where it can be. */
+  private acceptHandle(handle: TcpHandle): void {
+    noteAccept()
+    if (this.refuseOverCap()) return handle.close()
+    // The Host check reads HTTP, and an API-server gateway of this process takes a socket (handOff): net.Socket.
+    if (this.allowedHosts || this.targets.some((target) => target.via === 'api-server')) {
+      return this.relay(socketFromHandle(handle), NOTHING, true)
+    }
+    this.relayOnHandles(handle)
+  }
+
+  /** Whether the connection cap is reached (logged once until a connection is taken again). */
+  private refuseOverCap(): boolean {
+    if (this.connectionCount < this.maxConnections) {
+      this.refusedLogged = false
+      return false
+    }
+    // Refuse the client, not the process: the cap bounds memory and descriptors per listener.
+    if (!this.refusedLogged)
+      this.log(`tcp ${this.label()}: ${this.maxConnections} connections open; refusing new ones until some close`)
+    this.refusedLogged = true
+    return true
+  }
+
+  private track(connection: Connection): void {
+    this.connections.add(connection)
+  }
+
+  private forget(connection: Connection): void {
+    this.connections.delete(connection)
+    if (this.connections.size > 0 || !this.onEmpty) return
+    const onEmpty = this.onEmpty
+    this.onEmpty = undefined
+    onEmpty()
   }
 
   /**
@@ -206,9 +243,9 @@ export class TcpForwarder {
     // refused, a client that said nothing yet. Its first request is checked here, before a byte reaches the node.
     const verdict = this.allowedHosts ? checkRequestHost(pending, this.allowedHosts) : PASS
     if ('refuse' in verdict) return this.refuse(accepted, verdict)
-    if (fresh && verdict === PASS && (this.handOff(accepted) || this.relayOnHandles(accepted))) return
+    if (fresh && verdict === PASS && this.handOff(accepted)) return
     const activity = {lastMs: Date.now()}
-    const connection: Connection = {client: accepted}
+    const connection: SocketConnection = {client: accepted}
     // The client's bytes go to the node through the same pooled reads as the node's to the client (see writeChunk).
     // Nothing is read before splice() starts both directions, and the upstream socket exists by then.
     const adopted =
@@ -219,11 +256,11 @@ export class TcpForwarder {
       })
     const client = adopted || accepted
     connection.client = client
-    this.connections.add(connection)
+    this.track(connection)
     client.on('error', (error) => {
       if (this.verbose) this.log(`tcp ${this.label()}: client ${client.remoteAddress}: ${error.message}`)
     })
-    client.once('close', () => this.connections.delete(connection))
+    client.once('close', () => this.forget(connection))
     const ordered = this.pick()
     if (!ordered) {
       this.log(`tcp ${this.label()}: no healthy target (${formatTargets(this.targets)}); closing the connection`)
@@ -234,7 +271,7 @@ export class TcpForwarder {
   }
 
   private async connectUpstream(
-    connection: Connection,
+    connection: SocketConnection,
     ordered: ProbedTarget[],
     activity: {lastMs: number},
     pending: Buffer,
@@ -294,8 +331,8 @@ export class TcpForwarder {
     if (first?.via !== 'api-server' || !handOffToGateway(first.address, first.port, client)) return false
     this.counter++
     const connection: Connection = {client}
-    this.connections.add(connection)
-    client.once('close', () => this.connections.delete(connection))
+    this.track(connection)
+    client.once('close', () => this.forget(connection))
     client.setKeepAlive(true, TCP_KEEPALIVE_DELAY_MS)
     client.setNoDelay(true)
     if (this.idleTimeoutMs > 0) this.closeWhenNoBytes(client)
@@ -305,57 +342,47 @@ export class TcpForwarder {
   }
 
   /**
-   * Splices a client not read yet to a node on Node's TCP handles (raw-tcp.ts), as relay() does on net.Socket: the
-   * same target order, retries, logs, idle timeout and keep-alive. False, and the client left as it is, where the
-   * handles are not to be used.
+   * Splices a client accepted as a TCP handle to a node on handles (raw-tcp.ts), as relay() does on net.Socket:
+   * the same target order, retries, logs, idle timeout and keep-alive.
    */
-  private relayOnHandles(accepted: net.Socket): boolean {
-    if (!this.rawHandles) return false
-    const from = this.verbose ? `${accepted.remoteAddress}:${accepted.remotePort}` : ''
-    const handle = takeHandle(accepted)
-    if (!handle) return false
-    const connection: Connection = {client: accepted}
-    this.connections.add(connection)
-    accepted.once('close', () => this.connections.delete(connection))
-    const drop = (): void => handle.close(() => accepted.destroy())
+  private relayOnHandles(handle: TcpHandle): void {
+    const connection: Connection = {}
+    this.track(connection)
+    const from = this.verbose ? peerOf(handle) : ''
+    const drop = (): void => handle.close(() => this.forget(connection))
     const ordered = this.pick()
     if (!ordered) {
       this.log(`tcp ${this.label()}: no healthy target (${formatTargets(this.targets)}); closing the connection`)
-      drop()
-      return true
+      return drop()
     }
     const onFailure = ({target, error}: {target: ProbedTarget; error: Error}): void => {
       this.health.reportFailure(target)
       this.log(`tcp ${this.label()}: ${formatTarget(target)}: ${describeErrno(error)}`)
     }
     const cancelled = (): boolean => connection.cut === true
-    connectFirstRaw(
-      ordered,
-      {timeoutMs: this.connectTimeoutMs, onFailure, cancelled},
-      ({handle: node, target, failures}) => {
-        if (!node || !target || connection.cut) {
-          node?.close()
-          if (!connection.cut) {
-            const tried = failures.map((f) => formatTarget(f.target)).join(', ')
-            this.log(`tcp ${this.label()}: every target failed (tried ${tried}); closing the connection`)
-          }
-          return drop()
+    connectFirstRaw(ordered, {timeoutMs: this.connectTimeoutMs, onFailure, cancelled}, (result) => {
+      const {handle: node, target} = result
+      if (!node || !target || connection.cut) {
+        node?.close()
+        if (!connection.cut) {
+          const tried = result.failures.map((f) => formatTarget(f.target)).join(', ')
+          this.log(`tcp ${this.label()}: every target failed (tried ${tried}); closing the connection`)
         }
-        connection.raw = new RawRelay(handle, node, {
-          idleTimeoutMs: this.idleTimeoutMs,
-          keepAliveMs: TCP_KEEPALIVE_DELAY_MS,
-          onIdle: () => {
-            if (this.verbose) this.log(`tcp ${this.label()}: ${from}: idle for ${this.idleTimeoutMs / 1000} s; closing`)
-          },
-          onClose: (error) => {
-            if (error && this.verbose) this.log(`tcp ${this.label()}: ${from}: ${error.message}`)
-            accepted.destroy()
-          },
-        })
-        if (this.verbose) this.log(`tcp ${this.label()}: ${from} → ${formatTarget(target)}`)
-      },
-    )
-    return true
+        return drop()
+      }
+      connection.raw = new RawRelay(handle, node, {
+        idleTimeoutMs: this.idleTimeoutMs,
+        keepAliveMs: TCP_KEEPALIVE_DELAY_MS,
+        onIdle: () => {
+          if (this.verbose) this.log(`tcp ${this.label()}: ${from}: idle for ${this.idleTimeoutMs / 1000} s; closing`)
+        },
+        onClose: (error) => {
+          if (error && this.verbose) this.log(`tcp ${this.label()}: ${from}: ${error.message}`)
+          this.forget(connection)
+        },
+      })
+      if (this.verbose) this.log(`tcp ${this.label()}: ${from} → ${formatTarget(target)}`)
+    })
   }
 
   /** Closes a client that neither sent nor received a byte for a whole idleTimeoutMs (its socket's counters). */
@@ -375,7 +402,7 @@ export class TcpForwarder {
    * Splices the node's side at once (a server that speaks first is heard) and holds the client's bytes until its
    * first request shows an allowed Host (checkRequestHost); then splices the client's side too, or refuses it.
    */
-  private screen(connection: Connection, upstream: net.Socket, first: Buffer): void {
+  private screen(connection: SocketConnection, upstream: net.Socket, first: Buffer): void {
     const {client} = connection
     const allowed = this.allowedHosts!
     let held = first

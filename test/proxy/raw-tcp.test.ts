@@ -7,7 +7,7 @@ import {promisify} from 'node:util'
 
 import {describe, expect, it, onTestFinished} from 'vitest'
 
-import {rawTcp, takeHandle} from '../../src/proxy/raw-tcp.js'
+import {acceptOnHandles, peerOf, rawTcp, socketFromHandle, type TcpHandle} from '../../src/proxy/raw-tcp.js'
 import {waitFor} from './backends.js'
 
 const run = promisify(execFile)
@@ -17,29 +17,37 @@ describe('raw-tcp', () => {
     expect(rawTcp).toBeDefined()
   })
 
-  it('takes the handle out of an accepted socket; its server still counts the connection until the shell goes', async () => {
-    let shell: net.Socket | undefined
-    let taken: ReturnType<typeof takeHandle>
-    const server = net.createServer({pauseOnConnect: true}, (accepted) => {
-      shell = accepted
-      taken = takeHandle(accepted)
+  it("takes over a server's accept: connections come as handles, and socketFromHandle makes a working socket of one", async () => {
+    const server = net.createServer(() => {
+      throw new Error('no net.Socket is accepted once the handles are taken over')
     })
     onTestFinished(() => void server.close())
     await new Promise<void>((done) => server.listen(0, '127.0.10.120', done))
-    const client = net.connect({host: '127.0.10.120', port: (server.address() as net.AddressInfo).port})
-    onTestFinished(() => void client.destroy())
-    await waitFor(() => shell !== undefined, 'the accept')
-    expect(taken).toBeDefined()
-    expect((shell as unknown as {_handle: unknown})._handle).toBeNull()
-    // A socket that is reading already, or has no handle, is left as it is.
-    expect(takeHandle(new net.Socket())).toBeUndefined()
+    const handles: TcpHandle[] = []
+    expect(acceptOnHandles(server, (handle) => handles.push(handle))).toBe(true)
+    const port = (server.address() as net.AddressInfo).port
 
-    let closed = false
-    server.close(() => (closed = true))
-    await new Promise((done) => setTimeout(done, 100))
-    expect(closed).toBe(false)
-    taken!.close(() => shell!.destroy())
-    await waitFor(() => closed, 'the server closed once the shell did')
+    const client = net.connect({host: '127.0.10.120', port})
+    onTestFinished(() => void client.destroy())
+    await waitFor(() => handles.length === 1, 'the accept')
+    expect(peerOf(handles[0]!)).toBe(`127.0.0.1:${client.localPort}`)
+    const socket = socketFromHandle(handles[0]!)
+    onTestFinished(() => void socket.destroy())
+    socket.on('data', (chunk: Buffer) => socket.write(`echo:${chunk.toString()}`))
+    socket.resume()
+    let answer = ''
+    client.on('data', (chunk: Buffer) => (answer += chunk.toString()))
+    client.write('hi')
+    await waitFor(() => answer === 'echo:hi', 'the echo through the socket made of the handle')
+
+    // The server no longer counts these connections: close() does not wait for them (their owner does).
+    await new Promise<void>((done) => server.close(() => done()))
+    client.write('again')
+    await waitFor(() => answer === 'echo:hiecho:again', 'the connection outlives the server')
+  })
+
+  it('leaves a server without a handle alone', () => {
+    expect(acceptOnHandles(net.createServer(), () => {})).toBe(false)
   })
 
   it('is not used when the user asked Node to warn about pending deprecations (process.binding is one)', async () => {
