@@ -157,10 +157,11 @@ export function socketFromHandle(handle: TcpHandle): net.Socket {
   } as net.SocketConstructorOpts)
 }
 
-/** `address:port` of the peer of a connected handle, for logs. */
-export function peerOf(handle: TcpHandle): string {
+/** The peer of a connected handle (address and port; empty where the kernel has none), for logs. */
+export function peerOf(handle: TcpHandle): {address?: string; port?: number} {
   const out: {address?: string; port?: number} = {}
-  return handle.getpeername(out) === 0 && out.address ? hostPort(out.address, out.port ?? 0) : 'a client'
+  handle.getpeername(out)
+  return out
 }
 
 /** A libuv status as the Error Node would make of it (code, errno, syscall, address, port). */
@@ -252,7 +253,8 @@ export interface RawRelayOptions {
   first?: Uint8Array
   /** Both directions closed for this long without a byte: both ends are closed (0: never). */
   idleTimeoutMs: number
-  keepAliveMs: number
+  /** TCP keep-alive on both ends, probing after this long idle (undefined: off). */
+  keepAliveMs?: number
   onClose: (error?: Error) => void
   /** Called when the idle timeout closes the relay (before onClose). */
   onIdle?: () => void
@@ -395,7 +397,7 @@ export class RawRelay {
     this.node.peer = this.client
     for (const side of [this.client, this.node]) {
       side.handle.setNoDelay(true)
-      side.handle.setKeepAlive(true, Math.floor(options.keepAliveMs / 1000))
+      if (options.keepAliveMs) side.handle.setKeepAlive(true, Math.floor(options.keepAliveMs / 1000))
     }
     if (options.first && options.first.length > 0 && !this.node.write(options.first, undefined)) return
     this.client.start()

@@ -26,6 +26,11 @@ import {handOffToGateway} from './tunnels.js'
 
 const TCP_KEEPALIVE_DELAY_MS = 60_000 // notices vanished peers on long-idle spliced connections
 
+/** `address:port` of a client, as net.Socket's remoteAddress and remotePort give them. */
+function formatPeer(peer: {address?: string; port?: number}): string {
+  return `${peer.address}:${peer.port}`
+}
+
 export interface TcpForwarderOptions {
   address: string
   port: number
@@ -348,7 +353,7 @@ export class TcpForwarder {
   private relayOnHandles(handle: TcpHandle): void {
     const connection: Connection = {}
     this.track(connection)
-    const from = this.verbose ? peerOf(handle) : ''
+    const from = this.verbose ? formatPeer(peerOf(handle)) : ''
     const drop = (): void => handle.close(() => this.forget(connection))
     const ordered = this.pick()
     if (!ordered) {

@@ -30,7 +30,7 @@ describe('raw-tcp', () => {
     const client = net.connect({host: '127.0.10.120', port})
     onTestFinished(() => void client.destroy())
     await waitFor(() => handles.length === 1, 'the accept')
-    expect(peerOf(handles[0]!)).toBe(`127.0.0.1:${client.localPort}`)
+    expect(peerOf(handles[0]!)).toEqual({address: '127.0.0.1', port: client.localPort, family: 'IPv4'})
     const socket = socketFromHandle(handles[0]!)
     onTestFinished(() => void socket.destroy())
     socket.on('data', (chunk: Buffer) => socket.write(`echo:${chunk.toString()}`))
