@@ -143,7 +143,8 @@ export class SniRouter {
   private acceptHandle(handle: TcpHandle): void {
     noteAccept()
     if (this.handles.size + this.sockets.size >= this.maxConnections) return handle.close()
-    const from = peerOf(handle).address
+    // The client's address, asked of the kernel only for a log line.
+    const from = (): string | undefined => peerOf(handle).address
     let relay: RawRelay | undefined
     let gone = false
     const connection: HandleConnection = {
@@ -162,7 +163,7 @@ export class SniRouter {
       handle.close(forget)
     }
     const refuse = (why: string): void => {
-      if (!gone) this.log(`${this.label}: closing a connection from ${from}: ${why}`)
+      if (!gone) this.log(`${this.label}: closing a connection from ${from()}: ${why}`)
       close()
     }
     const timer = setTimeout(() => refuse('no ClientHello within 10 s'), HELLO_TIMEOUT_MS).unref()
@@ -206,19 +207,20 @@ export class SniRouter {
             return close()
           }
           gone = true // from here the relay closes the handle
+          const client = this.verbose ? from() : undefined
           relay = new RawRelay(handle, node, {
             first: read,
             idleTimeoutMs: this.idleTimeoutMs,
             onClose: (error) => {
-              if (error && this.verbose) this.log(`${this.label}: ${from} ${name}: ${error.message}`)
+              if (error && this.verbose) this.log(`${this.label}: ${client} ${name}: ${error.message}`)
               forget()
             },
           })
-          if (this.verbose) this.log(`${this.label}: ${from} ${name} → ${service} ${formatTarget(target)}`)
+          if (this.verbose) this.log(`${this.label}: ${client} ${name} → ${service} ${formatTarget(target)}`)
         })
       },
       (error) => {
-        if (this.verbose) this.log(`${this.label}: client ${from}: ${error.message}`)
+        if (this.verbose) this.log(`${this.label}: client ${from()}: ${error.message}`)
         close()
       },
     )
