@@ -405,9 +405,9 @@ export class RawRelay {
     if (options.idleTimeoutMs > 0) this.armIdle(options.idleTimeoutMs)
   }
 
-  /** Resets both ends (a shutdown's grace period ran out). */
+  /** Closes both ends at once, as net.Socket's destroy() does (a shutdown's grace period ran out). */
   cut(): void {
-    this.end(true)
+    this.end(false)
   }
 
   /** A side failed: the other is reset. */
