@@ -15,6 +15,7 @@ import {acceptOnHandles, connectFirstRaw, peerOf, RawRelay, readFirstBytes, type
 import {
   adoptWithPooledReads,
   connectFirst,
+  type ConnectFailure,
   DEFAULT_CONNECT_TIMEOUT_MS,
   DEFAULT_IDLE_TIMEOUT_MS,
   DEFAULT_MAX_CONNECTIONS,
@@ -46,6 +47,14 @@ interface RouteEntry {
   route: TlsRoute
   counter: number
 }
+
+/** What the bytes a client sent so far decide (SniRouter.route). */
+type Routing =
+  | {kind: 'more'}
+  | {kind: 'refuse'; why: string}
+  /** No healthy target: logged already, the client is closed. */
+  | {kind: 'none'}
+  | {kind: 'connect'; name: string; service: string; ordered: ProbedTarget[]}
 
 /** Routes TLS connections by SNI to the targets of a Service's TLS port. */
 export class SniRouter {
@@ -173,37 +182,18 @@ export class SniRouter {
       (bytes) => {
         if (!bytes) return refuse('it ended before its ClientHello was complete')
         read = read.length === 0 ? bytes : Buffer.concat([read, bytes])
-        const scan = scanClientHello(read)
-        if (scan.kind === 'more') return
+        const routing = this.route(read)
+        if (routing.kind === 'more') return
         stopReading()
         clearTimeout(timer)
-        if (scan.kind === 'invalid') return refuse(scan.reason)
-        if (!scan.serverName) return refuse('no server name (SNI) in its ClientHello')
-        const name = scan.serverName
-        const entry = this.lookup(name)
-        if (!entry) return refuse(`unknown server name ${name}`)
-        const ordered = orderHealthy(entry.route.targets, (t) => this.health.isHealthy(t), entry.counter++)
-        const {service} = entry.route
-        if (!ordered) {
-          this.log(
-            `${this.label}: ${name}: no healthy target for ${service} (${formatTargets(entry.route.targets)}); closing the connection`,
-          )
-          return close()
-        }
-        const onFailure = ({target, error}: {target: ProbedTarget; error: Error}): void => {
-          this.health.reportFailure(target)
-          this.log(`${this.label}: ${name}: ${formatTarget(target)}: ${describeErrno(error)}`)
-        }
-        connectFirstRaw(ordered, {timeoutMs: this.connectTimeoutMs, onFailure, cancelled: () => gone}, (result) => {
-          const {handle: node, target} = result
+        if (routing.kind === 'refuse') return refuse(routing.why)
+        if (routing.kind === 'none') return close()
+        const {name, service, ordered} = routing
+        const options = {timeoutMs: this.connectTimeoutMs, onFailure: this.onFailure(name), cancelled: () => gone}
+        connectFirstRaw(ordered, options, ({handle: node, target, failures}) => {
           if (!node || !target || gone) {
             node?.close()
-            if (!gone) {
-              const tried = result.failures.map((f) => formatTarget(f.target)).join(', ')
-              this.log(
-                `${this.label}: ${name}: every target of ${service} failed (tried ${tried}); closing the connection`,
-              )
-            }
+            if (!gone) this.everyTargetFailed(name, service, failures)
             return close()
           }
           gone = true // from here the relay closes the handle
@@ -269,22 +259,46 @@ export class SniRouter {
    * Returns whether to keep reading (false: the client is paused until its node connection is up).
    */
   private onHello(client: net.Socket, read: Buffer, connected: (upstream: net.Socket) => void): boolean {
-    const scan = scanClientHello(read)
-    if (scan.kind === 'more') return true
-    if (scan.kind === 'invalid') return this.refuse(client, scan.reason)
-    if (!scan.serverName) return this.refuse(client, 'no server name (SNI) in its ClientHello')
-    const entry = this.lookup(scan.serverName)
-    if (!entry) return this.refuse(client, `unknown server name ${scan.serverName}`)
-    const ordered = orderHealthy(entry.route.targets, (t) => this.health.isHealthy(t), entry.counter++)
-    if (!ordered) {
-      this.log(
-        `${this.label}: ${scan.serverName}: no healthy target for ${entry.route.service} (${formatTargets(entry.route.targets)}); closing the connection`,
-      )
+    const routing = this.route(read)
+    if (routing.kind === 'more') return true
+    if (routing.kind === 'refuse') return this.refuse(client, routing.why)
+    if (routing.kind === 'none') {
       client.destroy()
       return false
     }
-    void this.connect(client, ordered, read, scan.serverName, entry.route.service, connected)
+    void this.connect(client, routing, read, connected)
     return false
+  }
+
+  /** Scans what a client sent so far: the route of its server name once the ClientHello is whole, or why not. */
+  private route(read: Buffer): Routing {
+    const scan = scanClientHello(read)
+    if (scan.kind === 'more') return {kind: 'more'}
+    if (scan.kind === 'invalid') return {kind: 'refuse', why: scan.reason}
+    const name = scan.serverName
+    if (!name) return {kind: 'refuse', why: 'no server name (SNI) in its ClientHello'}
+    const entry = this.lookup(name)
+    if (!entry) return {kind: 'refuse', why: `unknown server name ${name}`}
+    const {service, targets} = entry.route
+    const ordered = orderHealthy(targets, (t) => this.health.isHealthy(t), entry.counter++)
+    if (ordered) return {kind: 'connect', name, service, ordered}
+    this.log(
+      `${this.label}: ${name}: no healthy target for ${service} (${formatTargets(targets)}); closing the connection`,
+    )
+    return {kind: 'none'}
+  }
+
+  /** Reports a target that could not be reached (health, log), before the next one is tried. */
+  private onFailure(name: string): (failure: ConnectFailure) => void {
+    return ({target, error}) => {
+      this.health.reportFailure(target)
+      this.log(`${this.label}: ${name}: ${formatTarget(target)}: ${describeErrno(error)}`)
+    }
+  }
+
+  private everyTargetFailed(name: string, service: string, failures: ConnectFailure[]): void {
+    const tried = failures.map((f) => formatTarget(f.target)).join(', ')
+    this.log(`${this.label}: ${name}: every target of ${service} failed (tried ${tried}); closing the connection`)
   }
 
   /** Closes a client whose first bytes are not a ClientHello for a known name; returns false (stop reading). */
@@ -296,26 +310,18 @@ export class SniRouter {
 
   private async connect(
     client: net.Socket,
-    ordered: ProbedTarget[],
+    {name, service, ordered}: Extract<Routing, {kind: 'connect'}>,
     hello: Buffer,
-    name: string,
-    service: string,
     connected: (upstream: net.Socket) => void,
   ): Promise<void> {
     const {socket, target, failures} = await connectFirst(ordered, {
       timeoutMs: this.connectTimeoutMs,
       cancelled: () => client.destroyed,
       onData: (chunk, done, from) => writeChunk(client, chunk, done, from),
-      onFailure: ({target, error}) => {
-        this.health.reportFailure(target)
-        this.log(`${this.label}: ${name}: ${formatTarget(target)}: ${describeErrno(error)}`)
-      },
+      onFailure: this.onFailure(name),
     })
     if (!socket || !target) {
-      if (!client.destroyed) {
-        const tried = failures.map((f) => formatTarget(f.target)).join(', ')
-        this.log(`${this.label}: ${name}: every target of ${service} failed (tried ${tried}); closing the connection`)
-      }
+      if (!client.destroyed) this.everyTargetFailed(name, service, failures)
       client.destroy()
       return
     }
