@@ -15,6 +15,7 @@ import {replyRaw} from './reply.js'
 import {
   adoptWithPooledReads,
   connectFirst,
+  type ConnectFailure,
   DEFAULT_CONNECT_TIMEOUT_MS,
   DEFAULT_IDLE_TIMEOUT_MS,
   DEFAULT_MAX_CONNECTIONS,
@@ -160,6 +161,26 @@ export class TcpForwarder {
     return orderHealthy(this.targets, (target) => this.health.isHealthy(target), this.counter++)
   }
 
+  /** pick(), with a log line when no target is healthy (the client is then closed). */
+  private pickOrLog(): ProbedTarget[] | undefined {
+    const ordered = this.pick()
+    if (!ordered) {
+      this.log(`tcp ${this.label()}: no healthy target (${formatTargets(this.targets)}); closing the connection`)
+    }
+    return ordered
+  }
+
+  /** Reports a target that could not be reached (health, log), before the next one is tried. */
+  private readonly onFailure = ({target, error}: ConnectFailure): void => {
+    this.health.reportFailure(target)
+    this.log(`tcp ${this.label()}: ${formatTarget(target)}: ${describeErrno(error)}`)
+  }
+
+  private everyTargetFailed(failures: ConnectFailure[]): void {
+    const tried = failures.map((f) => formatTarget(f.target)).join(', ')
+    this.log(`tcp ${this.label()}: every target failed (tried ${tried}); closing the connection`)
+  }
+
   /**
    * Stops accepting; resolves once every open connection has ended. With `graceMs`, connections still open after
    * that long are destroyed. Calling it again (e.g. with a grace period at shutdown) applies the new grace period.
@@ -266,9 +287,8 @@ export class TcpForwarder {
       if (this.verbose) this.log(`tcp ${this.label()}: client ${client.remoteAddress}: ${error.message}`)
     })
     client.once('close', () => this.forget(connection))
-    const ordered = this.pick()
+    const ordered = this.pickOrLog()
     if (!ordered) {
-      this.log(`tcp ${this.label()}: no healthy target (${formatTargets(this.targets)}); closing the connection`)
       client.destroy()
       return
     }
@@ -291,16 +311,10 @@ export class TcpForwarder {
         connection.answered = true
         return writeChunk(client, chunk, done, from)
       },
-      onFailure: ({target, error}) => {
-        this.health.reportFailure(target)
-        this.log(`tcp ${this.label()}: ${formatTarget(target)}: ${describeErrno(error)}`)
-      },
+      onFailure: this.onFailure,
     })
     if (!socket || !target) {
-      if (!client.destroyed) {
-        const tried = failures.map((f) => formatTarget(f.target)).join(', ')
-        this.log(`tcp ${this.label()}: every target failed (tried ${tried}); closing the connection`)
-      }
+      if (!client.destroyed) this.everyTargetFailed(failures)
       client.destroy()
       return
     }
@@ -355,24 +369,17 @@ export class TcpForwarder {
     this.track(connection)
     const from = this.verbose ? formatPeer(peerOf(handle)) : ''
     const drop = (): void => handle.close(() => this.forget(connection))
-    const ordered = this.pick()
-    if (!ordered) {
-      this.log(`tcp ${this.label()}: no healthy target (${formatTargets(this.targets)}); closing the connection`)
-      return drop()
+    const ordered = this.pickOrLog()
+    if (!ordered) return drop()
+    const options = {
+      timeoutMs: this.connectTimeoutMs,
+      onFailure: this.onFailure,
+      cancelled: () => connection.cut === true,
     }
-    const onFailure = ({target, error}: {target: ProbedTarget; error: Error}): void => {
-      this.health.reportFailure(target)
-      this.log(`tcp ${this.label()}: ${formatTarget(target)}: ${describeErrno(error)}`)
-    }
-    const cancelled = (): boolean => connection.cut === true
-    connectFirstRaw(ordered, {timeoutMs: this.connectTimeoutMs, onFailure, cancelled}, (result) => {
-      const {handle: node, target} = result
+    connectFirstRaw(ordered, options, ({handle: node, target, failures}) => {
       if (!node || !target || connection.cut) {
         node?.close()
-        if (!connection.cut) {
-          const tried = result.failures.map((f) => formatTarget(f.target)).join(', ')
-          this.log(`tcp ${this.label()}: every target failed (tried ${tried}); closing the connection`)
-        }
+        if (!connection.cut) this.everyTargetFailed(failures)
         return drop()
       }
       connection.raw = new RawRelay(handle, node, {
