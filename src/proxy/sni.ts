@@ -16,9 +16,9 @@ import {
   adoptWithPooledReads,
   connectFirst,
   type ConnectFailure,
-  DEFAULT_CONNECT_TIMEOUT_MS,
-  DEFAULT_IDLE_TIMEOUT_MS,
-  DEFAULT_MAX_CONNECTIONS,
+  relaySettings,
+  type RelayOptions,
+  type RelaySettings,
   splice,
   writeChunk,
 } from './socket.js'
@@ -26,16 +26,8 @@ import {
 /** A client gets this long to send its ClientHello (as the router's headers timeout guards against slow heads). */
 const HELLO_TIMEOUT_MS = 10_000
 
-export interface SniRouterOptions {
+export interface SniRouterOptions extends RelayOptions {
   health: TargetHealth
-  connectTimeoutMs?: number
-  maxConnections?: number
-  /** A connection with no bytes either way for this long is closed (0: never). */
-  idleTimeoutMs?: number
-  log?: (line: string) => void
-  verbose?: boolean
-  /** Take connections and relay them on Node's TCP handles (raw-tcp.ts) where this Node offers them: the default. */
-  rawHandles?: boolean
 }
 
 /** A connection taken as a TCP handle: cut() closes it, whatever phase it is in. */
@@ -61,15 +53,10 @@ export class SniRouter {
   private routes = new Map<string, RouteEntry>()
   private hasWildcards = false
   private readonly health: TargetHealth
-  private readonly connectTimeoutMs: number
-  private readonly maxConnections: number
-  private readonly idleTimeoutMs: number
-  private readonly log: (line: string) => void
-  private readonly verbose: boolean
+  private readonly settings: RelaySettings
   private server?: net.Server
   private label = ''
   private readonly sockets = new Set<net.Socket>()
-  private readonly rawHandles: boolean
   /** Connections taken as TCP handles: the server does not count them, so close() waits for them here. */
   private readonly handles = new Set<HandleConnection>()
   private onNoHandles?: () => void
@@ -77,12 +64,7 @@ export class SniRouter {
 
   constructor(options: SniRouterOptions) {
     this.health = options.health
-    this.connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS
-    this.maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS
-    this.idleTimeoutMs = options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS
-    this.log = options.log ?? (() => {})
-    this.verbose = options.verbose ?? false
-    this.rawHandles = options.rawHandles ?? true
+    this.settings = relaySettings(options)
   }
 
   /** Replaces the table; open connections stay where they are. The first route naming a host keeps it. */
@@ -109,15 +91,15 @@ export class SniRouter {
   listen(address: string, port: number): Promise<net.AddressInfo> {
     // pauseOnConnect: the accepted socket moves to pooled reads before anything is read (see accept).
     const server = net.createServer({allowHalfOpen: true, pauseOnConnect: true}, (socket) => this.accept(socket))
-    server.maxConnections = this.maxConnections
+    server.maxConnections = this.settings.maxConnections
     return new Promise((resolve, reject) => {
       server.once('error', reject)
       server.listen({host: address, port}, () => {
         server.removeListener('error', reject)
         const bound = server.address() as net.AddressInfo
         this.label = `https ${hostPort(address, bound.port)}`
-        server.on('error', (error) => this.log(`${this.label}: ${error.message}`))
-        if (this.rawHandles) acceptOnHandles(server, (handle) => this.acceptHandle(handle))
+        server.on('error', (error) => this.settings.log(`${this.label}: ${error.message}`))
+        if (this.settings.rawHandles) acceptOnHandles(server, (handle) => this.acceptHandle(handle))
         this.server = server
         resolve(bound)
       })
@@ -151,7 +133,7 @@ export class SniRouter {
    */
   private acceptHandle(handle: TcpHandle): void {
     noteAccept()
-    if (this.handles.size + this.sockets.size >= this.maxConnections) return handle.close()
+    if (this.handles.size + this.sockets.size >= this.settings.maxConnections) return handle.close()
     // The client's address, asked of the kernel only for a log line.
     const from = (): string | undefined => peerOf(handle).address
     let relay: RawRelay | undefined
@@ -172,7 +154,7 @@ export class SniRouter {
       handle.close(forget)
     }
     const refuse = (why: string): void => {
-      if (!gone) this.log(`${this.label}: closing a connection from ${from()}: ${why}`)
+      if (!gone) this.settings.log(`${this.label}: closing a connection from ${from()}: ${why}`)
       close()
     }
     const timer = setTimeout(() => refuse('no ClientHello within 10 s'), HELLO_TIMEOUT_MS).unref()
@@ -189,7 +171,11 @@ export class SniRouter {
         if (routing.kind === 'refuse') return refuse(routing.why)
         if (routing.kind === 'none') return close()
         const {name, service, ordered} = routing
-        const options = {timeoutMs: this.connectTimeoutMs, onFailure: this.onFailure(name), cancelled: () => gone}
+        const options = {
+          timeoutMs: this.settings.connectTimeoutMs,
+          onFailure: this.onFailure(name),
+          cancelled: () => gone,
+        }
         connectFirstRaw(ordered, options, ({handle: node, target, failures}) => {
           if (!node || !target || gone) {
             node?.close()
@@ -197,20 +183,22 @@ export class SniRouter {
             return close()
           }
           gone = true // from here the relay closes the handle
-          const client = this.verbose ? from() : undefined
+          const client = this.settings.verbose ? from() : undefined
           relay = new RawRelay(handle, node, {
             first: read,
-            idleTimeoutMs: this.idleTimeoutMs,
+            idleTimeoutMs: this.settings.idleTimeoutMs,
             onClose: (error) => {
-              if (error && this.verbose) this.log(`${this.label}: ${client} ${name}: ${error.message}`)
+              if (error && this.settings.verbose)
+                this.settings.log(`${this.label}: ${client} ${name}: ${error.message}`)
               forget()
             },
           })
-          if (this.verbose) this.log(`${this.label}: ${client} ${name} → ${service} ${formatTarget(target)}`)
+          if (this.settings.verbose)
+            this.settings.log(`${this.label}: ${client} ${name} → ${service} ${formatTarget(target)}`)
         })
       },
       (error) => {
-        if (this.verbose) this.log(`${this.label}: client ${from()}: ${error.message}`)
+        if (this.settings.verbose) this.settings.log(`${this.label}: client ${from()}: ${error.message}`)
         close()
       },
     )
@@ -242,7 +230,7 @@ export class SniRouter {
     this.sockets.add(client)
     client.once('close', () => this.sockets.delete(client))
     client.on('error', (error) => {
-      if (this.verbose) this.log(`${this.label}: client ${client.remoteAddress}: ${error.message}`)
+      if (this.settings.verbose) this.settings.log(`${this.label}: client ${client.remoteAddress}: ${error.message}`)
     })
     const timer = setTimeout(() => {
       if (scanning) this.refuse(client, 'no ClientHello within 10 s')
@@ -282,7 +270,7 @@ export class SniRouter {
     const {service, targets} = entry.route
     const ordered = orderHealthy(targets, (t) => this.health.isHealthy(t), entry.counter++)
     if (ordered) return {kind: 'connect', name, service, ordered}
-    this.log(
+    this.settings.log(
       `${this.label}: ${name}: no healthy target for ${service} (${formatTargets(targets)}); closing the connection`,
     )
     return {kind: 'none'}
@@ -292,18 +280,20 @@ export class SniRouter {
   private onFailure(name: string): (failure: ConnectFailure) => void {
     return ({target, error}) => {
       this.health.reportFailure(target)
-      this.log(`${this.label}: ${name}: ${formatTarget(target)}: ${describeErrno(error)}`)
+      this.settings.log(`${this.label}: ${name}: ${formatTarget(target)}: ${describeErrno(error)}`)
     }
   }
 
   private everyTargetFailed(name: string, service: string, failures: ConnectFailure[]): void {
     const tried = failures.map((f) => formatTarget(f.target)).join(', ')
-    this.log(`${this.label}: ${name}: every target of ${service} failed (tried ${tried}); closing the connection`)
+    this.settings.log(
+      `${this.label}: ${name}: every target of ${service} failed (tried ${tried}); closing the connection`,
+    )
   }
 
   /** Closes a client whose first bytes are not a ClientHello for a known name; returns false (stop reading). */
   private refuse(client: net.Socket, why: string): false {
-    if (!client.destroyed) this.log(`${this.label}: closing a connection from ${client.remoteAddress}: ${why}`)
+    if (!client.destroyed) this.settings.log(`${this.label}: closing a connection from ${client.remoteAddress}: ${why}`)
     client.destroy()
     return false
   }
@@ -315,7 +305,7 @@ export class SniRouter {
     connected: (upstream: net.Socket) => void,
   ): Promise<void> {
     const {socket, target, failures} = await connectFirst(ordered, {
-      timeoutMs: this.connectTimeoutMs,
+      timeoutMs: this.settings.connectTimeoutMs,
       cancelled: () => client.destroyed,
       onData: (chunk, done, from) => writeChunk(client, chunk, done, from),
       onFailure: this.onFailure(name),
@@ -332,18 +322,19 @@ export class SniRouter {
     this.sockets.add(socket)
     socket.once('close', () => this.sockets.delete(socket))
     socket.on('error', (error) => {
-      if (this.verbose) this.log(`${this.label}: ${formatTarget(target)}: ${error.message}`)
+      if (this.settings.verbose) this.settings.log(`${this.label}: ${formatTarget(target)}: ${error.message}`)
     })
     socket.setNoDelay(true)
     client.setNoDelay(true)
-    if (this.idleTimeoutMs > 0) {
+    if (this.settings.idleTimeoutMs > 0) {
       // Every byte either way passes the client socket, so its timeout is the connection's idle time.
-      client.setTimeout(this.idleTimeoutMs, () => {
+      client.setTimeout(this.settings.idleTimeoutMs, () => {
         client.destroy()
         socket.destroy()
       })
     }
-    if (this.verbose) this.log(`${this.label}: ${client.remoteAddress} ${name} → ${service} ${formatTarget(target)}`)
+    if (this.settings.verbose)
+      this.settings.log(`${this.label}: ${client.remoteAddress} ${name} → ${service} ${formatTarget(target)}`)
     socket.write(hello)
     connected(socket)
     splice(client, socket) // resumes the client: its next reads go to the node

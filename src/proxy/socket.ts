@@ -20,6 +20,36 @@ export const DEFAULT_MAX_CONNECTIONS = 1024
 /** Long enough for MQTT/SSH sessions that idle between keep-alives; shorter than most NAT tables forget. */
 export const DEFAULT_IDLE_TIMEOUT_MS = 15 * 60_000
 
+/** How a TCP listener (the forwarder, the SNI listener) treats its connections; relaySettings() fills in defaults. */
+export interface RelayOptions {
+  connectTimeoutMs?: number
+  /** Connections beyond this many at once are refused (closed at accept); the listener keeps serving the rest. */
+  maxConnections?: number
+  /** A connection with no bytes either way for this long is closed (0: never). */
+  idleTimeoutMs?: number
+  /** Errors and, with `verbose`, one line per connection. */
+  log?: (line: string) => void
+  verbose?: boolean
+  /**
+   * Relay on Node's own TCP handles (raw-tcp.ts) where this Node offers them: the default. false keeps every
+   * connection on net.Socket (the path used anyway where the handles are missing).
+   */
+  rawHandles?: boolean
+}
+
+export type RelaySettings = Required<RelayOptions>
+
+export function relaySettings(options: RelayOptions): RelaySettings {
+  return {
+    connectTimeoutMs: options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
+    maxConnections: options.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
+    idleTimeoutMs: options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
+    log: options.log ?? (() => {}),
+    verbose: options.verbose ?? false,
+    rawHandles: options.rawHandles ?? true,
+  }
+}
+
 /** One failed attempt to reach a target. */
 export interface ConnectFailure {
   target: ProbedTarget

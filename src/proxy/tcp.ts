@@ -16,9 +16,9 @@ import {
   adoptWithPooledReads,
   connectFirst,
   type ConnectFailure,
-  DEFAULT_CONNECT_TIMEOUT_MS,
-  DEFAULT_IDLE_TIMEOUT_MS,
-  DEFAULT_MAX_CONNECTIONS,
+  relaySettings,
+  type RelayOptions,
+  type RelaySettings,
   pipeOneWay,
   splice,
   writeChunk,
@@ -32,26 +32,13 @@ function formatPeer(peer: {address?: string; port?: number}): string {
   return `${peer.address}:${peer.port}`
 }
 
-export interface TcpForwarderOptions {
+export interface TcpForwarderOptions extends RelayOptions {
   address: string
   port: number
   targets: ProbedTarget[]
   health: TargetHealth
   /** `namespace/name`, for logs. */
   service?: string
-  connectTimeoutMs?: number
-  /** Connections beyond this many at once are refused (closed at accept); the listener keeps serving the rest. */
-  maxConnections?: number
-  /** A connection with no bytes either way for this long is closed (0: never). */
-  idleTimeoutMs?: number
-  /** Errors and, with `verbose`, one line per connection. */
-  log?: (line: string) => void
-  verbose?: boolean
-  /**
-   * Relay plain TCP on Node's own TCP handles (raw-tcp.ts) where this Node offers them: the default. false keeps
-   * every connection on net.Socket (the path used anyway where the handles are missing).
-   */
-  rawHandles?: boolean
 }
 
 interface Connection {
@@ -89,13 +76,8 @@ export class TcpForwarder {
   allowedHosts?: ReadonlySet<string>
   private targets: ProbedTarget[]
   private readonly health: TargetHealth
-  private readonly connectTimeoutMs: number
-  private readonly maxConnections: number
-  private readonly idleTimeoutMs: number
+  private readonly settings: RelaySettings
   private refusedLogged = false
-  private readonly log: (line: string) => void
-  private readonly verbose: boolean
-  private readonly rawHandles: boolean
   private readonly server: net.Server
   private readonly connections = new Set<Connection>()
   /** Called when the last connection closes (close() waits for it: handles accepted here are not the server's). */
@@ -109,12 +91,7 @@ export class TcpForwarder {
     this.service = options.service ?? hostPort(options.address, options.port)
     this.targets = options.targets
     this.health = options.health
-    this.connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS
-    this.maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS
-    this.idleTimeoutMs = options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS
-    this.log = options.log ?? (() => {})
-    this.verbose = options.verbose ?? false
-    this.rawHandles = options.rawHandles ?? true
+    this.settings = relaySettings(options)
     // pauseOnConnect: nothing is read from the client until an upstream connection exists, so a failed attempt
     // loses no bytes and the next target sees the stream from its first byte.
     this.server = net.createServer({allowHalfOpen: true, pauseOnConnect: true}, (client) => this.accept(client))
@@ -127,9 +104,10 @@ export class TcpForwarder {
       this.server.once('error', onError)
       this.server.listen({host: this.address, port: this.port}, () => {
         this.server.removeListener('error', onError)
-        this.server.on('error', (error) => this.log(`tcp ${this.label()}: ${error.message}`))
+        this.server.on('error', (error) => this.settings.log(`tcp ${this.label()}: ${error.message}`))
         // A port that reads HTTP (the splicer) keeps Node's accept; the others take connections as TCP handles.
-        if (this.rawHandles && !this.splicer) acceptOnHandles(this.server, (handle) => this.acceptHandle(handle))
+        if (this.settings.rawHandles && !this.splicer)
+          acceptOnHandles(this.server, (handle) => this.acceptHandle(handle))
         resolve(this.server.address() as net.AddressInfo)
       })
     })
@@ -165,7 +143,9 @@ export class TcpForwarder {
   private pickOrLog(): ProbedTarget[] | undefined {
     const ordered = this.pick()
     if (!ordered) {
-      this.log(`tcp ${this.label()}: no healthy target (${formatTargets(this.targets)}); closing the connection`)
+      this.settings.log(
+        `tcp ${this.label()}: no healthy target (${formatTargets(this.targets)}); closing the connection`,
+      )
     }
     return ordered
   }
@@ -173,12 +153,12 @@ export class TcpForwarder {
   /** Reports a target that could not be reached (health, log), before the next one is tried. */
   private readonly onFailure = ({target, error}: ConnectFailure): void => {
     this.health.reportFailure(target)
-    this.log(`tcp ${this.label()}: ${formatTarget(target)}: ${describeErrno(error)}`)
+    this.settings.log(`tcp ${this.label()}: ${formatTarget(target)}: ${describeErrno(error)}`)
   }
 
   private everyTargetFailed(failures: ConnectFailure[]): void {
     const tried = failures.map((f) => formatTarget(f.target)).join(', ')
-    this.log(`tcp ${this.label()}: every target failed (tried ${tried}); closing the connection`)
+    this.settings.log(`tcp ${this.label()}: every target failed (tried ${tried}); closing the connection`)
   }
 
   /**
@@ -237,13 +217,15 @@ export class TcpForwarder {
 
   /** Whether the connection cap is reached (logged once until a connection is taken again). */
   private refuseOverCap(): boolean {
-    if (this.connectionCount < this.maxConnections) {
+    if (this.connectionCount < this.settings.maxConnections) {
       this.refusedLogged = false
       return false
     }
     // Refuse the client, not the process: the cap bounds memory and descriptors per listener.
     if (!this.refusedLogged)
-      this.log(`tcp ${this.label()}: ${this.maxConnections} connections open; refusing new ones until some close`)
+      this.settings.log(
+        `tcp ${this.label()}: ${this.settings.maxConnections} connections open; refusing new ones until some close`,
+      )
     this.refusedLogged = true
     return true
   }
@@ -284,7 +266,8 @@ export class TcpForwarder {
     connection.client = client
     this.track(connection)
     client.on('error', (error) => {
-      if (this.verbose) this.log(`tcp ${this.label()}: client ${client.remoteAddress}: ${error.message}`)
+      if (this.settings.verbose)
+        this.settings.log(`tcp ${this.label()}: client ${client.remoteAddress}: ${error.message}`)
     })
     client.once('close', () => this.forget(connection))
     const ordered = this.pickOrLog()
@@ -304,7 +287,7 @@ export class TcpForwarder {
   ): Promise<void> {
     const {client} = connection
     const {socket, target, failures} = await connectFirst(ordered, {
-      timeoutMs: this.connectTimeoutMs,
+      timeoutMs: this.settings.connectTimeoutMs,
       cancelled: () => client.destroyed,
       onData: (chunk, done, from) => {
         activity.lastMs = Date.now()
@@ -328,12 +311,12 @@ export class TcpForwarder {
     // A relay must not add Nagle's delay to small request/response exchanges: each side already decided when to send.
     socket.setNoDelay(true)
     client.setNoDelay(true)
-    if (this.idleTimeoutMs > 0) this.closeWhenIdle(client, socket, activity)
+    if (this.settings.idleTimeoutMs > 0) this.closeWhenIdle(client, socket, activity)
     socket.on('error', (error) => {
-      if (this.verbose) this.log(`tcp ${this.label()}: ${formatTarget(target)}: ${error.message}`)
+      if (this.settings.verbose) this.settings.log(`tcp ${this.label()}: ${formatTarget(target)}: ${error.message}`)
     })
-    if (this.verbose)
-      this.log(`tcp ${this.label()}: ${client.remoteAddress}:${client.remotePort} → ${formatTarget(target)}`)
+    if (this.settings.verbose)
+      this.settings.log(`tcp ${this.label()}: ${client.remoteAddress}:${client.remotePort} → ${formatTarget(target)}`)
     if (screening) return this.screen(connection, socket, pending)
     if (pending.length > 0) socket.write(pending)
     splice(client, socket)
@@ -354,9 +337,9 @@ export class TcpForwarder {
     client.once('close', () => this.forget(connection))
     client.setKeepAlive(true, TCP_KEEPALIVE_DELAY_MS)
     client.setNoDelay(true)
-    if (this.idleTimeoutMs > 0) this.closeWhenNoBytes(client)
-    if (this.verbose)
-      this.log(`tcp ${this.label()}: ${client.remoteAddress}:${client.remotePort} → ${formatTarget(first)}`)
+    if (this.settings.idleTimeoutMs > 0) this.closeWhenNoBytes(client)
+    if (this.settings.verbose)
+      this.settings.log(`tcp ${this.label()}: ${client.remoteAddress}:${client.remotePort} → ${formatTarget(first)}`)
     return true
   }
 
@@ -367,12 +350,12 @@ export class TcpForwarder {
   private relayOnHandles(handle: TcpHandle): void {
     const connection: Connection = {}
     this.track(connection)
-    const from = this.verbose ? formatPeer(peerOf(handle)) : ''
+    const from = this.settings.verbose ? formatPeer(peerOf(handle)) : ''
     const drop = (): void => handle.close(() => this.forget(connection))
     const ordered = this.pickOrLog()
     if (!ordered) return drop()
     const options = {
-      timeoutMs: this.connectTimeoutMs,
+      timeoutMs: this.settings.connectTimeoutMs,
       onFailure: this.onFailure,
       cancelled: () => connection.cut === true,
     }
@@ -383,17 +366,18 @@ export class TcpForwarder {
         return drop()
       }
       connection.raw = new RawRelay(handle, node, {
-        idleTimeoutMs: this.idleTimeoutMs,
+        idleTimeoutMs: this.settings.idleTimeoutMs,
         keepAliveMs: TCP_KEEPALIVE_DELAY_MS,
         onIdle: () => {
-          if (this.verbose) this.log(`tcp ${this.label()}: ${from}: idle for ${this.idleTimeoutMs / 1000} s; closing`)
+          if (this.settings.verbose)
+            this.settings.log(`tcp ${this.label()}: ${from}: idle for ${this.settings.idleTimeoutMs / 1000} s; closing`)
         },
         onClose: (error) => {
-          if (error && this.verbose) this.log(`tcp ${this.label()}: ${from}: ${error.message}`)
+          if (error && this.settings.verbose) this.settings.log(`tcp ${this.label()}: ${from}: ${error.message}`)
           this.forget(connection)
         },
       })
-      if (this.verbose) this.log(`tcp ${this.label()}: ${from} → ${formatTarget(target)}`)
+      if (this.settings.verbose) this.settings.log(`tcp ${this.label()}: ${from} → ${formatTarget(target)}`)
     })
   }
 
@@ -403,10 +387,12 @@ export class TcpForwarder {
     const timer = setInterval(() => {
       const now = client.bytesRead + client.bytesWritten
       if (now !== seen) return void (seen = now)
-      if (this.verbose)
-        this.log(`tcp ${this.label()}: ${client.remoteAddress}: idle for ${this.idleTimeoutMs / 1000} s; closing`)
+      if (this.settings.verbose)
+        this.settings.log(
+          `tcp ${this.label()}: ${client.remoteAddress}: idle for ${this.settings.idleTimeoutMs / 1000} s; closing`,
+        )
       client.destroy()
-    }, this.idleTimeoutMs).unref()
+    }, this.settings.idleTimeoutMs).unref()
     client.once('close', () => clearInterval(timer))
   }
 
@@ -461,7 +447,8 @@ export class TcpForwarder {
       verdict.refuse === 421
         ? `misdirected request: "${shown}" is not a name of ${this.service} (serve --no-host-check allows any)\n`
         : `request head too large: its Host cannot be checked (serve --no-host-check allows any)\n`
-    if (this.verbose) this.log(`tcp ${this.label()}: client ${client.remoteAddress}: ${verdict.refuse} ${body.trim()}`)
+    if (this.settings.verbose)
+      this.settings.log(`tcp ${this.label()}: client ${client.remoteAddress}: ${verdict.refuse} ${body.trim()}`)
     replyRaw(client, verdict.refuse, body, {'x-content-type-options': 'nosniff'})
   }
 
@@ -471,16 +458,18 @@ export class TcpForwarder {
     client.on('data', () => void (activity.lastMs = Date.now()))
     const check = (): void => {
       const idleMs = Date.now() - activity.lastMs
-      if (idleMs < this.idleTimeoutMs) {
-        timer = setTimeout(check, this.idleTimeoutMs - idleMs).unref()
+      if (idleMs < this.settings.idleTimeoutMs) {
+        timer = setTimeout(check, this.settings.idleTimeoutMs - idleMs).unref()
         return
       }
-      if (this.verbose)
-        this.log(`tcp ${this.label()}: ${client.remoteAddress}: idle for ${this.idleTimeoutMs / 1000} s; closing`)
+      if (this.settings.verbose)
+        this.settings.log(
+          `tcp ${this.label()}: ${client.remoteAddress}: idle for ${this.settings.idleTimeoutMs / 1000} s; closing`,
+        )
       client.destroy()
       upstream.destroy()
     }
-    let timer = setTimeout(check, this.idleTimeoutMs).unref()
+    let timer = setTimeout(check, this.settings.idleTimeoutMs).unref()
     client.once('close', () => clearTimeout(timer))
   }
 
