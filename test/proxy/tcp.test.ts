@@ -284,6 +284,35 @@ describe.each(PATHS)('TcpForwarder bounds on %s', (path) => {
     for (const {sent, got} of await Promise.all([upload(), upload(), upload()])) expect(got).toBe(sent)
   })
 
+  it('carries a large exchange both ways at once, and a half-close after it, intact', async () => {
+    // The node echoes everything: both directions are full at the same time, each waiting on the other's reader.
+    const [spec] = nodes(1, 115)
+    const nodePort = await startNode(spec!, (socket) => socket.pipe(socket))
+    const {port} = await forwarder({targets: makeTargets([spec!], nodePort), health: new FakeHealth()})
+    const body = randomBytes(16 * 1024 * 1024)
+    const echoed = await new Promise<Buffer>((resolve, reject) => {
+      const socket = net.connect({host: '127.0.0.1', port, allowHalfOpen: true})
+      onTestFinished(() => void socket.destroy())
+      const chunks: Buffer[] = []
+      socket.on('data', (chunk: Buffer) => chunks.push(chunk))
+      socket.on('error', reject)
+      socket.on('end', () => resolve(Buffer.concat(chunks)))
+      // Written in uneven pieces, then the FIN: the node's pipe ends its side once it has echoed everything.
+      let offset = 0
+      const writeMore = (): void => {
+        while (offset < body.length) {
+          const piece = body.subarray(offset, offset + 1 + ((offset * 7919) % 300_000))
+          offset += piece.length
+          if (!socket.write(piece)) return void socket.once('drain', writeMore)
+        }
+        socket.end()
+      }
+      writeMore()
+    })
+    expect(echoed.length).toBe(body.length)
+    expect(createHash('sha256').update(echoed).digest('hex')).toBe(createHash('sha256').update(body).digest('hex'))
+  })
+
   it('counts an upload from the client as activity, not idleness', async () => {
     const [spec] = nodes(1, 120)
     const nodePort = await startNode(spec!, (socket) => socket.resume())
