@@ -113,6 +113,28 @@ describe.each(PATHS)('TcpForwarder on %s', (path) => {
     expect(client.ended()).toBe(false)
   })
 
+  it('forwards between IPv6 addresses (a node on ::1, a listener on ::1)', async () => {
+    const node = net.createServer((socket) => socket.on('data', (chunk: Buffer) => socket.write(`v6:${chunk}`)))
+    onTestFinished(() => void node.close())
+    await new Promise<void>((resolve) => node.listen(0, '::1', resolve))
+    const nodePort = (node.address() as net.AddressInfo).port
+    const f = new TcpForwarder({
+      address: '::1',
+      port: 0,
+      rawHandles,
+      targets: makeTargets([{node: 'node-a', address: '::1'}], nodePort),
+      health: new FakeHealth(),
+    })
+    onTestFinished(() => f.close(0))
+    const {port} = await f.listen()
+    const client = net.connect({host: '::1', port})
+    onTestFinished(() => void client.destroy())
+    let answer = ''
+    client.on('data', (chunk: Buffer) => (answer += chunk.toString()))
+    client.write('hi')
+    await waitFor(() => answer === 'v6:hi', 'the answer over IPv6')
+  })
+
   it('tries the next node when the first refuses, without the client noticing', async () => {
     const [dead, alive] = nodes(2, 33)
     const backend = await startTcpNodes([alive!])
