@@ -63,7 +63,7 @@ export interface RuntimeOptions extends ServeOptions {
   log: Logger
   /** Data (stdout): the start-up table. */
   print: (text: string) => void
-  /** Coalesce bursts of watch events (ms). */
+  /** Coalesce bursts of watch events (ms, default BATCH_MS). */
   batchMs?: number
   healthIntervalMs?: number
   /** Per listener (--max-connections). */
@@ -130,6 +130,12 @@ export function listenWarning(listener: ForwardListener, error: NodeJS.ErrnoExce
     return `${where}: ${words}; ports below 1024 need privilege: ${privilegeRemedies(listener.port)}`
   return `${where}: ${words}`
 }
+
+/**
+ * How long the first watch event of a burst waits for the rest: one `kubectl apply` of a Service and its
+ * EndpointSlice reaches the watches within a millisecond or two, and is planned once.
+ */
+const BATCH_MS = 5
 
 const FD_RESERVE_TEXT = `${FD_RESERVE} kept for connections and probes`
 
@@ -283,15 +289,20 @@ export class ServeRuntime {
     }
   }
 
-  /** Called by the watch after objects changed; bursts are applied once. */
+  /**
+   * Called by the watch after objects changed. The first event of a burst schedules one apply batchMs later, which
+   * takes everything that came by then; later events do not push it back, so a steady stream of events cannot hold
+   * a change off the map.
+   */
   changed(): void {
     if (this.stopped || !this.last) return
-    clearTimeout(this.timer)
+    if (this.timer) return
     this.timer = setTimeout(() => {
+      this.timer = undefined
       this.applying = this.applying
         .then(() => this.apply(false))
         .catch((error: unknown) => this.options.log.warn(`applying a change failed: ${firstLine(error)}`))
-    }, this.options.batchMs ?? 20)
+    }, this.options.batchMs ?? BATCH_MS)
   }
 
   private async apply(first: boolean): Promise<void> {
