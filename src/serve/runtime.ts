@@ -35,7 +35,7 @@ import {findPortHolder} from './port-holder.js'
 import {memoByObject} from './memo-by-object.js'
 import {ProbeSet} from './probe-set.js'
 import {addressesOverBudget, FD_RESERVE, openFileLimit, overBudgetReason} from './fd-budget.js'
-import {formatServeTable, rowLine, rowLines} from '../servemap/table.js'
+import {formatServeTable, rowChanges, rowLine} from '../servemap/table.js'
 import {
   probeKey,
   probeOf,
@@ -455,14 +455,8 @@ export class ServeRuntime {
   }
 
   private logDiff(before: ServeRow[], after: ServeRow[]): void {
-    const old = rowLines(before, this.rowLine)
-    const now = rowLines(after, this.rowLine)
-    const log = (event: string, line: string) => this.options.log.info(`${event.replace('-', ' ')}: ${line}`, {event})
-    for (const [key, line] of old) if (!now.has(key)) log('route-removed', line)
-    for (const [key, line] of now) {
-      const was = old.get(key)
-      if (was === undefined) log('route-added', line)
-      else if (was !== line) log('route-changed', line)
+    for (const {event, line} of rowChanges(before, after, this.rowLine)) {
+      this.options.log.info(`${event.replace('-', ' ')}: ${line}`, {event})
     }
   }
 
