@@ -12,7 +12,8 @@ import {ProbeSet} from '../../src/serve/probe-set.js'
 import {parseIpRange, type AddressRange} from '../../src/servemap/addresses.js'
 import {buildServeMap, type ServeBuild, type ServeOptions} from '../../src/servemap/map.js'
 import {newServeMapMemo} from '../../src/servemap/memo.js'
-import {rowLine, rowLines} from '../../src/servemap/table.js'
+import {rowChanges, rowLine, rowLines, type RowChange} from '../../src/servemap/table.js'
+import {RouteTable} from '../../src/proxy/route-table.js'
 import {tunnelRoutes, type GatewayAddress} from '../../src/servemap/tunnels.js'
 import {probeKey, probeOf, type ProbedTarget} from '../../src/servemap/types.js'
 import {makeNode, makeService, makeSlice, makeSnapshot} from '../builders.js'
@@ -164,6 +165,25 @@ function probesOf(build: ServeBuild): Set<string> {
   return keys
 }
 
+/** The change log as comparing every row's line of both lists gives it (what serve logged before rowChanges). */
+function fullChanges(before: ServeBuild['rows'], after: ServeBuild['rows']): RowChange[] {
+  const old = rowLines(before)
+  const now = rowLines(after)
+  const changes: RowChange[] = []
+  for (const [key, line] of old) if (!now.has(key)) changes.push({event: 'route-removed', line})
+  for (const [key, line] of now) {
+    const was = old.get(key)
+    if (was === undefined) changes.push({event: 'route-added', line})
+    else if (was !== line) changes.push({event: 'route-changed', line})
+  }
+  return changes
+}
+
+/** A route table as name → route, sorted by name. */
+function tableOf(table: RouteTable) {
+  return [...table.keys()].sort().map((name) => [name, table.get(name)!.route] as const)
+}
+
 function targetLists(build: ServeBuild): ProbedTarget[][] {
   return [...build.map.http, ...build.map.listeners, ...(build.map.tls ?? [])].map((r) => r.targets)
 }
@@ -186,6 +206,8 @@ describe('serve with the whole map loaded: incremental rebuilds', () => {
       const unheld = new Map<string, string>()
       let zone: CompiledZone | undefined
       let lastRows: ServeBuild['rows'] = []
+      let lastFullRows: ServeBuild['rows'] = []
+      const table = new RouteTable()
       for (let step = 0; step < 40; step++) {
         const what = step === 0 ? 'start' : cluster.change()
         const snapshot = cluster.snapshot()
@@ -230,7 +252,16 @@ describe('serve with the whole map loaded: incremental rebuilds', () => {
 
         expect(rowLines(build.rows, line)).toEqual(rowLines(fullMap.rows))
         expect(rowLines(lastRows, line)).toEqual(rowLines(lastRows))
+        expect(rowChanges(lastRows, build.rows, line), `change log after ${what} (step ${step})`).toEqual(
+          fullChanges(lastFullRows, fullMap.rows),
+        )
         lastRows = build.rows
+        lastFullRows = fullMap.rows
+
+        table.set(build.map.http)
+        const freshTable = new RouteTable()
+        freshTable.set(fullMap.map.http)
+        expect(tableOf(table), `routes after ${what} (step ${step})`).toEqual(tableOf(freshTable))
       }
     })
   }
