@@ -279,7 +279,10 @@ export function buildServeMap(plan: Plan, options: ServeOptions, memo?: ServeMap
   // A router bound to every address already holds the HTTP port on the per-service addresses too.
   const ownHttpListeners = !isUnspecified(options.listen)
   // serve's dashboard (src/dashboard) answers on the router; the plan keeps these names from every Service.
-  for (const name of reservedNames(plan.domain)) hosts.set(name, [router])
+  // With a memo, the same answer array as last time: the DNS zone then sees these names unchanged.
+  const reserved = memo?.reserved?.router === router ? memo.reserved.answer : [router]
+  if (memo) memo.reserved = {router, answer: reserved}
+  for (const name of reservedNames(plan.domain)) hosts.set(name, reserved)
 
   // Ingress hosts join their receiving Service's routes (mapHosts changes its part): those parts are built afresh.
   const receiving = new Set<string>()

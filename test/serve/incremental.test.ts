@@ -315,6 +315,15 @@ describe('serve with the whole map loaded: incremental rebuilds', () => {
     )
     expect(second.names.get('api.lb.internal')).not.toBe(first.names.get('api.lb.internal'))
     expect(answering(second)).toEqual(answering(compileZone({domain: 'lb.internal', hosts: changed, srv}, {serial: 2})))
+    // second was patched from first (the sources moved on to it); first still answers as it did, and a zone made from
+    // first again is compiled whole, right.
+    expect(second.sources).toBe(first.sources)
+    expect(answering(first)).toEqual(answering(compileZone({domain: 'lb.internal', hosts, srv}, {serial: 1})))
+    const gone = new Map(hosts)
+    gone.delete('db.lb.internal')
+    const again = compileZone({domain: 'lb.internal', hosts: gone, srv}, {serial: 3, previous: first})
+    expect(again.sources).not.toBe(first.sources)
+    expect(answering(again)).toEqual(answering(compileZone({domain: 'lb.internal', hosts: gone, srv}, {serial: 3})))
   })
 
   it('hands the health monitor only the probes of a replaced target list', () => {
