@@ -34,7 +34,7 @@ import {newServeMapMemo} from '../servemap/memo.js'
 import {findPortHolder} from './port-holder.js'
 import {memoByObject} from './memo-by-object.js'
 import {ProbeSet} from './probe-set.js'
-import {addressesOverBudget, FD_RESERVE, openFileLimit, overBudgetReason} from './fd-budget.js'
+import {FD_RESERVE, openFileLimit, overBudgetReason} from './fd-budget.js'
 import {formatServeTable, rowChanges, rowLine} from '../servemap/table.js'
 import {
   probeKey,
@@ -315,15 +315,20 @@ export class ServeRuntime {
     let build = this.buildMap(plan, tunnels)
     if (this.options.range && this.fdLimit !== undefined) {
       // Addresses given up stay given up while the rest fill the budget; all come back once every one fits again.
+      // The map gave up the addresses that do not fit already (ServeOptions.listenerRoom), as addressesOverBudget
+      // would have; only their coming back needs another build.
       const given = this.overBudget.size
-      const over = addressesOverBudget(build.map.listeners, tunnels.size, this.fdLimit)
+      const over = build.overBudget ?? new Set<string>()
       const fitsAll =
         given > 0 &&
         over.size === 0 &&
         build.map.listeners.length + given * 2 + tunnels.size + FD_RESERVE <= this.fdLimit
       if (over.size > 0 || fitsAll) {
         this.noteOverBudget(fitsAll ? new Set() : new Set([...this.overBudget, ...over]), this.fdLimit)
-        build = this.buildMap(plan, tunnels)
+        if (fitsAll) {
+          build = this.buildMap(plan, tunnels)
+          if (build.overBudget?.size) this.noteOverBudget(new Set(build.overBudget), this.fdLimit)
+        }
       }
     }
     await this.options
@@ -369,6 +374,9 @@ export class ServeRuntime {
         unheld,
         tunnels,
         tunnelDenied: this.tunnelDenied,
+        ...(this.options.range && this.fdLimit !== undefined
+          ? {listenerRoom: {room: this.fdLimit - FD_RESERVE - tunnels.size, why: overBudgetReason(this.fdLimit)}}
+          : {}),
       },
       this.memo.map,
     )

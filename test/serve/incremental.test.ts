@@ -9,6 +9,7 @@ import {buildPlan} from '../../src/plan/plan.js'
 import type {ClusterSnapshot, EndpointSlice, Node, PlanOptions, Service} from '../../src/plan/types.js'
 import {memoByObject} from '../../src/serve/memo-by-object.js'
 import {ProbeSet} from '../../src/serve/probe-set.js'
+import {addressesOverBudget, FD_RESERVE} from '../../src/serve/fd-budget.js'
 import {parseIpRange, type AddressRange} from '../../src/servemap/addresses.js'
 import {buildServeMap, type ServeBuild, type ServeOptions} from '../../src/servemap/map.js'
 import {newServeMapMemo} from '../../src/servemap/memo.js'
@@ -197,6 +198,7 @@ describe('serve with the whole map loaded: incremental rebuilds', () => {
       const planOptions: PlanOptions = {domain: 'lb.internal', addressType: 'InternalIP', ...(paths ? {paths} : {})}
       const planMemo = newPlanMemo()
       const mapMemo = newServeMapMemo()
+      const budgetMemo = newServeMapMemo()
       const routeMemo = new WeakMap()
       const probes = new ProbeSet()
       const probed = new Set<string>()
@@ -237,6 +239,18 @@ describe('serve with the whole map loaded: incremental rebuilds', () => {
         const fullMap = buildServeMap(full, options)
         const build = buildServeMap(plan, options, mapMemo)
         expect(build, `map after ${what} (step ${step})`).toEqual(fullMap)
+        if (options.range) {
+          // Under an open-file budget the map gives up the addresses that do not fit in the one build, as serve's two
+          // builds did: a whole map, addressesOverBudget over its listeners, and a map without those addresses.
+          const room = 5 + ((step * 7) % 30)
+          const why = 'the open-file limit has no room for its listeners'
+          const over = addressesOverBudget(fullMap.map.listeners, 0, room + FD_RESERVE)
+          const without = new Map(options.unheld)
+          for (const address of over) if (!without.has(address)) without.set(address, why)
+          const twoBuilds = buildServeMap(full, {...options, unheld: without})
+          const budgeted = buildServeMap(plan, {...options, listenerRoom: {room, why}}, budgetMemo)
+          expect(budgeted, `budgeted map after ${what} (step ${step})`).toEqual({...twoBuilds, overBudget: over})
+        }
 
         zone = compileZone(build.map.dns, {serial: step + 1, nsAddress: '127.0.0.1', previous: zone})
         const fresh = compileZone(fullMap.map.dns, {serial: step + 1, nsAddress: '127.0.0.1'})
