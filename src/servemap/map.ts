@@ -304,12 +304,12 @@ export function buildServeMap(plan: Plan, options: ServeOptions, memo?: ServeMap
   }
   /** The Service's part: kept when its inputs are the last ones, else built (and kept for the next call). */
   const partOf = (s: PlannedService, id: string, assigned: string | undefined, unheld: string | undefined) => {
-    const ctx: MapContext = {plan, options, router, ownHttpListeners, assigned, unheld}
-    if (!memo || receiving.has(id)) return mapService(s, ctx)
-    const kept = memo.parts.get(s)
+    const kept = memo && !receiving.has(id) ? memo.parts.get(s) : undefined
     if (kept && sameInputs(kept.inputs, assigned, unheld, kept.tunnelKeys, options)) return kept.part
+    // The context is made only for a part that is built: most are kept.
+    const part = mapService(s, {plan, options, router, ownHttpListeners, assigned, unheld})
+    if (!memo || receiving.has(id)) return part
     const tunnelKeys = kept?.tunnelKeys ?? s.ports.map((p) => tunnelKey(s, p))
-    const part = mapService(s, ctx)
     memo.parts.set(s, {id, tunnelKeys, inputs: partInputs(assigned, unheld, tunnelKeys, options), part})
     return part
   }
