@@ -104,6 +104,17 @@ interface ZoneSources {
   srv: Map<string, Source<SrvRecord[]>>
   /** Entries by record list; a list is only ever one source's, never changed after it is made. */
   entries: WeakMap<RecordData[], NameEntry>
+  /** How many sources with records own each name in the zone (hosts and SRV owners): a name of one can be patched. */
+  owners: Map<string, number>
+  /** How many sources with records each name is a parent of (the empty non-terminals, RFC 8020, and the rest). */
+  below: Map<string, number>
+  /** The nsAddress the zone was compiled with. */
+  nsAddress?: string
+  /**
+   * The zone these sources describe. A patch (patchZone) updates the sources in place for the zone it makes, so an
+   * older zone's sources no longer describe it: a compile from that one is not patched.
+   */
+  zone?: CompiledZone
 }
 
 /** One host's or SRV owner's records, parsed from `from`; `list` is undefined when the name was skipped. */
@@ -195,7 +206,17 @@ export function compileZone(records: DnsRecords, options: ZoneOptions): Compiled
     throw new Error(`cannot serve DNS zone "${records.domain}": not a valid domain name`)
   }
   const kept = options.previous?.sources?.domain === domain ? options.previous.sources : undefined
-  const sources: ZoneSources = {domain, hosts: new Map(), srv: new Map(), entries: kept?.entries ?? new WeakMap()}
+  const patched = kept && options.previous ? patchZone(records, options, options.previous, kept) : undefined
+  if (patched) return patched
+  const sources: ZoneSources = {
+    domain,
+    hosts: new Map(),
+    srv: new Map(),
+    entries: kept?.entries ?? new WeakMap(),
+    owners: new Map(),
+    below: new Map(),
+    nsAddress: options.nsAddress,
+  }
   const problems: string[] = []
   const data = new Map<string, RecordData[]>()
   const outsideData = new Map<string, RecordData[]>()
@@ -255,19 +276,11 @@ export function compileZone(records: DnsRecords, options: ZoneOptions): Compiled
   for (const parent of parentsOf(nsHost, domain)) recordsOf(parent)
   for (const source of [...sources.hosts.values(), ...sources.srv.values()]) {
     if (!source.list || source.target !== 'data') continue
-    source.parents ??= parentsOf(source.name, domain)
-    for (const parent of source.parents) recordsOf(parent)
+    count(sources, source, 1)
+    for (const parent of source.parents!) recordsOf(parent)
   }
 
-  const reusable = options.previous?.encoded
-  const encoded = new Map<string, Uint8Array>()
-  const encode = (record: RecordData): Uint8Array => {
-    const key = recordKey(record)
-    let bytes = encoded.get(key) ?? reusable?.get(key)
-    if (!bytes) bytes = encodeRecordData(record, TTL_SECONDS)
-    encoded.set(key, bytes)
-    return bytes
-  }
+  const {encoded, encode} = encoder(options.previous?.encoded)
   /** A source's list compiled before is the same records: its entry is reused. */
   const entryOf = (list: RecordData[]): NameEntry => {
     if (own.has(list)) return compileName(list, encode)
@@ -282,13 +295,172 @@ export function compileZone(records: DnsRecords, options: ZoneOptions): Compiled
   const wildcards = new Map<string, NameEntry>()
   for (const [name, list] of wildcardData) wildcards.set(name, entryOf(list))
 
-  const soa = encode({type: TYPE.SOA, mname: nsHost, rname: hostmaster, serial: options.serial, ...SOA_TIMERS})
+  const negativeByQuestionLength = negativeSections(domain, encode(soaRecord(domain, options.serial)))
+  const zone: CompiledZone = {domain, problems, names, outside, wildcards, negativeByQuestionLength, encoded, sources}
+  sources.zone = zone
+  return zone
+}
+
+/** The apex's SOA record. */
+function soaRecord(domain: string, serial: number): RecordData {
+  return {type: TYPE.SOA, mname: `ns.${domain}`, rname: `hostmaster.${domain}`, serial, ...SOA_TIMERS}
+}
+
+/** The SOA as an authority section for each question length (CompiledZone.negativeByQuestionLength). */
+function negativeSections(domain: string, soa: Uint8Array): (Section | undefined)[] {
   const apexLength = nameWireLength(domain)
-  const negativeByQuestionLength: (Section | undefined)[] = []
+  const sections: (Section | undefined)[] = []
   for (let length = apexLength; length <= 255; length++) {
-    negativeByQuestionLength[length] = ownedSection(HEADER_LENGTH + length - apexLength, [soa])
+    sections[length] = ownedSection(HEADER_LENGTH + length - apexLength, [soa])
   }
-  return {domain, problems, names, outside, wildcards, negativeByQuestionLength, encoded, sources}
+  return sections
+}
+
+/** Encodes records once per compile, reusing the bytes the previous compile made for an equal record. */
+function encoder(reusable: ReadonlyMap<string, Uint8Array> | undefined) {
+  const encoded = new Map<string, Uint8Array>()
+  const encode = (record: RecordData): Uint8Array => {
+    const key = recordKey(record)
+    let bytes = encoded.get(key) ?? reusable?.get(key)
+    if (!bytes) bytes = encodeRecordData(record, TTL_SECONDS)
+    encoded.set(key, bytes)
+    return bytes
+  }
+  return {encoded, encode}
+}
+
+/** Adds `by` to the owner count of a source's name and the counts of its parents (a source with records in the zone). */
+function count(sources: ZoneSources, source: Source<unknown>, by: 1 | -1): void {
+  source.parents ??= parentsOf(source.name, sources.domain)
+  bump(sources.owners, source.name, by)
+  for (const parent of source.parents) bump(sources.below, parent, by)
+}
+
+function bump(counts: Map<string, number>, key: string, by: number): void {
+  const n = (counts.get(key) ?? 0) + by
+  if (n === 0) counts.delete(key)
+  else counts.set(key, n)
+}
+
+/** Beyond this many changed hosts and SRV owners, compiling the whole zone is as quick as patching it. */
+const PATCH_LIMIT = 500
+
+/**
+ * The zone for `records` made from `previous` by recompiling only the names whose sources changed (and their
+ * parents' existence), or undefined when it cannot be, and compileZone compiles the whole zone: previous had
+ * problems, a changed source is outside the zone, a wildcard, skipped, the apex or the NS host, or owns a name
+ * another source owns too. The result equals compileZone's without `previous`; the names map is a copy, so
+ * `previous` goes on answering as it did. serve's map hands unchanged Services' record arrays back
+ * (src/servemap/memo.ts), so the changed sources are found by identity.
+ */
+function patchZone(
+  records: DnsRecords,
+  options: ZoneOptions,
+  previous: CompiledZone,
+  kept: ZoneSources,
+): CompiledZone | undefined {
+  const {domain} = kept
+  const nsHost = `ns.${domain}`
+  if (kept.zone !== previous || kept.nsAddress !== options.nsAddress || previous.problems.length > 0) return undefined
+  // The apex entry is made anew (its SOA carries the serial): from the SOA, the NS and the host that owns the apex
+  // (serve answers it with the router's address, src/plan/names.ts reservedNames), as compileZone lists them.
+  const apexOwners = kept.owners.get(domain) ?? 0
+  const apexHost = apexOwners === 1 ? kept.hosts.get(domain) : undefined
+  if (apexOwners > 1 || (apexOwners === 1 && (apexHost?.name !== domain || !apexHost.list))) return undefined
+  const came: Array<Source<unknown>> = []
+  const went: Array<Source<unknown>> = []
+  /** Sources in `now` whose `from` is not the kept one's, and kept sources whose name `now` no longer has. */
+  const diff = <T>(
+    now: Map<string, T>,
+    was: Map<string, Source<T>>,
+    make: (raw: string, from: T) => Source<T>,
+  ): Array<[string, Source<T>]> | undefined => {
+    const made: Array<[string, Source<T>]> = []
+    let fresh = 0
+    for (const [raw, from] of now) {
+      const old = was.get(raw)
+      if (old?.from === from) continue
+      if (made.length >= PATCH_LIMIT) return undefined
+      if (old) went.push(old)
+      else fresh++
+      const source = make(raw, from)
+      made.push([raw, source])
+      came.push(source)
+    }
+    // Names that went: the kept ones now lacks (only looked for when the counts say there are some).
+    if (was.size - (now.size - fresh) > 0) {
+      for (const [raw, old] of was) {
+        if (now.has(raw)) continue
+        went.push(old)
+        made.push([raw, undefined as never])
+      }
+    }
+    return made
+  }
+  const hosts = diff(records.hosts, kept.hosts, (raw, from) => hostSource(raw, from, domain))
+  const srv = hosts && diff(records.srv, kept.srv, (raw, from) => srvSource(raw, from, domain))
+  if (!hosts || !srv || went.length + came.length > PATCH_LIMIT) return undefined
+  for (const source of [...went, ...came]) {
+    if (source.target !== 'data' || source.problems.length > 0 || !source.list) return undefined
+    if (source.name === domain || source.name === nsHost) return undefined
+  }
+  // Each name a changed source owns must be one source's only, before and after.
+  const owners = new Map<string, number>()
+  for (const s of went) owners.set(s.name, (owners.get(s.name) ?? kept.owners.get(s.name) ?? 0) - 1)
+  for (const s of came) owners.set(s.name, (owners.get(s.name) ?? kept.owners.get(s.name) ?? 0) + 1)
+  for (const [name, n] of owners) if (n > 1 || (kept.owners.get(name) ?? 0) > 1) return undefined
+
+  for (const [raw, source] of hosts) {
+    if (source) kept.hosts.set(raw, source)
+    else kept.hosts.delete(raw)
+  }
+  for (const [raw, source] of srv) {
+    if (source) kept.srv.set(raw, source)
+    else kept.srv.delete(raw)
+  }
+  const {encoded, encode} = encoder(previous.encoded)
+  const names = new Map(previous.names)
+  const touched = new Set<string>()
+  for (const s of went) {
+    count(kept, s, -1)
+    touched.add(s.name)
+    for (const parent of s.parents!) touched.add(parent)
+  }
+  for (const s of came) {
+    count(kept, s, 1)
+    touched.add(s.name)
+    for (const parent of s.parents!) touched.add(parent)
+  }
+  const owner = new Map(came.map((s) => [s.name, s]))
+  for (const name of touched) {
+    if (name === domain || name === nsHost) continue
+    const source = owner.get(name)
+    if (source) {
+      let entry = kept.entries.get(source.list!)
+      if (!entry) kept.entries.set(source.list!, (entry = compileName(source.list!, encode)))
+      names.set(name, entry)
+    } else if (kept.owners.has(name)) {
+      continue // its own records did not change: only what is below it did
+    } else if (kept.below.has(name)) {
+      names.set(name, EMPTY_NAME)
+    } else {
+      names.delete(name)
+    }
+  }
+  const soa = soaRecord(domain, options.serial)
+  names.set(domain, compileName([soa, {type: TYPE.NS, host: nsHost}, ...(apexHost?.list ?? [])], encode))
+  const zone: CompiledZone = {
+    domain,
+    problems: previous.problems,
+    names,
+    outside: previous.outside,
+    wildcards: previous.wildcards,
+    negativeByQuestionLength: negativeSections(domain, encode(soa)),
+    encoded,
+    sources: kept,
+  }
+  kept.zone = zone
+  return zone
 }
 
 /** A string that identifies a record's encoding (owner names are not part of it). */

@@ -19,6 +19,7 @@ import type {TargetHealth} from './health.js'
 import {HostSplicer, type HandOff, type SplicePick} from './host-splice.js'
 import {formatTargets, orderHealthy} from './pick.js'
 import {replyRaw, send, sendText} from './reply.js'
+import {RouteTable, type RouteEntry} from './route-table.js'
 import {
   countHostLines,
   hopByHopFields,
@@ -124,12 +125,6 @@ export interface HttpRouterOptions {
   local?: {hosts: string[]; handle: (req: http.IncomingMessage, res: http.ServerResponse) => void}
 }
 
-interface RouteEntry {
-  route: HttpRoute
-  /** Round-robin start for `orderHealthy`. */
-  counter: number
-}
-
 /** A route to forward to, or the refusal to send (`notFound` set: the 404 page for that host). */
 type Resolution = {entry: RouteEntry} | {status: number; message: string; notFound?: string}
 
@@ -138,10 +133,8 @@ type Resolution = {entry: RouteEntry} | {status: number; message: string; notFou
  * `http.Server`s (`createServer`/`listen`/`attach`); `setRoutes` swaps the table for all of them at once.
  */
 export class HttpRouter {
-  private routes = new Map<string, RouteEntry>()
-  private hasWildcards = false
+  private readonly routes = new RouteTable()
   private sortedNames?: string[]
-  private readonly normalized = new WeakMap<HttpRoute, Array<string | undefined>>()
   private readonly health: TargetHealth
   private readonly connectTimeoutMs: number
   private readonly headersTimeoutMs: number
@@ -223,26 +216,13 @@ export class HttpRouter {
     this.upgrades = new UpgradeForwarder(this.forwarding)
   }
 
-  /** Replaces the routing table. Open connections and requests in flight keep the route they started with. */
+  /**
+   * Makes `routes` the routing table (RouteTable patches it for the routes that changed). Open connections and
+   * requests in flight keep the route they started with.
+   */
   setRoutes(routes: HttpRoute[]): void {
-    const next = new Map<string, RouteEntry>()
-    const previous = new Map<string, number>()
-    for (const entry of this.routes.values()) previous.set(entry.route.service, entry.counter)
-    for (const route of routes) {
-      const entry: RouteEntry = {route, counter: previous.get(route.service) ?? 0}
-      for (const name of this.hostNames(route)) if (name !== undefined && !next.has(name)) next.set(name, entry)
-    }
-    this.routes = next
-    this.hasWildcards = false
-    for (const name of next.keys()) if (name.startsWith('*.')) this.hasWildcards = true
+    this.routes.set(routes)
     this.sortedNames = undefined
-  }
-
-  /** The route's hosts normalized, once per route object (serve keeps the routes of unchanged Services). */
-  private hostNames(route: HttpRoute): Array<string | undefined> {
-    let names = this.normalized.get(route)
-    if (!names) this.normalized.set(route, (names = route.hosts.map(normalizeHost)))
-    return names
   }
 
   /** Every routed name, sorted: made when a 404 page lists them, not on every change. */
@@ -256,7 +236,7 @@ export class HttpRouter {
    */
   private lookup(name: string): RouteEntry | undefined {
     const entry = this.routes.get(name)
-    if (entry || !this.hasWildcards) return entry
+    if (entry || !this.routes.hasWildcards) return entry
     const dot = name.indexOf('.')
     return dot < 0 ? undefined : this.routes.get(`*${name.slice(dot)}`)
   }

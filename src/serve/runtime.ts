@@ -34,8 +34,8 @@ import {newServeMapMemo} from '../servemap/memo.js'
 import {findPortHolder} from './port-holder.js'
 import {memoByObject} from './memo-by-object.js'
 import {ProbeSet} from './probe-set.js'
-import {addressesOverBudget, FD_RESERVE, openFileLimit, overBudgetReason} from './fd-budget.js'
-import {formatServeTable, rowLine, rowLines} from '../servemap/table.js'
+import {FD_RESERVE, openFileLimit, overBudgetReason} from './fd-budget.js'
+import {formatServeTable, rowChanges, rowLine} from '../servemap/table.js'
 import {
   probeKey,
   probeOf,
@@ -63,7 +63,7 @@ export interface RuntimeOptions extends ServeOptions {
   log: Logger
   /** Data (stdout): the start-up table. */
   print: (text: string) => void
-  /** Coalesce bursts of watch events (ms). */
+  /** Coalesce bursts of watch events (ms, default BATCH_MS). */
   batchMs?: number
   healthIntervalMs?: number
   /** Per listener (--max-connections). */
@@ -131,6 +131,12 @@ export function listenWarning(listener: ForwardListener, error: NodeJS.ErrnoExce
   return `${where}: ${words}`
 }
 
+/**
+ * How long the first watch event of a burst waits for the rest: one `kubectl apply` of a Service and its
+ * EndpointSlice reaches the watches within a millisecond or two, and is planned once.
+ */
+const BATCH_MS = 5
+
 const FD_RESERVE_TEXT = `${FD_RESERVE} kept for connections and probes`
 
 /** How often serve tries again to bind a per-service address another program held. */
@@ -188,6 +194,11 @@ export class ServeRuntime {
   private readonly probes = new ProbeSet()
   /** Each row's change-log line, made once per row object (rows of unchanged Services are kept by the map memo). */
   private readonly rowLine = memoByObject(rowLine)
+  /**
+   * Whether a row has an API-server fallback, once per row object: only those rows can move to it (fallbackChanges),
+   * and the rest need not be walked target by target (100 targets per NodePort row on 100 nodes) on every change.
+   */
+  private readonly hasFallback = memoByObject((r: ServeRow) => r.targets.some((t) => t.fallback))
 
   constructor(
     private readonly source: SnapshotSource,
@@ -283,15 +294,20 @@ export class ServeRuntime {
     }
   }
 
-  /** Called by the watch after objects changed; bursts are applied once. */
+  /**
+   * Called by the watch after objects changed. The first event of a burst schedules one apply batchMs later, which
+   * takes everything that came by then; later events do not push it back, so a steady stream of events cannot hold
+   * a change off the map.
+   */
   changed(): void {
     if (this.stopped || !this.last) return
-    clearTimeout(this.timer)
+    if (this.timer) return
     this.timer = setTimeout(() => {
+      this.timer = undefined
       this.applying = this.applying
         .then(() => this.apply(false))
         .catch((error: unknown) => this.options.log.warn(`applying a change failed: ${firstLine(error)}`))
-    }, this.options.batchMs ?? 20)
+    }, this.options.batchMs ?? BATCH_MS)
   }
 
   private async apply(first: boolean): Promise<void> {
@@ -304,15 +320,20 @@ export class ServeRuntime {
     let build = this.buildMap(plan, tunnels)
     if (this.options.range && this.fdLimit !== undefined) {
       // Addresses given up stay given up while the rest fill the budget; all come back once every one fits again.
+      // The map gave up the addresses that do not fit already (ServeOptions.listenerRoom), as addressesOverBudget
+      // would have; only their coming back needs another build.
       const given = this.overBudget.size
-      const over = addressesOverBudget(build.map.listeners, tunnels.size, this.fdLimit)
+      const over = build.overBudget ?? new Set<string>()
       const fitsAll =
         given > 0 &&
         over.size === 0 &&
         build.map.listeners.length + given * 2 + tunnels.size + FD_RESERVE <= this.fdLimit
       if (over.size > 0 || fitsAll) {
         this.noteOverBudget(fitsAll ? new Set() : new Set([...this.overBudget, ...over]), this.fdLimit)
-        build = this.buildMap(plan, tunnels)
+        if (fitsAll) {
+          build = this.buildMap(plan, tunnels)
+          if (build.overBudget?.size) this.noteOverBudget(new Set(build.overBudget), this.fdLimit)
+        }
       }
     }
     await this.options
@@ -332,7 +353,9 @@ export class ServeRuntime {
     const probes = this.probes.update(targetLists(build))
     this.health.changeProbes(probes.added, probes.removed)
     await this.options.onApply?.(build).catch((error: unknown) => this.options.log.warn(firstLine(error)))
-    this.logFallbacks(fallbackChanges(build.rows, (t) => this.health.state(t), this.onFallback))
+    this.logFallbacks(
+      fallbackChanges(build.rows.filter(this.hasFallback), (t) => this.health.state(t), this.onFallback),
+    )
     if (first) {
       await this.firstHealthResults()
       this.options.print(formatServeTable(build.rows, (p) => this.health.state(p)))
@@ -358,6 +381,9 @@ export class ServeRuntime {
         unheld,
         tunnels,
         tunnelDenied: this.tunnelDenied,
+        ...(this.options.range && this.fdLimit !== undefined
+          ? {listenerRoom: {room: this.fdLimit - FD_RESERVE - tunnels.size, why: overBudgetReason(this.fdLimit)}}
+          : {}),
       },
       this.memo.map,
     )
@@ -444,14 +470,8 @@ export class ServeRuntime {
   }
 
   private logDiff(before: ServeRow[], after: ServeRow[]): void {
-    const old = rowLines(before, this.rowLine)
-    const now = rowLines(after, this.rowLine)
-    const log = (event: string, line: string) => this.options.log.info(`${event.replace('-', ' ')}: ${line}`, {event})
-    for (const [key, line] of old) if (!now.has(key)) log('route-removed', line)
-    for (const [key, line] of now) {
-      const was = old.get(key)
-      if (was === undefined) log('route-added', line)
-      else if (was !== line) log('route-changed', line)
+    for (const {event, line} of rowChanges(before, after, this.rowLine)) {
+      this.options.log.info(`${event.replace('-', ' ')}: ${line}`, {event})
     }
   }
 
@@ -496,7 +516,10 @@ export class ServeRuntime {
         })
       }
     }
-    if (this.last) this.logFallbacks(fallbackChanges(this.last.rows, (t) => this.health.state(t), this.onFallback))
+    if (this.last) {
+      const rows = this.last.rows.filter(this.hasFallback)
+      this.logFallbacks(fallbackChanges(rows, (t) => this.health.state(t), this.onFallback))
+    }
   }
 
   /** Stops accepting, lets open connections finish for up to graceMs, then closes everything. */

@@ -40,12 +40,20 @@ export interface ServeOptions {
   tunnels?: Map<string, GatewayAddress>
   /** Tunnel keys the API server refused for want of RBAC, with the note their rows show. */
   tunnelDenied?: Map<string, string>
+  /**
+   * How many per-service listeners fit (serve's open-file budget, src/serve/fd-budget.ts), and the reason a row gives
+   * an address that does not: addresses keep their listeners in map order until one does not fit; it and every later
+   * one are given up, as addressesOverBudget decides from a whole map, and ServeBuild.overBudget names them.
+   */
+  listenerRoom?: {room: number; why: string}
 }
 
 export interface ServeBuild {
   map: ServeMap
   rows: ServeRow[]
   warnings: string[]
+  /** With listenerRoom: the addresses given up in this build because their listeners did not fit. */
+  overBudget?: Set<string>
 }
 
 /** `namespace/name`, or `cluster/namespace/name` when several clusters are served: per-service addresses hash it. */
@@ -121,6 +129,8 @@ interface MapContext {
   ownHttpListeners: boolean
   /** The per-service address assigned to the Service, if any. */
   assigned?: string
+  /** Why that address cannot be used (ServeOptions.unheld, or listenerRoom), if it cannot. */
+  unheld?: string
 }
 
 /** Builds one Service's DNS records, routes, listeners, rows and warnings. */
@@ -167,8 +177,7 @@ function mapService(s: PlannedService, ctx: MapContext): ServicePart {
     }
     return part
   }
-  const assigned = ctx.assigned
-  const unheld = assigned === undefined ? undefined : options.unheld?.get(assigned)
+  const {assigned, unheld} = ctx
   const address = unheld === undefined ? assigned : undefined
   if (options.range && !assigned)
     warnings.push(`${id}: --ip-range has no free address left; only its HTTP port is mapped`)
@@ -279,7 +288,10 @@ export function buildServeMap(plan: Plan, options: ServeOptions, memo?: ServeMap
   // A router bound to every address already holds the HTTP port on the per-service addresses too.
   const ownHttpListeners = !isUnspecified(options.listen)
   // serve's dashboard (src/dashboard) answers on the router; the plan keeps these names from every Service.
-  for (const name of reservedNames(plan.domain)) hosts.set(name, [router])
+  // With a memo, the same answer array as last time: the DNS zone then sees these names unchanged.
+  const reserved = memo?.reserved?.router === router ? memo.reserved.answer : [router]
+  if (memo) memo.reserved = {router, answer: reserved}
+  for (const name of reservedNames(plan.domain)) hosts.set(name, reserved)
 
   // Ingress hosts join their receiving Service's routes (mapHosts changes its part): those parts are built afresh.
   const receiving = new Set<string>()
@@ -290,17 +302,31 @@ export function buildServeMap(plan: Plan, options: ServeOptions, memo?: ServeMap
     const range = options.range ? rangeText(options.range) : ''
     forgetOnChange(memo, [options.listen, options.httpPort, range, plan.domain].join(' '))
   }
+  /** The Service's part: kept when its inputs are the last ones, else built (and kept for the next call). */
+  const partOf = (s: PlannedService, id: string, assigned: string | undefined, unheld: string | undefined) => {
+    const kept = memo && !receiving.has(id) ? memo.parts.get(s) : undefined
+    if (kept && sameInputs(kept.inputs, assigned, unheld, kept.tunnelKeys, options)) return kept.part
+    // The context is made only for a part that is built: most are kept.
+    const part = mapService(s, {plan, options, router, ownHttpListeners, assigned, unheld})
+    if (!memo || receiving.has(id)) return part
+    const tunnelKeys = kept?.tunnelKeys ?? s.ports.map((p) => tunnelKey(s, p))
+    memo.parts.set(s, {id, tunnelKeys, inputs: partInputs(assigned, unheld, tunnelKeys, options), part})
+    return part
+  }
+  const budget = options.listenerRoom
+  let room = budget?.room ?? 0
+  const overBudget = new Set<string>()
   for (const s of plan.services) {
-    const kept = memo?.parts.get(s)
-    const id = kept?.id ?? key(s)
-    const ctx: MapContext = {plan, options, router, ownHttpListeners, assigned: addresses.get(id)}
-    let part: ServicePart
-    if (!memo || receiving.has(id)) part = mapService(s, ctx)
-    else if (kept && sameInputs(kept.inputs, ctx.assigned, kept.tunnelKeys, options)) part = kept.part
-    else {
-      const tunnelKeys = kept?.tunnelKeys ?? s.ports.map((p) => tunnelKey(s, p))
-      part = mapService(s, ctx)
-      memo.parts.set(s, {id, tunnelKeys, inputs: partInputs(ctx.assigned, tunnelKeys, options), part})
+    const id = memo?.parts.get(s)?.id ?? key(s)
+    const assigned = addresses.get(id)
+    let part = partOf(s, id, assigned, assigned === undefined ? undefined : options.unheld?.get(assigned))
+    if (budget && assigned !== undefined && part.listeners.length > 0) {
+      // The address's listeners fit, or it and every later address are given up (the Service answers the router's).
+      if (overBudget.size === 0 && part.listeners.length <= room) room -= part.listeners.length
+      else {
+        overBudget.add(assigned)
+        part = partOf(s, id, assigned, budget.why)
+      }
     }
     for (const [name, answer] of part.hosts) hosts.set(name, answer)
     for (const [owner, records] of part.srv) srv.set(owner, records)
@@ -316,14 +342,24 @@ export function buildServeMap(plan: Plan, options: ServeOptions, memo?: ServeMap
     mapHosts(plan.hosts, {dns: hosts, receivers, rows, warnings, ...ports})
   }
   const dns: DnsRecords = {domain: plan.domain, hosts, srv}
-  return {map: {dns, http, listeners, ...(tls.length > 0 ? {tls} : {})}, rows, warnings}
+  return {
+    map: {dns, http, listeners, ...(tls.length > 0 ? {tls} : {})},
+    rows,
+    warnings,
+    ...(budget ? {overBudget} : {}),
+  }
 }
 
 /** What a Service's part depends on besides its planned object and the shared options: its address and gateways. */
-function partInputs(assigned: string | undefined, tunnelKeys: string[], options: ServeOptions): PartInputs {
+function partInputs(
+  assigned: string | undefined,
+  unheld: string | undefined,
+  tunnelKeys: string[],
+  options: ServeOptions,
+): PartInputs {
   return {
     assigned,
-    unheld: assigned === undefined ? undefined : options.unheld?.get(assigned),
+    unheld,
     gateways: tunnelKeys.map((k) => options.tunnels?.get(k)),
     denied: tunnelKeys.map((k) => options.tunnelDenied?.get(k)),
   }
@@ -333,11 +369,12 @@ function partInputs(assigned: string | undefined, tunnelKeys: string[], options:
 function sameInputs(
   kept: PartInputs,
   assigned: string | undefined,
+  unheld: string | undefined,
   tunnelKeys: string[],
   options: ServeOptions,
 ): boolean {
   if (kept.assigned !== assigned) return false
-  if (kept.unheld !== (assigned === undefined ? undefined : options.unheld?.get(assigned))) return false
+  if (kept.unheld !== unheld) return false
   for (let i = 0; i < tunnelKeys.length; i++) {
     const was = kept.gateways[i]
     const now = options.tunnels?.get(tunnelKeys[i]!)

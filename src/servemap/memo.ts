@@ -44,6 +44,8 @@ export interface ServeMapMemo {
   context?: string
   /** Parts by planned Service, with the Service's own inputs (address, gateways) they were built from. */
   parts: WeakMap<PlannedService, KeptPart>
+  /** The answer of serve's own names (the dashboard's and the apex): the router's address, one array while it stays. */
+  reserved?: {router: string; answer: string[]}
   /** The last per-service addresses and the keys and range they were assigned for. */
   addresses?: {keys: string[]; range: AddressRange; result: Map<string, string>}
 }

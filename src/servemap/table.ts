@@ -28,19 +28,22 @@ export function formatServeTable(rows: ServeRow[], state: (target: ProbedTarget)
   return formatColumns([['NAME', 'ADDRESS', 'MODE', 'TARGETS'], ...body])
 }
 
+/** What identifies a mapped row in the change log (see rowLines), or undefined for a row without an endpoint. */
+export function rowKey(r: ServeRow): string | undefined {
+  if (!r.endpoint) return undefined
+  return `${r.service} ${r.endpoint}${r.source ? ` ${r.name}` : ''}`
+}
+
 /** A mapped row's key and description (see rowLines), or undefined for a row without an endpoint. */
 export function rowLine(r: ServeRow): [key: string, line: string] | undefined {
-  if (!r.endpoint) return undefined
+  const key = rowKey(r)
+  if (key === undefined) return undefined
   // A gateway's loopback port changes with every start: the log names the path instead.
   const targets = r.targets
     .map((t) => (t.via ? (t.fallback ? 'api-server fallback' : 'api-server') : `${t.address}:${t.port}`))
     .join(',')
   const via = r.path === 'api-server' && r.note ? ` (${r.note})` : ''
-  const host = r.source ? ` ${r.name}` : ''
-  return [
-    `${r.service} ${r.endpoint}${host}`,
-    `${r.name} → ${r.endpoint} (${r.mode}) → ${targets || r.note || 'no targets'}${targets ? via : ''}`,
-  ]
+  return [key, `${r.name} → ${r.endpoint} (${r.mode}) → ${targets || r.note || 'no targets'}${targets ? via : ''}`]
 }
 
 /**
@@ -54,6 +57,62 @@ export function rowLines(
 ): Map<string, string> {
   const lines = new Map<string, string>()
   for (const r of rows) {
+    const entry = line(r)
+    if (entry) lines.set(entry[0], entry[1])
+  }
+  return lines
+}
+
+/** A line of serve's change log: a mapped row that appeared, went, or now reads differently. */
+export interface RowChange {
+  event: 'route-added' | 'route-removed' | 'route-changed'
+  line: string
+}
+
+/**
+ * The change log between two lists of rows: every key whose line is not the same in both, as comparing rowLines of
+ * both would find them, in the same order. Rows found in both lists (the same objects: serve's map memo keeps an
+ * unchanged Service's rows) are not described, so a change to one Service describes that Service's rows only.
+ */
+export function rowChanges(
+  before: readonly ServeRow[],
+  after: readonly ServeRow[],
+  line: (r: ServeRow) => [string, string] | undefined = rowLine,
+): RowChange[] {
+  const was = new Set(before)
+  const is = new Set(after)
+  // Keys of rows found in one list only: only these can differ between the two (see rowLines).
+  const touched = new Set<string>()
+  for (const r of before) if (!is.has(r)) addKey(touched, r)
+  for (const r of after) if (!was.has(r)) addKey(touched, r)
+  if (touched.size === 0) return []
+  const old = touchedLines(before, touched, line)
+  const now = touchedLines(after, touched, line)
+  const changes: RowChange[] = []
+  for (const [key, text] of old) if (!now.has(key)) changes.push({event: 'route-removed', line: text})
+  for (const [key, text] of now) {
+    const previous = old.get(key)
+    if (previous === undefined) changes.push({event: 'route-added', line: text})
+    else if (previous !== text) changes.push({event: 'route-changed', line: text})
+  }
+  return changes
+}
+
+function addKey(keys: Set<string>, r: ServeRow): void {
+  const key = rowKey(r)
+  if (key !== undefined) keys.add(key)
+}
+
+/** rowLines of `rows`, for the keys in `keys` only. */
+function touchedLines(
+  rows: readonly ServeRow[],
+  keys: ReadonlySet<string>,
+  line: (r: ServeRow) => [string, string] | undefined,
+): Map<string, string> {
+  const lines = new Map<string, string>()
+  for (const r of rows) {
+    const key = rowKey(r)
+    if (key === undefined || !keys.has(key)) continue
     const entry = line(r)
     if (entry) lines.set(entry[0], entry[1])
   }

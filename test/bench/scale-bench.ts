@@ -65,6 +65,11 @@ export interface ScaleData {
   /** sim.apply → live, per change: a new Service's name answering, or a moved NodePort in serve's log. */
   addMs: number[]
   moveMs: number[]
+  /**
+   * serve's CPU time (user + system) over all the changes, per change: what a change costs serve itself, which a
+   * loaded machine inflates far less than the wall times above.
+   */
+  changeCpuMs?: number
   changeFailures: string[]
   /** Wall time of `list -o json`, each run, and the Services it listed. */
   listMs: number[]
@@ -174,7 +179,10 @@ export async function benchScale(env: BenchEnv): Promise<SectionResult> {
     data.idleCpuSecondsPerMinute = (used * 60) / env.settings.idleSeconds
     data.startTableBytes = serve.proc.stdoutBytes()
 
+    const cpuBeforeChanges = cpuSeconds(serve.pid)
     await measureChanges(env, sim, serve, client, data)
+    const measured = data.addMs.length + data.moveMs.length
+    if (measured > 0) data.changeCpuMs = ((cpuSeconds(serve.pid) - cpuBeforeChanges) * 1000) / measured
     data.peakRssMb = (procStatusKb(serve.pid, 'VmHWM') * 1024) / 1e6
     data.rssAtEndMb = (procStatusKb(serve.pid, 'VmRSS') * 1024) / 1e6
     if (data.changeFailures.length) {
@@ -298,6 +306,13 @@ export async function benchScale(env: BenchEnv): Promise<SectionResult> {
             stat(data.moveMs, 0.99),
             stat(data.moveMs, 1),
             `${data.moveMs.length}/${Math.floor(changes / 2)}`,
+          ],
+          [
+            'serve CPU per change (user + system)',
+            data.changeCpuMs !== undefined ? num(data.changeCpuMs) : '-',
+            '',
+            '',
+            `${data.addMs.length + data.moveMs.length}/${changes}`,
           ],
           [
             'list -o json (wall, new process)',

@@ -9,10 +9,12 @@ import {buildPlan} from '../../src/plan/plan.js'
 import type {ClusterSnapshot, EndpointSlice, Node, PlanOptions, Service} from '../../src/plan/types.js'
 import {memoByObject} from '../../src/serve/memo-by-object.js'
 import {ProbeSet} from '../../src/serve/probe-set.js'
+import {addressesOverBudget, FD_RESERVE} from '../../src/serve/fd-budget.js'
 import {parseIpRange, type AddressRange} from '../../src/servemap/addresses.js'
 import {buildServeMap, type ServeBuild, type ServeOptions} from '../../src/servemap/map.js'
 import {newServeMapMemo} from '../../src/servemap/memo.js'
-import {rowLine, rowLines} from '../../src/servemap/table.js'
+import {rowChanges, rowLine, rowLines, type RowChange} from '../../src/servemap/table.js'
+import {RouteTable} from '../../src/proxy/route-table.js'
 import {tunnelRoutes, type GatewayAddress} from '../../src/servemap/tunnels.js'
 import {probeKey, probeOf, type ProbedTarget} from '../../src/servemap/types.js'
 import {makeNode, makeService, makeSlice, makeSnapshot} from '../builders.js'
@@ -164,6 +166,25 @@ function probesOf(build: ServeBuild): Set<string> {
   return keys
 }
 
+/** The change log as comparing every row's line of both lists gives it (what serve logged before rowChanges). */
+function fullChanges(before: ServeBuild['rows'], after: ServeBuild['rows']): RowChange[] {
+  const old = rowLines(before)
+  const now = rowLines(after)
+  const changes: RowChange[] = []
+  for (const [key, line] of old) if (!now.has(key)) changes.push({event: 'route-removed', line})
+  for (const [key, line] of now) {
+    const was = old.get(key)
+    if (was === undefined) changes.push({event: 'route-added', line})
+    else if (was !== line) changes.push({event: 'route-changed', line})
+  }
+  return changes
+}
+
+/** A route table as name → route, sorted by name. */
+function tableOf(table: RouteTable) {
+  return [...table.keys()].sort().map((name) => [name, table.get(name)!.route] as const)
+}
+
 function targetLists(build: ServeBuild): ProbedTarget[][] {
   return [...build.map.http, ...build.map.listeners, ...(build.map.tls ?? [])].map((r) => r.targets)
 }
@@ -177,6 +198,7 @@ describe('serve with the whole map loaded: incremental rebuilds', () => {
       const planOptions: PlanOptions = {domain: 'lb.internal', addressType: 'InternalIP', ...(paths ? {paths} : {})}
       const planMemo = newPlanMemo()
       const mapMemo = newServeMapMemo()
+      const budgetMemo = newServeMapMemo()
       const routeMemo = new WeakMap()
       const probes = new ProbeSet()
       const probed = new Set<string>()
@@ -186,6 +208,8 @@ describe('serve with the whole map loaded: incremental rebuilds', () => {
       const unheld = new Map<string, string>()
       let zone: CompiledZone | undefined
       let lastRows: ServeBuild['rows'] = []
+      let lastFullRows: ServeBuild['rows'] = []
+      const table = new RouteTable()
       for (let step = 0; step < 40; step++) {
         const what = step === 0 ? 'start' : cluster.change()
         const snapshot = cluster.snapshot()
@@ -215,6 +239,18 @@ describe('serve with the whole map loaded: incremental rebuilds', () => {
         const fullMap = buildServeMap(full, options)
         const build = buildServeMap(plan, options, mapMemo)
         expect(build, `map after ${what} (step ${step})`).toEqual(fullMap)
+        if (options.range) {
+          // Under an open-file budget the map gives up the addresses that do not fit in the one build, as serve's two
+          // builds did: a whole map, addressesOverBudget over its listeners, and a map without those addresses.
+          const room = 5 + ((step * 7) % 30)
+          const why = 'the open-file limit has no room for its listeners'
+          const over = addressesOverBudget(fullMap.map.listeners, 0, room + FD_RESERVE)
+          const without = new Map(options.unheld)
+          for (const address of over) if (!without.has(address)) without.set(address, why)
+          const twoBuilds = buildServeMap(full, {...options, unheld: without})
+          const budgeted = buildServeMap(plan, {...options, listenerRoom: {room, why}}, budgetMemo)
+          expect(budgeted, `budgeted map after ${what} (step ${step})`).toEqual({...twoBuilds, overBudget: over})
+        }
 
         zone = compileZone(build.map.dns, {serial: step + 1, nsAddress: '127.0.0.1', previous: zone})
         const fresh = compileZone(fullMap.map.dns, {serial: step + 1, nsAddress: '127.0.0.1'})
@@ -230,7 +266,16 @@ describe('serve with the whole map loaded: incremental rebuilds', () => {
 
         expect(rowLines(build.rows, line)).toEqual(rowLines(fullMap.rows))
         expect(rowLines(lastRows, line)).toEqual(rowLines(lastRows))
+        expect(rowChanges(lastRows, build.rows, line), `change log after ${what} (step ${step})`).toEqual(
+          fullChanges(lastFullRows, fullMap.rows),
+        )
         lastRows = build.rows
+        lastFullRows = fullMap.rows
+
+        table.set(build.map.http)
+        const freshTable = new RouteTable()
+        freshTable.set(fullMap.map.http)
+        expect(tableOf(table), `routes after ${what} (step ${step})`).toEqual(tableOf(freshTable))
       }
     })
   }
@@ -284,6 +329,15 @@ describe('serve with the whole map loaded: incremental rebuilds', () => {
     )
     expect(second.names.get('api.lb.internal')).not.toBe(first.names.get('api.lb.internal'))
     expect(answering(second)).toEqual(answering(compileZone({domain: 'lb.internal', hosts: changed, srv}, {serial: 2})))
+    // second was patched from first (the sources moved on to it); first still answers as it did, and a zone made from
+    // first again is compiled whole, right.
+    expect(second.sources).toBe(first.sources)
+    expect(answering(first)).toEqual(answering(compileZone({domain: 'lb.internal', hosts, srv}, {serial: 1})))
+    const gone = new Map(hosts)
+    gone.delete('db.lb.internal')
+    const again = compileZone({domain: 'lb.internal', hosts: gone, srv}, {serial: 3, previous: first})
+    expect(again.sources).not.toBe(first.sources)
+    expect(answering(again)).toEqual(answering(compileZone({domain: 'lb.internal', hosts: gone, srv}, {serial: 3})))
   })
 
   it('hands the health monitor only the probes of a replaced target list', () => {
