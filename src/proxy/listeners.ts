@@ -175,21 +175,25 @@ export class ListenerSet {
     })
     if (listener.mode !== 'http') return forwarder
     forwarder.allowedHosts = this.allowedHosts(listener)
-    // A Host the forwarder does not allow is left to it: it answers 421 (TcpForwarder.relay).
-    forwarder.splicer = new HostSplicer({
-      pick: (host) => {
-        const ordered = forwarder.allowsHost(host) ? forwarder.pick() : undefined
-        return ordered && {service: forwarder.service, ordered}
-      },
-      serviceOf: (host) => (forwarder.allowsHost(host) ? forwarder.service : undefined),
-      health: this.options.health,
-      connectTimeoutMs,
-      headersTimeoutMs: FIRST_HEAD_MS,
-      transparent: true,
-      idleTimeoutMs: this.options.idleTimeoutMs,
-      log: common.log ?? (() => {}),
-      verbose: common.verbose ?? false,
-    })
+    // A Host the forwarder does not allow is left to it: it answers 421 (TcpForwarder.relay). Made on the first
+    // connection: most listeners of a large cluster never see one.
+    const log = common.log ?? (() => {})
+    const verbose = common.verbose ?? false
+    forwarder.makeSplicer = () =>
+      new HostSplicer({
+        pick: (host) => {
+          const ordered = forwarder.allowsHost(host) ? forwarder.pick() : undefined
+          return ordered && {service: forwarder.service, ordered}
+        },
+        serviceOf: (host) => (forwarder.allowsHost(host) ? forwarder.service : undefined),
+        health: this.options.health,
+        connectTimeoutMs,
+        headersTimeoutMs: FIRST_HEAD_MS,
+        transparent: true,
+        idleTimeoutMs: this.options.idleTimeoutMs,
+        log,
+        verbose,
+      })
     return forwarder
   }
 }

@@ -65,6 +65,11 @@ export class TcpForwarder {
    */
   splicer?: HostSplicer
   /**
+   * Makes `splicer` on the first connection instead (listeners.ts): a HostSplicer with its node pool is about 700
+   * bytes of heap, and serve at scale has thousands of HTTP listeners that may never see a client.
+   */
+  makeSplicer?: () => HostSplicer
+  /**
    * A port in http mode (listeners.ts): the Host values its requests may carry, lowercase without port (host-check.ts,
    * the DNS rebinding guard); others are answered 421. Undefined: any.
    */
@@ -172,8 +177,9 @@ export class TcpForwarder {
       return
     }
     this.refusedLogged = false
-    if (this.splicer) {
-      this.splicer.accept(accepted, (socket, pending) => this.relay(socket, pending, false))
+    const splicer = (this.splicer ??= this.makeSplicer?.())
+    if (splicer) {
+      splicer.accept(accepted, (socket, pending) => this.relay(socket, pending, false))
       accepted.resume() // accepted paused (pauseOnConnect); the splicer reads the first request head
       return
     }
