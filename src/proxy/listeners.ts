@@ -2,6 +2,7 @@
 // Service opens or closes only its own listeners, and kept listeners get new targets without losing a connection.
 import type {ForwardListener} from '../servemap/types.js'
 import type {TargetHealth} from './health.js'
+import type {AllowedHosts} from './host-check.js'
 import {HostSplicer} from './host-splice.js'
 import {DEFAULT_CONNECT_TIMEOUT_MS} from './socket.js'
 import {TcpForwarder} from './tcp.js'
@@ -158,10 +159,13 @@ export class ListenerSet {
       : this.tcp(listener, common)
   }
 
-  /** The Host values a port in http mode answers, or undefined for any (another mode, or the check is off). */
-  private allowedHosts(listener: ForwardListener): ReadonlySet<string> | undefined {
+  /**
+   * The Host values a port in http mode answers, or undefined for any (another mode, or the check is off): the map's
+   * own list, a few names (a Set per listener was about 225 bytes, thousands of listeners at scale).
+   */
+  private allowedHosts(listener: ForwardListener): AllowedHosts | undefined {
     if (this.options.hostCheck === false || listener.mode !== 'http' || !listener.hosts) return undefined
-    return new Set(listener.hosts)
+    return listener.hosts
   }
 
   /** A TCP forwarder; on an HTTP port, plain keep-alive clients go through a HostSplicer (kept node connections). */

@@ -7,7 +7,7 @@ import {describeErrno} from '../net/errno.js'
 import type {ProbedTarget} from '../servemap/types.js'
 import {noteAccept} from './accept-turns.js'
 import type {TargetHealth} from './health.js'
-import {checkRequestHost, isAllowedHost, type HostVerdict} from './host-check.js'
+import {checkRequestHost, isAllowedHost, type AllowedHosts, type HostVerdict} from './host-check.js'
 import type {HostSplicer} from './host-splice.js'
 import {formatTarget, formatTargets, orderHealthy} from './pick.js'
 import {replyRaw} from './reply.js'
@@ -73,7 +73,7 @@ export class TcpForwarder {
    * A port in http mode (listeners.ts): the Host values its requests may carry, lowercase without port (host-check.ts,
    * the DNS rebinding guard); others are answered 421. Undefined: any.
    */
-  allowedHosts?: ReadonlySet<string>
+  allowedHosts?: AllowedHosts
   private targets: ProbedTarget[]
   private readonly health: TargetHealth
   private readonly connectTimeoutMs: number
@@ -83,7 +83,8 @@ export class TcpForwarder {
   private readonly log: (line: string) => void
   private readonly verbose: boolean
   private readonly server: net.Server
-  private readonly connections = new Set<Connection>()
+  /** Made with the first connection not left to the splicer (most listeners at scale never see one). */
+  private connections?: Set<Connection>
   private counter = 0
   private closing?: Promise<void>
 
@@ -129,7 +130,7 @@ export class TcpForwarder {
 
   /** Open client connections, including those still connecting upstream. */
   get connectionCount(): number {
-    return this.connections.size + (this.splicer?.openConnections ?? 0)
+    return (this.connections?.size ?? 0) + (this.splicer?.openConnections ?? 0)
   }
 
   /** Whether a request with this Host value may go to the node (allowedHosts). */
@@ -160,7 +161,7 @@ export class TcpForwarder {
 
   private destroyAll(): void {
     this.splicer?.cutAll()
-    for (const connection of this.connections) {
+    for (const connection of this.connections ?? []) {
       connection.upstream?.destroy()
       connection.client.destroy()
     }
@@ -208,11 +209,12 @@ export class TcpForwarder {
       })
     const client = adopted || accepted
     connection.client = client
-    this.connections.add(connection)
+    const connections = (this.connections ??= new Set())
+    connections.add(connection)
     client.on('error', (error) => {
       if (this.verbose) this.log(`tcp ${this.label()}: client ${client.remoteAddress}: ${error.message}`)
     })
-    client.once('close', () => this.connections.delete(connection))
+    client.once('close', () => connections.delete(connection))
     const ordered = this.pick()
     if (!ordered) {
       this.log(`tcp ${this.label()}: no healthy target (${formatTargets(this.targets)}); closing the connection`)
@@ -283,8 +285,9 @@ export class TcpForwarder {
     if (first?.via !== 'api-server' || !handOffToGateway(first.address, first.port, client)) return false
     this.counter++
     const connection: Connection = {client}
-    this.connections.add(connection)
-    client.once('close', () => this.connections.delete(connection))
+    const connections = (this.connections ??= new Set())
+    connections.add(connection)
+    client.once('close', () => connections.delete(connection))
     client.setKeepAlive(true, TCP_KEEPALIVE_DELAY_MS)
     client.setNoDelay(true)
     if (this.idleTimeoutMs > 0) this.closeWhenNoBytes(client)
