@@ -6,26 +6,33 @@
 // 64 is accepted in about 30 ms instead. Relays that read nothing since the last burst are left alone (an idle SSH
 // session costs nothing here).
 
-import type net from 'node:net'
+/** A relay's reader: a net.Socket, or one side of a relay on Node's TCP handles (raw-tcp.ts). */
+export interface TurnReader {
+  pause(): unknown
+  resume(): unknown
+  isPaused(): boolean
+  readonly readableEnded: boolean
+  readonly destroyed: boolean
+}
 
 /** Relays hold back for at most this many turns in a row, so a steady stream of new clients cannot starve them. */
 export const MAX_HELD_TURNS = 32
 
 /** Sockets that read something since the last accept and are still reading. */
-const active = new Set<net.Socket>()
+const active = new Set<TurnReader>()
 /** Sockets paused by an accept in this burst, resumed once it is over. */
-let held: net.Socket[] | undefined
+let held: TurnReader[] | undefined
 let acceptedThisTurn = false
 let heldTurns = 0
 
 /** Called after each pooled read; `reading` is false when the reader paused the socket (it resumes it itself). */
-export function noteRead(socket: net.Socket, reading: boolean): void {
+export function noteRead(socket: TurnReader, reading: boolean): void {
   if (reading) active.add(socket)
   else active.delete(socket)
 }
 
 /** Called when a relay socket closes. */
-export function forgetRelay(socket: net.Socket): void {
+export function forgetRelay(socket: TurnReader): void {
   active.delete(socket)
 }
 

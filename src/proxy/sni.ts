@@ -11,6 +11,7 @@ import {noteAccept} from './accept-turns.js'
 import {scanClientHello} from './client-hello.js'
 import type {TargetHealth} from './health.js'
 import {formatTarget, formatTargets, orderHealthy} from './pick.js'
+import {acceptOnHandles, connectFirstRaw, peerOf, RawRelay, readFirstBytes, type TcpHandle} from './raw-tcp.js'
 import {
   adoptWithPooledReads,
   connectFirst,
@@ -32,6 +33,13 @@ export interface SniRouterOptions {
   idleTimeoutMs?: number
   log?: (line: string) => void
   verbose?: boolean
+  /** Take connections and relay them on Node's TCP handles (raw-tcp.ts) where this Node offers them: the default. */
+  rawHandles?: boolean
+}
+
+/** A connection taken as a TCP handle: cut() closes it, whatever phase it is in. */
+interface HandleConnection {
+  cut: () => void
 }
 
 interface RouteEntry {
@@ -52,6 +60,11 @@ export class SniRouter {
   private server?: net.Server
   private label = ''
   private readonly sockets = new Set<net.Socket>()
+  private readonly rawHandles: boolean
+  /** Connections taken as TCP handles: the server does not count them, so close() waits for them here. */
+  private readonly handles = new Set<HandleConnection>()
+  private onNoHandles?: () => void
+  private closing?: Promise<void>
 
   constructor(options: SniRouterOptions) {
     this.health = options.health
@@ -60,6 +73,7 @@ export class SniRouter {
     this.idleTimeoutMs = options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS
     this.log = options.log ?? (() => {})
     this.verbose = options.verbose ?? false
+    this.rawHandles = options.rawHandles ?? true
   }
 
   /** Replaces the table; open connections stay where they are. The first route naming a host keeps it. */
@@ -94,6 +108,7 @@ export class SniRouter {
         const bound = server.address() as net.AddressInfo
         this.label = `https ${hostPort(address, bound.port)}`
         server.on('error', (error) => this.log(`${this.label}: ${error.message}`))
+        if (this.rawHandles) acceptOnHandles(server, (handle) => this.acceptHandle(handle))
         this.server = server
         resolve(bound)
       })
@@ -104,14 +119,111 @@ export class SniRouter {
   close(graceMs?: number): Promise<void> {
     const server = this.server
     if (!server) return Promise.resolve()
-    const closed = new Promise<void>((resolve) => server.close(() => resolve()))
+    // Once: a second call (a grace period at shutdown) waits for the same end.
+    this.closing ??= new Promise<void>((resolve) =>
+      server.close(() => {
+        if (this.handles.size === 0) resolve()
+        else this.onNoHandles = resolve
+      }),
+    )
     if (graceMs !== undefined) {
       const timer = setTimeout(() => {
         for (const socket of this.sockets) socket.destroy()
+        for (const connection of this.handles) connection.cut()
       }, graceMs).unref()
-      void closed.then(() => clearTimeout(timer))
+      void this.closing.then(() => clearTimeout(timer))
     }
-    return closed
+    return this.closing
+  }
+
+  /**
+   * A connection taken as a TCP handle (acceptOnHandles): its ClientHello is read on the handle, then the handle is
+   * relayed to the node on handles (raw-tcp.ts). The same checks, logs and limits as accept() on net.Socket.
+   */
+  private acceptHandle(handle: TcpHandle): void {
+    noteAccept()
+    if (this.handles.size + this.sockets.size >= this.maxConnections) return handle.close()
+    // The client's address, asked of the kernel only for a log line.
+    const from = (): string | undefined => peerOf(handle).address
+    let relay: RawRelay | undefined
+    let gone = false
+    const connection: HandleConnection = {
+      cut: () => (relay ? relay.cut() : close()),
+    }
+    this.handles.add(connection)
+    const forget = (): void => {
+      this.handles.delete(connection)
+      if (this.handles.size === 0 && this.onNoHandles) this.onNoHandles()
+    }
+    const close = (): void => {
+      if (gone) return
+      gone = true
+      clearTimeout(timer)
+      stopReading()
+      handle.close(forget)
+    }
+    const refuse = (why: string): void => {
+      if (!gone) this.log(`${this.label}: closing a connection from ${from()}: ${why}`)
+      close()
+    }
+    const timer = setTimeout(() => refuse('no ClientHello within 10 s'), HELLO_TIMEOUT_MS).unref()
+    let read: Buffer = Buffer.alloc(0)
+    const stopReading = readFirstBytes(
+      handle,
+      (bytes) => {
+        if (!bytes) return refuse('it ended before its ClientHello was complete')
+        read = read.length === 0 ? bytes : Buffer.concat([read, bytes])
+        const scan = scanClientHello(read)
+        if (scan.kind === 'more') return
+        stopReading()
+        clearTimeout(timer)
+        if (scan.kind === 'invalid') return refuse(scan.reason)
+        if (!scan.serverName) return refuse('no server name (SNI) in its ClientHello')
+        const name = scan.serverName
+        const entry = this.lookup(name)
+        if (!entry) return refuse(`unknown server name ${name}`)
+        const ordered = orderHealthy(entry.route.targets, (t) => this.health.isHealthy(t), entry.counter++)
+        const {service} = entry.route
+        if (!ordered) {
+          this.log(
+            `${this.label}: ${name}: no healthy target for ${service} (${formatTargets(entry.route.targets)}); closing the connection`,
+          )
+          return close()
+        }
+        const onFailure = ({target, error}: {target: ProbedTarget; error: Error}): void => {
+          this.health.reportFailure(target)
+          this.log(`${this.label}: ${name}: ${formatTarget(target)}: ${describeErrno(error)}`)
+        }
+        connectFirstRaw(ordered, {timeoutMs: this.connectTimeoutMs, onFailure, cancelled: () => gone}, (result) => {
+          const {handle: node, target} = result
+          if (!node || !target || gone) {
+            node?.close()
+            if (!gone) {
+              const tried = result.failures.map((f) => formatTarget(f.target)).join(', ')
+              this.log(
+                `${this.label}: ${name}: every target of ${service} failed (tried ${tried}); closing the connection`,
+              )
+            }
+            return close()
+          }
+          gone = true // from here the relay closes the handle
+          const client = this.verbose ? from() : undefined
+          relay = new RawRelay(handle, node, {
+            first: read,
+            idleTimeoutMs: this.idleTimeoutMs,
+            onClose: (error) => {
+              if (error && this.verbose) this.log(`${this.label}: ${client} ${name}: ${error.message}`)
+              forget()
+            },
+          })
+          if (this.verbose) this.log(`${this.label}: ${client} ${name} → ${service} ${formatTarget(target)}`)
+        })
+      },
+      (error) => {
+        if (this.verbose) this.log(`${this.label}: client ${from()}: ${error.message}`)
+        close()
+      },
+    )
   }
 
   private accept(accepted: net.Socket): void {

@@ -10,6 +10,7 @@ import type {TargetHealth} from './health.js'
 import {checkRequestHost, isAllowedHost, type AllowedHosts, type HostVerdict} from './host-check.js'
 import type {HostSplicer} from './host-splice.js'
 import {formatTarget, formatTargets, orderHealthy} from './pick.js'
+import {acceptOnHandles, connectFirstRaw, peerOf, RawRelay, socketFromHandle, type TcpHandle} from './raw-tcp.js'
 import {replyRaw} from './reply.js'
 import {
   adoptWithPooledReads,
@@ -24,6 +25,11 @@ import {
 import {handOffToGateway} from './tunnels.js'
 
 const TCP_KEEPALIVE_DELAY_MS = 60_000 // notices vanished peers on long-idle spliced connections
+
+/** `address:port` of a client, as net.Socket's remoteAddress and remotePort give them. */
+function formatPeer(peer: {address?: string; port?: number}): string {
+  return `${peer.address}:${peer.port}`
+}
 
 export interface TcpForwarderOptions {
   address: string
@@ -40,14 +46,25 @@ export interface TcpForwarderOptions {
   /** Errors and, with `verbose`, one line per connection. */
   log?: (line: string) => void
   verbose?: boolean
+  /**
+   * Relay plain TCP on Node's own TCP handles (raw-tcp.ts) where this Node offers them: the default. false keeps
+   * every connection on net.Socket (the path used anyway where the handles are missing).
+   */
+  rawHandles?: boolean
 }
 
 interface Connection {
-  client: net.Socket
+  /** Undefined for a relay on TCP handles. */
+  client?: net.Socket
   upstream?: net.Socket
   /** The node has sent the client something (a server that speaks first). */
   answered?: boolean
+  /** A relay on TCP handles, once its node connection is up. */
+  raw?: RawRelay
+  /** Cut before its node connection was up (close's grace period ran out). */
+  cut?: boolean
 }
+type SocketConnection = Connection & {client: net.Socket}
 
 const NOTHING = Buffer.alloc(0)
 const PASS: HostVerdict = {pass: true}
@@ -82,9 +99,12 @@ export class TcpForwarder {
   private refusedLogged = false
   private readonly log: (line: string) => void
   private readonly verbose: boolean
+  private readonly rawHandles: boolean
   private readonly server: net.Server
   /** Made with the first connection not left to the splicer (most listeners at scale never see one). */
   private connections?: Set<Connection>
+  /** Called when the last connection closes (close() waits for it: handles accepted here are not the server's). */
+  private onEmpty?: () => void
   private counter = 0
   private closing?: Promise<void>
 
@@ -99,6 +119,7 @@ export class TcpForwarder {
     this.idleTimeoutMs = options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS
     this.log = options.log ?? (() => {})
     this.verbose = options.verbose ?? false
+    this.rawHandles = options.rawHandles ?? true
     // pauseOnConnect: nothing is read from the client until an upstream connection exists, so a failed attempt
     // loses no bytes and the next target sees the stream from its first byte.
     this.server = net.createServer({allowHalfOpen: true, pauseOnConnect: true}, (client) => this.accept(client))
@@ -112,6 +133,9 @@ export class TcpForwarder {
       this.server.listen({host: this.address, port: this.port}, () => {
         this.server.removeListener('error', onError)
         this.server.on('error', (error) => this.log(`tcp ${this.label()}: ${error.message}`))
+        // A port that reads HTTP (the splicer) keeps Node's accept; the others take connections as TCP handles.
+        if (this.rawHandles && !this.splicer && !this.makeSplicer)
+          acceptOnHandles(this.server, (handle) => this.acceptHandle(handle))
         resolve(this.server.address() as net.AddressInfo)
       })
     })
@@ -149,7 +173,10 @@ export class TcpForwarder {
    */
   close(graceMs?: number): Promise<void> {
     this.closing ??= new Promise<void>((resolve) => {
-      this.server.close(() => resolve())
+      this.server.close(() => {
+        if ((this.connections?.size ?? 0) === 0) resolve()
+        else this.onEmpty = resolve
+      })
     })
     this.splicer?.closeIdle()
     if (graceMs !== undefined) {
@@ -162,22 +189,19 @@ export class TcpForwarder {
   private destroyAll(): void {
     this.splicer?.cutAll()
     for (const connection of this.connections ?? []) {
+      connection.cut = true
+      if (connection.raw) {
+        connection.raw.cut()
+        continue
+      }
       connection.upstream?.destroy()
-      connection.client.destroy()
+      connection.client?.destroy()
     }
   }
 
   private accept(accepted: net.Socket): void {
     noteAccept()
-    if (this.connectionCount >= this.maxConnections) {
-      // Refuse the client, not the process: the cap bounds memory and descriptors per listener.
-      if (!this.refusedLogged)
-        this.log(`tcp ${this.label()}: ${this.maxConnections} connections open; refusing new ones until some close`)
-      this.refusedLogged = true
-      accepted.destroy()
-      return
-    }
-    this.refusedLogged = false
+    if (this.refuseOverCap()) return void accepted.destroy()
     const splicer = (this.splicer ??= this.makeSplicer?.())
     if (splicer) {
       splicer.accept(accepted, (socket, pending) => this.relay(socket, pending, false))
@@ -185,6 +209,43 @@ export class TcpForwarder {
       return
     }
     this.relay(accepted, NOTHING, true)
+  }
+
+  /** A connection accepted as a TCP handle (acceptOnHandles in listen): relayed on handles where it can be. */
+  private acceptHandle(handle: TcpHandle): void {
+    noteAccept()
+    if (this.refuseOverCap()) return handle.close()
+    // The Host check reads HTTP, and an API-server gateway of this process takes a socket (handOff): net.Socket.
+    if (this.allowedHosts || this.targets.some((target) => target.via === 'api-server')) {
+      return this.relay(socketFromHandle(handle), NOTHING, true)
+    }
+    this.relayOnHandles(handle)
+  }
+
+  /** Whether the connection cap is reached (logged once until a connection is taken again). */
+  private refuseOverCap(): boolean {
+    if (this.connectionCount < this.maxConnections) {
+      this.refusedLogged = false
+      return false
+    }
+    // Refuse the client, not the process: the cap bounds memory and descriptors per listener.
+    if (!this.refusedLogged)
+      this.log(`tcp ${this.label()}: ${this.maxConnections} connections open; refusing new ones until some close`)
+    this.refusedLogged = true
+    return true
+  }
+
+  private track(connection: Connection): void {
+    const connections = (this.connections ??= new Set())
+    connections.add(connection)
+  }
+
+  private forget(connection: Connection): void {
+    this.connections?.delete(connection)
+    if ((this.connections?.size ?? 0) > 0 || !this.onEmpty) return
+    const onEmpty = this.onEmpty
+    this.onEmpty = undefined
+    onEmpty()
   }
 
   /**
@@ -198,7 +259,7 @@ export class TcpForwarder {
     if ('refuse' in verdict) return this.refuse(accepted, verdict)
     if (fresh && verdict === PASS && this.handOff(accepted)) return
     const activity = {lastMs: Date.now()}
-    const connection: Connection = {client: accepted}
+    const connection: SocketConnection = {client: accepted}
     // The client's bytes go to the node through the same pooled reads as the node's to the client (see writeChunk).
     // Nothing is read before splice() starts both directions, and the upstream socket exists by then.
     const adopted =
@@ -209,12 +270,11 @@ export class TcpForwarder {
       })
     const client = adopted || accepted
     connection.client = client
-    const connections = (this.connections ??= new Set())
-    connections.add(connection)
+    this.track(connection)
     client.on('error', (error) => {
       if (this.verbose) this.log(`tcp ${this.label()}: client ${client.remoteAddress}: ${error.message}`)
     })
-    client.once('close', () => connections.delete(connection))
+    client.once('close', () => this.forget(connection))
     const ordered = this.pick()
     if (!ordered) {
       this.log(`tcp ${this.label()}: no healthy target (${formatTargets(this.targets)}); closing the connection`)
@@ -225,7 +285,7 @@ export class TcpForwarder {
   }
 
   private async connectUpstream(
-    connection: Connection,
+    connection: SocketConnection,
     ordered: ProbedTarget[],
     activity: {lastMs: number},
     pending: Buffer,
@@ -285,15 +345,58 @@ export class TcpForwarder {
     if (first?.via !== 'api-server' || !handOffToGateway(first.address, first.port, client)) return false
     this.counter++
     const connection: Connection = {client}
-    const connections = (this.connections ??= new Set())
-    connections.add(connection)
-    client.once('close', () => connections.delete(connection))
+    this.track(connection)
+    client.once('close', () => this.forget(connection))
     client.setKeepAlive(true, TCP_KEEPALIVE_DELAY_MS)
     client.setNoDelay(true)
     if (this.idleTimeoutMs > 0) this.closeWhenNoBytes(client)
     if (this.verbose)
       this.log(`tcp ${this.label()}: ${client.remoteAddress}:${client.remotePort} → ${formatTarget(first)}`)
     return true
+  }
+
+  /**
+   * Splices a client accepted as a TCP handle to a node on handles (raw-tcp.ts), as relay() does on net.Socket:
+   * the same target order, retries, logs, idle timeout and keep-alive.
+   */
+  private relayOnHandles(handle: TcpHandle): void {
+    const connection: Connection = {}
+    this.track(connection)
+    const from = this.verbose ? formatPeer(peerOf(handle)) : ''
+    const drop = (): void => handle.close(() => this.forget(connection))
+    const ordered = this.pick()
+    if (!ordered) {
+      this.log(`tcp ${this.label()}: no healthy target (${formatTargets(this.targets)}); closing the connection`)
+      return drop()
+    }
+    const onFailure = ({target, error}: {target: ProbedTarget; error: Error}): void => {
+      this.health.reportFailure(target)
+      this.log(`tcp ${this.label()}: ${formatTarget(target)}: ${describeErrno(error)}`)
+    }
+    const cancelled = (): boolean => connection.cut === true
+    connectFirstRaw(ordered, {timeoutMs: this.connectTimeoutMs, onFailure, cancelled}, (result) => {
+      const {handle: node, target} = result
+      if (!node || !target || connection.cut) {
+        node?.close()
+        if (!connection.cut) {
+          const tried = result.failures.map((f) => formatTarget(f.target)).join(', ')
+          this.log(`tcp ${this.label()}: every target failed (tried ${tried}); closing the connection`)
+        }
+        return drop()
+      }
+      connection.raw = new RawRelay(handle, node, {
+        idleTimeoutMs: this.idleTimeoutMs,
+        keepAliveMs: TCP_KEEPALIVE_DELAY_MS,
+        onIdle: () => {
+          if (this.verbose) this.log(`tcp ${this.label()}: ${from}: idle for ${this.idleTimeoutMs / 1000} s; closing`)
+        },
+        onClose: (error) => {
+          if (error && this.verbose) this.log(`tcp ${this.label()}: ${from}: ${error.message}`)
+          this.forget(connection)
+        },
+      })
+      if (this.verbose) this.log(`tcp ${this.label()}: ${from} → ${formatTarget(target)}`)
+    })
   }
 
   /** Closes a client that neither sent nor received a byte for a whole idleTimeoutMs (its socket's counters). */
@@ -313,7 +416,7 @@ export class TcpForwarder {
    * Splices the node's side at once (a server that speaks first is heard) and holds the client's bytes until its
    * first request shows an allowed Host (checkRequestHost); then splices the client's side too, or refuses it.
    */
-  private screen(connection: Connection, upstream: net.Socket, first: Buffer): void {
+  private screen(connection: SocketConnection, upstream: net.Socket, first: Buffer): void {
     const {client} = connection
     const allowed = this.allowedHosts!
     let held = first

@@ -1,13 +1,13 @@
 // The SNI listener over real loopback sockets: a hello written in pieces, bytes after it, a dead first target, and
 // refusals that never reach a node.
 import net from 'node:net'
-import {afterEach, describe, expect, it} from 'vitest'
+import {afterEach, beforeEach, describe, expect, it} from 'vitest'
 import {SniRouter} from '../../src/proxy/sni.js'
 import {captureClientHello} from './tls-hello.js'
 
 const closers: Array<() => Promise<void>> = []
 afterEach(async () => {
-  for (const close of closers.splice(0)) await close()
+  for (const close of closers.splice(0).reverse()) await close()
 })
 
 /** A node that echoes everything it receives and counts its connections. */
@@ -23,9 +23,21 @@ async function echoNode(): Promise<{port: number; connections: () => number}> {
   return {port: (server.address() as net.AddressInfo).port, connections: () => count}
 }
 
-async function router(targets: Array<{port: number}>, log: string[]): Promise<number> {
+/** Both paths run every test: on Node's TCP handles (raw-tcp.ts), and on net.Socket, its fallback. */
+const PATHS = ['TCP handles', 'net.Socket'] as const
+let rawHandles = true
+
+async function router(targets: Array<{port: number}>, log: string[], maxConnections?: number): Promise<number> {
+  return (await routerWith(targets, log, maxConnections)).port
+}
+
+async function routerWith(
+  targets: Array<{port: number}>,
+  log: string[],
+  maxConnections?: number,
+): Promise<{port: number; sni: SniRouter}> {
   const health = {isHealthy: () => true, reportFailure: () => {}}
-  const sni = new SniRouter({health, log: (line) => log.push(line)})
+  const sni = new SniRouter({health, log: (line) => log.push(line), rawHandles, maxConnections})
   sni.setRoutes([
     {
       service: 'kube-system/traefik',
@@ -35,7 +47,27 @@ async function router(targets: Array<{port: number}>, log: string[]): Promise<nu
   ])
   const {port} = await sni.listen('127.0.0.1', 0)
   closers.push(() => sni.close(0))
-  return port
+  return {port, sni}
+}
+
+/** A client that sends `hello` and keeps the connection open; `received` is what came back so far. */
+function openClient(port: number, hello: Buffer): {received: () => number; closed: () => boolean} {
+  const socket = net.connect({host: '127.0.0.1', port}, () => socket.write(hello))
+  closers.push(async () => void socket.destroy())
+  let received = 0
+  let closed = false
+  socket.on('data', (d: Buffer) => (received += d.length))
+  socket.on('error', () => {})
+  socket.on('close', () => (closed = true))
+  return {received: () => received, closed: () => closed}
+}
+
+async function until(condition: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 5000
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, 5))
+  }
 }
 
 /** Writes `pieces` one by one (a turn apart), half-closes, and returns everything received. */
@@ -56,7 +88,9 @@ function exchange(port: number, pieces: Buffer[]): Promise<Buffer> {
   })
 }
 
-describe('SniRouter', () => {
+describe.each(PATHS)('SniRouter on %s', (path) => {
+  beforeEach(() => void (rawHandles = path === 'TCP handles'))
+
   it('passes a hello written in pieces, and the bytes after it, byte for byte; a dead first target is skipped', async () => {
     const hello = await captureClientHello('radarr.home.example.com')
     const node = await echoNode()
@@ -101,5 +135,44 @@ describe('SniRouter', () => {
     expect(await exchange(port, [Buffer.from('GET / HTTP/1.1\r\n\r\n')])).toEqual(Buffer.alloc(0))
     expect(log).toEqual([expect.stringContaining('not a TLS handshake')])
     expect(node.connections()).toBe(0)
+  })
+
+  it('closes a client that ends before its ClientHello is whole, and reaches no node', async () => {
+    const hello = await captureClientHello('radarr.home.example.com')
+    const node = await echoNode()
+    const log: string[] = []
+    const port = await router([node], log)
+    expect(await exchange(port, [hello.subarray(0, 50)])).toEqual(Buffer.alloc(0))
+    expect(log).toEqual([expect.stringContaining('it ended before its ClientHello was complete')])
+    expect(node.connections()).toBe(0)
+  })
+
+  it('refuses connections beyond maxConnections while the others go on', async () => {
+    const hello = await captureClientHello('radarr.home.example.com')
+    const node = await echoNode()
+    const port = await router([node], [], 1)
+    const first = openClient(port, hello)
+    await until(() => first.received() === hello.length, 'the first echo')
+    const second = openClient(port, hello)
+    await until(() => second.closed(), 'the second connection refused')
+    expect(second.received()).toBe(0)
+    expect(first.closed()).toBe(false)
+    expect(node.connections()).toBe(1)
+  })
+
+  it('waits at close for open connections, and cuts them when the grace period ends', async () => {
+    const hello = await captureClientHello('radarr.home.example.com')
+    const node = await echoNode()
+    const {port, sni} = await routerWith([node], [])
+    const client = openClient(port, hello)
+    await until(() => client.received() === hello.length, 'the echo')
+    let closed = false
+    const closing = sni.close().then(() => (closed = true))
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    expect(closed).toBe(false)
+    expect(client.closed()).toBe(false)
+    await sni.close(10)
+    await closing
+    await until(() => client.closed(), 'the client cut')
   })
 })

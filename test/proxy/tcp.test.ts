@@ -1,7 +1,7 @@
 import {createHash, randomBytes} from 'node:crypto'
 import net from 'node:net'
 
-import {describe, expect, it, onTestFinished} from 'vitest'
+import {beforeEach, describe, expect, it, onTestFinished} from 'vitest'
 
 import {HostSplicer} from '../../src/proxy/host-splice.js'
 import {adoptWithPooledReads} from '../../src/proxy/socket.js'
@@ -19,11 +19,15 @@ import {
   type NodeSpec,
 } from './backends.js'
 
+/** Both relays run every forwarder test: on Node's TCP handles (raw-tcp.ts), and on net.Socket, its fallback. */
+const PATHS = ['TCP handles', 'net.Socket'] as const
+let rawHandles = true
+
 async function forwarder(options: Omit<TcpForwarderOptions, 'address' | 'port'>): Promise<{
   forwarder: TcpForwarder
   port: number
 }> {
-  const f = new TcpForwarder({address: '127.0.0.1', port: 0, ...options})
+  const f = new TcpForwarder({address: '127.0.0.1', port: 0, rawHandles, ...options})
   onTestFinished(() => f.close(0))
   const {port} = await f.listen()
   return {forwarder: f, port}
@@ -76,12 +80,18 @@ async function startNode(spec: NodeSpec, handle: (socket: net.Socket) => void): 
   return port
 }
 
-describe('TcpForwarder', () => {
-  // listeners.ts hands an HTTP port a factory rather than a splicer: thousands of listeners at scale never see a client.
-  it('makes its splicer on the first connection, once, and serves that connection through it', async () => {
+// listeners.ts hands an HTTP port a factory rather than a splicer: thousands of listeners at scale never see a client.
+describe('TcpForwarder with a splicer made on demand', () => {
+  it('keeps Node’s accept, makes its splicer on the first connection, once, and serves that connection through it', async () => {
     const web = await startHttpNodes(nodes(1, 121))
     let made = 0
-    const {forwarder: f, port} = await forwarder({targets: web.targets, health: new FakeHealth()})
+    const f: TcpForwarder = new TcpForwarder({
+      address: '127.0.0.1',
+      port: 0,
+      targets: web.targets,
+      health: new FakeHealth(),
+    })
+    onTestFinished(() => f.close(0))
     f.makeSplicer = () => {
       made++
       return new HostSplicer({
@@ -98,6 +108,7 @@ describe('TcpForwarder', () => {
         verbose: false,
       })
     }
+    const {port} = await f.listen()
     expect([made, f.splicer, f.connectionCount]).toEqual([0, undefined, 0])
     for (const path of ['/one', '/two']) {
       const client = connect(port)
@@ -109,6 +120,10 @@ describe('TcpForwarder', () => {
     // Both requests went through the splicer's kept node connection: one connection to the node.
     expect(web.stats.get('node-a')).toMatchObject({connections: 1, requests: 2})
   })
+})
+
+describe.each(PATHS)('TcpForwarder on %s', (path) => {
+  beforeEach(() => void (rawHandles = path === 'TCP handles'))
 
   it('forwards a conversation both ways', async () => {
     const backend = await startTcpNodes(nodes(1, 31))
@@ -127,6 +142,19 @@ describe('TcpForwarder', () => {
     client.socket.end()
     await waitFor(() => client.ended(), 'FIN from the node')
     expect(client.received()).toEqual('node-a:last wordsnode-a:bye')
+  })
+
+  it('resets the client when the node resets the connection (not a clean close)', async () => {
+    const [spec] = nodes(1, 42)
+    const port = await startNode(spec!, (socket) => socket.once('data', () => socket.resetAndDestroy()))
+    const {port: listening} = await forwarder({targets: makeTargets([spec!], port), health: new FakeHealth()})
+    const client = connect(listening)
+    const error = new Promise<string>((resolve) =>
+      client.socket.once('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? '')),
+    )
+    client.socket.write('hi')
+    expect(await error).toBe('ECONNRESET')
+    expect(client.ended()).toBe(false)
   })
 
   it('tries the next node when the first refuses, without the client noticing', async () => {
@@ -219,7 +247,9 @@ describe('TcpForwarder', () => {
   })
 })
 
-describe('TcpForwarder bounds', () => {
+describe.each(PATHS)('TcpForwarder bounds on %s', (path) => {
+  beforeEach(() => void (rawHandles = path === 'TCP handles'))
+
   it('refuses clients beyond maxConnections, and serves again once one closes', async () => {
     const backend = await startTcpNodes(nodes(1, 91))
     const {forwarder: f, port} = await forwarder({

@@ -1,0 +1,74 @@
+import {execFile} from 'node:child_process'
+import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
+import net from 'node:net'
+import {tmpdir} from 'node:os'
+import {join, resolve} from 'node:path'
+import {promisify} from 'node:util'
+
+import {describe, expect, it, onTestFinished} from 'vitest'
+
+import {acceptOnHandles, peerOf, rawTcp, socketFromHandle, type TcpHandle} from '../../src/proxy/raw-tcp.js'
+import {waitFor} from './backends.js'
+
+const run = promisify(execFile)
+
+describe('raw-tcp', () => {
+  it("finds Node's TCP handles on this Node (20, 22 and 24 all have them: the relays run on them)", () => {
+    expect(rawTcp).toBeDefined()
+  })
+
+  it("takes over a server's accept: connections come as handles, and socketFromHandle makes a working socket of one", async () => {
+    const server = net.createServer(() => {
+      throw new Error('no net.Socket is accepted once the handles are taken over')
+    })
+    onTestFinished(() => void server.close())
+    await new Promise<void>((done) => server.listen(0, '127.0.10.120', done))
+    const handles: TcpHandle[] = []
+    expect(acceptOnHandles(server, (handle) => handles.push(handle))).toBe(true)
+    const port = (server.address() as net.AddressInfo).port
+
+    const client = net.connect({host: '127.0.10.120', port})
+    onTestFinished(() => void client.destroy())
+    await waitFor(() => handles.length === 1, 'the accept')
+    expect(peerOf(handles[0]!)).toEqual({address: '127.0.0.1', port: client.localPort, family: 'IPv4'})
+    const socket = socketFromHandle(handles[0]!)
+    onTestFinished(() => void socket.destroy())
+    socket.on('data', (chunk: Buffer) => socket.write(`echo:${chunk.toString()}`))
+    socket.resume()
+    let answer = ''
+    client.on('data', (chunk: Buffer) => (answer += chunk.toString()))
+    client.write('hi')
+    await waitFor(() => answer === 'echo:hi', 'the echo through the socket made of the handle')
+
+    // The server no longer counts these connections: close() does not wait for them (their owner does).
+    await new Promise<void>((done) => server.close(() => done()))
+    client.write('again')
+    await waitFor(() => answer === 'echo:hiecho:again', 'the connection outlives the server')
+  })
+
+  it('leaves a server without a handle alone', () => {
+    expect(acceptOnHandles(net.createServer(), () => {})).toBe(false)
+  })
+
+  it('is not used when the user asked Node to warn about pending deprecations (process.binding is one)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'raw-tcp-'))
+    onTestFinished(() => rmSync(dir, {recursive: true, force: true}))
+    const script = join(dir, 'probe.ts')
+    const module = resolve('src/proxy/raw-tcp.ts')
+    writeFileSync(
+      script,
+      `import {rawTcp} from ${JSON.stringify(module)}\nconsole.log(rawTcp ? 'handles' : 'sockets')\n`,
+    )
+    const runTs = resolve('scripts/run-ts.mjs')
+    const plain = await run(process.execPath, [runTs, script])
+    expect(plain.stdout.trim()).toBe('handles')
+    const flagged = await run(process.execPath, ['--pending-deprecation', runTs, script])
+    expect(flagged.stdout.trim()).toBe('sockets')
+    expect(flagged.stderr).not.toContain('DEP0111')
+    const viaEnv = await run(process.execPath, [runTs, script], {
+      env: {...process.env, NODE_OPTIONS: '--pending-deprecation'},
+    })
+    expect(viaEnv.stdout.trim()).toBe('sockets')
+    expect(viaEnv.stderr).not.toContain('DEP0111')
+  })
+})
