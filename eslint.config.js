@@ -36,6 +36,7 @@ export default tseslint.config(
       'src/proxy/client-hello.ts',
       'src/proxy/http-head.ts',
       'src/proxy/host-check.ts',
+      'src/proxy/port-table.ts',
       'src/proxy/request-target.ts',
       'src/kube/portforward-channel.ts',
       'src/complete/complete.ts',

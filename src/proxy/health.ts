@@ -10,11 +10,13 @@
 // now and then.
 //
 // Memory: a large cluster has hundreds of thousands of probes (2,000 Services × 3 ports × 50 nodes = 300,000), so
-// each one is a small integer in its node's port map rather than an object with a key string of its own.
+// each one is a small integer in its node's port table (./port-table.ts: two typed arrays, not a Map) rather than
+// an object with a key string of its own.
 import {EventEmitter} from 'node:events'
 import net from 'node:net'
 
 import {hostPort} from '../net/address.js'
+import {PortTable} from './port-table.js'
 import {probeKey, type HealthState, type Probe, type ProbedTarget} from '../servemap/types.js'
 
 /** What health is asked about: a probe, or a target, whose probe is its own `probe` or a connect to itself. */
@@ -94,7 +96,7 @@ function settled(packed: number, verdict: boolean): boolean {
 interface NodeProbes {
   address: string
   /** Probed port → packed health, per probe kind. */
-  ports: Record<Kind, Map<number, number>>
+  ports: Record<Kind, PortTable>
   /** Whether /healthz answered on the last try; undefined before the first. */
   healthz?: boolean
   roundsSinceHealthz: number
@@ -165,7 +167,7 @@ export class HealthMonitor extends EventEmitter<HealthEvents> implements TargetH
     const removed: Probe[] = []
     for (const [address, node] of this.nodes) {
       for (const kind of KINDS) {
-        for (const port of node.ports[kind].keys()) {
+        for (const port of node.ports[kind].portList()) {
           if (!wanted.has(`${kind} ${address} ${port}`)) removed.push({kind, address, port})
         }
       }
@@ -278,7 +280,7 @@ export class HealthMonitor extends EventEmitter<HealthEvents> implements TargetH
   private addNode(address: string): NodeProbes {
     const node: NodeProbes = {
       address,
-      ports: {tcp: new Map(), http: new Map()},
+      ports: {tcp: new PortTable(), http: new PortTable()},
       roundsSinceHealthz: 0,
       unsettled: false,
       running: false,
@@ -317,7 +319,7 @@ export class HealthMonitor extends EventEmitter<HealthEvents> implements TargetH
       // No node health server: NodePorts are probed by a connect, at most FALLBACK_PROBES_PER_ROUND of them per
       // node and round, in turn, so a node with thousands of ports (or a dead one) costs a bounded amount; live
       // traffic still marks a port down at once.
-      const ports = [...node.ports.tcp.keys()]
+      const ports = node.ports.tcp.portList()
       const batch =
         ports.length <= FALLBACK_PROBES_PER_ROUND ? ports : rotate(ports, node.cursor, FALLBACK_PROBES_PER_ROUND)
       node.cursor = (node.cursor + batch.length) % Math.max(1, ports.length)
@@ -334,7 +336,7 @@ export class HealthMonitor extends EventEmitter<HealthEvents> implements TargetH
       // node's NodePorts (any answering → reachable; all refusing → down), and without any stay as they are.
       if (results.length > 0) {
         const reachable = results.some(Boolean)
-        for (const port of node.ports.http.keys())
+        for (const port of node.ports.http.portList())
           if (this.grouped('http', port)) this.decide(node, 'http', port, reachable)
       }
     }
@@ -352,11 +354,11 @@ export class HealthMonitor extends EventEmitter<HealthEvents> implements TargetH
     let unsettled = false
     for (const kind of KINDS) {
       const ports = node.ports[kind]
-      for (const [port, packed] of ports) {
-        if (!this.grouped(kind, port) || settled(packed, verdict)) continue
+      ports.forEach((packed, port) => {
+        if (!this.grouped(kind, port) || settled(packed, verdict)) return
         this.record(node, kind, port, verdict)
         if (!settled(ports.get(port)!, verdict)) unsettled = true
-      }
+      })
     }
     node.unsettled = unsettled
   }

@@ -64,22 +64,32 @@ export function requestHosts(bytes: Buffer): HostScan {
 }
 
 /**
+ * The names and addresses a port answers: a set, or the serve map's own list of a listener (listeners.ts: a few
+ * names each, and thousands of listeners at scale, so no Set of its own per listener).
+ */
+export type AllowedHosts = ReadonlySet<string> | readonly string[]
+
+function allows(allowed: AllowedHosts, name: string): boolean {
+  return 'includes' in allowed ? allowed.includes(name) : allowed.has(name)
+}
+
+/**
  * Whether a Host value may be served on an address that answers `allowed` (lowercase names and addresses, no
  * port). An empty value passes: no browser sends one (the Fetch standard always sets Host), and HTTP/1.0 tools
  * may send none.
  */
-export function isAllowedHost(host: string, allowed: ReadonlySet<string>): boolean {
+export function isAllowedHost(host: string, allowed: AllowedHosts): boolean {
   if (host.trim() === '') return true
   const name = normalizeHost(host)
   if (name === undefined) return false
-  if (allowed.has(name)) return true
+  if (allows(allowed, name)) return true
   // A wildcard Ingress host (`*.apps.example.com`) allows any one label in front of its domain.
   const dot = name.indexOf('.')
-  return dot > 0 && allowed.has(`*${name.slice(dot)}`)
+  return dot > 0 && allows(allowed, `*${name.slice(dot)}`)
 }
 
 /** The verdict on the first bytes of a connection to a port that answers `allowed`. */
-export function checkRequestHost(bytes: Buffer, allowed: ReadonlySet<string>): HostVerdict {
+export function checkRequestHost(bytes: Buffer, allowed: AllowedHosts): HostVerdict {
   const scan = requestHosts(bytes)
   if ('wait' in scan) return scan
   if ('notHttp' in scan) return {pass: true}

@@ -2,6 +2,7 @@
 // Service opens or closes only its own listeners, and kept listeners get new targets without losing a connection.
 import type {ForwardListener} from '../servemap/types.js'
 import type {TargetHealth} from './health.js'
+import type {AllowedHosts} from './host-check.js'
 import {HostSplicer} from './host-splice.js'
 import {DEFAULT_CONNECT_TIMEOUT_MS} from './socket.js'
 import {TcpForwarder} from './tcp.js'
@@ -158,10 +159,13 @@ export class ListenerSet {
       : this.tcp(listener, common)
   }
 
-  /** The Host values a port in http mode answers, or undefined for any (another mode, or the check is off). */
-  private allowedHosts(listener: ForwardListener): ReadonlySet<string> | undefined {
+  /**
+   * The Host values a port in http mode answers, or undefined for any (another mode, or the check is off): the map's
+   * own list, a few names (a Set per listener was about 225 bytes, thousands of listeners at scale).
+   */
+  private allowedHosts(listener: ForwardListener): AllowedHosts | undefined {
     if (this.options.hostCheck === false || listener.mode !== 'http' || !listener.hosts) return undefined
-    return new Set(listener.hosts)
+    return listener.hosts
   }
 
   /** A TCP forwarder; on an HTTP port, plain keep-alive clients go through a HostSplicer (kept node connections). */
@@ -175,21 +179,25 @@ export class ListenerSet {
     })
     if (listener.mode !== 'http') return forwarder
     forwarder.allowedHosts = this.allowedHosts(listener)
-    // A Host the forwarder does not allow is left to it: it answers 421 (TcpForwarder.relay).
-    forwarder.splicer = new HostSplicer({
-      pick: (host) => {
-        const ordered = forwarder.allowsHost(host) ? forwarder.pick() : undefined
-        return ordered && {service: forwarder.service, ordered}
-      },
-      serviceOf: (host) => (forwarder.allowsHost(host) ? forwarder.service : undefined),
-      health: this.options.health,
-      connectTimeoutMs,
-      headersTimeoutMs: FIRST_HEAD_MS,
-      transparent: true,
-      idleTimeoutMs: this.options.idleTimeoutMs,
-      log: common.log ?? (() => {}),
-      verbose: common.verbose ?? false,
-    })
+    // A Host the forwarder does not allow is left to it: it answers 421 (TcpForwarder.relay). Made on the first
+    // connection: most listeners of a large cluster never see one.
+    const log = common.log ?? (() => {})
+    const verbose = common.verbose ?? false
+    forwarder.makeSplicer = () =>
+      new HostSplicer({
+        pick: (host) => {
+          const ordered = forwarder.allowsHost(host) ? forwarder.pick() : undefined
+          return ordered && {service: forwarder.service, ordered}
+        },
+        serviceOf: (host) => (forwarder.allowsHost(host) ? forwarder.service : undefined),
+        health: this.options.health,
+        connectTimeoutMs,
+        headersTimeoutMs: FIRST_HEAD_MS,
+        transparent: true,
+        idleTimeoutMs: this.options.idleTimeoutMs,
+        log,
+        verbose,
+      })
     return forwarder
   }
 }

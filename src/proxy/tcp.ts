@@ -7,7 +7,7 @@ import {describeErrno} from '../net/errno.js'
 import type {ProbedTarget} from '../servemap/types.js'
 import {noteAccept} from './accept-turns.js'
 import type {TargetHealth} from './health.js'
-import {checkRequestHost, isAllowedHost, type HostVerdict} from './host-check.js'
+import {checkRequestHost, isAllowedHost, type AllowedHosts, type HostVerdict} from './host-check.js'
 import type {HostSplicer} from './host-splice.js'
 import {formatTarget, formatTargets, orderHealthy} from './pick.js'
 import {acceptOnHandles, connectFirstRaw, peerOf, RawRelay, socketFromHandle, type TcpHandle} from './raw-tcp.js'
@@ -70,16 +70,22 @@ export class TcpForwarder {
    */
   splicer?: HostSplicer
   /**
+   * Makes `splicer` on the first connection instead (listeners.ts): a HostSplicer with its node pool is about 700
+   * bytes of heap, and serve at scale has thousands of HTTP listeners that may never see a client.
+   */
+  makeSplicer?: () => HostSplicer
+  /**
    * A port in http mode (listeners.ts): the Host values its requests may carry, lowercase without port (host-check.ts,
    * the DNS rebinding guard); others are answered 421. Undefined: any.
    */
-  allowedHosts?: ReadonlySet<string>
+  allowedHosts?: AllowedHosts
   private targets: ProbedTarget[]
   private readonly health: TargetHealth
   private readonly settings: RelaySettings
   private refusedLogged = false
   private readonly server: net.Server
-  private readonly connections = new Set<Connection>()
+  /** Made with the first connection not left to the splicer (most listeners at scale never see one). */
+  private connections?: Set<Connection>
   /** Called when the last connection closes (close() waits for it: handles accepted here are not the server's). */
   private onEmpty?: () => void
   private counter = 0
@@ -106,7 +112,7 @@ export class TcpForwarder {
         this.server.removeListener('error', onError)
         this.server.on('error', (error) => this.settings.log(`tcp ${this.label()}: ${error.message}`))
         // A port that reads HTTP (the splicer) keeps Node's accept; the others take connections as TCP handles.
-        if (this.settings.rawHandles && !this.splicer)
+        if (this.settings.rawHandles && !this.splicer && !this.makeSplicer)
           acceptOnHandles(this.server, (handle) => this.acceptHandle(handle))
         resolve(this.server.address() as net.AddressInfo)
       })
@@ -126,7 +132,7 @@ export class TcpForwarder {
 
   /** Open client connections, including those still connecting upstream. */
   get connectionCount(): number {
-    return this.connections.size + (this.splicer?.openConnections ?? 0)
+    return (this.connections?.size ?? 0) + (this.splicer?.openConnections ?? 0)
   }
 
   /** Whether a request with this Host value may go to the node (allowedHosts). */
@@ -168,7 +174,7 @@ export class TcpForwarder {
   close(graceMs?: number): Promise<void> {
     this.closing ??= new Promise<void>((resolve) => {
       this.server.close(() => {
-        if (this.connections.size === 0) resolve()
+        if ((this.connections?.size ?? 0) === 0) resolve()
         else this.onEmpty = resolve
       })
     })
@@ -182,7 +188,7 @@ export class TcpForwarder {
 
   private destroyAll(): void {
     this.splicer?.cutAll()
-    for (const connection of this.connections) {
+    for (const connection of this.connections ?? []) {
       connection.cut = true
       if (connection.raw) {
         connection.raw.cut()
@@ -196,8 +202,9 @@ export class TcpForwarder {
   private accept(accepted: net.Socket): void {
     noteAccept()
     if (this.refuseOverCap()) return void accepted.destroy()
-    if (this.splicer) {
-      this.splicer.accept(accepted, (socket, pending) => this.relay(socket, pending, false))
+    const splicer = (this.splicer ??= this.makeSplicer?.())
+    if (splicer) {
+      splicer.accept(accepted, (socket, pending) => this.relay(socket, pending, false))
       accepted.resume() // accepted paused (pauseOnConnect); the splicer reads the first request head
       return
     }
@@ -231,12 +238,13 @@ export class TcpForwarder {
   }
 
   private track(connection: Connection): void {
-    this.connections.add(connection)
+    const connections = (this.connections ??= new Set())
+    connections.add(connection)
   }
 
   private forget(connection: Connection): void {
-    this.connections.delete(connection)
-    if (this.connections.size > 0 || !this.onEmpty) return
+    this.connections?.delete(connection)
+    if ((this.connections?.size ?? 0) > 0 || !this.onEmpty) return
     const onEmpty = this.onEmpty
     this.onEmpty = undefined
     onEmpty()

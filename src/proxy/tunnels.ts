@@ -77,8 +77,9 @@ function endpointKey(e: PodEndpoint): string {
 class Gateway {
   private endpoints: PodEndpoint[] = []
   private counter = 0
-  private readonly open = new Map<string, Set<Carried>>()
-  private readonly clients = new Set<net.Socket>()
+  // Made with the first connection: a gateway per Service port, thousands of them, most never carrying one.
+  private open?: Map<string, Set<Carried>>
+  private clients?: Set<net.Socket>
 
   private readonly key: string
   /** Where it listens (read once: the serve map compares it on every change). */
@@ -108,26 +109,29 @@ class Gateway {
     if (route === this.route && route.endpoints === this.endpoints) return
     this.route = route
     this.endpoints = route.endpoints
+    const open = this.open
+    if (!open) return
     const kept = new Set(route.endpoints.map(endpointKey))
-    for (const [key, carried] of this.open) {
+    for (const [key, carried] of open) {
       if (kept.has(key)) continue
       for (const c of carried) {
         c.stream.destroy()
         c.client.destroy()
       }
-      this.open.delete(key)
+      open.delete(key)
     }
   }
 
   close(): void {
     if (local.get(this.key) === this) local.delete(this.key)
     this.server.close()
-    for (const client of this.clients) client.destroy()
+    for (const client of this.clients ?? []) client.destroy()
   }
 
   private accept(client: net.Socket): void {
-    this.clients.add(client)
-    client.on('close', () => this.clients.delete(client))
+    const clients = (this.clients ??= new Set())
+    clients.add(client)
+    client.on('close', () => clients.delete(client))
     client.on('error', () => client.destroy())
     void this.carry(client, orderEndpoints(this.endpoints, this.counter++))
   }
@@ -181,12 +185,13 @@ class Gateway {
   private splice(client: net.Socket, stream: Duplex, endpoint: PodEndpoint): void {
     const key = endpointKey(endpoint)
     const carried: Carried = {client, stream}
-    const set = this.open.get(key) ?? new Set<Carried>()
+    const open = (this.open ??= new Map())
+    const set = open.get(key) ?? new Set<Carried>()
     set.add(carried)
-    this.open.set(key, set)
+    open.set(key, set)
     const forget = (): void => {
       set.delete(carried)
-      if (set.size === 0 && this.open.get(key) === set) this.open.delete(key)
+      if (set.size === 0 && open.get(key) === set) open.delete(key)
     }
     stream.on('error', (error: Error) => {
       this.options.log(`tunnel: ${this.route.service}: pod ${endpoint.pod}: ${error.message}`)

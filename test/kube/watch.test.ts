@@ -3,6 +3,7 @@
 import {afterEach, describe, expect, it} from 'vitest'
 import {ApiClient} from '../../src/kube/client.js'
 import {loadKubeConfig} from '../../src/kube/kubeconfig.js'
+import {readSnapshot} from '../../src/kube/snapshot.js'
 import {ClusterWatch} from '../../src/kube/watch.js'
 import {
   loadObjectsFromYaml,
@@ -115,6 +116,38 @@ describe('ClusterWatch', () => {
       expect(logs.filter((l) => l.startsWith('watch lost'))).toHaveLength(1)
     },
   )
+
+  // The watch empties the objects the informer keeps once converted (keepIdentityOnly): what it offers must stay what
+  // a one-off read converts, on every read, across a relist that finds the same versions, and after a change.
+  it('offers what a one-off read converts, read again, after a relist and after a change', async () => {
+    const {sim, watch} = await setUp()
+    const {kc, context, server} = loadKubeConfig({kubeconfig: writeKubeconfig(sim.kubeconfig())})
+    const api = new ApiClient(kc, context, server)
+    const byName = <T extends {name: string; namespace?: string}>(list: T[]) =>
+      [...list].sort((a, b) => `${a.namespace}/${a.name}`.localeCompare(`${b.namespace}/${b.name}`))
+    const same = async () => {
+      const read = await readSnapshot(api)
+      const now = watch.snapshot()
+      expect(byName(now.services)).toEqual(byName(read.services))
+      expect(byName(now.nodes)).toEqual(byName(read.nodes))
+      expect(byName(now.endpointSlices)).toEqual(byName(read.endpointSlices))
+      expect(now.services.length).toBeGreaterThan(0)
+    }
+    await same()
+    await same()
+    sim.compact()
+    sim.dropWatches() // resumes from a compacted version: 410, and the relist finds every object unchanged
+    sim.apply(svc('after-relist'))
+    await waitFor(() => names(watch).includes('default/after-relist'), 5000, 'relist')
+    await same()
+    sim.apply({...svc('after-relist'), spec: {type: 'NodePort', ports: [{port: 81, nodePort: 30998}]}})
+    await waitFor(
+      () => watch.snapshot().services.some((s) => s.name === 'after-relist' && s.ports[0]?.port === 81),
+      5000,
+      'change',
+    )
+    await same()
+  })
 
   it('relists after an in-stream 410 (resourceVersion too old)', async () => {
     const {sim, watch} = await setUp()

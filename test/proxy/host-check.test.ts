@@ -1,6 +1,6 @@
 import {describe, expect, it} from 'vitest'
 
-import {checkRequestHost, type HostVerdict} from '../../src/proxy/host-check.js'
+import {checkRequestHost, isAllowedHost, type HostVerdict} from '../../src/proxy/host-check.js'
 import {MAX_HEAD_BYTES} from '../../src/proxy/http-head.js'
 
 const ALLOWED = new Set(['radarr.kube.internal', 'radarr.localhost', '127.77.0.5'])
@@ -81,5 +81,26 @@ describe('checkRequestHost', () => {
   ]
   it.each(rows)('$case', ({bytes, verdict}) => {
     expect(checkRequestHost(Buffer.from(bytes, 'latin1'), ALLOWED)).toEqual(verdict)
+  })
+  // Listeners pass the serve map's list of hosts as it is (listeners.ts): the same verdicts.
+  it.each(rows)('$case (the allowed hosts as a list)', ({bytes, verdict}) => {
+    expect(checkRequestHost(Buffer.from(bytes, 'latin1'), [...ALLOWED])).toEqual(verdict)
+  })
+})
+
+describe('isAllowedHost', () => {
+  const allowed = ['web.kube.internal', '*.apps.example.com', '127.77.0.9']
+  const rows: Array<[string, boolean]> = [
+    ['web.kube.internal', true],
+    ['WEB.kube.internal.:8080', true],
+    ['shop.apps.example.com', true],
+    ['a.shop.apps.example.com', false],
+    ['apps.example.com', false],
+    ['127.77.0.9:80', true],
+    ['other.kube.internal', false],
+    ['', true],
+  ]
+  it.each(rows)('%s → %s, as a set and as a list', (host, want) => {
+    expect([isAllowedHost(host, new Set(allowed)), isAllowedHost(host, allowed)]).toEqual([want, want])
   })
 })

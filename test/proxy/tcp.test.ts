@@ -3,6 +3,7 @@ import net from 'node:net'
 
 import {beforeEach, describe, expect, it, onTestFinished} from 'vitest'
 
+import {HostSplicer} from '../../src/proxy/host-splice.js'
 import {adoptWithPooledReads} from '../../src/proxy/socket.js'
 import {TcpForwarder} from '../../src/proxy/tcp.js'
 import type {TcpForwarderOptions} from '../../src/proxy/tcp.js'
@@ -12,6 +13,7 @@ import {
   makeTargets,
   nodes,
   onSharedPort,
+  startHttpNodes,
   startTcpNodes,
   waitFor,
   type NodeSpec,
@@ -77,6 +79,48 @@ async function startNode(spec: NodeSpec, handle: (socket: net.Socket) => void): 
   onTestFinished(() => Promise.all(items.map(close)).then(() => {}))
   return port
 }
+
+// listeners.ts hands an HTTP port a factory rather than a splicer: thousands of listeners at scale never see a client.
+describe('TcpForwarder with a splicer made on demand', () => {
+  it('keeps Node’s accept, makes its splicer on the first connection, once, and serves that connection through it', async () => {
+    const web = await startHttpNodes(nodes(1, 121))
+    let made = 0
+    const f: TcpForwarder = new TcpForwarder({
+      address: '127.0.0.1',
+      port: 0,
+      targets: web.targets,
+      health: new FakeHealth(),
+    })
+    onTestFinished(() => f.close(0))
+    f.makeSplicer = () => {
+      made++
+      return new HostSplicer({
+        pick: () => {
+          const ordered = f.pick()
+          return ordered && {service: f.service, ordered}
+        },
+        serviceOf: () => f.service,
+        health: new FakeHealth(),
+        connectTimeoutMs: 1000,
+        headersTimeoutMs: 500,
+        transparent: true,
+        log: () => {},
+        verbose: false,
+      })
+    }
+    const {port} = await f.listen()
+    expect([made, f.splicer, f.connectionCount]).toEqual([0, undefined, 0])
+    for (const path of ['/one', '/two']) {
+      const client = connect(port)
+      client.socket.end(`GET ${path} HTTP/1.1\r\nHost: anything\r\n\r\n`)
+      await waitFor(() => client.gone(), `answer to ${path}`)
+      expect(client.received()).toMatch(/^HTTP\/1\.1 200 /)
+    }
+    expect(made).toBe(1)
+    // Both requests went through the splicer's kept node connection: one connection to the node.
+    expect(web.stats.get('node-a')).toMatchObject({connections: 1, requests: 2})
+  })
+})
 
 describe.each(PATHS)('TcpForwarder on %s', (path) => {
   beforeEach(() => void (rawHandles = path === 'TCP handles'))
