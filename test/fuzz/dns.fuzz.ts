@@ -5,24 +5,14 @@ import net from 'node:net'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {startDnsServer, type DnsServer} from '../../src/dns/server.js'
 import {buildQuery, encodeName, optRecord, T} from '../dns/helpers.js'
+import {seededRandom} from '../seeded-random.js'
 
 const UDP_PACKETS = 80_000
 const TCP_CONNECTIONS = 2_000
 const TCP_MESSAGES_PER_CONNECTION = 10
 
-/** A deterministic generator (mulberry32), so a failing run can be replayed with the same seed. */
-function rng(seed: number): () => number {
-  return () => {
-    seed |= 0
-    seed = (seed + 0x6d2b79f5) | 0
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed)
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
-
 const SEED = Number(process.env.FUZZ_SEED ?? 20261126)
-const random = rng(SEED)
+const random = seededRandom(SEED)
 const int = (n: number) => Math.floor(random() * n)
 const bytes = (n: number) => Buffer.from(Array.from({length: n}, () => int(256)))
 

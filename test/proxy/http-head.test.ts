@@ -8,6 +8,7 @@ import {
   type RequestHead,
 } from '../../src/proxy/http-head.js'
 import {scanRequestHeadByRegex} from './http-head-oracle.js'
+import {seededRandom} from '../seeded-random.js'
 
 const bytes = (text: string): Buffer => Buffer.from(text, 'latin1')
 
@@ -116,16 +117,7 @@ describe('scanRequestHead', () => {
 })
 
 describe('scanRequestHead against the regex oracle', () => {
-  /** A deterministic generator (mulberry32), so a failing case can be replayed. */
-  function rng(seed: number): () => number {
-    return () => {
-      seed = (seed + 0x6d2b79f5) | 0
-      let t = Math.imul(seed ^ (seed >>> 15), 1 | seed)
-      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
-      return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-    }
-  }
-  const random = rng(20261203)
+  const random = seededRandom(20261203)
   const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!
   const corpus = [
     'GET / HTTP/1.1\r\nHost: 127.0.30.5:80\r\n\r\n',

@@ -1,17 +1,7 @@
 import {describe, expect, it} from 'vitest'
 
 import {PortTable} from '../../src/proxy/port-table.js'
-
-/** A small seeded generator (mulberry32), so a failing sequence can be run again. */
-function random(seed: number): () => number {
-  let a = seed
-  return () => {
-    a = (a + 0x6d2b79f5) | 0
-    let t = Math.imul(a ^ (a >>> 15), 1 | a)
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+import {seededRandom} from '../seeded-random.js'
 
 /** The table's entries as a Map, through forEach, checking each key is visited once. */
 function contents(table: PortTable): Map<number, number> {
@@ -51,7 +41,7 @@ describe('PortTable', () => {
   // order, the table holds what a Map given the same operations holds, through growing and shrinking.
   for (const seed of [1, 2, 3, 4, 5, 6]) {
     it(`matches a Map over 20,000 random sets and deletes (seed ${seed})`, () => {
-      const rand = random(seed)
+      const rand = seededRandom(seed)
       const table = new PortTable()
       const model = new Map<number, number>()
       for (let i = 0; i < 20_000; i++) {

@@ -18,17 +18,7 @@ import {RouteTable} from '../../src/proxy/route-table.js'
 import {tunnelRoutes, type GatewayAddress} from '../../src/servemap/tunnels.js'
 import {probeKey, probeOf, type ProbedTarget} from '../../src/servemap/types.js'
 import {makeNode, makeService, makeSlice, makeSnapshot} from '../builders.js'
-
-/** A small seeded generator (mulberry32), so a failing sequence can be run again. */
-function random(seed: number): () => number {
-  let a = seed
-  return () => {
-    a = (a + 0x6d2b79f5) | 0
-    let t = Math.imul(a ^ (a >>> 15), 1 | a)
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+import {seededRandom} from '../seeded-random.js'
 
 const range = parseIpRange('127.90.0.0/24') as AddressRange
 const NAMESPACES = ['default', 'media', 'tools']
@@ -192,7 +182,7 @@ function targetLists(build: ServeBuild): ProbedTarget[][] {
 describe('serve with the whole map loaded: incremental rebuilds', () => {
   for (const seed of [1, 2, 3, 4, 5, 6]) {
     it(`after every random change equal the full rebuild (seed ${seed})`, () => {
-      const rand = random(seed)
+      const rand = seededRandom(seed)
       const cluster = new Cluster(rand)
       const paths = seed % 3 === 0 ? undefined : ('auto' as const)
       const planOptions: PlanOptions = {domain: 'lb.internal', addressType: 'InternalIP', ...(paths ? {paths} : {})}
@@ -370,7 +360,7 @@ describe('serve with the whole map loaded: incremental rebuilds', () => {
     }
 
     it('ends with the probes setProbes would have, whatever order changes come in', () => {
-      const rand = random(9)
+      const rand = seededRandom(9)
       const all = Array.from({length: 40}, (_, i): ProbedTarget => {
         const address = `127.0.${40 + (i % 4)}.1`
         return i % 5 === 0
