@@ -247,7 +247,7 @@ const READ_BYTES = 256 * 1024
 const POOL_LIMIT = 64
 const pool: Buffer[] = []
 
-/** What the relay does when it ends: `error` when a side failed (it was then reset), for verbose logs. */
+/** How a relay runs. */
 export interface RawRelayOptions {
   /** Bytes read from the client before the relay started (an SNI ClientHello), sent to the node first. */
   first?: Uint8Array
@@ -255,6 +255,7 @@ export interface RawRelayOptions {
   idleTimeoutMs: number
   /** TCP keep-alive on both ends, probing after this long idle (undefined: off). */
   keepAliveMs?: number
+  /** Both ends are closed; `error` when a side failed (the other was reset then), for verbose logs. */
   onClose: (error?: Error) => void
   /** Called when the idle timeout closes the relay (before onClose). */
   onIdle?: () => void
@@ -269,7 +270,7 @@ class Side {
   buffer?: Buffer
   /** This side's FIN came in (nothing more to read). */
   readableEnded = false
-  /** This side's FIN went on to the peer, or the peer was closed: this direction is finished. */
+  /** This side's FIN went on to the peer (its shutdown is done): this direction is finished. */
   finished = false
   destroyed = false
   /** Paused by the accept turns (accept-turns.ts). */
