@@ -169,7 +169,7 @@ export class HttpRouter {
     this.maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS
     this.splicer = new HostSplicer({
       pick: (host) => this.pick(host),
-      serviceOf: (host) => this.lookup(normalizeHost(host) ?? '')?.route.service,
+      serviceOf: (host) => this.routes.lookup(normalizeHost(host) ?? '')?.route.service,
       health: this.health,
       connectTimeoutMs: this.connectTimeoutMs,
       headersTimeoutMs: this.headersTimeoutMs,
@@ -228,17 +228,6 @@ export class HttpRouter {
   /** Every routed name, sorted: made when a 404 page lists them, not on every change. */
   private get names(): string[] {
     return (this.sortedNames ??= [...this.routes.keys()].sort())
-  }
-
-  /**
-   * The route of a host name: its own, or a wildcard Ingress host (`*.apps.example.com`) covering its first label.
-   * Wildcards sit in the same table under their `*.` key, so a lookup costs a second get only for unknown names.
-   */
-  private lookup(name: string): RouteEntry | undefined {
-    const entry = this.routes.get(name)
-    if (entry || !this.routes.hasWildcards) return entry
-    const dot = name.indexOf('.')
-    return dot < 0 ? undefined : this.routes.get(`*${name.slice(dot)}`)
   }
 
   /** A server with this router's handlers and timeouts; Node's defaults otherwise (16 KiB header limit → 431). */
@@ -350,7 +339,7 @@ export class HttpRouter {
   /** The fast path's route for a Host value: only a route with a healthy target (the slow path answers the rest). */
   private pick(host: string): SplicePick | undefined {
     const name = normalizeHost(host)
-    const entry = name === undefined ? undefined : this.lookup(name)
+    const entry = name === undefined ? undefined : this.routes.lookup(name)
     const ordered = entry && this.order(entry)
     return entry && ordered ? {service: entry.route.service, ordered} : undefined
   }
@@ -433,7 +422,7 @@ export class HttpRouter {
       // RFC 9112 §3.2.2: with an absolute-form target the Host header is ignored. Only our own names are served
       // this way; anything else is a forward-proxy request, and expose-lb must never become an open proxy.
       const name = absolute.protocol === 'http:' ? normalizeHost(absolute.host) : undefined
-      const entry = name === undefined ? undefined : this.lookup(name)
+      const entry = name === undefined ? undefined : this.routes.lookup(name)
       if (!entry || name === undefined) {
         return {
           status: 421,
@@ -445,7 +434,7 @@ export class HttpRouter {
       return {entry}
     }
     const name = normalizeHost(req.headers.host ?? '')
-    const entry = name === undefined ? undefined : this.lookup(name)
+    const entry = name === undefined ? undefined : this.routes.lookup(name)
     if (!entry) return {status: 404, message: '', notFound: name ?? req.headers.host ?? ''}
     return {entry}
   }

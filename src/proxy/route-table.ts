@@ -5,26 +5,40 @@
 import type {HttpRoute} from '../servemap/types.js'
 import {normalizeHost} from './request-target.js'
 
+/** What the table keeps: a Service's route by its host names (an HTTP route, or a TLS route of the SNI listener). */
+export interface NamedRoute {
+  service: string
+  hosts: readonly string[]
+}
+
 /** A route in the table, with where its round-robin over targets starts next. */
-export interface RouteEntry {
-  route: HttpRoute
+export interface RouteEntry<R extends NamedRoute = HttpRoute> {
+  route: R
   /** Round-robin start for `orderHealthy` (src/proxy/pick.ts). */
   counter: number
 }
 
 /** Host names (normalized, `*.` wildcards as they are) to routes: the first route in the list with a name wins. */
-export class RouteTable {
-  private entries = new Map<string, RouteEntry>()
+export class RouteTable<R extends NamedRoute = HttpRoute> {
+  private entries = new Map<string, RouteEntry<R>>()
   /** The list of the last `set`. */
-  private routes: readonly HttpRoute[] = []
+  private routes: readonly R[] = []
   /** How many routes of that list have each name: a name of one route only can be patched. */
   private claims = new Map<string, number>()
   private wildcards = 0
-  private readonly names = new WeakMap<HttpRoute, string[]>()
+  private readonly names = new WeakMap<R, string[]>()
 
   /** The entry of a normalized name (or `*.` wildcard key). */
-  get(name: string): RouteEntry | undefined {
+  get(name: string): RouteEntry<R> | undefined {
     return this.entries.get(name)
+  }
+
+  /** The entry of a normalized name: its own, or a wildcard's (`*.` and the rest) covering its first label. */
+  lookup(name: string): RouteEntry<R> | undefined {
+    const entry = this.entries.get(name)
+    if (entry || this.wildcards === 0) return entry
+    const dot = name.indexOf('.')
+    return dot < 0 ? undefined : this.entries.get(`*${name.slice(dot)}`)
   }
 
   /** Whether any name is a wildcard, so a lookup of an unknown name needs a second get. */
@@ -43,13 +57,13 @@ export class RouteTable {
    * or when a route object is in the list twice, the table is built afresh. A Service's new route takes the
    * round-robin position of the route it had.
    */
-  set(routes: readonly HttpRoute[]): void {
+  set(routes: readonly R[]): void {
     if (!this.patch(routes)) this.rebuild(routes)
     this.routes = routes
   }
 
   /** The route's hosts normalized, each name once, made once per route object. */
-  private namesOf(route: HttpRoute): string[] {
+  private namesOf(route: R): string[] {
     let names = this.names.get(route)
     if (!names) {
       const normalized = new Set<string>()
@@ -62,14 +76,14 @@ export class RouteTable {
     return names
   }
 
-  private rebuild(routes: readonly HttpRoute[]): void {
+  private rebuild(routes: readonly R[]): void {
     const previous = new Map<string, number>()
     for (const entry of this.entries.values()) previous.set(entry.route.service, entry.counter)
-    const entries = new Map<string, RouteEntry>()
+    const entries = new Map<string, RouteEntry<R>>()
     const claims = new Map<string, number>()
     this.wildcards = 0
     for (const route of routes) {
-      const entry: RouteEntry = {route, counter: previous.get(route.service) ?? 0}
+      const entry: RouteEntry<R> = {route, counter: previous.get(route.service) ?? 0}
       for (const name of this.namesOf(route)) {
         claims.set(name, (claims.get(name) ?? 0) + 1)
         if (entries.has(name)) continue
@@ -82,7 +96,7 @@ export class RouteTable {
   }
 
   /** Swaps the names of the routes that went for those of the routes that came; false when it cannot. */
-  private patch(routes: readonly HttpRoute[]): boolean {
+  private patch(routes: readonly R[]): boolean {
     const was = new Set(this.routes)
     const is = new Set(routes)
     if (was.size !== this.routes.length || is.size !== routes.length) return false
@@ -107,7 +121,7 @@ export class RouteTable {
       }
     }
     for (const r of came) {
-      const entry: RouteEntry = {route: r, counter: counters.get(r.service) ?? 0}
+      const entry: RouteEntry<R> = {route: r, counter: counters.get(r.service) ?? 0}
       for (const name of this.namesOf(r)) {
         this.entries.set(name, entry)
         if (name.startsWith('*.')) this.wildcards++

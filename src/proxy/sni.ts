@@ -11,6 +11,7 @@ import {noteAccept} from './accept-turns.js'
 import {scanClientHello} from './client-hello.js'
 import type {TargetHealth} from './health.js'
 import {formatTarget, formatTargets, orderHealthy} from './pick.js'
+import {RouteTable} from './route-table.js'
 import {acceptOnHandles, connectFirstRaw, peerOf, RawRelay, readFirstBytes, type TcpHandle} from './raw-tcp.js'
 import {
   adoptWithPooledReads,
@@ -35,11 +36,6 @@ interface HandleConnection {
   cut: () => void
 }
 
-interface RouteEntry {
-  route: TlsRoute
-  counter: number
-}
-
 /** What the bytes a client sent so far decide (SniRouter.route). */
 type Routing =
   | {kind: 'more'}
@@ -50,8 +46,8 @@ type Routing =
 
 /** Routes TLS connections by SNI to the targets of a Service's TLS port. */
 export class SniRouter {
-  private routes = new Map<string, RouteEntry>()
-  private hasWildcards = false
+  /** Server names to routes, wildcards included (the router's table: route-table.ts). */
+  private readonly routes = new RouteTable<TlsRoute>()
   private readonly health: TargetHealth
   private readonly settings: RelaySettings
   private server?: net.Server
@@ -69,22 +65,7 @@ export class SniRouter {
 
   /** Replaces the table; open connections stay where they are. The first route naming a host keeps it. */
   setRoutes(routes: TlsRoute[]): void {
-    const next = new Map<string, RouteEntry>()
-    const previous = new Map([...this.routes.values()].map((e) => [e.route.service, e.counter]))
-    for (const route of routes) {
-      const entry = {route, counter: previous.get(route.service) ?? 0}
-      for (const host of route.hosts) if (!next.has(host)) next.set(host, entry)
-    }
-    this.routes = next
-    this.hasWildcards = [...next.keys()].some((h) => h.startsWith('*.'))
-  }
-
-  /** The route of a server name: its own, or a wildcard covering its first label. */
-  private lookup(name: string): RouteEntry | undefined {
-    const entry = this.routes.get(name)
-    if (entry || !this.hasWildcards) return entry
-    const dot = name.indexOf('.')
-    return dot < 0 ? undefined : this.routes.get(`*${name.slice(dot)}`)
+    this.routes.set(routes)
   }
 
   /** Binds `address:port`; rejects with the bind error (EADDRINUSE, EACCES, EADDRNOTAVAIL). */
@@ -265,7 +246,7 @@ export class SniRouter {
     if (scan.kind === 'invalid') return {kind: 'refuse', why: scan.reason}
     const name = scan.serverName
     if (!name) return {kind: 'refuse', why: 'no server name (SNI) in its ClientHello'}
-    const entry = this.lookup(name)
+    const entry = this.routes.lookup(name)
     if (!entry) return {kind: 'refuse', why: `unknown server name ${name}`}
     const {service, targets} = entry.route
     const ordered = orderHealthy(targets, (t) => this.health.isHealthy(t), entry.counter++)
