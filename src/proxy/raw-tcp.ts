@@ -261,6 +261,19 @@ export interface RawRelayOptions {
   onIdle?: () => void
 }
 
+/** A write request that knows its relay and the side whose read it carries (no closure per write). */
+interface RelayWrite extends Omit<WriteReq, 'oncomplete'> {
+  relay: RawRelay
+  from?: Side
+  oncomplete: (this: RelayWrite, status: number) => void
+}
+
+/** Node calls it on the request once a write the kernel could not take at once is through, or failed. */
+function afterWrite(this: RelayWrite, status: number): void {
+  if (status < 0) return this.relay.fail(uvError(status, 'write'))
+  this.from?.wrote()
+}
+
 /**
  * One direction's reader: reads from `handle` and writes to its peer's. Its names match net.Socket's where the
  * accept-turns module pauses and resumes active readers.
@@ -308,19 +321,21 @@ class Side {
     if (!this.held && !this.writing && !this.readableEnded && !this.destroyed) this.handle.readStart()
   }
 
+  /** A write of what this side read is through: read on. */
+  wrote(): void {
+    this.writing = false
+    this.readOn()
+  }
+
   /** Writes `bytes` to this side's handle; false when the relay was cut instead. */
   write(bytes: Uint8Array, from: Side | undefined): boolean {
     const raw = rawTcp!
-    const req = raw.newWriteReq()
+    const req = raw.newWriteReq() as RelayWrite
     req.handle = this.handle
     req.async = false
-    req.oncomplete = (status) => {
-      if (status < 0) return this.relay.fail(uvError(status, 'write'))
-      if (from) {
-        from.writing = false
-        from.readOn()
-      }
-    }
+    req.relay = this.relay
+    req.from = from
+    req.oncomplete = afterWrite
     const status = this.handle.writeBuffer(req, bytes)
     if (status < 0) {
       this.relay.fail(uvError(status, 'write'))
