@@ -27,6 +27,11 @@ import {handOffToGateway} from './tunnels.js'
 
 const TCP_KEEPALIVE_DELAY_MS = 60_000 // notices vanished peers on long-idle spliced connections
 
+/** Whether a target list has an API-server gateway (handOff takes such clients as sockets). */
+function hasGateway(targets: ProbedTarget[]): boolean {
+  return targets.some((target) => target.via === 'api-server')
+}
+
 /** `address:port` of a client, as net.Socket's remoteAddress and remotePort give them. */
 function formatPeer(peer: {address?: string; port?: number}): string {
   return `${peer.address}:${peer.port}`
@@ -80,6 +85,8 @@ export class TcpForwarder {
    */
   allowedHosts?: AllowedHosts
   private targets: ProbedTarget[]
+  /** Some target is an API-server gateway of this process (handOff), known per target list, not per connection. */
+  private viaGateway: boolean
   private readonly health: TargetHealth
   private readonly settings: RelaySettings
   private refusedLogged = false
@@ -96,6 +103,7 @@ export class TcpForwarder {
     this.port = options.port
     this.service = options.service ?? hostPort(options.address, options.port)
     this.targets = options.targets
+    this.viaGateway = hasGateway(options.targets)
     this.health = options.health
     this.settings = relaySettings(options)
     // pauseOnConnect: nothing is read from the client until an upstream connection exists, so a failed attempt
@@ -128,6 +136,7 @@ export class TcpForwarder {
   /** New connections go to `targets`; open ones stay where they are. */
   setTargets(targets: ProbedTarget[]): void {
     this.targets = targets
+    this.viaGateway = hasGateway(targets)
   }
 
   /** Open client connections, including those still connecting upstream. */
@@ -216,7 +225,7 @@ export class TcpForwarder {
     noteAccept()
     if (this.refuseOverCap()) return handle.close()
     // The Host check reads HTTP, and an API-server gateway of this process takes a socket (handOff): net.Socket.
-    if (this.allowedHosts || this.targets.some((target) => target.via === 'api-server')) {
+    if (this.allowedHosts || this.viaGateway) {
       return this.relay(socketFromHandle(handle), NOTHING, true)
     }
     this.relayOnHandles(handle)
