@@ -16,7 +16,16 @@ import type net from 'node:net'
 import {describeErrno} from '../net/errno.js'
 import type {ProbedTarget} from '../servemap/types.js'
 import type {TargetHealth} from './health.js'
-import {forwardedHead, IDEMPOTENT_METHODS, ResponseTracker, scanRequestHead, type RequestHead} from './http-head.js'
+import {
+  appendForwarded,
+  forwardedHead,
+  forwardedSuffix,
+  hasForwardedFields,
+  IDEMPOTENT_METHODS,
+  ResponseTracker,
+  scanRequestHead,
+  type RequestHead,
+} from './http-head.js'
 import {NodePool, type NodeLink} from './node-pool.js'
 import {formatTarget} from './pick.js'
 import {replyRaw} from './reply.js'
@@ -120,6 +129,8 @@ class SplicedConnection {
   private ending = false
   private readonly responses = new ResponseTracker()
   private timer?: NodeJS.Timeout
+  /** The X-Forwarded-* lines for the last Host value on this connection (forwardedSuffix). */
+  private suffix?: {host: string; bytes: Buffer}
 
   constructor(
     private readonly client: net.Socket,
@@ -269,9 +280,7 @@ class SplicedConnection {
   }
 
   private forward(head: RequestHead): void {
-    const bytes = this.options.transparent
-      ? this.pending.subarray(0, head.length)
-      : forwardedHead(head, this.client.remoteAddress ?? '')
+    const bytes = this.options.transparent ? this.pending.subarray(0, head.length) : this.withForwardedFields(head)
     this.pending = this.pending.subarray(head.length)
     this.bodyLeft = head.bodyLength
     if (this.options.verbose) {
@@ -282,6 +291,14 @@ class SplicedConnection {
     this.replay?.push(bytes)
     this.responses.request(head.method)
     this.send(bytes)
+  }
+
+  /** The head (at the start of `pending`) as the node receives it: with X-Forwarded-* fields (http-head.ts). */
+  private withForwardedFields(head: RequestHead): Buffer {
+    const address = this.client.remoteAddress ?? ''
+    if (hasForwardedFields(head)) return forwardedHead(head, address)
+    if (this.suffix?.host !== head.host) this.suffix = {host: head.host, bytes: forwardedSuffix(head.host, address)}
+    return appendForwarded(this.pending, head, this.suffix.bytes)
   }
 
   private send(bytes: Buffer): void {

@@ -156,15 +156,26 @@ export function scanRequestHead(bytes: Buffer, options: ScanOptions = {}): HeadS
   }
 }
 
+/** The port a Host value names (the last `:digits`, after an IPv6 literal's `]`), or 80. */
+function portOfHost(host: string): string {
+  return /:(\d+)$/.exec(host)?.[1] ?? '80'
+}
+
+/** Whether the client sent X-Forwarded-* fields of its own (their names are 15 to 17 characters long). */
+export function hasForwardedFields(head: RequestHead): boolean {
+  return head.fields.some(
+    ([name]) => name.length >= 15 && name.length <= 17 && name.toLowerCase().startsWith('x-forwarded-'),
+  )
+}
+
 /**
  * The head as the node receives it, with the X-Forwarded-* fields http-proxy-3 adds on the slow path (`xfwd`):
  * For, Port and Proto appended to what the client sent, Host kept or set to the Host field.
  */
 export function forwardedHead(head: RequestHead, clientAddress: string): Buffer {
-  const port = /:(\d+)/.exec(head.host)?.[1] ?? '80'
   const added: Record<string, string> = {
     'x-forwarded-for': clientAddress,
-    'x-forwarded-port': port,
+    'x-forwarded-port': portOfHost(head.host),
     'x-forwarded-proto': 'http',
   }
   let text = `${head.method} ${head.target} HTTP/1.1\r\n`
@@ -183,6 +194,31 @@ export function forwardedHead(head: RequestHead, clientAddress: string): Buffer 
   for (const [name, value] of Object.entries(added)) text += `${name}: ${value}\r\n`
   if (!hasForwardedHost) text += `x-forwarded-host: ${head.host}\r\n`
   return Buffer.from(`${text}\r\n`, 'latin1')
+}
+
+/**
+ * What forwardedHead appends to a head without X-Forwarded-* fields of its own, blank line included. It depends on
+ * the Host value and the client only, so a connection makes it once (host-splice.ts) rather than per request.
+ */
+export function forwardedSuffix(host: string, clientAddress: string): Buffer {
+  return Buffer.from(
+    `x-forwarded-for: ${clientAddress}\r\nx-forwarded-port: ${portOfHost(host)}\r\nx-forwarded-proto: http\r\n` +
+      `x-forwarded-host: ${host}\r\n\r\n`,
+    'latin1',
+  )
+}
+
+/**
+ * forwardedHead for a head (the first `head.length` bytes of `bytes`) without X-Forwarded-* fields of its own: the
+ * client's request and field lines as sent (scanRequestHead took them: HTTP/1.1, no obs-fold, no bare LF), then
+ * `suffix`. Node reads the same fields either way; this skips the strings a rebuilt head costs on every request.
+ */
+export function appendForwarded(bytes: Buffer, head: RequestHead, suffix: Buffer): Buffer {
+  const kept = head.length - 2
+  const out = Buffer.allocUnsafe(kept + suffix.length)
+  bytes.copy(out, 0, 0, kept)
+  suffix.copy(out, kept)
+  return out
 }
 
 const STATUS_LINE = /^HTTP\/1\.[01] (\d{3})/

@@ -1,7 +1,10 @@
 import {describe, expect, it} from 'vitest'
 
 import {
+  appendForwarded,
   forwardedHead,
+  forwardedSuffix,
+  hasForwardedFields,
   MAX_HEAD_BYTES,
   ResponseTracker,
   scanRequestHead,
@@ -217,6 +220,50 @@ describe('forwardedHead', () => {
       'GET /x HTTP/1.1\r\nHost: web.home.test\r\nX-Forwarded-For: 10.1.1.1,127.0.0.2\r\n' +
         'X-Forwarded-Proto: https,http\r\nX-Forwarded-Host: outer.example\r\nx-forwarded-port: 80\r\n\r\n',
     )
+  })
+})
+
+describe('appendForwarded', () => {
+  const scanned = (text: string): RequestHead => {
+    const scan = scanRequestHead(bytes(text))
+    if (!('head' in scan)) throw new Error(`not a plain head: ${JSON.stringify(text)}`)
+    return scan.head
+  }
+  const heads = [
+    'GET / HTTP/1.1\r\nHost: web.kube.internal\r\n\r\n',
+    'GET /a?b=1 HTTP/1.1\r\nhost:web.home.test:8080\r\nAccept:\t*/* \t\r\nCookie: s=1; t=2\r\n\r\nGET /next',
+    'POST /api HTTP/1.1\r\nHost: [::1]:8443\r\nContent-Length: 5\r\nConnection: keep-alive\r\n\r\nhello',
+    'DELETE /x HTTP/1.1\r\nX-Forwarded: not-one-of-ours\r\nHost: [fd00::1]\r\n\r\n',
+  ]
+
+  it.each(heads)('gives the node the same head as forwardedHead for %j', (text) => {
+    const head = scanned(text)
+    expect(hasForwardedFields(head)).toBe(false)
+    const appended = appendForwarded(bytes(text), head, forwardedSuffix(head.host, '127.0.0.9'))
+    const rebuilt = forwardedHead(head, '127.0.0.9')
+    // The client's lines keep their spacing; read as a server reads them, the two heads are the same.
+    const {length: _a, ...fromAppended} = scanned(appended.toString('latin1'))
+    const {length: _b, ...fromRebuilt} = scanned(rebuilt.toString('latin1'))
+    expect(fromAppended).toEqual(fromRebuilt)
+    expect(appended.subarray(0, head.length - 2)).toEqual(bytes(text).subarray(0, head.length - 2))
+    expect(appended.toString('latin1').endsWith('\r\n\r\n')).toBe(true)
+  })
+
+  it('names the port of an IPv6 Host value, not a digit inside the address', () => {
+    expect(forwardedSuffix('[::1]:8080', '::1').toString('latin1')).toContain('x-forwarded-port: 8080\r\n')
+    expect(forwardedSuffix('[::1]', '::1').toString('latin1')).toContain('x-forwarded-port: 80\r\n')
+    expect(forwardedHead(scanned('GET / HTTP/1.1\r\nHost: [::1]\r\n\r\n'), '::1').toString('latin1')).toContain(
+      'x-forwarded-port: 80\r\n',
+    )
+  })
+
+  it('leaves heads with X-Forwarded fields of their own to forwardedHead', () => {
+    for (const name of ['X-Forwarded-For', 'x-forwarded-port', 'X-FORWARDED-PROTO', 'X-Forwarded-Host']) {
+      expect([name, hasForwardedFields(scanned(`GET / HTTP/1.1\r\nHost: a\r\n${name}: b\r\n\r\n`))]).toEqual([
+        name,
+        true,
+      ])
+    }
   })
 })
 
