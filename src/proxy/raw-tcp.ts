@@ -295,6 +295,13 @@ export function connectFirstRaw(
  * than libuv's 64 KiB and no garbage per read). A side holds one while it is open; closed sides give theirs back.
  */
 const READ_BYTES = 256 * 1024
+/**
+ * Only a read this large makes a relay one the accept turns hold back (accept-turns.ts): a smaller read emptied the
+ * socket (libuv reads again only after a full buffer), so that relay costs a turn little, less than pausing and
+ * resuming it would (two epoll changes; most of a short connection's relay reads are a few bytes). 64 KiB is the
+ * read size libuv asks of Node by default, the turns' original case of bulk downloads reads far more.
+ */
+const BULK_READ_BYTES = 64 * 1024
 const POOL_LIMIT = 64
 const pool: Buffer[] = []
 
@@ -417,7 +424,8 @@ class Side {
     if (nread > 0) {
       this.relay.lastActiveMs = Date.now()
       if (this.peer.destroyed) return
-      if (this.peer.write(this.buffer!.subarray(0, nread), this)) noteRead(this, !this.isPaused())
+      if (this.peer.write(this.buffer!.subarray(0, nread), this) && nread >= BULK_READ_BYTES)
+        noteRead(this, !this.isPaused())
       return
     }
     if (nread === 0) return
