@@ -339,6 +339,28 @@ function afterWrite(this: RelayWrite, status: number): void {
   this.from?.wrote()
 }
 
+/** A relay's handle knows its side: Node calls onread and the close callback on the handle itself. */
+type SideHandle = TcpHandle & {side: Side}
+
+/** A shutdown request that knows the side whose FIN it passes on. */
+interface SideShutdown extends Omit<ShutdownReq, 'oncomplete'> {
+  side: Side
+  oncomplete: (this: SideShutdown, status: number) => void
+}
+
+/** Reads on a relay's handle: one function for every handle instead of a closure per side. */
+function onSideRead(this: SideHandle): void {
+  this.side.onRead()
+}
+
+function onSideClosed(this: SideHandle): void {
+  this.side.closed()
+}
+
+function afterShutdown(this: SideShutdown, status: number): void {
+  this.side.shutDown(status)
+}
+
 /**
  * One direction's reader: reads from `handle` and writes to its peer's. Its names match net.Socket's where the
  * accept-turns module pauses and resumes active readers.
@@ -357,16 +379,20 @@ class Side {
   private held = false
   /** A write to the peer waits in the kernel's queue: reading waits with it. */
   private writing = false
+  /** Called once the handle is closed. */
+  private onClosed?: () => void
 
   constructor(
     readonly handle: TcpHandle,
     private readonly relay: RawRelay,
-  ) {}
+  ) {
+    ;(handle as SideHandle).side = this
+  }
 
   start(): void {
     this.buffer = pool.pop() ?? Buffer.allocUnsafeSlow(READ_BYTES)
     this.handle.useUserBuffer(this.buffer)
-    this.handle.onread = this.onRead
+    this.handle.onread = onSideRead
     this.handle.readStart()
   }
 
@@ -418,7 +444,7 @@ class Side {
     return true
   }
 
-  private readonly onRead = (): void => {
+  onRead(): void {
     const raw = rawTcp!
     const nread = raw.state[raw.kReadBytesOrError]!
     if (nread > 0) {
@@ -437,15 +463,19 @@ class Side {
     // The other direction is finished and nothing waits to go to the peer: closing its handle sends the FIN (the
     // kernel sends what it holds first), so both close now instead of after a shutdown of their own.
     if (this.peer.finished && this.peer.queued === 0) return this.relay.close()
-    const req = raw.newShutdownReq()
+    const req = raw.newShutdownReq() as unknown as SideShutdown
     req.handle = this.peer.handle
-    req.oncomplete = (status) => {
-      if (status < 0) return this.relay.fail(uvError(status, 'shutdown'))
-      this.finished = true
-      if (this.peer.finished) this.relay.close()
-    }
-    const status = this.peer.handle.shutdown(req)
+    req.side = this
+    req.oncomplete = afterShutdown
+    const status = this.peer.handle.shutdown(req as unknown as ShutdownReq)
     if (status < 0) this.relay.fail(uvError(status, 'shutdown'))
+  }
+
+  /** The shutdown that passed this side's FIN on is through (or failed). */
+  shutDown(status: number): void {
+    if (status < 0) return this.relay.fail(uvError(status, 'shutdown'))
+    this.finished = true
+    if (this.peer.finished) this.relay.close()
   }
 
   /** Closes the handle (reset: the peer sees a reset rather than a clean close) and gives the buffer back. */
@@ -454,12 +484,15 @@ class Side {
     this.destroyed = true
     forgetRelay(this)
     this.handle.onread = ignoreRead
-    const done = (): void => {
-      if (this.buffer && pool.length < POOL_LIMIT) pool.push(this.buffer)
-      this.buffer = undefined
-      closed()
-    }
-    if (!reset || this.handle.reset(done) < 0) this.handle.close(done)
+    this.onClosed = closed
+    if (!reset || this.handle.reset(onSideClosed) < 0) this.handle.close(onSideClosed)
+  }
+
+  /** The handle is closed: the buffer goes back to the pool. */
+  closed(): void {
+    if (this.buffer && pool.length < POOL_LIMIT) pool.push(this.buffer)
+    this.buffer = undefined
+    this.onClosed?.()
   }
 }
 
