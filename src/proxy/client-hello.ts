@@ -61,8 +61,9 @@ export function scanClientHello(bytes: Uint8Array): HelloScan {
   return parseHello(join(parts, need!).subarray(4))
 }
 
-/** The first `length` bytes of the concatenation of `parts`. */
+/** The first `length` bytes of the concatenation of `parts` (no copy when the first part holds them: most hellos). */
 function join(parts: Uint8Array[], length: number): Uint8Array {
+  if (parts[0]!.length >= length) return parts[0]!.subarray(0, length)
   const out = new Uint8Array(length)
   let at = 0
   for (const part of parts) {
@@ -109,18 +110,30 @@ function serverName(data: Uint8Array): HelloScan {
     const length = u16(data, at + 1)
     if (at + 3 + length > data.length) return bad('name length')
     if (type === NAME_TYPE_HOST_NAME) {
-      let name = ''
-      for (const byte of data.subarray(at + 3, at + 3 + length)) {
-        // Host names are ASCII letters, digits, '-', '.', and '_' as some clusters use (RFC 6066 §3 HostName).
-        if (!/[A-Za-z0-9._-]/.test(String.fromCharCode(byte))) return bad('not a host name')
-        name += String.fromCharCode(byte)
-      }
-      name = name.toLowerCase().replace(/\.$/, '')
+      const bytes = data.subarray(at + 3, at + 3 + length)
+      // Host names are ASCII letters, digits, '-', '.', and '_' as some clusters use (RFC 6066 §3 HostName).
+      if (!bytes.every(isHostNameByte)) return bad('not a host name')
+      let name = ascii.decode(bytes).toLowerCase()
+      if (name.endsWith('.')) name = name.slice(0, -1)
       return name === '' ? bad('empty host name') : {kind: 'hello', serverName: name}
     }
     at += 3 + length
   }
   return {kind: 'hello'}
+}
+
+const ascii = new TextDecoder('ascii')
+
+/** A letter, digit, '-', '.' or '_'. */
+function isHostNameByte(byte: number): boolean {
+  const lower = byte | 0x20 // ASCII letters differ in case by this bit alone
+  return (
+    (lower >= 0x61 && lower <= 0x7a) ||
+    (byte >= 0x30 && byte <= 0x39) ||
+    byte === 0x2d ||
+    byte === 0x2e ||
+    byte === 0x5f
+  )
 }
 
 function u16(bytes: Uint8Array, at: number): number {

@@ -17,6 +17,7 @@ import {TimeoutError} from '../errors.js'
 import {hostPort} from '../net/address.js'
 import type {ProbedTarget} from '../servemap/types.js'
 import {forgetRelay, noteRead} from './accept-turns.js'
+import {deadlineWheel, type Deadline, type DeadlineWheel} from './deadlines.js'
 import type {ConnectFailure} from './socket.js'
 
 /** A TCP stream handle (lib/net.js `socket._handle`). */
@@ -146,6 +147,21 @@ export function acceptOnHandles(server: net.Server, onHandle: (handle: TcpHandle
   return true
 }
 
+/**
+ * Sets TCP_NODELAY (and keep-alive, probing after `keepAliveMs` idle) on a listening server's socket, for the
+ * connections it accepts to inherit: two to five setsockopt calls fewer per connection. Linux copies a listening
+ * socket's options to each connection it accepts (the new socket is a clone of the listener: net/core/sock.c
+ * sk_clone_lock; test/proxy/raw-tcp.test.ts checks it on this kernel), so true there; elsewhere false, and nothing set
+ * (the relay then sets them per connection).
+ */
+export function presetAcceptedOptions(server: net.Server, options: {keepAliveMs?: number}): boolean {
+  const handle = (server as unknown as {_handle?: Partial<TcpHandle> | null})._handle
+  if (process.platform !== 'linux' || !handle?.setNoDelay || !handle.setKeepAlive) return false
+  if (handle.setNoDelay(true) < 0) return false
+  if (options.keepAliveMs && handle.setKeepAlive(true, Math.floor(options.keepAliveMs / 1000)) < 0) return false
+  return true
+}
+
 /** A net.Socket on a handle acceptOnHandles gave, as Node's accept makes it (paused, half-open capable). */
 export function socketFromHandle(handle: TcpHandle): net.Socket {
   return new net.Socket({
@@ -176,34 +192,6 @@ function uvError(status: number, syscall: string, address?: string, port?: numbe
   return Object.assign(new Error(`${syscall} ${code}${where}`), {code, errno: status, syscall, address, port})
 }
 
-/** Connects a new handle to one target, or fails with the error Node would give (a TimeoutError after timeoutMs). */
-function connectOne(target: ProbedTarget, timeoutMs: number, done: (error?: Error, handle?: TcpHandle) => void): void {
-  const raw = rawTcp!
-  const handle = raw.newSocketHandle()
-  const req = raw.newConnectReq()
-  req.address = target.address
-  req.port = target.port
-  let settled = false
-  const finish = (error?: Error): void => {
-    if (settled) return
-    settled = true
-    clearTimeout(timer)
-    if (error) {
-      handle.close()
-      done(error)
-    } else done(undefined, handle)
-  }
-  req.oncomplete = (status) => finish(status < 0 ? uvError(status, 'connect', target.address, target.port) : undefined)
-  const timer = setTimeout(
-    () => finish(new TimeoutError(`connect to ${hostPort(target.address, target.port)}`, timeoutMs)),
-    timeoutMs,
-  ).unref()
-  const status = target.address.includes(':')
-    ? handle.connect6(req, target.address, target.port)
-    : handle.connect(req, target.address, target.port)
-  if (status < 0) finish(uvError(status, 'connect', target.address, target.port))
-}
-
 export interface RawConnectOptions {
   timeoutMs: number
   onFailure?: (failure: ConnectFailure) => void
@@ -218,25 +206,88 @@ export interface RawConnectResult {
   failures: ConnectFailure[]
 }
 
+/** A connect request that knows its attempt (no closure per connect). */
+interface AttemptReq extends Omit<ConnectReq, 'oncomplete'> {
+  attempt: ConnectAttempts
+  oncomplete: (this: AttemptReq, status: number) => void
+}
+
+/** Node calls it on the request once the connect succeeded or failed. */
+function afterConnect(this: AttemptReq, status: number): void {
+  const {attempt} = this
+  if (attempt.req !== this) return // an attempt that timed out already
+  attempt.settle(status < 0 ? uvError(status, 'connect', this.address, this.port) : undefined)
+}
+
+/**
+ * Tries targets one after the other, each with its own connect timeout on the shared deadline wheel (deadlines.ts)
+ * instead of a setTimeout per connect.
+ */
+class ConnectAttempts implements Deadline {
+  dueMs = 0
+  req?: AttemptReq
+  private handle?: TcpHandle
+  private index = -1
+  private readonly failures: ConnectFailure[] = []
+  private readonly wheel: DeadlineWheel
+
+  constructor(
+    private readonly ordered: ProbedTarget[],
+    private readonly options: RawConnectOptions,
+    private readonly done: (result: RawConnectResult) => void,
+  ) {
+    this.wheel = deadlineWheel(options.timeoutMs)
+  }
+
+  /** Connects to the next target, or reports that none is left (or that the client went away). */
+  next(): void {
+    const target = this.ordered[++this.index]
+    if (!target || this.options.cancelled?.()) return this.done({failures: this.failures})
+    const raw = rawTcp!
+    const handle = (this.handle = raw.newSocketHandle())
+    const req = (this.req = raw.newConnectReq() as AttemptReq)
+    req.address = target.address
+    req.port = target.port
+    req.attempt = this
+    req.oncomplete = afterConnect
+    this.dueMs = Date.now() + this.options.timeoutMs
+    this.wheel.add(this)
+    const status = target.address.includes(':')
+      ? handle.connect6(req, target.address, target.port)
+      : handle.connect(req, target.address, target.port)
+    if (status < 0) this.settle(uvError(status, 'connect', target.address, target.port))
+  }
+
+  /** The connect timeout: this attempt fails as Node's would (a TimeoutError), and the next target is tried. */
+  onDue(): undefined {
+    const target = this.ordered[this.index]!
+    this.settle(new TimeoutError(`connect to ${hostPort(target.address, target.port)}`, this.options.timeoutMs))
+    return undefined
+  }
+
+  /** The current attempt succeeded (no error) or failed. */
+  settle(error?: Error): void {
+    this.wheel.remove(this)
+    this.req = undefined
+    const handle = this.handle!
+    const target = this.ordered[this.index]!
+    this.handle = undefined
+    if (!error) return this.done({handle, target, failures: this.failures})
+    handle.close()
+    const failure = {target, error}
+    this.failures.push(failure)
+    this.options.onFailure?.(failure)
+    this.next()
+  }
+}
+
 /** Tries `ordered` one after the other until a connect succeeds; calls `done` once. */
 export function connectFirstRaw(
   ordered: ProbedTarget[],
   options: RawConnectOptions,
   done: (result: RawConnectResult) => void,
 ): void {
-  const failures: ConnectFailure[] = []
-  const attempt = (index: number): void => {
-    const target = ordered[index]
-    if (!target || options.cancelled?.()) return done({failures})
-    connectOne(target, options.timeoutMs, (error, handle) => {
-      if (handle) return done({handle, target, failures})
-      const failure = {target, error: error!}
-      failures.push(failure)
-      options.onFailure?.(failure)
-      attempt(index + 1)
-    })
-  }
-  attempt(0)
+  new ConnectAttempts(ordered, options, done).next()
 }
 
 /**
@@ -244,6 +295,13 @@ export function connectFirstRaw(
  * than libuv's 64 KiB and no garbage per read). A side holds one while it is open; closed sides give theirs back.
  */
 const READ_BYTES = 256 * 1024
+/**
+ * Only a read this large makes a relay one the accept turns hold back (accept-turns.ts): a smaller read emptied the
+ * socket (libuv reads again only after a full buffer), so that relay costs a turn little, less than pausing and
+ * resuming it would (two epoll changes; most of a short connection's relay reads are a few bytes). 64 KiB is the
+ * read size libuv asks of Node by default, the turns' original case of bulk downloads reads far more.
+ */
+const BULK_READ_BYTES = 64 * 1024
 const POOL_LIMIT = 64
 const pool: Buffer[] = []
 
@@ -255,6 +313,11 @@ export interface RawRelayOptions {
   idleTimeoutMs: number
   /** TCP keep-alive on both ends, probing after this long idle (undefined: off). */
   keepAliveMs?: number
+  /**
+   * The client's handle has TCP_NODELAY and the keep-alive above already: it inherited them from its listening
+   * socket (presetAcceptedOptions), so the relay sets them on the node's handle only.
+   */
+  clientOptionsSet?: boolean
   /** Both ends are closed; `error` when a side failed (the other was reset then), for verbose logs. */
   onClose: (error?: Error) => void
   /** Called when the idle timeout closes the relay (before onClose). */
@@ -265,13 +328,37 @@ export interface RawRelayOptions {
 interface RelayWrite extends Omit<WriteReq, 'oncomplete'> {
   relay: RawRelay
   from?: Side
+  to: Side
   oncomplete: (this: RelayWrite, status: number) => void
 }
 
 /** Node calls it on the request once a write the kernel could not take at once is through, or failed. */
 function afterWrite(this: RelayWrite, status: number): void {
+  this.to.queued--
   if (status < 0) return this.relay.fail(uvError(status, 'write'))
   this.from?.wrote()
+}
+
+/** A relay's handle knows its side: Node calls onread and the close callback on the handle itself. */
+type SideHandle = TcpHandle & {side: Side}
+
+/** A shutdown request that knows the side whose FIN it passes on. */
+interface SideShutdown extends Omit<ShutdownReq, 'oncomplete'> {
+  side: Side
+  oncomplete: (this: SideShutdown, status: number) => void
+}
+
+/** Reads on a relay's handle: one function for every handle instead of a closure per side. */
+function onSideRead(this: SideHandle): void {
+  this.side.onRead()
+}
+
+function onSideClosed(this: SideHandle): void {
+  this.side.closed()
+}
+
+function afterShutdown(this: SideShutdown, status: number): void {
+  this.side.shutDown(status)
 }
 
 /**
@@ -286,20 +373,26 @@ class Side {
   /** This side's FIN went on to the peer (its shutdown is done): this direction is finished. */
   finished = false
   destroyed = false
+  /** Writes to this side's handle still in Node's queue (not yet taken by the kernel). */
+  queued = 0
   /** Paused by the accept turns (accept-turns.ts). */
   private held = false
   /** A write to the peer waits in the kernel's queue: reading waits with it. */
   private writing = false
+  /** Called once the handle is closed. */
+  private onClosed?: () => void
 
   constructor(
     readonly handle: TcpHandle,
     private readonly relay: RawRelay,
-  ) {}
+  ) {
+    ;(handle as SideHandle).side = this
+  }
 
   start(): void {
     this.buffer = pool.pop() ?? Buffer.allocUnsafeSlow(READ_BYTES)
     this.handle.useUserBuffer(this.buffer)
-    this.handle.onread = this.onRead
+    this.handle.onread = onSideRead
     this.handle.readStart()
   }
 
@@ -335,26 +428,30 @@ class Side {
     req.async = false
     req.relay = this.relay
     req.from = from
+    req.to = this
     req.oncomplete = afterWrite
     const status = this.handle.writeBuffer(req, bytes)
     if (status < 0) {
       this.relay.fail(uvError(status, 'write'))
       return false
     }
-    if (from && raw.state[raw.kLastWriteWasAsync]) {
+    if (!raw.state[raw.kLastWriteWasAsync]) return true
+    this.queued++
+    if (from) {
       from.writing = true
       from.handle.readStop()
     }
     return true
   }
 
-  private readonly onRead = (): void => {
+  onRead(): void {
     const raw = rawTcp!
     const nread = raw.state[raw.kReadBytesOrError]!
     if (nread > 0) {
       this.relay.lastActiveMs = Date.now()
       if (this.peer.destroyed) return
-      if (this.peer.write(this.buffer!.subarray(0, nread), this)) noteRead(this, !this.isPaused())
+      if (this.peer.write(this.buffer!.subarray(0, nread), this) && nread >= BULK_READ_BYTES)
+        noteRead(this, !this.isPaused())
       return
     }
     if (nread === 0) return
@@ -363,15 +460,22 @@ class Side {
     this.readableEnded = true
     this.handle.readStop()
     forgetRelay(this)
-    const req = raw.newShutdownReq()
+    // The other direction is finished and nothing waits to go to the peer: closing its handle sends the FIN (the
+    // kernel sends what it holds first), so both close now instead of after a shutdown of their own.
+    if (this.peer.finished && this.peer.queued === 0) return this.relay.close()
+    const req = raw.newShutdownReq() as unknown as SideShutdown
     req.handle = this.peer.handle
-    req.oncomplete = (status) => {
-      if (status < 0) return this.relay.fail(uvError(status, 'shutdown'))
-      this.finished = true
-      if (this.peer.finished) this.relay.close()
-    }
-    const status = this.peer.handle.shutdown(req)
+    req.side = this
+    req.oncomplete = afterShutdown
+    const status = this.peer.handle.shutdown(req as unknown as ShutdownReq)
     if (status < 0) this.relay.fail(uvError(status, 'shutdown'))
+  }
+
+  /** The shutdown that passed this side's FIN on is through (or failed). */
+  shutDown(status: number): void {
+    if (status < 0) return this.relay.fail(uvError(status, 'shutdown'))
+    this.finished = true
+    if (this.peer.finished) this.relay.close()
   }
 
   /** Closes the handle (reset: the peer sees a reset rather than a clean close) and gives the buffer back. */
@@ -380,12 +484,15 @@ class Side {
     this.destroyed = true
     forgetRelay(this)
     this.handle.onread = ignoreRead
-    const done = (): void => {
-      if (this.buffer && pool.length < POOL_LIMIT) pool.push(this.buffer)
-      this.buffer = undefined
-      closed()
-    }
-    if (!reset || this.handle.reset(done) < 0) this.handle.close(done)
+    this.onClosed = closed
+    if (!reset || this.handle.reset(onSideClosed) < 0) this.handle.close(onSideClosed)
+  }
+
+  /** The handle is closed: the buffer goes back to the pool. */
+  closed(): void {
+    if (this.buffer && pool.length < POOL_LIMIT) pool.push(this.buffer)
+    this.buffer = undefined
+    this.onClosed?.()
   }
 }
 
@@ -394,12 +501,14 @@ class Side {
  * write waits), a FIN becomes a shutdown of the other side's sending half (half-closed conversations work), an error
  * on either side resets the other, and the two close once both directions are finished.
  */
-export class RawRelay {
+export class RawRelay implements Deadline {
   /** Date.now() of the last byte either way, for the idle timeout. */
   lastActiveMs = Date.now()
+  /** When the idle timeout is next checked (its deadline on the shared wheel, deadlines.ts). */
+  dueMs = 0
   private readonly client: Side
   private readonly node: Side
-  private timer?: NodeJS.Timeout
+  private readonly idle?: DeadlineWheel
   private ended = false
 
   constructor(
@@ -411,14 +520,28 @@ export class RawRelay {
     this.node = new Side(node, this)
     this.client.peer = this.node
     this.node.peer = this.client
-    for (const side of [this.client, this.node]) {
+    for (const side of options.clientOptionsSet ? [this.node] : [this.client, this.node]) {
       side.handle.setNoDelay(true)
       if (options.keepAliveMs) side.handle.setKeepAlive(true, Math.floor(options.keepAliveMs / 1000))
     }
     if (options.first && options.first.length > 0 && !this.node.write(options.first, undefined)) return
     this.client.start()
     this.node.start()
-    if (options.idleTimeoutMs > 0) this.armIdle(options.idleTimeoutMs)
+    if (options.idleTimeoutMs > 0) {
+      this.idle = deadlineWheel(options.idleTimeoutMs)
+      this.dueMs = this.lastActiveMs + options.idleTimeoutMs
+      this.idle.add(this)
+    }
+  }
+
+  /** The idle deadline: a relay that carried a byte since waits until idleTimeoutMs after that byte. */
+  onDue(nowMs: number): number | undefined {
+    if (this.ended) return undefined
+    const dueMs = this.lastActiveMs + this.options.idleTimeoutMs
+    if (dueMs > nowMs) return dueMs
+    this.options.onIdle?.()
+    this.end(false)
+    return undefined
   }
 
   /** Closes both ends at once, as net.Socket's destroy() does (a shutdown's grace period ran out). */
@@ -439,7 +562,7 @@ export class RawRelay {
   private end(reset: boolean, error?: Error): void {
     if (this.ended) return
     this.ended = true
-    clearTimeout(this.timer)
+    this.idle?.remove(this)
     let open = 2
     const closed = (): void => {
       if (--open === 0) this.options.onClose(error)
@@ -447,25 +570,20 @@ export class RawRelay {
     this.client.close(reset, closed)
     this.node.close(reset, closed)
   }
-
-  private armIdle(idleMs: number): void {
-    const check = (): void => {
-      const idleFor = Date.now() - this.lastActiveMs
-      if (idleFor < idleMs) {
-        this.timer = setTimeout(check, idleMs - idleFor).unref()
-        return
-      }
-      this.options.onIdle?.()
-      this.end(false)
-    }
-    this.timer = setTimeout(check, idleMs).unref()
-  }
 }
 
 /**
+ * Where first reads land: one buffer for every handle, since each read is copied out before the next can happen
+ * (reads run one at a time, on this thread). Node's own would be a fresh 64 KiB per read. A ClientHello is a
+ * few hundred bytes to a few KiB, in one read almost always (RFC 8446 §4.1.2; a larger one takes several reads).
+ */
+const FIRST_READ_BYTES = 16 * 1024
+let firstReadBuffer: Buffer | undefined
+
+/**
  * Reads a client's first bytes on its handle (the SNI listener's ClientHello) before any relay exists: `onBytes`
- * gets each read (in a buffer of its own), or `undefined` at the client's FIN; an error closes nothing and calls `onError`.
- * Returns a function that stops reading.
+ * gets each read (a copy of its own), or `undefined` at the client's FIN; an error closes nothing and calls
+ * `onError`. Returns a function that stops reading.
  */
 export function readFirstBytes(
   handle: TcpHandle,
@@ -473,10 +591,12 @@ export function readFirstBytes(
   onError: (error: Error) => void,
 ): () => void {
   const raw = rawTcp!
-  handle.onread = (arrayBuffer) => {
+  const buffer = (firstReadBuffer ??= Buffer.allocUnsafeSlow(FIRST_READ_BYTES))
+  handle.useUserBuffer(buffer)
+  handle.onread = () => {
     const nread = raw.state[raw.kReadBytesOrError]!
-    if (nread > 0 && arrayBuffer) {
-      onBytes(Buffer.from(arrayBuffer, raw.state[raw.kArrayBufferOffset], nread))
+    if (nread > 0) {
+      onBytes(Buffer.from(buffer.subarray(0, nread)))
       return
     }
     if (nread === 0) return

@@ -12,7 +12,16 @@ import {scanClientHello} from './client-hello.js'
 import type {TargetHealth} from './health.js'
 import {formatTarget, formatTargets, orderHealthy} from './pick.js'
 import {RouteTable} from './route-table.js'
-import {acceptOnHandles, connectFirstRaw, peerOf, RawRelay, readFirstBytes, type TcpHandle} from './raw-tcp.js'
+import {deadlineWheel, type Deadline} from './deadlines.js'
+import {
+  acceptOnHandles,
+  connectFirstRaw,
+  peerOf,
+  presetAcceptedOptions,
+  RawRelay,
+  readFirstBytes,
+  type TcpHandle,
+} from './raw-tcp.js'
 import {
   adoptWithPooledReads,
   connectFirst,
@@ -26,6 +35,8 @@ import {
 
 /** A client gets this long to send its ClientHello (as the router's headers timeout guards against slow heads). */
 const HELLO_TIMEOUT_MS = 10_000
+/** The hello deadlines of connections taken as TCP handles (deadlines.ts: no timer per connection). */
+const helloWheel = deadlineWheel(HELLO_TIMEOUT_MS)
 
 export interface SniRouterOptions extends RelayOptions {
   health: TargetHealth
@@ -57,6 +68,8 @@ export class SniRouter {
   private readonly handles = new Set<HandleConnection>()
   private onNoHandles?: () => void
   private closing?: Promise<void>
+  /** Accepted handles have TCP_NODELAY from the listening socket (presetAcceptedOptions). */
+  private noDelayPreset = false
 
   constructor(options: SniRouterOptions) {
     this.health = options.health
@@ -80,7 +93,8 @@ export class SniRouter {
         const bound = server.address() as net.AddressInfo
         this.label = `https ${hostPort(address, bound.port)}`
         server.on('error', (error) => this.settings.log(`${this.label}: ${error.message}`))
-        if (this.settings.rawHandles) acceptOnHandles(server, (handle) => this.acceptHandle(handle))
+        if (this.settings.rawHandles && acceptOnHandles(server, (handle) => this.acceptHandle(handle)))
+          this.noDelayPreset = presetAcceptedOptions(server, {})
         this.server = server
         resolve(bound)
       })
@@ -130,7 +144,7 @@ export class SniRouter {
     const close = (): void => {
       if (gone) return
       gone = true
-      clearTimeout(timer)
+      helloWheel.remove(helloDeadline)
       stopReading()
       handle.close(forget)
     }
@@ -138,7 +152,11 @@ export class SniRouter {
       if (!gone) this.settings.log(`${this.label}: closing a connection from ${from()}: ${why}`)
       close()
     }
-    const timer = setTimeout(() => refuse('no ClientHello within 10 s'), HELLO_TIMEOUT_MS).unref()
+    const helloDeadline: Deadline = {
+      dueMs: Date.now() + HELLO_TIMEOUT_MS,
+      onDue: () => void refuse('no ClientHello within 10 s'),
+    }
+    helloWheel.add(helloDeadline)
     let read: Buffer = Buffer.alloc(0)
     const stopReading = readFirstBytes(
       handle,
@@ -148,7 +166,7 @@ export class SniRouter {
         const routing = this.route(read)
         if (routing.kind === 'more') return
         stopReading()
-        clearTimeout(timer)
+        helloWheel.remove(helloDeadline)
         if (routing.kind === 'refuse') return refuse(routing.why)
         if (routing.kind === 'none') return close()
         const {name, service, ordered} = routing
@@ -168,6 +186,7 @@ export class SniRouter {
           relay = new RawRelay(handle, node, {
             first: read,
             idleTimeoutMs: this.settings.idleTimeoutMs,
+            clientOptionsSet: this.noDelayPreset,
             onClose: (error) => {
               if (error && this.settings.verbose)
                 this.settings.log(`${this.label}: ${client} ${name}: ${error.message}`)

@@ -10,7 +10,15 @@ import type {TargetHealth} from './health.js'
 import {checkRequestHost, isAllowedHost, type AllowedHosts, type HostVerdict} from './host-check.js'
 import type {HostSplicer} from './host-splice.js'
 import {formatTarget, formatTargets, orderHealthy} from './pick.js'
-import {acceptOnHandles, connectFirstRaw, peerOf, RawRelay, socketFromHandle, type TcpHandle} from './raw-tcp.js'
+import {
+  acceptOnHandles,
+  connectFirstRaw,
+  peerOf,
+  presetAcceptedOptions,
+  RawRelay,
+  socketFromHandle,
+  type TcpHandle,
+} from './raw-tcp.js'
 import {replyRaw} from './reply.js'
 import {
   adoptWithPooledReads,
@@ -97,6 +105,8 @@ export class TcpForwarder {
   private onEmpty?: () => void
   private counter = 0
   private closing?: Promise<void>
+  /** Accepted handles have TCP_NODELAY and keep-alive from the listening socket (presetAcceptedOptions). */
+  private optionsPreset = false
 
   constructor(options: TcpForwarderOptions) {
     this.address = options.address
@@ -120,8 +130,13 @@ export class TcpForwarder {
         this.server.removeListener('error', onError)
         this.server.on('error', (error) => this.settings.log(`tcp ${this.label()}: ${error.message}`))
         // A port that reads HTTP (the splicer) keeps Node's accept; the others take connections as TCP handles.
-        if (this.settings.rawHandles && !this.splicer && !this.makeSplicer)
+        if (
+          this.settings.rawHandles &&
+          !this.splicer &&
+          !this.makeSplicer &&
           acceptOnHandles(this.server, (handle) => this.acceptHandle(handle))
+        )
+          this.optionsPreset = presetAcceptedOptions(this.server, {keepAliveMs: TCP_KEEPALIVE_DELAY_MS})
         resolve(this.server.address() as net.AddressInfo)
       })
     })
@@ -385,6 +400,7 @@ export class TcpForwarder {
       connection.raw = new RawRelay(handle, node, {
         idleTimeoutMs: this.settings.idleTimeoutMs,
         keepAliveMs: TCP_KEEPALIVE_DELAY_MS,
+        clientOptionsSet: this.optionsPreset,
         onIdle: () => {
           if (this.settings.verbose)
             this.settings.log(`tcp ${this.label()}: ${from}: idle for ${this.settings.idleTimeoutMs / 1000} s; closing`)

@@ -1,5 +1,5 @@
 import {execFile} from 'node:child_process'
-import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
+import {mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import net from 'node:net'
 import {tmpdir} from 'node:os'
 import {join, resolve} from 'node:path'
@@ -7,10 +7,34 @@ import {promisify} from 'node:util'
 
 import {describe, expect, it, onTestFinished} from 'vitest'
 
-import {acceptOnHandles, peerOf, rawTcp, socketFromHandle, type TcpHandle} from '../../src/proxy/raw-tcp.js'
+import {
+  acceptOnHandles,
+  peerOf,
+  presetAcceptedOptions,
+  rawTcp,
+  socketFromHandle,
+  type TcpHandle,
+} from '../../src/proxy/raw-tcp.js'
 import {waitFor} from './backends.js'
 
 const run = promisify(execFile)
+
+/**
+ * Whether the kernel runs a keep-alive timer for the IPv4 connection from `local` to `remotePort`: /proc/net/tcp's
+ * "tr" column is 2 when the socket's sk_timer, its keep-alive timer, is pending (Linux
+ * Documentation/networking/proc_net_tcp.rst; net/ipv4/tcp_ipv4.c get_tcp4_sock).
+ */
+function keepAliveTimer(local: {address: string; port: number}, remotePort: number): boolean {
+  const hex = (n: number, width: number): string => n.toString(16).toUpperCase().padStart(width, '0')
+  const address = local.address.split('.').map(Number).reverse()
+  const localField = `${address.map((byte) => hex(byte, 2)).join('')}:${hex(local.port, 4)}`
+  const row = readFileSync('/proc/net/tcp', 'utf8')
+    .split('\n')
+    .map((line) => line.trim().split(/\s+/))
+    .find((fields) => fields[1] === localField && fields[2]?.endsWith(`:${hex(remotePort, 4)}`))
+  if (!row) throw new Error(`no /proc/net/tcp row for ${localField} from port ${remotePort}`)
+  return row[5]!.startsWith('02:')
+}
 
 describe('raw-tcp', () => {
   it("finds Node's TCP handles on this Node (20, 22 and 24 all have them: the relays run on them)", () => {
@@ -44,6 +68,28 @@ describe('raw-tcp', () => {
     await new Promise<void>((done) => server.close(() => done()))
     client.write('again')
     await waitFor(() => answer === 'echo:hiecho:again', 'the connection outlives the server')
+  })
+
+  it('gives accepted connections keep-alive from the listening socket (presetAcceptedOptions, Linux)', async () => {
+    const accepted: TcpHandle[] = []
+    const listen = async (preset: boolean): Promise<number> => {
+      const server = net.createServer()
+      onTestFinished(() => void server.close())
+      await new Promise<void>((done) => server.listen(0, '127.0.10.121', done))
+      acceptOnHandles(server, (handle) => accepted.push(handle))
+      if (preset) expect(presetAcceptedOptions(server, {keepAliveMs: 60_000})).toBe(true)
+      return (server.address() as net.AddressInfo).port
+    }
+    const timers: boolean[] = []
+    for (const preset of [false, true]) {
+      const port = await listen(preset)
+      const client = net.connect({host: '127.0.10.121', port})
+      onTestFinished(() => void client.destroy())
+      await waitFor(() => accepted.length === timers.length + 1, 'the accept')
+      timers.push(keepAliveTimer({address: '127.0.10.121', port}, client.localPort!))
+    }
+    for (const handle of accepted) handle.close()
+    expect(timers).toEqual([false, true])
   })
 
   it('leaves a server without a handle alone', () => {

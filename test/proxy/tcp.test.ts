@@ -18,6 +18,7 @@ import {
   waitFor,
   type NodeSpec,
 } from './backends.js'
+import {stalledNode} from './stalled-node.js'
 
 /** Both relays run every forwarder test: on Node's TCP handles (raw-tcp.ts), and on net.Socket, its fallback. */
 const PATHS = ['TCP handles', 'net.Socket'] as const
@@ -189,6 +190,23 @@ describe.each(PATHS)('TcpForwarder on %s', (path) => {
     client.socket.write('hello')
     await waitFor(() => client.received() === 'node-b:hello', 'echo from the live node')
     expect(health.reported).toEqual([targets[0]])
+  })
+
+  it('tries the next node when the first does not answer its connect within connectTimeoutMs', async () => {
+    const [stalled, alive] = nodes(2, 48)
+    const backend = await startTcpNodes([alive!])
+    const {port: stalledPort} = await stalledNode(stalled!.address)
+    const targets = [...makeTargets([stalled!], stalledPort), ...backend.targets]
+    const health = new FakeHealth()
+    const log: string[] = []
+    const {port} = await forwarder({targets, health, connectTimeoutMs: 300, log: (line) => log.push(line)})
+    const client = connect(port)
+    client.socket.write('hello')
+    await waitFor(() => client.received() === 'node-b:hello', 'echo from the node that answers')
+    expect(health.reported).toEqual([targets[0]])
+    expect(log.filter((line) => line.includes('node-a'))).toEqual([
+      `tcp 127.0.0.1:0 (127.0.0.1:0): node-a (127.0.10.48:${stalledPort}): no answer in 0.3 s`,
+    ])
   })
 
   it('sends new connections to new targets and leaves open ones alone', async () => {
