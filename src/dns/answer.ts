@@ -102,8 +102,14 @@ interface ZoneSources {
   domain: string
   hosts: Map<string, Source<string[]>>
   srv: Map<string, Source<SrvRecord[]>>
-  /** Entries by record list; a list is only ever one source's, never changed after it is made. */
+  /** Entries by record list; a list is never changed after it is made. */
   entries: WeakMap<RecordData[], NameEntry>
+  /**
+   * A/AAAA lists by the address array they were parsed from (those without problems): the names that answer one
+   * array (a Service's names share theirs, src/servemap/map.ts) share one list, and so one entry: at 10,000 Services
+   * this kept a third of the zone's entries (test/bench/scale-bench.ts).
+   */
+  lists: WeakMap<string[], RecordData[]>
   /** How many sources with records own each name in the zone (hosts and SRV owners): a name of one can be patched. */
   owners: Map<string, number>
   /** How many sources with records each name is a parent of (the empty non-terminals, RFC 8020, and the rest). */
@@ -128,8 +134,16 @@ interface Source<T> {
   parents?: string[]
 }
 
-/** A host's A/AAAA records (RFC 2181 §5: no duplicates in a set), or why it was skipped. */
-function hostSource(rawName: string, addresses: string[], domain: string): Source<string[]> {
+/**
+ * A host's A/AAAA records (RFC 2181 §5: no duplicates in a set), or why it was skipped. The list is the one in
+ * `lists` when these addresses were parsed before without a problem.
+ */
+function hostSource(
+  rawName: string,
+  addresses: string[],
+  domain: string,
+  lists: WeakMap<string[], RecordData[]>,
+): Source<string[]> {
   let name = normalizeName(rawName)
   let target: Source<string[]>['target'] = 'data'
   const problems: string[] = []
@@ -147,6 +161,8 @@ function hostSource(rawName: string, addresses: string[], domain: string): Sourc
     )
     return {from: addresses, name, target, problems}
   }
+  const parsed = lists.get(addresses)
+  if (parsed) return {from: addresses, name, target, list: parsed, problems}
   const list: RecordData[] = []
   const seen = new Set<string>()
   for (const text of addresses) {
@@ -159,6 +175,7 @@ function hostSource(rawName: string, addresses: string[], domain: string): Sourc
       list.push(ipv6 ? {type: TYPE.AAAA, address} : {type: TYPE.A, address})
     }
   }
+  if (problems.length === 0) lists.set(addresses, list)
   return {from: addresses, name, target, list, problems}
 }
 
@@ -213,6 +230,7 @@ export function compileZone(records: DnsRecords, options: ZoneOptions): Compiled
     hosts: new Map(),
     srv: new Map(),
     entries: kept?.entries ?? new WeakMap(),
+    lists: kept?.lists ?? new WeakMap(),
     owners: new Map(),
     below: new Map(),
     nsAddress: options.nsAddress,
@@ -250,7 +268,7 @@ export function compileZone(records: DnsRecords, options: ZoneOptions): Compiled
   recordsOf(nsHost)
   for (const [rawName, addresses] of records.hosts) {
     const was = kept?.hosts.get(rawName)
-    const source = was?.from === addresses ? was : hostSource(rawName, addresses, domain)
+    const source = was?.from === addresses ? was : hostSource(rawName, addresses, domain, sources.lists)
     sources.hosts.set(rawName, source)
     if (source.problems.length > 0) problems.push(...source.problems)
     if (!source.list) continue
@@ -397,7 +415,7 @@ function patchZone(
     }
     return made
   }
-  const hosts = diff(records.hosts, kept.hosts, (raw, from) => hostSource(raw, from, domain))
+  const hosts = diff(records.hosts, kept.hosts, (raw, from) => hostSource(raw, from, domain, kept.lists))
   const srv = hosts && diff(records.srv, kept.srv, (raw, from) => srvSource(raw, from, domain))
   if (!hosts || !srv || went.length + came.length > PATCH_LIMIT) return undefined
   for (const source of [...went, ...came]) {
