@@ -225,21 +225,25 @@ function assignNames(
 
   const claims = mapped.map((p) => {
     const svc = services.get(p)!
-    return {p, ...claimsOf(svc, domain, shortCount.get(p.name) === 1, memo?.services.get(svc))}
+    return {p, claims: claimsOf(svc, domain, shortCount.get(p.name) === 1, memo?.services.get(svc))}
   })
-  const owners = new Map<string, string[]>()
-  const longNames = new Set(claims.map((c) => c.long))
+  // Each wanted name's claimant, or claimants when several: lists (and their labels) only where names conflict, so
+  // 10,000 Services do not make 20,000 arrays and label strings on every change.
+  const owners = new Map<string, PlannedService | PlannedService[]>()
+  const longNames = new Set(claims.map((c) => c.claims.long))
   for (const c of claims) {
-    for (const name of c.wanted) {
-      const list = owners.get(name)
-      if (list) list.push(`${c.p.namespace}/${c.p.name}`)
-      else owners.set(name, [`${c.p.namespace}/${c.p.name}`])
+    for (const name of c.claims.wanted) {
+      const had = owners.get(name)
+      if (had === undefined) owners.set(name, c.p)
+      else if (Array.isArray(had)) had.push(c.p)
+      else owners.set(name, [had, c.p])
     }
   }
+  const label = (p: PlannedService) => `${p.namespace}/${p.name}`
   const warnings: string[] = []
   const naming = new Map<PlannedService, Naming>()
   const reserved = new Set(reservedNames(domain))
-  for (const c of claims) {
+  for (const {p, claims: c} of claims) {
     const own = [...c.warnings]
     const names = [c.long]
     for (const name of c.wanted) {
@@ -248,19 +252,23 @@ function assignNames(
         own.push(`name ${name} is reserved for serve's dashboard; skipped (the Service keeps ${c.long})`)
       } else if (longNames.has(name)) {
         own.push(`name ${name} belongs to another Service; skipped`)
-      } else if (claimants.length > 1) {
+      } else if (Array.isArray(claimants)) {
+        const self = label(p)
         own.push(
-          `name ${name} is also claimed by ${claimants.filter((o) => o !== `${c.p.namespace}/${c.p.name}`).join(', ')}; skipped`,
+          `name ${name} is also claimed by ${claimants
+            .map(label)
+            .filter((o) => o !== self)
+            .join(', ')}; skipped`,
         )
       } else {
         names.push(name)
       }
     }
-    naming.set(c.p, {names, warnings: own})
+    naming.set(p, {names, warnings: own})
   }
   for (const [name, claimants] of owners) {
-    if (claimants.length > 1 && !longNames.has(name) && !reserved.has(name))
-      warnings.push(`name ${name} is claimed by ${claimants.join(' and ')}: neither gets it`)
+    if (Array.isArray(claimants) && !longNames.has(name) && !reserved.has(name))
+      warnings.push(`name ${name} is claimed by ${claimants.map(label).join(' and ')}: neither gets it`)
   }
   return {naming, warnings}
 }
