@@ -13,7 +13,7 @@ import {addressesOverBudget, FD_RESERVE} from '../../src/serve/fd-budget.js'
 import {parseIpRange, type AddressRange} from '../../src/servemap/addresses.js'
 import {buildServeMap, type ServeBuild, type ServeOptions} from '../../src/servemap/map.js'
 import {newServeMapMemo} from '../../src/servemap/memo.js'
-import {rowChanges, rowLine, rowLines, type RowChange} from '../../src/servemap/table.js'
+import {rowChanges, rowKey, rowLine, rowLines, type RowChange} from '../../src/servemap/table.js'
 import {RouteTable} from '../../src/proxy/route-table.js'
 import {tunnelRoutes, type GatewayAddress} from '../../src/servemap/tunnels.js'
 import {probeKey, probeOf, type ProbedTarget} from '../../src/servemap/types.js'
@@ -193,6 +193,7 @@ describe('serve with the whole map loaded: incremental rebuilds', () => {
       const probes = new ProbeSet()
       const probed = new Set<string>()
       const line = memoByObject(rowLine)
+      const key = memoByObject(rowKey)
       const gateways = new Map<string, GatewayAddress>()
       const denied = new Map<string, string>()
       const unheld = new Map<string, string>()
@@ -256,7 +257,7 @@ describe('serve with the whole map loaded: incremental rebuilds', () => {
 
         expect(rowLines(build.rows, line)).toEqual(rowLines(fullMap.rows))
         expect(rowLines(lastRows, line)).toEqual(rowLines(lastRows))
-        expect(rowChanges(lastRows, build.rows, line), `change log after ${what} (step ${step})`).toEqual(
+        expect(rowChanges(lastRows, build.rows, line, key), `change log after ${what} (step ${step})`).toEqual(
           fullChanges(lastFullRows, fullMap.rows),
         )
         lastRows = build.rows
