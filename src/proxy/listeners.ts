@@ -68,6 +68,11 @@ export class ListenerSet {
   private readonly draining = new Set<Forwarder>()
   private queue: Promise<unknown> = Promise.resolve()
   private closed = false
+  /**
+   * Each listener's key, made once per listener object: serve's map memo hands unchanged listeners back, so a change
+   * makes no key string for each of them (18,000 at 10,000 Services).
+   */
+  private readonly keys = new WeakMap<ForwardListener, string>()
 
   constructor(private readonly options: ListenerSetOptions) {}
 
@@ -98,7 +103,8 @@ export class ListenerSet {
     if (this.closed) return result
     const wanted = new Map<string, ForwardListener>()
     for (const listener of listeners) {
-      const key = listenerKey(listener)
+      let key = this.keys.get(listener)
+      if (key === undefined) this.keys.set(listener, (key = listenerKey(listener)))
       if (!wanted.has(key)) wanted.set(key, listener)
     }
 
