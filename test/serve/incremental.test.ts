@@ -243,7 +243,8 @@ describe('serve with the whole map loaded: incremental rebuilds', () => {
           expect(budgeted, `budgeted map after ${what} (step ${step})`).toEqual({...twoBuilds, overBudget: over})
         }
 
-        zone = compileZone(build.map.dns, {serial: step + 1, nsAddress: '127.0.0.1', previous: zone})
+        // As the DNS server does: the zone replaced is not answered from again, so its names are patched in place.
+        zone = compileZone(build.map.dns, {serial: step + 1, nsAddress: '127.0.0.1', previous: zone, handOver: true})
         const fresh = compileZone(fullMap.map.dns, {serial: step + 1, nsAddress: '127.0.0.1'})
         expect(answering(zone), `zone after ${what} (step ${step})`).toEqual(answering(fresh))
 
@@ -329,6 +330,26 @@ describe('serve with the whole map loaded: incremental rebuilds', () => {
     const again = compileZone({domain: 'lb.internal', hosts: gone, srv}, {serial: 3, previous: first})
     expect(again.sources).not.toBe(first.sources)
     expect(answering(again)).toEqual(answering(compileZone({domain: 'lb.internal', hosts: gone, srv}, {serial: 3})))
+  })
+
+  it('patches a zone handed over in place: no copy of its names, the same answers as a whole compile', () => {
+    const hosts = new Map([
+      ['web.lb.internal', ['127.90.0.1']],
+      ['api.lb.internal', ['127.90.0.2']],
+    ])
+    const first = compileZone({domain: 'lb.internal', hosts, srv: new Map()}, {serial: 1})
+    const changed = new Map(hosts).set('api.lb.internal', ['127.90.0.9'])
+    changed.delete('web.lb.internal')
+    changed.set('db.lb.internal', ['127.90.0.3'])
+    const second = compileZone(
+      {domain: 'lb.internal', hosts: changed, srv: new Map()},
+      {serial: 2, previous: first, handOver: true},
+    )
+    expect(second.names).toBe(first.names)
+    expect(second.sources).toBe(first.sources)
+    expect(answering(second)).toEqual(
+      answering(compileZone({domain: 'lb.internal', hosts: changed, srv: new Map()}, {serial: 2})),
+    )
   })
 
   it('hands the health monitor only the probes of a replaced target list', () => {
