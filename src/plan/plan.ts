@@ -117,19 +117,19 @@ function uniquePorts(ports: ServicePort[]): ServicePort[] {
   })
 }
 
-/** `namespace/name` of the Service an EndpointSlice belongs to, or of a Service. */
-function serviceKey(namespace: string, name: string): string {
-  return `${namespace}/${name}`
-}
-
-/** EndpointSlices by their Service: one pass, so each Service's lookup costs its own slices, not all of them. */
-function slicesByService(slices: EndpointSlice[]): Map<string, EndpointSlice[]> {
-  const by = new Map<string, EndpointSlice[]>()
+/**
+ * EndpointSlices by their Service's namespace and name: one pass, so each Service's lookup costs its own slices, not
+ * all of them; two levels rather than `namespace/name` keys, so a plan makes no key string per slice and Service
+ * (20,000 at 10,000 Services, on every change).
+ */
+function slicesByService(slices: EndpointSlice[]): Map<string, Map<string, EndpointSlice[]>> {
+  const by = new Map<string, Map<string, EndpointSlice[]>>()
   for (const slice of slices) {
-    const key = serviceKey(slice.namespace, slice.serviceName)
-    const list = by.get(key)
+    let names = by.get(slice.namespace)
+    if (!names) by.set(slice.namespace, (names = new Map()))
+    const list = names.get(slice.serviceName)
     if (list) list.push(slice)
-    else by.set(key, [slice])
+    else names.set(slice.serviceName, [slice])
   }
   return by
 }
@@ -363,7 +363,7 @@ export function buildPlan(snapshot: ClusterSnapshot, options: PlanOptions, memo?
   const slices = slicesByService(snapshot.endpointSlices)
   const byPlan = new Map<PlannedService, Service>()
   const unnamed = sorted.map((svc) => {
-    const own = slices.get(serviceKey(svc.namespace, svc.name)) ?? NO_SLICES
+    const own = slices.get(svc.namespace)?.get(svc.name) ?? NO_SLICES
     const p = plannedFor(svc, own, targetNodes, options, memo)
     byPlan.set(p, svc)
     return p
