@@ -51,6 +51,12 @@ export interface ZoneOptions {
   nsAddress?: string
   /** The zone this one replaces: records it already encoded are reused (dns2's encoder is slow, ~30 µs each). */
   previous?: CompiledZone
+  /**
+   * `previous` is never answered from again (the DNS server replaces it): a patch changes its names map in place
+   * rather than a copy. Copying 25,000 names (10,000 Services, test/bench/scale-bench.ts) took ~25 ms and left a
+   * map's worth of garbage on every change.
+   */
+  handOver?: boolean
 }
 
 /** The record sets of one name, each encoded as an answer section owned by the question name. */
@@ -102,8 +108,14 @@ interface ZoneSources {
   domain: string
   hosts: Map<string, Source<string[]>>
   srv: Map<string, Source<SrvRecord[]>>
-  /** Entries by record list; a list is only ever one source's, never changed after it is made. */
+  /** Entries by record list; a list is never changed after it is made. */
   entries: WeakMap<RecordData[], NameEntry>
+  /**
+   * A/AAAA lists by the address array they were parsed from (those without problems): the names that answer one
+   * array (a Service's names share theirs, src/servemap/map.ts) share one list, and so one entry: at 10,000 Services
+   * this kept a third of the zone's entries (test/bench/scale-bench.ts).
+   */
+  lists: WeakMap<string[], RecordData[]>
   /** How many sources with records own each name in the zone (hosts and SRV owners): a name of one can be patched. */
   owners: Map<string, number>
   /** How many sources with records each name is a parent of (the empty non-terminals, RFC 8020, and the rest). */
@@ -128,8 +140,16 @@ interface Source<T> {
   parents?: string[]
 }
 
-/** A host's A/AAAA records (RFC 2181 §5: no duplicates in a set), or why it was skipped. */
-function hostSource(rawName: string, addresses: string[], domain: string): Source<string[]> {
+/**
+ * A host's A/AAAA records (RFC 2181 §5: no duplicates in a set), or why it was skipped. The list is the one in
+ * `lists` when these addresses were parsed before without a problem.
+ */
+function hostSource(
+  rawName: string,
+  addresses: string[],
+  domain: string,
+  lists: WeakMap<string[], RecordData[]>,
+): Source<string[]> {
   let name = normalizeName(rawName)
   let target: Source<string[]>['target'] = 'data'
   const problems: string[] = []
@@ -147,6 +167,8 @@ function hostSource(rawName: string, addresses: string[], domain: string): Sourc
     )
     return {from: addresses, name, target, problems}
   }
+  const parsed = lists.get(addresses)
+  if (parsed) return {from: addresses, name, target, list: parsed, problems}
   const list: RecordData[] = []
   const seen = new Set<string>()
   for (const text of addresses) {
@@ -159,6 +181,7 @@ function hostSource(rawName: string, addresses: string[], domain: string): Sourc
       list.push(ipv6 ? {type: TYPE.AAAA, address} : {type: TYPE.A, address})
     }
   }
+  if (problems.length === 0) lists.set(addresses, list)
   return {from: addresses, name, target, list, problems}
 }
 
@@ -213,6 +236,7 @@ export function compileZone(records: DnsRecords, options: ZoneOptions): Compiled
     hosts: new Map(),
     srv: new Map(),
     entries: kept?.entries ?? new WeakMap(),
+    lists: kept?.lists ?? new WeakMap(),
     owners: new Map(),
     below: new Map(),
     nsAddress: options.nsAddress,
@@ -250,7 +274,7 @@ export function compileZone(records: DnsRecords, options: ZoneOptions): Compiled
   recordsOf(nsHost)
   for (const [rawName, addresses] of records.hosts) {
     const was = kept?.hosts.get(rawName)
-    const source = was?.from === addresses ? was : hostSource(rawName, addresses, domain)
+    const source = was?.from === addresses ? was : hostSource(rawName, addresses, domain, sources.lists)
     sources.hosts.set(rawName, source)
     if (source.problems.length > 0) problems.push(...source.problems)
     if (!source.list) continue
@@ -350,7 +374,7 @@ const PATCH_LIMIT = 500
  * parents' existence), or undefined when it cannot be, and compileZone compiles the whole zone: previous had
  * problems, a changed source is outside the zone, a wildcard, skipped, the apex or the NS host, or owns a name
  * another source owns too. The result equals compileZone's without `previous`; the names map is a copy, so
- * `previous` goes on answering as it did. serve's map hands unchanged Services' record arrays back
+ * `previous` goes on answering as it did, unless it is handed over (ZoneOptions.handOver). serve's map hands unchanged Services' record arrays back
  * (src/servemap/memo.ts), so the changed sources are found by identity.
  */
 function patchZone(
@@ -397,7 +421,7 @@ function patchZone(
     }
     return made
   }
-  const hosts = diff(records.hosts, kept.hosts, (raw, from) => hostSource(raw, from, domain))
+  const hosts = diff(records.hosts, kept.hosts, (raw, from) => hostSource(raw, from, domain, kept.lists))
   const srv = hosts && diff(records.srv, kept.srv, (raw, from) => srvSource(raw, from, domain))
   if (!hosts || !srv || went.length + came.length > PATCH_LIMIT) return undefined
   for (const source of [...went, ...came]) {
@@ -419,7 +443,8 @@ function patchZone(
     else kept.srv.delete(raw)
   }
   const {encoded, encode} = encoder(previous.encoded)
-  const names = new Map(previous.names)
+  // compileZone and patchZone make every zone's names map; ReadonlyMap is what answering needs of it.
+  const names = options.handOver ? (previous.names as Map<string, NameEntry>) : new Map(previous.names)
   const touched = new Set<string>()
   for (const s of went) {
     count(kept, s, -1)

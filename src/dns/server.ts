@@ -91,7 +91,7 @@ export async function startDnsServer(options: DnsServerOptions): Promise<DnsServ
   let zone = compileZone(options.records, {serial, nsAddress: address})
   reportProblems(zone, undefined, log)
   const compileRemote = (records: DnsRecords | undefined, previous?: CompiledZone) =>
-    records && compileZone(records, {serial, nsAddress: address, previous})
+    records && compileZone(records, {serial, nsAddress: address, previous, handOver: true})
   let remoteZone = compileRemote(options.remoteRecords)
   const isLocal = localClients()
 
@@ -117,7 +117,8 @@ export async function startDnsServer(options: DnsServerOptions): Promise<DnsServ
     udpPort,
     tcpPort: (tcp.address() as net.AddressInfo).port,
     setRecords(records, remote) {
-      const next = compileZone(records, {serial: serial + 1, nsAddress: address, previous: zone})
+      // The zones replaced here are not answered from again: patches change their names in place.
+      const next = compileZone(records, {serial: serial + 1, nsAddress: address, previous: zone, handOver: true})
       serial++
       const nextRemote = compileRemote(remote, remoteZone)
       reportProblems(next, zone, log)

@@ -117,19 +117,19 @@ function uniquePorts(ports: ServicePort[]): ServicePort[] {
   })
 }
 
-/** `namespace/name` of the Service an EndpointSlice belongs to, or of a Service. */
-function serviceKey(namespace: string, name: string): string {
-  return `${namespace}/${name}`
-}
-
-/** EndpointSlices by their Service: one pass, so each Service's lookup costs its own slices, not all of them. */
-function slicesByService(slices: EndpointSlice[]): Map<string, EndpointSlice[]> {
-  const by = new Map<string, EndpointSlice[]>()
+/**
+ * EndpointSlices by their Service's namespace and name: one pass, so each Service's lookup costs its own slices, not
+ * all of them; two levels rather than `namespace/name` keys, so a plan makes no key string per slice and Service
+ * (20,000 at 10,000 Services, on every change).
+ */
+function slicesByService(slices: EndpointSlice[]): Map<string, Map<string, EndpointSlice[]>> {
+  const by = new Map<string, Map<string, EndpointSlice[]>>()
   for (const slice of slices) {
-    const key = serviceKey(slice.namespace, slice.serviceName)
-    const list = by.get(key)
+    let names = by.get(slice.namespace)
+    if (!names) by.set(slice.namespace, (names = new Map()))
+    const list = names.get(slice.serviceName)
     if (list) list.push(slice)
-    else by.set(key, [slice])
+    else names.set(slice.serviceName, [slice])
   }
   return by
 }
@@ -225,21 +225,25 @@ function assignNames(
 
   const claims = mapped.map((p) => {
     const svc = services.get(p)!
-    return {p, ...claimsOf(svc, domain, shortCount.get(p.name) === 1, memo?.services.get(svc))}
+    return {p, claims: claimsOf(svc, domain, shortCount.get(p.name) === 1, memo?.services.get(svc))}
   })
-  const owners = new Map<string, string[]>()
-  const longNames = new Set(claims.map((c) => c.long))
+  // Each wanted name's claimant, or claimants when several: lists (and their labels) only where names conflict, so
+  // 10,000 Services do not make 20,000 arrays and label strings on every change.
+  const owners = new Map<string, PlannedService | PlannedService[]>()
+  const longNames = new Set(claims.map((c) => c.claims.long))
   for (const c of claims) {
-    for (const name of c.wanted) {
-      const list = owners.get(name)
-      if (list) list.push(`${c.p.namespace}/${c.p.name}`)
-      else owners.set(name, [`${c.p.namespace}/${c.p.name}`])
+    for (const name of c.claims.wanted) {
+      const had = owners.get(name)
+      if (had === undefined) owners.set(name, c.p)
+      else if (Array.isArray(had)) had.push(c.p)
+      else owners.set(name, [had, c.p])
     }
   }
+  const label = (p: PlannedService) => `${p.namespace}/${p.name}`
   const warnings: string[] = []
   const naming = new Map<PlannedService, Naming>()
   const reserved = new Set(reservedNames(domain))
-  for (const c of claims) {
+  for (const {p, claims: c} of claims) {
     const own = [...c.warnings]
     const names = [c.long]
     for (const name of c.wanted) {
@@ -248,19 +252,23 @@ function assignNames(
         own.push(`name ${name} is reserved for serve's dashboard; skipped (the Service keeps ${c.long})`)
       } else if (longNames.has(name)) {
         own.push(`name ${name} belongs to another Service; skipped`)
-      } else if (claimants.length > 1) {
+      } else if (Array.isArray(claimants)) {
+        const self = label(p)
         own.push(
-          `name ${name} is also claimed by ${claimants.filter((o) => o !== `${c.p.namespace}/${c.p.name}`).join(', ')}; skipped`,
+          `name ${name} is also claimed by ${claimants
+            .map(label)
+            .filter((o) => o !== self)
+            .join(', ')}; skipped`,
         )
       } else {
         names.push(name)
       }
     }
-    naming.set(c.p, {names, warnings: own})
+    naming.set(p, {names, warnings: own})
   }
   for (const [name, claimants] of owners) {
-    if (claimants.length > 1 && !longNames.has(name) && !reserved.has(name))
-      warnings.push(`name ${name} is claimed by ${claimants.join(' and ')}: neither gets it`)
+    if (Array.isArray(claimants) && !longNames.has(name) && !reserved.has(name))
+      warnings.push(`name ${name} is claimed by ${claimants.map(label).join(' and ')}: neither gets it`)
   }
   return {naming, warnings}
 }
@@ -355,7 +363,7 @@ export function buildPlan(snapshot: ClusterSnapshot, options: PlanOptions, memo?
   const slices = slicesByService(snapshot.endpointSlices)
   const byPlan = new Map<PlannedService, Service>()
   const unnamed = sorted.map((svc) => {
-    const own = slices.get(serviceKey(svc.namespace, svc.name)) ?? NO_SLICES
+    const own = slices.get(svc.namespace)?.get(svc.name) ?? NO_SLICES
     const p = plannedFor(svc, own, targetNodes, options, memo)
     byPlan.set(p, svc)
     return p

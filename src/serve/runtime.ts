@@ -35,7 +35,7 @@ import {findPortHolder} from './port-holder.js'
 import {memoByObject} from './memo-by-object.js'
 import {ProbeSet} from './probe-set.js'
 import {FD_RESERVE, openFileLimit, overBudgetReason} from './fd-budget.js'
-import {formatServeTable, rowChanges, rowLine} from '../servemap/table.js'
+import {formatServeTable, rowChanges, rowKey, rowLine} from '../servemap/table.js'
 import {
   probeKey,
   probeOf,
@@ -194,6 +194,8 @@ export class ServeRuntime {
   private readonly probes = new ProbeSet()
   /** Each row's change-log line, made once per row object (rows of unchanged Services are kept by the map memo). */
   private readonly rowLine = memoByObject(rowLine)
+  /** Each row's key in the change log, made once per row object (see rowChanges). */
+  private readonly rowKey = memoByObject(rowKey)
   /**
    * Whether a row has an API-server fallback, once per row object: only those rows can move to it (fallbackChanges),
    * and the rest need not be walked target by target (100 targets per NodePort row on 100 nodes) on every change.
@@ -470,7 +472,7 @@ export class ServeRuntime {
   }
 
   private logDiff(before: ServeRow[], after: ServeRow[]): void {
-    for (const {event, line} of rowChanges(before, after, this.rowLine)) {
+    for (const {event, line} of rowChanges(before, after, this.rowLine, this.rowKey)) {
       this.options.log.info(`${event.replace('-', ' ')}: ${line}`, {event})
     }
   }

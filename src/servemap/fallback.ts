@@ -21,9 +21,19 @@ export function fallbackChanges(
   const answering = new Map<string, string>()
   for (const r of rows) {
     if (!r.targets.some((t) => t.fallback)) continue
-    const nodes = r.targets.filter((t) => !t.fallback)
-    const up = nodes.find((t) => state(t) !== 'down')
-    if (nodes.length > 0 && !up) onFallback.add(r.service)
+    // The first node target not down, in one pass without a list of the node targets: serve walks these rows on
+    // every change, 2,500 of them with 100 targets at 10,000 Services (test/bench/scale-bench.ts).
+    let nodes = 0
+    let up: ProbedTarget | undefined
+    for (const t of r.targets) {
+      if (t.fallback) continue
+      nodes++
+      if (state(t) !== 'down') {
+        up = t
+        break
+      }
+    }
+    if (nodes > 0 && !up) onFallback.add(r.service)
     else if (up) answering.set(r.service, up.node)
   }
   const changes: FallbackChange[] = []

@@ -282,7 +282,9 @@ export function buildServeMap(plan: Plan, options: ServeOptions, memo?: ServeMap
   const rows: ServeRow[] = []
   const warnings: string[] = []
   const proxied = plan.services.filter((s) => isProxied(s.exposure) || viaApiServer(s))
-  const addresses = options.range ? addressesFor(proxied.map(key), options.range, memo) : new Map<string, string>()
+  // A kept part's key is the string made last time: no new string per Service, and sameItems compares it at once.
+  const idOf = (s: PlannedService) => memo?.parts.get(s)?.id ?? key(s)
+  const addresses = options.range ? addressesFor(proxied.map(idOf), options.range, memo) : new Map<string, string>()
   // Where this machine reaches the router: --listen, or loopback when the router binds every address.
   const router = routerAddressFor(options.listen)
   // A router bound to every address already holds the HTTP port on the per-service addresses too.
@@ -317,7 +319,7 @@ export function buildServeMap(plan: Plan, options: ServeOptions, memo?: ServeMap
   let room = budget?.room ?? 0
   const overBudget = new Set<string>()
   for (const s of plan.services) {
-    const id = memo?.parts.get(s)?.id ?? key(s)
+    const id = idOf(s)
     const assigned = addresses.get(id)
     let part = partOf(s, id, assigned, assigned === undefined ? undefined : options.unheld?.get(assigned))
     if (budget && assigned !== undefined && part.listeners.length > 0) {

@@ -51,3 +51,51 @@ describe('compiled zone memory (10,000 Services: test/bench/scale-bench.ts)', ()
     expect(srv.answers).toEqual(['_http._tcp.svc-7.ns-0.kube.internal 5 SRV 0 0 8080 svc-7.ns-0.kube.internal'])
   })
 })
+
+describe('names that answer one address array', () => {
+  /** A Service's long and short name answer the array its part made once (src/servemap/map.ts mapService). */
+  function namesSharingAnswers(services: number): Map<string, string[]> {
+    const hosts = new Map<string, string[]>()
+    for (let s = 0; s < services; s++) {
+      const answer = [`127.87.0.${s + 1}`]
+      hosts.set(`svc-${s}.ns.kube.internal`, answer)
+      hosts.set(`svc-${s}.kube.internal`, answer)
+    }
+    return hosts
+  }
+
+  it('share one compiled entry, whether compiled whole or patched', () => {
+    const hosts = namesSharingAnswers(3)
+    const zone = compileZone({domain: 'kube.internal', hosts, srv: new Map()}, {serial: 1})
+    expect(zone.names.get('svc-1.ns.kube.internal')).toBe(zone.names.get('svc-1.kube.internal'))
+    expect(zone.names.get('svc-1.kube.internal')).not.toBe(zone.names.get('svc-2.kube.internal'))
+    const moved = new Map(hosts)
+    const answer = ['127.87.0.9']
+    moved.set('svc-1.ns.kube.internal', answer)
+    moved.set('svc-1.kube.internal', answer)
+    const patched = compileZone({domain: 'kube.internal', hosts: moved, srv: new Map()}, {serial: 2, previous: zone})
+    expect(patched.names.get('svc-1.ns.kube.internal')).toBe(patched.names.get('svc-1.kube.internal'))
+    expect(summarize(answerQuery(patched, buildQuery('svc-1.kube.internal', T.A), 'udp')!).answers).toEqual([
+      'svc-1.kube.internal 5 A 127.87.0.9',
+    ])
+    expect(summarize(answerQuery(zone, buildQuery('svc-1.ns.kube.internal', T.A), 'udp')!).answers).toEqual([
+      'svc-1.ns.kube.internal 5 A 127.87.0.2',
+    ])
+  })
+
+  it('keep their own problems: a bad name beside a good one sharing its addresses', () => {
+    const answer = ['127.87.0.1', 'not-an-address']
+    const hosts = new Map([
+      ['a.kube.internal', answer],
+      ['b.kube.internal', answer],
+    ])
+    const zone = compileZone({domain: 'kube.internal', hosts, srv: new Map()}, {serial: 1})
+    expect(zone.problems).toEqual([
+      'skipped address "not-an-address" of a.kube.internal: not an IPv4 address',
+      'skipped address "not-an-address" of b.kube.internal: not an IPv4 address',
+    ])
+    expect(summarize(answerQuery(zone, buildQuery('b.kube.internal', T.A), 'udp')!).answers).toEqual([
+      'b.kube.internal 5 A 127.87.0.1',
+    ])
+  })
+})

@@ -3,7 +3,7 @@ import net from 'node:net'
 
 import {describe, expect, it, onTestFinished} from 'vitest'
 
-import {ListenerSet} from '../../src/proxy/listeners.js'
+import {BINDS_AT_ONCE, ListenerSet} from '../../src/proxy/listeners.js'
 import type {ForwardListener} from '../../src/servemap/types.js'
 import {
   FakeHealth,
@@ -112,6 +112,26 @@ describe('ListenerSet', () => {
     await new Promise<void>((resolve) => squatter.close(() => resolve()))
     expect(await set.apply([busy, free])).toEqual({added: [busy], removed: [], failed: []})
     await talk('127.0.11.3', port).say('hi', 'node-a:hi')
+  })
+
+  it('opens more listeners than bind at once, reporting added and failed ones in the order given', async () => {
+    const node = await startTcpNodes(nodes(1, 95))
+    const count = BINDS_AT_ONCE + 3
+    const address = (i: number) => `127.78.${(i >> 8) + 1}.${i & 255}`
+    const port = await freeSharedPort([address(0), address(count - 2)])
+    // The second-to-last listener's port is taken: it is in the last batch.
+    const squatter = net.createServer()
+    await new Promise<void>((resolve) => squatter.listen({host: address(count - 2), port}, () => resolve()))
+    onTestFinished(() => new Promise<void>((resolve) => squatter.close(() => resolve())))
+    const listeners = Array.from({length: count}, (_, i) => tcp(`ns/s${i}`, address(i), port, node.targets))
+
+    const result = await listenerSet().apply(listeners)
+    expect(result.added).toEqual(listeners.filter((_, i) => i !== count - 2))
+    expect(result.failed.map(({listener, error}) => [listener, error.code])).toEqual([
+      [listeners[count - 2], 'EADDRINUSE'],
+    ])
+    expect(await connectResult(address(count - 1), port)).toBe('connected')
+    await talk(address(BINDS_AT_ONCE + 2), port).say('hi', 'node-a:hi')
   })
 })
 

@@ -13,7 +13,7 @@ import {addressesOverBudget, FD_RESERVE} from '../../src/serve/fd-budget.js'
 import {parseIpRange, type AddressRange} from '../../src/servemap/addresses.js'
 import {buildServeMap, type ServeBuild, type ServeOptions} from '../../src/servemap/map.js'
 import {newServeMapMemo} from '../../src/servemap/memo.js'
-import {rowChanges, rowLine, rowLines, type RowChange} from '../../src/servemap/table.js'
+import {rowChanges, rowKey, rowLine, rowLines, type RowChange} from '../../src/servemap/table.js'
 import {RouteTable} from '../../src/proxy/route-table.js'
 import {tunnelRoutes, type GatewayAddress} from '../../src/servemap/tunnels.js'
 import {probeKey, probeOf, type ProbedTarget} from '../../src/servemap/types.js'
@@ -193,6 +193,7 @@ describe('serve with the whole map loaded: incremental rebuilds', () => {
       const probes = new ProbeSet()
       const probed = new Set<string>()
       const line = memoByObject(rowLine)
+      const key = memoByObject(rowKey)
       const gateways = new Map<string, GatewayAddress>()
       const denied = new Map<string, string>()
       const unheld = new Map<string, string>()
@@ -242,7 +243,8 @@ describe('serve with the whole map loaded: incremental rebuilds', () => {
           expect(budgeted, `budgeted map after ${what} (step ${step})`).toEqual({...twoBuilds, overBudget: over})
         }
 
-        zone = compileZone(build.map.dns, {serial: step + 1, nsAddress: '127.0.0.1', previous: zone})
+        // As the DNS server does: the zone replaced is not answered from again, so its names are patched in place.
+        zone = compileZone(build.map.dns, {serial: step + 1, nsAddress: '127.0.0.1', previous: zone, handOver: true})
         const fresh = compileZone(fullMap.map.dns, {serial: step + 1, nsAddress: '127.0.0.1'})
         expect(answering(zone), `zone after ${what} (step ${step})`).toEqual(answering(fresh))
 
@@ -256,7 +258,7 @@ describe('serve with the whole map loaded: incremental rebuilds', () => {
 
         expect(rowLines(build.rows, line)).toEqual(rowLines(fullMap.rows))
         expect(rowLines(lastRows, line)).toEqual(rowLines(lastRows))
-        expect(rowChanges(lastRows, build.rows, line), `change log after ${what} (step ${step})`).toEqual(
+        expect(rowChanges(lastRows, build.rows, line, key), `change log after ${what} (step ${step})`).toEqual(
           fullChanges(lastFullRows, fullMap.rows),
         )
         lastRows = build.rows
@@ -328,6 +330,26 @@ describe('serve with the whole map loaded: incremental rebuilds', () => {
     const again = compileZone({domain: 'lb.internal', hosts: gone, srv}, {serial: 3, previous: first})
     expect(again.sources).not.toBe(first.sources)
     expect(answering(again)).toEqual(answering(compileZone({domain: 'lb.internal', hosts: gone, srv}, {serial: 3})))
+  })
+
+  it('patches a zone handed over in place: no copy of its names, the same answers as a whole compile', () => {
+    const hosts = new Map([
+      ['web.lb.internal', ['127.90.0.1']],
+      ['api.lb.internal', ['127.90.0.2']],
+    ])
+    const first = compileZone({domain: 'lb.internal', hosts, srv: new Map()}, {serial: 1})
+    const changed = new Map(hosts).set('api.lb.internal', ['127.90.0.9'])
+    changed.delete('web.lb.internal')
+    changed.set('db.lb.internal', ['127.90.0.3'])
+    const second = compileZone(
+      {domain: 'lb.internal', hosts: changed, srv: new Map()},
+      {serial: 2, previous: first, handOver: true},
+    )
+    expect(second.names).toBe(first.names)
+    expect(second.sources).toBe(first.sources)
+    expect(answering(second)).toEqual(
+      answering(compileZone({domain: 'lb.internal', hosts: changed, srv: new Map()}, {serial: 2})),
+    )
   })
 
   it('hands the health monitor only the probes of a replaced target list', () => {
