@@ -1,17 +1,11 @@
 // The shared deadline wheel behind the raw relays' connect, idle and hello timeouts: deadlines fire once due (never
 // before), removed ones never, a deadline can move on, and a pending one does not keep the process alive.
-import {execFile} from 'node:child_process'
-import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
-import {tmpdir} from 'node:os'
-import {join, resolve} from 'node:path'
-import {promisify} from 'node:util'
 
-import {describe, expect, it, onTestFinished} from 'vitest'
+import {describe, expect, it} from 'vitest'
 
 import {DeadlineWheel, type Deadline} from '../../src/proxy/deadlines.js'
+import {importLine, snippet} from '../run-snippet.js'
 import {waitFor} from './backends.js'
-
-const run = promisify(execFile)
 
 /** A deadline `inMs` from now that records when it fired; `again` moves it on once by that much. */
 function deadline(inMs: number, again?: number): Deadline & {fired: number[]} {
@@ -76,18 +70,13 @@ describe('DeadlineWheel', () => {
   })
 
   it('does not keep the process alive while a deadline waits', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'deadlines-'))
-    onTestFinished(() => rmSync(dir, {recursive: true, force: true}))
-    const script = join(dir, 'pending.ts')
-    const module = resolve('src/proxy/deadlines.ts')
-    writeFileSync(
-      script,
-      `import {deadlineWheel} from ${JSON.stringify(module)}\n` +
+    const run = snippet(
+      importLine('deadlineWheel', 'src/proxy/deadlines.ts') +
         `deadlineWheel(600_000).add({dueMs: Date.now() + 600_000, onDue: () => void console.log('fired')})\n` +
         `console.log('added')\n`,
     )
     // A wheel that held the process open would make this wait ten minutes, far past the test's timeout.
-    const {stdout} = await run(process.execPath, [resolve('scripts/run-ts.mjs'), script])
+    const {stdout} = await run()
     expect(stdout.trim()).toBe('added')
   })
 })

@@ -1,9 +1,5 @@
-import {execFile} from 'node:child_process'
-import {mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {readFileSync} from 'node:fs'
 import net from 'node:net'
-import {tmpdir} from 'node:os'
-import {join, resolve} from 'node:path'
-import {promisify} from 'node:util'
 
 import {describe, expect, it, onTestFinished} from 'vitest'
 
@@ -15,9 +11,8 @@ import {
   socketFromHandle,
   type TcpHandle,
 } from '../../src/proxy/raw-tcp.js'
+import {importLine, snippet} from '../run-snippet.js'
 import {waitFor} from './backends.js'
-
-const run = promisify(execFile)
 
 /**
  * Whether the kernel runs a keep-alive timer for the IPv4 connection from `local` to `remotePort`: /proc/net/tcp's
@@ -97,23 +92,13 @@ describe('raw-tcp', () => {
   })
 
   it('is not used when the user asked Node to warn about pending deprecations (process.binding is one)', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'raw-tcp-'))
-    onTestFinished(() => rmSync(dir, {recursive: true, force: true}))
-    const script = join(dir, 'probe.ts')
-    const module = resolve('src/proxy/raw-tcp.ts')
-    writeFileSync(
-      script,
-      `import {rawTcp} from ${JSON.stringify(module)}\nconsole.log(rawTcp ? 'handles' : 'sockets')\n`,
-    )
-    const runTs = resolve('scripts/run-ts.mjs')
-    const plain = await run(process.execPath, [runTs, script])
+    const run = snippet(importLine('rawTcp', 'src/proxy/raw-tcp.ts') + "console.log(rawTcp ? 'handles' : 'sockets')\n")
+    const plain = await run()
     expect(plain.stdout.trim()).toBe('handles')
-    const flagged = await run(process.execPath, ['--pending-deprecation', runTs, script])
+    const flagged = await run(['--pending-deprecation'])
     expect(flagged.stdout.trim()).toBe('sockets')
     expect(flagged.stderr).not.toContain('DEP0111')
-    const viaEnv = await run(process.execPath, [runTs, script], {
-      env: {...process.env, NODE_OPTIONS: '--pending-deprecation'},
-    })
+    const viaEnv = await run([], {...process.env, NODE_OPTIONS: '--pending-deprecation'})
     expect(viaEnv.stdout.trim()).toBe('sockets')
     expect(viaEnv.stderr).not.toContain('DEP0111')
   })
