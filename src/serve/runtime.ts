@@ -155,6 +155,9 @@ function* targetLists(build: ServeBuild): Iterable<ProbedTarget[]> {
   for (const r of build.map.tls ?? []) yield r.targets
 }
 
+/** How long past the grace period a stop waits for a part that has not closed (ServeRuntime.stop). */
+export const STOP_SLACK_MS = 5000
+
 export class ServeRuntime {
   readonly health: HealthMonitor
   private readonly router: HttpRouter
@@ -524,20 +527,43 @@ export class ServeRuntime {
     }
   }
 
-  /** Stops accepting, lets open connections finish for up to graceMs, then closes everything. */
-  async stop(graceMs = 5000): Promise<void> {
+  /**
+   * Stops accepting, lets open connections finish for up to graceMs, then closes everything. A part still closing
+   * `slackMs` (STOP_SLACK_MS) after the grace period is named in a warning and no longer waited for: a stop ends.
+   */
+  async stop(graceMs = 5000, slackMs = STOP_SLACK_MS): Promise<void> {
     this.stopped = true
     clearTimeout(this.timer)
     clearTimeout(this.healthLogTimer)
     clearInterval(this.unheldTimer)
-    await this.source.stop().catch(() => {})
-    this.health.close()
-    this.tunnels?.close()
-    await Promise.all([
-      this.router.close(graceMs),
-      this.sni.close(graceMs),
-      this.listeners.close(graceMs),
-      this.dns?.close(),
-    ])
+    const closing = new Set<string>()
+    const part = (name: string, done: Promise<unknown> | undefined): Promise<void> => {
+      closing.add(name)
+      return Promise.resolve(done).then(
+        () => void closing.delete(name),
+        () => void closing.delete(name),
+      )
+    }
+    const everything = (async () => {
+      await part('the API watches', this.source.stop())
+      this.health.close()
+      this.tunnels?.close()
+      await Promise.all([
+        part('the HTTP router', this.router.close(graceMs)),
+        part('the SNI listener', this.sni.close(graceMs)),
+        part('the per-service listeners', this.listeners.close(graceMs)),
+        part('DNS', this.dns?.close()),
+      ])
+    })()
+    let limit: NodeJS.Timeout | undefined
+    const late = new Promise<boolean>((resolve) => {
+      limit = setTimeout(() => resolve(true), graceMs + slackMs).unref()
+    })
+    const overdue = await Promise.race([everything.then(() => false), late])
+    clearTimeout(limit)
+    if (overdue) {
+      const what = [...closing].join(', ')
+      this.options.log.warn(`stopping: ${what} still closing ${(graceMs + slackMs) / 1000} s on; not waiting`)
+    }
   }
 }

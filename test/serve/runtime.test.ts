@@ -1,6 +1,12 @@
 import {describe, expect, it} from 'vitest'
 import {EXIT} from '../../src/errors.js'
-import {bindError, listenWarning} from '../../src/serve/runtime.js'
+import {
+  bindError,
+  listenWarning,
+  ServeRuntime,
+  type RuntimeOptions,
+  type SnapshotSource,
+} from '../../src/serve/runtime.js'
 import type {ForwardListener} from '../../src/servemap/types.js'
 
 const errno = (code: string) => Object.assign(new Error(code), {code})
@@ -45,5 +51,24 @@ describe('listenWarning', () => {
     expect(listenWarning(listener, errno('EADDRNOTAVAIL'))).toMatch(
       /^dns\/pihole: cannot listen on 127\.77\.1\.2:53\/udp: /,
     )
+  })
+})
+
+describe('ServeRuntime.stop', () => {
+  it('names a part that does not close within the grace period and its slack, and ends anyway', async () => {
+    const warnings: string[] = []
+    const log = {info: () => {}, debug: () => {}, warn: (line: string) => void warnings.push(line), verbosity: 0}
+    // An API watch that never finishes stopping (a connection to an API server that went silent).
+    const source = {start: async () => {}, stop: () => new Promise<void>(() => {})} as unknown as SnapshotSource
+    const runtime = new ServeRuntime(source, {
+      plan: {domain: 'kube.internal'},
+      listen: '127.0.0.1',
+      dnsPort: 0,
+      httpPort: 0,
+      log,
+      print: () => {},
+    } as unknown as RuntimeOptions)
+    await runtime.stop(20, 30)
+    expect(warnings).toEqual(['stopping: the API watches still closing 0.05 s on; not waiting'])
   })
 })
