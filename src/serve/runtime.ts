@@ -529,7 +529,8 @@ export class ServeRuntime {
 
   /**
    * Stops accepting, lets open connections finish for up to graceMs, then closes everything. A part still closing
-   * `slackMs` (STOP_SLACK_MS) after the grace period is named in a warning and no longer waited for: a stop ends.
+   * graceMs + slackMs (STOP_SLACK_MS) after the stop began is named in a warning and no longer waited for: a stop
+   * ends. The parts after a watch stop that hangs are then not closed here (serve exits right after a stop).
    */
   async stop(graceMs = 5000, slackMs = STOP_SLACK_MS): Promise<void> {
     this.stopped = true
