@@ -15,8 +15,7 @@
 import {EventEmitter} from 'node:events'
 import net from 'node:net'
 
-import {hostPort} from '../net/address.js'
-import {HealthzClient, STATUS_LINE, STATUS_LINE_MAX_BYTES} from './healthz-client.js'
+import {HealthzClient} from './healthz-client.js'
 import {PortTable} from './port-table.js'
 import {probeKey, type HealthState, type Probe, type ProbedTarget} from '../servemap/types.js'
 
@@ -448,56 +447,16 @@ function rotate<T>(items: T[], start: number, count: number): T[] {
   return Array.from({length: count}, (_, i) => items[(start + i) % items.length]!)
 }
 
-/**
- * GET /healthz on a probe's own port (a Service's healthCheckNodePort), a connection each time: the status code, or
- * undefined when no HTTP answer came (refused, reset, timeout, cancelled). Nodes' /healthz goes through a
- * HealthzClient instead, over a kept connection. A raw request and a look at the status line rather than Node's HTTP client: probes run a few times a second,
- * too rarely for V8 to optimise that client's code, and in the interpreter it cost several times more than this
- * (idle CPU at 2,000 Services on 50 nodes: 1.2 % → see README "Performance").
- */
-function requestStatus(
-  probe: {address: string; port: number},
-  timeoutMs: number,
-): {promise: Promise<number | undefined>; cancel: () => void} {
-  let cancel = (): void => {}
-  const promise = new Promise<number | undefined>((resolve) => {
-    let done = false
-    let head = ''
-    const finish = (status: number | undefined): void => {
-      if (done) return
-      done = true
-      clearTimeout(timer)
-      socket.destroy()
-      resolve(status)
-    }
-    const timer = setTimeout(() => finish(undefined), timeoutMs).unref()
-    const socket = net.connect({host: probe.address, port: probe.port})
-    socket.on('connect', () => {
-      socket.write(
-        `GET ${HEALTHZ_PATH} HTTP/1.1\r\nHost: ${hostPort(probe.address, probe.port)}\r\n` +
-          'User-Agent: kubectl-expose-lb health check\r\nConnection: close\r\n\r\n',
-      )
-    })
-    socket.on('data', (chunk: Buffer) => {
-      head += chunk.toString('latin1', 0, STATUS_LINE_MAX_BYTES)
-      const status = STATUS_LINE.exec(head)?.[1]
-      if (status !== undefined) finish(Number(status))
-      else if (head.includes('\n') || head.length >= STATUS_LINE_MAX_BYTES) finish(undefined) // not HTTP
-    })
-    socket.on('error', () => finish(undefined))
-    socket.on('close', () => finish(undefined))
-    cancel = () => finish(undefined)
-  })
-  return {promise, cancel}
-}
-
 /** One probe run: resolves true when healthy, false otherwise; never rejects. `cancel` resolves it false. */
 function check(probe: Probe, timeoutMs: number): {promise: Promise<boolean>; cancel: () => void} {
   if (probe.kind === 'http') {
     // kube-proxy's per-Service healthCheckNodePort answers any path, its node health server on 10256 only
     // /healthz and /livez (kubernetes/kubernetes pkg/proxy/healthcheck/service_health.go and proxy_health.go):
     // /healthz suits both. Only the status code counts.
-    const {promise, cancel} = requestStatus(probe, timeoutMs)
+    // A connection per run, ended at the status line: a raw request rather than Node's HTTP client, which probes
+    // running a few times a second keep in the interpreter, where it cost several times more (README "Performance").
+    const client = new HealthzClient(probe.address, probe.port, HEALTHZ_PATH, false)
+    const {promise, cancel} = client.request(timeoutMs)
     return {promise: promise.then((status) => status === 200), cancel}
   }
   let cancel = (): void => {}

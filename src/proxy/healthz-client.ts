@@ -33,7 +33,10 @@ interface Exchange {
   answered: boolean
 }
 
-/** GET `path` on `address:port`, one request at a time, over a connection kept between requests. */
+/**
+ * GET `path` on `address:port`, one request at a time, over a connection kept between requests; with `keep` false,
+ * a connection per request, ended at its status line (`Connection: close`), as a one-off probe does.
+ */
 export class HealthzClient {
   private socket?: net.Socket
   private exchange?: Exchange
@@ -43,6 +46,7 @@ export class HealthzClient {
     private readonly address: string,
     private readonly port: number,
     private readonly path: string,
+    private readonly keep = true,
   ) {}
 
   request(timeoutMs: number): StatusRun {
@@ -75,7 +79,7 @@ export class HealthzClient {
     socket.ref()
     socket.write(
       `GET ${this.path} HTTP/1.1\r\nHost: ${hostPort(this.address, this.port)}\r\n` +
-        'User-Agent: kubectl-expose-lb health check\r\n\r\n',
+        `User-Agent: kubectl-expose-lb health check\r\n${this.keep ? '' : 'Connection: close\r\n'}\r\n`,
     )
   }
 
@@ -100,6 +104,7 @@ export class HealthzClient {
         return this.finish(undefined, false) // not HTTP
       }
     }
+    if (exchange.status !== undefined && !this.keep) return this.finish(exchange.status, false)
     exchange.responses.feed(chunk)
     if (exchange.status === undefined) return
     // The whole answer is in: the connection is ready for the next round. One whose end cannot be told (no length,

@@ -121,6 +121,15 @@ describe('HealthzClient', () => {
     expect(await client(other).request(2000).promise).toBeUndefined()
   })
 
+  it('without keep, asks on a connection of its own each time and takes the status line alone', async () => {
+    // A node that sends its status line and never the rest: a one-off probe does not wait for it.
+    const node = await start((_n, socket) => socket.write('HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\npart'))
+    const once = new HealthzClient('127.0.0.1', node.port, '/healthz', false)
+    expect(await once.request(2000).promise).toBe(200)
+    expect(await once.request(2000).promise).toBe(200)
+    expect([node.connections, node.requests]).toEqual([2, 2])
+  })
+
   it('cancel and close end a request in flight with no status, and close the connection', async () => {
     const silent = await start(() => {})
     const healthz = client(silent)
