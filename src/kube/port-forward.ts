@@ -10,6 +10,7 @@ import net from 'node:net'
 import {Duplex} from 'node:stream'
 
 import {TimeoutError} from '../errors.js'
+import {whenFlushed} from '../proxy/flushed.js'
 import type {ApiClient} from './client.js'
 import {dataChannel, PORT_FORWARD_PROTOCOL} from './portforward-channel.js'
 import {acceptValue, encodeClientFrame, FrameReader, OPCODE, takeRandom, type FrameHandler} from './websocket-frames.js'
@@ -139,7 +140,7 @@ class PortForwardStream extends Duplex implements FrameHandler {
 
   /**
    * From now on the Pod's data is written straight to `to`, which ends when the stream does; this Duplex's
-   * readable side only ends. Each read's data goes out in one writev (corked), and a read waits until `to` took
+   * readable side only ends. Each read's data goes out in one writev (corked), and a read waits until `to` wrote
    * the previous one. A plain TCP connection to the API server moves to pooled reads (RELAY_READ_BYTES).
    */
   relayTo(to: net.Socket): void {
@@ -278,7 +279,7 @@ class PortForwardStream extends Duplex implements FrameHandler {
     to.uncork()
     if (to.writableLength === 0) return true
     this.socket.pause()
-    to.once('drain', () => {
+    whenFlushed(to, () => {
       release?.()
       this.socket.resume() // the socket reading now (readPooled may have moved the connection meanwhile)
     })

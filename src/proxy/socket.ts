@@ -7,6 +7,7 @@ import net from 'node:net'
 
 import {TimeoutError} from '../errors.js'
 import {hostPort} from '../net/address.js'
+import {whenFlushed} from './flushed.js'
 import type {ProbedTarget} from '../servemap/types.js'
 import {forgetRelay, noteRead} from './accept-turns.js'
 
@@ -84,7 +85,8 @@ export type NodeDataHandler = (chunk: Buffer, done: () => void, socket: net.Sock
 
 /**
  * Writes a chunk read from `from` (a NodeDataHandler's) to `to` without copying it. When the kernel took it whole
- * the buffer is free at once; otherwise it stays queued, so reading pauses until `to` drains.
+ * the buffer is free at once; otherwise it stays queued, so reading pauses until `to` has written it (whenFlushed:
+ * a chunk below the high-water mark that had to queue brings no 'drain').
  */
 export function writeChunk(to: net.Socket, chunk: Buffer, done: () => void, from: net.Socket): boolean {
   to.write(chunk)
@@ -92,7 +94,7 @@ export function writeChunk(to: net.Socket, chunk: Buffer, done: () => void, from
     done()
     return true
   }
-  to.once('drain', () => {
+  whenFlushed(to, () => {
     done()
     from.resume()
   })

@@ -105,6 +105,42 @@ describe('the port-forward dialer through the simulated API server', () => {
     expect(sha(got)).toBe(sha(payload))
   })
 
+  it('relays a download that comes in small pieces to a client that stopped reading, and goes on when it reads', async () => {
+    // The Pod writes 4 KiB at a time, so the relay's reads are small: once the client's kernel buffers are full, a read
+    // queues below the socket's high-water mark, for which Node emits no 'drain' (the relay once waited for one).
+    const payload = randomBytes(8 * 1024 * 1024)
+    const source = net.createServer((s) => {
+      let at = 0
+      const next = (): void => {
+        if (at >= payload.length) return void s.end()
+        s.write(payload.subarray(at, (at += 4096)), () => setImmediate(next))
+      }
+      next()
+    })
+    const port = await listen(source)
+    const sim = await startSimServer({objects: [pod('trickle')]})
+    onTestFinished(() => sim.close())
+    const stream = await openPortForward(apiFor(sim.url, sim.kubeconfig()), {
+      namespace: 'default',
+      pod: 'trickle',
+      port,
+    })
+    const server = net.createServer()
+    const accepted = new Promise<net.Socket>((resolve) => server.once('connection', resolve))
+    const reader = net.connect(await listen(server), '127.0.0.1')
+    reader.pause()
+    const got = new Promise<Buffer>((resolve) => {
+      const chunks: Buffer[] = []
+      reader.on('data', (c: Buffer) => chunks.push(c))
+      reader.on('end', () => resolve(Buffer.concat(chunks)))
+    })
+    ;(stream as unknown as {relayTo: (to: net.Socket) => void}).relayTo(await accepted)
+    setTimeout(() => reader.resume(), 500)
+    const all = await got
+    expect(all.length).toBe(payload.length)
+    expect(sha(all)).toBe(sha(payload))
+  })
+
   it('relays from a TLS API server too (its reads stay as the TLS socket makes them)', async () => {
     const tls = (name: string) => readFileSync(new URL(`../fixtures/tls/${name}`, import.meta.url), 'utf8')
     const payload = randomBytes(4 * 1024 * 1024)
