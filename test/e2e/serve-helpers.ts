@@ -7,6 +7,9 @@ import net from 'node:net'
 import {delimiter, dirname} from 'node:path'
 import {BIN_DIR, scratchDir} from './helpers.js'
 
+/** serve ends a stop 10 s after the signal at most (grace 5 s, then 5 s for parts still closing: src/serve/runtime.ts). */
+const STOP_REPORT_MS = 15_000
+
 export interface ServeProcess {
   child: ChildProcess
   dnsPort: number
@@ -63,7 +66,18 @@ export async function startServe(
     resolver,
     async stop(signal = 'SIGTERM') {
       if (child.exitCode === null) child.kill(signal)
-      return exited
+      // A stop that hangs fails the caller's hook by its timeout; what serve said (it names a part still closing after
+      // the grace period) is the clue, so it goes to the test output first.
+      const late = setTimeout(() => {
+        process.stderr.write(
+          `serve (pid ${child.pid}) has not exited ${STOP_REPORT_MS / 1000} s after ${signal}; its stderr:\n${err}\n`,
+        )
+      }, STOP_REPORT_MS)
+      try {
+        return await exited
+      } finally {
+        clearTimeout(late)
+      }
     },
   }
 }
