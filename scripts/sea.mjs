@@ -79,6 +79,9 @@ function sha256Of(path) {
   return createHash('sha256').update(readFileSync(path)).digest('hex')
 }
 
+/** How long one `npm pack` of a Node build (about 50 MB) may take; without a network npm retries for much longer. */
+const FETCH_TIMEOUT_MS = 5 * 60_000
+
 /**
  * The pinned Node binary (and the release's LICENSE) for a platform, fetched once into
  * .cache/node/<platform>-<release>/. Returns {binary, license}.
@@ -95,7 +98,17 @@ export function fetchNode(platform) {
     try {
       const spec = `${pin.npmPackage}@${NODE_RELEASE}`
       console.error(`fetching Node ${NODE_RELEASE} for ${platform} (npm pack ${spec}) into .cache/node/`)
-      const packed = spawnSync('npm', ['pack', '--silent', spec], {cwd: tmp, encoding: 'utf8'})
+      const packed = spawnSync('npm', ['pack', '--silent', spec], {
+        cwd: tmp,
+        encoding: 'utf8',
+        timeout: FETCH_TIMEOUT_MS,
+      })
+      if (packed.error && 'code' in packed.error && packed.error.code === 'ETIMEDOUT') {
+        throw new SeaError(
+          `npm pack ${spec} did not finish in ${FETCH_TIMEOUT_MS / 60_000} min: is the npm registry reachable ` +
+            `from here (npm config get registry)? Or copy a .cache/node/ that has it from another checkout`,
+        )
+      }
       if (packed.status !== 0) {
         throw new SeaError(`npm pack ${spec} failed: ${(packed.stderr || packed.error?.message || '').trim()}`)
       }
