@@ -140,6 +140,11 @@ export class PortForwardServer {
     )
     const pods = new Set<net.Socket>()
     const errors = new Map<string, SpdyStream>()
+    const held = new Set<net.Socket>()
+    socket.on('drain', () => {
+      for (const pod of held) pod.resume()
+      held.clear()
+    })
     const session = new SpdySession(
       socket,
       head,
@@ -159,7 +164,13 @@ export class PortForwardServer {
           if (error) s.send(error.id, Buffer.alloc(0), true)
           errors.delete(requestId)
         }
-        pod.on('data', (chunk: Buffer) => s.send(stream.id, chunk))
+        // The connection's queue full: this Pod is not read until it drains, as a real API server's blocking
+        // writes hold it (the WebSocket path below does the same).
+        pod.on('data', (chunk: Buffer) => {
+          if (s.send(stream.id, chunk)) return
+          pod.pause()
+          held.add(pod)
+        })
         pod.on('end', finish)
         pod.on('close', () => pods.delete(pod))
         pod.on('error', (error: NodeJS.ErrnoException) => {

@@ -167,16 +167,21 @@ export class SpdySession {
     socket.on('error', () => socket.destroy())
   }
 
-  /** Sends data on a stream; `fin` half-closes it from the server's side. */
-  send(streamId: number, data: Buffer, fin = false): void {
-    if (!this.socket.writable) return
+  /**
+   * Sends data on a stream; `fin` half-closes it from the server's side. Returns false when the connection's queue is
+   * full: the caller stops reading what it sends until the socket's 'drain'.
+   */
+  send(streamId: number, data: Buffer, fin = false): boolean {
+    if (!this.socket.writable) return true
     // A frame carries at most 2^24 - 1 bytes (its length field); Node's reads stay far below, but split anyway.
     let at = 0
+    let more = true
     do {
       const part = data.subarray(at, at + MAX_DATA_BYTES)
       at += MAX_DATA_BYTES
-      this.socket.write(dataFrame(streamId, fin && at >= data.length ? FLAG_FIN : 0, part))
+      more = this.socket.write(dataFrame(streamId, fin && at >= data.length ? FLAG_FIN : 0, part))
     } while (at < data.length)
+    return more
   }
 
   /** Resets a stream (RST_STREAM with CANCEL, status 5). */

@@ -1,7 +1,10 @@
 // The simulator's pods/portforward against real clients: client-node's PortForward, the project's dialer, and a
 // raw WebSocket that checks the channel protocol byte by byte.
-import {readFileSync} from 'node:fs'
+import {spawn} from 'node:child_process'
+import {mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import net from 'node:net'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
 import {PassThrough, type Duplex} from 'node:stream'
 import {KubeConfig, PortForward} from '@kubernetes/client-node'
 import WebSocket, * as wsModule from 'ws'
@@ -215,6 +218,57 @@ describe('the dialer against a TLS API server with a bearer token', () => {
     expect(s.requests.filter((r) => r.path.endsWith('/portforward'))).toEqual([
       {method: 'GET', path: '/api/v1/namespaces/default/pods/pod-a/portforward', user: 'alice', status: 101},
     ])
+  })
+})
+
+describe('the simulated pods/portforward under the real kubectl (SPDY)', () => {
+  it("stops reading the Pod while kubectl's client does not read, and brings everything once it does", async () => {
+    // A real API server's writes block when kubectl stops reading; the simulator once read the Pod on regardless and
+    // queued it all in memory.
+    const total = 32 * 1024 * 1024
+    const piece = Buffer.alloc(1024 * 1024, 7)
+    let handedOver = 0 // bytes of the Pod's writes the kernel took, whole writes only
+    const source = net.createServer((s) => {
+      s.on('error', () => s.destroy())
+      for (let at = 0; at < total; at += piece.length) s.write(piece, () => (handedOver += piece.length))
+      s.end()
+    })
+    await new Promise<void>((resolve) => source.listen(0, '127.0.0.1', resolve))
+    onTestFinished(() => void source.close())
+    const s = await sim({objects: [pod('source', '127.0.0.1')]})
+    const dir = mkdtempSync(join(tmpdir(), 'expose-lb-spdy-'))
+    onTestFinished(() => rmSync(dir, {recursive: true, force: true}))
+    writeFileSync(join(dir, 'kubeconfig'), s.kubeconfig())
+    const port = (source.address() as net.AddressInfo).port
+    const kubectl = spawn('kubectl', [
+      '--kubeconfig',
+      join(dir, 'kubeconfig'),
+      'port-forward',
+      'pod/source',
+      `:${port}`,
+    ])
+    onTestFinished(() => void kubectl.kill())
+    const local = Number(/127\.0\.0\.1:(\d+)/.exec(await readUntil(kubectl.stdout, ' -> '))![1])
+    const client = net.connect(local, '127.0.0.1')
+    onTestFinished(() => void client.destroy())
+    client.pause()
+    // Until the Pod's writes stop moving: only what the buffers on the way hold has left it.
+    let seen = -1
+    while (seen !== handedOver) {
+      seen = handedOver
+      await new Promise((resolve) => setTimeout(resolve, 300))
+    }
+    expect(handedOver).toBeLessThan(total / 2)
+    let received = 0
+    const all = new Promise<void>((resolve) =>
+      client.on('data', (c: Buffer) => {
+        received += c.length
+        if (received >= total) resolve()
+      }),
+    )
+    client.resume()
+    await all
+    expect(received).toBe(total)
   })
 })
 
