@@ -528,9 +528,10 @@ export class ServeRuntime {
   }
 
   /**
-   * Stops accepting, lets open connections finish for up to graceMs, then closes everything. A part still closing
-   * graceMs + slackMs (STOP_SLACK_MS) after the stop began is named in a warning and no longer waited for: a stop
-   * ends. The parts after a watch stop that hangs are then not closed here (serve exits right after a stop).
+   * Stops accepting, lets open connections finish for up to graceMs, then closes everything. The watches stop
+   * alongside the rest (once stopped, their events change nothing: `changed`), so a watch whose stop hangs holds no
+   * listener open. A part still closing graceMs + slackMs (STOP_SLACK_MS) after the stop began is named in a
+   * warning and no longer waited for: a stop ends.
    */
   async stop(graceMs = 5000, slackMs = STOP_SLACK_MS): Promise<void> {
     this.stopped = true
@@ -545,17 +546,15 @@ export class ServeRuntime {
         () => void closing.delete(name),
       )
     }
-    const everything = (async () => {
-      await part('the API watches', this.source.stop())
-      this.health.close()
-      this.tunnels?.close()
-      await Promise.all([
-        part('the HTTP router', this.router.close(graceMs)),
-        part('the SNI listener', this.sni.close(graceMs)),
-        part('the per-service listeners', this.listeners.close(graceMs)),
-        part('DNS', this.dns?.close()),
-      ])
-    })()
+    this.health.close()
+    this.tunnels?.close()
+    const everything = Promise.all([
+      part('the API watches', this.source.stop()),
+      part('the HTTP router', this.router.close(graceMs)),
+      part('the SNI listener', this.sni.close(graceMs)),
+      part('the per-service listeners', this.listeners.close(graceMs)),
+      part('DNS', this.dns?.close()),
+    ])
     let limit: NodeJS.Timeout | undefined
     const late = new Promise<boolean>((resolve) => {
       limit = setTimeout(() => resolve(true), graceMs + slackMs).unref()

@@ -1,3 +1,4 @@
+import net from 'node:net'
 import {describe, expect, it} from 'vitest'
 import {EXIT} from '../../src/errors.js'
 import {
@@ -8,6 +9,7 @@ import {
   type SnapshotSource,
 } from '../../src/serve/runtime.js'
 import type {ForwardListener} from '../../src/servemap/types.js'
+import {makeSnapshot} from '../builders.js'
 
 const errno = (code: string) => Object.assign(new Error(code), {code})
 const listener: ForwardListener = {
@@ -71,4 +73,39 @@ describe('ServeRuntime.stop', () => {
     await runtime.stop(20, 30)
     expect(warnings).toEqual(['stopping: the API watches still closing 0.05 s on; not waiting'])
   })
+
+  it('closes the DNS responder and the router while a watch stop hangs', async () => {
+    const source = {
+      start: async () => {},
+      stop: () => new Promise<void>(() => {}),
+      snapshot: () => makeSnapshot(),
+    } as unknown as SnapshotSource
+    const log = {info: () => {}, debug: () => {}, warn: () => {}, verbosity: 0}
+    const runtime = new ServeRuntime(source, {
+      plan: {domain: 'kube.internal'},
+      listen: '127.0.0.1',
+      dnsPort: 0,
+      httpPort: 0,
+      log,
+      print: () => {},
+    } as unknown as RuntimeOptions)
+    await runtime.start()
+    const {http, dnsTcp} = runtime.ports()
+    expect(await connects(http)).toBe(true) // the router was listening
+    await runtime.stop(20, 30)
+    expect(await connects(http)).toBe(false)
+    expect(await connects(dnsTcp)).toBe(false)
+  })
 })
+
+/** Whether a TCP connection to 127.0.0.1:port is accepted. */
+function connects(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, '127.0.0.1')
+    socket.once('connect', () => {
+      socket.destroy()
+      resolve(true)
+    })
+    socket.once('error', () => resolve(false))
+  })
+}
