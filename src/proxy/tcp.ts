@@ -386,31 +386,33 @@ export class TcpForwarder {
     const drop = (): void => handle.close(() => this.forget(connection))
     const ordered = this.pickOrLog()
     if (!ordered) return drop()
-    const options = {
+    connectFirstRaw(ordered, {
       timeoutMs: this.settings.connectTimeoutMs,
       onFailure: this.onFailure,
       cancelled: () => connection.cut === true,
-    }
-    connectFirstRaw(ordered, options, ({handle: node, target, failures}) => {
-      if (!node || !target || connection.cut) {
-        node?.close()
-        if (!connection.cut) this.everyTargetFailed(failures)
-        return drop()
-      }
-      connection.raw = new RawRelay(handle, node, {
-        idleTimeoutMs: this.settings.idleTimeoutMs,
-        keepAliveMs: TCP_KEEPALIVE_DELAY_MS,
-        clientOptionsSet: this.optionsPreset,
-        onIdle: () => {
-          if (this.settings.verbose)
-            this.settings.log(`tcp ${this.label()}: ${from}: idle for ${this.settings.idleTimeoutMs / 1000} s; closing`)
-        },
-        onClose: (error) => {
-          if (error && this.settings.verbose) this.settings.log(`tcp ${this.label()}: ${from}: ${error.message}`)
-          this.forget(connection)
-        },
-      })
-      if (this.settings.verbose) this.settings.log(`tcp ${this.label()}: ${from} → ${formatTarget(target)}`)
+      connected: ({handle: node, target, failures}) => {
+        if (!node || !target || connection.cut) {
+          node?.close()
+          if (!connection.cut) this.everyTargetFailed(failures)
+          return drop()
+        }
+        connection.raw = new RawRelay(handle, node, {
+          idleTimeoutMs: this.settings.idleTimeoutMs,
+          keepAliveMs: TCP_KEEPALIVE_DELAY_MS,
+          clientOptionsSet: this.optionsPreset,
+          onIdle: () => {
+            if (this.settings.verbose)
+              this.settings.log(
+                `tcp ${this.label()}: ${from}: idle for ${this.settings.idleTimeoutMs / 1000} s; closing`,
+              )
+          },
+          onClose: (error) => {
+            if (error && this.settings.verbose) this.settings.log(`tcp ${this.label()}: ${from}: ${error.message}`)
+            this.forget(connection)
+          },
+        })
+        if (this.settings.verbose) this.settings.log(`tcp ${this.label()}: ${from} → ${formatTarget(target)}`)
+      },
     })
   }
 
