@@ -320,6 +320,15 @@ const BULK_READ_BYTES = 64 * 1024
 const POOL_LIMIT = 64
 const pool: Buffer[] = []
 
+/**
+ * Keep-alive is set on a relay's handle once the relay is this old, not at its start: most relayed connections are
+ * shorter (a request and its answer), and setting it costs four setsockopt calls (libuv src/unix/tcp.c
+ * uv__tcp_keepalive: SO_KEEPALIVE, TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT) against one for TCP_NODELAY. Its first
+ * probe comes after a minute of silence (tcp.ts), so this second (and the wheel's 1/32 of it) changes little.
+ */
+const KEEPALIVE_AFTER_MS = 1000
+const keepAliveWheel = deadlineWheel(KEEPALIVE_AFTER_MS)
+
 /** How a relay runs. */
 export interface RawRelayOptions {
   /** Bytes read from the client before the relay started (an SNI ClientHello), sent to the node first. */
@@ -368,10 +377,6 @@ function onSideRead(this: SideHandle): void {
   this.side.onRead()
 }
 
-function onSideClosed(this: SideHandle): void {
-  this.side.closed()
-}
-
 function afterShutdown(this: SideShutdown, status: number): void {
   this.side.shutDown(status)
 }
@@ -380,9 +385,13 @@ function afterShutdown(this: SideShutdown, status: number): void {
  * One direction's reader: reads from `handle` and writes to its peer's. Its names match net.Socket's where the
  * accept-turns module pauses and resumes active readers.
  */
-class Side {
+class Side implements Deadline {
   peer!: Side
   buffer?: Buffer
+  /** When keep-alive is set on the handle (keepAliveLater), while it waits on the keep-alive wheel. */
+  dueMs = 0
+  /** The keep-alive delay to set, in seconds (0: none). */
+  private keepAliveS = 0
   /** This side's FIN came in (nothing more to read). */
   readableEnded = false
   /** This side's FIN went on to the peer (its shutdown is done): this direction is finished. */
@@ -400,6 +409,21 @@ class Side {
     private readonly relay: RawRelay,
   ) {
     ;(handle as SideHandle).side = this
+  }
+
+  /** Sets TCP_NODELAY now, and keep-alive (probing after `keepAliveMs` idle) once the relay is KEEPALIVE_AFTER_MS old. */
+  setOptions(keepAliveMs: number | undefined): void {
+    this.handle.setNoDelay(true)
+    if (!keepAliveMs) return
+    this.keepAliveS = Math.floor(keepAliveMs / 1000)
+    this.dueMs = Date.now() + KEEPALIVE_AFTER_MS
+    keepAliveWheel.add(this)
+  }
+
+  /** The keep-alive deadline (setOptions). */
+  onDue(): undefined {
+    if (!this.destroyed) this.handle.setKeepAlive(true, this.keepAliveS)
+    return undefined
   }
 
   start(): void {
@@ -492,22 +516,20 @@ class Side {
   }
 
   /**
-   * Closes the handle (reset: the peer sees a reset rather than a clean close) and gives the buffer back; the relay
-   * hears of it (sideClosed).
+   * Closes the handle (reset: the peer sees a reset rather than a clean close) and gives the buffer back at once.
+   * libuv closes the socket within the call (src/unix/stream.c uv__stream_close: reading stops, the descriptor is
+   * closed) and never reads into the buffer or writes from it again (a write still queued is cancelled), so nothing
+   * waits for the close callback: no JavaScript callback per handle at its end.
    */
   close(reset: boolean): void {
-    if (this.destroyed) return this.relay.sideClosed()
+    if (this.destroyed) return
     this.destroyed = true
     forgetRelay(this)
+    if (this.keepAliveS) keepAliveWheel.remove(this)
     this.handle.onread = ignoreRead
-    if (!reset || this.handle.reset(onSideClosed) < 0) this.handle.close(onSideClosed)
-  }
-
-  /** The handle is closed: the buffer goes back to the pool. */
-  closed(): void {
+    if (!reset || this.handle.reset() < 0) this.handle.close()
     if (this.buffer && pool.length < POOL_LIMIT) pool.push(this.buffer)
     this.buffer = undefined
-    this.relay.sideClosed()
   }
 }
 
@@ -525,10 +547,6 @@ export class RawRelay implements Deadline {
   private readonly node: Side
   private readonly idle?: DeadlineWheel
   private ended = false
-  /** Sides whose handle is not closed yet, once ended. */
-  private open = 2
-  /** Why the relay ended, when a side failed. */
-  private error?: Error
 
   constructor(
     client: TcpHandle,
@@ -539,10 +557,8 @@ export class RawRelay implements Deadline {
     this.node = new Side(node, this)
     this.client.peer = this.node
     this.node.peer = this.client
-    for (const side of options.clientOptionsSet ? [this.node] : [this.client, this.node]) {
-      side.handle.setNoDelay(true)
-      if (options.keepAliveMs) side.handle.setKeepAlive(true, Math.floor(options.keepAliveMs / 1000))
-    }
+    if (!options.clientOptionsSet) this.client.setOptions(options.keepAliveMs)
+    this.node.setOptions(options.keepAliveMs)
     if (options.first && options.first.length > 0 && !this.node.write(options.first, undefined)) return
     this.client.start()
     this.node.start()
@@ -578,18 +594,13 @@ export class RawRelay implements Deadline {
     this.end(false)
   }
 
-  /** A side's handle is closed: once both are, the relay is over. */
-  sideClosed(): void {
-    if (--this.open === 0) this.options.onClose(this.error)
-  }
-
   private end(reset: boolean, error?: Error): void {
     if (this.ended) return
     this.ended = true
-    this.error = error
     this.idle?.remove(this)
     this.client.close(reset)
     this.node.close(reset)
+    this.options.onClose(error)
   }
 }
 
