@@ -301,13 +301,6 @@ const MAX_EARLY_BYTES = MAX_HELLO_BYTES
 
 const EMPTY = Buffer.alloc(0)
 
-/** The client's handle knows its connection: one close callback for every handle, no closure each. */
-type ConnectionHandle = TcpHandle & {sniConnection: HandleConnection}
-
-function onClientClosed(this: ConnectionHandle): void {
-  this.sniConnection.closed()
-}
-
 /**
  * A connection the SNI listener took as a TCP handle, from its first byte to the end of its relay. It is one object
  * whose methods are the callbacks of every phase (the hello reads, the hello deadline, the connect to a node, the
@@ -337,7 +330,6 @@ class HandleConnection implements Deadline, FirstBytesReader, RawConnecter, RawR
     private readonly listener: HandleListener,
     private readonly handle: TcpHandle,
   ) {
-    ;(handle as ConnectionHandle).sniConnection = this
     this.dueMs = Date.now() + HELLO_TIMEOUT_MS
     this.timeoutMs = listener.settings.connectTimeoutMs
     this.idleTimeoutMs = listener.settings.idleTimeoutMs
@@ -419,11 +411,6 @@ class HandleConnection implements Deadline, FirstBytesReader, RawConnecter, RawR
     this.listener.forget(this)
   }
 
-  /** The client's handle is closed (before any relay). */
-  closed(): void {
-    this.listener.forget(this)
-  }
-
   /** The client's address, asked of the kernel only for a log line. */
   private peer(): string | undefined {
     return peerOf(this.handle).address
@@ -435,11 +422,12 @@ class HandleConnection implements Deadline, FirstBytesReader, RawConnecter, RawR
     this.close()
   }
 
-  /** Closes the client before any relay exists (once). */
+  /** Closes the client before any relay exists, once (libuv closes its socket within the call: raw-tcp.ts Side). */
   private close(): void {
     if (this.phase === 'closed' || this.phase === 'relayed') return
     this.phase = 'closed'
     helloWheel.remove(this)
-    this.handle.close(onClientClosed)
+    this.handle.close()
+    this.listener.forget(this)
   }
 }
