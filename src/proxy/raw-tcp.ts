@@ -192,11 +192,17 @@ function uvError(status: number, syscall: string, address?: string, port?: numbe
   return Object.assign(new Error(`${syscall} ${code}${where}`), {code, errno: status, syscall, address, port})
 }
 
-export interface RawConnectOptions {
+/**
+ * What connectFirstRaw reports to; its methods are called on it (a connection can be its own connecter: no closures
+ * per connection).
+ */
+export interface RawConnecter {
   timeoutMs: number
-  onFailure?: (failure: ConnectFailure) => void
+  onFailure?(failure: ConnectFailure): void
   /** Checked between attempts: true stops trying (the client went away). */
-  cancelled?: () => boolean
+  cancelled?(): boolean
+  /** Called once: the first target that accepted, or none. */
+  connected(result: RawConnectResult): void
 }
 
 /** The first target that accepted, with its handle, and the failures on the way (socket.ts connectFirst's twin). */
@@ -222,6 +228,14 @@ function afterConnect(this: AttemptReq, status: number): void {
 /**
  * Tries targets one after the other, each with its own connect timeout on the shared deadline wheel (deadlines.ts)
  * instead of a setTimeout per connect.
+ *
+ * Each handle starts reading as soon as its connect is under way (libuv allows it: uv_read_start needs a readable
+ * stream, which a connecting TCP handle is), so its first registration with epoll asks for both the connect and the
+ * reads, and the connect's end changes it once: two epoll_ctl calls instead of three (an ADD for the connect, then an
+ * ADD refused with EEXIST and a MOD when reading starts; libuv src/unix/stream.c uv__stream_connect, core.c
+ * uv__io_poll). Nothing is read before the connect's callback: libuv handles a connecting stream's events as the
+ * connect's alone (uv__stream_io), and the callback either gives the handle to a relay, which sets its buffer and
+ * onread (RawRelay), or closes it.
  */
 class ConnectAttempts implements Deadline {
   dueMs = 0
@@ -233,16 +247,15 @@ class ConnectAttempts implements Deadline {
 
   constructor(
     private readonly ordered: ProbedTarget[],
-    private readonly options: RawConnectOptions,
-    private readonly done: (result: RawConnectResult) => void,
+    private readonly connecter: RawConnecter,
   ) {
-    this.wheel = deadlineWheel(options.timeoutMs)
+    this.wheel = deadlineWheel(connecter.timeoutMs)
   }
 
   /** Connects to the next target, or reports that none is left (or that the client went away). */
   next(): void {
     const target = this.ordered[++this.index]
-    if (!target || this.options.cancelled?.()) return this.done({failures: this.failures})
+    if (!target || this.connecter.cancelled?.()) return this.connecter.connected({failures: this.failures})
     const raw = rawTcp!
     const handle = (this.handle = raw.newSocketHandle())
     const req = (this.req = raw.newConnectReq() as AttemptReq)
@@ -250,18 +263,21 @@ class ConnectAttempts implements Deadline {
     req.port = target.port
     req.attempt = this
     req.oncomplete = afterConnect
-    this.dueMs = Date.now() + this.options.timeoutMs
+    this.dueMs = Date.now() + this.connecter.timeoutMs
     this.wheel.add(this)
     const status = target.address.includes(':')
       ? handle.connect6(req, target.address, target.port)
       : handle.connect(req, target.address, target.port)
-    if (status < 0) this.settle(uvError(status, 'connect', target.address, target.port))
+    if (status < 0) return this.settle(uvError(status, 'connect', target.address, target.port))
+    // Reading from here on (see the class comment); a failure only means the relay's own readStart does the work.
+    handle.onread = ignoreRead
+    handle.readStart()
   }
 
   /** The connect timeout: this attempt fails as Node's would (a TimeoutError), and the next target is tried. */
   onDue(): undefined {
     const target = this.ordered[this.index]!
-    this.settle(new TimeoutError(`connect to ${hostPort(target.address, target.port)}`, this.options.timeoutMs))
+    this.settle(new TimeoutError(`connect to ${hostPort(target.address, target.port)}`, this.connecter.timeoutMs))
     return undefined
   }
 
@@ -272,22 +288,21 @@ class ConnectAttempts implements Deadline {
     const handle = this.handle!
     const target = this.ordered[this.index]!
     this.handle = undefined
-    if (!error) return this.done({handle, target, failures: this.failures})
+    if (!error) return this.connecter.connected({handle, target, failures: this.failures})
     handle.close()
     const failure = {target, error}
     this.failures.push(failure)
-    this.options.onFailure?.(failure)
+    this.connecter.onFailure?.(failure)
     this.next()
   }
 }
 
-/** Tries `ordered` one after the other until a connect succeeds; calls `done` once. */
-export function connectFirstRaw(
-  ordered: ProbedTarget[],
-  options: RawConnectOptions,
-  done: (result: RawConnectResult) => void,
-): void {
-  new ConnectAttempts(ordered, options, done).next()
+/**
+ * Tries `ordered` one after the other until a connect succeeds; calls `connecter.connected` once. A handle it
+ * gives is reading already (see ConnectAttempts): make a RawRelay of it or close it in that call.
+ */
+export function connectFirstRaw(ordered: ProbedTarget[], connecter: RawConnecter): void {
+  new ConnectAttempts(ordered, connecter).next()
 }
 
 /**
@@ -304,6 +319,15 @@ const READ_BYTES = 256 * 1024
 const BULK_READ_BYTES = 64 * 1024
 const POOL_LIMIT = 64
 const pool: Buffer[] = []
+
+/**
+ * Keep-alive is set on a relay's handle once the relay is this old, not at its start: most relayed connections are
+ * shorter (a request and its answer), and setting it costs four setsockopt calls (libuv src/unix/tcp.c
+ * uv__tcp_keepalive: SO_KEEPALIVE, TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT) against one for TCP_NODELAY. Its first
+ * probe comes after a minute of silence (tcp.ts), so this second (and the wheel's 1/32 of it) changes little.
+ */
+const KEEPALIVE_AFTER_MS = 1000
+const keepAliveWheel = deadlineWheel(KEEPALIVE_AFTER_MS)
 
 /** How a relay runs. */
 export interface RawRelayOptions {
@@ -353,10 +377,6 @@ function onSideRead(this: SideHandle): void {
   this.side.onRead()
 }
 
-function onSideClosed(this: SideHandle): void {
-  this.side.closed()
-}
-
 function afterShutdown(this: SideShutdown, status: number): void {
   this.side.shutDown(status)
 }
@@ -365,9 +385,13 @@ function afterShutdown(this: SideShutdown, status: number): void {
  * One direction's reader: reads from `handle` and writes to its peer's. Its names match net.Socket's where the
  * accept-turns module pauses and resumes active readers.
  */
-class Side {
+class Side implements Deadline {
   peer!: Side
   buffer?: Buffer
+  /** When keep-alive is set on the handle (keepAliveLater), while it waits on the keep-alive wheel. */
+  dueMs = 0
+  /** The keep-alive delay to set, in seconds (0: none). */
+  private keepAliveS = 0
   /** This side's FIN came in (nothing more to read). */
   readableEnded = false
   /** This side's FIN went on to the peer (its shutdown is done): this direction is finished. */
@@ -379,14 +403,27 @@ class Side {
   private held = false
   /** A write to the peer waits in the kernel's queue: reading waits with it. */
   private writing = false
-  /** Called once the handle is closed. */
-  private onClosed?: () => void
 
   constructor(
     readonly handle: TcpHandle,
     private readonly relay: RawRelay,
   ) {
     ;(handle as SideHandle).side = this
+  }
+
+  /** Sets TCP_NODELAY now, and keep-alive (probing after `keepAliveMs` idle) once the relay is KEEPALIVE_AFTER_MS old. */
+  setOptions(keepAliveMs: number | undefined): void {
+    this.handle.setNoDelay(true)
+    if (!keepAliveMs) return
+    this.keepAliveS = Math.floor(keepAliveMs / 1000)
+    this.dueMs = Date.now() + KEEPALIVE_AFTER_MS
+    keepAliveWheel.add(this)
+  }
+
+  /** The keep-alive deadline (setOptions). */
+  onDue(): undefined {
+    if (!this.destroyed) this.handle.setKeepAlive(true, this.keepAliveS)
+    return undefined
   }
 
   start(): void {
@@ -478,21 +515,21 @@ class Side {
     if (this.peer.finished) this.relay.close()
   }
 
-  /** Closes the handle (reset: the peer sees a reset rather than a clean close) and gives the buffer back. */
-  close(reset: boolean, closed: () => void): void {
-    if (this.destroyed) return closed()
+  /**
+   * Closes the handle (reset: the peer sees a reset rather than a clean close) and gives the buffer back at once.
+   * libuv closes the socket within the call (src/unix/stream.c uv__stream_close: reading stops, the descriptor is
+   * closed) and never reads into the buffer or writes from it again (a write still queued is cancelled), so nothing
+   * waits for the close callback: no JavaScript callback per handle at its end.
+   */
+  close(reset: boolean): void {
+    if (this.destroyed) return
     this.destroyed = true
     forgetRelay(this)
+    if (this.keepAliveS) keepAliveWheel.remove(this)
     this.handle.onread = ignoreRead
-    this.onClosed = closed
-    if (!reset || this.handle.reset(onSideClosed) < 0) this.handle.close(onSideClosed)
-  }
-
-  /** The handle is closed: the buffer goes back to the pool. */
-  closed(): void {
+    if (!reset || this.handle.reset() < 0) this.handle.close()
     if (this.buffer && pool.length < POOL_LIMIT) pool.push(this.buffer)
     this.buffer = undefined
-    this.onClosed?.()
   }
 }
 
@@ -520,10 +557,8 @@ export class RawRelay implements Deadline {
     this.node = new Side(node, this)
     this.client.peer = this.node
     this.node.peer = this.client
-    for (const side of options.clientOptionsSet ? [this.node] : [this.client, this.node]) {
-      side.handle.setNoDelay(true)
-      if (options.keepAliveMs) side.handle.setKeepAlive(true, Math.floor(options.keepAliveMs / 1000))
-    }
+    if (!options.clientOptionsSet) this.client.setOptions(options.keepAliveMs)
+    this.node.setOptions(options.keepAliveMs)
     if (options.first && options.first.length > 0 && !this.node.write(options.first, undefined)) return
     this.client.start()
     this.node.start()
@@ -563,12 +598,9 @@ export class RawRelay implements Deadline {
     if (this.ended) return
     this.ended = true
     this.idle?.remove(this)
-    let open = 2
-    const closed = (): void => {
-      if (--open === 0) this.options.onClose(error)
-    }
-    this.client.close(reset, closed)
-    this.node.close(reset, closed)
+    this.client.close(reset)
+    this.node.close(reset)
+    this.options.onClose(error)
   }
 }
 
@@ -580,33 +612,38 @@ export class RawRelay implements Deadline {
 const FIRST_READ_BYTES = 16 * 1024
 let firstReadBuffer: Buffer | undefined
 
-/**
- * Reads a client's first bytes on its handle (the SNI listener's ClientHello) before any relay exists: `onBytes`
- * gets each read (a copy of its own), or `undefined` at the client's FIN; an error closes nothing and calls
- * `onError`. Returns a function that stops reading.
- */
-export function readFirstBytes(
-  handle: TcpHandle,
-  onBytes: (bytes: Buffer | undefined) => void,
-  onError: (error: Error) => void,
-): () => void {
+/** Who gets a client's first bytes (readFirstBytes); its methods are called on it. */
+export interface FirstBytesReader {
+  /** A read (a copy of its own), or undefined at the client's FIN. */
+  onFirstBytes(bytes: Buffer | undefined): void
+  /** A read failed; nothing is closed. */
+  onFirstReadError(error: Error): void
+}
+
+/** A handle whose first bytes are being read knows its reader: one onread for every handle, no closure each. */
+type FirstReadHandle = TcpHandle & {firstReader: FirstBytesReader}
+
+function onFirstRead(this: FirstReadHandle): void {
   const raw = rawTcp!
-  const buffer = (firstReadBuffer ??= Buffer.allocUnsafeSlow(FIRST_READ_BYTES))
-  handle.useUserBuffer(buffer)
-  handle.onread = () => {
-    const nread = raw.state[raw.kReadBytesOrError]!
-    if (nread > 0) {
-      onBytes(Buffer.from(buffer.subarray(0, nread)))
-      return
-    }
-    if (nread === 0) return
-    handle.readStop()
-    if (nread === UV_EOF) onBytes(undefined)
-    else onError(uvError(nread, 'read'))
-  }
+  const nread = raw.state[raw.kReadBytesOrError]!
+  if (nread > 0) return this.firstReader.onFirstBytes(Buffer.from(firstReadBuffer!.subarray(0, nread)))
+  if (nread === 0) return
+  // libuv stops reading at a FIN or an error by itself (src/unix/stream.c uv__read); readStop marks it here too.
+  this.readStop()
+  if (nread === UV_EOF) this.firstReader.onFirstBytes(undefined)
+  else this.firstReader.onFirstReadError(uvError(nread, 'read'))
+}
+
+/**
+ * Reads a client's first bytes on its handle (the SNI listener's ClientHello) before any relay exists, into one
+ * buffer shared by every handle, and gives each read to `reader`. Reading goes on until a RawRelay takes the handle
+ * over (it sets a buffer and onread of its own and goes on reading without an epoll change), the handle is closed,
+ * `readStop()` is called, or a FIN or an error comes (a relay's first read then sees the FIN again: a socket at its
+ * end stays readable).
+ */
+export function readFirstBytes(handle: TcpHandle, reader: FirstBytesReader): void {
+  ;(handle as FirstReadHandle).firstReader = reader
+  handle.useUserBuffer((firstReadBuffer ??= Buffer.allocUnsafeSlow(FIRST_READ_BYTES)))
+  handle.onread = onFirstRead
   handle.readStart()
-  return () => {
-    handle.readStop()
-    handle.onread = ignoreRead
-  }
 }

@@ -8,7 +8,7 @@ import {hostPort} from '../net/address.js'
 import {describeErrno} from '../net/errno.js'
 import type {ProbedTarget, TlsRoute} from '../servemap/types.js'
 import {noteAccept} from './accept-turns.js'
-import {scanClientHello} from './client-hello.js'
+import {MAX_HELLO_BYTES, scanClientHello} from './client-hello.js'
 import type {TargetHealth} from './health.js'
 import {formatTarget, formatTargets, orderHealthy} from './pick.js'
 import {RouteTable} from './route-table.js'
@@ -16,9 +16,13 @@ import {deadlineWheel, type Deadline} from './deadlines.js'
 import {
   acceptOnHandles,
   connectFirstRaw,
+  type FirstBytesReader,
   peerOf,
   presetAcceptedOptions,
+  type RawConnecter,
+  type RawConnectResult,
   RawRelay,
+  type RawRelayOptions,
   readFirstBytes,
   type TcpHandle,
 } from './raw-tcp.js'
@@ -42,11 +46,6 @@ export interface SniRouterOptions extends RelayOptions {
   health: TargetHealth
 }
 
-/** A connection taken as a TCP handle: cut() closes it, whatever phase it is in. */
-interface HandleConnection {
-  cut: () => void
-}
-
 /** What the bytes a client sent so far decide (SniRouter.route). */
 type Routing =
   | {kind: 'more'}
@@ -68,8 +67,6 @@ export class SniRouter {
   private readonly handles = new Set<HandleConnection>()
   private onNoHandles?: () => void
   private closing?: Promise<void>
-  /** Accepted handles have TCP_NODELAY from the listening socket (presetAcceptedOptions). */
-  private noDelayPreset = false
 
   constructor(options: SniRouterOptions) {
     this.health = options.health
@@ -93,8 +90,9 @@ export class SniRouter {
         const bound = server.address() as net.AddressInfo
         this.label = `https ${hostPort(address, bound.port)}`
         server.on('error', (error) => this.settings.log(`${this.label}: ${error.message}`))
-        if (this.settings.rawHandles && acceptOnHandles(server, (handle) => this.acceptHandle(handle)))
-          this.noDelayPreset = presetAcceptedOptions(server, {})
+        const listener = this.handleListener()
+        if (this.settings.rawHandles && acceptOnHandles(server, (handle) => this.acceptHandle(handle, listener)))
+          listener.noDelayPreset = presetAcceptedOptions(server, {})
         this.server = server
         resolve(bound)
       })
@@ -122,86 +120,32 @@ export class SniRouter {
     return this.closing
   }
 
+  /** What the connections taken as TCP handles need of this router (one object per listener). */
+  private handleListener(): HandleListener {
+    return {
+      settings: this.settings,
+      label: this.label,
+      noDelayPreset: false,
+      route: (read) => this.route(read),
+      reportFailure: (name, failure) => this.reportFailure(name, failure),
+      everyTargetFailed: (name, service, failures) => this.everyTargetFailed(name, service, failures),
+      forget: (connection) => {
+        this.handles.delete(connection)
+        if (this.handles.size === 0 && this.onNoHandles) this.onNoHandles()
+      },
+    }
+  }
+
   /**
    * A connection taken as a TCP handle (acceptOnHandles): its ClientHello is read on the handle, then the handle is
    * relayed to the node on handles (raw-tcp.ts). The same checks, logs and limits as accept() on net.Socket.
    */
-  private acceptHandle(handle: TcpHandle): void {
+  private acceptHandle(handle: TcpHandle, listener: HandleListener): void {
     noteAccept()
     if (this.handles.size + this.sockets.size >= this.settings.maxConnections) return handle.close()
-    // The client's address, asked of the kernel only for a log line.
-    const from = (): string | undefined => peerOf(handle).address
-    let relay: RawRelay | undefined
-    let gone = false
-    const connection: HandleConnection = {
-      cut: () => (relay ? relay.cut() : close()),
-    }
+    const connection = new HandleConnection(listener, handle)
     this.handles.add(connection)
-    const forget = (): void => {
-      this.handles.delete(connection)
-      if (this.handles.size === 0 && this.onNoHandles) this.onNoHandles()
-    }
-    const close = (): void => {
-      if (gone) return
-      gone = true
-      helloWheel.remove(helloDeadline)
-      stopReading()
-      handle.close(forget)
-    }
-    const refuse = (why: string): void => {
-      if (!gone) this.settings.log(`${this.label}: closing a connection from ${from()}: ${why}`)
-      close()
-    }
-    const helloDeadline: Deadline = {
-      dueMs: Date.now() + HELLO_TIMEOUT_MS,
-      onDue: () => void refuse('no ClientHello within 10 s'),
-    }
-    helloWheel.add(helloDeadline)
-    let read: Buffer = Buffer.alloc(0)
-    const stopReading = readFirstBytes(
-      handle,
-      (bytes) => {
-        if (!bytes) return refuse('it ended before its ClientHello was complete')
-        read = read.length === 0 ? bytes : Buffer.concat([read, bytes])
-        const routing = this.route(read)
-        if (routing.kind === 'more') return
-        stopReading()
-        helloWheel.remove(helloDeadline)
-        if (routing.kind === 'refuse') return refuse(routing.why)
-        if (routing.kind === 'none') return close()
-        const {name, service, ordered} = routing
-        const options = {
-          timeoutMs: this.settings.connectTimeoutMs,
-          onFailure: this.onFailure(name),
-          cancelled: () => gone,
-        }
-        connectFirstRaw(ordered, options, ({handle: node, target, failures}) => {
-          if (!node || !target || gone) {
-            node?.close()
-            if (!gone) this.everyTargetFailed(name, service, failures)
-            return close()
-          }
-          gone = true // from here the relay closes the handle
-          const client = this.settings.verbose ? from() : undefined
-          relay = new RawRelay(handle, node, {
-            first: read,
-            idleTimeoutMs: this.settings.idleTimeoutMs,
-            clientOptionsSet: this.noDelayPreset,
-            onClose: (error) => {
-              if (error && this.settings.verbose)
-                this.settings.log(`${this.label}: ${client} ${name}: ${error.message}`)
-              forget()
-            },
-          })
-          if (this.settings.verbose)
-            this.settings.log(`${this.label}: ${client} ${name} → ${service} ${formatTarget(target)}`)
-        })
-      },
-      (error) => {
-        if (this.settings.verbose) this.settings.log(`${this.label}: client ${from()}: ${error.message}`)
-        close()
-      },
-    )
+    connection.start()
   }
 
   private accept(accepted: net.Socket): void {
@@ -277,11 +221,9 @@ export class SniRouter {
   }
 
   /** Reports a target that could not be reached (health, log), before the next one is tried. */
-  private onFailure(name: string): (failure: ConnectFailure) => void {
-    return ({target, error}) => {
-      this.health.reportFailure(target)
-      this.settings.log(`${this.label}: ${name}: ${formatTarget(target)}: ${describeErrno(error)}`)
-    }
+  private reportFailure(name: string, {target, error}: ConnectFailure): void {
+    this.health.reportFailure(target)
+    this.settings.log(`${this.label}: ${name}: ${formatTarget(target)}: ${describeErrno(error)}`)
   }
 
   private everyTargetFailed(name: string, service: string, failures: ConnectFailure[]): void {
@@ -308,7 +250,7 @@ export class SniRouter {
       timeoutMs: this.settings.connectTimeoutMs,
       cancelled: () => client.destroyed,
       onData: (chunk, done, from) => writeChunk(client, chunk, done, from),
-      onFailure: this.onFailure(name),
+      onFailure: (failure) => this.reportFailure(name, failure),
     })
     if (!socket || !target) {
       if (!client.destroyed) this.everyTargetFailed(name, service, failures)
@@ -338,5 +280,154 @@ export class SniRouter {
     socket.write(hello)
     connected(socket)
     splice(client, socket) // resumes the client: its next reads go to the node
+  }
+}
+
+/** What a connection taken as a TCP handle needs of its listener (SniRouter.handleListener). */
+interface HandleListener {
+  readonly settings: RelaySettings
+  readonly label: string
+  /** Accepted handles have TCP_NODELAY from the listening socket (presetAcceptedOptions). */
+  noDelayPreset: boolean
+  route(read: Buffer): Routing
+  reportFailure(name: string, failure: ConnectFailure): void
+  everyTargetFailed(name: string, service: string, failures: ConnectFailure[]): void
+  /** The connection's handles are closed. */
+  forget(connection: HandleConnection): void
+}
+
+/** At most this many bytes after the ClientHello are kept while the node's connect is under way; then reading waits. */
+const MAX_EARLY_BYTES = MAX_HELLO_BYTES
+
+const EMPTY = Buffer.alloc(0)
+
+/**
+ * A connection the SNI listener took as a TCP handle, from its first byte to the end of its relay. It is one object
+ * whose methods are the callbacks of every phase (the hello reads, the hello deadline, the connect to a node, the
+ * relay's end) instead of a dozen closures per connection. The client's handle reads from the ClientHello on,
+ * through the connect to the node, until the relay takes it over: bytes that come meanwhile (TLS early data, say)
+ * are kept and sent after the hello, a FIN is seen again by the relay (a socket at its end stays readable), and the
+ * handle is not stopped and started again (an ADD refused with EEXIST and a MOD, two epoll_ctl calls per connection).
+ */
+class HandleConnection implements Deadline, FirstBytesReader, RawConnecter, RawRelayOptions {
+  /** The hello deadline (Deadline). */
+  dueMs: number
+  /** The connect timeout per target (RawConnecter). */
+  readonly timeoutMs: number
+  /** The relay's (RawRelayOptions). */
+  readonly idleTimeoutMs: number
+  readonly clientOptionsSet: boolean
+  /** Everything read: the ClientHello, then what came after it before the relay started (sent to the node first). */
+  first: Buffer = EMPTY
+  private phase: 'hello' | 'connecting' | 'relayed' | 'closed' = 'hello'
+  private name = ''
+  private service = ''
+  private relay?: RawRelay
+  /** The client's address once relayed, for verbose logs. */
+  private client?: string
+
+  constructor(
+    private readonly listener: HandleListener,
+    private readonly handle: TcpHandle,
+  ) {
+    this.dueMs = Date.now() + HELLO_TIMEOUT_MS
+    this.timeoutMs = listener.settings.connectTimeoutMs
+    this.idleTimeoutMs = listener.settings.idleTimeoutMs
+    this.clientOptionsSet = listener.noDelayPreset
+  }
+
+  start(): void {
+    helloWheel.add(this)
+    readFirstBytes(this.handle, this)
+  }
+
+  /** Closes the connection, whatever phase it is in (a grace period at close ran out). */
+  cut(): void {
+    if (this.relay) this.relay.cut()
+    else this.close()
+  }
+
+  /** The hello deadline passed. */
+  onDue(): undefined {
+    this.refuse('no ClientHello within 10 s')
+    return undefined
+  }
+
+  onFirstBytes(bytes: Buffer | undefined): void {
+    if (this.phase === 'connecting') {
+      // A FIN is left for the relay to read again.
+      if (!bytes) return
+      this.first = Buffer.concat([this.first, bytes])
+      if (this.first.length > MAX_EARLY_BYTES) this.handle.readStop() // the relay starts reading again
+      return
+    }
+    if (this.phase !== 'hello') return
+    if (!bytes) return this.refuse('it ended before its ClientHello was complete')
+    this.first = this.first.length === 0 ? bytes : Buffer.concat([this.first, bytes])
+    const routing = this.listener.route(this.first)
+    if (routing.kind === 'more') return
+    helloWheel.remove(this)
+    if (routing.kind === 'refuse') return this.refuse(routing.why)
+    if (routing.kind === 'none') return this.close()
+    this.phase = 'connecting'
+    this.name = routing.name
+    this.service = routing.service
+    connectFirstRaw(routing.ordered, this)
+  }
+
+  onFirstReadError(error: Error): void {
+    const {settings, label} = this.listener
+    if (settings.verbose && this.phase !== 'closed') settings.log(`${label}: client ${this.peer()}: ${error.message}`)
+    this.close()
+  }
+
+  onFailure(failure: ConnectFailure): void {
+    this.listener.reportFailure(this.name, failure)
+  }
+
+  cancelled(): boolean {
+    return this.phase === 'closed'
+  }
+
+  connected({handle: node, target, failures}: RawConnectResult): void {
+    if (!node || !target || this.phase !== 'connecting') {
+      node?.close()
+      if (this.phase === 'connecting') this.listener.everyTargetFailed(this.name, this.service, failures)
+      return this.close()
+    }
+    this.phase = 'relayed'
+    const {settings, label} = this.listener
+    if (settings.verbose) this.client = this.peer()
+    this.relay = new RawRelay(this.handle, node, this)
+    this.first = EMPTY
+    if (settings.verbose)
+      settings.log(`${label}: ${this.client} ${this.name} → ${this.service} ${formatTarget(target)}`)
+  }
+
+  /** The relay closed both ends (RawRelayOptions). */
+  onClose(error?: Error): void {
+    const {settings, label} = this.listener
+    if (error && settings.verbose) settings.log(`${label}: ${this.client} ${this.name}: ${error.message}`)
+    this.listener.forget(this)
+  }
+
+  /** The client's address, asked of the kernel only for a log line. */
+  private peer(): string | undefined {
+    return peerOf(this.handle).address
+  }
+
+  private refuse(why: string): void {
+    const {settings, label} = this.listener
+    if (this.phase !== 'closed') settings.log(`${label}: closing a connection from ${this.peer()}: ${why}`)
+    this.close()
+  }
+
+  /** Closes the client before any relay exists, once (libuv closes its socket within the call: raw-tcp.ts Side). */
+  private close(): void {
+    if (this.phase === 'closed' || this.phase === 'relayed') return
+    this.phase = 'closed'
+    helloWheel.remove(this)
+    this.handle.close()
+    this.listener.forget(this)
   }
 }

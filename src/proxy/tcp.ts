@@ -15,7 +15,10 @@ import {
   connectFirstRaw,
   peerOf,
   presetAcceptedOptions,
+  type RawConnecter,
+  type RawConnectResult,
   RawRelay,
+  type RawRelayOptions,
   socketFromHandle,
   type TcpHandle,
 } from './raw-tcp.js'
@@ -107,6 +110,8 @@ export class TcpForwarder {
   private closing?: Promise<void>
   /** Accepted handles have TCP_NODELAY and keep-alive from the listening socket (presetAcceptedOptions). */
   private optionsPreset = false
+  /** Made with the first relay on handles (makeHandleContext). */
+  private handleContext?: HandleContext
 
   constructor(options: TcpForwarderOptions) {
     this.address = options.address
@@ -380,38 +385,23 @@ export class TcpForwarder {
    * the same target order, retries, logs, idle timeout and keep-alive.
    */
   private relayOnHandles(handle: TcpHandle): void {
-    const connection: Connection = {}
+    const connection = new HandleRelay((this.handleContext ??= this.makeHandleContext()), handle)
     this.track(connection)
-    const from = this.settings.verbose ? formatPeer(peerOf(handle)) : ''
-    const drop = (): void => handle.close(() => this.forget(connection))
     const ordered = this.pickOrLog()
-    if (!ordered) return drop()
-    const options = {
-      timeoutMs: this.settings.connectTimeoutMs,
+    if (!ordered) return connection.drop()
+    connectFirstRaw(ordered, connection)
+  }
+
+  /** What the relays on handles need of this forwarder: made with the first (most listeners at scale never see one). */
+  private makeHandleContext(): HandleContext {
+    return {
+      settings: this.settings,
+      optionsPreset: this.optionsPreset,
+      label: () => this.label(),
       onFailure: this.onFailure,
-      cancelled: () => connection.cut === true,
+      everyTargetFailed: (failures) => this.everyTargetFailed(failures),
+      forget: (connection) => this.forget(connection),
     }
-    connectFirstRaw(ordered, options, ({handle: node, target, failures}) => {
-      if (!node || !target || connection.cut) {
-        node?.close()
-        if (!connection.cut) this.everyTargetFailed(failures)
-        return drop()
-      }
-      connection.raw = new RawRelay(handle, node, {
-        idleTimeoutMs: this.settings.idleTimeoutMs,
-        keepAliveMs: TCP_KEEPALIVE_DELAY_MS,
-        clientOptionsSet: this.optionsPreset,
-        onIdle: () => {
-          if (this.settings.verbose)
-            this.settings.log(`tcp ${this.label()}: ${from}: idle for ${this.settings.idleTimeoutMs / 1000} s; closing`)
-        },
-        onClose: (error) => {
-          if (error && this.settings.verbose) this.settings.log(`tcp ${this.label()}: ${from}: ${error.message}`)
-          this.forget(connection)
-        },
-      })
-      if (this.settings.verbose) this.settings.log(`tcp ${this.label()}: ${from} → ${formatTarget(target)}`)
-    })
   }
 
   /** Closes a client that neither sent nor received a byte for a whole idleTimeoutMs (its socket's counters). */
@@ -508,5 +498,80 @@ export class TcpForwarder {
 
   private label(): string {
     return `${hostPort(this.address, this.port)} (${this.service})`
+  }
+}
+
+/** What a relay on TCP handles needs of its forwarder (TcpForwarder.makeHandleContext). */
+interface HandleContext {
+  readonly settings: RelaySettings
+  /** Accepted handles have TCP_NODELAY and keep-alive from the listening socket (presetAcceptedOptions). */
+  readonly optionsPreset: boolean
+  label(): string
+  onFailure(failure: ConnectFailure): void
+  everyTargetFailed(failures: ConnectFailure[]): void
+  forget(connection: Connection): void
+}
+
+/**
+ * A client accepted as a TCP handle, from its connect to a node to the end of its relay: one object whose methods are
+ * the callbacks of the connect and of the relay (raw-tcp.ts), instead of a closure for each per connection.
+ */
+class HandleRelay implements Connection, RawConnecter, RawRelayOptions {
+  raw?: RawRelay
+  cut?: boolean
+  /** The connect timeout per target (RawConnecter). */
+  readonly timeoutMs: number
+  /** The relay's (RawRelayOptions). */
+  readonly idleTimeoutMs: number
+  readonly keepAliveMs = TCP_KEEPALIVE_DELAY_MS
+  readonly clientOptionsSet: boolean
+  /** The client's address, for verbose logs (asked of the kernel only then). */
+  private readonly from: string
+
+  constructor(
+    private readonly context: HandleContext,
+    private readonly handle: TcpHandle,
+  ) {
+    this.timeoutMs = context.settings.connectTimeoutMs
+    this.idleTimeoutMs = context.settings.idleTimeoutMs
+    this.clientOptionsSet = context.optionsPreset
+    this.from = context.settings.verbose ? formatPeer(peerOf(handle)) : ''
+  }
+
+  /** Closes the client before any relay exists (libuv closes its socket within the call). */
+  drop(): void {
+    this.handle.close()
+    this.context.forget(this)
+  }
+
+  cancelled(): boolean {
+    return this.cut === true
+  }
+
+  onFailure(failure: ConnectFailure): void {
+    this.context.onFailure(failure)
+  }
+
+  connected({handle: node, target, failures}: RawConnectResult): void {
+    if (!node || !target || this.cut) {
+      node?.close()
+      if (!this.cut) this.context.everyTargetFailed(failures)
+      return this.drop()
+    }
+    this.raw = new RawRelay(this.handle, node, this)
+    const {settings, label} = this.context
+    if (settings.verbose) settings.log(`tcp ${label()}: ${this.from} → ${formatTarget(target)}`)
+  }
+
+  onIdle(): void {
+    const {settings, label} = this.context
+    if (settings.verbose)
+      settings.log(`tcp ${label()}: ${this.from}: idle for ${settings.idleTimeoutMs / 1000} s; closing`)
+  }
+
+  onClose(error?: Error): void {
+    const {settings, label} = this.context
+    if (error && settings.verbose) settings.log(`tcp ${label()}: ${this.from}: ${error.message}`)
+    this.context.forget(this)
   }
 }

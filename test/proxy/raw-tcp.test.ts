@@ -5,8 +5,10 @@ import {describe, expect, it, onTestFinished} from 'vitest'
 
 import {
   acceptOnHandles,
+  connectFirstRaw,
   peerOf,
   presetAcceptedOptions,
+  RawRelay,
   rawTcp,
   socketFromHandle,
   type TcpHandle,
@@ -85,6 +87,43 @@ describe('raw-tcp', () => {
     }
     for (const handle of accepted) handle.close()
     expect(timers).toEqual([false, true])
+  })
+
+  it('relays a connection made by connectFirstRaw, and gives the node its keep-alive once the relay is a second old', async () => {
+    const nodeSockets: net.Socket[] = []
+    const node = net.createServer((socket) => {
+      nodeSockets.push(socket)
+      socket.on('data', (chunk: Buffer) => socket.write(`node:${chunk.toString()}`))
+    })
+    onTestFinished(() => {
+      for (const socket of nodeSockets) socket.destroy()
+      node.close()
+    })
+    await new Promise<void>((done) => node.listen(0, '127.0.10.122', done))
+    const nodePort = (node.address() as net.AddressInfo).port
+    const proxy = net.createServer()
+    onTestFinished(() => void proxy.close())
+    await new Promise<void>((done) => proxy.listen(0, '127.0.10.123', done))
+    const relays: RawRelay[] = []
+    onTestFinished(() => relays.forEach((relay) => relay.cut()))
+    acceptOnHandles(proxy, (client) =>
+      connectFirstRaw([{node: 'n', address: '127.0.10.122', port: nodePort}], {
+        timeoutMs: 5000,
+        connected: ({handle}) =>
+          void relays.push(new RawRelay(client, handle!, {idleTimeoutMs: 0, keepAliveMs: 60_000, onClose: () => {}})),
+      }),
+    )
+    const client = net.connect({host: '127.0.10.123', port: (proxy.address() as net.AddressInfo).port})
+    onTestFinished(() => void client.destroy())
+    let answer = ''
+    client.on('data', (chunk: Buffer) => (answer += chunk.toString()))
+    client.write('hi')
+    await waitFor(() => answer === 'node:hi', 'the answer through the relay')
+    const nodeSide = nodeSockets[0]!
+    await waitFor(
+      () => keepAliveTimer({address: nodeSide.remoteAddress!, port: nodeSide.remotePort!}, nodePort),
+      "the keep-alive timer of the relay's connection to the node",
+    )
   })
 
   it('leaves a server without a handle alone', () => {

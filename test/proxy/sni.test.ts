@@ -3,6 +3,7 @@
 import net from 'node:net'
 import {afterEach, beforeEach, describe, expect, it} from 'vitest'
 import {SniRouter} from '../../src/proxy/sni.js'
+import {stalledNode} from './stalled-node.js'
 import {captureClientHello} from './tls-hello.js'
 
 const closers: Array<() => Promise<void>> = []
@@ -35,9 +36,10 @@ async function routerWith(
   targets: Array<{port: number}>,
   log: string[],
   maxConnections?: number,
+  connectTimeoutMs?: number,
 ): Promise<{port: number; sni: SniRouter}> {
   const health = {isHealthy: () => true, reportFailure: () => {}}
-  const sni = new SniRouter({health, log: (line) => log.push(line), rawHandles, maxConnections})
+  const sni = new SniRouter({health, log: (line) => log.push(line), rawHandles, maxConnections, connectTimeoutMs})
   sni.setRoutes([
     {
       service: 'kube-system/traefik',
@@ -107,6 +109,19 @@ describe.each(PATHS)('SniRouter on %s', (path) => {
     expect(log.some((l) => l.includes('connection refused'))).toBe(true)
   })
 
+  it('keeps bytes and a FIN sent after the hello while the connect to a node is under way, and passes them on', async () => {
+    const hello = await captureClientHello('radarr.home.example.com')
+    const node = await echoNode()
+    const log: string[] = []
+    // The first target never answers its connect: the client's next bytes and its FIN come during the 300 ms.
+    const stalled = await stalledNode('127.0.0.1')
+    const {port} = await routerWith([stalled, node], log, undefined, 300)
+    const payload = Buffer.from('early data, then a FIN')
+    expect(await exchange(port, [hello, payload])).toEqual(Buffer.concat([hello, payload]))
+    expect(log.some((l) => l.includes('no answer in 0.3 s'))).toBe(true)
+    expect(node.connections()).toBe(1)
+  })
+
   it('routes a name under a wildcard host', async () => {
     const hello = await captureClientHello('grafana.apps.example.com')
     const node = await echoNode()
@@ -174,5 +189,27 @@ describe.each(PATHS)('SniRouter on %s', (path) => {
     await sni.close(10)
     await closing
     await until(() => client.closed(), 'the client cut')
+  })
+})
+
+describe('SniRouter on TCP handles', () => {
+  beforeEach(() => void (rawHandles = true))
+
+  it('stops trying targets for a client that reset its connection during a connect', async () => {
+    const hello = await captureClientHello('radarr.home.example.com')
+    const node = await echoNode()
+    const log: string[] = []
+    const stalled = await stalledNode('127.0.0.1')
+    const {port, sni} = await routerWith([stalled, node], log, undefined, 300)
+    const socket = net.connect({host: '127.0.0.1', port}, () => {
+      socket.write(hello)
+      setTimeout(() => socket.resetAndDestroy(), 50)
+    })
+    socket.on('error', () => {})
+    await until(() => log.some((l) => l.includes('no answer in 0.3 s')), 'the stalled connect to give up')
+    await sni.close()
+    // A connect to the node would have started at once; give its accept a moment to show.
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    expect(node.connections()).toBe(0)
   })
 })

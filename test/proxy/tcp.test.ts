@@ -145,6 +145,17 @@ describe.each(PATHS)('TcpForwarder on %s', (path) => {
     expect(client.received()).toEqual('node-a:last wordsnode-a:bye')
   })
 
+  it('passes on what a node sends the moment it accepts, before the client says a word, and its FIN', async () => {
+    // The node's handle reads from the start of its connect (raw-tcp.ts ConnectAttempts): nothing may be lost.
+    const [spec] = nodes(1, 43)
+    const greeting = randomBytes(300 * 1024).toString('hex')
+    const port = await startNode(spec!, (socket) => socket.end(greeting))
+    const {port: listening} = await forwarder({targets: makeTargets([spec!], port), health: new FakeHealth()})
+    const client = connect(listening)
+    await waitFor(() => client.ended(), 'FIN from the node')
+    expect(client.received()).toBe(greeting)
+  })
+
   it('resets the client when the node resets the connection (not a clean close)', async () => {
     const [spec] = nodes(1, 42)
     const port = await startNode(spec!, (socket) => socket.once('data', () => socket.resetAndDestroy()))
