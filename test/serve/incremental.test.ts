@@ -201,6 +201,8 @@ describe('serve with the whole map loaded: incremental rebuilds', () => {
       let lastRows: ServeBuild['rows'] = []
       let lastFullRows: ServeBuild['rows'] = []
       const table = new RouteTable()
+      let lastDns: ServeBuild['map']['dns'] | undefined
+      let patched = 0
       for (let step = 0; step < 40; step++) {
         const what = step === 0 ? 'start' : cluster.change()
         const snapshot = cluster.snapshot()
@@ -230,6 +232,9 @@ describe('serve with the whole map loaded: incremental rebuilds', () => {
         const fullMap = buildServeMap(full, options)
         const build = buildServeMap(plan, options, mapMemo)
         expect(build, `map after ${what} (step ${step})`).toEqual(fullMap)
+        // The DNS maps of the last build patched in place (src/servemap/assemble.ts), or assembled anew.
+        if (build.map.dns.hosts === lastDns?.hosts && build.map.dns.srv === lastDns.srv) patched++
+        lastDns = build.map.dns
         if (options.range) {
           // Under an open-file budget the map gives up the addresses that do not fit in the one build, as serve's two
           // builds did: a whole map, addressesOverBudget over its listeners, and a map without those addresses.
@@ -269,6 +274,7 @@ describe('serve with the whole map loaded: incremental rebuilds', () => {
         freshTable.set(fullMap.map.http)
         expect(tableOf(table), `routes after ${what} (step ${step})`).toEqual(tableOf(freshTable))
       }
+      expect(patched, 'builds whose DNS maps were patched in place').toBeGreaterThan(30)
     })
   }
 
