@@ -224,10 +224,13 @@ function assignNames(
   memo: PlanMemo | undefined,
 ): {naming: Array<Naming | undefined>; warnings: string[]} {
   const shortCount = new Map<string, number>()
-  for (const p of planned) if (hasNames(p)) shortCount.set(p.name, (shortCount.get(p.name) ?? 0) + 1)
+  const withNames = planned.map(hasNames)
+  planned.forEach((p, i) => {
+    if (withNames[i]) shortCount.set(p.name, (shortCount.get(p.name) ?? 0) + 1)
+  })
 
   const claims = planned.map((p, i) => {
-    if (!hasNames(p)) return undefined
+    if (!withNames[i]) return undefined
     const svc = services[i]!
     return claimsOf(svc, domain, shortCount.get(p.name) === 1, memo?.services.get(svc))
   })

@@ -339,7 +339,7 @@ export function buildServeMap(plan: Plan, options: ServeOptions, memo?: ServeMap
     for (const w of part.warnings) warnings.push(w)
   }
   const {hosts, srv} = dnsMaps(plan, parts, built, reserved, memo)
-  if (plan.hosts) {
+  if (plan.hosts?.length) {
     const receivers = new Map<string, HostReceiver>()
     for (const part of parts) if (part.receiver) receivers.set(part.receiver[0], part.receiver[1])
     const ports = {router, httpPort: options.httpPort, httpsPort: options.httpsPort}
@@ -367,7 +367,9 @@ function dnsMaps(
   memo: ServeMapMemo | undefined,
 ): {hosts: Map<string, string[]>; srv: Map<string, SrvRecord[]>} {
   const last = memo?.assembled
-  if (memo && last && last.reserved === reserved && !plan.hosts) {
+  // Ingress hosts join the maps (mapHosts): then they are assembled whole. The watch gives an empty list without any.
+  const ingress = (plan.hosts?.length ?? 0) > 0
+  if (memo && last && last.reserved === reserved && !ingress) {
     const changes = partChanges(last.parts, parts, built)
     if (changes && patchAssembled(last, changes.went, changes.came)) {
       last.parts = parts
@@ -375,7 +377,7 @@ function dnsMaps(
     }
   }
   const {hosts, srv, exact} = assembleDns(parts, reservedNames(plan.domain), reserved)
-  if (memo) memo.assembled = exact && !plan.hosts ? {parts, reserved, hosts, srv} : undefined
+  if (memo) memo.assembled = exact && !ingress ? {parts, reserved, hosts, srv} : undefined
   return {hosts, srv}
 }
 

@@ -21,6 +21,7 @@ import {makeNode, makeService, makeSlice, makeSnapshot} from '../builders.js'
 import {seededRandom} from '../seeded-random.js'
 
 const range = parseIpRange('127.90.0.0/24') as AddressRange
+const NO_INGRESS = {ingresses: [], ingressClasses: [], gateways: [], gatewayClasses: [], routes: []}
 const NAMESPACES = ['default', 'media', 'tools']
 const NAMES = ['web', 'api', 'db', 'dns', 'grafana', 'app', 'cache', 'queue', 'auth', 'shop']
 
@@ -205,7 +206,8 @@ describe('serve with the whole map loaded: incremental rebuilds', () => {
       let patched = 0
       for (let step = 0; step < 40; step++) {
         const what = step === 0 ? 'start' : cluster.change()
-        const snapshot = cluster.snapshot()
+        // As the watch gives it with the Ingress kinds served but none there (odd seeds): the plan's host list is empty.
+        const snapshot = seed % 2 === 1 ? {...cluster.snapshot(), ingress: NO_INGRESS} : cluster.snapshot()
         const full = buildPlan(snapshot, planOptions)
         const plan = buildPlan(snapshot, planOptions, planMemo)
         expect(plan, `plan after ${what} (step ${step})`).toEqual(full)
