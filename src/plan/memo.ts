@@ -15,7 +15,16 @@ export interface ServiceMemo {
   named?: PlannedService
   nameWarnings?: readonly string[]
   /** The names the Service claims, for the domain and short-name uniqueness they were made with. */
-  claims?: {domain: string; unique: boolean; claims: NameClaims}
+  claims?: KeptClaims
+}
+
+/** A Service's name claims, with the inputs they were made for. */
+export interface KeptClaims {
+  domain: string
+  unique: boolean
+  claims: NameClaims
+  /** Its names when it gets every one it claims (the long name, then the wanted ones): one array while it does. */
+  plain?: string[]
 }
 
 /** Passed to buildPlan again and again; entries go with the Service objects they belong to. */
@@ -25,6 +34,8 @@ export interface PlanMemo {
   nodes?: readonly Node[]
   /** The Services of the last call, in plan order. */
   sorted?: Service[]
+  /** The Services of the last call as the snapshot listed them (sortedWith finds what came and went from them). */
+  input?: Service[]
 }
 
 /** An empty memo. */

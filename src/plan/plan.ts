@@ -1,10 +1,10 @@
 // The planning core: a cluster snapshot in, the plan `list` prints and `serve` applies out. Pure: no I/O, no
 // clock, no logging. The rules are summarised in the README ("How Services are mapped").
 import {planHosts} from './hosts.js'
-import {claimNames, reservedNames, type NameClaims} from './names.js'
+import {claimNames, reservedNames} from './names.js'
 import {familyOf, nodeAddress, selectNodes} from './nodes.js'
 import {choosePath, tunnelEndpoints} from './paths.js'
-import {sameItems, type PlanMemo, type ServiceMemo} from './memo.js'
+import {sameItems, type KeptClaims, type PlanMemo, type ServiceMemo} from './memo.js'
 import type {
   ClusterSnapshot,
   EndpointSlice,
@@ -206,44 +206,61 @@ function planService(
 /** A mapped Service's names, and the warnings naming adds to its own. */
 interface Naming {
   names: string[]
-  warnings: string[]
+  warnings: readonly string[]
 }
+
+/** The naming warnings of a Service that has none: one array, so the memo's comparison of them is one step. */
+const NO_WARNINGS: readonly string[] = Object.freeze([])
 
 /**
  * Gives mapped Services their names; a name claimed by two Services goes to neither (each keeps its long name).
- * Returns each named Service's names and the plan-level warnings; the planned Services are left as they are.
+ * Returns each planned Service's naming (undefined for those without names), by index, and the plan-level warnings;
+ * the planned Services are left as they are. `services[i]` is the Service `planned[i]` was made from.
  */
 function assignNames(
   planned: PlannedService[],
-  services: Map<PlannedService, Service>,
+  services: Service[],
   domain: string,
   memo: PlanMemo | undefined,
-): {naming: Map<PlannedService, Naming>; warnings: string[]} {
-  const mapped = planned.filter(hasNames)
+): {naming: Array<Naming | undefined>; warnings: string[]} {
   const shortCount = new Map<string, number>()
-  for (const p of mapped) shortCount.set(p.name, (shortCount.get(p.name) ?? 0) + 1)
+  const withNames = planned.map(hasNames)
+  planned.forEach((p, i) => {
+    if (withNames[i]) shortCount.set(p.name, (shortCount.get(p.name) ?? 0) + 1)
+  })
 
-  const claims = mapped.map((p) => {
-    const svc = services.get(p)!
-    return {p, claims: claimsOf(svc, domain, shortCount.get(p.name) === 1, memo?.services.get(svc))}
+  const claims = planned.map((p, i) => {
+    if (!withNames[i]) return undefined
+    const svc = services[i]!
+    return claimsOf(svc, domain, shortCount.get(p.name) === 1, memo?.services.get(svc))
   })
   // Each wanted name's claimant, or claimants when several: lists (and their labels) only where names conflict, so
   // 10,000 Services do not make 20,000 arrays and label strings on every change.
   const owners = new Map<string, PlannedService | PlannedService[]>()
-  const longNames = new Set(claims.map((c) => c.claims.long))
-  for (const c of claims) {
+  const longNames = new Set<string>()
+  for (const c of claims) if (c) longNames.add(c.claims.long)
+  claims.forEach((c, i) => {
+    if (!c) return
     for (const name of c.claims.wanted) {
       const had = owners.get(name)
-      if (had === undefined) owners.set(name, c.p)
-      else if (Array.isArray(had)) had.push(c.p)
-      else owners.set(name, [had, c.p])
+      if (had === undefined) owners.set(name, planned[i]!)
+      else if (Array.isArray(had)) had.push(planned[i]!)
+      else owners.set(name, [had, planned[i]!])
     }
-  }
+  })
   const label = (p: PlannedService) => `${p.namespace}/${p.name}`
   const warnings: string[] = []
-  const naming = new Map<PlannedService, Naming>()
   const reserved = new Set(reservedNames(domain))
-  for (const {p, claims: c} of claims) {
+  const naming = claims.map((kept, i): Naming | undefined => {
+    if (!kept) return undefined
+    const c = kept.claims
+    // Most Services get every name they ask for and add no warning: their names are the memo's array.
+    const clean = (name: string) => owners.get(name) === planned[i] && !reserved.has(name) && !longNames.has(name)
+    if (c.warnings.length === 0 && c.wanted.every(clean)) {
+      kept.plain ??= [c.long, ...c.wanted]
+      return {names: kept.plain, warnings: NO_WARNINGS}
+    }
+    const p = planned[i]!
     const own = [...c.warnings]
     const names = [c.long]
     for (const name of c.wanted) {
@@ -264,8 +281,8 @@ function assignNames(
         names.push(name)
       }
     }
-    naming.set(p, {names, warnings: own})
-  }
+    return {names, warnings: own}
+  })
   for (const [name, claimants] of owners) {
     if (Array.isArray(claimants) && !longNames.has(name) && !reserved.has(name))
       warnings.push(`name ${name} is claimed by ${claimants.map(label).join(' and ')}: neither gets it`)
@@ -274,11 +291,11 @@ function assignNames(
 }
 
 /** The names a Service claims (names.ts), kept in its memo entry while the Service and its inputs are the same. */
-function claimsOf(svc: Service, domain: string, unique: boolean, entry: ServiceMemo | undefined): NameClaims {
+function claimsOf(svc: Service, domain: string, unique: boolean, entry: ServiceMemo | undefined): KeptClaims {
   const kept = entry?.claims
-  if (kept && kept.domain === domain && kept.unique === unique) return kept.claims
-  const claims = claimNames(svc, domain, unique)
-  if (entry) entry.claims = {domain, unique, claims}
+  if (kept && kept.domain === domain && kept.unique === unique) return kept
+  const claims: KeptClaims = {domain, unique, claims: claimNames(svc, domain, unique)}
+  if (entry) entry.claims = claims
   return claims
 }
 
@@ -287,15 +304,23 @@ function claimsOf(svc: Service, domain: string, unique: boolean, entry: ServiceM
  * objects of the last call (sorting 10,000 with a collator on every change costs more than the change).
  */
 function sortedWith(memo: PlanMemo, services: Service[], order: (a: Service, b: Service) => number): Service[] {
-  const now = new Set(services)
-  const kept = memo.sorted?.filter((s) => now.has(s)) ?? []
+  const changes = memo.input && inputChanges(memo, memo.input, services)
   let sorted: Service[]
-  if (kept.length < services.length / 2) sorted = [...services].sort(order)
-  else {
-    sorted = kept
+  let added: Iterable<Service>
+  if (changes && memo.sorted) {
+    const went = new Set(changes.went)
+    sorted = went.size > 0 ? memo.sorted.filter((s) => !went.has(s)) : memo.sorted
+    added = changes.came
+  } else {
+    const now = new Set(services)
+    const kept = memo.sorted?.filter((s) => now.has(s)) ?? []
     const had = new Set(kept)
-    for (const s of services) {
-      if (had.has(s)) continue
+    sorted = kept
+    added = services.filter((s) => !had.has(s))
+  }
+  if (sorted.length < services.length / 2) sorted = [...services].sort(order)
+  else {
+    for (const s of added) {
       let lo = 0
       let hi = sorted.length
       while (lo < hi) {
@@ -307,7 +332,42 @@ function sortedWith(memo: PlanMemo, services: Service[], order: (a: Service, b: 
     }
   }
   memo.sorted = sorted
+  memo.input = [...services]
   return [...sorted]
+}
+
+/** Changes (of Service objects) above which inputChanges gives up. */
+const INPUT_CHANGES_LIMIT = 256
+
+/**
+ * The Services of the last call that are not in `services` (went) and those in `services` that were not (came), in
+ * one walk over both lists, or undefined when that walk cannot tell: the Services that stay keep their order in the
+ * watch's lists. A Service without a memo entry was not in the last call (every Service planned gets one); one with
+ * an entry that the walk does not meet in step makes it give up rather than guess.
+ */
+function inputChanges(
+  memo: PlanMemo,
+  last: readonly Service[],
+  services: readonly Service[],
+): {went: Service[]; came: Service[]} | undefined {
+  const went: Service[] = []
+  const came: Service[] = []
+  let i = 0
+  for (const s of services) {
+    if (i < last.length && last[i] === s) {
+      i++
+      continue
+    }
+    if (!memo.services.has(s)) came.push(s)
+    else {
+      while (i < last.length && last[i] !== s) went.push(last[i++]!)
+      if (i === last.length) return undefined
+      i++
+    }
+    if (went.length + came.length > INPUT_CHANGES_LIMIT) return undefined
+  }
+  while (i < last.length) went.push(last[i++]!)
+  return went.length + came.length > INPUT_CHANGES_LIMIT ? undefined : {went, came}
 }
 
 /** The plan of one Service before naming, from the memo when its Service, slices, nodes and options are the same. */
@@ -361,22 +421,19 @@ export function buildPlan(snapshot: ClusterSnapshot, options: PlanOptions, memo?
   const order = (a: Service, b: Service) => compare(a.namespace, b.namespace) || compare(a.name, b.name)
   const sorted = memo ? sortedWith(memo, snapshot.services, order) : [...snapshot.services].sort(order)
   const slices = slicesByService(snapshot.endpointSlices)
-  const byPlan = new Map<PlannedService, Service>()
   const unnamed = sorted.map((svc) => {
     const own = slices.get(svc.namespace)?.get(svc.name) ?? NO_SLICES
-    const p = plannedFor(svc, own, targetNodes, options, memo)
-    byPlan.set(p, svc)
-    return p
+    return plannedFor(svc, own, targetNodes, options, memo)
   })
   const warnings = [...selection.warnings]
   if (snapshot.nodes.length === 0 && unnamed.some((s) => isProxied(s.exposure))) {
     warnings.push('no nodes visible: NodePort Services have no targets')
   }
-  const {naming, warnings: nameWarnings} = assignNames(unnamed, byPlan, options.domain, memo)
+  const {naming, warnings: nameWarnings} = assignNames(unnamed, sorted, options.domain, memo)
   warnings.push(...nameWarnings)
-  const services = unnamed.map((p) => {
-    const n = naming.get(p)
-    return n ? named(p, n, memo?.services.get(byPlan.get(p)!)) : p
+  const services = unnamed.map((p, i) => {
+    const n = naming[i]
+    return n ? named(p, n, memo?.services.get(sorted[i]!)) : p
   })
   if (!snapshot.ingress) return {domain: options.domain, nodes: selection.planned, services, warnings}
   const hosts = planHosts(snapshot.ingress, snapshot.services, services, options.ingressService)

@@ -3,11 +3,14 @@
 // NodePort Services on 100 nodes). Target lists are compared by identity: the serve map memo
 // (src/servemap/memo.ts) keeps an unchanged Service's lists, so only a changed Service's lists are new.
 import {PortTable} from '../proxy/port-table.js'
+import {listChanges} from '../servemap/list-changes.js'
 import {probeOf, type Probe, type ProbedTarget} from '../servemap/types.js'
 
 /** Counts, per probe, the target lists that use it; reports probes that appear or disappear. */
 export class ProbeSet {
-  private lists = new Set<readonly ProbedTarget[]>()
+  private readonly lists = new Set<readonly ProbedTarget[]>()
+  /** The lists of the last update, in the map's order (listChanges walks them against the next). */
+  private order: Array<readonly ProbedTarget[]> = []
   /** Per address, per slot: how many lists use the probe (a typed-array table: 250,000 of them at issue 20's scale). */
   private readonly uses = new Map<string, PortTable>()
 
@@ -16,18 +19,35 @@ export class ProbeSet {
    * used before and those no list uses now.
    */
   update(lists: Iterable<readonly ProbedTarget[]>): {added: Probe[]; removed: Probe[]} {
-    const next = new Set(lists)
+    const next = [...lists]
+    // The lists that came and went: found in one walk when the map kept most (src/servemap/list-changes.ts), else
+    // every list of the last update and this one compared. Lists that came are counted before those that went, so a
+    // probe that moves from one list to another is neither added nor removed.
+    const changes = listChanges(this.order, next)
+    let came: Iterable<readonly ProbedTarget[]>
+    let went: Iterable<readonly ProbedTarget[]>
+    if (changes) {
+      came = changes.came
+      went = changes.went
+    } else {
+      const now = new Set(next)
+      const gone = new Set(this.order)
+      for (const list of now) gone.delete(list)
+      came = now
+      went = gone
+    }
     const added: Probe[] = []
     const removed: Probe[] = []
-    for (const list of next) {
+    for (const list of came) {
       if (this.lists.has(list)) continue
+      this.lists.add(list)
       for (const t of list) if (t.via !== 'api-server' && this.count(t, 1) === 1) added.push(probeOf(t))
     }
-    for (const list of this.lists) {
-      if (next.has(list)) continue
+    for (const list of went) {
+      if (!this.lists.delete(list)) continue
       for (const t of list) if (t.via !== 'api-server' && this.count(t, -1) === 0) removed.push(probeOf(t))
     }
-    this.lists = next
+    this.order = next
     return {added, removed}
   }
 

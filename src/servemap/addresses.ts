@@ -61,15 +61,103 @@ function fnv1a(text: string): number {
  * order, so the outcome does not depend on the order they arrive in. Keys beyond the range's capacity get none.
  */
 export function assignAddresses(keys: string[], range: AddressRange): Map<string, string> {
+  return assignment(keys, range).result
+}
+
+/**
+ * An assignment with what updateAssignment needs to change it: the key in each slot, and the slots a key went past
+ * (taken when it looked, so it went on to the next).
+ */
+export interface Assignment {
+  keys: string[]
+  range: AddressRange
+  result: Map<string, string>
+  slots: Map<number, string>
+  passed: Set<number>
+  /** Every key has an address (the range did not run out). */
+  complete: boolean
+}
+
+/** assignAddresses, keeping what updateAssignment needs. */
+export function assignment(keys: string[], range: AddressRange): Assignment {
   const usable = range.size - 2
-  const taken = new Set<number>()
+  const slots = new Map<number, string>()
+  const passed = new Set<number>()
   const result = new Map<string, string>()
-  for (const key of [...new Set(keys)].sort()) {
-    if (taken.size >= usable) break
+  const unique = [...new Set(keys)].sort()
+  for (const key of unique) {
+    if (slots.size >= usable) break
     let slot = fnv1a(key) % usable
-    while (taken.has(slot)) slot = (slot + 1) % usable
-    taken.add(slot)
+    while (slots.has(slot)) {
+      passed.add(slot)
+      slot = (slot + 1) % usable
+    }
+    slots.set(slot, key)
     result.set(key, numberToIp(range.base + 1 + slot))
   }
-  return result
+  return {keys, range, result, slots, passed, complete: result.size === keys.length}
+}
+
+/** Keys that came and went, together, above which updateAssignment does not try. */
+const UPDATE_LIMIT = 256
+
+/**
+ * Changes `last` in place to the assignment of `keys` (in the same range), when that is what assignAddresses gives
+ * for them; returns false, `last` untouched, when it cannot tell, and the caller assigns afresh. Keys are placed in
+ * sorted order, each in the first free slot from its hash, so:
+ * - a key that came takes its hash's slot when that is free: no key took it nor went past it (one that reached it
+ *   would have stopped there), so no other key's place depends on it;
+ * - a key that went frees its slot when no key went past that slot: no other key's place depended on it.
+ * Anything else (a collision, a key in the list twice, the range full, keys found out of order) is left to the
+ * caller. Both key lists are in map order, where the keys that stay keep their order.
+ */
+export function updateAssignment(last: Assignment, keys: string[]): boolean {
+  if (!last.complete) return false
+  const came: string[] = []
+  const went: string[] = []
+  let i = 0
+  for (const key of keys) {
+    if (i < last.keys.length && last.keys[i] === key) {
+      i++
+      continue
+    }
+    if (last.result.has(key)) {
+      // A key that stays, out of step with the last list: what lies between went, or the order changed.
+      while (i < last.keys.length && last.keys[i] !== key) went.push(last.keys[i++]!)
+      if (i === last.keys.length) return false
+      i++
+    } else {
+      came.push(key)
+    }
+    if (came.length + went.length > UPDATE_LIMIT) return false
+  }
+  while (i < last.keys.length) went.push(last.keys[i++]!)
+  if (came.length + went.length > UPDATE_LIMIT) return false
+  const usable = last.range.size - 2
+  if (last.slots.size - went.length + came.length > usable) return false
+  const freed: number[] = []
+  for (const key of went) {
+    const address = last.result.get(key)
+    const slot = address === undefined ? -1 : ipToNumber(address)! - last.range.base - 1
+    if (last.slots.get(slot) !== key || last.passed.has(slot)) return false
+    freed.push(slot)
+  }
+  const homes = new Set<number>()
+  for (const key of came) {
+    const home = fnv1a(key) % usable
+    if ((last.slots.has(home) && !freed.includes(home)) || homes.has(home)) return false
+    homes.add(home)
+  }
+  // A freed slot taken again by a key that came: the key that went had not been passed, and the new one stops there.
+  for (const [n, key] of went.entries()) {
+    last.slots.delete(freed[n]!)
+    last.result.delete(key)
+  }
+  for (const key of came) {
+    const home = fnv1a(key) % usable
+    last.slots.set(home, key)
+    last.result.set(key, numberToIp(last.range.base + 1 + home))
+  }
+  last.keys = keys
+  return true
 }

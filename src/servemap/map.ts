@@ -2,7 +2,7 @@
 import {reservedNames} from '../plan/names.js'
 import {hasNames, isProxied, viaApiServer} from '../plan/plan.js'
 import type {Plan, PlannedPort, PlannedService} from '../plan/types.js'
-import {assignAddresses, rangeText, type AddressRange} from './addresses.js'
+import {assignment, rangeText, updateAssignment, type AddressRange} from './addresses.js'
 import type {
   DnsRecords,
   ForwardListener,
@@ -21,6 +21,7 @@ import {hostPort, isUnspecified} from '../net/address.js'
 import {routerAddressFor} from './remote.js'
 import {API_SERVER_NOTE, gatewayTarget, tunnelKey, type GatewayAddress} from './tunnels.js'
 import {forgetOnChange, type PartInputs, type ServeMapMemo, type ServicePart} from './memo.js'
+import {assembleDns, partChanges, patchAssembled} from './assemble.js'
 import {sameItems} from '../plan/memo.js'
 
 export interface ServeOptions {
@@ -273,11 +274,8 @@ function mapService(s: PlannedService, ctx: MapContext): ServicePart {
  * equals the one built without it.
  */
 export function buildServeMap(plan: Plan, options: ServeOptions, memo?: ServeMapMemo): ServeBuild {
-  const hosts = new Map<string, string[]>()
-  const srv = new Map<string, SrvRecord[]>()
   const http: HttpRoute[] = []
   const tls: TlsRoute[] = []
-  const receivers = new Map<string, HostReceiver>()
   const listeners: ForwardListener[] = []
   const rows: ServeRow[] = []
   const warnings: string[] = []
@@ -293,7 +291,6 @@ export function buildServeMap(plan: Plan, options: ServeOptions, memo?: ServeMap
   // With a memo, the same answer array as last time: the DNS zone then sees these names unchanged.
   const reserved = memo?.reserved?.router === router ? memo.reserved.answer : [router]
   if (memo) memo.reserved = {router, answer: reserved}
-  for (const name of reservedNames(plan.domain)) hosts.set(name, reserved)
 
   // Ingress hosts join their receiving Service's routes (mapHosts changes its part): those parts are built afresh.
   const receiving = new Set<string>()
@@ -304,12 +301,15 @@ export function buildServeMap(plan: Plan, options: ServeOptions, memo?: ServeMap
     const range = options.range ? rangeText(options.range) : ''
     forgetOnChange(memo, [options.listen, options.httpPort, range, plan.domain].join(' '))
   }
+  /** Parts built in this call (not kept): ./assemble.ts tells the parts that came from them. */
+  const built = new Set<ServicePart>()
   /** The Service's part: kept when its inputs are the last ones, else built (and kept for the next call). */
   const partOf = (s: PlannedService, id: string, assigned: string | undefined, unheld: string | undefined) => {
     const kept = memo && !receiving.has(id) ? memo.parts.get(s) : undefined
     if (kept && sameInputs(kept.inputs, assigned, unheld, kept.tunnelKeys, options)) return kept.part
     // The context is made only for a part that is built: most are kept.
     const part = mapService(s, {plan, options, router, ownHttpListeners, assigned, unheld})
+    built.add(part)
     if (!memo || receiving.has(id)) return part
     const tunnelKeys = kept?.tunnelKeys ?? s.ports.map((p) => tunnelKey(s, p))
     memo.parts.set(s, {id, tunnelKeys, inputs: partInputs(assigned, unheld, tunnelKeys, options), part})
@@ -318,6 +318,7 @@ export function buildServeMap(plan: Plan, options: ServeOptions, memo?: ServeMap
   const budget = options.listenerRoom
   let room = budget?.room ?? 0
   const overBudget = new Set<string>()
+  const parts: ServicePart[] = []
   for (const s of plan.services) {
     const id = idOf(s)
     const assigned = addresses.get(id)
@@ -330,16 +331,17 @@ export function buildServeMap(plan: Plan, options: ServeOptions, memo?: ServeMap
         part = partOf(s, id, assigned, budget.why)
       }
     }
-    for (const [name, answer] of part.hosts) hosts.set(name, answer)
-    for (const [owner, records] of part.srv) srv.set(owner, records)
+    parts.push(part)
     for (const r of part.http) http.push(r)
     for (const r of part.tls) tls.push(r)
-    if (part.receiver) receivers.set(part.receiver[0], part.receiver[1])
     for (const l of part.listeners) listeners.push(l)
     for (const r of part.rows) rows.push(r)
     for (const w of part.warnings) warnings.push(w)
   }
-  if (plan.hosts) {
+  const {hosts, srv} = dnsMaps(plan, parts, built, reserved, memo)
+  if (plan.hosts?.length) {
+    const receivers = new Map<string, HostReceiver>()
+    for (const part of parts) if (part.receiver) receivers.set(part.receiver[0], part.receiver[1])
     const ports = {router, httpPort: options.httpPort, httpsPort: options.httpsPort}
     mapHosts(plan.hosts, {dns: hosts, receivers, rows, warnings, ...ports})
   }
@@ -350,6 +352,33 @@ export function buildServeMap(plan: Plan, options: ServeOptions, memo?: ServeMap
     warnings,
     ...(budget ? {overBudget} : {}),
   }
+}
+
+/**
+ * The DNS maps of `parts`: the last call's patched in place for the parts that came and went when the memo has them
+ * (./assemble.ts), else assembled whole (and kept for the next call, unless Ingress hosts join them: mapHosts adds
+ * to them, or two parts share a name).
+ */
+function dnsMaps(
+  plan: Plan,
+  parts: ServicePart[],
+  built: ReadonlySet<ServicePart>,
+  reserved: string[],
+  memo: ServeMapMemo | undefined,
+): {hosts: Map<string, string[]>; srv: Map<string, SrvRecord[]>} {
+  const last = memo?.assembled
+  // Ingress hosts join the maps (mapHosts): then they are assembled whole. The watch gives an empty list without any.
+  const ingress = (plan.hosts?.length ?? 0) > 0
+  if (memo && last && last.reserved === reserved && !ingress) {
+    const changes = partChanges(last.parts, parts, built)
+    if (changes && patchAssembled(last, changes.went, changes.came)) {
+      last.parts = parts
+      return last
+    }
+  }
+  const {hosts, srv, exact} = assembleDns(parts, reservedNames(plan.domain), reserved)
+  if (memo) memo.assembled = exact && !ingress ? {parts, reserved, hosts, srv} : undefined
+  return {hosts, srv}
 }
 
 /** What a Service's part depends on besides its planned object and the shared options: its address and gateways. */
@@ -386,12 +415,14 @@ function sameInputs(
   return true
 }
 
-/** Per-service addresses, the last ones again when the keys and range are the same. */
+/**
+ * Per-service addresses: the last ones again when the keys and range are the same, the last ones changed for the keys
+ * that came and went when that gives the same (updateAssignment), else assigned afresh.
+ */
 function addressesFor(keys: string[], range: AddressRange, memo: ServeMapMemo | undefined): Map<string, string> {
-  if (memo?.addresses && memo.addresses.range === range && sameItems(memo.addresses.keys, keys)) {
-    return memo.addresses.result
-  }
-  const result = assignAddresses(keys, range)
-  if (memo) memo.addresses = {keys, range, result}
-  return result
+  const last = memo?.addresses
+  if (last && last.range === range && (sameItems(last.keys, keys) || updateAssignment(last, keys))) return last.result
+  const fresh = assignment(keys, range)
+  if (memo) memo.addresses = fresh
+  return fresh.result
 }

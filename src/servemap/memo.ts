@@ -3,7 +3,7 @@
 // function of its inputs: with or without a memo it is equal, and with one, unchanged Services keep the same
 // routes, listeners, rows and target lists (which lets DNS, the health checks and the change log skip them).
 import type {PlannedService} from '../plan/types.js'
-import type {AddressRange} from './addresses.js'
+import type {Assignment} from './addresses.js'
 import type {HostReceiver} from './hosts.js'
 import type {GatewayAddress} from './tunnels.js'
 import type {ForwardListener, HttpRoute, ServeRow, SrvRecord, TlsRoute} from './types.js'
@@ -47,7 +47,22 @@ export interface ServeMapMemo {
   /** The answer of serve's own names (the dashboard's and the apex): the router's address, one array while it stays. */
   reserved?: {router: string; answer: string[]}
   /** The last per-service addresses and the keys and range they were assigned for. */
-  addresses?: {keys: string[]; range: AddressRange; result: Map<string, string>}
+  addresses?: Assignment
+  /**
+   * The DNS maps of the last call and the parts they were assembled from, in map order: the next call patches them
+   * in place for the parts that came and went (./assemble.ts). Undefined when they cannot be patched (the last map
+   * had Ingress hosts, or a name two parts share: the full assembly lets the later one win).
+   */
+  assembled?: AssembledDns
+}
+
+/** DNS maps and the parts they hold (see ServeMapMemo.assembled). */
+export interface AssembledDns {
+  parts: ServicePart[]
+  /** The answer of serve's own names the maps hold (ServeMapMemo.reserved). */
+  reserved: string[]
+  hosts: Map<string, string[]>
+  srv: Map<string, SrvRecord[]>
 }
 
 /** An empty memo. */
@@ -60,4 +75,5 @@ export function forgetOnChange(memo: ServeMapMemo, context: string): void {
   if (memo.context === context) return
   memo.context = context
   memo.parts = new WeakMap()
+  memo.assembled = undefined
 }

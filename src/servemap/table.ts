@@ -2,6 +2,7 @@
 import {formatColumns} from '../output/table.js'
 import type {ServeRow} from './map.js'
 import type {HealthState, ProbedTarget} from './types.js'
+import {listChanges} from './list-changes.js'
 
 /** Rows list each target up to this many; beyond, a count per health state (a 50-node cluster stays readable). */
 const LISTED_TARGETS = 6
@@ -82,12 +83,18 @@ export function rowChanges(
   line: (r: ServeRow) => [string, string] | undefined = rowLine,
   key: (r: ServeRow) => string | undefined = rowKey,
 ): RowChange[] {
-  const was = new Set(before)
-  const is = new Set(after)
   // Keys of rows found in one list only: only these can differ between the two (see rowLines).
   const touched = new Set<string>()
-  for (const r of before) if (!is.has(r)) addKey(touched, key(r))
-  for (const r of after) if (!was.has(r)) addKey(touched, key(r))
+  const moved = listChanges(before, after)
+  if (moved) {
+    for (const r of moved.went) addKey(touched, key(r))
+    for (const r of moved.came) addKey(touched, key(r))
+  } else {
+    const was = new Set(before)
+    const is = new Set(after)
+    for (const r of before) if (!is.has(r)) addKey(touched, key(r))
+    for (const r of after) if (!was.has(r)) addKey(touched, key(r))
+  }
   if (touched.size === 0) return []
   const old = touchedLines(before, touched, line, key)
   const now = touchedLines(after, touched, line, key)

@@ -1,5 +1,12 @@
 import {describe, expect, it} from 'vitest'
-import {assignAddresses, parseIpRange} from '../../src/servemap/addresses.js'
+import {
+  assignAddresses,
+  assignment,
+  parseIpRange,
+  updateAssignment,
+  type AddressRange,
+} from '../../src/servemap/addresses.js'
+import {seededRandom} from '../seeded-random.js'
 
 describe('parseIpRange', () => {
   it.each<[string, unknown]>([
@@ -46,4 +53,49 @@ describe('assignAddresses', () => {
     const got = assignAddresses(['a/1', 'a/2', 'a/3', 'a/4', 'a/5', 'a/6', 'a/7', 'a/8'], small)
     expect(got.size).toBe(6)
   })
+})
+
+describe('updateAssignment', () => {
+  // An assignment changed in place for the keys that came and went must be the one assignAddresses makes for the
+  // new keys, whenever it says it could; a crowded range (collisions, keys going past taken slots) and long runs of
+  // changes make it decline often, and those declines must leave the assignment as it was.
+  for (const [cidr, seed] of [
+    ['127.90.0.0/24', 1],
+    ['127.90.0.0/24', 2],
+    ['127.90.0.0/27', 3],
+    ['127.90.0.0/16', 4],
+  ] as const) {
+    it(`equals assignAddresses after every change (${cidr}, seed ${seed})`, () => {
+      const rand = seededRandom(seed)
+      const range = parseIpRange(cidr) as AddressRange
+      const pool = Array.from({length: 400}, (_, i) => `ns-${i % 7}/svc-${i}`)
+      let keys = pool.filter(() => rand() < 0.05)
+      let last = assignment(keys, range)
+      let updated = 0
+      let declined = 0
+      for (let step = 0; step < 300; step++) {
+        const next = keys.filter(() => rand() > 0.01)
+        // Keys that come are placed among the rest, as new Services are in map order.
+        for (const key of pool)
+          if (rand() < 0.004 && !next.includes(key)) next.splice(Math.floor(rand() * (next.length + 1)), 0, key)
+        const before = structuredClone({keys: last.keys, result: [...last.result], slots: [...last.slots]})
+        if (next.length > 0 && rand() < 0.1) {
+          // A key twice: never updated in place.
+          expect(updateAssignment(last, [...next, next[0]!])).toBe(false)
+          expect({keys: last.keys, result: [...last.result], slots: [...last.slots]}).toEqual(before)
+        }
+        if (updateAssignment(last, next)) {
+          updated++
+          expect([...last.result].sort(), `step ${step}`).toEqual([...assignAddresses(next, range)].sort())
+        } else {
+          declined++
+          expect({keys: last.keys, result: [...last.result], slots: [...last.slots]}).toEqual(before)
+          last = assignment(next, range)
+        }
+        keys = next
+      }
+      expect(updated).toBeGreaterThan(cidr.endsWith('/16') ? 250 : cidr.endsWith('/24') ? 100 : 0)
+      expect(declined).toBeGreaterThan(0)
+    })
+  }
 })
