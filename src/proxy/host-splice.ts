@@ -15,6 +15,8 @@ import type net from 'node:net'
 
 import {describeErrno} from '../net/errno.js'
 import type {ProbedTarget} from '../servemap/types.js'
+import {deadlineWheel, type Deadline, type DeadlineWheel} from './deadlines.js'
+import {readDirect, writeDirect, type DirectReader} from './direct-io.js'
 import type {TargetHealth} from './health.js'
 import {
   appendForwarded,
@@ -104,8 +106,17 @@ export class HostSplicer {
 
 type Phase = 'head' | 'connecting' | 'open' | 'draining' | 'gone'
 
-class SplicedConnection {
+class SplicedConnection implements Deadline {
   onDone = (): void => {}
+  /** The idle deadline (on a shared wheel, deadlines.ts): Date.now() when it is next checked. */
+  dueMs = 0
+  /** Date.now() of the last byte from the client or to it. */
+  private lastActiveMs = Date.now()
+  private readonly idle?: DeadlineWheel
+  /** The client's reads, taken from its stream (direct-io.ts); undefined where they cannot be (then 'data'). */
+  private readonly reader?: DirectReader
+  /** Writes to the node that wait in libuv's queue (writeDirect): the client reads again once they are through. */
+  private upstreamQueued = 0
   private phase: Phase = 'head'
   /** Client bytes read but not forwarded yet. */
   private pending: Buffer = EMPTY
@@ -139,11 +150,19 @@ class SplicedConnection {
     private readonly pool: NodePool,
   ) {
     client.setNoDelay(true)
-    client.on('data', this.onData)
+    this.reader = readDirect(client, this.onData)
+    if (!this.reader) client.on('data', this.onData)
     client.on('end', this.onClientEnd)
     client.on('error', this.onClientError)
     client.on('close', this.onClientClose)
-    client.setTimeout(options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS, this.onIdle)
+    // An idle deadline on a shared wheel instead of client.setTimeout: direct reads and writes do not refresh that.
+    const idleMs = options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS
+    if (idleMs > 0) {
+      this.idle = deadlineWheel(idleMs)
+      this.dueMs = this.lastActiveMs + idleMs
+      this.idle.add(this)
+    }
+    this.reader?.resume()
     // RFC 9112 §9.6 leaves the head's time limit to the server; the slow path's is headersTimeout (→ 408).
     this.timer = setTimeout(() => this.headTimedOut(), options.headersTimeoutMs).unref()
   }
@@ -168,7 +187,31 @@ class SplicedConnection {
     this.client.end()
   }
 
+  /** The idle deadline: a connection with a byte either way since waits until idleTimeoutMs after that byte. */
+  onDue(nowMs: number): number | undefined {
+    if (this.phase === 'gone') return undefined
+    const dueMs = this.lastActiveMs + this.idle!.delayMs
+    if (dueMs > nowMs) return dueMs
+    this.cut()
+    return undefined
+  }
+
+  private pauseClient(): void {
+    if (this.reader) this.reader.pause()
+    else this.client.pause()
+  }
+
+  private resumeClient(): void {
+    if (this.reader) this.reader.resume()
+    else this.client.resume()
+  }
+
+  private clientPaused(): boolean {
+    return this.reader ? this.reader.paused : this.client.isPaused()
+  }
+
   private readonly onData = (chunk: Buffer): void => {
+    this.lastActiveMs = Date.now()
     this.pending = this.pending.length === 0 ? chunk : Buffer.concat([this.pending, chunk])
     this.pump()
   }
@@ -214,7 +257,7 @@ class SplicedConnection {
 
   private async connect(ordered: ProbedTarget[], mayReuse: boolean): Promise<void> {
     this.phase = 'connecting'
-    this.client.pause()
+    this.pauseClient()
     this.ordered = ordered
     const kept = mayReuse ? this.pool.take(ordered[0]!) : undefined
     if (kept) return this.attach(Object.assign(kept, {target: ordered[0]!}), true)
@@ -255,7 +298,7 @@ class SplicedConnection {
     link.socket.on('close', this.onUpstreamClose)
     for (const bytes of this.replay ?? []) link.socket.write(bytes)
     this.phase = 'open'
-    this.client.resume()
+    this.resumeClient()
     this.pump()
   }
 
@@ -303,18 +346,40 @@ class SplicedConnection {
 
   private send(bytes: Buffer): void {
     const upstream = this.upstream!
-    if (!upstream.write(bytes) && !this.client.isPaused()) {
-      this.client.pause()
-      upstream.once('drain', () => {
-        if (this.phase === 'open') this.client.resume()
-      })
+    const took = writeDirect(upstream, bytes, this.onUpstreamDrained)
+    if (took === false) {
+      this.upstreamQueued++
+      this.pauseClient()
+      return
     }
+    if (took || upstream.write(bytes) || this.clientPaused()) return
+    this.pauseClient()
+    upstream.once('drain', () => {
+      if (this.phase === 'open' && this.upstreamQueued === 0) this.resumeClient()
+    })
+  }
+
+  /** A write to the node that waited in libuv's queue is through: read on once none waits. */
+  private readonly onUpstreamDrained = (): void => {
+    if (--this.upstreamQueued === 0 && this.phase === 'open' && this.upstream?.writableLength === 0) this.resumeClient()
+  }
+
+  /** Writes a node's read to the client (writeChunk, with a direct write where the socket takes one). */
+  private toClient(chunk: Buffer, done: () => void, from: net.Socket): boolean {
+    this.lastActiveMs = Date.now()
+    const took = writeDirect(this.client, chunk, () => {
+      done()
+      from.resume()
+    })
+    if (took === undefined) return writeChunk(this.client, chunk, done, from)
+    if (took) done()
+    return took
   }
 
   private readonly onUpstreamData: NodeDataHandler = (chunk, done, socket) => {
     this.replay = undefined // the node answered: from here on a failure is the client's to see
     this.responses.feed(chunk)
-    const reading = writeChunk(this.client, chunk, done, socket)
+    const reading = this.toClient(chunk, done, socket)
     if (this.phase === 'draining' && this.responses.idle) this.handOver()
     else if (this.clientEnded && this.phase === 'open') this.pump()
     else this.endIfIdle()
@@ -362,7 +427,7 @@ class SplicedConnection {
   private leave(): void {
     if (!this.upstream) return this.moveToSlowPath()
     this.phase = 'draining'
-    this.client.pause()
+    this.pauseClient()
     if (this.responses.idle) return this.handOver()
     // Responses that cannot be followed (one that ends at close): the node finishes when it sees our FIN.
     if (!this.responses.framed) this.upstream.end()
@@ -378,13 +443,14 @@ class SplicedConnection {
   private moveToSlowPath(): void {
     this.phase = 'gone'
     clearTimeout(this.timer)
+    this.idle?.remove(this)
     const {client} = this
     client.off('data', this.onData)
     client.off('end', this.onClientEnd)
     client.off('error', this.onClientError)
     client.off('close', this.onClientClose)
-    client.setTimeout(0)
     client.pause()
+    this.reader?.restore()
     this.onDone()
     // A client that already sent its FIN goes too: the router replays the bytes for Node's parser (http.ts,
     // EndedClient), a TCP splice sends them and then the FIN.
@@ -413,12 +479,9 @@ class SplicedConnection {
     this.client.destroy() // 'close' follows and decides about the node connection
   }
 
-  private readonly onIdle = (): void => {
-    this.cut()
-  }
-
   private readonly onClientClose = (): void => {
     clearTimeout(this.timer)
+    this.idle?.remove(this)
     if (this.phase !== 'gone') this.releaseNode()
     this.phase = 'gone'
     this.onDone()

@@ -1,0 +1,150 @@
+// Reads and writes on a net.Socket's own TCP handle, for the HTTP fast path (host-splice.ts). A small request there
+// is one read from the client, one write to the node, one read from the node and one write to the client; through
+// net.Socket each write goes through the Writable machinery (writeOrBuffer, a write request, a tick for afterWrite,
+// a timer refresh) and each client read through the Readable one (push, 'data'). Here a write goes to the handle as
+// a write request of its own when nothing waits in the socket's stream (libuv keeps a stream's write requests in
+// order, and a later end() waits for them: uv_shutdown), and the client's reads come to the splicer straight from the
+// handle. The socket stays whole for everything else: its FIN and errors still go through Node's read code, and a
+// connection the fast path hands to the slow path gets its reads back (DirectReader.restore).
+//
+// The handles and their write requests are Node's internal bindings, as raw-tcp.ts uses them (lib/net.js,
+// lib/internal/stream_base_commons.js: `onread`, `readStart`, `readStop`, `writeBuffer`, streamBaseState). Where
+// raw-tcp.ts found them missing or different (`rawTcp` undefined), both functions return undefined and the caller
+// uses the socket as before.
+import type net from 'node:net'
+import {getSystemErrorName} from 'node:util'
+
+import {rawTcp, type TcpHandle} from './raw-tcp.js'
+
+/** libuv's UV_EOF, as a read's "length" when the peer sent its FIN. */
+const UV_EOF = -4095
+
+/** A socket's handle as lib/net.js keeps it: `reading` says whether it reads now. */
+type SocketHandle = TcpHandle & {reading?: boolean}
+
+/** A write request of ours: Node calls `oncomplete` on it once a write the kernel could not take at once is through. */
+interface DirectWrite {
+  handle: TcpHandle
+  async: boolean
+  /** Keeps the bytes alive while the kernel has not taken them (as stream_base_commons.js does). */
+  buffer?: Uint8Array
+  socket: net.Socket
+  drained: () => void
+  oncomplete: (this: DirectWrite, status: number) => void
+}
+
+function handleOf(socket: net.Socket): SocketHandle | undefined {
+  const handle = (socket as unknown as {_handle?: SocketHandle | null})._handle
+  return handle && typeof handle.writeBuffer === 'function' && typeof handle.readStart === 'function'
+    ? handle
+    : undefined
+}
+
+/** A libuv status as an Error with Node's code and syscall. */
+function uvError(status: number, syscall: string): NodeJS.ErrnoException {
+  let code: string
+  try {
+    code = getSystemErrorName(status)
+  } catch {
+    code = `E${-status}`
+  }
+  return Object.assign(new Error(`${syscall} ${code}`), {code, errno: status, syscall})
+}
+
+function afterDirectWrite(this: DirectWrite, status: number): void {
+  this.buffer = undefined
+  if (status < 0 && !this.socket.destroyed) this.socket.destroy(uvError(status, 'write'))
+  this.drained()
+}
+
+/**
+ * Writes `bytes` to `socket`'s handle: true when the kernel took them whole, false when they wait in libuv's queue
+ * (`drained` is called once they are through, or failed: then the socket is destroyed with the error), undefined
+ * when the socket cannot take a direct write now (no handle, still connecting, ending, or bytes already waiting in
+ * its stream): then write as usual. `bytes` must not change until they are through.
+ */
+export function writeDirect(socket: net.Socket, bytes: Uint8Array, drained: () => void): boolean | undefined {
+  const raw = rawTcp
+  if (!raw || socket.writableLength !== 0 || !socket.writable || socket.connecting) return undefined
+  const handle = handleOf(socket)
+  if (!handle) return undefined
+  const req = raw.newWriteReq() as unknown as DirectWrite
+  req.handle = handle
+  req.async = false
+  req.socket = socket
+  req.drained = drained
+  req.oncomplete = afterDirectWrite
+  const status = handle.writeBuffer(req as never, bytes)
+  if (status < 0) {
+    socket.destroy(uvError(status, 'write'))
+    return true
+  }
+  if (!raw.state[raw.kLastWriteWasAsync]) return true
+  req.async = true
+  req.buffer = bytes
+  return false
+}
+
+/** A socket whose reads come to a function of ours; see readDirect. */
+export interface DirectReader {
+  /** Stops reading (the handle's readStop). */
+  pause(): void
+  /** Reads again, unless the client's FIN came in or the socket is gone. */
+  resume(): void
+  readonly paused: boolean
+  /** Gives the reads back to the socket's stream and reads on: later bytes go to its 'data' (a hand-off). */
+  restore(): void
+}
+
+/**
+ * Takes `socket`'s reads: each read's bytes go to `onBytes` (a Buffer of their own) instead of the socket's stream.
+ * Its FIN and read errors still go to the socket ('end', 'error' and 'close' as before). The socket must not be
+ * read through its stream meanwhile. Undefined where the handle cannot be taken over (see the file comment).
+ */
+export function readDirect(socket: net.Socket, onBytes: (bytes: Buffer) => void): DirectReader | undefined {
+  const raw = rawTcp
+  const handle = handleOf(socket)
+  if (!raw || !handle || typeof handle.onread !== 'function' || socket.destroyed) return undefined
+  const streamRead = handle.onread
+  let finished = false
+  let paused = false
+  let restored = false
+  // lib/internal/stream_base_commons.js onStreamRead: the length (or error) and the offset are in streamBaseState.
+  handle.onread = function (this: SocketHandle, arrayBuffer: ArrayBuffer | undefined): void {
+    const nread = raw.state[raw.kReadBytesOrError]!
+    if (nread > 0 && arrayBuffer) {
+      if (!socket.destroyed) onBytes(Buffer.from(arrayBuffer, raw.state[raw.kArrayBufferOffset]!, nread))
+      return
+    }
+    if (nread === 0) return
+    if (nread === UV_EOF) finished = true
+    streamRead.call(this, arrayBuffer)
+  }
+  const start = (): void => {
+    if (finished || socket.destroyed || handle.reading) return
+    handle.reading = true
+    handle.readStart()
+  }
+  return {
+    get paused() {
+      return paused
+    },
+    pause() {
+      paused = true
+      if (!handle.reading) return
+      handle.reading = false
+      handle.readStop()
+    },
+    resume() {
+      paused = false
+      if (!restored) start()
+    },
+    restore() {
+      if (restored) return
+      restored = true
+      handle.onread = streamRead
+      // The stream reads into its buffer while paused, as a socket Node accepted does; it has not read so far.
+      start()
+    },
+  }
+}
