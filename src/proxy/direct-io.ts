@@ -51,6 +51,9 @@ function uvError(status: number, syscall: string): NodeJS.ErrnoException {
   return Object.assign(new Error(`${syscall} ${code}`), {code, errno: status, syscall})
 }
 
+/** A write request a write the kernel took at once left unused (one JS object fewer per write). */
+let spareReq: DirectWrite | undefined
+
 function afterDirectWrite(this: DirectWrite, status: number): void {
   this.buffer = undefined
   if (status < 0 && !this.socket.destroyed) this.socket.destroy(uvError(status, 'write'))
@@ -68,7 +71,8 @@ export function writeDirect(socket: net.Socket, bytes: Uint8Array, drained: () =
   if (!raw || socket.writableLength !== 0 || !socket.writable || socket.connecting) return undefined
   const handle = handleOf(socket)
   if (!handle) return undefined
-  const req = raw.newWriteReq() as unknown as DirectWrite
+  const req = spareReq ?? (raw.newWriteReq() as unknown as DirectWrite)
+  spareReq = undefined
   req.handle = handle
   req.async = false
   req.socket = socket
@@ -79,10 +83,16 @@ export function writeDirect(socket: net.Socket, bytes: Uint8Array, drained: () =
     socket.destroy(uvError(status, 'write'))
     return true
   }
-  if (!raw.state[raw.kLastWriteWasAsync]) return true
-  req.async = true
-  req.buffer = bytes
-  return false
+  if (raw.state[raw.kLastWriteWasAsync]) {
+    req.async = true
+    req.buffer = bytes
+    return false
+  }
+  // The kernel took it all: Node made nothing native of the request (src/stream_base.cc StreamBase::Write creates
+  // its WriteWrap only for a write that waits), so the same object serves the next write.
+  req.socket = req.drained = undefined as never
+  spareReq = req
+  return true
 }
 
 /** A socket whose reads come to a function of ours; see readDirect. */

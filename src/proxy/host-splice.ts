@@ -27,6 +27,7 @@ import {
   ResponseTracker,
   scanRequestHead,
   type RequestHead,
+  type ScanOptions,
 } from './http-head.js'
 import {NodePool, type NodeLink} from './node-pool.js'
 import {formatTarget} from './pick.js'
@@ -67,6 +68,9 @@ export interface HostSplicerOptions {
 export type HandOff = (socket: net.Socket, pending: Buffer) => void
 
 const EMPTY = Buffer.alloc(0)
+/** scanRequestHead's options on a per-service address and on the router (one object each, not one per request). */
+const HTTP10_TOO: ScanOptions = {http10: true}
+const HTTP11_ONLY: ScanOptions = {}
 
 /** Accepts client connections for one or more listening sockets and splices the plain ones. */
 export class HostSplicer {
@@ -226,7 +230,7 @@ class SplicedConnection implements Deadline {
         this.send(part)
         continue
       }
-      const scan = scanRequestHead(this.pending, {http10: this.options.transparent})
+      const scan = scanRequestHead(this.pending, this.options.transparent ? HTTP10_TOO : HTTP11_ONLY)
       if ('partial' in scan) break
       if ('other' in scan) return this.leave()
       if (this.phase === 'head') return this.start(scan.head)

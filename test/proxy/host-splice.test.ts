@@ -123,6 +123,19 @@ describe('HttpRouter fast path', () => {
     expect(web.stats.get('node-a')!.requests).toEqual(1)
   })
 
+  it('sends the next request on a connection to the Service its Host value routes to after a route change', async () => {
+    const [a, b] = nodes(2, 105)
+    const web = await startHttpNodes([a!])
+    const other = await startHttpNodes([b!])
+    const {router: r, port} = await router([{service: 'media/web', hosts: ['web.home.test'], targets: web.targets}])
+    const send = keepAliveClient(port)
+    const before = JSON.parse((await send({host: 'web.home.test', path: '/before'})).body) as Echo
+    r.setRoutes([{service: 'media/moved', hosts: ['web.home.test'], targets: other.targets}])
+    const after = JSON.parse((await send({host: 'web.home.test', path: '/after'})).body) as Echo
+    expect([`${before.node} ${before.url}`, `${after.node} ${after.url}`]).toEqual(['node-a /before', 'node-b /after'])
+    expect(web.stats.get('node-a')).toMatchObject({requests: 1, connections: 1})
+  })
+
   it('hands a chunked upload after plain requests to the slow path, which forwards it whole', async () => {
     const web = await startHttpNodes(nodes(1, 105))
     const {port} = await router([{service: 'media/web', hosts: ['web.home.test'], targets: web.targets}])
