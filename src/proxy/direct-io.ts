@@ -4,8 +4,9 @@
 // a timer refresh) and each client read through the Readable one (push, 'data'). Here a write goes to the handle as
 // a write request of its own when nothing waits in the socket's stream (libuv keeps a stream's write requests in
 // order, and a later end() waits for them: uv_shutdown), and the client's reads come to the splicer straight from the
-// handle. The socket stays whole for everything else: its FIN and errors still go through Node's read code, and a
-// connection the fast path hands to the slow path gets its reads back (DirectReader.restore).
+// handle, into one buffer per connection (useUserBuffer) instead of a new allocation per read. The socket stays whole
+// for everything else: its FIN and errors still go through Node's read code, and a connection the fast path hands to
+// the slow path gets its reads back (DirectReader.restore).
 //
 // The handles and their write requests are Node's internal bindings, as raw-tcp.ts uses them (lib/net.js,
 // lib/internal/stream_base_commons.js: `onread`, `readStart`, `readStop`, `writeBuffer`, streamBaseState). Where
@@ -107,28 +108,45 @@ export interface DirectReader {
 }
 
 /**
- * Takes `socket`'s reads: each read's bytes go to `onBytes` (a Buffer of their own) instead of the socket's stream.
- * Its FIN and read errors still go to the socket ('end', 'error' and 'close' as before). The socket must not be
- * read through its stream meanwhile. Undefined where the handle cannot be taken over (see the file comment).
+ * Client reads land in one buffer per connection, taken from this pool and given back when the socket closes, instead
+ * of a fresh 64 KiB allocation (malloc, an ArrayBuffer, its collection) per read. Small requests take one read each.
+ */
+const READ_BYTES = 64 * 1024
+const READ_POOL_LIMIT = 64
+const readPool: Buffer[] = []
+
+/**
+ * Takes `socket`'s reads: each read's bytes go to `onBytes` instead of the socket's stream, as a view of a buffer
+ * the next read overwrites (keep a copy of what must outlive the call: Buffer.from), and that stays in place while
+ * reading is paused. Its FIN and read errors still go to the socket ('end', 'error' and 'close' as before). The
+ * socket must not be read through its stream meanwhile. Undefined where the handle cannot be taken over (see the
+ * file comment).
  */
 export function readDirect(socket: net.Socket, onBytes: (bytes: Buffer) => void): DirectReader | undefined {
   const raw = rawTcp
   const handle = handleOf(socket)
   if (!raw || !handle || typeof handle.onread !== 'function' || socket.destroyed) return undefined
   const streamRead = handle.onread
+  const buffer = readPool.pop() ?? Buffer.allocUnsafeSlow(READ_BYTES)
+  // The handle reads into `buffer` from now on, also after restore(): it goes back to the pool once the socket closed.
+  handle.useUserBuffer(buffer)
+  socket.once('close', () => {
+    if (readPool.length < READ_POOL_LIMIT) readPool.push(buffer)
+  })
   let finished = false
   let paused = false
   let restored = false
-  // lib/internal/stream_base_commons.js onStreamRead: the length (or error) and the offset are in streamBaseState.
-  handle.onread = function (this: SocketHandle, arrayBuffer: ArrayBuffer | undefined): void {
+  // lib/internal/stream_base_commons.js onStreamRead: the length (or error) is in streamBaseState; with a buffer of
+  // our own (useUserBuffer) each read lands at its start and no ArrayBuffer comes with it.
+  handle.onread = function (this: SocketHandle): void {
     const nread = raw.state[raw.kReadBytesOrError]!
-    if (nread > 0 && arrayBuffer) {
-      if (!socket.destroyed) onBytes(Buffer.from(arrayBuffer, raw.state[raw.kArrayBufferOffset]!, nread))
+    if (nread > 0) {
+      if (!socket.destroyed) onBytes(buffer.subarray(0, nread))
       return
     }
     if (nread === 0) return
     if (nread === UV_EOF) finished = true
-    streamRead.call(this, arrayBuffer)
+    streamRead.call(this, undefined)
   }
   const start = (): void => {
     if (finished || socket.destroyed || handle.reading) return
@@ -152,7 +170,15 @@ export function readDirect(socket: net.Socket, onBytes: (bytes: Buffer) => void)
     restore() {
       if (restored) return
       restored = true
-      handle.onread = streamRead
+      // Node's own reading expects each read in an ArrayBuffer of its own at the offset streamBaseState gives.
+      handle.onread = function (this: SocketHandle): unknown {
+        const nread = raw.state[raw.kReadBytesOrError]!
+        if (nread <= 0) return streamRead.call(this, undefined)
+        const copy = new Uint8Array(nread)
+        copy.set(buffer.subarray(0, nread))
+        raw.state[raw.kArrayBufferOffset] = 0
+        return streamRead.call(this, copy.buffer)
+      }
       // The stream reads into its buffer while paused, as a socket Node accepted does; it has not read so far.
       start()
     },

@@ -124,6 +124,8 @@ class SplicedConnection implements Deadline {
   private phase: Phase = 'head'
   /** Client bytes read but not forwarded yet. */
   private pending: Buffer = EMPTY
+  /** The memory the reader reads into (DirectReader): bytes in it change with the next read; see kept(). */
+  private readArea?: ArrayBufferLike
   /** Body bytes of the current request still to forward. */
   private bodyLeft = 0
   private service = ''
@@ -216,8 +218,19 @@ class SplicedConnection implements Deadline {
 
   private readonly onData = (chunk: Buffer): void => {
     this.lastActiveMs = Date.now()
+    if (this.reader) this.readArea = chunk.buffer
     this.pending = this.pending.length === 0 ? chunk : Buffer.concat([this.pending, chunk])
     this.pump()
+    // What waits for the next read must not be in the memory that read lands in.
+    this.pending = this.kept(this.pending)
+  }
+
+  /**
+   * `bytes`, or a copy of them where they lie in the reader's memory. Bytes a write to the node holds need no copy
+   * while it waits in libuv's queue: the client is not read meanwhile (send).
+   */
+  private kept(bytes: Buffer): Buffer {
+    return bytes.length > 0 && bytes.buffer === this.readArea ? Buffer.from(bytes) : bytes
   }
 
   /** Forwards what can be forwarded: body bytes, then each complete request head, until a head is incomplete. */
@@ -335,7 +348,7 @@ class SplicedConnection implements Deadline {
     }
     if (head.close) this.lastExchange = true
     if (!IDEMPOTENT_METHODS.has(head.method) || head.bodyLength > 0) this.replay = undefined
-    this.replay?.push(bytes)
+    this.replay?.push(this.kept(bytes))
     this.responses.request(head.method)
     this.send(bytes)
   }
@@ -356,7 +369,8 @@ class SplicedConnection implements Deadline {
       this.pauseClient()
       return
     }
-    if (took || upstream.write(bytes) || this.clientPaused()) return
+    // A write to the stream may wait in it while the client is read: it gets bytes of their own.
+    if (took || upstream.write(this.kept(bytes)) || this.clientPaused()) return
     this.pauseClient()
     upstream.once('drain', () => {
       if (this.phase === 'open' && this.upstreamQueued === 0) this.resumeClient()
@@ -458,7 +472,7 @@ class SplicedConnection implements Deadline {
     this.onDone()
     // A client that already sent its FIN goes too: the router replays the bytes for Node's parser (http.ts,
     // EndedClient), a TCP splice sends them and then the FIN.
-    this.handOff(client, this.pending)
+    this.handOff(client, this.kept(this.pending))
   }
 
   private headTimedOut(): void {
