@@ -121,6 +121,8 @@ class SplicedConnection implements Deadline {
   private readonly reader?: DirectReader
   /** Writes to the node that wait in libuv's queue (writeDirect): the client reads again once they are through. */
   private upstreamQueued = 0
+  /** Called when a queued write to the current node connection is through (made per connection, in attach). */
+  private onUpstreamDrained = (): void => {}
   private phase: Phase = 'head'
   /** Client bytes read but not forwarded yet. */
   private pending: Buffer = EMPTY
@@ -312,6 +314,12 @@ class SplicedConnection implements Deadline {
     this.target = link.target
     this.untried = this.ordered.slice(this.ordered.indexOf(link.target) + 1)
     this.upstream = link.socket
+    // Writes still queued on a node connection before this one were dropped with it.
+    this.upstreamQueued = 0
+    const {socket} = link
+    this.onUpstreamDrained = () => {
+      if (this.upstream === socket) this.upstreamDrained()
+    }
     link.socket.on('close', this.onUpstreamClose)
     for (const bytes of this.replay ?? []) link.socket.write(bytes)
     this.phase = 'open'
@@ -326,7 +334,10 @@ class SplicedConnection implements Deadline {
     this.link = undefined
     this.upstream = undefined
     link.socket.off('close', this.onUpstreamClose)
-    if ((this.phase === 'open' || this.phase === 'draining') && this.bodyLeft === 0 && !this.lastExchange)
+    // A connection with request bytes still in libuv's queue (a node that answered before reading a whole body) is
+    // not kept: those bytes may lie in this client's read buffer, which goes to another client once this one closes.
+    const unsent = this.upstreamQueued > 0
+    if ((this.phase === 'open' || this.phase === 'draining') && this.bodyLeft === 0 && !this.lastExchange && !unsent)
       this.pool.release(link, this.responses)
     else link.socket.destroy()
   }
@@ -378,7 +389,7 @@ class SplicedConnection implements Deadline {
   }
 
   /** A write to the node that waited in libuv's queue is through: read on once none waits. */
-  private readonly onUpstreamDrained = (): void => {
+  private upstreamDrained(): void {
     if (--this.upstreamQueued === 0 && this.phase === 'open' && this.upstream?.writableLength === 0) this.resumeClient()
   }
 
