@@ -197,7 +197,8 @@ class SplicedConnection implements Deadline {
 
   /** The idle deadline: a connection with a byte either way since waits until idleTimeoutMs after that byte. */
   onDue(nowMs: number): number | undefined {
-    if (this.phase === 'gone') return undefined
+    // Also once the connection is ending ('gone'), as the socket's timeout did; a hand-off removes it (moveToSlowPath).
+    if (this.client.destroyed) return undefined
     const dueMs = this.lastActiveMs + this.idle!.delayMs
     if (dueMs > nowMs) return dueMs
     this.cut()
