@@ -15,6 +15,8 @@ import type net from 'node:net'
 
 import {describeErrno} from '../net/errno.js'
 import type {ProbedTarget} from '../servemap/types.js'
+import {deadlineWheel, type Deadline, type DeadlineWheel} from './deadlines.js'
+import {readDirect, writeDirect, type DirectReader} from './direct-io.js'
 import type {TargetHealth} from './health.js'
 import {
   appendForwarded,
@@ -25,6 +27,7 @@ import {
   ResponseTracker,
   scanRequestHead,
   type RequestHead,
+  type ScanOptions,
 } from './http-head.js'
 import {NodePool, type NodeLink} from './node-pool.js'
 import {formatTarget} from './pick.js'
@@ -65,6 +68,9 @@ export interface HostSplicerOptions {
 export type HandOff = (socket: net.Socket, pending: Buffer) => void
 
 const EMPTY = Buffer.alloc(0)
+/** scanRequestHead's options on a per-service address and on the router (one object each, not one per request). */
+const HTTP10_TOO: ScanOptions = {http10: true}
+const HTTP11_ONLY: ScanOptions = {}
 
 /** Accepts client connections for one or more listening sockets and splices the plain ones. */
 export class HostSplicer {
@@ -104,11 +110,24 @@ export class HostSplicer {
 
 type Phase = 'head' | 'connecting' | 'open' | 'draining' | 'gone'
 
-class SplicedConnection {
+class SplicedConnection implements Deadline {
   onDone = (): void => {}
+  /** The idle deadline (on a shared wheel, deadlines.ts): Date.now() when it is next checked. */
+  dueMs = 0
+  /** Date.now() of the last byte from the client or to it. */
+  private lastActiveMs = Date.now()
+  private readonly idle?: DeadlineWheel
+  /** The client's reads, taken from its stream (direct-io.ts); undefined where they cannot be (then 'data'). */
+  private readonly reader?: DirectReader
+  /** Writes to the node that wait in libuv's queue (writeDirect): the client reads again once they are through. */
+  private upstreamQueued = 0
+  /** Called when a queued write to the current node connection is through (made per connection, in attach). */
+  private onUpstreamDrained = (): void => {}
   private phase: Phase = 'head'
   /** Client bytes read but not forwarded yet. */
   private pending: Buffer = EMPTY
+  /** The memory the reader reads into (DirectReader): bytes in it change with the next read; see kept(). */
+  private readArea?: ArrayBufferLike
   /** Body bytes of the current request still to forward. */
   private bodyLeft = 0
   private service = ''
@@ -139,11 +158,19 @@ class SplicedConnection {
     private readonly pool: NodePool,
   ) {
     client.setNoDelay(true)
-    client.on('data', this.onData)
+    this.reader = readDirect(client, this.onData)
+    if (!this.reader) client.on('data', this.onData)
     client.on('end', this.onClientEnd)
     client.on('error', this.onClientError)
     client.on('close', this.onClientClose)
-    client.setTimeout(options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS, this.onIdle)
+    // An idle deadline on a shared wheel instead of client.setTimeout: direct reads and writes do not refresh that.
+    const idleMs = options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS
+    if (idleMs > 0) {
+      this.idle = deadlineWheel(idleMs)
+      this.dueMs = this.lastActiveMs + idleMs
+      this.idle.add(this)
+    }
+    this.reader?.resume()
     // RFC 9112 §9.6 leaves the head's time limit to the server; the slow path's is headersTimeout (→ 408).
     this.timer = setTimeout(() => this.headTimedOut(), options.headersTimeoutMs).unref()
   }
@@ -168,9 +195,45 @@ class SplicedConnection {
     this.client.end()
   }
 
+  /** The idle deadline: a connection with a byte either way since waits until idleTimeoutMs after that byte. */
+  onDue(nowMs: number): number | undefined {
+    // Also once the connection is ending ('gone'), as the socket's timeout did; a hand-off removes it (moveToSlowPath).
+    if (this.client.destroyed) return undefined
+    const dueMs = this.lastActiveMs + this.idle!.delayMs
+    if (dueMs > nowMs) return dueMs
+    this.cut()
+    return undefined
+  }
+
+  private pauseClient(): void {
+    if (this.reader) this.reader.pause()
+    else this.client.pause()
+  }
+
+  private resumeClient(): void {
+    if (this.reader) this.reader.resume()
+    else this.client.resume()
+  }
+
+  private clientPaused(): boolean {
+    return this.reader ? this.reader.paused : this.client.isPaused()
+  }
+
   private readonly onData = (chunk: Buffer): void => {
+    this.lastActiveMs = Date.now()
+    if (this.reader) this.readArea = chunk.buffer
     this.pending = this.pending.length === 0 ? chunk : Buffer.concat([this.pending, chunk])
     this.pump()
+    // What waits for the next read must not be in the memory that read lands in.
+    this.pending = this.kept(this.pending)
+  }
+
+  /**
+   * `bytes`, or a copy of them where they lie in the reader's memory. Bytes a write to the node holds need no copy
+   * while it waits in libuv's queue: the client is not read meanwhile (send).
+   */
+  private kept(bytes: Buffer): Buffer {
+    return bytes.length > 0 && bytes.buffer === this.readArea ? Buffer.from(bytes) : bytes
   }
 
   /** Forwards what can be forwarded: body bytes, then each complete request head, until a head is incomplete. */
@@ -183,7 +246,7 @@ class SplicedConnection {
         this.send(part)
         continue
       }
-      const scan = scanRequestHead(this.pending, {http10: this.options.transparent})
+      const scan = scanRequestHead(this.pending, this.options.transparent ? HTTP10_TOO : HTTP11_ONLY)
       if ('partial' in scan) break
       if ('other' in scan) return this.leave()
       if (this.phase === 'head') return this.start(scan.head)
@@ -214,7 +277,7 @@ class SplicedConnection {
 
   private async connect(ordered: ProbedTarget[], mayReuse: boolean): Promise<void> {
     this.phase = 'connecting'
-    this.client.pause()
+    this.pauseClient()
     this.ordered = ordered
     const kept = mayReuse ? this.pool.take(ordered[0]!) : undefined
     if (kept) return this.attach(Object.assign(kept, {target: ordered[0]!}), true)
@@ -252,10 +315,16 @@ class SplicedConnection {
     this.target = link.target
     this.untried = this.ordered.slice(this.ordered.indexOf(link.target) + 1)
     this.upstream = link.socket
+    // Writes still queued on a node connection before this one were dropped with it.
+    this.upstreamQueued = 0
+    const {socket} = link
+    this.onUpstreamDrained = () => {
+      if (this.upstream === socket) this.upstreamDrained()
+    }
     link.socket.on('close', this.onUpstreamClose)
     for (const bytes of this.replay ?? []) link.socket.write(bytes)
     this.phase = 'open'
-    this.client.resume()
+    this.resumeClient()
     this.pump()
   }
 
@@ -266,7 +335,10 @@ class SplicedConnection {
     this.link = undefined
     this.upstream = undefined
     link.socket.off('close', this.onUpstreamClose)
-    if ((this.phase === 'open' || this.phase === 'draining') && this.bodyLeft === 0 && !this.lastExchange)
+    // A connection with request bytes still in libuv's queue (a node that answered before reading a whole body) is
+    // not kept: those bytes may lie in this client's read buffer, which goes to another client once this one closes.
+    const unsent = this.upstreamQueued > 0
+    if ((this.phase === 'open' || this.phase === 'draining') && this.bodyLeft === 0 && !this.lastExchange && !unsent)
       this.pool.release(link, this.responses)
     else link.socket.destroy()
   }
@@ -288,7 +360,7 @@ class SplicedConnection {
     }
     if (head.close) this.lastExchange = true
     if (!IDEMPOTENT_METHODS.has(head.method) || head.bodyLength > 0) this.replay = undefined
-    this.replay?.push(bytes)
+    this.replay?.push(this.kept(bytes))
     this.responses.request(head.method)
     this.send(bytes)
   }
@@ -303,18 +375,41 @@ class SplicedConnection {
 
   private send(bytes: Buffer): void {
     const upstream = this.upstream!
-    if (!upstream.write(bytes) && !this.client.isPaused()) {
-      this.client.pause()
-      upstream.once('drain', () => {
-        if (this.phase === 'open') this.client.resume()
-      })
+    const took = writeDirect(upstream, bytes, this.onUpstreamDrained)
+    if (took === false) {
+      this.upstreamQueued++
+      this.pauseClient()
+      return
     }
+    // A write to the stream may wait in it while the client is read: it gets bytes of their own.
+    if (took || upstream.write(this.kept(bytes)) || this.clientPaused()) return
+    this.pauseClient()
+    upstream.once('drain', () => {
+      if (this.phase === 'open' && this.upstreamQueued === 0) this.resumeClient()
+    })
+  }
+
+  /** A write to the node that waited in libuv's queue is through: read on once none waits. */
+  private upstreamDrained(): void {
+    if (--this.upstreamQueued === 0 && this.phase === 'open' && this.upstream?.writableLength === 0) this.resumeClient()
+  }
+
+  /** Writes a node's read to the client (writeChunk, with a direct write where the socket takes one). */
+  private toClient(chunk: Buffer, done: () => void, from: net.Socket): boolean {
+    this.lastActiveMs = Date.now()
+    const took = writeDirect(this.client, chunk, () => {
+      done()
+      from.resume()
+    })
+    if (took === undefined) return writeChunk(this.client, chunk, done, from)
+    if (took) done()
+    return took
   }
 
   private readonly onUpstreamData: NodeDataHandler = (chunk, done, socket) => {
     this.replay = undefined // the node answered: from here on a failure is the client's to see
     this.responses.feed(chunk)
-    const reading = writeChunk(this.client, chunk, done, socket)
+    const reading = this.toClient(chunk, done, socket)
     if (this.phase === 'draining' && this.responses.idle) this.handOver()
     else if (this.clientEnded && this.phase === 'open') this.pump()
     else this.endIfIdle()
@@ -362,7 +457,7 @@ class SplicedConnection {
   private leave(): void {
     if (!this.upstream) return this.moveToSlowPath()
     this.phase = 'draining'
-    this.client.pause()
+    this.pauseClient()
     if (this.responses.idle) return this.handOver()
     // Responses that cannot be followed (one that ends at close): the node finishes when it sees our FIN.
     if (!this.responses.framed) this.upstream.end()
@@ -378,17 +473,18 @@ class SplicedConnection {
   private moveToSlowPath(): void {
     this.phase = 'gone'
     clearTimeout(this.timer)
+    this.idle?.remove(this)
     const {client} = this
     client.off('data', this.onData)
     client.off('end', this.onClientEnd)
     client.off('error', this.onClientError)
     client.off('close', this.onClientClose)
-    client.setTimeout(0)
     client.pause()
+    this.reader?.restore()
     this.onDone()
     // A client that already sent its FIN goes too: the router replays the bytes for Node's parser (http.ts,
     // EndedClient), a TCP splice sends them and then the FIN.
-    this.handOff(client, this.pending)
+    this.handOff(client, this.kept(this.pending))
   }
 
   private headTimedOut(): void {
@@ -413,12 +509,9 @@ class SplicedConnection {
     this.client.destroy() // 'close' follows and decides about the node connection
   }
 
-  private readonly onIdle = (): void => {
-    this.cut()
-  }
-
   private readonly onClientClose = (): void => {
     clearTimeout(this.timer)
+    this.idle?.remove(this)
     if (this.phase !== 'gone') this.releaseNode()
     this.phase = 'gone'
     this.onDone()

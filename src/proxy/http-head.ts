@@ -221,6 +221,7 @@ export function appendForwarded(bytes: Buffer, head: RequestHead, suffix: Buffer
   return out
 }
 
+const CRLF = Buffer.from('\r\n', 'latin1')
 const STATUS_LINE = /^HTTP\/1\.[01] (\d{3})/
 const CONTENT_LENGTH_FIELD = /\r\ncontent-length:[ \t]*(\d+)[ \t]*\r\n/i
 const CHUNKED_FIELD = /\r\ntransfer-encoding:[^\r\n]*chunked[ \t]*\r\n/i
@@ -271,7 +272,15 @@ export class ResponseTracker {
         else this.framing = 'chunk-size'
         continue
       }
-      // head, chunk-size and trailers are line-based: read up to their end.
+      // head, chunk-size and trailers are line-based: read up to their end. Mostly the whole of it is in this
+      // read: then only those bytes become a string (not the body after a head, a chunk's data after its size).
+      if (this.partial === '') {
+        const used = this.wholeLine(bytes, at)
+        if (used > 0) {
+          at += used
+          continue
+        }
+      }
       const terminator = this.framing === 'chunk-size' ? '\r\n' : '\r\n\r\n'
       const text = this.partial + bytes.toString('latin1', at, Math.min(bytes.length, at + MAX_HEAD_BYTES))
       const end = this.framing === 'trailers' && text.startsWith('\r\n') ? 0 : text.indexOf(terminator)
@@ -286,6 +295,24 @@ export class ResponseTracker {
       at += used
       this.read(line)
     }
+  }
+
+  /**
+   * Reads the line or section at `at` when all of it is in `bytes` within MAX_HEAD_BYTES (as feed's string search
+   * would find it); returns the bytes used, or 0 to leave it to that search.
+   */
+  private wholeLine(bytes: Buffer, at: number): number {
+    if (this.framing === 'trailers' && bytes[at] === 13 && bytes[at + 1] === 10) {
+      this.read('')
+      return 2
+    }
+    const terminator = this.framing === 'chunk-size' ? CRLF : HEAD_END
+    const window = bytes.length - at > MAX_HEAD_BYTES ? bytes.subarray(at, at + MAX_HEAD_BYTES) : bytes
+    const found = window.indexOf(terminator, window === bytes ? at : 0)
+    if (found < 0) return 0
+    const end = window === bytes ? found : at + found
+    this.read(bytes.toString('latin1', at, end))
+    return end + terminator.length - at
   }
 
   private read(text: string): void {

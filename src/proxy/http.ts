@@ -31,6 +31,8 @@ import {
 import {DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_MAX_CONNECTIONS} from './socket.js'
 import {unsupportedUpgrade, UpgradeForwarder} from './upgrade.js'
 
+/** Host values whose Service the router remembers between route changes (serviceOf). */
+const SERVICE_CACHE_LIMIT = 1024
 const DEFAULT_HEADERS_TIMEOUT_MS = 20_000 // a client gets this long to send its request head (slowloris guard)
 
 /** Idle client connections between requests close after this long. */
@@ -135,6 +137,11 @@ type Resolution = {entry: RouteEntry} | {status: number; message: string; notFou
 export class HttpRouter {
   private readonly routes = new RouteTable()
   private sortedNames?: string[]
+  /**
+   * serviceOf's answers by Host value as sent (the fast path asks for every request): emptied when the routes
+   * change, and when it holds SERVICE_CACHE_LIMIT values (clients that send many different Host values).
+   */
+  private readonly serviceByHost = new Map<string, string | null>()
   private readonly health: TargetHealth
   private readonly connectTimeoutMs: number
   private readonly headersTimeoutMs: number
@@ -169,7 +176,7 @@ export class HttpRouter {
     this.maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS
     this.splicer = new HostSplicer({
       pick: (host) => this.pick(host),
-      serviceOf: (host) => this.routes.lookup(normalizeHost(host) ?? '')?.route.service,
+      serviceOf: (host) => this.serviceOf(host),
       health: this.health,
       connectTimeoutMs: this.connectTimeoutMs,
       headersTimeoutMs: this.headersTimeoutMs,
@@ -223,6 +230,18 @@ export class HttpRouter {
   setRoutes(routes: HttpRoute[]): void {
     this.routes.set(routes)
     this.sortedNames = undefined
+    this.serviceByHost.clear()
+  }
+
+  /** The Service a Host value routes to now, or undefined (the fast path's check of every request). */
+  private serviceOf(host: string): string | undefined {
+    let service = this.serviceByHost.get(host)
+    if (service === undefined) {
+      service = this.routes.lookup(normalizeHost(host) ?? '')?.route.service ?? null
+      if (this.serviceByHost.size >= SERVICE_CACHE_LIMIT) this.serviceByHost.clear()
+      this.serviceByHost.set(host, service)
+    }
+    return service ?? undefined
   }
 
   /** Every routed name, sorted: made when a 404 page lists them, not on every change. */

@@ -6,6 +6,7 @@ import net from 'node:net'
 
 import {describe, expect, it, onTestFinished} from 'vitest'
 
+import {HostSplicer} from '../../src/proxy/host-splice.js'
 import {HttpRouter} from '../../src/proxy/http.js'
 import {FINISH_LIMIT_BYTES} from '../../src/proxy/node-pool.js'
 import type {HttpRoute} from '../../src/servemap/types.js'
@@ -120,6 +121,19 @@ describe('HttpRouter fast path', () => {
     ].map((r) => JSON.parse(r.body) as Echo)
     expect(replies.map((r) => `${r.node} ${r.url}`)).toEqual(['node-a /', 'node-b /moved', 'node-b /again'])
     expect(web.stats.get('node-a')!.requests).toEqual(1)
+  })
+
+  it('sends the next request on a connection to the Service its Host value routes to after a route change', async () => {
+    const [a, b] = nodes(2, 105)
+    const web = await startHttpNodes([a!])
+    const other = await startHttpNodes([b!])
+    const {router: r, port} = await router([{service: 'media/web', hosts: ['web.home.test'], targets: web.targets}])
+    const send = keepAliveClient(port)
+    const before = JSON.parse((await send({host: 'web.home.test', path: '/before'})).body) as Echo
+    r.setRoutes([{service: 'media/moved', hosts: ['web.home.test'], targets: other.targets}])
+    const after = JSON.parse((await send({host: 'web.home.test', path: '/after'})).body) as Echo
+    expect([`${before.node} ${before.url}`, `${after.node} ${after.url}`]).toEqual(['node-a /before', 'node-b /after'])
+    expect(web.stats.get('node-a')).toMatchObject({requests: 1, connections: 1})
   })
 
   it('hands a chunked upload after plain requests to the slow path, which forwards it whole', async () => {
@@ -374,5 +388,101 @@ describe('HttpRouter fast path: node connections kept between clients', () => {
     await r.close()
     expect(r.keptNodeConnections).toEqual(0)
     await noConnections(web.servers.get('node-a')!)
+  })
+})
+
+/** Bytes 0, 1, …, 250, 0, 1, … (a prime period, so a lost or repeated piece shows), `length` of them. */
+function pattern(length: number): Buffer {
+  const bytes = Buffer.alloc(length)
+  for (let i = 0; i < length; i++) bytes[i] = i % 251
+  return bytes
+}
+
+describe('HttpRouter fast path: writes the kernel queues, and idleness', () => {
+  const BIG = 8 * 1024 * 1024
+
+  it('carries a large upload to a node that reads late and a large download to a client that reads late', async () => {
+    const web = await startHttpNodes(nodes(1, 170), (_node, req, res) => {
+      if (req.url === '/down') return void res.end(pattern(BIG))
+      if (req.url !== '/up') return void res.end(`answer to ${req.url}`)
+      // Reads nothing for a while: the router's writes of the body wait in the kernel's queue, then in libuv's.
+      req.pause()
+      setTimeout(() => {
+        const chunks: Buffer[] = []
+        req.on('data', (chunk: Buffer) => chunks.push(chunk))
+        req.on('end', () => res.end(Buffer.concat(chunks).equals(pattern(BIG)) ? 'upload intact' : 'upload damaged'))
+        req.resume()
+      }, 200)
+    })
+    const {port, lines} = await router([{service: 'media/web', hosts: ['web.home.test'], targets: web.targets}])
+    const socket = net.connect(port, '127.0.0.1')
+    onTestFinished(() => void socket.destroy())
+    const chunks: Buffer[] = []
+    socket.on('data', (chunk: Buffer) => chunks.push(chunk))
+    const received = (): Buffer => Buffer.concat(chunks)
+    socket.write(`POST /up HTTP/1.1\r\nHost: web.home.test\r\nContent-Length: ${BIG}\r\n\r\n`)
+    socket.write(pattern(BIG))
+    await waitFor(() => received().toString('latin1').endsWith('upload intact'), 'the upload answered', 20_000)
+    chunks.length = 0
+    socket.write('GET /down HTTP/1.1\r\nHost: web.home.test\r\n\r\n')
+    // The client reads nothing for a while: the router's writes of the response queue up behind the kernel's.
+    socket.pause()
+    await new Promise((resolve) => setTimeout(resolve, 200))
+    socket.resume()
+    const headEnd = (): number => received().indexOf('\r\n\r\n')
+    await waitFor(() => headEnd() >= 0 && received().length - headEnd() - 4 >= BIG, 'the download', 20_000)
+    expect(
+      received()
+        .subarray(headEnd() + 4)
+        .equals(pattern(BIG)),
+    ).toBe(true)
+    socket.write('GET /again HTTP/1.1\r\nHost: web.home.test\r\nContent-Length: 0\r\n\r\n')
+    chunks.length = 0
+    await waitFor(() => received().toString('latin1').endsWith('answer to /again'), 'the third answer')
+    expect(spliced(lines)).toHaveLength(3)
+    expect(web.stats.get('node-a')).toMatchObject({connections: 1, requests: 3})
+  })
+
+  it('cuts a spliced client silent both ways for idleTimeoutMs, but not one that keeps asking', async () => {
+    const web = await startHttpNodes(nodes(1, 171))
+    const handedOff: net.Socket[] = []
+    const splicer = new HostSplicer({
+      pick: () => ({service: 'media/web', ordered: web.targets}),
+      serviceOf: () => 'media/web',
+      health: new FakeHealth(),
+      connectTimeoutMs: 1000,
+      headersTimeoutMs: 5000,
+      idleTimeoutMs: 300,
+      log: () => {},
+      verbose: false,
+    })
+    const front = net.createServer({allowHalfOpen: true}, (socket) =>
+      splicer.accept(socket, (client) => handedOff.push(client)),
+    )
+    await new Promise<void>((resolve) => front.listen(0, '127.0.0.1', resolve))
+    onTestFinished(() => {
+      splicer.cutAll()
+      front.close()
+    })
+    const port = (front.address() as AddressInfo).port
+    const ask = (client: ReturnType<typeof rawClient>, path: string): Promise<void> => {
+      client.socket.write(`GET ${path} HTTP/1.1\r\nHost: web.home.test\r\n\r\n`)
+      return waitFor(() => client.received().includes(`"url":"${path}"`), `an answer to ${path}`)
+    }
+    const silent = rawClient(port)
+    const talking = rawClient(port)
+    const closed = {silent: false, talking: false}
+    silent.socket.on('close', () => (closed.silent = true))
+    talking.socket.on('close', () => (closed.talking = true))
+    await ask(silent, '/silent')
+    // Three idle timeouts long, the talking client asks every 100 ms (a third of idleTimeoutMs).
+    for (let i = 0; i < 9; i++) {
+      await ask(talking, `/talk-${i}`)
+      await new Promise((resolve) => setTimeout(resolve, 100))
+    }
+    await waitFor(() => closed.silent, 'the silent client cut')
+    expect(closed.talking).toBe(false)
+    expect(splicer.openConnections).toEqual(1)
+    expect(handedOff).toEqual([])
   })
 })

@@ -343,4 +343,34 @@ describe('ResponseTracker', () => {
   it.each(cases)('follows $name', ({methods, pieces, idle, framed = true}) => {
     expect(follow(methods, pieces)).toEqual({idle, framed})
   })
+
+  it.each(cases)('follows $name cut at every byte, and its last piece whole, the same way', ({methods, pieces}) => {
+    const stream = pieces.join('')
+    const whole = follow(methods, [stream])
+    for (let cut = 1; cut < stream.length; cut++) {
+      const split = follow(methods, [stream.slice(0, cut), stream.slice(cut)])
+      expect({cut, idle: split.idle[1], framed: split.framed}).toEqual({cut, idle: whole.idle[0], framed: whole.framed})
+    }
+    // Reads of one byte each: every line and head arrives in pieces.
+    const single = follow(methods, [...stream])
+    expect({idle: single.idle.at(-1), framed: single.framed}).toEqual({idle: whole.idle[0], framed: whole.framed})
+  })
+
+  it('reads a head that ends just within MAX_HEAD_BYTES of one read, and gives up on a longer one', () => {
+    const head = (length: number): string => {
+      const start = 'HTTP/1.1 200 OK\r\ncontent-length: 2\r\nx-pad: '
+      return `${start}${'p'.repeat(length - start.length - 4)}\r\n\r\n`
+    }
+    for (const [length, idle, framed] of [
+      [MAX_HEAD_BYTES, true, true],
+      [MAX_HEAD_BYTES + 1, false, false],
+    ] as const) {
+      const tracker = new ResponseTracker()
+      tracker.request('GET')
+      tracker.feed(bytes(`${head(length)}ok`))
+      const afterHead = tracker.idle
+      tracker.feed(bytes('x'.repeat(64 * 1024)))
+      expect({length, idle: afterHead, framed: tracker.framed}).toEqual({length, idle, framed})
+    }
+  })
 })

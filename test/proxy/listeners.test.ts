@@ -1,3 +1,4 @@
+import {createHash} from 'node:crypto'
 import dgram from 'node:dgram'
 import net from 'node:net'
 
@@ -210,6 +211,50 @@ describe('ListenerSet: a port that speaks HTTP', () => {
     )
     await waitFor(() => client.received().includes('HTTP/1.1 101 Switching Protocols'), 'the upgrade')
     expect(client.received()).toContain(`Sec-WebSocket-Accept: ${websocketAccept('dGhlIHNhbXBsZSBub25jZQ==')}`)
+  })
+
+  it('forwards heads split over many reads, a large body to a node that reads late, and pipelined heads intact', async () => {
+    const web = await startHttpNodes(nodes(1, 155), (_node, req, res) => {
+      const hash = createHash('sha256')
+      let length = 0
+      req.pause()
+      setTimeout(() => {
+        req.on('data', (chunk: Buffer) => {
+          hash.update(chunk)
+          length += chunk.length
+        })
+        req.on('end', () => res.end(`${req.url} ${req.headers['x-tag']} ${length} ${hash.digest('hex')}|`))
+        req.resume()
+      }, 100)
+    })
+    const {address, port} = await httpListener(55, web.targets)
+    const client = raw(address, port)
+    const body = Buffer.alloc(4 * 1024 * 1024)
+    for (let i = 0; i < body.length; i++) body[i] = (i * 7) % 251
+    const heads = Buffer.from(
+      'GET /first HTTP/1.1\r\nHost: web\r\nX-Tag: one\r\n\r\n' +
+        `POST /upload HTTP/1.1\r\nHost: web\r\nX-Tag: two\r\nContent-Length: ${body.length}\r\n\r\n`,
+      'latin1',
+    )
+    // Five bytes at a time: every head comes in pieces, each read landing where the one before it did.
+    for (let at = 0; at < heads.length; at += 5) {
+      client.socket.write(heads.subarray(at, at + 5))
+      await new Promise((resolve) => setTimeout(resolve, 1))
+    }
+    client.socket.write(Buffer.concat([body, Buffer.from('GET /last HTTP/1.1\r\nHost: web\r\nX-Tag: three\r\n\r\n')]))
+    const empty = createHash('sha256').digest('hex')
+    const expected = [
+      `/first one 0 ${empty}|`,
+      `/upload two ${body.length} ${createHash('sha256').update(body).digest('hex')}|`,
+      `/last three 0 ${empty}|`,
+    ]
+    await waitFor(() => client.received().endsWith(expected[2]!), 'three answers', 20_000)
+    const answers = client
+      .received()
+      .split('HTTP/1.1 200 OK')
+      .slice(1)
+      .map((reply) => reply.split('\r\n\r\n')[1])
+    expect(answers).toEqual(expected)
   })
 
   it('closes a spliced HTTP client that stays silent for idleTimeoutMs', async () => {
