@@ -430,19 +430,21 @@ describe.each(PATHS)('TcpForwarder bounds on %s', (path) => {
       socket.on('close', () => clearInterval(timer))
       socket.on('error', () => {})
     })
+    // Dots every 50 ms against a 600 ms idle timeout: a test process stalled for less than half a second (a loaded
+    // machine) cannot pass for idleness.
     const {port} = await forwarder({
       targets: makeTargets([spec!], nodePort),
       health: new FakeHealth(),
-      idleTimeoutMs: 200,
+      idleTimeoutMs: 600,
     })
     const listener = connect(port)
-    await waitFor(() => listener.received().length >= 12, 'a stream of dots for three idle periods')
+    await waitFor(() => listener.received().length >= 40, 'a stream of dots for three idle periods')
     expect(listener.gone()).toBe(false)
   })
 
   it('closes a connection silent both ways for idleTimeoutMs, but not one that talks', async () => {
     const backend = await startTcpNodes(nodes(1, 92))
-    const {port} = await forwarder({targets: backend.targets, health: new FakeHealth(), idleTimeoutMs: 300})
+    const {port} = await forwarder({targets: backend.targets, health: new FakeHealth(), idleTimeoutMs: 600})
     const quiet = connect(port)
     const chatty = connect(port)
     quiet.socket.write('hi')
