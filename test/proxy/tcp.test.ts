@@ -414,12 +414,12 @@ describe.each(PATHS)('TcpForwarder bounds on %s', (path) => {
     const {port} = await forwarder({
       targets: makeTargets([spec!], nodePort),
       health: new FakeHealth(),
-      idleTimeoutMs: 200,
+      idleTimeoutMs: 600,
     })
     const talker = connect(port)
     const timer = setInterval(() => talker.socket.write('.'), 50)
     onTestFinished(() => clearInterval(timer))
-    await new Promise((resolve) => setTimeout(resolve, 700))
+    await new Promise((resolve) => setTimeout(resolve, 2000))
     expect(talker.gone()).toBe(false)
   })
 
