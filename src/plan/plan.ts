@@ -3,6 +3,7 @@
 import {planHosts} from './hosts.js'
 import {claimNames, reservedNames} from './names.js'
 import {familyOf, nodeAddress, selectNodes} from './nodes.js'
+import {changesInOrder} from './changes-in-order.js'
 import {choosePath, tunnelEndpoints} from './paths.js'
 import {sameItems, type KeptClaims, type PlanMemo, type ServiceMemo} from './memo.js'
 import type {
@@ -350,24 +351,7 @@ function inputChanges(
   last: readonly Service[],
   services: readonly Service[],
 ): {went: Service[]; came: Service[]} | undefined {
-  const went: Service[] = []
-  const came: Service[] = []
-  let i = 0
-  for (const s of services) {
-    if (i < last.length && last[i] === s) {
-      i++
-      continue
-    }
-    if (!memo.services.has(s)) came.push(s)
-    else {
-      while (i < last.length && last[i] !== s) went.push(last[i++]!)
-      if (i === last.length) return undefined
-      i++
-    }
-    if (went.length + came.length > INPUT_CHANGES_LIMIT) return undefined
-  }
-  while (i < last.length) went.push(last[i++]!)
-  return went.length + came.length > INPUT_CHANGES_LIMIT ? undefined : {went, came}
+  return changesInOrder(last, services, (s) => !memo.services.has(s), INPUT_CHANGES_LIMIT)
 }
 
 /** The plan of one Service before naming, from the memo when its Service, slices, nodes and options are the same. */

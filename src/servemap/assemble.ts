@@ -4,6 +4,7 @@
 // scale). Pure apart from the maps it is handed to patch. The patched maps hold the same entries as a whole assembly;
 // only the order differs (the entries of changed Services come last), which no reader depends on: DNS looks names up,
 // the hosts file and the dashboard sort them (src/serve/hosts-block.ts, src/dashboard/state.ts).
+import {changesInOrder} from '../plan/changes-in-order.js'
 import type {AssembledDns, ServicePart} from './memo.js'
 import type {SrvRecord} from './types.js'
 
@@ -21,21 +22,7 @@ export function partChanges(
   after: readonly ServicePart[],
   built: ReadonlySet<ServicePart>,
 ): {went: ServicePart[]; came: ServicePart[]} | undefined {
-  const went: ServicePart[] = []
-  const came: ServicePart[] = []
-  let i = 0
-  for (const part of after) {
-    if (built.has(part)) {
-      came.push(part)
-    } else {
-      while (i < before.length && before[i] !== part) went.push(before[i++]!)
-      if (i === before.length) return undefined
-      i++
-    }
-    if (went.length + came.length > PATCH_LIMIT) return undefined
-  }
-  while (i < before.length) went.push(before[i++]!)
-  return went.length + came.length > PATCH_LIMIT ? undefined : {went, came}
+  return changesInOrder(before, after, (part) => built.has(part), PATCH_LIMIT)
 }
 
 /**

@@ -62,14 +62,7 @@ describe('ServeRuntime.stop', () => {
     const log = {info: () => {}, debug: () => {}, warn: (line: string) => void warnings.push(line), verbosity: 0}
     // An API watch that never finishes stopping (a connection to an API server that went silent).
     const source = {start: async () => {}, stop: () => new Promise<void>(() => {})} as unknown as SnapshotSource
-    const runtime = new ServeRuntime(source, {
-      plan: {domain: 'kube.internal'},
-      listen: '127.0.0.1',
-      dnsPort: 0,
-      httpPort: 0,
-      log,
-      print: () => {},
-    } as unknown as RuntimeOptions)
+    const runtime = loopbackRuntime(source, log)
     await runtime.stop(20, 30)
     expect(warnings).toEqual(['stopping: the API watches still closing 0.05 s on; not waiting'])
   })
@@ -81,14 +74,7 @@ describe('ServeRuntime.stop', () => {
       snapshot: () => makeSnapshot(),
     } as unknown as SnapshotSource
     const log = {info: () => {}, debug: () => {}, warn: () => {}, verbosity: 0}
-    const runtime = new ServeRuntime(source, {
-      plan: {domain: 'kube.internal'},
-      listen: '127.0.0.1',
-      dnsPort: 0,
-      httpPort: 0,
-      log,
-      print: () => {},
-    } as unknown as RuntimeOptions)
+    const runtime = loopbackRuntime(source, log)
     await runtime.start()
     const {http, dnsTcp} = runtime.ports()
     expect(await connects(http)).toBe(true) // the router was listening
@@ -97,6 +83,12 @@ describe('ServeRuntime.stop', () => {
     expect(await connects(dnsTcp)).toBe(false)
   })
 })
+
+/** A runtime on 127.0.0.1 with ports chosen by the system. */
+function loopbackRuntime(source: SnapshotSource, log: RuntimeOptions['log']): ServeRuntime {
+  const options = {plan: {domain: 'kube.internal'}, listen: '127.0.0.1', dnsPort: 0, httpPort: 0, log, print: () => {}}
+  return new ServeRuntime(source, options as unknown as RuntimeOptions)
+}
 
 /** Whether a TCP connection to 127.0.0.1:port is accepted. */
 function connects(port: number): Promise<boolean> {
