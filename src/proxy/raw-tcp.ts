@@ -52,8 +52,22 @@ interface ConnectReq {
   port: number
 }
 
+/** A listening TCP handle (lib/net.js `server._handle`). */
+export interface TcpServerHandle {
+  /** Called for each connection accepted (status < 0: the accept failed). Must be set before listen. */
+  onconnection: (status: number, client?: TcpHandle) => void
+  bind(address: string, port: number): number
+  bind6(address: string, port: number, flags: number): number
+  listen(backlog: number): number
+  getsockname(out: {address?: string; port?: number; family?: string}): number
+  setNoDelay(on: boolean): number
+  setKeepAlive(on: boolean, delaySeconds: number): number
+  close(callback?: () => void): void
+}
+
 interface RawTcp {
   newSocketHandle: () => TcpHandle
+  newServerHandle: () => TcpServerHandle
   newConnectReq: () => ConnectReq
   newWriteReq: () => WriteReq
   newShutdownReq: () => ShutdownReq
@@ -79,7 +93,7 @@ function loadRawTcp(): RawTcp | undefined {
     const tcp = binding('tcp_wrap') as {
       TCP?: new (type: number) => TcpHandle
       TCPConnectWrap?: new () => ConnectReq
-      constants?: {SOCKET?: number}
+      constants?: {SOCKET?: number; SERVER?: number}
     }
     const stream = binding('stream_wrap') as {
       WriteWrap?: new () => WriteReq
@@ -92,7 +106,9 @@ function loadRawTcp(): RawTcp | undefined {
     const {TCP, TCPConnectWrap, constants} = tcp
     const {WriteWrap, ShutdownWrap, streamBaseState} = stream
     const socketType = constants?.SOCKET
-    if (!TCP || !TCPConnectWrap || !WriteWrap || !ShutdownWrap || socketType === undefined) return undefined
+    const serverType = constants?.SERVER
+    if (!TCP || !TCPConnectWrap || !WriteWrap || !ShutdownWrap || socketType === undefined || serverType === undefined)
+      return undefined
     if (!(streamBaseState instanceof Int32Array)) return undefined
     const {kReadBytesOrError, kArrayBufferOffset, kLastWriteWasAsync} = stream
     if (kReadBytesOrError === undefined || kArrayBufferOffset === undefined || kLastWriteWasAsync === undefined)
@@ -110,9 +126,14 @@ function loadRawTcp(): RawTcp | undefined {
     ]
     const complete = methods.every((m) => typeof (probe as unknown as Record<string, unknown>)[m] === 'function')
     probe.close()
-    if (!complete) return undefined
+    const serverProbe = new TCP(serverType) as unknown as Record<string, unknown>
+    const serverMethods = ['bind', 'bind6', 'listen', 'getsockname', 'setNoDelay', 'setKeepAlive']
+    const serverComplete = serverMethods.every((m) => typeof serverProbe[m] === 'function')
+    ;(serverProbe as unknown as TcpHandle).close()
+    if (!complete || !serverComplete) return undefined
     return {
       newSocketHandle: () => new TCP(socketType),
+      newServerHandle: () => new TCP(serverType) as unknown as TcpServerHandle,
       newConnectReq: () => new TCPConnectWrap(),
       newWriteReq: () => new WriteWrap(),
       newShutdownReq: () => new ShutdownWrap(),
@@ -155,7 +176,15 @@ export function acceptOnHandles(server: net.Server, onHandle: (handle: TcpHandle
  * (the relay then sets them per connection).
  */
 export function presetAcceptedOptions(server: net.Server, options: {keepAliveMs?: number}): boolean {
-  const handle = (server as unknown as {_handle?: Partial<TcpHandle> | null})._handle
+  const handle = (server as unknown as {_handle?: Partial<TcpServerHandle> | null})._handle
+  return presetOnListening(handle ?? undefined, options)
+}
+
+/** presetAcceptedOptions on a listening handle itself. */
+export function presetOnListening(
+  handle: Partial<TcpServerHandle> | undefined,
+  options: {keepAliveMs?: number},
+): boolean {
   if (process.platform !== 'linux' || !handle?.setNoDelay || !handle.setKeepAlive) return false
   if (handle.setNoDelay(true) < 0) return false
   if (options.keepAliveMs && handle.setKeepAlive(true, Math.floor(options.keepAliveMs / 1000)) < 0) return false
@@ -181,7 +210,7 @@ export function peerOf(handle: TcpHandle): {address?: string; port?: number} {
 }
 
 /** A libuv status as the Error Node would make of it (code, errno, syscall, address, port). */
-function uvError(status: number, syscall: string, address?: string, port?: number): NodeJS.ErrnoException {
+export function uvError(status: number, syscall: string, address?: string, port?: number): NodeJS.ErrnoException {
   let code: string
   try {
     code = getSystemErrorName(status)

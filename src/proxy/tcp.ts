@@ -11,10 +11,8 @@ import {checkRequestHost, isAllowedHost, type AllowedHosts, type HostVerdict} fr
 import type {HostSplicer} from './host-splice.js'
 import {formatTarget, formatTargets, orderHealthy} from './pick.js'
 import {
-  acceptOnHandles,
   connectFirstRaw,
   peerOf,
-  presetAcceptedOptions,
   type RawConnecter,
   type RawConnectResult,
   RawRelay,
@@ -34,6 +32,7 @@ import {
   splice,
   writeChunk,
 } from './socket.js'
+import {listenTcp, type TcpListener} from './tcp-listener.js'
 import {handOffToGateway} from './tunnels.js'
 
 const TCP_KEEPALIVE_DELAY_MS = 60_000 // notices vanished peers on long-idle spliced connections
@@ -101,10 +100,15 @@ export class TcpForwarder {
   private readonly health: TargetHealth
   private readonly settings: RelaySettings
   private refusedLogged = false
-  private readonly server: net.Server
+  private listener?: TcpListener
   /** Made with the first connection not left to the splicer (most listeners at scale never see one). */
   private connections?: Set<Connection>
-  /** Called when the last connection closes (close() waits for it: handles accepted here are not the server's). */
+  /**
+   * Clients accepted as sockets that have not closed yet (those the splicer keeps are in no `connections`): close()
+   * waits for them too.
+   */
+  private acceptedSockets = 0
+  /** Called when the last connection closes (close() waits for it). */
   private onEmpty?: () => void
   private counter = 0
   private closing?: Promise<void>
@@ -121,36 +125,31 @@ export class TcpForwarder {
     this.viaGateway = hasGateway(options.targets)
     this.health = options.health
     this.settings = relaySettings(options)
-    // pauseOnConnect: nothing is read from the client until an upstream connection exists, so a failed attempt
-    // loses no bytes and the next target sees the stream from its first byte.
-    this.server = net.createServer({allowHalfOpen: true, pauseOnConnect: true}, (client) => this.accept(client))
   }
 
   /** Binds the listener; rejects with the bind error (EADDRINUSE, EACCES, EADDRNOTAVAIL). */
-  listen(): Promise<net.AddressInfo> {
-    return new Promise((resolve, reject) => {
-      const onError = (error: Error): void => reject(error)
-      this.server.once('error', onError)
-      this.server.listen({host: this.address, port: this.port}, () => {
-        this.server.removeListener('error', onError)
-        this.server.on('error', (error) => this.settings.log(`tcp ${this.label()}: ${error.message}`))
-        // A port that reads HTTP (the splicer) keeps Node's accept; the others take connections as TCP handles.
-        if (
-          this.settings.rawHandles &&
-          !this.splicer &&
-          !this.makeSplicer &&
-          acceptOnHandles(this.server, (handle) => this.acceptHandle(handle))
-        )
-          this.optionsPreset = presetAcceptedOptions(this.server, {keepAliveMs: TCP_KEEPALIVE_DELAY_MS})
-        resolve(this.server.address() as net.AddressInfo)
-      })
+  async listen(): Promise<{address: string; port: number}> {
+    // A port that reads HTTP (the splicer) takes connections as sockets; the others as TCP handles, where it can.
+    // Either way nothing is read from the client until a node connection exists, so a failed attempt loses no bytes
+    // and the next target sees the stream from its first byte.
+    const onHandles = this.settings.rawHandles && !this.splicer && !this.makeSplicer
+    const listener = await listenTcp({
+      address: this.address,
+      port: this.port,
+      onHandle: onHandles ? (handle) => this.acceptHandle(handle) : undefined,
+      onSocket: (client) => this.accept(client),
+      onError: (error) => this.settings.log(`tcp ${this.label()}: ${error.message}`),
     })
+    this.listener = listener
+    if (onHandles) this.optionsPreset = listener.presetAccepted({keepAliveMs: TCP_KEEPALIVE_DELAY_MS})
+    // close() came while binding: the socket is not kept.
+    if (this.closing) void listener.close()
+    return listener.bound
   }
 
   /** The bound address (useful with port 0), once listening. */
-  boundAddress(): net.AddressInfo | undefined {
-    const address = this.server.address()
-    return address && typeof address === 'object' ? address : undefined
+  boundAddress(): {address: string; port: number} | undefined {
+    return this.listener?.bound
   }
 
   /** New connections go to `targets`; open ones stay where they are. */
@@ -201,12 +200,13 @@ export class TcpForwarder {
    * that long are destroyed. Calling it again (e.g. with a grace period at shutdown) applies the new grace period.
    */
   close(graceMs?: number): Promise<void> {
-    this.closing ??= new Promise<void>((resolve) => {
-      this.server.close(() => {
-        if ((this.connections?.size ?? 0) === 0) resolve()
-        else this.onEmpty = resolve
-      })
-    })
+    this.closing ??= (this.listener?.close() ?? Promise.resolve()).then(
+      () =>
+        new Promise<void>((resolve) => {
+          if (this.isEmpty()) resolve()
+          else this.onEmpty = resolve
+        }),
+    )
     this.splicer?.closeIdle()
     if (graceMs !== undefined) {
       const timer = setTimeout(() => this.destroyAll(), graceMs).unref()
@@ -231,6 +231,11 @@ export class TcpForwarder {
   private accept(accepted: net.Socket): void {
     noteAccept()
     if (this.refuseOverCap()) return void accepted.destroy()
+    this.acceptedSockets++
+    accepted.once('close', () => {
+      this.acceptedSockets--
+      this.emptied()
+    })
     const splicer = (this.splicer ??= this.makeSplicer?.())
     if (splicer) {
       splicer.accept(accepted, (socket, pending) => this.relay(socket, pending, false))
@@ -273,7 +278,16 @@ export class TcpForwarder {
 
   private forget(connection: Connection): void {
     this.connections?.delete(connection)
-    if ((this.connections?.size ?? 0) > 0 || !this.onEmpty) return
+    this.emptied()
+  }
+
+  private isEmpty(): boolean {
+    return (this.connections?.size ?? 0) === 0 && this.acceptedSockets === 0
+  }
+
+  /** Resolves close() once the last connection is gone. */
+  private emptied(): void {
+    if (!this.onEmpty || !this.isEmpty()) return
     const onEmpty = this.onEmpty
     this.onEmpty = undefined
     onEmpty()

@@ -11,6 +11,7 @@ import type {TunnelRoute} from '../servemap/types.js'
 import {errnoCode} from '../net/errno.js'
 import {gatewayPorts, type NextPort} from './gateway-ports.js'
 import {orderEndpoints} from './pick.js'
+import {listenTcp, type TcpListener} from './tcp-listener.js'
 
 /**
  * Opens one stream to a Pod's port (src/kube/port-forward.ts openPortForward, or a fake in tests); `cluster` names
@@ -86,19 +87,18 @@ class Gateway {
   readonly at: GatewayAddress
 
   constructor(
-    readonly server: net.Server,
+    private readonly listener: TcpListener,
     private route: TunnelRoute,
     private readonly options: TunnelGatewayOptions,
   ) {
-    server.on('connection', (client: net.Socket) => this.accept(client))
-    const at = server.address() as net.AddressInfo
+    const at = listener.bound
     this.at = {address: at.address, port: at.port}
     this.key = `${at.address}:${at.port}`
     local.set(this.key, this)
     this.update(route)
   }
 
-  /** A client handed over by a listener of this process (handOffToGateway), as if it had connected here. */
+  /** A client that connected here, or was handed over by a listener of this process (handOffToGateway). */
   take(client: net.Socket): void {
     this.accept(client)
   }
@@ -124,7 +124,7 @@ class Gateway {
 
   close(): void {
     if (local.get(this.key) === this) local.delete(this.key)
-    this.server.close()
+    void this.listener.close()
     for (const client of this.clients ?? []) client.destroy()
   }
 
@@ -276,16 +276,17 @@ export class TunnelGateways {
     for (let attempt = 1; ; attempt++) {
       const port = attempt < PORT_ATTEMPTS ? this.nextPort() : 0
       // Half-open: a client's FIN ends the stream's writable side only, so the Pod's answer still comes back.
-      const server = net.createServer({allowHalfOpen: true, pauseOnConnect: true})
+      let gateway: Gateway | undefined
       try {
-        await new Promise<void>((resolve, reject) => {
-          server.once('error', reject)
-          server.listen(port, host, () => {
-            server.off('error', reject)
-            resolve()
-          })
+        const listener = await listenTcp({
+          address: host,
+          port,
+          // The gateway exists before the first connection can be accepted (the next turn of the event loop).
+          onSocket: (client) => (gateway ? gateway.take(client) : client.destroy()),
+          onError: (error) => this.options.log(`tunnel: ${host}:${port}: ${error.message}`),
         })
-        return new Gateway(server, route, this.options)
+        gateway = new Gateway(listener, route, this.options)
+        return gateway
       } catch (error) {
         const code = errnoCode(error)
         if (port === 0 || (code !== 'EADDRINUSE' && code !== 'EACCES')) throw error

@@ -171,6 +171,31 @@ describe('ListenerSet: a port that speaks HTTP', () => {
     expect(web.stats.get('node-a')).toMatchObject({connections: 1, requests: 2})
   })
 
+  it('closes: stops accepting at once, and resolves once a request under way is answered and its client gone', async () => {
+    let answer: (() => void) | undefined
+    const web = await startHttpNodes(nodes(1, 151), (_node, _req, res) => {
+      answer = () => res.end('late answer')
+    })
+    const address = '127.0.11.51'
+    const port = await freeSharedPort([address])
+    const set = new ListenerSet({health: new FakeHealth()})
+    onTestFinished(() => set.close(0))
+    await set.apply([{service: 'media/web', address, port, protocol: 'TCP', mode: 'http', targets: web.targets}])
+    const client = raw(address, port)
+    client.socket.write('GET /slow HTTP/1.1\r\nHost: anything\r\n\r\n')
+    await waitFor(() => answer !== undefined, 'the request at the node')
+    const clientGone = once(client.socket, 'close')
+    let closed = false
+    const closing = set.close().then(() => (closed = true))
+    await expect.poll(() => connectResult(address, port)).toBe('ECONNREFUSED')
+    await new Promise((resolve) => setTimeout(resolve, 200)) // time for close() to resolve if it did not wait
+    expect(closed).toBe(false)
+    answer!()
+    await waitFor(() => client.received().endsWith('late answer'), 'the answer')
+    await closing
+    await clientGone
+  })
+
   it('answers a client that sends its FIN right after an HTTP/1.0 or Connection: close request', async () => {
     // The node answers late, so the FIN has reached the listener by then (a TCP splice would pass it on at once,
     // and Node's server drops the answer when it sees it).

@@ -111,13 +111,22 @@ describe('a per-service listener whose target is a gateway of the same process',
     const listener = new TcpForwarder({address: '127.0.0.1', port: 0, targets: [target], health: new FakeHealth()})
     onTestFinished(() => listener.close(0))
     const {port} = await listener.listen()
-    // A loopback connection to the gateway would be accepted by its listener: count them.
+    // A loopback connection to the gateway would come to it on the gateway's own port: count them.
     let accepted = 0
-    const server = (g as unknown as {gateways: Map<string, {server: net.Server}>}).gateways.get(route([]).key)!.server
-    server.on('connection', () => accepted++)
+    const gateway = (g as unknown as {gateways: Map<string, {take(client: net.Socket): void}>}).gateways.get(
+      route([]).key,
+    )!
+    const take = gateway.take.bind(gateway)
+    let taken = 0
+    gateway.take = (client) => {
+      taken++
+      if (client.localPort === at.port) accepted++
+      take(client)
+    }
     const big = 'x'.repeat(200_000)
     expect(await talk(port, `${big}\n`, `${big}\n`)).toBe(`echo-a\n${big}\n`)
     expect(await talk(port, 'two\n', 'two\n')).toBe('echo-a\ntwo\n')
+    expect(taken).toBe(2)
     expect(accepted).toBe(0)
     expect(listener.connectionCount).toBeLessThanOrEqual(2)
   })

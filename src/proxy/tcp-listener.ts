@@ -1,0 +1,97 @@
+// One listening TCP socket of a per-service address or a tunnel gateway. serve holds one per Service port (18,000
+// at 10,000 Services, test/bench/scale-bench.ts), so each is Node's listening TCP handle itself where the bindings
+// allow (raw-tcp.ts): about 1.2 KB of memory against 2.9 KB for a net.Server, whose EventEmitter, options and
+// connection count nobody here needs (15,000 listeners on loopback, process.memoryUsage()). Elsewhere it is a
+// net.Server, and every connection comes as a net.Socket.
+import net from 'node:net'
+
+import {presetOnListening, rawTcp, socketFromHandle, type TcpHandle, type TcpServerHandle, uvError} from './raw-tcp.js'
+
+/** As lib/net.js listens (its default backlog). */
+const BACKLOG = 511
+
+export interface TcpListenerOptions {
+  address: string
+  port: number
+  /**
+   * Connections as TCP handles, not read yet, where the bindings allow; without it, or where they do not, every
+   * connection goes to `onSocket`.
+   */
+  onHandle?: (handle: TcpHandle) => void
+  /** A connection as a net.Socket: paused, half-open capable (as net.Server with pauseOnConnect gives it). */
+  onSocket: (socket: net.Socket) => void
+  /** An accept that failed (the listener goes on). */
+  onError: (error: NodeJS.ErrnoException) => void
+}
+
+export interface TcpListener {
+  /** Where it listens (the port the system picked for port 0). */
+  readonly bound: {address: string; port: number}
+  /**
+   * Sets TCP_NODELAY (and keep-alive) on the listening socket for accepted connections to inherit (raw-tcp.ts
+   * presetOnListening); false where they do not (the caller sets them per connection).
+   */
+  presetAccepted(options: {keepAliveMs?: number}): boolean
+  /** Stops accepting; resolves once the socket is closed. Connections accepted already are not touched. */
+  close(): Promise<void>
+}
+
+/**
+ * Binds and listens; rejects with the error Node would give (code EADDRINUSE, EACCES, EADDRNOTAVAIL…). `bindings`
+ * is raw-tcp.ts's (null: a net.Server, as where Node's bindings are missing; tests take that path so).
+ */
+export function listenTcp(options: TcpListenerOptions, bindings: typeof rawTcp | null = rawTcp): Promise<TcpListener> {
+  if (!bindings) return listenWithServer(options)
+  try {
+    return Promise.resolve(listenOnHandle(options, bindings.newServerHandle()))
+  } catch (error) {
+    return Promise.reject(error as Error)
+  }
+}
+
+function listenOnHandle(options: TcpListenerOptions, handle: TcpServerHandle): TcpListener {
+  const {address, port, onHandle, onSocket, onError} = options
+  // As lib/net.js does: bind's errors (EADDRINUSE comes only at listen on Linux, libuv delays it) reported as listen's.
+  let status = address.includes(':') ? handle.bind6(address, port, 0) : handle.bind(address, port)
+  handle.onconnection = (accepted: number, client?: TcpHandle): void => {
+    if (accepted < 0 || !client) onError(uvError(accepted, 'accept'))
+    else if (onHandle) onHandle(client)
+    else onSocket(socketFromHandle(client))
+  }
+  if (status === 0) status = handle.listen(BACKLOG)
+  if (status < 0) {
+    handle.close()
+    throw uvError(status, 'listen', address, port)
+  }
+  const out: {address?: string; port?: number} = {}
+  handle.getsockname(out)
+  const bound = {address: out.address ?? address, port: out.port ?? port}
+  let closed: Promise<void> | undefined
+  return {
+    bound,
+    presetAccepted: (preset) => presetOnListening(handle, preset),
+    close: () => (closed ??= new Promise((resolve) => handle.close(() => resolve()))),
+  }
+}
+
+/** Where Node's bindings are not as raw-tcp.ts expects: a net.Server, every connection a net.Socket. */
+function listenWithServer({address, port, onSocket, onError}: TcpListenerOptions): Promise<TcpListener> {
+  const server = net.createServer({allowHalfOpen: true, pauseOnConnect: true}, onSocket)
+  return new Promise((resolve, reject) => {
+    server.once('error', reject)
+    server.listen({host: address, port}, () => {
+      server.off('error', reject)
+      server.on('error', onError)
+      const at = server.address() as net.AddressInfo
+      resolve({
+        bound: {address: at.address, port: at.port},
+        presetAccepted: () => false,
+        // The listening socket closes within server.close(); its callback would wait for the connections too.
+        close: () => {
+          if (server.listening) server.close()
+          return Promise.resolve()
+        },
+      })
+    })
+  })
+}

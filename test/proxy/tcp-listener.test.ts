@@ -1,0 +1,120 @@
+import net from 'node:net'
+
+import {describe, expect, it, onTestFinished} from 'vitest'
+
+import {rawTcp, socketFromHandle, type TcpHandle} from '../../src/proxy/raw-tcp.js'
+import {listenTcp, type TcpListener, type TcpListenerOptions} from '../../src/proxy/tcp-listener.js'
+
+/** Sends `text`, half-closes, and resolves with everything the other end sent before closing. */
+function talk(port: number, text: string, host = '127.0.0.1'): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({port, host, allowHalfOpen: false}, () => socket.end(text))
+    let got = ''
+    socket.setEncoding('utf8')
+    socket.on('data', (chunk: string) => (got += chunk))
+    socket.once('error', reject)
+    socket.once('close', () => resolve(got))
+  })
+}
+
+/** An echo that upper-cases, on a paused, half-open socket as the listener hands them over. */
+function echo(socket: net.Socket): void {
+  expect(socket.isPaused()).toBe(true)
+  socket.setEncoding('utf8')
+  socket.on('data', (chunk: string) => socket.write(chunk.toUpperCase()))
+  socket.once('end', () => socket.end())
+  socket.resume()
+}
+
+/** Whether a net.Server can listen on `address:port` now (the port is free again). */
+function canListen(port: number, address = '127.0.0.1'): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = net.createServer()
+    server.once('error', () => resolve(false))
+    server.listen(port, address, () => server.close(() => resolve(true)))
+  })
+}
+
+async function listening(options: Partial<TcpListenerOptions>, bindings: typeof rawTcp | null = rawTcp): Promise<TcpListener> {
+  const listener = await listenTcp(
+    {address: '127.0.0.1', port: 0, onSocket: echo, onError: (error) => expect.fail(error.message), ...options},
+    bindings,
+  )
+  onTestFinished(() => listener.close())
+  return listener
+}
+
+// Both kinds: on Node's handles (what serve runs on here) and on a net.Server (where the bindings are missing).
+for (const [kind, bindings] of [
+  ['a TCP handle', rawTcp],
+  ['a net.Server', null],
+] as const) {
+  describe(`a TCP listener on ${kind}`, () => {
+    it('binds port 0 to a port of its own and hands each connection over as a paused, half-open socket', async () => {
+      const listener = await listening({}, bindings)
+      expect(listener.bound.address).toBe('127.0.0.1')
+      expect(listener.bound.port).toBeGreaterThan(0)
+      expect(await talk(listener.bound.port, 'hello')).toBe('HELLO')
+      expect(await talk(listener.bound.port, 'again')).toBe('AGAIN')
+    })
+
+    it('rejects a port in use with EADDRINUSE and keeps nothing bound', async () => {
+      const holder = await listening({}, bindings)
+      const {port} = holder.bound
+      await expect(
+        listenTcp({address: '127.0.0.1', port, onSocket: echo, onError: () => {}}, bindings),
+      ).rejects.toMatchObject({code: 'EADDRINUSE', syscall: 'listen', port})
+      await holder.close()
+      expect(await canListen(port)).toBe(true)
+    })
+
+    it('frees its port on close and leaves the connections it accepted open', async () => {
+      let accepted: net.Socket | undefined
+      const listener = await listening({onSocket: (s) => void (accepted = s)}, bindings)
+      const {port} = listener.bound
+      const client = net.connect(port, '127.0.0.1')
+      await new Promise((resolve) => client.once('connect', resolve))
+      await expect.poll(() => accepted).toBeDefined()
+      await listener.close()
+      expect(await canListen(port)).toBe(true)
+      const echoed = new Promise<string>((resolve) => client.once('data', (chunk) => resolve(String(chunk))))
+      accepted!.resume()
+      accepted!.write('still here')
+      expect(await echoed).toBe('still here')
+      client.destroy()
+      accepted!.destroy()
+    })
+
+    it('listens on IPv6 loopback too', async () => {
+      const listener = await listening({address: '::1'}, bindings)
+      expect(listener.bound.address).toBe('::1')
+      expect(await talk(listener.bound.port, 'six', '::1')).toBe('SIX')
+    })
+  })
+}
+
+describe('a TCP listener asked for handles', () => {
+  it('gives each connection as a TCP handle where the bindings exist, as sockets where they do not', async () => {
+    const handles: TcpHandle[] = []
+    const onHandle = (handle: TcpHandle): void => {
+      handles.push(handle)
+      echo(socketFromHandle(handle))
+    }
+    const onHandles = await listening({onHandle, onSocket: () => expect.fail('a socket, not a handle')})
+    expect(await talk(onHandles.bound.port, 'raw')).toBe('RAW')
+    expect(handles).toHaveLength(1)
+
+    const sockets: net.Socket[] = []
+    const fallback = await listening({onHandle, onSocket: (s) => (sockets.push(s), echo(s))}, null)
+    expect(await talk(fallback.bound.port, 'plain')).toBe('PLAIN')
+    expect(sockets).toHaveLength(1)
+    expect(handles).toHaveLength(1)
+  })
+
+  it('presets TCP_NODELAY on the listening handle for accepted connections (Linux), not on a net.Server', async () => {
+    const onHandles = await listening({onHandle: (handle) => echo(socketFromHandle(handle))})
+    expect(onHandles.presetAccepted({keepAliveMs: 60_000})).toBe(process.platform === 'linux')
+    const fallback = await listening({}, null)
+    expect(fallback.presetAccepted({keepAliveMs: 60_000})).toBe(false)
+  })
+})
