@@ -35,7 +35,10 @@ function canListen(port: number, address = '127.0.0.1'): Promise<boolean> {
   })
 }
 
-async function listening(options: Partial<TcpListenerOptions>, bindings: typeof rawTcp | null = rawTcp): Promise<TcpListener> {
+async function listening(
+  options: Partial<TcpListenerOptions>,
+  bindings: typeof rawTcp | null = rawTcp,
+): Promise<TcpListener> {
   const listener = await listenTcp(
     {address: '127.0.0.1', port: 0, onSocket: echo, onError: (error) => expect.fail(error.message), ...options},
     bindings,
