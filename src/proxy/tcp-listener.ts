@@ -1,8 +1,8 @@
 // One listening TCP socket of a per-service address or a tunnel gateway. serve holds one per Service port (18,000
 // at 10,000 Services, test/bench/scale-bench.ts), so each is Node's listening TCP handle itself where the bindings
-// allow (raw-tcp.ts): about 1.2 KB of memory against 2.9 KB for a net.Server, whose EventEmitter, options and
-// connection count nobody here needs (15,000 listeners on loopback, process.memoryUsage()). Elsewhere it is a
-// net.Server, and every connection comes as a net.Socket.
+// allow (raw-tcp.ts): about 1.2 KB of memory against 2.9 KB for a net.Server (15,000 listeners on loopback,
+// process.memoryUsage()), whose EventEmitter and options nobody here needs. It does not count connections: its
+// owner does (TcpForwarder.close waits for them). Elsewhere it is a net.Server, every connection a net.Socket.
 import net from 'node:net'
 
 import {presetOnListening, rawTcp, socketFromHandle, type TcpHandle, type TcpServerHandle, uvError} from './raw-tcp.js'
