@@ -112,7 +112,7 @@ export class TcpForwarder {
   private onEmpty?: () => void
   private counter = 0
   private closing?: Promise<void>
-  /** Accepted handles have TCP_NODELAY and keep-alive from the listening socket (presetAcceptedOptions). */
+  /** Accepted handles have TCP_NODELAY and keep-alive from the listening socket (TcpListener.presetAccepted). */
   private optionsPreset = false
   /** Made with the first relay on handles (makeHandleContext). */
   private handleContext?: HandleContext
@@ -245,7 +245,7 @@ export class TcpForwarder {
     this.relay(accepted, NOTHING, true)
   }
 
-  /** A connection accepted as a TCP handle (acceptOnHandles in listen): relayed on handles where it can be. */
+  /** A connection accepted as a TCP handle (onHandle in listen): relayed on handles where it can be. */
   private acceptHandle(handle: TcpHandle): void {
     noteAccept()
     if (this.refuseOverCap()) return handle.close()
@@ -518,7 +518,7 @@ export class TcpForwarder {
 /** What a relay on TCP handles needs of its forwarder (TcpForwarder.makeHandleContext). */
 interface HandleContext {
   readonly settings: RelaySettings
-  /** Accepted handles have TCP_NODELAY and keep-alive from the listening socket (presetAcceptedOptions). */
+  /** Accepted handles have TCP_NODELAY and keep-alive from the listening socket (TcpListener.presetAccepted). */
   readonly optionsPreset: boolean
   label(): string
   onFailure(failure: ConnectFailure): void

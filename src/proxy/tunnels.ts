@@ -283,7 +283,7 @@ export class TunnelGateways {
           port,
           // The gateway exists before the first connection can be accepted (the next turn of the event loop).
           onSocket: (client) => (gateway ? gateway.take(client) : client.destroy()),
-          onError: (error) => this.options.log(`tunnel: ${host}:${port}: ${error.message}`),
+          onError: (error) => this.options.log(`tunnel: ${route.service}: ${error.message}`),
         })
         gateway = new Gateway(listener, route, this.options)
         return gateway

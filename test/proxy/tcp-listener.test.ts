@@ -3,19 +3,9 @@ import net from 'node:net'
 import {describe, expect, it, onTestFinished} from 'vitest'
 
 import {rawTcp, socketFromHandle, type TcpHandle} from '../../src/proxy/raw-tcp.js'
+import {canBind} from '../../src/proxy/socket.js'
 import {listenTcp, type TcpListener, type TcpListenerOptions} from '../../src/proxy/tcp-listener.js'
-
-/** Sends `text`, half-closes, and resolves with everything the other end sent before closing. */
-function talk(port: number, text: string, host = '127.0.0.1'): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = net.connect({port, host, allowHalfOpen: false}, () => socket.end(text))
-    let got = ''
-    socket.setEncoding('utf8')
-    socket.on('data', (chunk: string) => (got += chunk))
-    socket.once('error', reject)
-    socket.once('close', () => resolve(got))
-  })
-}
+import {halfClosedExchange} from './backends.js'
 
 /** An echo that upper-cases, on a paused, half-open socket as the listener hands them over. */
 function echo(socket: net.Socket): void {
@@ -24,15 +14,6 @@ function echo(socket: net.Socket): void {
   socket.on('data', (chunk: string) => socket.write(chunk.toUpperCase()))
   socket.once('end', () => socket.end())
   socket.resume()
-}
-
-/** Whether a net.Server can listen on `address:port` now (the port is free again). */
-function canListen(port: number, address = '127.0.0.1'): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = net.createServer()
-    server.once('error', () => resolve(false))
-    server.listen(port, address, () => server.close(() => resolve(true)))
-  })
 }
 
 async function listening(
@@ -57,8 +38,8 @@ for (const [kind, bindings] of [
       const listener = await listening({}, bindings)
       expect(listener.bound.address).toBe('127.0.0.1')
       expect(listener.bound.port).toBeGreaterThan(0)
-      expect(await talk(listener.bound.port, 'hello')).toBe('HELLO')
-      expect(await talk(listener.bound.port, 'again')).toBe('AGAIN')
+      expect(await halfClosedExchange(listener.bound.port, 'hello')).toBe('HELLO')
+      expect(await halfClosedExchange(listener.bound.port, 'again')).toBe('AGAIN')
     })
 
     it('rejects a port in use with EADDRINUSE and keeps nothing bound', async () => {
@@ -68,7 +49,7 @@ for (const [kind, bindings] of [
         listenTcp({address: '127.0.0.1', port, onSocket: echo, onError: () => {}}, bindings),
       ).rejects.toMatchObject({code: 'EADDRINUSE', syscall: 'listen', port})
       await holder.close()
-      expect(await canListen(port)).toBe(true)
+      expect(await canBind('127.0.0.1', port, 'TCP')).toBe(true)
     })
 
     it('frees its port on close and leaves the connections it accepted open', async () => {
@@ -79,7 +60,7 @@ for (const [kind, bindings] of [
       await new Promise((resolve) => client.once('connect', resolve))
       await expect.poll(() => accepted).toBeDefined()
       await listener.close()
-      expect(await canListen(port)).toBe(true)
+      expect(await canBind('127.0.0.1', port, 'TCP')).toBe(true)
       const echoed = new Promise<string>((resolve) => client.once('data', (chunk) => resolve(String(chunk))))
       accepted!.resume()
       accepted!.write('still here')
@@ -91,7 +72,7 @@ for (const [kind, bindings] of [
     it('listens on IPv6 loopback too', async () => {
       const listener = await listening({address: '::1'}, bindings)
       expect(listener.bound.address).toBe('::1')
-      expect(await talk(listener.bound.port, 'six', '::1')).toBe('SIX')
+      expect(await halfClosedExchange(listener.bound.port, 'six', '::1')).toBe('SIX')
     })
   })
 }
@@ -104,12 +85,12 @@ describe('a TCP listener asked for handles', () => {
       echo(socketFromHandle(handle))
     }
     const onHandles = await listening({onHandle, onSocket: () => expect.fail('a socket, not a handle')})
-    expect(await talk(onHandles.bound.port, 'raw')).toBe('RAW')
+    expect(await halfClosedExchange(onHandles.bound.port, 'raw')).toBe('RAW')
     expect(handles).toHaveLength(1)
 
     const sockets: net.Socket[] = []
     const fallback = await listening({onHandle, onSocket: (s) => (sockets.push(s), echo(s))}, null)
-    expect(await talk(fallback.bound.port, 'plain')).toBe('PLAIN')
+    expect(await halfClosedExchange(fallback.bound.port, 'plain')).toBe('PLAIN')
     expect(sockets).toHaveLength(1)
     expect(handles).toHaveLength(1)
   })
