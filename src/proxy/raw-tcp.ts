@@ -151,36 +151,12 @@ function loadRawTcp(): RawTcp | undefined {
 export const rawTcp: RawTcp | undefined = loadRawTcp()
 
 /**
- * Takes over a listening net.Server's accept: each connection comes to `onHandle` as a TCP handle, not read yet,
- * instead of as a net.Socket (what Node's own accept builds cost about 45 µs per connection here, more than the
- * relay itself). The server still binds, closes and reports errors as before, but counts none of these
- * connections: `server.close()` does not wait for them, whoever takes the handles does. False, and nothing
- * changed, where the bindings are missing or the server holds no handle to take over.
- */
-export function acceptOnHandles(server: net.Server, onHandle: (handle: TcpHandle) => void): boolean {
-  const handle = (server as unknown as {_handle?: {onconnection?: unknown} | null})._handle
-  if (!rawTcp || !handle || typeof handle.onconnection !== 'function') return false
-  // lib/net.js onconnection(err, clientHandle), called by the server handle for each accept.
-  handle.onconnection = (status: number, client?: TcpHandle): void => {
-    if (status < 0 || !client) server.emit('error', uvError(status, 'accept'))
-    else onHandle(client)
-  }
-  return true
-}
-
-/**
- * Sets TCP_NODELAY (and keep-alive, probing after `keepAliveMs` idle) on a listening server's socket, for the
+ * Sets TCP_NODELAY (and keep-alive, probing after `keepAliveMs` idle) on a listening socket's handle, for the
  * connections it accepts to inherit: two to five setsockopt calls fewer per connection. Linux copies a listening
  * socket's options to each connection it accepts (the new socket is a clone of the listener: net/core/sock.c
  * sk_clone_lock; test/proxy/raw-tcp.test.ts checks it on this kernel), so true there; elsewhere false, and nothing set
  * (the relay then sets them per connection).
  */
-export function presetAcceptedOptions(server: net.Server, options: {keepAliveMs?: number}): boolean {
-  const handle = (server as unknown as {_handle?: Partial<TcpServerHandle> | null})._handle
-  return presetOnListening(handle ?? undefined, options)
-}
-
-/** presetAcceptedOptions on a listening handle itself. */
 export function presetOnListening(
   handle: Partial<TcpServerHandle> | undefined,
   options: {keepAliveMs?: number},
@@ -191,7 +167,7 @@ export function presetOnListening(
   return true
 }
 
-/** A net.Socket on a handle acceptOnHandles gave, as Node's accept makes it (paused, half-open capable). */
+/** A net.Socket on an accepted handle (tcp-listener.ts), as Node's accept makes it (paused, half-open capable). */
 export function socketFromHandle(handle: TcpHandle): net.Socket {
   return new net.Socket({
     handle,
@@ -368,7 +344,7 @@ export interface RawRelayOptions {
   keepAliveMs?: number
   /**
    * The client's handle has TCP_NODELAY and the keep-alive above already: it inherited them from its listening
-   * socket (presetAcceptedOptions), so the relay sets them on the node's handle only.
+   * socket (TcpListener.presetAccepted), so the relay sets them on the node's handle only.
    */
   clientOptionsSet?: boolean
   /** Both ends are closed; `error` when a side failed (the other was reset then), for verbose logs. */

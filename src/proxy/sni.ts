@@ -14,11 +14,9 @@ import {formatTarget, formatTargets, orderHealthy} from './pick.js'
 import {RouteTable} from './route-table.js'
 import {deadlineWheel, type Deadline} from './deadlines.js'
 import {
-  acceptOnHandles,
   connectFirstRaw,
   type FirstBytesReader,
   peerOf,
-  presetAcceptedOptions,
   type RawConnecter,
   type RawConnectResult,
   RawRelay,
@@ -36,6 +34,7 @@ import {
   splice,
   writeChunk,
 } from './socket.js'
+import {listenTcp, type TcpListener} from './tcp-listener.js'
 
 /** A client gets this long to send its ClientHello (as the router's headers timeout guards against slow heads). */
 const HELLO_TIMEOUT_MS = 10_000
@@ -60,12 +59,17 @@ export class SniRouter {
   private readonly routes = new RouteTable<TlsRoute>()
   private readonly health: TargetHealth
   private readonly settings: RelaySettings
-  private server?: net.Server
+  private listener?: TcpListener
   private label = ''
-  private readonly sockets = new Set<net.Socket>()
-  /** Connections taken as TCP handles: the server does not count them, so close() waits for them here. */
+  /** Connections accepted as net.Sockets, and those taken as TCP handles: the cap counts both, close() waits for both. */
+  private readonly clients = new Set<net.Socket>()
   private readonly handles = new Set<HandleConnection>()
-  private onNoHandles?: () => void
+  /** The node sockets of `clients` (cut with them when a grace period ends). */
+  private readonly nodes = new Set<net.Socket>()
+  /** What connections taken as handles need of this router, made once listening (it holds the label). */
+  private handleSide?: HandleListener
+  /** Called when the last connection closes (close() waits for it). */
+  private onEmpty?: () => void
   private closing?: Promise<void>
 
   constructor(options: SniRouterOptions) {
@@ -79,45 +83,60 @@ export class SniRouter {
   }
 
   /** Binds `address:port`; rejects with the bind error (EADDRINUSE, EACCES, EADDRNOTAVAIL). */
-  listen(address: string, port: number): Promise<net.AddressInfo> {
-    // pauseOnConnect: the accepted socket moves to pooled reads before anything is read (see accept).
-    const server = net.createServer({allowHalfOpen: true, pauseOnConnect: true}, (socket) => this.accept(socket))
-    server.maxConnections = this.settings.maxConnections
-    return new Promise((resolve, reject) => {
-      server.once('error', reject)
-      server.listen({host: address, port}, () => {
-        server.removeListener('error', reject)
-        const bound = server.address() as net.AddressInfo
-        this.label = `https ${hostPort(address, bound.port)}`
-        server.on('error', (error) => this.settings.log(`${this.label}: ${error.message}`))
-        const listener = this.handleListener()
-        if (this.settings.rawHandles && acceptOnHandles(server, (handle) => this.acceptHandle(handle, listener)))
-          listener.noDelayPreset = presetAcceptedOptions(server, {})
-        this.server = server
-        resolve(bound)
-      })
+  async listen(address: string, port: number): Promise<{address: string; port: number}> {
+    // Connections come as TCP handles where the bindings allow (tcp-listener.ts), else as paused net.Sockets that
+    // move to pooled reads before anything is read (see accept).
+    const listener = await listenTcp({
+      address,
+      port,
+      onHandle: this.settings.rawHandles ? (handle) => this.acceptHandle(handle) : undefined,
+      onSocket: (socket) => this.accept(socket),
+      onError: (error) => this.settings.log(`${this.label}: ${error.message}`),
     })
+    this.listener = listener
+    this.label = `https ${hostPort(address, listener.bound.port)}`
+    this.handleSide = this.handleListener()
+    if (this.settings.rawHandles) this.handleSide.noDelayPreset = listener.presetAccepted({})
+    // close() came while binding: the socket is not kept.
+    if (this.closing) void listener.close()
+    return listener.bound
   }
 
   /** Stops accepting; open connections get `graceMs` (default: as long as they take), then are cut. */
   close(graceMs?: number): Promise<void> {
-    const server = this.server
-    if (!server) return Promise.resolve()
     // Once: a second call (a grace period at shutdown) waits for the same end.
-    this.closing ??= new Promise<void>((resolve) =>
-      server.close(() => {
-        if (this.handles.size === 0) resolve()
-        else this.onNoHandles = resolve
-      }),
+    this.closing ??= (this.listener?.close() ?? Promise.resolve()).then(
+      () =>
+        new Promise<void>((resolve) => {
+          if (this.isEmpty()) resolve()
+          else this.onEmpty = resolve
+        }),
     )
     if (graceMs !== undefined) {
       const timer = setTimeout(() => {
-        for (const socket of this.sockets) socket.destroy()
+        for (const socket of [...this.clients, ...this.nodes]) socket.destroy()
         for (const connection of this.handles) connection.cut()
       }, graceMs).unref()
       void this.closing.then(() => clearTimeout(timer))
     }
     return this.closing
+  }
+
+  private isEmpty(): boolean {
+    return this.clients.size === 0 && this.handles.size === 0
+  }
+
+  /** Resolves close() once the last connection is gone. */
+  private emptied(): void {
+    if (!this.onEmpty || !this.isEmpty()) return
+    const onEmpty = this.onEmpty
+    this.onEmpty = undefined
+    onEmpty()
+  }
+
+  /** Whether the connection cap is reached: the new connection is then closed unread. */
+  private full(): boolean {
+    return this.handles.size + this.clients.size >= this.settings.maxConnections
   }
 
   /** What the connections taken as TCP handles need of this router (one object per listener). */
@@ -131,25 +150,26 @@ export class SniRouter {
       everyTargetFailed: (name, service, failures) => this.everyTargetFailed(name, service, failures),
       forget: (connection) => {
         this.handles.delete(connection)
-        if (this.handles.size === 0 && this.onNoHandles) this.onNoHandles()
+        this.emptied()
       },
     }
   }
 
   /**
-   * A connection taken as a TCP handle (acceptOnHandles): its ClientHello is read on the handle, then the handle is
-   * relayed to the node on handles (raw-tcp.ts). The same checks, logs and limits as accept() on net.Socket.
+   * A connection taken as a TCP handle (TcpListener's onHandle): its ClientHello is read on the handle, then the
+   * handle is relayed to the node on handles (raw-tcp.ts). The same checks, logs and limits as accept() on net.Socket.
    */
-  private acceptHandle(handle: TcpHandle, listener: HandleListener): void {
+  private acceptHandle(handle: TcpHandle): void {
     noteAccept()
-    if (this.handles.size + this.sockets.size >= this.settings.maxConnections) return handle.close()
-    const connection = new HandleConnection(listener, handle)
+    if (this.full()) return handle.close()
+    const connection = new HandleConnection(this.handleSide!, handle)
     this.handles.add(connection)
     connection.start()
   }
 
   private accept(accepted: net.Socket): void {
     noteAccept()
+    if (this.full()) return void accepted.destroy()
     // The client's bytes are read through pooled buffers (socket.ts adoptWithPooledReads, as the TCP forwarder does):
     // the hello is copied out while it is scanned, then every chunk goes to the node without a copy.
     let upstream: net.Socket | undefined
@@ -171,8 +191,11 @@ export class SniRouter {
     })
     const client = adopted ?? accepted
     if (!adopted) client.on('data', (chunk: Buffer) => void (onChunk(chunk) || client.pause()))
-    this.sockets.add(client)
-    client.once('close', () => this.sockets.delete(client))
+    this.clients.add(client)
+    client.once('close', () => {
+      this.clients.delete(client)
+      this.emptied()
+    })
     client.on('error', (error) => {
       if (this.settings.verbose) this.settings.log(`${this.label}: client ${client.remoteAddress}: ${error.message}`)
     })
@@ -261,8 +284,8 @@ export class SniRouter {
       socket.destroy()
       return
     }
-    this.sockets.add(socket)
-    socket.once('close', () => this.sockets.delete(socket))
+    this.nodes.add(socket)
+    socket.once('close', () => this.nodes.delete(socket))
     socket.on('error', (error) => {
       if (this.settings.verbose) this.settings.log(`${this.label}: ${formatTarget(target)}: ${error.message}`)
     })
@@ -287,7 +310,7 @@ export class SniRouter {
 interface HandleListener {
   readonly settings: RelaySettings
   readonly label: string
-  /** Accepted handles have TCP_NODELAY from the listening socket (presetAcceptedOptions). */
+  /** Accepted handles have TCP_NODELAY from the listening socket (TcpListener.presetAccepted). */
   noDelayPreset: boolean
   route(read: Buffer): Routing
   reportFailure(name: string, failure: ConnectFailure): void

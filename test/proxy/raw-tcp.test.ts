@@ -3,16 +3,8 @@ import net from 'node:net'
 
 import {describe, expect, it, onTestFinished} from 'vitest'
 
-import {
-  acceptOnHandles,
-  connectFirstRaw,
-  peerOf,
-  presetAcceptedOptions,
-  RawRelay,
-  rawTcp,
-  socketFromHandle,
-  type TcpHandle,
-} from '../../src/proxy/raw-tcp.js'
+import {connectFirstRaw, peerOf, RawRelay, rawTcp, socketFromHandle, type TcpHandle} from '../../src/proxy/raw-tcp.js'
+import {listenTcp, type TcpListener} from '../../src/proxy/tcp-listener.js'
 import {importLine, snippet} from '../run-snippet.js'
 import {waitFor} from './backends.js'
 
@@ -33,24 +25,35 @@ function keepAliveTimer(local: {address: string; port: number}, remotePort: numb
   return row[5]!.startsWith('02:')
 }
 
+/** A listening handle (tcp-listener.ts) whose connections go to `onHandle` as TCP handles; closed after the test. */
+async function listenOnHandles(address: string, onHandle: (handle: TcpHandle) => void): Promise<TcpListener> {
+  const listener = await listenTcp({
+    address,
+    port: 0,
+    onHandle,
+    onSocket: () => {
+      throw new Error('every connection comes as a handle')
+    },
+    onError: (error) => {
+      throw error
+    },
+  })
+  onTestFinished(() => listener.close())
+  return listener
+}
+
 describe('raw-tcp', () => {
   it("finds Node's TCP handles on this Node (20, 22 and 24 all have them: the relays run on them)", () => {
     expect(rawTcp).toBeDefined()
   })
 
-  it("takes over a server's accept: connections come as handles, and socketFromHandle makes a working socket of one", async () => {
-    const server = net.createServer(() => {
-      throw new Error('no net.Socket is accepted once the handles are taken over')
-    })
-    onTestFinished(() => void server.close())
-    await new Promise<void>((done) => server.listen(0, '127.0.10.120', done))
+  it('gives an accepted handle its peer, and socketFromHandle makes a working socket of it', async () => {
     const handles: TcpHandle[] = []
-    expect(acceptOnHandles(server, (handle) => handles.push(handle))).toBe(true)
-    const port = (server.address() as net.AddressInfo).port
-
+    const {port} = (await listenOnHandles('127.0.10.120', (handle) => handles.push(handle))).bound
     const client = net.connect({host: '127.0.10.120', port})
     onTestFinished(() => void client.destroy())
     await waitFor(() => handles.length === 1, 'the accept')
+    if (client.connecting) await new Promise((connected) => client.once('connect', connected))
     expect(peerOf(handles[0]!)).toEqual({address: '127.0.0.1', port: client.localPort, family: 'IPv4'})
     const socket = socketFromHandle(handles[0]!)
     onTestFinished(() => void socket.destroy())
@@ -60,22 +63,14 @@ describe('raw-tcp', () => {
     client.on('data', (chunk: Buffer) => (answer += chunk.toString()))
     client.write('hi')
     await waitFor(() => answer === 'echo:hi', 'the echo through the socket made of the handle')
-
-    // The server no longer counts these connections: close() does not wait for them (their owner does).
-    await new Promise<void>((done) => server.close(() => done()))
-    client.write('again')
-    await waitFor(() => answer === 'echo:hiecho:again', 'the connection outlives the server')
   })
 
-  it('gives accepted connections keep-alive from the listening socket (presetAcceptedOptions, Linux)', async () => {
+  it('gives accepted connections keep-alive from the listening socket (TcpListener.presetAccepted, Linux)', async () => {
     const accepted: TcpHandle[] = []
     const listen = async (preset: boolean): Promise<number> => {
-      const server = net.createServer()
-      onTestFinished(() => void server.close())
-      await new Promise<void>((done) => server.listen(0, '127.0.10.121', done))
-      acceptOnHandles(server, (handle) => accepted.push(handle))
-      if (preset) expect(presetAcceptedOptions(server, {keepAliveMs: 60_000})).toBe(true)
-      return (server.address() as net.AddressInfo).port
+      const listener = await listenOnHandles('127.0.10.121', (handle) => accepted.push(handle))
+      if (preset) expect(listener.presetAccepted({keepAliveMs: 60_000})).toBe(true)
+      return listener.bound.port
     }
     const timers: boolean[] = []
     for (const preset of [false, true]) {
@@ -101,19 +96,16 @@ describe('raw-tcp', () => {
     })
     await new Promise<void>((done) => node.listen(0, '127.0.10.122', done))
     const nodePort = (node.address() as net.AddressInfo).port
-    const proxy = net.createServer()
-    onTestFinished(() => void proxy.close())
-    await new Promise<void>((done) => proxy.listen(0, '127.0.10.123', done))
     const relays: RawRelay[] = []
     onTestFinished(() => relays.forEach((relay) => relay.cut()))
-    acceptOnHandles(proxy, (client) =>
+    const proxy = await listenOnHandles('127.0.10.123', (client) =>
       connectFirstRaw([{node: 'n', address: '127.0.10.122', port: nodePort}], {
         timeoutMs: 5000,
         connected: ({handle}) =>
           void relays.push(new RawRelay(client, handle!, {idleTimeoutMs: 0, keepAliveMs: 60_000, onClose: () => {}})),
       }),
     )
-    const client = net.connect({host: '127.0.10.123', port: (proxy.address() as net.AddressInfo).port})
+    const client = net.connect({host: '127.0.10.123', port: proxy.bound.port})
     onTestFinished(() => void client.destroy())
     let answer = ''
     client.on('data', (chunk: Buffer) => (answer += chunk.toString()))
@@ -124,10 +116,6 @@ describe('raw-tcp', () => {
       () => keepAliveTimer({address: nodeSide.remoteAddress!, port: nodeSide.remotePort!}, nodePort),
       "the keep-alive timer of the relay's connection to the node",
     )
-  })
-
-  it('leaves a server without a handle alone', () => {
-    expect(acceptOnHandles(net.createServer(), () => {})).toBe(false)
   })
 
   it('is not used when the user asked Node to warn about pending deprecations (process.binding is one)', async () => {
