@@ -36,6 +36,7 @@ import {
   udpReplyLimit,
 } from './wire.js'
 import type {Question, RecordData, Section} from './wire.js'
+import {fitted} from '../fitted.js'
 
 /** TTL of every record we serve: short, because Services and Nodes come and go. */
 export const TTL_SECONDS = 5
@@ -181,8 +182,9 @@ function hostSource(
       list.push(ipv6 ? {type: TYPE.AAAA, address} : {type: TYPE.A, address})
     }
   }
-  if (problems.length === 0) lists.set(addresses, list)
-  return {from: addresses, name, target, list, problems}
+  const kept = fitted(list)
+  if (problems.length === 0) lists.set(addresses, kept)
+  return {from: addresses, name, target, list: kept, problems}
 }
 
 /** An SRV owner's records, or why it (or one of them) was skipped. */
@@ -203,7 +205,7 @@ function srvSource(rawName: string, srvs: SrvRecord[], domain: string): Source<S
     }
     list.push({type: TYPE.SRV, priority: srv.priority, weight: srv.weight, port: srv.port, target})
   }
-  return {from: srvs, name, target: 'data', list, problems}
+  return {from: srvs, name, target: 'data', list: fitted(list), problems}
 }
 
 /** The names between `name` and the apex `domain`, nearest first, the apex last (none for the apex itself). */
@@ -213,7 +215,7 @@ function parentsOf(name: string, domain: string): string[] {
     parent = parent.slice(parent.indexOf('.') + 1)
     parents.push(parent)
   }
-  return parents
+  return fitted(parents)
 }
 
 function inZoneOf(domain: string, name: string): boolean {

@@ -14,6 +14,7 @@ import type {
   Workload,
 } from '../plan/types.js'
 import {arr, num, obj, str, strMap, type Json} from './json.js'
+import {fitted} from '../fitted.js'
 
 const SERVICE_TYPES: readonly ServiceType[] = ['ClusterIP', 'NodePort', 'LoadBalancer', 'ExternalName']
 const PROTOCOLS: readonly Protocol[] = ['TCP', 'UDP', 'SCTP']
@@ -59,10 +60,10 @@ export function toService(raw: unknown): Service {
     name: str(meta.name) ?? '',
     type,
     ...(clusterIP ? {clusterIP} : {}),
-    externalIPs: arr(spec.externalIPs).filter((x): x is string => typeof x === 'string'),
+    externalIPs: fitted(arr(spec.externalIPs).filter((x): x is string => typeof x === 'string')),
     ...(externalName ? {externalName} : {}),
-    ports: arr(spec.ports).flatMap((p) => toPort(p) ?? []),
-    ipFamilies: arr(spec.ipFamilies).filter((f): f is IPFamily => f === 'IPv4' || f === 'IPv6'),
+    ports: fitted(arr(spec.ports).flatMap((p) => toPort(p) ?? [])),
+    ipFamilies: fitted(arr(spec.ipFamilies).filter((f): f is IPFamily => f === 'IPv4' || f === 'IPv6')),
     externalTrafficPolicy: spec.externalTrafficPolicy === 'Local' ? 'Local' : 'Cluster',
     ...(healthCheckNodePort ? {healthCheckNodePort} : {}),
     ...(typeof spec.allocateLoadBalancerNodePorts === 'boolean'
@@ -106,11 +107,13 @@ export function toNode(raw: unknown): Node {
     name: str(meta.name) ?? '',
     labels: strMap(meta.labels),
     annotations: strMap(meta.annotations),
-    addresses: arr(status.addresses).flatMap((a) => {
-      const type = str(obj(a).type)
-      const address = str(obj(a).address)
-      return type && address ? [{type, address}] : []
-    }),
+    addresses: fitted(
+      arr(status.addresses).flatMap((a) => {
+        const type = str(obj(a).type)
+        const address = str(obj(a).address)
+        return type && address ? [{type, address}] : []
+      }),
+    ),
     ready,
     deleting: meta.deletionTimestamp !== undefined && meta.deletionTimestamp !== null,
     taints: arr(spec.taints).flatMap((t): Taint[] => {
@@ -143,18 +146,20 @@ export function toEndpointSlice(raw: unknown): EndpointSlice {
       return {
         ...(nodeName ? {nodeName} : {}),
         ready: obj(ep.conditions).ready !== false,
-        addresses: arr(ep.addresses).filter((a): a is string => typeof a === 'string'),
+        addresses: fitted(arr(ep.addresses).filter((a): a is string => typeof a === 'string')),
         ...(obj(ep.conditions).terminating === true ? {terminating: true} : {}),
         ...(pod ? {pod} : {}),
       }
     }),
-    ports: arr(o.ports).flatMap((raw) => {
-      const p = obj(raw)
-      const port = num(p.port)
-      if (!port) return []
-      const name = str(p.name)
-      return [{...(name ? {name} : {}), port, protocol: PROTOCOLS.find((x) => x === p.protocol) ?? 'TCP'}]
-    }),
+    ports: fitted(
+      arr(o.ports).flatMap((raw) => {
+        const p = obj(raw)
+        const port = num(p.port)
+        if (!port) return []
+        const name = str(p.name)
+        return [{...(name ? {name} : {}), port, protocol: PROTOCOLS.find((x) => x === p.protocol) ?? 'TCP'}]
+      }),
+    ),
   }
 }
 

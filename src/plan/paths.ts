@@ -4,6 +4,7 @@
 // connection through pods/portforward to a ready endpoint Pod, so it works for ClusterIP Services and for nodes the
 // workstation cannot route to, at the cost of sending the traffic through the control plane.
 import type {EndpointSlice, Exposure, PathsMode, PodEndpoint, PortPath, Service, ServicePort} from './types.js'
+import {fitted} from '../fitted.js'
 
 /** A port's path, and why it is `none`. */
 export interface PathChoice {
@@ -34,7 +35,7 @@ export function podEndpoints(svc: Service, port: ServicePort, slices: EndpointSl
       endpoints.push({pod: ep.pod, port: match.port, ...(ep.nodeName ? {node: ep.nodeName} : {})})
     }
   }
-  return endpoints
+  return fitted(endpoints)
 }
 
 const NODE_EXPOSURES = new Set<Exposure>(['node-port', 'lb-pending'])

@@ -21,6 +21,7 @@ import type {
   ServicePort,
   Target,
 } from './types.js'
+import {fitted} from '../fitted.js'
 
 /** How a Service can be reached from outside the cluster (Service types: https://kubernetes.io/docs/concepts/services-networking/service/#publishing-services-service-types). */
 export function exposureOf(svc: Service): Exposure {
@@ -100,7 +101,7 @@ function targetsFor(nodes: Node[], families: IPFamily[], nodePort: number, optio
       if (address) targets.push({node: node.name, address, port: nodePort})
     }
   }
-  return targets
+  return fitted(targets)
 }
 
 function portLabel(port: ServicePort): string {

@@ -23,6 +23,7 @@ import {API_SERVER_NOTE, gatewayTarget, tunnelKey, type GatewayAddress} from './
 import {forgetOnChange, type PartInputs, type ServeMapMemo, type ServicePart} from './memo.js'
 import {assembleDns, partChanges, patchAssembled} from './assemble.js'
 import {sameItems} from '../plan/memo.js'
+import {fitted} from '../fitted.js'
 
 export interface ServeOptions {
   /** Address of the DNS responder and the Host router (--listen). */
@@ -90,7 +91,7 @@ function pathTargets(s: PlannedService, port: PlannedPort, options: ServeOptions
   const gateway = port.endpoints?.length ? options.tunnels?.get(tunnelKey(s, port)) : undefined
   if (port.path === 'api-server') return gateway ? [gatewayTarget(gateway, false)] : []
   const targets = probed(s, port)
-  return gateway && targets.length > 0 ? [...targets, gatewayTarget(gateway, true)] : targets
+  return gateway && targets.length > 0 ? fitted([...targets, gatewayTarget(gateway, true)]) : targets
 }
 
 function portLabel(p: PlannedPort): string {
@@ -268,6 +269,21 @@ function mapService(s: PlannedService, ctx: MapContext): ServicePart {
   return part
 }
 
+/** A Service's part with its lists fitted (src/fitted.ts): the map keeps one per Service. */
+function fittedPart(part: ServicePart): ServicePart {
+  const {hosts, srv, http, tls, listeners, rows, warnings} = part
+  return {
+    ...part,
+    hosts: fitted(hosts),
+    srv: fitted(srv),
+    http: fitted(http),
+    tls: fitted(tls),
+    listeners: fitted(listeners),
+    rows: fitted(rows),
+    warnings: fitted(warnings),
+  }
+}
+
 /**
  * Builds DNS records, HTTP routes and listeners for every mapped Service, plus the rows of serve's table. With a
  * memo (./memo.ts), a Service whose planned object and inputs are those of the last call keeps its part: the map
@@ -308,7 +324,7 @@ export function buildServeMap(plan: Plan, options: ServeOptions, memo?: ServeMap
     const kept = memo && !receiving.has(id) ? memo.parts.get(s) : undefined
     if (kept && sameInputs(kept.inputs, assigned, unheld, kept.tunnelKeys, options)) return kept.part
     // The context is made only for a part that is built: most are kept.
-    const part = mapService(s, {plan, options, router, ownHttpListeners, assigned, unheld})
+    const part = fittedPart(mapService(s, {plan, options, router, ownHttpListeners, assigned, unheld}))
     built.add(part)
     if (!memo || receiving.has(id)) return part
     const tunnelKeys = kept?.tunnelKeys ?? s.ports.map((p) => tunnelKey(s, p))
