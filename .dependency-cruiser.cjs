@@ -25,8 +25,8 @@ const LAYERS = [
   },
   {
     name: 'base',
-    path: '^src/(net/|errors\\.ts$|log\\.ts$|argv\\.ts$|terminal\\.ts$|markup\\.ts$)',
-    comment: 'errors, logging, terminal-safe text, HTML/XML escaping, socket facts',
+    path: '^src/(net/|errors\\.ts$|log\\.ts$|argv\\.ts$|terminal\\.ts$|markup\\.ts$|fitted\\.ts$)',
+    comment: 'errors, logging, terminal-safe text, HTML/XML escaping, socket facts, fitted lists',
   },
 ]
 
