@@ -66,6 +66,10 @@ interface Resource<T> {
   convert: (raw: unknown) => T
   /** Conversions by object identity: the informer keeps unchanged objects, so only changed ones convert again. */
   cache: WeakMap<object, T>
+  /** Events of this resource's informers so far: the last snapshot's list stands while it stays the same. */
+  events: number
+  /** The converted objects the last snapshot listed, from which informer after how many events. */
+  listed?: {informer: ResourceInformer; events: number; items: T[]}
   attempt: number
   timer?: NodeJS.Timeout
   /** From an error until a replacement has listed and watches. */
@@ -141,7 +145,9 @@ export class ClusterWatch {
       const informer = makeInformer(this.options.kc, watchPath, list as never, labelSelector)
       informer.on('error', (error: unknown) => this.failed(r, informer, error))
       for (const verb of ['add', 'update', 'delete'] as const) {
+        // client-node's cache calls these right after each change it makes to its objects (cache.js).
         informer.on(verb, () => {
+          r.events++
           if (informer === r.informer) this.options.onChange()
         })
       }
@@ -153,6 +159,7 @@ export class ClusterWatch {
       informer: create(),
       convert,
       cache: new WeakMap(),
+      events: 0,
       attempt: 0,
       failing: false,
       ...(optional ? {optional} : {}),
@@ -260,10 +267,16 @@ export class ClusterWatch {
     this.rewatchTimer.unref()
   }
 
-  /** The objects as last seen, converted to the slim types. */
+  /**
+   * The objects as last seen, converted to the slim types. A kind with no event since the last snapshot gives that
+   * snapshot's list again (the planner's memo compares lists by their objects; nobody changes them): listing an
+   * informer copies every object it holds, 2 MB per change at 10,000 Services (docs/performance.md).
+   */
   snapshot(): ClusterSnapshot {
-    const all = <T>(r: Resource<T>): T[] =>
-      r.informer.list().map((o) => {
+    const all = <T>(r: Resource<T>): T[] => {
+      const last = r.listed
+      if (last && last.informer === r.informer && last.events === r.events) return last.items
+      const items = r.informer.list().map((o) => {
         let converted = r.cache.get(o)
         if (!converted) {
           r.cache.set(o, (converted = r.convert(o)))
@@ -271,6 +284,9 @@ export class ClusterWatch {
         }
         return converted
       })
+      r.listed = {informer: r.informer, events: r.events, items}
+      return items
+    }
     const [services, nodes, slices] = this.resources
     const ingress = emptyIngressObjects()
     for (const r of this.extra) {

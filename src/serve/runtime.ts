@@ -33,17 +33,10 @@ import {remoteRecords} from '../servemap/remote.js'
 import {newServeMapMemo} from '../servemap/memo.js'
 import {findPortHolder} from './port-holder.js'
 import {memoByObject} from './memo-by-object.js'
-import {ProbeSet} from './probe-set.js'
+import {ProbeSet, targetLists} from './probe-set.js'
 import {FD_RESERVE, openFileLimit, overBudgetReason} from './fd-budget.js'
 import {formatServeTable, rowChanges, rowKey, rowLine} from '../servemap/table.js'
-import {
-  probeKey,
-  probeOf,
-  type ForwardListener,
-  type HealthState,
-  type Probe,
-  type ProbedTarget,
-} from '../servemap/types.js'
+import {probeKey, probeOf, type ForwardListener, type HealthState, type Probe} from '../servemap/types.js'
 
 /**
  * Where the cluster's objects come from: ClusterWatch gives one cluster's snapshot, which the runtime plans;
@@ -144,16 +137,6 @@ const UNHELD_RETRY_MS = 5000
 
 /** Target up/down changes within this window are logged together, one line per node and state. */
 const HEALTH_LOG_BATCH_MS = 50
-
-/**
- * The target lists the data path uses (HTTP routes, listeners, SNI routes); unmapped rows are not probed, nor are
- * tunnel gateways (ProbeSet leaves them out). Routes and listeners of one Service port share one list.
- */
-function* targetLists(build: ServeBuild): Iterable<ProbedTarget[]> {
-  for (const r of build.map.http) yield r.targets
-  for (const l of build.map.listeners) yield l.targets
-  for (const r of build.map.tls ?? []) yield r.targets
-}
 
 /** How long past the grace period a stop waits for a part that has not closed (ServeRuntime.stop). */
 export const STOP_SLACK_MS = 5000
@@ -355,7 +338,7 @@ export class ServeRuntime {
     this.dns?.setRecords(build.map.dns, advertise ? remoteRecords(build.map.dns, advertise) : undefined)
     this.router.setRoutes(build.map.http)
     this.sni.setRoutes(build.map.tls ?? [])
-    const probes = this.probes.update(targetLists(build))
+    const probes = this.probes.update(targetLists(build.map))
     this.health.changeProbes(probes.added, probes.removed)
     await this.options.onApply?.(build).catch((error: unknown) => this.options.log.warn(firstLine(error)))
     this.logFallbacks(

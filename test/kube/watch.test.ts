@@ -93,6 +93,23 @@ describe('ClusterWatch', () => {
     await waitFor(() => !names(watch).includes('default/added'), 5000, 'delete')
   })
 
+  it('lists a kind again only after an event of that kind: the snapshots between share its list', async () => {
+    const {sim, watch, changes} = await setUp()
+    const first = watch.snapshot()
+    const again = watch.snapshot()
+    expect(again.services).toBe(first.services)
+    expect(again.nodes).toBe(first.nodes)
+    expect(again.endpointSlices).toBe(first.endpointSlices)
+    const before = changes()
+    sim.apply(svc('added'))
+    await waitFor(() => changes() > before, 5000, 'the add')
+    const after = watch.snapshot()
+    expect(after.services).not.toBe(first.services)
+    expect(after.services.map((s) => s.name)).toContain('added')
+    expect(after.services).toHaveLength(first.services.length + 1)
+    expect(after.nodes).toBe(first.nodes)
+  })
+
   it.each<[string, Fault]>([
     ['500', {status: 500}],
     ['429', {status: 429}],

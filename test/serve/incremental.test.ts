@@ -8,7 +8,7 @@ import {HealthMonitor} from '../../src/proxy/health.js'
 import {buildPlan} from '../../src/plan/plan.js'
 import type {ClusterSnapshot, EndpointSlice, Node, PlanOptions, Service} from '../../src/plan/types.js'
 import {memoByObject} from '../../src/serve/memo-by-object.js'
-import {ProbeSet} from '../../src/serve/probe-set.js'
+import {ProbeSet, targetLists} from '../../src/serve/probe-set.js'
 import {addressesOverBudget, FD_RESERVE} from '../../src/serve/fd-budget.js'
 import {parseIpRange, type AddressRange} from '../../src/servemap/addresses.js'
 import {buildServeMap, type ServeBuild, type ServeOptions} from '../../src/servemap/map.js'
@@ -176,10 +176,6 @@ function tableOf(table: RouteTable) {
   return [...table.keys()].sort().map((name) => [name, table.get(name)!.route] as const)
 }
 
-function targetLists(build: ServeBuild): ProbedTarget[][] {
-  return [...build.map.http, ...build.map.listeners, ...(build.map.tls ?? [])].map((r) => r.targets)
-}
-
 describe('serve with the whole map loaded: incremental rebuilds', () => {
   for (const seed of [1, 2, 3, 4, 5, 6]) {
     it(`after every random change equal the full rebuild (seed ${seed})`, () => {
@@ -255,7 +251,7 @@ describe('serve with the whole map loaded: incremental rebuilds', () => {
         const fresh = compileZone(fullMap.map.dns, {serial: step + 1, nsAddress: '127.0.0.1'})
         expect(answering(zone), `zone after ${what} (step ${step})`).toEqual(answering(fresh))
 
-        const {added, removed} = probes.update(targetLists(build))
+        const {added, removed} = probes.update(targetLists(build.map))
         for (const p of removed) expect(probed.delete(probeKey(p)), `removed ${probeKey(p)} was probed`).toBe(true)
         for (const p of added) {
           expect(probed.has(probeKey(p)), `added ${probeKey(p)} was not probed yet`).toBe(false)
