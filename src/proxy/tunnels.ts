@@ -6,6 +6,7 @@ import net from 'node:net'
 import type {Duplex} from 'node:stream'
 
 import type {PodEndpoint} from '../plan/types.js'
+import {listChanges} from '../servemap/list-changes.js'
 import type {GatewayAddress} from '../servemap/tunnels.js'
 import type {TunnelRoute} from '../servemap/types.js'
 import {errnoCode} from '../net/errno.js'
@@ -237,37 +238,64 @@ const PORT_ATTEMPTS = 64
 
 export class TunnelGateways {
   private readonly gateways = new Map<string, Gateway>()
+  /** Where each gateway listens, kept in step with `gateways`: what apply returns. */
+  private readonly addresses = new Map<string, GatewayAddress>()
+  /**
+   * The routes of the last apply that opened all it had to: the next apply walks only the routes that came and went
+   * since (listChanges; the serve map memo keeps an unchanged Service's route objects), not every route (10,000 at
+   * issue 20's scale) into a map of its own.
+   */
+  private applied: readonly TunnelRoute[] = []
   private readonly nextPort: NextPort
 
   constructor(private readonly options: TunnelGatewayOptions) {
     this.nextPort = options.nextPort ?? gatewayPorts()
   }
 
-  /** Opens gateways for new routes, updates the Pods of kept ones, closes the rest; returns where each listens. */
-  async apply(routes: TunnelRoute[]): Promise<Map<string, GatewayAddress>> {
-    const wanted = new Map(routes.map((r) => [r.key, r]))
-    for (const [key, gateway] of this.gateways) {
-      if (wanted.has(key)) continue
-      gateway.close()
+  /**
+   * Opens gateways for new routes, updates the Pods of kept ones, closes the rest; returns where each listens, by
+   * route key (one per Service port). The map is this object's own, current until the next apply or close.
+   */
+  async apply(routes: TunnelRoute[]): Promise<ReadonlyMap<string, GatewayAddress>> {
+    const changes = listChanges(this.applied, routes)
+    // Until every gateway it needs is open: an open that fails is tried again by the next apply, which walks all.
+    this.applied = []
+    let gone: string[]
+    if (changes) {
+      const coming = new Set(changes.came.map((r) => r.key))
+      gone = changes.went.map((r) => r.key).filter((key) => !coming.has(key))
+    } else {
+      const wanted = new Set(routes.map((r) => r.key))
+      gone = [...this.gateways.keys()].filter((key) => !wanted.has(key))
+    }
+    for (const key of gone) {
+      this.gateways.get(key)?.close()
       this.gateways.delete(key)
+      this.addresses.delete(key)
     }
     // Kept gateways are updated in place; only new ones are waited for (thousands of routes, few new ones).
     const opening: Array<Promise<void>> = []
-    for (const route of routes) {
+    for (const route of changes ? changes.came : routes) {
       const existing = this.gateways.get(route.key)
       if (existing) existing.update(route)
-      else opening.push(this.open(route).then((gateway) => void this.gateways.set(route.key, gateway)))
+      else opening.push(this.open(route).then((gateway) => this.added(route.key, gateway)))
     }
     await Promise.all(opening)
-    const addresses = new Map<string, GatewayAddress>()
-    for (const [key, gateway] of this.gateways) addresses.set(key, gateway.at)
-    return addresses
+    this.applied = routes
+    return this.addresses
+  }
+
+  private added(key: string, gateway: Gateway): void {
+    this.gateways.set(key, gateway)
+    this.addresses.set(key, gateway.at)
   }
 
   /** Closes every gateway and the connections they carry. */
   close(): void {
     for (const gateway of this.gateways.values()) gateway.close()
     this.gateways.clear()
+    this.addresses.clear()
+    this.applied = []
   }
 
   private async open(route: TunnelRoute): Promise<Gateway> {

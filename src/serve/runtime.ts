@@ -353,7 +353,7 @@ export class ServeRuntime {
     this.logDiff(before?.rows ?? [], build.rows)
   }
 
-  private buildMap(plan: Plan, tunnels: Map<string, GatewayAddress>): ServeBuild {
+  private buildMap(plan: Plan, tunnels: ReadonlyMap<string, GatewayAddress>): ServeBuild {
     // With --http-port 0 (tests), per-service HTTP listeners use the port the router actually got.
     const unheld = new Map([...this.unheld].map(([address, u]) => [address, u.why]))
     if (this.fdLimit !== undefined) {

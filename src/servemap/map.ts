@@ -39,7 +39,7 @@ export interface ServeOptions {
    */
   unheld?: ReadonlyMap<string, string>
   /** Tunnel gateways by key (tunnelRoutes, src/servemap/tunnels.ts): where API-server paths connect. */
-  tunnels?: Map<string, GatewayAddress>
+  tunnels?: ReadonlyMap<string, GatewayAddress>
   /** Tunnel keys the API server refused for want of RBAC, with the note their rows show. */
   tunnelDenied?: Map<string, string>
   /**

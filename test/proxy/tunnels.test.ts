@@ -131,6 +131,35 @@ describe('a per-service listener whose target is a gateway of the same process',
     expect(listener.connectionCount).toBeLessThanOrEqual(2)
   })
 
+  it('follows routes that came and went between applies, and a new route object for a kept key updates its gateway', async () => {
+    const {g} = await gateways(async ({pod}) => podStream(pod))
+    const named = (name: string, pods = [`${name}-1`]): TunnelRoute => ({
+      ...route(pods),
+      key: `apps/${name}:80/TCP`,
+      service: `apps/${name}`,
+    })
+    const [a, b, c] = [named('a'), named('b'), named('c')]
+    const first = new Map(await g.apply([a, b, c]))
+    expect([...first.keys()]).toEqual(['apps/a:80/TCP', 'apps/b:80/TCP', 'apps/c:80/TCP'])
+    // b goes, d comes, c's Pods change (a new route object, the same key); a and the old c object are kept as they were.
+    const d = named('d')
+    const c2 = named('c', ['c-2'])
+    const second = await g.apply([a, c2, d])
+    expect([...second.keys()].sort()).toEqual(['apps/a:80/TCP', 'apps/c:80/TCP', 'apps/d:80/TCP'])
+    expect(second.get('apps/a:80/TCP')).toEqual(first.get('apps/a:80/TCP'))
+    expect(second.get('apps/c:80/TCP')).toEqual(first.get('apps/c:80/TCP'))
+    expect(await talk(second.get('apps/c:80/TCP')!.port, 'hi\n', 'hi\n')).toBe('c-2\nhi\n')
+    expect(await talk(second.get('apps/d:80/TCP')!.port, 'hi\n', 'hi\n')).toBe('d-1\nhi\n')
+    expect(await talk(first.get('apps/b:80/TCP')!.port, 'hi\n')).toBe('') // closed: refused
+    // Past listChanges' limit (256 routes that came or went) the lists are compared whole.
+    const many = Array.from({length: 300}, (_, i) => named(`m${i}`))
+    expect((await g.apply([a, ...many])).size).toBe(301)
+    const last = await g.apply([many[7]!])
+    expect([...last.keys()]).toEqual(['apps/m7:80/TCP'])
+    expect(await talk(first.get('apps/a:80/TCP')!.port, 'hi\n')).toBe('')
+    expect(await talk(last.get('apps/m7:80/TCP')!.port, 'hi\n', 'hi\n')).toBe('m7-1\nhi\n')
+  })
+
   it('connects over loopback as before once the gateway is gone (a target of another process)', async () => {
     const {g} = await gateways(async ({pod}) => podStream(pod))
     const at = (await g.apply([route(['echo-a'])])).get('apps/echo:80/TCP')!
