@@ -403,23 +403,30 @@ function patchZone(
   ): Array<[string, Source<T>]> | undefined => {
     const made: Array<[string, Source<T>]> = []
     let fresh = 0
-    for (const [raw, from] of now) {
+    let over = false
+    // forEach, not for…of: no [name, value] pair per entry (25,000 names at 10,000 Services, on every change).
+    now.forEach((from, raw) => {
+      if (over) return
       const old = was.get(raw)
-      if (old?.from === from) continue
-      if (made.length >= PATCH_LIMIT) return undefined
+      if (old?.from === from) return
+      if (made.length >= PATCH_LIMIT) {
+        over = true
+        return
+      }
       if (old) went.push(old)
       else fresh++
       const source = make(raw, from)
       made.push([raw, source])
       came.push(source)
-    }
+    })
+    if (over) return undefined
     // Names that went: the kept ones now lacks (only looked for when the counts say there are some).
     if (was.size - (now.size - fresh) > 0) {
-      for (const [raw, old] of was) {
-        if (now.has(raw)) continue
+      was.forEach((old, raw) => {
+        if (now.has(raw)) return
         went.push(old)
         made.push([raw, undefined as never])
-      }
+      })
     }
     return made
   }

@@ -285,10 +285,11 @@ function assignNames(
     }
     return {names, warnings: own}
   })
-  for (const [name, claimants] of owners) {
+  // forEach, not for…of: a [name, claimants] pair per entry is 20,000 arrays per change at 10,000 Services.
+  owners.forEach((claimants, name) => {
     if (Array.isArray(claimants) && !longNames.has(name) && !reserved.has(name))
       warnings.push(`name ${name} is claimed by ${claimants.map(label).join(' and ')}: neither gets it`)
-  }
+  })
   return {naming, warnings}
 }
 

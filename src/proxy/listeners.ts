@@ -108,30 +108,31 @@ export class ListenerSet {
       if (!wanted.has(key)) wanted.set(key, listener)
     }
 
-    for (const [key, open] of this.open) {
+    // forEach, not for…of: no [key, value] pair per entry (thousands of listeners, on every change).
+    this.open.forEach((open, key) => {
       // A port whose mode changed (http ⇄ tcp) is opened again, as the other kind.
-      if (wanted.get(key)?.mode === open.listener.mode) continue
+      if (wanted.get(key)?.mode === open.listener.mode) return
       this.open.delete(key)
       result.removed.push(open.listener)
       // Stop accepting now (the port is free again when this returns); running connections carry on.
       this.draining.add(open.forwarder)
       void open.forwarder.close().then(() => this.draining.delete(open.forwarder))
-    }
+    })
 
     const toOpen: Array<[string, ForwardListener]> = []
-    for (const [key, listener] of wanted) {
+    wanted.forEach((listener, key) => {
       const open = this.open.get(key)
       // serve's map memo hands an unchanged Service's listener object back on every change: nothing to update.
-      if (open?.listener === listener) continue
+      if (open?.listener === listener) return
       if (open) {
         open.forwarder.setTargets(listener.targets)
         open.forwarder.service = listener.service
         if (open.forwarder instanceof TcpForwarder) open.forwarder.allowedHosts = this.allowedHosts(listener)
         open.listener = listener
-        continue
+        return
       }
       toOpen.push([key, listener])
-    }
+    })
     // A few binds at a time (BINDS_AT_ONCE), reported in the order given whatever order they finished in.
     for (let from = 0; from < toOpen.length && !this.closed; from += BINDS_AT_ONCE) {
       const opening = toOpen.slice(from, from + BINDS_AT_ONCE).map(([key, listener]) => {
