@@ -243,9 +243,10 @@ export class TunnelGateways {
   /**
    * The routes of the last apply that opened all it had to: the next apply walks only the routes that came and went
    * since (listChanges; the serve map memo keeps an unchanged Service's route objects), not every route (10,000 at
-   * issue 20's scale) into a map of its own.
+   * issue 20's scale) into a map of its own. Undefined before the first apply and after one that failed: the next
+   * then compares every route with every gateway, so a gateway a failed apply opened or left is not forgotten.
    */
-  private applied: readonly TunnelRoute[] = []
+  private applied?: readonly TunnelRoute[]
   private readonly nextPort: NextPort
 
   constructor(private readonly options: TunnelGatewayOptions) {
@@ -257,9 +258,9 @@ export class TunnelGateways {
    * route key (one per Service port). The map is this object's own, current until the next apply or close.
    */
   async apply(routes: TunnelRoute[]): Promise<ReadonlyMap<string, GatewayAddress>> {
-    const changes = listChanges(this.applied, routes)
+    const changes = this.applied && listChanges(this.applied, routes)
     // Until every gateway it needs is open: an open that fails is tried again by the next apply, which walks all.
-    this.applied = []
+    this.applied = undefined
     let gone: string[]
     if (changes) {
       const coming = new Set(changes.came.map((r) => r.key))
@@ -295,7 +296,7 @@ export class TunnelGateways {
     for (const gateway of this.gateways.values()) gateway.close()
     this.gateways.clear()
     this.addresses.clear()
-    this.applied = []
+    this.applied = undefined
   }
 
   private async open(route: TunnelRoute): Promise<Gateway> {

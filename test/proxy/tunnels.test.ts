@@ -160,6 +160,37 @@ describe('a per-service listener whose target is a gateway of the same process',
     expect(await talk(last.get('apps/m7:80/TCP')!.port, 'hi\n', 'hi\n')).toBe('m7-1\nhi\n')
   })
 
+  it('after an apply that failed, compares every route again: a gateway it opened for a route gone since closes', async () => {
+    // The second port asked for fails (a gateway whose open fails rejects apply); every other lets the system pick.
+    let asked = 0
+    const g = new TunnelGateways({
+      dial: async ({pod}) => podStream(pod),
+      log: () => {},
+      nextPort: () => {
+        if (++asked === 2) throw new Error('no port for this gateway')
+        return 0
+      },
+    })
+    onTestFinished(() => g.close())
+    const named = (name: string): TunnelRoute => ({
+      ...route([`${name}-1`]),
+      key: `apps/${name}:80/TCP`,
+      service: `apps/${name}`,
+    })
+    const [a, b, c] = [named('a'), named('b'), named('c')]
+    await g.apply([a])
+    await expect(g.apply([a, b, c])).rejects.toThrow('no port for this gateway') // b failed, c opened
+    const cAt = [...(await g.apply([a, c])).entries()]
+    expect(cAt.map(([key]) => key)).toEqual(['apps/a:80/TCP', 'apps/c:80/TCP'])
+    const cPort = cAt[1]![1].port
+    expect(await talk(cPort, 'hi\n', 'hi\n')).toBe('c-1\nhi\n')
+    asked = 1 // the next port asked for fails again
+    await expect(g.apply([a, c, named('d')])).rejects.toThrow('no port for this gateway')
+    const after = await g.apply([a])
+    expect([...after.keys()]).toEqual(['apps/a:80/TCP'])
+    expect(await talk(cPort, 'hi\n')).toBe('') // c's gateway closed, though the failed apply still listed c
+  })
+
   it('connects over loopback as before once the gateway is gone (a target of another process)', async () => {
     const {g} = await gateways(async ({pod}) => podStream(pod))
     const at = (await g.apply([route(['echo-a'])])).get('apps/echo:80/TCP')!
