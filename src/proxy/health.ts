@@ -82,16 +82,26 @@ function pack({state, failures, successes}: Health): number {
   return STATES.indexOf(state) | (Math.min(failures, COUNT_MAX) << 2) | (Math.min(successes, COUNT_MAX) << 10)
 }
 
-function unpack(packed: number): Health {
-  return {state: STATES[packed & 3]!, failures: (packed >> 2) & COUNT_MAX, successes: (packed >> 10) & COUNT_MAX}
+/** The state alone, read from the bits: unpack makes an object, and some loops read every probe of a node. */
+function stateOf(packed: number): HealthState {
+  return STATES[packed & 3]!
 }
 
-/** Whether a grouped probe already shows the node's verdict, so a round with the same verdict has nothing to do. */
+function failuresOf(packed: number): number {
+  return (packed >> 2) & COUNT_MAX
+}
+
+function unpack(packed: number): Health {
+  return {state: stateOf(packed), failures: failuresOf(packed), successes: (packed >> 10) & COUNT_MAX}
+}
+
+/**
+ * Whether a grouped probe already shows the node's verdict, so a round with the same verdict has nothing to do.
+ * Checked for every port probed on a node (2,500 at issue 20's scale, on 100 nodes for each Service change).
+ */
 function settled(packed: number, verdict: boolean): boolean {
-  // Read from the bits, not through unpack(): a node's verdict is checked against every port probed on it (2,500 at
-  // issue 20's scale, on 100 nodes for each Service change), and unpack makes an object each time.
-  const state = STATES[packed & 3]
-  return verdict ? state === 'up' && ((packed >> 2) & COUNT_MAX) === 0 : state === 'down'
+  const state = stateOf(packed)
+  return verdict ? state === 'up' && failuresOf(packed) === 0 : state === 'down'
 }
 
 /** Every probe of one node address, and the node's /healthz round that decides the grouped ones. */
@@ -209,7 +219,7 @@ export class HealthMonitor extends EventEmitter<HealthEvents> implements TargetH
       const packed = node?.ports[kind].get(Number(port))
       if (!node || packed === undefined) continue
       node.ports[kind].delete(Number(port))
-      if (unpack(packed).state === 'unknown') this.unknown--
+      if (stateOf(packed) === 'unknown') this.unknown--
       if (!this.grouped(kind, Number(port))) this.stopRunner({kind, address, port: Number(port)})
       if (node.ports.tcp.size + node.ports.http.size === 0) emptied.add(node)
     }
@@ -253,7 +263,7 @@ export class HealthMonitor extends EventEmitter<HealthEvents> implements TargetH
     const node = this.nodes.get(at.address)
     const packed = node?.ports[kind].get(at.port)
     if (!node || packed === undefined) return
-    const from = unpack(packed).state
+    const from = stateOf(packed)
     if (from === 'down') return
     node.ports[kind].set(at.port, pack({state: 'down', failures: this.unhealthyThreshold, successes: 0}))
     node.unsettled = true
