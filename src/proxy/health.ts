@@ -250,7 +250,7 @@ export class HealthMonitor extends EventEmitter<HealthEvents> implements TargetH
   state(subject: HealthSubject): HealthState {
     const {kind, at} = probeParts(subject)
     const packed = this.nodes.get(at.address)?.ports[kind].get(at.port)
-    return packed === undefined ? 'unknown' : STATES[packed & 3]!
+    return packed === undefined ? 'unknown' : stateOf(packed)
   }
 
   /** Anything not known to be down is routable: `unknown` included, and probes this monitor does not run. */
