@@ -32,6 +32,12 @@ function churn(flag: string | undefined): {liveMb: number; peakMb: number} {
   return JSON.parse(out) as {liveMb: number; peakMb: number}
 }
 
+/** The run with the lowest peak of three. */
+function lowest(run: () => {liveMb: number; peakMb: number}): {liveMb: number; peakMb: number} {
+  const runs = [run(), run(), run()]
+  return runs.reduce((low, r) => (r.peakMb < low.peakMb ? r : low))
+}
+
 describe('heapGrowthFlag', () => {
   it('sets a fixed heap growth unless the user set their own in node options or NODE_OPTIONS', () => {
     expect(heapGrowthFlag([], undefined)).toBe(`--heap-growing-percent=${HEAP_GROWING_PERCENT}`)
@@ -46,11 +52,13 @@ describe('heapGrowthFlag', () => {
     // While a new set is made the old one is live too (2× live). With GC on one thread, V8's own choice let the old
     // space grow to 5.8× (Node 20), 6.5× (22) and 4.5× (24) what is live; with the flag 2.4×, 2.4× and 3.9×
     // (checked on 20.20.2, 22.23.5, 24.22.3). The test holds the flag to what it saves on the Node it runs on,
-    // measured both ways.
-    const own = churn(undefined)
-    const fixed = churn(heapGrowthFlag([], undefined))
+    // measured both ways. On Node 24 a busy machine still moves the peak now and then, even on one GC thread (a CI
+    // run: 214.9 MB with the flag against 223.8 without it; quiet, 185.8 against 214.6), so each way counts the
+    // lowest peak of three runs: what V8 holds the heap to, not how late a collection came.
+    const own = lowest(() => churn(undefined))
+    const fixed = lowest(() => churn(heapGrowthFlag([], undefined)))
     expect(fixed.liveMb).toBeGreaterThan(30)
     expect(fixed.peakMb).toBeLessThan(own.peakMb * 0.9)
     expect(fixed.peakMb).toBeLessThan(fixed.liveMb * 4.25)
-  })
+  }, 60_000) // six child processes of about 1.5 s each, longer on a busy machine
 })
