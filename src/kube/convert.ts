@@ -27,10 +27,11 @@ function toPort(raw: unknown): ServicePort | undefined {
   const name = str(p.name)
   const nodePort = num(p.nodePort)
   const appProtocol = str(p.appProtocol)
+  // A plain property first: a leading spread gives each port a hidden class of its own on Node 20 (src/fitted.ts).
   return {
-    ...(name ? {name} : {}),
     port,
     protocol,
+    ...(name ? {name} : {}),
     ...(nodePort ? {nodePort} : {}),
     ...(appProtocol ? {appProtocol} : {}),
   }
@@ -144,9 +145,9 @@ export function toEndpointSlice(raw: unknown): EndpointSlice {
       const ref = obj(ep.targetRef)
       const pod = ref.kind === 'Pod' ? str(ref.name) : undefined
       return {
-        ...(nodeName ? {nodeName} : {}),
         ready: obj(ep.conditions).ready !== false,
         addresses: fitted(arr(ep.addresses).filter((a): a is string => typeof a === 'string')),
+        ...(nodeName ? {nodeName} : {}),
         ...(obj(ep.conditions).terminating === true ? {terminating: true} : {}),
         ...(pod ? {pod} : {}),
       }
@@ -157,7 +158,7 @@ export function toEndpointSlice(raw: unknown): EndpointSlice {
         const port = num(p.port)
         if (!port) return []
         const name = str(p.name)
-        return [{...(name ? {name} : {}), port, protocol: PROTOCOLS.find((x) => x === p.protocol) ?? 'TCP'}]
+        return [{port, protocol: PROTOCOLS.find((x) => x === p.protocol) ?? 'TCP', ...(name ? {name} : {})}]
       }),
     ),
   }

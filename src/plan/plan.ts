@@ -21,7 +21,7 @@ import type {
   ServicePort,
   Target,
 } from './types.js'
-import {fitted} from '../fitted.js'
+import {fitted, withChanges} from '../fitted.js'
 
 /** How a Service can be reached from outside the cluster (Service types: https://kubernetes.io/docs/concepts/services-networking/service/#publishing-services-service-types). */
 export function exposureOf(svc: Service): Exposure {
@@ -162,9 +162,9 @@ function planService(
   }
   const ports = uniquePorts(svc.ports).map((port): PlannedPort => {
     const planned: PlannedPort = {
-      ...(port.name ? {name: port.name} : {}),
       port: port.port,
       protocol: port.protocol,
+      ...(port.name ? {name: port.name} : {}),
       ...(port.nodePort ? {nodePort: port.nodePort} : {}),
       ...(port.appProtocol ? {appProtocol: port.appProtocol} : {}),
       mode: portMode(port),
@@ -381,7 +381,7 @@ function named(unnamed: PlannedService, naming: Naming, entry: ServiceMemo | und
   ) {
     return entry.named
   }
-  const planned = {...unnamed, names: naming.names, warnings: [...unnamed.warnings, ...naming.warnings]}
+  const planned = withChanges(unnamed, {names: naming.names, warnings: [...unnamed.warnings, ...naming.warnings]})
   if (entry) {
     entry.named = planned
     entry.nameWarnings = naming.warnings

@@ -1,5 +1,6 @@
 // The set of per-Service TCP and UDP listeners, kept in step with the ServeMap by diffing: a change to one
 // Service opens or closes only its own listeners, and kept listeners get new targets without losing a connection.
+import {withChanges} from '../fitted.js'
 import type {ForwardListener} from '../servemap/types.js'
 import type {TargetHealth} from './health.js'
 import type {AllowedHosts} from './host-check.js'
@@ -169,11 +170,9 @@ export class ListenerSet {
       verbose,
     }
     return listener.protocol === 'UDP'
-      ? new UdpForwarder({
-          ...common,
-          idleTimeoutMs: this.options.udpIdleTimeoutMs,
-          maxSessions: this.options.udpMaxSessions,
-        })
+      ? new UdpForwarder(
+          withChanges(common, {idleTimeoutMs: this.options.udpIdleTimeoutMs, maxSessions: this.options.udpMaxSessions}),
+        )
       : this.tcp(listener, common)
   }
 
@@ -189,12 +188,13 @@ export class ListenerSet {
   /** A TCP forwarder; on an HTTP port, plain keep-alive clients go through a HostSplicer (kept node connections). */
   private tcp(listener: ForwardListener, common: ConstructorParameters<typeof TcpForwarder>[0]): TcpForwarder {
     const connectTimeoutMs = this.options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS
-    const forwarder = new TcpForwarder({
-      ...common,
-      connectTimeoutMs,
-      maxConnections: this.options.maxConnections,
-      idleTimeoutMs: this.options.idleTimeoutMs,
-    })
+    const forwarder = new TcpForwarder(
+      withChanges(common, {
+        connectTimeoutMs,
+        maxConnections: this.options.maxConnections,
+        idleTimeoutMs: this.options.idleTimeoutMs,
+      }),
+    )
     if (listener.mode !== 'http') return forwarder
     forwarder.allowedHosts = this.allowedHosts(listener)
     // A Host the forwarder does not allow is left to it: it answers 421 (TcpForwarder.relay). Made on the first

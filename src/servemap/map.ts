@@ -23,7 +23,7 @@ import {API_SERVER_NOTE, gatewayTarget, tunnelKey, type GatewayAddress} from './
 import {forgetOnChange, type PartInputs, type ServeMapMemo, type ServicePart} from './memo.js'
 import {assembleDns, partChanges, patchAssembled} from './assemble.js'
 import {sameItems} from '../plan/memo.js'
-import {fitted} from '../fitted.js'
+import {fitted, withChanges} from '../fitted.js'
 
 export interface ServeOptions {
   /** Address of the DNS responder and the Host router (--listen). */
@@ -74,10 +74,12 @@ export const KUBE_PROXY_HEALTHZ_PORT = 10256
 function probed(s: PlannedService, port: PlannedPort): ProbedTarget[] {
   if (s.externalTrafficPolicy === 'Local' && s.healthCheckNodePort) {
     const hcPort = s.healthCheckNodePort
-    return port.targets.map((t) => ({...t, probe: {kind: 'http', address: t.address, port: hcPort}}))
+    return port.targets.map((t) => withChanges(t, {probe: {kind: 'http', address: t.address, port: hcPort}}))
   }
   if (port.protocol === 'UDP') {
-    return port.targets.map((t) => ({...t, probe: {kind: 'http', address: t.address, port: KUBE_PROXY_HEALTHZ_PORT}}))
+    return port.targets.map((t) =>
+      withChanges(t, {probe: {kind: 'http', address: t.address, port: KUBE_PROXY_HEALTHZ_PORT}}),
+    )
   }
   // A connect to the target itself needs no probe object (probeOf): the plan's targets serve as they are.
   return port.targets
@@ -272,8 +274,7 @@ function mapService(s: PlannedService, ctx: MapContext): ServicePart {
 /** A Service's part with its lists fitted (src/fitted.ts): the map keeps one per Service. */
 function fittedPart(part: ServicePart): ServicePart {
   const {hosts, srv, http, tls, listeners, rows, warnings} = part
-  return {
-    ...part,
+  return withChanges(part, {
     hosts: fitted(hosts),
     srv: fitted(srv),
     http: fitted(http),
@@ -281,7 +282,7 @@ function fittedPart(part: ServicePart): ServicePart {
     listeners: fitted(listeners),
     rows: fitted(rows),
     warnings: fitted(warnings),
-  }
+  })
 }
 
 /**
