@@ -156,6 +156,12 @@ export async function bundleSeaScript(outFile, pkg) {
   })
 }
 
+/**
+ * The Node options the executable starts with (process.execArgv), as `node <options> cli` would: serve's young
+ * generation, which V8 reads only at start (src/serve/heap-growth.ts, SEMI_SPACE_MB).
+ */
+export const SEA_EXEC_ARGV = ['--max-semi-space-size=8']
+
 /** Writes the SEA preparation blob for script into workDir/sea.blob with the pinned linux-x64 Node. */
 export function makeBlob(script, workDir) {
   const {binary} = fetchNode(BLOB_PLATFORM)
@@ -170,6 +176,7 @@ export function makeBlob(script, workDir) {
     // Both are V8 data for the platform that writes the blob; the same blob goes into every platform's binary.
     useSnapshot: false,
     useCodeCache: false,
+    execArgv: SEA_EXEC_ARGV,
   }
   writeFileSync(config, `${JSON.stringify(settings, null, 2)}\n`)
   const made = spawnSync(binary, ['--experimental-sea-config', config], {cwd: workDir, encoding: 'utf8'})

@@ -7,6 +7,7 @@ import {EXIT, ExposeLbError} from './errors.js'
 import {paint, useColor} from './log.js'
 import {escapeControlsKeepingLines} from './terminal.js'
 import {DEFAULT_HOSTS_FILE} from './serve/hosts-file.js'
+import {restartWithStartFlags} from './serve/heap-growth.js'
 
 /**
  * Runs the CLI with kubectl's argv and sets the exit status; never throws. `config` is where oclif finds the
@@ -18,6 +19,8 @@ export async function main(
 ): Promise<void> {
   const normalized = normalizeOptionalValue(normalizeVerbosity(argv), '--hosts-file', DEFAULT_HOSTS_FILE)
   const args = hoistCommand(normalized, Object.keys(COMMANDS), valueFlags(COMMANDS))
+  // serve's young generation is set when Node starts (serve/heap-growth.ts): before anything is loaded or printed.
+  if (args[0] === 'serve') restartWithStartFlags()
   const verbose = verbosityOf(args) > 0
   // The bundle is minified; with -v, stacks should point at src/ through the shipped source maps.
   if (verbose) process.setSourceMapsEnabled(true)

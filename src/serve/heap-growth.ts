@@ -1,24 +1,65 @@
-// How far serve's JavaScript heap may grow past what is live before V8 collects its old generation. By default V8
-// picks the next limit from how cheap collecting has been (up to 4× the live heap: kHighFactor in V8's
-// src/heap/heap-controller.cc), and serve's collections are cheap: with 10,000 Services each rebuilt map left the
-// last one behind as garbage, and the heap grew from 160 MB live to 830 MB before a full collection (node
-// --trace-gc on the scale bench, test/bench/scale-bench.ts), and V8 keeps pages it grew into. A fixed factor
-// (`--heap-growing-percent`, read by V8 whenever it sets the next limit, so it can be set once Node is running:
-// `node --v8-options`) keeps the heap near its live size for a few more collections while serve changes its map.
+// serve's V8 heap settings: how far the old generation may grow past what is live, and how large the young
+// generation is.
+//
+// Old generation. By default V8 picks the next limit from how cheap collecting has been (up to 4× the live heap:
+// kHighFactor in V8's src/heap/heap-controller.cc), and serve's collections are cheap: with 10,000 Services each
+// rebuilt map left the last one behind as garbage, and the heap grew from 160 MB live to 830 MB before a full
+// collection (node --trace-gc on the scale bench, test/bench/scale-bench.ts), and V8 keeps pages it grew into. A
+// fixed factor (`--heap-growing-percent`, read by V8 whenever it sets the next limit, so it can be set once Node is
+// running: `node --v8-options`) keeps the heap near its live size for a few more collections while serve changes its
+// map.
+//
+// Young generation. V8 sizes it for throughput: two semi-spaces of up to 16 MB on Node 20 (33.6 MB resident once
+// grown) and 64 MB on Node 24 (134 MB). serve allocates little that lives briefly and long: 8 MB semi-spaces cost no
+// CPU per change at 10,000 Services and take 100 MB off its peak on Node 24, 20–30 MB on Node 20 (probe runs of the
+// scale bench, docs/performance.md). V8 reads `--max-semi-space-size` only when the process starts, so serve starts
+// again with it (restartWithStartFlags), and the single executable carries it in its execArgv (scripts/sea.mjs).
+import {isSea} from 'node:sea'
 import v8 from 'node:v8'
 
 /** The next old-generation limit is the live heap plus this much (V8's own choice with serve's load: up to 300). */
 export const HEAP_GROWING_PERCENT = 50
 
+/** serve's semi-spaces, in MB (see above). */
+export const SEMI_SPACE_MB = 8
+
+const HEAP_GROWING = /--heap[-_]growing[-_]percent\b/
+const SEMI_SPACE = /--max[-_]semi[-_]space[-_]size\b/
+
+/** Whether the user set `flag` themselves: node options and NODE_OPTIONS win over serve's. */
+function setByUser(flag: RegExp, execArgv: readonly string[], nodeOptions: string | undefined): boolean {
+  return execArgv.some((a) => flag.test(a)) || flag.test(nodeOptions ?? '')
+}
+
 /** The V8 flag serve sets, or undefined when the user passed their own (node options or NODE_OPTIONS win). Pure. */
 export function heapGrowthFlag(execArgv: readonly string[], nodeOptions: string | undefined): string | undefined {
-  const own = /--heap[-_]growing[-_]percent\b/
-  if (execArgv.some((a) => own.test(a)) || own.test(nodeOptions ?? '')) return undefined
-  return `--heap-growing-percent=${HEAP_GROWING_PERCENT}`
+  return setByUser(HEAP_GROWING, execArgv, nodeOptions) ? undefined : `--heap-growing-percent=${HEAP_GROWING_PERCENT}`
+}
+
+/** The Node options serve needs from its start that this process lacks (none when the user set their own). Pure. */
+export function startFlags(execArgv: readonly string[], nodeOptions: string | undefined): string[] {
+  return setByUser(SEMI_SPACE, execArgv, nodeOptions) ? [] : [`--max-semi-space-size=${SEMI_SPACE_MB}`]
 }
 
 /** Sets serve's heap growth (see above) for the rest of this process, unless the user set their own. */
 export function limitHeapGrowth(): void {
   const flag = heapGrowthFlag(process.execArgv, process.env.NODE_OPTIONS)
   if (flag) v8.setFlagsFromString(flag)
+}
+
+/**
+ * Replaces this process with Node started again with startFlags, same pid, arguments and environment, when it lacks
+ * them and Node can (process.execve: Node 22.15+ and 24, not on Windows); returns otherwise. On Node 20 serve runs
+ * with V8's young generation. The single executable has the flags already (scripts/sea.mjs).
+ */
+export function restartWithStartFlags(): void {
+  const node = process as {execve?: (file: string, args: string[], env: NodeJS.ProcessEnv) => never}
+  if (!node.execve || isSea()) return
+  const flags = startFlags(process.execArgv, process.env.NODE_OPTIONS)
+  if (flags.length === 0) return
+  node.execve(
+    process.execPath,
+    [process.execPath, ...process.execArgv, ...flags, ...process.argv.slice(1)],
+    process.env,
+  )
 }

@@ -77,6 +77,7 @@ export const STOP_GRACE_MS = 5000
 export async function serveUntilSignal(settings: ServeSettings): Promise<string> {
   const {log} = settings
   limitHeapGrowth()
+  log.debug(`node ${process.version}, options: ${process.execArgv.join(' ') || 'none'}`)
   // The simulator (and its YAML parser) loads only for --demo.
   const demo = settings.demo
     ? await (await import('../sim/demo.js')).startDemo({nodePrefix: settings.demoNodes})

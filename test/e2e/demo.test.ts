@@ -1,8 +1,10 @@
 // `kubectl expose-lb serve --demo`: a new user's first run, with the real curl and dig it tells them to use.
 import {execFile} from 'node:child_process'
+import {readFileSync} from 'node:fs'
 import {promisify} from 'node:util'
 import {describe, expect, it} from 'vitest'
 import {EXIT} from '../../src/errors.js'
+import {SEMI_SPACE_MB} from '../../src/serve/heap-growth.js'
 import {kubectl} from './helpers.js'
 import {startServe, waitFor} from './serve-helpers.js'
 
@@ -27,6 +29,11 @@ describe('serve --demo', () => {
       })
       const dig = await run('dig', ['@127.0.0.1', '-p', String(serve.dnsPort), 'radarr.kube.internal', '+short'])
       expect(dig.stdout.trim()).toMatch(/^127\.90\.\d+\.\d+$/)
+      // kubectl and env exec the plugin, so its pid is serve's: Node started again in it with serve's young
+      // generation where Node can (process.execve, src/serve/heap-growth.ts), as it was on Node 20.
+      const argv = readFileSync(`/proc/${serve.child.pid}/cmdline`, 'utf8').split('\0')
+      expect(argv.includes(`--max-semi-space-size=${SEMI_SPACE_MB}`)).toBe('execve' in process)
+      expect(argv).toContain('serve')
     } finally {
       expect(await serve.stop('SIGINT')).toBe(0)
     }

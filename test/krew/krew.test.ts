@@ -28,6 +28,7 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {parse, stringify} from 'yaml'
 import {loadObjectsFromYaml, startSimServer} from '../../src/sim/api-server.js'
 import {HOMELAB_YAML} from '../../src/sim/homelab.js'
+import {SEMI_SPACE_MB} from '../../src/serve/heap-growth.js'
 import {waitFor} from '../e2e/serve-helpers.js'
 import {validateKrewManifest, versionProblem} from './validate.js'
 
@@ -492,6 +493,7 @@ describe.each(INSTALLS)('installed the way krew installs it: $what', ({os, arch,
         'expose-lb',
         'serve',
         '--demo',
+        '-v', // its first line names the Node options it runs with
         // Nodes of its own: test/e2e/demo.test.ts may run the demo's default nodes (127.0.10.x) at the same time.
         '--demo-nodes',
         '127.0.58.',
@@ -514,6 +516,8 @@ describe.each(INSTALLS)('installed the way krew installs it: $what', ({os, arch,
           `serve's "serving" line (stderr so far: ${stderr})`,
         )
         const [, dnsPort, httpPort] = serving
+        // The executable's own execArgv (scripts/sea.mjs): serve's young generation (src/serve/heap-growth.ts).
+        expect(stderr).toContain(`options: --max-semi-space-size=${SEMI_SPACE_MB}\n`)
         const curl = await execFileAsync('curl', ['-s', '--max-time', '5', `http://radarr.localhost:${httpPort}/`])
         expect(JSON.parse(curl.stdout)).toMatchObject({
           service: 'media/radarr',

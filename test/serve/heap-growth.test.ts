@@ -1,6 +1,8 @@
 import {execFileSync} from 'node:child_process'
 import {describe, expect, it} from 'vitest'
-import {heapGrowthFlag, HEAP_GROWING_PERCENT} from '../../src/serve/heap-growth.js'
+import {heapGrowthFlag, HEAP_GROWING_PERCENT, SEMI_SPACE_MB, startFlags} from '../../src/serve/heap-growth.js'
+// @ts-expect-error: a build script without types
+import {SEA_EXEC_ARGV} from '../../scripts/sea.mjs'
 
 /**
  * A Node process that keeps ~60 MB live and replaces all of it ten times over (as serve replaces its map on every
@@ -61,4 +63,17 @@ describe('heapGrowthFlag', () => {
     expect(fixed.peakMb).toBeLessThan(own.peakMb * 0.9)
     expect(fixed.peakMb).toBeLessThan(fixed.liveMb * 4.25)
   }, 60_000) // six child processes of about 1.5 s each, longer on a busy machine
+})
+
+describe('startFlags', () => {
+  it("sets serve's young generation unless the user set their own in node options or NODE_OPTIONS", () => {
+    expect(startFlags([], undefined)).toEqual([`--max-semi-space-size=${SEMI_SPACE_MB}`])
+    expect(startFlags(['--heap-growing-percent=20'], '--trace-gc')).toEqual([`--max-semi-space-size=${SEMI_SPACE_MB}`])
+    expect(startFlags(['--max-semi-space-size=32'], undefined)).toEqual([])
+    expect(startFlags([], '--max_semi_space_size=2 --trace-gc')).toEqual([])
+  })
+
+  it('are what the single executable starts with', () => {
+    expect(SEA_EXEC_ARGV).toEqual(startFlags([], undefined))
+  })
 })
