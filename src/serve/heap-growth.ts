@@ -8,7 +8,10 @@
 // fixed factor (`--heap-growing-percent`, read by V8 whenever it sets the next limit, so it can be set once Node is
 // running: `node --v8-options`) keeps the heap near its live size for a few more collections while serve changes its
 // map. 30 % rather than 50: at 10,000 Services the peak RSS after 100 changes was 27 MB lower on Node 20 (336 against
-// 363 MB) and 37 MB on Node 24 (376 against 413), for 69 → 77 ms of CPU per change on Node 20 and none on 24.
+// 363 MB) and 37 MB on Node 24 (376 against 413), for 69 → 77 ms of CPU per change on Node 20 and none on 24. Not
+// while serve starts: then its heap only grows (everything it allocates is the map it is building), and at 30 % V8
+// collected again and again for little, answering every name 0.5 s later at 10,000 Services, with the memory
+// reducer's collections a minute later still (the scale bench's idle CPU: 0.43 % at 50, 1.9–2.3 % at 30).
 //
 // Young generation. V8 sizes it for throughput: two semi-spaces of up to 16 MB on Node 20 (33.6 MB resident once
 // grown) and 64 MB on Node 24 (134 MB). serve allocates little that lives briefly and long: 8 MB semi-spaces cost no
@@ -20,6 +23,9 @@ import v8 from 'node:v8'
 
 /** The next old-generation limit is the live heap plus this much (V8's own choice with serve's load: up to 300). */
 export const HEAP_GROWING_PERCENT = 30
+
+/** The same while serve starts, until its first map is live (see above). */
+export const START_HEAP_GROWING_PERCENT = 50
 
 /** serve's semi-spaces, in MB (see above). */
 export const SEMI_SPACE_MB = 8
@@ -33,8 +39,12 @@ function setByUser(flag: RegExp, execArgv: readonly string[], nodeOptions: strin
 }
 
 /** The V8 flag serve sets, or undefined when the user passed their own (node options or NODE_OPTIONS win). Pure. */
-export function heapGrowthFlag(execArgv: readonly string[], nodeOptions: string | undefined): string | undefined {
-  return setByUser(HEAP_GROWING, execArgv, nodeOptions) ? undefined : `--heap-growing-percent=${HEAP_GROWING_PERCENT}`
+export function heapGrowthFlag(
+  execArgv: readonly string[],
+  nodeOptions: string | undefined,
+  percent = HEAP_GROWING_PERCENT,
+): string | undefined {
+  return setByUser(HEAP_GROWING, execArgv, nodeOptions) ? undefined : `--heap-growing-percent=${percent}`
 }
 
 /** The Node options serve needs from its start that this process lacks (none when the user set their own). Pure. */
@@ -42,9 +52,9 @@ export function startFlags(execArgv: readonly string[], nodeOptions: string | un
   return setByUser(SEMI_SPACE, execArgv, nodeOptions) ? [] : [`--max-semi-space-size=${SEMI_SPACE_MB}`]
 }
 
-/** Sets serve's heap growth (see above) for the rest of this process, unless the user set their own. */
-export function limitHeapGrowth(): void {
-  const flag = heapGrowthFlag(process.execArgv, process.env.NODE_OPTIONS)
+/** Sets serve's heap growth (see above) from V8's next limit on, unless the user set their own. */
+export function limitHeapGrowth(percent: number): void {
+  const flag = heapGrowthFlag(process.execArgv, process.env.NODE_OPTIONS, percent)
   if (flag) v8.setFlagsFromString(flag)
 }
 

@@ -8,7 +8,7 @@ import type {AddressType, PathsMode} from '../plan/types.js'
 import {rangeText, type AddressRange} from '../servemap/addresses.js'
 import {routerAddressFor} from '../servemap/remote.js'
 import {CLUSTER_NAME_NEEDS_SEVERAL, clusterLabels} from '../plan/clusters.js'
-import {limitHeapGrowth} from './heap-growth.js'
+import {HEAP_GROWING_PERCENT, limitHeapGrowth, START_HEAP_GROWING_PERCENT} from './heap-growth.js'
 import {instanceDir, registerInstance, type InstanceRecord, type Registration} from './instance.js'
 import type {LoopbackAliases} from './lo-aliases.js'
 import type {ApiClient} from '../kube/client.js'
@@ -76,7 +76,7 @@ export const STOP_GRACE_MS = 5000
 /** Starts serve, runs until a stop signal (STOP_SIGNALS), stops gracefully, and returns the signal's name. */
 export async function serveUntilSignal(settings: ServeSettings): Promise<string> {
   const {log} = settings
-  limitHeapGrowth()
+  limitHeapGrowth(START_HEAP_GROWING_PERCENT)
   log.debug(`node ${process.version}, options: ${process.execArgv.join(' ') || 'none'}`)
   // The simulator (and its YAML parser) loads only for --demo.
   const demo = settings.demo
@@ -223,6 +223,7 @@ export async function serveUntilSignal(settings: ServeSettings): Promise<string>
   })
   try {
     await runtime.start()
+    limitHeapGrowth(HEAP_GROWING_PERCENT) // the first map is live: from here on changes replace parts of it
   } catch (error) {
     await aliases?.close()
     await hosts?.remove()

@@ -54,6 +54,8 @@ describe('heapGrowthFlag', () => {
     )
     expect(heapGrowthFlag(['--heap-growing-percent=20'], undefined)).toBeUndefined()
     expect(heapGrowthFlag([], '--max-old-space-size=512 --heap_growing_percent=200')).toBeUndefined()
+    expect(heapGrowthFlag([], undefined, 50)).toBe('--heap-growing-percent=50')
+    expect(heapGrowthFlag(['--heap-growing-percent=20'], undefined, 50)).toBeUndefined()
   })
 
   it('keeps a heap whose contents are replaced piece by piece nearer its live size when set at run time', () => {
