@@ -65,7 +65,7 @@ export function limitHeapGrowth(percent: number): void {
  */
 export function restartWithStartFlags(): void {
   const node = process as {execve?: (file: string, args: string[], env: NodeJS.ProcessEnv) => never}
-  if (!node.execve || isSea()) return
+  if (!node.execve || process.platform === 'win32' || isSea()) return
   const flags = startFlags(process.execArgv, process.env.NODE_OPTIONS)
   if (flags.length === 0) return
   node.execve(
