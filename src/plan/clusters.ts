@@ -5,6 +5,7 @@
 import {hasNames} from './plan.js'
 import {isValidDnsName} from './names.js'
 import type {Plan, PlannedService} from './types.js'
+import {withChanges} from '../fitted.js'
 
 /** One cluster's plan and the DNS label its names carry. */
 export interface ClusterPlan {
@@ -120,7 +121,7 @@ export function mergeClusterPlans(clusters: ClusterPlan[], domain: string): Plan
           }
         }
       }
-      services.push({...s, cluster: label, names, warnings: [...s.warnings, ...extra]})
+      services.push(withChanges(s, {cluster: label, names, warnings: [...s.warnings, ...extra]}))
     }
   }
   // An Ingress or route host is one name: two clusters claiming it both lose it, as Service names do.
@@ -133,12 +134,14 @@ export function mergeClusterPlans(clusters: ClusterPlan[], domain: string): Plan
     if (labels.length > 1) warnings.push(`host ${host} is in clusters ${labels.join(' and ')}: none of them gets it`)
   }
   const hosts = clusters.flatMap(({label, plan}) =>
-    (plan.hosts ?? []).filter((h) => hostClusters.get(h.host)?.length === 1).map((h) => ({...h, cluster: label})),
+    (plan.hosts ?? [])
+      .filter((h) => hostClusters.get(h.host)?.length === 1)
+      .map((h) => withChanges(h, {cluster: label})),
   )
   return {
     domain,
     hosts,
-    nodes: clusters.flatMap(({label, plan}) => plan.nodes.map((n) => ({...n, name: `${label}/${n.name}`}))),
+    nodes: clusters.flatMap(({label, plan}) => plan.nodes.map((n) => withChanges(n, {name: `${label}/${n.name}`}))),
     services,
     warnings,
   }
