@@ -493,7 +493,7 @@ describe.each(INSTALLS)('installed the way krew installs it: $what', ({os, arch,
         'expose-lb',
         'serve',
         '--demo',
-        '-v', // its first line names the Node options it runs with
+        '-v', // one of its lines names the Node options it runs with
         // Nodes of its own: test/e2e/demo.test.ts may run the demo's default nodes (127.0.10.x) at the same time.
         '--demo-nodes',
         '127.0.58.',

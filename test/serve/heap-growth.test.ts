@@ -5,7 +5,7 @@ import {heapGrowthFlag, HEAP_GROWING_PERCENT, SEMI_SPACE_MB, startFlags} from '.
 import {SEA_EXEC_ARGV} from '../../scripts/sea.mjs'
 
 /**
- * A Node process that keeps ~50 MB live and replaces it piece by piece, 30,000 objects at a time, twenty times over
+ * A Node process that keeps ~50 MB live and replaces it piece by piece, 30,000 objects at a time, ten times over
  * (as serve's changes replace a few Services' objects at a time), after setting `flag` at run time as serve does;
  * prints the live heap and the largest old space V8 grew to (the young generation, which the flag leaves alone, is
  * larger on Node 24). An earlier form replaced the whole set at once; its peak jumped with where V8's limits fell
