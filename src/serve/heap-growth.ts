@@ -60,17 +60,22 @@ export function limitHeapGrowth(percent: number): void {
 
 /**
  * Replaces this process with Node started again with startFlags, same pid, arguments and environment, when it lacks
- * them and Node can (process.execve: Node 22.15+ and 24, not on Windows); returns otherwise. On Node 20 serve runs
- * with V8's young generation. The single executable has the flags already (scripts/sea.mjs).
+ * them and Node can (process.execve: Node 22.15+ and 24, not on Windows); returns otherwise, also when the exec
+ * fails. On Node 20 serve runs with V8's young generation. The single executable has the flags already (scripts/sea.mjs).
  */
 export function restartWithStartFlags(): void {
   const node = process as {execve?: (file: string, args: string[], env: NodeJS.ProcessEnv) => never}
   if (!node.execve || process.platform === 'win32' || isSea()) return
   const flags = startFlags(process.execArgv, process.env.NODE_OPTIONS)
   if (flags.length === 0) return
-  node.execve(
-    process.execPath,
-    [process.execPath, ...process.execArgv, ...flags, ...process.argv.slice(1)],
-    process.env,
-  )
+  try {
+    node.execve(
+      process.execPath,
+      [process.execPath, ...process.execArgv, ...flags, ...process.argv.slice(1)],
+      process.env,
+    )
+  } catch {
+    // Newer Node throws when execve(2) fails and leaves this process as it was: serve runs on without the flags
+    // (serve -v names the options it has). Node 22 and 24 up to now abort instead.
+  }
 }

@@ -1,6 +1,12 @@
 import {execFileSync} from 'node:child_process'
 import {describe, expect, it} from 'vitest'
-import {heapGrowthFlag, HEAP_GROWING_PERCENT, SEMI_SPACE_MB, startFlags} from '../../src/serve/heap-growth.js'
+import {
+  heapGrowthFlag,
+  HEAP_GROWING_PERCENT,
+  restartWithStartFlags,
+  SEMI_SPACE_MB,
+  startFlags,
+} from '../../src/serve/heap-growth.js'
 // @ts-expect-error: a build script without types
 import {SEA_EXEC_ARGV} from '../../scripts/sea.mjs'
 
@@ -82,5 +88,32 @@ describe('startFlags', () => {
 
   it('are what the single executable starts with', () => {
     expect(SEA_EXEC_ARGV).toEqual(startFlags([], undefined))
+  })
+})
+
+describe('restartWithStartFlags', () => {
+  it('execs Node again with the flags, the same arguments and environment, and runs on when the exec fails', () => {
+    // process.execve stood in for: one that fails as newer Node's does (an errno error, the process left as it was).
+    const calls: unknown[][] = []
+    const own = Object.getOwnPropertyDescriptor(process, 'execve')
+    Object.defineProperty(process, 'execve', {
+      configurable: true,
+      writable: true,
+      value: (...args: unknown[]) => {
+        calls.push(args)
+        throw Object.assign(new Error('execve failed: ENOENT'), {code: 'ENOENT', syscall: 'execve'})
+      },
+    })
+    try {
+      expect(() => restartWithStartFlags()).not.toThrow()
+    } finally {
+      if (own) Object.defineProperty(process, 'execve', own)
+      else delete (process as {execve?: unknown}).execve
+    }
+    const flags = startFlags(process.execArgv, process.env.NODE_OPTIONS)
+    expect(flags).toEqual([`--max-semi-space-size=${SEMI_SPACE_MB}`]) // the test runner sets no young generation
+    expect(calls).toEqual([
+      [process.execPath, [process.execPath, ...process.execArgv, ...flags, ...process.argv.slice(1)], process.env],
+    ])
   })
 })
