@@ -53,6 +53,8 @@ describe('withChanges and the objects serve keeps per Service', () => {
         importLine('scaleCluster', 'test/bench/generate.ts') +
         `const sameMap = new Function('a', 'b', 'return %HaveSameMap(a, b)') as (a: object, b: object) => boolean
 const objects = scaleCluster({nodes: 3, nodePortServices: 150, clusterIpServices: 150})
+// A load balancer's address on each NodePort Service (as MetalLB writes it into status.loadBalancer.ingress).
+for (const o of objects) if (o.kind === 'Service' && (o.spec as {type?: string}).type === 'NodePort') o.status = {loadBalancer: {ingress: [{ip: '192.0.2.10', ipMode: 'VIP'}]}}
 const services = objects.filter((o) => o.kind === 'Service').map(toService)
 const endpointSlices = objects.filter((o) => o.kind === 'EndpointSlice').map(toEndpointSlice)
 const nodes = objects.filter((o) => o.kind === 'Node').map(toNode)
@@ -61,6 +63,7 @@ const merged = mergeClusterPlans([{label: 'a', plan}, {label: 'b', plan}], 'kube
 const kinds: Record<string, object[]> = {
   withChanges: services.map((s, i) => withChanges(s, {names: [String(i)]})),
   'Service port': services.filter((s) => s.type === 'NodePort').map((s) => s.ports[0]!),
+  'load-balancer ingress': services.flatMap((s) => s.loadBalancerIngress),
   'slice endpoint': endpointSlices.map((e) => e.endpoints[0]!),
   'slice port': endpointSlices.map((e) => e.ports[0]!),
   'planned port': plan.services.filter((s) => s.type === 'NodePort').map((s) => s.ports[0]!),
@@ -82,6 +85,7 @@ console.log(JSON.stringify({counts, sizes: Object.fromEntries(Object.entries(kin
     expect(counts).toEqual({
       withChanges: 0,
       'Service port': 0,
+      'load-balancer ingress': 0,
       'slice endpoint': 0,
       'slice port': 0,
       'planned port': 0,

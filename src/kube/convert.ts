@@ -49,7 +49,8 @@ export function toService(raw: unknown): Service {
     const ip = str(e.ip)
     const hostname = str(e.hostname)
     const ipMode = str(e.ipMode)
-    return {...(ip ? {ip} : {}), ...(hostname ? {hostname} : {}), ...(ipMode ? {ipMode} : {})}
+    // Every field may be missing, so no plain property can come first: onto a new object (src/fitted.ts).
+    return Object.assign({}, ip ? {ip} : {}, hostname ? {hostname} : {}, ipMode ? {ipMode} : {})
   })
   const selector = spec.selector === undefined || spec.selector === null ? undefined : strMap(spec.selector)
   const clusterIP = str(spec.clusterIP)
