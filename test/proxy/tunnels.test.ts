@@ -29,6 +29,13 @@ const route = (pods: string[], mode: 'http' | 'tcp' = 'tcp'): TunnelRoute => ({
   mode,
 })
 
+/** A route of its own Service `apps/<name>`, to Pods `<name>-1` unless given. */
+const named = (name: string, pods = [`${name}-1`]): TunnelRoute => ({
+  ...route(pods),
+  key: `apps/${name}:80/TCP`,
+  service: `apps/${name}`,
+})
+
 async function gateways(dial: TunnelDial, onForbidden?: (r: TunnelRoute, e: Error) => void) {
   const log: string[] = []
   const g = new TunnelGateways({dial, log: (line) => log.push(line), onForbidden})
@@ -133,11 +140,6 @@ describe('a per-service listener whose target is a gateway of the same process',
 
   it('follows routes that came and went between applies, and a new route object for a kept key updates its gateway', async () => {
     const {g} = await gateways(async ({pod}) => podStream(pod))
-    const named = (name: string, pods = [`${name}-1`]): TunnelRoute => ({
-      ...route(pods),
-      key: `apps/${name}:80/TCP`,
-      service: `apps/${name}`,
-    })
     const [a, b, c] = [named('a'), named('b'), named('c')]
     const first = new Map(await g.apply([a, b, c]))
     expect([...first.keys()]).toEqual(['apps/a:80/TCP', 'apps/b:80/TCP', 'apps/c:80/TCP'])
@@ -172,11 +174,6 @@ describe('a per-service listener whose target is a gateway of the same process',
       },
     })
     onTestFinished(() => g.close())
-    const named = (name: string): TunnelRoute => ({
-      ...route([`${name}-1`]),
-      key: `apps/${name}:80/TCP`,
-      service: `apps/${name}`,
-    })
     const [a, b, c] = [named('a'), named('b'), named('c')]
     await g.apply([a])
     await expect(g.apply([a, b, c])).rejects.toThrow('no port for this gateway') // b failed, c opened
