@@ -6,9 +6,20 @@
 // Services serve held about 160,000 such lists of one to four items, 20 MB of its heap; slice() copies a list into
 // an array of its own length.
 
-/** The items of `list` in a new array with no spare room (see above). */
+// An empty array still takes 32 bytes, and at 10,000 Services serve held about 140,000 of them (lists of problems,
+// warnings, external IPs and the like that stay empty): 4.5 MB. Lists that stay empty share one.
+
+/** The one empty list that lists which stay empty share. Frozen: a push into it throws instead of reaching the others. */
+const NONE: readonly never[] = Object.freeze([])
+
+/** The shared empty list (see above), for a list that is never added to. */
+export function emptyList<T>(): T[] {
+  return NONE as never[]
+}
+
+/** The items of `list` in a new array with no spare room, or the shared empty list when it has none (see above). */
 export function fitted<T>(list: T[]): T[] {
-  return list.slice()
+  return list.length === 0 ? emptyList() : list.slice()
 }
 
 // An object literal that starts with a spread and goes on with more properties (`{...base, names}`) gets a hidden

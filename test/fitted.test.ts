@@ -1,6 +1,6 @@
 import {describe, expect, it} from 'vitest'
 
-import {fitted} from '../src/fitted.js'
+import {emptyList, fitted} from '../src/fitted.js'
 import {importLine, snippet} from './run-snippet.js'
 
 describe('fitted', () => {
@@ -10,6 +10,15 @@ describe('fitted', () => {
     expect(copy).toEqual(list)
     expect(copy).not.toBe(list)
     expect(copy[0]).toBe(list[0])
+  })
+
+  it('gives every empty list as one shared list, frozen so that a push into it throws', () => {
+    const none = fitted<string>([])
+    expect(none).toEqual([])
+    expect(fitted<number>([])).toBe(none)
+    expect(emptyList<string>()).toBe(none)
+    expect(() => none.push('x')).toThrow(TypeError)
+    expect(none).toHaveLength(0)
   })
 
   it('keeps a list that grew by push in less heap than the list itself (no room for 17 items)', async () => {

@@ -36,7 +36,7 @@ import {
   udpReplyLimit,
 } from './wire.js'
 import type {Question, RecordData, Section} from './wire.js'
-import {fitted} from '../fitted.js'
+import {emptyList, fitted} from '../fitted.js'
 
 /** TTL of every record we serve: short, because Services and Nodes come and go. */
 export const TTL_SECONDS = 5
@@ -136,6 +136,7 @@ interface Source<T> {
   name: string
   target: 'data' | 'outside' | 'wildcard'
   list?: RecordData[]
+  /** Shared and empty for most (fitted). */
   problems: string[]
   /** The names between `name` and the apex, made once (the empty non-terminals it needs). */
   parents?: string[]
@@ -169,7 +170,7 @@ function hostSource(
     return {from: addresses, name, target, problems}
   }
   const parsed = lists.get(addresses)
-  if (parsed) return {from: addresses, name, target, list: parsed, problems}
+  if (parsed) return {from: addresses, name, target, list: parsed, problems: emptyList()}
   const list: RecordData[] = []
   const seen = new Set<string>()
   for (const text of addresses) {
@@ -184,7 +185,7 @@ function hostSource(
   }
   const kept = fitted(list)
   if (problems.length === 0) lists.set(addresses, kept)
-  return {from: addresses, name, target, list: kept, problems}
+  return {from: addresses, name, target, list: kept, problems: fitted(problems)}
 }
 
 /** An SRV owner's records, or why it (or one of them) was skipped. */
@@ -205,7 +206,7 @@ function srvSource(rawName: string, srvs: SrvRecord[], domain: string): Source<S
     }
     list.push({type: TYPE.SRV, priority: srv.priority, weight: srv.weight, port: srv.port, target})
   }
-  return {from: srvs, name, target: 'data', list: fitted(list), problems}
+  return {from: srvs, name, target: 'data', list: fitted(list), problems: fitted(problems)}
 }
 
 /** The names between `name` and the apex `domain`, nearest first, the apex last (none for the apex itself). */

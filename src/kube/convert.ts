@@ -72,7 +72,7 @@ export function toService(raw: unknown): Service {
       ? {allocateLoadBalancerNodePorts: spec.allocateLoadBalancerNodePorts}
       : {}),
     ...(lbClass ? {loadBalancerClass: lbClass} : {}),
-    loadBalancerIngress: ingress,
+    loadBalancerIngress: fitted(ingress),
     annotations: strMap(meta.annotations),
     labels: strMap(meta.labels),
     ...(selector && Object.keys(selector).length > 0 ? {selector} : {}),

@@ -1,4 +1,5 @@
 // Friendly DNS names for mapped Services. Names are lowercase and carry no trailing dot (docs/architecture.md).
+import {fitted} from '../fitted.js'
 
 /** Annotation with extra names for a Service, comma-separated: a label (`movies`) or a name ending in the zone. */
 export const HOSTNAME_ANNOTATION = 'expose-lb/hostname'
@@ -59,5 +60,5 @@ export function claimNames(
       wanted.push(name)
     }
   }
-  return {long, wanted, warnings}
+  return {long, wanted: fitted(wanted), warnings: fitted(warnings)}
 }

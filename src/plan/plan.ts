@@ -21,7 +21,7 @@ import type {
   ServicePort,
   Target,
 } from './types.js'
-import {fitted, withChanges} from '../fitted.js'
+import {emptyList, fitted, withChanges} from '../fitted.js'
 
 /** How a Service can be reached from outside the cluster (Service types: https://kubernetes.io/docs/concepts/services-networking/service/#publishing-services-service-types). */
 export function exposureOf(svc: Service): Exposure {
@@ -168,7 +168,7 @@ function planService(
       ...(port.nodePort ? {nodePort: port.nodePort} : {}),
       ...(port.appProtocol ? {appProtocol: port.appProtocol} : {}),
       mode: portMode(port),
-      targets: [],
+      targets: emptyList(),
     }
     if (options.paths) {
       const choice = choosePath(svc, exposure, port, options.paths)
@@ -196,12 +196,14 @@ function planService(
     name: svc.name,
     type: svc.type,
     exposure,
-    names: [],
-    loadBalancerIngress: svc.loadBalancerIngress.flatMap((i) => (i.ip ? [i.ip] : i.hostname ? [i.hostname] : [])),
+    names: emptyList(),
+    loadBalancerIngress: fitted(
+      svc.loadBalancerIngress.flatMap((i) => (i.ip ? [i.ip] : i.hostname ? [i.hostname] : [])),
+    ),
     externalTrafficPolicy: svc.externalTrafficPolicy,
     ...(svc.healthCheckNodePort ? {healthCheckNodePort: svc.healthCheckNodePort} : {}),
     ports,
-    warnings,
+    warnings: fitted(warnings),
   }
 }
 
@@ -381,7 +383,8 @@ function named(unnamed: PlannedService, naming: Naming, entry: ServiceMemo | und
   ) {
     return entry.named
   }
-  const planned = withChanges(unnamed, {names: naming.names, warnings: [...unnamed.warnings, ...naming.warnings]})
+  const warnings = naming.warnings.length > 0 ? [...unnamed.warnings, ...naming.warnings] : unnamed.warnings
+  const planned = withChanges(unnamed, {names: naming.names, warnings})
   if (entry) {
     entry.named = planned
     entry.nameWarnings = naming.warnings

@@ -23,7 +23,7 @@ import {API_SERVER_NOTE, gatewayTarget, tunnelKey, type GatewayAddress} from './
 import {forgetOnChange, type PartInputs, type ServeMapMemo, type ServicePart} from './memo.js'
 import {assembleDns, partChanges, patchAssembled} from './assemble.js'
 import {sameItems} from '../plan/memo.js'
-import {fitted, withChanges} from '../fitted.js'
+import {emptyList, fitted, withChanges} from '../fitted.js'
 
 export interface ServeOptions {
   /** Address of the DNS responder and the Host router (--listen). */
@@ -157,7 +157,7 @@ function mapService(s: PlannedService, ctx: MapContext): ServicePart {
       service: id,
       name: shortest,
       mode: '-',
-      targets: [],
+      targets: emptyList(),
       note: why ?? `${s.exposure}: not reachable from outside the cluster`,
       ...(s.ports.length && s.ports[0]!.path ? {path: 'none' as const} : {}),
     })
@@ -174,7 +174,7 @@ function mapService(s: PlannedService, ctx: MapContext): ServicePart {
         name: shortest,
         endpoint: hostPort(ips[0] ?? s.loadBalancerIngress[0] ?? '-', p.port),
         mode: p.mode,
-        targets: [],
+        targets: emptyList(),
         note: 'load balancer',
         ...(p.path ? {path: p.path} : {}),
       })

@@ -97,6 +97,21 @@ describe('buildPlan targets', () => {
     expect(plan.warnings).toEqual([])
   })
 
+  it('gives Services one shared list for each list that stays empty (no copy per Service at 10,000 of them)', () => {
+    const services = [
+      nodePortService('radarr', [{name: 'http', port: 7878, nodePort: 30878}], {namespace: 'media'}),
+      nodePortService('sonarr', [{name: 'http', port: 8989, nodePort: 30989}], {namespace: 'media'}),
+      makeService('db', {namespace: 'media', ports: [{name: 'pg', port: 5432, protocol: 'TCP'}]}),
+    ]
+    const planned = buildPlan(makeSnapshot({services, nodes: threeNodes}), options).services
+    const [radarr, sonarr, db] = ['radarr', 'sonarr', 'db'].map((name) => planned.find((p) => p.name === name))
+    expect(radarr!.warnings).toEqual([])
+    expect(sonarr!.warnings).toBe(radarr!.warnings)
+    expect(db!.warnings).toBe(radarr!.warnings)
+    expect(sonarr!.loadBalancerIngress).toBe(radarr!.loadBalancerIngress)
+    expect(db!.ports[0]!.targets).toBe(radarr!.warnings)
+  })
+
   it.each<[string, Parameters<typeof makeNode>[2], boolean, string | undefined]>([
     [
       'the exclude label with an empty value (kubeadm) excludes a node',
