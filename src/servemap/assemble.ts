@@ -32,11 +32,7 @@ export function partChanges(
  * a name: the whole assembly lets the later one in map order win).
  */
 export function patchAssembled(assembled: AssembledDns, went: ServicePart[], came: ServicePart[]): boolean {
-  const hosts = patchable(
-    assembled.hosts,
-    went.map((p) => p.hosts),
-    came.map((p) => p.hosts),
-  )
+  const hosts = patchable(assembled.hosts, went.map(hostEntries), came.map(hostEntries))
   const srv =
     hosts &&
     patchable(
@@ -51,6 +47,12 @@ export function patchAssembled(assembled: AssembledDns, went: ServicePart[], cam
 }
 
 type Entries<T> = Array<Array<[string, T]>>
+
+/** A part's names, each with its answer (made only for the parts a patch moves). */
+function hostEntries(part: ServicePart): Array<[string, string[]]> {
+  const {answer} = part
+  return answer ? part.names.map((name) => [name, answer]) : []
+}
 
 /** The names that leave and the entries that come, when the patch is exact (see patchAssembled). */
 function patchable<T>(
@@ -98,9 +100,11 @@ export function assembleDns(
     hostSets++
   }
   for (const part of parts) {
-    for (const [name, answer] of part.hosts) hosts.set(name, answer)
+    if (part.answer) {
+      for (const name of part.names) hosts.set(name, part.answer)
+      hostSets += part.names.length
+    }
     for (const [owner, records] of part.srv) srv.set(owner, records)
-    hostSets += part.hosts.length
     srvSets += part.srv.length
   }
   return {hosts, srv, exact: hosts.size === hostSets && srv.size === srvSets}

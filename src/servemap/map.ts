@@ -140,7 +140,7 @@ interface MapContext {
 /** Builds one Service's DNS records, routes, listeners, rows and warnings. */
 function mapService(s: PlannedService, ctx: MapContext): ServicePart {
   const {plan, options, router, ownHttpListeners} = ctx
-  const part: ServicePart = {hosts: [], srv: [], http: [], tls: [], listeners: [], rows: [], warnings: []}
+  const part: ServicePart = {names: s.names, srv: [], http: [], tls: [], listeners: [], rows: [], warnings: []}
   const {rows, listeners, warnings} = part
   const addSrv = (s: PlannedService, p: PlannedPort, port: number) => {
     if (!p.name) return
@@ -166,7 +166,7 @@ function mapService(s: PlannedService, ctx: MapContext): ServicePart {
   if (s.exposure === 'lb-ready') {
     const ips = s.loadBalancerIngress.filter((a) => /^[\d.]+$|:/.test(a))
     part.receiver = [id, {addresses: ips, allowed: []}]
-    for (const name of s.names) if (ips.length) part.hosts.push([name, ips])
+    if (ips.length) part.answer = ips
     for (const p of s.ports) {
       if (ips.length) addSrv(s, p, p.port)
       rows.push({
@@ -185,8 +185,7 @@ function mapService(s: PlannedService, ctx: MapContext): ServicePart {
   const address = unheld === undefined ? assigned : undefined
   if (options.range && !assigned)
     warnings.push(`${id}: --ip-range has no free address left; only its HTTP port is mapped`)
-  const answer = [address ?? router]
-  for (const name of s.names) part.hosts.push([name, answer])
+  part.answer = [address ?? router]
 
   let httpPortUsed = false
   const routeHosts = [...s.names, ...localhostNames(s, plan)]
@@ -273,9 +272,8 @@ function mapService(s: PlannedService, ctx: MapContext): ServicePart {
 
 /** A Service's part with its lists fitted (src/fitted.ts): the map keeps one per Service. */
 function fittedPart(part: ServicePart): ServicePart {
-  const {hosts, srv, http, tls, listeners, rows, warnings} = part
+  const {srv, http, tls, listeners, rows, warnings} = part
   return withChanges(part, {
-    hosts: fitted(hosts),
     srv: fitted(srv),
     http: fitted(http),
     tls: fitted(tls),

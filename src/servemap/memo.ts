@@ -13,7 +13,12 @@ import type {ForwardListener, HttpRoute, ServeRow, SrvRecord, TlsRoute} from './
  * order builds the same map, so a part can be kept while its inputs stay the same.
  */
 export interface ServicePart {
-  hosts: Array<[string, string[]]>
+  /**
+   * The Service's DNS names (its planned `names`), which all answer `answer`: absent when they are not in DNS. Two
+   * fields rather than a [name, answer] pair per name, 20,000 of them at 10,000 Services (./assemble.ts pairs them).
+   */
+  names: readonly string[]
+  answer?: string[]
   srv: Array<[string, SrvRecord[]]>
   http: HttpRoute[]
   tls: TlsRoute[]

@@ -7,7 +7,8 @@ import type {AssembledDns, ServicePart} from '../../src/servemap/memo.js'
 function part(names: string[], address: string): ServicePart {
   const answer = [address]
   return {
-    hosts: names.map((n) => [n, answer]),
+    names,
+    answer,
     srv: names.map((n) => [`_http._tcp.${n}`, [{priority: 0, weight: 0, port: 80, target: n}]]),
     http: [],
     tls: [],
@@ -73,6 +74,6 @@ describe('patchAssembled', () => {
     const web = part(['web.lb.internal'], '127.90.0.1')
     const last = assembled([web])
     expect(patchAssembled(last, [part(['web.lb.internal'], '127.90.0.1')], [])).toBe(false)
-    expect(last.hosts.get('web.lb.internal')).toBe(web.hosts[0]![1])
+    expect(last.hosts.get('web.lb.internal')).toBe(web.answer)
   })
 })
