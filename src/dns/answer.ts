@@ -138,8 +138,6 @@ interface Source<T> {
   list?: RecordData[]
   /** Shared and empty for most (fitted). */
   problems: string[]
-  /** The names between `name` and the apex, made once (the empty non-terminals it needs). */
-  parents?: string[]
 }
 
 /**
@@ -216,7 +214,7 @@ function parentsOf(name: string, domain: string): string[] {
     parent = parent.slice(parent.indexOf('.') + 1)
     parents.push(parent)
   }
-  return fitted(parents)
+  return parents
 }
 
 function inZoneOf(domain: string, name: string): boolean {
@@ -303,8 +301,7 @@ export function compileZone(records: DnsRecords, options: ZoneOptions): Compiled
   for (const parent of parentsOf(nsHost, domain)) recordsOf(parent)
   for (const source of [...sources.hosts.values(), ...sources.srv.values()]) {
     if (!source.list || source.target !== 'data') continue
-    count(sources, source, 1)
-    for (const parent of source.parents!) recordsOf(parent)
+    for (const parent of count(sources, source, 1)) recordsOf(parent)
   }
 
   const {encoded, encode} = encoder(options.previous?.encoded)
@@ -356,11 +353,16 @@ function encoder(reusable: ReadonlyMap<string, Uint8Array> | undefined) {
   return {encoded, encode}
 }
 
-/** Adds `by` to the owner count of a source's name and the counts of its parents (a source with records in the zone). */
-function count(sources: ZoneSources, source: Source<unknown>, by: 1 | -1): void {
-  source.parents ??= parentsOf(source.name, sources.domain)
+/**
+ * Adds `by` to the owner count of a source's name and the counts of its parents (a source with records in the zone);
+ * returns those parents. Found again on each call rather than kept per source: a compile or a patch counts a source
+ * once, and 30,000 sources at 10,000 Services would keep an array and its name slices each.
+ */
+function count(sources: ZoneSources, source: Source<unknown>, by: 1 | -1): string[] {
+  const parents = parentsOf(source.name, sources.domain)
   bump(sources.owners, source.name, by)
-  for (const parent of source.parents) bump(sources.below, parent, by)
+  for (const parent of parents) bump(sources.below, parent, by)
+  return parents
 }
 
 function bump(counts: Map<string, number>, key: string, by: number): void {
@@ -457,14 +459,12 @@ function patchZone(
   const names = options.handOver ? (previous.names as Map<string, NameEntry>) : new Map(previous.names)
   const touched = new Set<string>()
   for (const s of went) {
-    count(kept, s, -1)
     touched.add(s.name)
-    for (const parent of s.parents!) touched.add(parent)
+    for (const parent of count(kept, s, -1)) touched.add(parent)
   }
   for (const s of came) {
-    count(kept, s, 1)
     touched.add(s.name)
-    for (const parent of s.parents!) touched.add(parent)
+    for (const parent of count(kept, s, 1)) touched.add(parent)
   }
   const owner = new Map(came.map((s) => [s.name, s]))
   for (const name of touched) {
