@@ -1,10 +1,10 @@
 // How serve's many small objects are made, so that each takes no more memory than it holds. At 10,000 Services serve
 // keeps hundreds of thousands of them (heap snapshots of test/bench/scale-bench.ts's serve).
 
-// An array that grew by push (filter and flatMap grow theirs so too) has room for 17 items from its first one: V8's
-// growth rule (n + n/2 + 16, JSObject::NewElementsCapacity), 128 bytes more than a one-item list needs. At 10,000
-// Services serve held about 160,000 such lists of one to four items, 20 MB of its heap; slice() copies a list into
-// an array of its own length.
+// An array that grew by push (filter, flatMap and an array literal with a spread grow theirs so too) has room for 17
+// items from its first one: V8's growth rule (n + n/2 + 16, JSObject::NewElementsCapacity), 128 bytes more than a
+// one-item list needs. At 10,000 Services serve held about 160,000 such lists of one to four items, 20 MB of its heap;
+// slice() copies a list into an array of its own length.
 
 // An empty array still takes 32 bytes, and at 10,000 Services serve held about 140,000 of them (lists of problems,
 // warnings, external IPs and the like that stay empty): 4.5 MB. Lists that stay empty share one.

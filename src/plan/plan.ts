@@ -261,7 +261,9 @@ function assignNames(
     // Most Services get every name they ask for and add no warning: their names are the memo's array.
     const clean = (name: string) => owners.get(name) === planned[i] && !reserved.has(name) && !longNames.has(name)
     if (c.warnings.length === 0 && c.wanted.every(clean)) {
-      kept.plain ??= [c.long, ...c.wanted]
+      // fitted: an array literal with a spread grows as push does (room for 17 items, 136 bytes more for two: Node 20
+      // and 24); this array is the names of every Service that gets the names it claims.
+      kept.plain ??= fitted([c.long, ...c.wanted])
       return {names: kept.plain, warnings: NO_WARNINGS}
     }
     const p = planned[i]!

@@ -188,7 +188,8 @@ function mapService(s: PlannedService, ctx: MapContext): ServicePart {
   part.answer = [address ?? router]
 
   let httpPortUsed = false
-  const routeHosts = [...s.names, ...localhostNames(s, plan)]
+  // concat makes an array of its own length (a literal with a spread has room for 17 items); mapHosts may add to it.
+  const routeHosts = s.names.concat(localhostNames(s, plan))
   const allowed = address ? allowedHosts(s, routeHosts, address) : []
   const ownTcpPorts = new Set(s.ports.filter((p) => p.protocol === 'TCP').map((p) => p.port))
   const receiver: HostReceiver = {addresses: [address ?? router], allowed}
