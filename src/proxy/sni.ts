@@ -34,7 +34,7 @@ import {
   splice,
   writeChunk,
 } from './socket.js'
-import {listenTcp, type TcpListener} from './tcp-listener.js'
+import {listenTcp, type ConnectionSink, type TcpListener} from './tcp-listener.js'
 
 /** A client gets this long to send its ClientHello (as the router's headers timeout guards against slow heads). */
 const HELLO_TIMEOUT_MS = 10_000
@@ -54,7 +54,7 @@ type Routing =
   | {kind: 'connect'; name: string; service: string; ordered: ProbedTarget[]}
 
 /** Routes TLS connections by SNI to the targets of a Service's TLS port. */
-export class SniRouter {
+export class SniRouter implements ConnectionSink {
   /** Server names to routes, wildcards included (the router's table: route-table.ts). */
   private readonly routes = new RouteTable<TlsRoute>()
   private readonly health: TargetHealth
@@ -86,13 +86,7 @@ export class SniRouter {
   async listen(address: string, port: number): Promise<{address: string; port: number}> {
     // Connections come as TCP handles where the bindings allow (tcp-listener.ts), else as paused net.Sockets that
     // move to pooled reads before anything is read (see accept).
-    const listener = await listenTcp({
-      address,
-      port,
-      onHandle: this.settings.rawHandles ? (handle) => this.acceptHandle(handle) : undefined,
-      onSocket: (socket) => this.accept(socket),
-      onError: (error) => this.settings.log(`${this.label}: ${error.message}`),
-    })
+    const listener = await listenTcp({address, port, handles: this.settings.rawHandles, sink: this})
     this.listener = listener
     this.label = `https ${hostPort(address, listener.bound.port)}`
     this.handleSide = this.handleListener()
@@ -156,10 +150,10 @@ export class SniRouter {
   }
 
   /**
-   * A connection taken as a TCP handle (TcpListener's onHandle): its ClientHello is read on the handle, then the
-   * handle is relayed to the node on handles (raw-tcp.ts). The same checks, logs and limits as accept() on net.Socket.
+   * A connection taken as a TCP handle (ConnectionSink): its ClientHello is read on the handle, then the handle is
+   * relayed to the node on handles (raw-tcp.ts). The same checks, logs and limits as accept() on net.Socket.
    */
-  private acceptHandle(handle: TcpHandle): void {
+  acceptHandle(handle: TcpHandle): void {
     noteAccept()
     if (this.full()) return handle.close()
     const connection = new HandleConnection(this.handleSide!, handle)
@@ -167,7 +161,13 @@ export class SniRouter {
     connection.start()
   }
 
-  private accept(accepted: net.Socket): void {
+  /** An accept that failed (ConnectionSink): logged, the listener goes on. */
+  acceptFailed(error: NodeJS.ErrnoException): void {
+    this.settings.log(`${this.label}: ${error.message}`)
+  }
+
+  /** A connection taken as a net.Socket (ConnectionSink). */
+  accept(accepted: net.Socket): void {
     noteAccept()
     if (this.full()) return void accepted.destroy()
     // The client's bytes are read through pooled buffers (socket.ts adoptWithPooledReads, as the TCP forwarder does):

@@ -32,7 +32,7 @@ import {
   splice,
   writeChunk,
 } from './socket.js'
-import {listenTcp, type TcpListener} from './tcp-listener.js'
+import {listenTcp, type ConnectionSink, type TcpListener} from './tcp-listener.js'
 import {handOffToGateway} from './tunnels.js'
 
 const TCP_KEEPALIVE_DELAY_MS = 60_000 // notices vanished peers on long-idle spliced connections
@@ -75,7 +75,7 @@ const PASS: HostVerdict = {pass: true}
 const MAX_HOST_SHOWN = 100
 
 /** Forwards TCP connections accepted on one (address, port) to the targets, trying them in `orderTargets` order. */
-export class TcpForwarder {
+export class TcpForwarder implements ConnectionSink {
   readonly address: string
   readonly port: number
   service: string
@@ -133,13 +133,7 @@ export class TcpForwarder {
     // Either way nothing is read from the client until a node connection exists, so a failed attempt loses no bytes
     // and the next target sees the stream from its first byte.
     const onHandles = this.settings.rawHandles && !this.splicer && !this.makeSplicer
-    const listener = await listenTcp({
-      address: this.address,
-      port: this.port,
-      onHandle: onHandles ? (handle) => this.acceptHandle(handle) : undefined,
-      onSocket: (client) => this.accept(client),
-      onError: (error) => this.settings.log(`tcp ${this.label()}: ${error.message}`),
-    })
+    const listener = await listenTcp({address: this.address, port: this.port, handles: onHandles, sink: this})
     this.listener = listener
     if (onHandles) this.optionsPreset = listener.presetAccepted({keepAliveMs: TCP_KEEPALIVE_DELAY_MS})
     // close() came while binding: the socket is not kept.
@@ -228,7 +222,8 @@ export class TcpForwarder {
     }
   }
 
-  private accept(accepted: net.Socket): void {
+  /** A connection accepted as a net.Socket (ConnectionSink). */
+  accept(accepted: net.Socket): void {
     noteAccept()
     if (this.refuseOverCap()) return void accepted.destroy()
     this.acceptedSockets++
@@ -245,8 +240,8 @@ export class TcpForwarder {
     this.relay(accepted, NOTHING, true)
   }
 
-  /** A connection accepted as a TCP handle (onHandle in listen): relayed on handles where it can be. */
-  private acceptHandle(handle: TcpHandle): void {
+  /** A connection accepted as a TCP handle (ConnectionSink; handles in listen): relayed on handles where it can be. */
+  acceptHandle(handle: TcpHandle): void {
     noteAccept()
     if (this.refuseOverCap()) return handle.close()
     // The Host check reads HTTP, and an API-server gateway of this process takes a socket (handOff): net.Socket.
@@ -254,6 +249,11 @@ export class TcpForwarder {
       return this.relay(socketFromHandle(handle), NOTHING, true)
     }
     this.relayOnHandles(handle)
+  }
+
+  /** An accept that failed (ConnectionSink): logged, the listener goes on. */
+  acceptFailed(error: NodeJS.ErrnoException): void {
+    this.settings.log(`tcp ${this.label()}: ${error.message}`)
   }
 
   /** Whether the connection cap is reached (logged once until a connection is taken again). */

@@ -12,7 +12,7 @@ import type {TunnelRoute} from '../servemap/types.js'
 import {errnoCode} from '../net/errno.js'
 import {gatewayPorts, type NextPort} from './gateway-ports.js'
 import {orderEndpoints} from './pick.js'
-import {listenTcp, type TcpListener} from './tcp-listener.js'
+import {listenTcp, type ConnectionSink, type TcpListener} from './tcp-listener.js'
 
 /**
  * Opens one stream to a Pod's port (src/kube/port-forward.ts openPortForward, or a fake in tests); `cluster` names
@@ -74,6 +74,28 @@ export function handOffToGateway(address: string, port: number, client: net.Sock
 
 function endpointKey(e: PodEndpoint): string {
   return `${e.pod}:${e.port}`
+}
+
+/**
+ * Takes a gateway's connections. The listener exists before its gateway (which reads where it listens), and the
+ * gateway before the first connection can be accepted (the next turn of the event loop).
+ */
+class GatewaySink implements ConnectionSink {
+  gateway?: Gateway
+
+  constructor(
+    private readonly service: string,
+    private readonly log: (line: string) => void,
+  ) {}
+
+  accept(client: net.Socket): void {
+    if (this.gateway) this.gateway.take(client)
+    else client.destroy()
+  }
+
+  acceptFailed(error: NodeJS.ErrnoException): void {
+    this.log(`tunnel: ${this.service}: ${error.message}`)
+  }
 }
 
 class Gateway {
@@ -305,17 +327,10 @@ export class TunnelGateways {
     for (let attempt = 1; ; attempt++) {
       const port = attempt < PORT_ATTEMPTS ? this.nextPort() : 0
       // Half-open: a client's FIN ends the stream's writable side only, so the Pod's answer still comes back.
-      let gateway: Gateway | undefined
       try {
-        const listener = await listenTcp({
-          address: host,
-          port,
-          // The gateway exists before the first connection can be accepted (the next turn of the event loop).
-          onSocket: (client) => (gateway ? gateway.take(client) : client.destroy()),
-          onError: (error) => this.options.log(`tunnel: ${route.service}: ${error.message}`),
-        })
-        gateway = new Gateway(listener, route, this.options)
-        return gateway
+        const sink = new GatewaySink(route.service, this.options.log)
+        const listener = await listenTcp({address: host, port, sink})
+        return (sink.gateway = new Gateway(listener, route, this.options))
       } catch (error) {
         const code = errnoCode(error)
         if (port === 0 || (code !== 'EADDRINUSE' && code !== 'EACCES')) throw error

@@ -30,12 +30,15 @@ async function listenOnHandles(address: string, onHandle: (handle: TcpHandle) =>
   const listener = await listenTcp({
     address,
     port: 0,
-    onHandle,
-    onSocket: () => {
-      throw new Error('every connection comes as a handle')
-    },
-    onError: (error) => {
-      throw error
+    handles: true,
+    sink: {
+      acceptHandle: onHandle,
+      accept: () => {
+        throw new Error('every connection comes as a handle')
+      },
+      acceptFailed: (error) => {
+        throw error
+      },
     },
   })
   onTestFinished(() => listener.close())

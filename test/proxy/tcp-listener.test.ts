@@ -4,7 +4,7 @@ import {describe, expect, it, onTestFinished} from 'vitest'
 
 import {rawTcp, socketFromHandle, type TcpHandle} from '../../src/proxy/raw-tcp.js'
 import {canBind} from '../../src/proxy/socket.js'
-import {listenTcp, type TcpListener, type TcpListenerOptions} from '../../src/proxy/tcp-listener.js'
+import {listenTcp, type ConnectionSink, type TcpListener} from '../../src/proxy/tcp-listener.js'
 import {halfClosedExchange} from './backends.js'
 
 /** An echo that upper-cases, on a paused, half-open socket as the listener hands them over. */
@@ -16,14 +16,14 @@ function echo(socket: net.Socket): void {
   socket.resume()
 }
 
+/** A listener on port 0 whose connections go to `sink` (by default: each echoed as a socket); closed after the test. */
 async function listening(
-  options: Partial<TcpListenerOptions>,
+  options: {address?: string; handles?: boolean; sink?: Partial<ConnectionSink>},
   bindings: typeof rawTcp | null = rawTcp,
 ): Promise<TcpListener> {
-  const listener = await listenTcp(
-    {address: '127.0.0.1', port: 0, onSocket: echo, onError: (error) => expect.fail(error.message), ...options},
-    bindings,
-  )
+  const sink: ConnectionSink = {accept: echo, acceptFailed: (error) => expect.fail(error.message), ...options.sink}
+  const {address = '127.0.0.1', handles} = options
+  const listener = await listenTcp({address, port: 0, handles, sink}, bindings)
   onTestFinished(() => listener.close())
   return listener
 }
@@ -46,7 +46,7 @@ for (const [kind, bindings] of [
       const holder = await listening({}, bindings)
       const {port} = holder.bound
       await expect(
-        listenTcp({address: '127.0.0.1', port, onSocket: echo, onError: () => {}}, bindings),
+        listenTcp({address: '127.0.0.1', port, sink: {accept: echo, acceptFailed: () => {}}}, bindings),
       ).rejects.toMatchObject({code: 'EADDRINUSE', syscall: 'listen', port})
       await holder.close()
       expect(await canBind('127.0.0.1', port, 'TCP')).toBe(true)
@@ -54,7 +54,7 @@ for (const [kind, bindings] of [
 
     it('frees its port on close and leaves the connections it accepted open', async () => {
       let accepted: net.Socket | undefined
-      const listener = await listening({onSocket: (s) => void (accepted = s)}, bindings)
+      const listener = await listening({sink: {accept: (s) => void (accepted = s)}}, bindings)
       const {port} = listener.bound
       const client = net.connect(port, '127.0.0.1')
       await new Promise((resolve) => client.once('connect', resolve))
@@ -80,23 +80,30 @@ for (const [kind, bindings] of [
 describe('a TCP listener asked for handles', () => {
   it('gives each connection as a TCP handle where the bindings exist, as sockets where they do not', async () => {
     const handles: TcpHandle[] = []
-    const onHandle = (handle: TcpHandle): void => {
+    const acceptHandle = (handle: TcpHandle): void => {
       handles.push(handle)
       echo(socketFromHandle(handle))
     }
-    const onHandles = await listening({onHandle, onSocket: () => expect.fail('a socket, not a handle')})
+    const sink = {acceptHandle, accept: () => expect.fail('a socket, not a handle')}
+    const onHandles = await listening({handles: true, sink})
     expect(await halfClosedExchange(onHandles.bound.port, 'raw')).toBe('RAW')
     expect(handles).toHaveLength(1)
 
     const sockets: net.Socket[] = []
-    const fallback = await listening({onHandle, onSocket: (s) => (sockets.push(s), echo(s))}, null)
+    const accept = (s: net.Socket) => (sockets.push(s), echo(s))
+    const fallback = await listening({handles: true, sink: {acceptHandle, accept}}, null)
     expect(await halfClosedExchange(fallback.bound.port, 'plain')).toBe('PLAIN')
     expect(sockets).toHaveLength(1)
     expect(handles).toHaveLength(1)
   })
 
+  it('gives sockets to a sink that takes no handles', async () => {
+    const listener = await listening({handles: true})
+    expect(await halfClosedExchange(listener.bound.port, 'sockets')).toBe('SOCKETS')
+  })
+
   it('presets TCP_NODELAY on the listening handle for accepted connections (Linux), not on a net.Server', async () => {
-    const onHandles = await listening({onHandle: (handle) => echo(socketFromHandle(handle))})
+    const onHandles = await listening({handles: true, sink: {acceptHandle: (handle) => echo(socketFromHandle(handle))}})
     expect(onHandles.presetAccepted({keepAliveMs: 60_000})).toBe(process.platform === 'linux')
     const fallback = await listening({}, null)
     expect(fallback.presetAccepted({keepAliveMs: 60_000})).toBe(false)
