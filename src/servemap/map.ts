@@ -407,9 +407,17 @@ function partInputs(
   return {
     assigned,
     unheld,
-    gateways: tunnelKeys.map((k) => options.tunnels?.get(k)),
-    denied: tunnelKeys.map((k) => options.tunnelDenied?.get(k)),
+    gateways: noneOrAll(tunnelKeys.map((k) => options.tunnels?.get(k))),
+    denied: noneOrAll(tunnelKeys.map((k) => options.tunnelDenied?.get(k))),
   }
+}
+
+/**
+ * `list`, or the shared empty list when every item is undefined: most Services have no port the API server refused,
+ * and without --paths none has a gateway (sameInputs reads past the end of a list as undefined).
+ */
+function noneOrAll<T>(list: Array<T | undefined>): Array<T | undefined> {
+  return list.some((item) => item !== undefined) ? list : emptyList()
 }
 
 /** Whether partInputs would be equal to `kept` now, without making them. */
