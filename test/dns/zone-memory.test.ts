@@ -24,7 +24,7 @@ describe('compiled zone memory (10,000 Services: test/bench/scale-bench.ts)', ()
     const buffers = new Set<ArrayBufferLike>()
     let views = 0
     for (const entry of zone.names.values()) {
-      for (const set of entry.sets.values()) {
+      for (const set of entry.sets?.values() ?? [entry.all]) {
         buffers.add(set.bytes.buffer)
         views++
       }
@@ -33,6 +33,20 @@ describe('compiled zone memory (10,000 Services: test/bench/scale-bench.ts)', ()
     }
     expect(views).toBeGreaterThan(2 * services)
     expect(buffers.size).toBeLessThan(views / 10)
+  })
+
+  it('keeps no Map of record sets for a name with one set, and one for a name with several', () => {
+    expect(zone.names.get('svc-1234.ns-2.kube.internal')!.sets).toBeUndefined()
+    const both = compileZone(
+      {domain: 'kube.internal', hosts: new Map([['web.kube.internal', ['127.0.0.5', '::5']]]), srv: new Map()},
+      {serial: 1},
+    )
+    const entry = both.names.get('web.kube.internal')!
+    expect([...entry.sets!.keys()].sort()).toEqual([T.A, T.AAAA].sort())
+    const aaaa = summarize(answerQuery(both, buildQuery('web.kube.internal', T.AAAA), 'udp')!)
+    expect(aaaa.answers).toEqual(['web.kube.internal 5 AAAA ::5'])
+    const srv = summarize(answerQuery(zone, buildQuery('svc-1234.ns-2.kube.internal', T.SRV), 'udp')!)
+    expect([srv.rcode, srv.answers]).toEqual(['NOERROR', []])
   })
 
   it('answers from shared entries as from entries of their own', () => {
