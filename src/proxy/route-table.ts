@@ -29,7 +29,7 @@ export class RouteTable<R extends NamedRoute = HttpRoute> {
    */
   private shared = new Map<string, number>()
   private wildcards = 0
-  private readonly names = new WeakMap<R, string[]>()
+  private readonly names = new WeakMap<R, readonly string[]>()
 
   /** The entry of a normalized name (or `*.` wildcard key). */
   get(name: string): RouteEntry<R> | undefined {
@@ -65,8 +65,11 @@ export class RouteTable<R extends NamedRoute = HttpRoute> {
     this.routes = routes
   }
 
-  /** The route's hosts normalized, each name once, made once per route object. */
-  private namesOf(route: R): string[] {
+  /**
+   * The route's hosts normalized, each name once, found once per route object: its own list when that is so already
+   * (serve's routes, 8,000 at 10,000 Services, keep no copy).
+   */
+  private namesOf(route: R): readonly string[] {
     let names = this.names.get(route)
     if (!names) {
       const normalized = new Set<string>()
@@ -74,7 +77,8 @@ export class RouteTable<R extends NamedRoute = HttpRoute> {
         const name = normalizeHost(host)
         if (name !== undefined) normalized.add(name)
       }
-      this.names.set(route, (names = [...normalized]))
+      const same = normalized.size === route.hosts.length && route.hosts.every((host) => normalized.has(host))
+      this.names.set(route, (names = same ? route.hosts : [...normalized]))
     }
     return names
   }
