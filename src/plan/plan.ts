@@ -385,7 +385,7 @@ function named(unnamed: PlannedService, naming: Naming, entry: ServiceMemo | und
   ) {
     return entry.named
   }
-  const warnings = naming.warnings.length > 0 ? [...unnamed.warnings, ...naming.warnings] : unnamed.warnings
+  const warnings = naming.warnings.length > 0 ? unnamed.warnings.concat(naming.warnings) : unnamed.warnings
   const planned = withChanges(unnamed, {names: naming.names, warnings})
   if (entry) {
     entry.named = planned

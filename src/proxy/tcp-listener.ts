@@ -13,7 +13,7 @@ import {presetOnListening, rawTcp, socketFromHandle, type TcpHandle, type TcpSer
 /** As lib/net.js listens (its default backlog). */
 const BACKLOG = 511
 
-/** Who takes a listener's connections (TcpForwarder, SniRouter). */
+/** Who takes a listener's connections (TcpForwarder, SniRouter, a tunnel gateway's GatewaySink). */
 export interface ConnectionSink {
   /** A connection as a TCP handle, not read yet (TcpListenerOptions.handles, where the bindings allow). */
   acceptHandle?(handle: TcpHandle): void
