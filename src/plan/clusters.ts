@@ -121,7 +121,7 @@ export function mergeClusterPlans(clusters: ClusterPlan[], domain: string): Plan
           }
         }
       }
-      services.push(withChanges(s, {cluster: label, names, warnings: [...s.warnings, ...extra]}))
+      services.push(withChanges(s, {cluster: label, names, warnings: s.warnings.concat(extra)}))
     }
   }
   // An Ingress or route host is one name: two clusters claiming it both lose it, as Service names do.

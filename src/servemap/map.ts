@@ -407,8 +407,8 @@ function partInputs(
   return {
     assigned,
     unheld,
-    gateways: noneOrAll(tunnelKeys.map((k) => options.tunnels?.get(k))),
-    denied: noneOrAll(tunnelKeys.map((k) => options.tunnelDenied?.get(k))),
+    gateways: emptyWhenAllUnset(tunnelKeys.map((k) => options.tunnels?.get(k))),
+    denied: emptyWhenAllUnset(tunnelKeys.map((k) => options.tunnelDenied?.get(k))),
   }
 }
 
@@ -416,7 +416,7 @@ function partInputs(
  * `list`, or the shared empty list when every item is undefined: most Services have no port the API server refused,
  * and without --paths none has a gateway (sameInputs reads past the end of a list as undefined).
  */
-function noneOrAll<T>(list: Array<T | undefined>): Array<T | undefined> {
+function emptyWhenAllUnset<T>(list: Array<T | undefined>): Array<T | undefined> {
   return list.some((item) => item !== undefined) ? list : emptyList()
 }
 
