@@ -423,6 +423,14 @@ describe('answerQuery: EDNS (RFC 6891)', () => {
     expect(reply.answers?.length).toBe(1)
   })
 
+  it("writes every octet of its OPT, whatever the memory a reply is made in held before (Node's buffer pool)", () => {
+    // Replies come from Buffer.allocUnsafe's shared pool: dirty all of it, the part not handed out yet included.
+    new Uint8Array(Buffer.allocUnsafe(1).buffer).fill(0xff)
+    const reply = answer(buildQuery('sonarr.kube.internal', T.A, {edns: [{udpPayloadSize: 4096}]}))
+    // Root owner, TYPE OPT (41), CLASS 1232, extended RCODE 0, version 0, flags 0, RDLENGTH 0.
+    expect([...reply.subarray(reply.length - 11)]).toEqual([0, 0, 41, 0x04, 0xd0, 0, 0, 0, 0, 0, 0])
+  })
+
   it('sends no OPT when the query had none', () => {
     expect(decode(answer(buildQuery('sonarr.kube.internal', T.A))).additionals).toEqual([])
   })
