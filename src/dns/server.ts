@@ -1,11 +1,10 @@
 // The DNS responder's sockets: UDP and TCP on one address, every message answered by answer.ts.
 //
-// Why node:dgram and node:net rather than dns2's UDPServer/TCPServer (node_modules/dns2/server/*.js): those servers
+// Why Node's own sockets (UDP in udp-socket.ts, TCP on node:net) rather than dns2's UDPServer/TCPServer (node_modules/dns2/server/*.js): those servers
 // decode each query with dns2's own parser, which drops an OPT record carrying two EDNS options (so truncation would use
 // the wrong size limit) and hands undecodable packets to nobody (so no FORMERR); with port 0 their TCP side binds to
 // all interfaces; and their listen() never settles on a bind error. The sockets below are small; dns2 stays where it
 // is sound: encoding the records, once per zone change (wire.ts `encodeRecordData`).
-import dgram from 'node:dgram'
 import net from 'node:net'
 import {networkInterfaces} from 'node:os'
 import {performance} from 'node:perf_hooks'
@@ -16,6 +15,7 @@ import {errnoCode} from '../net/errno.js'
 import type {DnsRecords} from '../servemap/types.js'
 import {answerQuery, compileZone} from './answer.js'
 import type {CompiledZone, Transport} from './answer.js'
+import {bindUdpResponder, type DatagramAnswer, type UdpResponder} from './udp-socket.js'
 import {serverFailure} from './wire.js'
 
 /** Where and what to serve. */
@@ -107,10 +107,10 @@ export async function startDnsServer(options: DnsServerOptions): Promise<DnsServ
   const connections = new Set<net.Socket>()
   const {udp, tcp} = await bindBoth(
     port,
-    (p) => bindUdp(address, p, answer, log),
+    (p) => bindUdp(address, p, (message, client) => answer(message, 'udp', client), log),
     (p) => listenTcp(address, p, (socket) => serveConnection(socket, answer, connections, tcpMessageDeadlineMs), log),
   )
-  const udpPort = udp.address().port
+  const udpPort = udp.port
 
   let closing: Promise<void> | undefined
   return {
@@ -128,7 +128,7 @@ export async function startDnsServer(options: DnsServerOptions): Promise<DnsServ
     close() {
       closing ??= (async () => {
         for (const socket of connections) socket.destroy()
-        await Promise.all([closeUdp(udp), new Promise<void>((resolve) => tcp.close(() => resolve()))])
+        await Promise.all([udp.close(), new Promise<void>((resolve) => tcp.close(() => resolve()))])
       })()
       return closing
     },
@@ -145,43 +145,31 @@ const SAME_PORT_ATTEMPTS = 8
  */
 async function bindBoth(
   port: number,
-  udpOn: (port: number) => Promise<dgram.Socket>,
+  udpOn: (port: number) => Promise<UdpResponder>,
   tcpOn: (port: number) => Promise<net.Server>,
-): Promise<{udp: dgram.Socket; tcp: net.Server}> {
+): Promise<{udp: UdpResponder; tcp: net.Server}> {
   for (let attempt = 1; ; attempt++) {
     const udp = await udpOn(port)
-    const wanted = port === 0 && attempt === SAME_PORT_ATTEMPTS ? 0 : udp.address().port
+    const wanted = port === 0 && attempt === SAME_PORT_ATTEMPTS ? 0 : udp.port
     try {
       return {udp, tcp: await tcpOn(wanted)}
     } catch (error) {
-      await closeUdp(udp)
+      await udp.close()
       const retry = port === 0 && wanted !== 0 && errnoCode(error) === 'EADDRINUSE'
       if (!retry) throw error
     }
   }
 }
 
-function bindUdp(address: string, port: number, answer: Answer, log?: (line: string) => void): Promise<dgram.Socket> {
-  return new Promise((resolve, reject) => {
-    // Replies go to the address a query came from, always an IP literal: dgram's default lookup would still pass it
-    // through dns.lookup and a process.nextTick before each send (lib/internal/dgram.js lookup4).
-    const socket = dgram.createSocket({type: net.isIPv6(address) ? 'udp6' : 'udp4', lookup: literalLookup})
-    const onBindError = (error: Error) => {
-      socket.close()
-      reject(new BindError('DNS', address, port, 'udp', error))
-    }
-    socket.once('error', onBindError)
-    socket.on('message', (message, remote) => {
-      const reply = answer(message, 'udp', remote.address)
-      // A failed send (e.g. the requester's port vanished) is the requester's problem: it will retry. Without a
-      // callback, dgram.send skips a process.nextTick per reply and drops a failure silently (lib/dgram.js doSend).
-      if (reply) socket.send(reply, remote.port, remote.address)
-    })
-    socket.bind({address, port, exclusive: true}, () => {
-      socket.off('error', onBindError)
-      socket.on('error', (error) => log?.(`DNS: UDP socket error: ${error.message}`))
-      resolve(socket)
-    })
+function bindUdp(
+  address: string,
+  port: number,
+  answer: DatagramAnswer,
+  log?: (line: string) => void,
+): Promise<UdpResponder> {
+  const onError = (error: Error) => log?.(`DNS: UDP socket error: ${error.message}`)
+  return bindUdpResponder(address, port, answer, onError).catch((error: unknown) => {
+    throw new BindError('DNS', address, port, 'udp', error)
   })
 }
 
@@ -257,22 +245,6 @@ function serveConnection(socket: net.Socket, answer: Answer, connections: Set<ne
       socket.once('drain', () => socket.resume())
     }
   })
-}
-
-/**
- * A lookup for dgram.send that takes its address as given (an IP literal) and answers at once. Node passes the
- * socket's family as a number (lookup4/lookup6 in lib/internal/dgram.js); @types/node declares lookup options.
- */
-function literalLookup(
-  address: string,
-  family: unknown,
-  callback: (error: NodeJS.ErrnoException | null, address: string, family: number) => void,
-): void {
-  callback(null, address, typeof family === 'number' ? family : address.includes(':') ? 6 : 4)
-}
-
-function closeUdp(socket: dgram.Socket): Promise<void> {
-  return new Promise((resolve) => socket.close(() => resolve()))
 }
 
 /** Logs the records a zone skipped, once: only those the previous zone did not already report. */

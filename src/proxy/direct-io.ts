@@ -13,9 +13,8 @@
 // raw-tcp.ts found them missing or different (`rawTcp` undefined), both functions return undefined and the caller
 // uses the socket as before.
 import type net from 'node:net'
-import {getSystemErrorName} from 'node:util'
 
-import {rawTcp, type TcpHandle} from './raw-tcp.js'
+import {rawTcp, type TcpHandle, uvError} from './raw-tcp.js'
 
 /** libuv's UV_EOF, as a read's "length" when the peer sent its FIN. */
 const UV_EOF = -4095
@@ -39,17 +38,6 @@ function handleOf(socket: net.Socket): SocketHandle | undefined {
   return handle && typeof handle.writeBuffer === 'function' && typeof handle.readStart === 'function'
     ? handle
     : undefined
-}
-
-/** A libuv status as an Error with Node's code and syscall. */
-function uvError(status: number, syscall: string): NodeJS.ErrnoException {
-  let code: string
-  try {
-    code = getSystemErrorName(status)
-  } catch {
-    code = `E${-status}`
-  }
-  return Object.assign(new Error(`${syscall} ${code}`), {code, errno: status, syscall})
 }
 
 /** A write request a write the kernel took at once left unused (one JS object fewer per write). */
