@@ -15,6 +15,7 @@ import {errnoCode} from '../net/errno.js'
 import type {DnsRecords} from '../servemap/types.js'
 import {answerQuery, compileZone} from './answer.js'
 import type {CompiledZone, Transport} from './answer.js'
+import {ReplyCache} from './reply-cache.js'
 import {bindUdpResponder, type DatagramAnswer, type UdpResponder} from './udp-socket.js'
 import {serverFailure} from './wire.js'
 
@@ -95,19 +96,32 @@ export async function startDnsServer(options: DnsServerOptions): Promise<DnsServ
   let remoteZone = compileRemote(options.remoteRecords)
   const isLocal = localClients()
 
-  const answer: Answer = (message, transport, client) => {
+  /** Answers from `from`; keeps the reply in `replies` when given (a failure's SERVFAIL is never kept). */
+  const answerFrom = (from: CompiledZone, message: Uint8Array, transport: Transport, replies?: ReplyCache) => {
     try {
-      return answerQuery(remoteZone && !isLocal(client) ? remoteZone : zone, message, transport)
+      const reply = answerQuery(from, message, transport)
+      if (reply && replies) replies.remember(message, reply)
+      return reply
     } catch (error) {
       log?.(`DNS: answering a query failed: ${error instanceof Error ? error.message : String(error)}`)
       return serverFailure(message)
     }
   }
+  const answer: Answer = (message, transport, client) =>
+    answerFrom(remoteZone && !isLocal(client) ? remoteZone : zone, message, transport)
+  // The UDP replies of each zone, for questions asked again (reply-cache.ts); emptied when the zones change.
+  const localReplies = new ReplyCache()
+  const remoteReplies = new ReplyCache()
+  const answerUdp: DatagramAnswer = (message, client) => {
+    const remote = remoteZone && !isLocal(client) ? remoteZone : undefined
+    const replies = remote ? remoteReplies : localReplies
+    return replies.replay(message) ?? answerFrom(remote ?? zone, message, 'udp', replies)
+  }
 
   const connections = new Set<net.Socket>()
   const {udp, tcp} = await bindBoth(
     port,
-    (p) => bindUdp(address, p, (message, client) => answer(message, 'udp', client), log),
+    (p) => bindUdp(address, p, answerUdp, log),
     (p) => listenTcp(address, p, (socket) => serveConnection(socket, answer, connections, tcpMessageDeadlineMs), log),
   )
   const udpPort = udp.port
@@ -124,6 +138,8 @@ export async function startDnsServer(options: DnsServerOptions): Promise<DnsServ
       reportProblems(next, zone, log)
       zone = next
       remoteZone = nextRemote
+      localReplies.clear()
+      remoteReplies.clear()
     },
     close() {
       closing ??= (async () => {

@@ -2,7 +2,8 @@
 // network namespace of our own, so nothing outside it sees the addresses or the fixed ports). One namespace is the
 // workstation running `serve --demo` on a LAN address or on every address; the other is a machine on its LAN.
 // The LAN machine resolves names to the advertised address and reaches a Service through the Host router; the
-// workstation itself still gets its loopback per-service addresses.
+// workstation itself still gets its loopback per-service addresses. The LAN's and the workstation's A queries are
+// the same octets but for the ID (+nocookie), so a reply kept for one zone cannot be handed to the other's client.
 import {execFile} from 'node:child_process'
 import {delimiter, dirname} from 'node:path'
 import {describe, expect, it} from 'vitest'
@@ -22,10 +23,10 @@ kubectl expose-lb serve --demo $LISTEN --dns-port 5353 --http-port 8081 \
   --ip-range 127.77.0.0/16 </dev/null >/dev/null 2>serve.err & serve=$!
 for _ in $(seq 200); do grep -q '^serving ' serve.err && break; sleep 0.1; done
 on_lan() { nsenter -t "$lan" -n "$@"; }
-echo "lan-a=$(on_lan dig @10.99.0.1 -p 5353 +short radarr.kube.internal A | tr '\n' ' ')"
+echo "lan-a=$(on_lan dig @10.99.0.1 -p 5353 +nocookie +short radarr.kube.internal A | tr '\n' ' ')"
 echo "lan-a-tcp=$(on_lan dig @10.99.0.1 -p 5353 +tcp +short radarr.kube.internal A | tr '\n' ' ')"
 echo "lan-srv=$(on_lan dig @10.99.0.1 -p 5353 +short _mqtt._tcp.mosquitto.iot.kube.internal SRV | tr '\n' ' ')"
-echo "local-a=$(dig @10.99.0.1 -p 5353 +short radarr.kube.internal A | tr '\n' ' ')"
+echo "local-a=$(dig @10.99.0.1 -p 5353 +nocookie +short radarr.kube.internal A | tr '\n' ' ')"
 echo "lan-http=$(on_lan curl -s -o /dev/null -w '%{http_code} %header{x-served-by}' \
   --resolve radarr.kube.internal:8081:10.99.0.1 http://radarr.kube.internal:8081/)"
 kill -TERM "$serve"; wait "$serve" || true
