@@ -105,15 +105,22 @@ function bindOnHandle(
   const bound = ipv6 ? handle.bind6(address, port, 0) : handle.bind(address, port, 0)
   if (bound < 0) fail(bound, 'bind')
   const send = ipv6 ? handle.send6 : handle.send
+  // A send the kernel takes at once returns its length + 1 and leaves the request and the list as they were (Node's
+  // src/udp_wrap.cc UDPWrap::Send makes its request object only for a send it queues), so both are used again: a
+  // request is a native object and a property set on it takes V8's slow path. A queued send (0) keeps its request,
+  // and the reply stays alive in the request's list until it is sent, as lib/dgram.js keeps it.
+  let spare = bindings.newSendReq()
+  const chunks: Uint8Array[] = []
   handle.onmessage = (nread, _handle, message, peer) => {
     if (nread < 0) return onError(uvError(nread, 'recvmsg'))
     const reply = answer(message, peer.address)
     if (!reply) return
-    const req = bindings.newSendReq()
-    const list = [reply]
-    // Kept alive by the request while the kernel has not taken it (a send that returns 0), as lib/dgram.js does.
-    req.list = list
-    send.call(handle, req, list, 1, peer.port, peer.address, false)
+    chunks[0] = reply
+    const sent = send.call(handle, spare, chunks, 1, peer.port, peer.address, false)
+    chunks.length = 0
+    if (sent >= 1) return
+    if (sent === 0) spare.list = [reply]
+    spare = bindings.newSendReq()
   }
   handle.onerror = (_nread, _handle, error) => onError(error)
   const started = handle.recvStart()

@@ -123,6 +123,38 @@ describe("the DNS responder's UDP socket", () => {
     expect(handles.map((h) => h.closed)).toEqual([false, true])
   })
 
+  it('sends again with a request the kernel took at once, and leaves a queued one its reply and the request', async () => {
+    if (!rawUdp) throw new Error('this Node has no UDP handle: the test above says so')
+    // Every third send is reported as queued (0), as Node does when the kernel's buffer is full.
+    const sends: {req: object; list: unknown}[] = []
+    const queuing: RawUdp = {
+      newSendReq: rawUdp.newSendReq,
+      newHandle: () => {
+        const handle = rawUdp!.newHandle()
+        const send = handle.send.bind(handle)
+        handle.send = (req, list, ...rest) => {
+          const sent = send(req, list, ...rest)
+          sends.push({req, list: undefined})
+          return sends.length % 3 === 0 ? 0 : sent
+        }
+        return handle
+      },
+    }
+    const {responder} = await bound('127.0.10.134', queuing, (message) => Buffer.from(`re:${message.toString()}`))
+    const socket = client('127.0.10.134')
+    for (const text of ['a', 'b', 'c', 'd', 'e']) {
+      expect(await exchange(socket, '127.0.10.134', responder.port, text)).toBe(`re:${text}`)
+    }
+    for (const send of sends) send.list = (send.req as {list?: Uint8Array[]}).list?.map((b) => b.toString())
+    const [first, second, third, fourth, fifth] = sends
+    expect(second!.req).toBe(first!.req)
+    expect(third!.req).toBe(first!.req)
+    expect(third!.list).toEqual(['re:c'])
+    expect(fourth!.req).not.toBe(third!.req)
+    expect(fifth!.req).toBe(fourth!.req)
+    expect(fifth!.list).toBeUndefined()
+  })
+
   it('is not used when the user asked Node to warn about pending deprecations (process.binding is one)', async () => {
     const run = snippet(importLine('rawUdp', 'src/dns/udp-socket.ts') + "console.log(rawUdp ? 'handle' : 'dgram')\n")
     expect((await run()).stdout.trim()).toBe('handle')
