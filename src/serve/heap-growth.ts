@@ -16,8 +16,10 @@
 // Young generation. V8 sizes it for throughput: two semi-spaces of up to 16 MB on Node 20 (33.6 MB resident once
 // grown) and 64 MB on Node 24 (134 MB). serve allocates little that lives briefly and long: 8 MB semi-spaces cost no
 // CPU per change at 10,000 Services and take 100 MB off its peak on Node 24, 20–30 MB on Node 20 (probe runs of the
-// scale bench, docs/performance.md). V8 reads `--max-semi-space-size` only when the process starts, so serve starts
-// again with it (restartWithStartFlags), and the single executable carries it in its execArgv (scripts/sea.mjs).
+// scale bench, docs/performance.md). V8 reads `--max-semi-space-size` only when the process starts: the launcher kubectl
+// runs (bin/kubectl-expose_lb, an sh line before the JavaScript) starts Node with it, the single executable carries it
+// in its execArgv (scripts/sea.mjs), and a serve started some other way (`node bin/kubectl-expose_lb serve`, a login
+// service) starts again with it where Node can (restartWithStartFlags: process.execve, Node 22.15 and later).
 import {isSea} from 'node:sea'
 import v8 from 'node:v8'
 

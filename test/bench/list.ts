@@ -9,6 +9,7 @@ import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 import {startSimServer} from '../../src/sim/api-server.js'
 import {ISSUE_SCALE, scaleCluster} from './generate.js'
+import {launcherEnv} from './procs.js'
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 7)
 const bin = fileURLToPath(new URL('../../bin/kubectl-expose_lb', import.meta.url))
@@ -20,7 +21,7 @@ async function time(args: string[]): Promise<number[]> {
   const samples: number[] = []
   for (let i = 0; i < RUNS; i++) {
     const start = process.hrtime.bigint()
-    await run(process.execPath, [bin, ...args], {maxBuffer: 1 << 28})
+    await run(bin, args, {maxBuffer: 1 << 28, env: launcherEnv()})
     samples.push(Number(process.hrtime.bigint() - start) / 1e6)
   }
   return samples.sort((a, b) => a - b)
@@ -33,8 +34,9 @@ const dir = mkdtempSync(join(tmpdir(), 'bench-list-'))
 try {
   const config = join(dir, 'config')
   writeFileSync(config, sim.kubeconfig())
-  const {stdout} = await run(process.execPath, [bin, 'list', '-o', 'json', '--kubeconfig', config], {
+  const {stdout} = await run(bin, ['list', '-o', 'json', '--kubeconfig', config], {
     maxBuffer: 1 << 28,
+    env: launcherEnv(),
   })
   const services = (JSON.parse(stdout) as {services: unknown[]}).services.length
   const rows = [

@@ -3,7 +3,7 @@
 import {spawn, type ChildProcess} from 'node:child_process'
 import {chmodSync, mkdtempSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
-import {join} from 'node:path'
+import {delimiter, dirname, join} from 'node:path'
 
 /** How much of a child's output is kept for error messages. */
 const OUTPUT_TAIL_CHARS = 64 * 1024
@@ -120,6 +120,14 @@ export function startProcess(
   running.add(proc)
   void exited.then(() => running.delete(proc))
   return proc
+}
+
+/**
+ * The environment for running bin/kubectl-expose_lb as kubectl does (an executable: its sh line starts the `node` on
+ * PATH with serve's young generation): this process's Node first on PATH, so the bench measures the Node it runs on.
+ */
+export function launcherEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  return {...process.env, ...extra, PATH: `${dirname(process.execPath)}${delimiter}${process.env.PATH ?? ''}`}
 }
 
 /** A new temp dir, readable by all: nginx and dnsmasq drop privileges to `nobody` before reading files in it. */

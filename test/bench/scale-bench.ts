@@ -18,7 +18,7 @@ import {startSimServer} from '../../src/sim/api-server.js'
 import {KUBE_PROXY_HEALTHZ_PORT} from '../../src/servemap/map.js'
 import {UdpDnsClient} from './dns-client.js'
 import {ISSUE_SCALE, nodeAddress, scaleCluster, scaleService, scaleServiceObjects, type ScaleShape} from './generate.js'
-import type {Proc} from './procs.js'
+import {launcherEnv, type Proc} from './procs.js'
 import {num, percentile, table, writeLog, type TargetCheck} from './report.js'
 import {cpuSeconds, procStatusKb, startServe, type ServeChild} from './serve-child.js'
 import {DOMAIN, sleep, type BenchEnv, type SectionResult} from './setup.js'
@@ -201,8 +201,9 @@ export async function benchScale(env: BenchEnv): Promise<SectionResult> {
     // list on the same cluster (serve stopped: it would only take CPU from it), a new process each run.
     for (let i = 0; i < LIST_RUNS; i++) {
       const started = performance.now()
-      const {stdout} = await run(process.execPath, [BIN, 'list', '-o', 'json', '--kubeconfig', kubeconfig], {
+      const {stdout} = await run(BIN, ['list', '-o', 'json', '--kubeconfig', kubeconfig], {
         maxBuffer: 1 << 28,
+        env: launcherEnv(),
       })
       data.listMs.push(performance.now() - started)
       data.listedServices = (JSON.parse(stdout) as {services: unknown[]}).services.length

@@ -1,11 +1,13 @@
-// `serve` as a child process for the bench: started as `node bin/kubectl-expose_lb serve …` (not through kubectl,
-// so the child's pid is serve's own), its ports read from the "serving … DNS on …, HTTP on …" line on stderr, and
-// its memory and CPU read from /proc.
+// `serve` as a child process for the bench: started as kubectl starts it, `bin/kubectl-expose_lb serve …` (its sh
+// line execs this Node with serve's young generation: the child's pid is serve's own), its ports read from the
+// "serving … DNS on …, HTTP on …" line on stderr, and its memory and CPU read from /proc. With BENCH_SERVE_NODE_ARGS,
+// `node <those> <the launcher's flags> bin/kubectl-expose_lb serve …`.
 import {execFileSync} from 'node:child_process'
 import {promises as dns} from 'node:dns'
 import {readFileSync} from 'node:fs'
 import {fileURLToPath} from 'node:url'
-import {makeTempDir, startProcess, type Proc} from './procs.js'
+import {startFlags} from '../../src/serve/heap-growth.js'
+import {launcherEnv, makeTempDir, startProcess, type Proc} from './procs.js'
 
 const BIN = fileURLToPath(new URL('../../bin/kubectl-expose_lb', import.meta.url))
 const START_TIMEOUT_MS = 60_000
@@ -25,23 +27,15 @@ export interface ServeChild {
 
 /** Spawns serve on 127.0.0.1 with DNS and HTTP on free ports and waits for its "serving" line. */
 export async function startServe(kubeconfig: string, ipRange: string): Promise<ServeChild> {
-  const args = [
-    ...NODE_ARGS,
-    BIN,
-    'serve',
-    '--kubeconfig',
-    kubeconfig,
-    '--dns-port',
-    '0',
-    '--http-port',
-    '0',
-    '--https-port',
-    '0',
-  ]
+  const args = ['serve', '--kubeconfig', kubeconfig, '--dns-port', '0', '--http-port', '0', '--https-port', '0']
   args.push('--ip-range', ipRange)
   // A runtime directory of its own: a serve the user runs (or another bench's) is not this one's concern (instance.ts).
-  const env = {...process.env, NO_COLOR: '1', XDG_RUNTIME_DIR: makeTempDir('bench-run-')}
-  const proc = startProcess('serve', process.execPath, args, {env})
+  const env = launcherEnv({NO_COLOR: '1', XDG_RUNTIME_DIR: makeTempDir('bench-run-')})
+  const nodeArgs = [...NODE_ARGS, ...startFlags(NODE_ARGS, process.env.NODE_OPTIONS), BIN]
+  const proc =
+    NODE_ARGS.length === 0
+      ? startProcess('serve', BIN, args, {env})
+      : startProcess('serve', process.execPath, [...nodeArgs, ...args], {env})
   const m = await proc.waitForOutput(
     /DNS on 127\.0\.0\.1:(\d+)(?: \(udp, tcp\)|\/udp, \d+\/tcp), HTTP on 127\.0\.0\.1:(\d+), HTTPS \(SNI\) on 127\.0\.0\.1:(\d+)/,
     START_TIMEOUT_MS,

@@ -1,5 +1,8 @@
 import {execFileSync} from 'node:child_process'
-import {describe, expect, it} from 'vitest'
+import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {delimiter, join, resolve} from 'node:path'
+import {describe, expect, it, onTestFinished} from 'vitest'
 import {
   heapGrowthFlag,
   HEAP_GROWING_PERCENT,
@@ -9,6 +12,8 @@ import {
 } from '../../src/serve/heap-growth.js'
 // @ts-expect-error: a build script without types
 import {SEA_EXEC_ARGV} from '../../scripts/sea.mjs'
+
+const LAUNCHER = resolve(import.meta.dirname, '../../bin/kubectl-expose_lb')
 
 /**
  * A Node process that keeps ~50 MB live and replaces it piece by piece, 30,000 objects at a time, ten times over
@@ -88,6 +93,28 @@ describe('startFlags', () => {
 
   it('are what the single executable starts with', () => {
     expect(SEA_EXEC_ARGV).toEqual(startFlags([], undefined))
+  })
+
+  it('are what bin/kubectl-expose_lb starts the `node` on PATH with, unless NODE_OPTIONS chooses a young generation', () => {
+    // A `node` first on PATH that prints the arguments sh's launcher line gives it.
+    const dir = mkdtempSync(join(tmpdir(), 'launcher-'))
+    onTestFinished(() => rmSync(dir, {recursive: true, force: true}))
+    writeFileSync(join(dir, 'node'), '#!/bin/sh\nprintf "%s|" "$@"\n', {mode: 0o755})
+    const launch = (nodeOptions: string | undefined) => {
+      const env = {...process.env, PATH: `${dir}${delimiter}${process.env.PATH}`, NODE_OPTIONS: nodeOptions}
+      if (nodeOptions === undefined) delete env.NODE_OPTIONS
+      return execFileSync(LAUNCHER, ['serve', '--demo', 'two words'], {env, encoding: 'utf8'})
+    }
+    expect(launch(undefined)).toBe(
+      [...startFlags([], undefined), LAUNCHER, 'serve', '--demo', 'two words', ''].join('|'),
+    )
+    expect(launch('--trace-gc')).toBe(
+      [...startFlags([], '--trace-gc'), LAUNCHER, 'serve', '--demo', 'two words', ''].join('|'),
+    )
+    for (const own of ['--max-semi-space-size=32', '--max_semi_space_size=2 --trace-gc']) {
+      expect(startFlags([], own)).toEqual([])
+      expect(launch(own)).toBe([LAUNCHER, 'serve', '--demo', 'two words', ''].join('|'))
+    }
   })
 })
 
