@@ -1,10 +1,11 @@
 // The DNS responder's sockets: UDP and TCP on one address, every message answered by answer.ts.
 //
-// Why Node's own sockets (UDP in udp-socket.ts, TCP on node:net) rather than dns2's UDPServer/TCPServer (node_modules/dns2/server/*.js): those servers
-// decode each query with dns2's own parser, which drops an OPT record carrying two EDNS options (so truncation would use
-// the wrong size limit) and hands undecodable packets to nobody (so no FORMERR); with port 0 their TCP side binds to
-// all interfaces; and their listen() never settles on a bind error. The sockets below are small; dns2 stays where it
-// is sound: encoding the records, once per zone change (wire.ts `encodeRecordData`).
+// Why Node's own sockets (UDP in udp-socket.ts, TCP on node:net) rather than dns2's UDPServer/TCPServer
+// (node_modules/dns2/server/*.js): those servers decode each query with dns2's own parser, which drops an OPT record
+// carrying two EDNS options (so truncation would use the wrong size limit) and hands undecodable packets to nobody (so
+// no FORMERR); with port 0 their TCP side binds to all interfaces; and their listen() never settles on a bind error.
+// The sockets below are small; dns2 stays where it is sound: encoding the records, once per zone change (wire.ts
+// `encodeRecordData`). Repeated UDP questions are answered from reply-cache.ts.
 import net from 'node:net'
 import {networkInterfaces} from 'node:os'
 import {performance} from 'node:perf_hooks'

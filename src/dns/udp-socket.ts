@@ -38,7 +38,7 @@ interface UdpHandle {
   onerror: (nread: number, handle: UdpHandle, error: Error) => void
   bind(address: string, port: number, flags: number): number
   bind6(address: string, port: number, flags: number): number
-  /** ≥ 1 when the kernel took the datagram at once; 0 when it is queued (`req.list` must stay alive); < 0 on error. */
+  /** ≥ 1 when the kernel took the datagram at once; 0 when queued (`req.list` must stay alive); < 0 on error. */
   send(req: SendReq, list: Uint8Array[], count: number, port: number, address: string, hasCallback: boolean): number
   send6(req: SendReq, list: Uint8Array[], count: number, port: number, address: string, hasCallback: boolean): number
   recvStart(): number

@@ -1,7 +1,7 @@
 // `serve` as a child process for the bench: started as kubectl starts it, `bin/kubectl-expose_lb serve …` (its sh
 // line execs this Node with serve's young generation: the child's pid is serve's own), its ports read from the
-// "serving … DNS on …, HTTP on …" line on stderr, and its memory and CPU read from /proc. With BENCH_SERVE_NODE_ARGS,
-// `node <those> <the launcher's flags> bin/kubectl-expose_lb serve …`.
+// "serving … DNS on …, HTTP on …" line on stderr, and its memory and CPU read from /proc. With
+// BENCH_SERVE_NODE_ARGS, `node <those> <the launcher's flags> bin/kubectl-expose_lb serve …`.
 import {execFileSync} from 'node:child_process'
 import {promises as dns} from 'node:dns'
 import {readFileSync} from 'node:fs'
