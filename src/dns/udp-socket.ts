@@ -71,6 +71,9 @@ function loadRawUdp(): RawUdp | undefined {
   }
 }
 
+/** libuv's UV_EINVAL: a getsockname that gave no port. */
+const UV_EINVAL = -22
+
 /** The bindings, or undefined where this Node does not offer them as expected (dgram.Socket is used then). */
 export const rawUdp: RawUdp | undefined = loadRawUdp()
 
@@ -127,7 +130,7 @@ function bindOnHandle(
   if (started < 0) fail(started, 'recvStart')
   const name: {port?: number} = {}
   const named = handle.getsockname(name)
-  if (named < 0 || name.port === undefined) fail(named < 0 ? named : -22, 'getsockname')
+  if (named < 0 || name.port === undefined) fail(named < 0 ? named : UV_EINVAL, 'getsockname')
   let closing: Promise<void> | undefined
   return {
     port: name.port ?? port,

@@ -200,6 +200,11 @@ export interface ServiceOptions {
    */
   node: string
   script?: string
+  /**
+   * Node options before `script` (serve's young generation, src/serve/heap-growth.ts startFlags: a service runs
+   * Node itself, not the launcher kubectl runs, bin/kubectl-expose_lb). The single executable carries its own.
+   */
+  nodeOptions?: string[]
   /** serve's flags, with absolute paths. */
   serveArgs: string[]
   environment: Array<[name: string, value: string]>
@@ -369,7 +374,12 @@ function notes(o: ServiceOptions, location: ServiceLocation): string[] {
 
 /** The plan that installs serve as a service, or a usage problem when the arguments cannot be written. */
 export function planService(o: ServiceOptions): ServicePlan | {problem: string} {
-  const argv = [o.node, ...(o.script === undefined ? [] : [o.script]), 'serve', ...o.serveArgs]
+  const argv = [
+    o.node,
+    ...(o.script === undefined ? [] : [...(o.nodeOptions ?? []), o.script]),
+    'serve',
+    ...o.serveArgs,
+  ]
   const problem = argumentProblem(o.os, [...argv, ...o.environment.map(([, v]) => v)])
   if (problem) return {problem}
   const location = serviceLocation(o.os, o.scope, o.user)

@@ -1,4 +1,4 @@
-import {execFileSync} from 'node:child_process'
+import {execFileSync, spawnSync} from 'node:child_process'
 import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {delimiter, join, resolve} from 'node:path'
@@ -115,6 +115,18 @@ describe('startFlags', () => {
       expect(startFlags([], own)).toEqual([])
       expect(launch(own)).toBe([LAUNCHER, 'serve', '--demo', 'two words', ''].join('|'))
     }
+  })
+
+  it('says in one line that Node.js is missing when no `node` is on PATH', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'launcher-'))
+    onTestFinished(() => rmSync(dir, {recursive: true, force: true}))
+    writeFileSync(join(dir, 'true'), '#!/bin/sh\n', {mode: 0o755}) // what the launcher's lines run first
+    const run = spawnSync(LAUNCHER, ['list'], {env: {PATH: dir}, encoding: 'utf8'})
+    expect([run.status, run.stdout, run.stderr]).toEqual([
+      1,
+      '',
+      'kubectl expose-lb needs Node.js >= 20.19 on PATH (found none); install Node.js.\n',
+    ])
   })
 })
 

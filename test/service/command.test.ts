@@ -5,6 +5,7 @@ import {existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync} from 'n
 import {join} from 'node:path'
 import {describe, expect, it} from 'vitest'
 import {EXIT} from '../../src/errors.js'
+import {SEMI_SPACE_MB} from '../../src/serve/heap-growth.js'
 import {BIN_DIR, kubectl, scratchDir, writeKubeconfig} from '../e2e/helpers.js'
 
 const KUBECONFIG = writeKubeconfig(`apiVersion: v1
@@ -46,7 +47,7 @@ describe('kubectl expose-lb service: help', () => {
 })
 
 describe.skipIf(process.platform !== 'linux')('service install --dry-run (Linux)', () => {
-  it('prints the unit: this node and bin script, serve with the given flags and the kubeconfig made explicit', async () => {
+  it("prints the unit: this node with serve's young generation and the bin script, serve with the given flags and the kubeconfig made explicit", async () => {
     const run = await service(
       ['install', '--dry-run', '--context', 'homelab', '--dns-port', '5353', '--http-port', '8080', '-n', 'media'],
       {KUBECONFIG},
@@ -56,7 +57,7 @@ describe.skipIf(process.platform !== 'linux')('service install --dry-run (Linux)
     const lines = run.stdout.trimEnd().split('\n')
     expect(lines[0]).toBe('Run serve as a systemd user unit that starts at your login (its ports need no privilege):')
     expect(lines).toContain(
-      `  ExecStart=${process.execPath} ${join(BIN_DIR, 'kubectl-expose_lb')} serve --kubeconfig=${KUBECONFIG} --context=homelab --namespace=media --dns-port=5353 --http-port=8080`,
+      `  ExecStart=${process.execPath} --max-semi-space-size=${SEMI_SPACE_MB} ${join(BIN_DIR, 'kubectl-expose_lb')} serve --kubeconfig=${KUBECONFIG} --context=homelab --namespace=media --dns-port=5353 --http-port=8080`,
     )
     expect(lines).toContain('  Restart=on-failure')
     expect(lines.at(-1)).toBe('Logs: journalctl --user -u kubectl-expose-lb.service')

@@ -205,6 +205,18 @@ describe('planService', () => {
     )
   })
 
+  it("starts Node with the node options before the plugin's script (serve's young generation), none for the single executable", () => {
+    const options_ = {nodeOptions: ['--max-semi-space-size=8']}
+    expect(plan(options('darwin', 'user', options_)).spec.argv.slice(0, 4)).toEqual([
+      NODE,
+      '--max-semi-space-size=8',
+      '/opt/expose-lb/bin/kubectl-expose_lb',
+      'serve',
+    ])
+    const single = plan(options('linux', 'user', {...options_, node: '/opt/kubectl-expose_lb', script: undefined}))
+    expect(single.spec.argv.slice(0, 2)).toEqual(['/opt/kubectl-expose_lb', 'serve'])
+  })
+
   it('Linux user unit: write, reload, enable --now; undo disables, removes and reloads', () => {
     const p = plan(options('linux', 'user'))
     expect(p.spec).toEqual({

@@ -4,6 +4,7 @@ import {isSea} from 'node:sea'
 import {ExposeLbError} from '../../errors.js'
 import {createLogger} from '../../log.js'
 import {CLUSTER_NAME_NEEDS_SEVERAL, clusterLabels} from '../../plan/clusters.js'
+import {startFlags} from '../../serve/heap-growth.js'
 import {DEFAULT_HOSTS_FILE} from '../../serve/hosts-file.js'
 import Serve, {checkServeFlags, DEFAULT_DNS_PORT, DEFAULT_HTTP_PORT} from '../serve.js'
 import {serviceFlags} from './flags.js'
@@ -121,6 +122,7 @@ Running it again replaces the service. --dry-run prints the files and commands i
       user,
       node,
       script,
+      nodeOptions: startFlags([], undefined),
       serveArgs,
       environment: [
         // Credential plugins a kubeconfig names (exec) are looked up on PATH, which a unit or agent does not
