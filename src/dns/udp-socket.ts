@@ -12,7 +12,7 @@
 import dgram from 'node:dgram'
 import net from 'node:net'
 
-import {uvError} from '../proxy/raw-tcp.js'
+import {nodeBindings, uvError} from '../proxy/raw-tcp.js'
 
 /** Answers one datagram from `client` (an IP address): the reply to send back, or undefined for none. */
 export type DatagramAnswer = (message: Buffer, client: string) => Uint8Array | undefined
@@ -53,10 +53,8 @@ export interface RawUdp {
 }
 
 function loadRawUdp(): RawUdp | undefined {
-  const pendingDeprecation =
-    process.execArgv.includes('--pending-deprecation') || /--pending-deprecation/.test(process.env.NODE_OPTIONS ?? '')
-  const binding = (process as unknown as {binding?: (name: string) => Record<string, unknown>}).binding
-  if (pendingDeprecation || typeof binding !== 'function') return undefined
+  const binding = nodeBindings()
+  if (!binding) return undefined
   try {
     const {UDP, SendWrap} = binding('udp_wrap') as {UDP?: new () => UdpHandle; SendWrap?: new () => SendReq}
     if (typeof UDP !== 'function' || typeof SendWrap !== 'function') return undefined

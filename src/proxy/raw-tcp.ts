@@ -84,11 +84,20 @@ const UV_EOF = -4095
 /** For a handle whose reads nobody wants any more (onread must stay a function). */
 const ignoreRead = (): void => {}
 
-function loadRawTcp(): RawTcp | undefined {
+/**
+ * `process.binding`, or undefined when this Node has none or the user asked it to warn about pending deprecations
+ * (process.binding is DEP0111, which warns only then): the callers fall back to Node's public sockets.
+ */
+export function nodeBindings(): ((name: string) => Record<string, unknown>) | undefined {
   const pendingDeprecation =
     process.execArgv.includes('--pending-deprecation') || /--pending-deprecation/.test(process.env.NODE_OPTIONS ?? '')
   const binding = (process as unknown as {binding?: (name: string) => Record<string, unknown>}).binding
-  if (pendingDeprecation || typeof binding !== 'function') return undefined
+  return pendingDeprecation || typeof binding !== 'function' ? undefined : binding
+}
+
+function loadRawTcp(): RawTcp | undefined {
+  const binding = nodeBindings()
+  if (!binding) return undefined
   try {
     const tcp = binding('tcp_wrap') as {
       TCP?: new (type: number) => TcpHandle
