@@ -63,7 +63,8 @@ const TCP_MAX_CONNECTIONS = 1000
  */
 const TCP_MESSAGE_DEADLINE_MS = 5_000
 
-type Answer = (message: Uint8Array, transport: Transport, client: string) => Uint8Array | undefined
+/** Answers one message from `client` (an IP address): its reply, or undefined for none. */
+type Answer = (message: Uint8Array, client: string) => Uint8Array | undefined
 
 /** How long the list of this machine's own addresses is trusted before it is read again (DHCP, VPNs come and go). */
 const OWN_ADDRESSES_TTL_MS = 5_000
@@ -83,6 +84,16 @@ function localClients(): (address: string) => boolean {
   }
 }
 
+/** A zone and the UDP replies it gave (reply-cache.ts): a new zone starts with none. */
+interface Serving {
+  zone: CompiledZone
+  replies: ReplyCache
+}
+
+function serving(zone: CompiledZone): Serving {
+  return {zone, replies: new ReplyCache()}
+}
+
 /** Binds UDP and TCP on `options.address` and answers for `options.records.domain`. Rejects on bind errors. */
 export async function startDnsServer(options: DnsServerOptions): Promise<DnsServer> {
   const {address, port, log, tcpMessageDeadlineMs = TCP_MESSAGE_DEADLINE_MS} = options
@@ -90,40 +101,37 @@ export async function startDnsServer(options: DnsServerOptions): Promise<DnsServ
   if (!Number.isInteger(port) || port < 0 || port > 0xffff) throw new Error(`cannot start DNS: invalid port ${port}`)
 
   let serial = 1
-  let zone = compileZone(options.records, {serial, nsAddress: address})
-  reportProblems(zone, undefined, log)
+  let local = serving(compileZone(options.records, {serial, nsAddress: address}))
+  reportProblems(local.zone, undefined, log)
   const compileRemote = (records: DnsRecords | undefined, previous?: CompiledZone) =>
-    records && compileZone(records, {serial, nsAddress: address, previous, handOver: true})
-  let remoteZone = compileRemote(options.remoteRecords)
+    records && serving(compileZone(records, {serial, nsAddress: address, previous, handOver: true}))
+  let remote = compileRemote(options.remoteRecords)
   const isLocal = localClients()
+  const servingFor = (client: string) => (remote && !isLocal(client) ? remote : local)
 
-  /** Answers from `from`; keeps the reply in `replies` when given (a failure's SERVFAIL is never kept). */
-  const answerFrom = (from: CompiledZone, message: Uint8Array, transport: Transport, replies?: ReplyCache) => {
+  /** Answers from `from`'s zone; a UDP reply is kept for the question asked again (a failure's SERVFAIL never is). */
+  const answerFrom = (from: Serving, message: Uint8Array, transport: Transport) => {
     try {
-      const reply = answerQuery(from, message, transport)
-      if (reply && replies) replies.remember(message, reply)
+      const reply = answerQuery(from.zone, message, transport)
+      if (reply && transport === 'udp') from.replies.remember(message, reply)
       return reply
     } catch (error) {
       log?.(`DNS: answering a query failed: ${error instanceof Error ? error.message : String(error)}`)
       return serverFailure(message)
     }
   }
-  const answer: Answer = (message, transport, client) =>
-    answerFrom(remoteZone && !isLocal(client) ? remoteZone : zone, message, transport)
-  // The UDP replies of each zone, for questions asked again (reply-cache.ts); emptied when the zones change.
-  const localReplies = new ReplyCache()
-  const remoteReplies = new ReplyCache()
+  const answerTcp: Answer = (message, client) => answerFrom(servingFor(client), message, 'tcp')
   const answerUdp: DatagramAnswer = (message, client) => {
-    const remote = remoteZone && !isLocal(client) ? remoteZone : undefined
-    const replies = remote ? remoteReplies : localReplies
-    return replies.replay(message) ?? answerFrom(remote ?? zone, message, 'udp', replies)
+    const from = servingFor(client)
+    return from.replies.replay(message) ?? answerFrom(from, message, 'udp')
   }
 
   const connections = new Set<net.Socket>()
   const {udp, tcp} = await bindBoth(
     port,
     (p) => bindUdp(address, p, answerUdp, log),
-    (p) => listenTcp(address, p, (socket) => serveConnection(socket, answer, connections, tcpMessageDeadlineMs), log),
+    (p) =>
+      listenTcp(address, p, (socket) => serveConnection(socket, answerTcp, connections, tcpMessageDeadlineMs), log),
   )
   const udpPort = udp.port
 
@@ -131,16 +139,15 @@ export async function startDnsServer(options: DnsServerOptions): Promise<DnsServ
   return {
     udpPort,
     tcpPort: (tcp.address() as net.AddressInfo).port,
-    setRecords(records, remote) {
-      // The zones replaced here are not answered from again: patches change their names in place.
-      const next = compileZone(records, {serial: serial + 1, nsAddress: address, previous: zone, handOver: true})
+    setRecords(records, remoteRecords) {
+      // The zones replaced here are not answered from again: patches change their names in place. Each new zone
+      // comes with no kept replies.
+      const next = compileZone(records, {serial: serial + 1, nsAddress: address, previous: local.zone, handOver: true})
       serial++
-      const nextRemote = compileRemote(remote, remoteZone)
-      reportProblems(next, zone, log)
-      zone = next
-      remoteZone = nextRemote
-      localReplies.clear()
-      remoteReplies.clear()
+      const nextRemote = compileRemote(remoteRecords, remote?.zone)
+      reportProblems(next, local.zone, log)
+      local = serving(next)
+      remote = nextRemote
     },
     close() {
       closing ??= (async () => {
@@ -237,7 +244,7 @@ function serveConnection(socket: net.Socket, answer: Answer, connections: Set<ne
     while (buffer.length - offset >= 2) {
       const length = buffer.readUInt16BE(offset)
       if (buffer.length - offset - 2 < length) break
-      const reply = answer(buffer.subarray(offset + 2, offset + 2 + length), 'tcp', socket.remoteAddress ?? '')
+      const reply = answer(buffer.subarray(offset + 2, offset + 2 + length), socket.remoteAddress ?? '')
       offset += 2 + length
       if (!reply) continue
       const prefix = Buffer.allocUnsafe(2)
