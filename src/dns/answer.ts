@@ -528,8 +528,8 @@ function compileName(list: RecordData[], encode: (record: RecordData) => Uint8Ar
     if (encoded.length > 0) sets.set(type, ownedSection(HEADER_LENGTH, encoded))
   }
   if (sets.size > 1) return {all: joinSections([...sets.values()]), only: 0, sets}
-  for (const [only, all] of sets) return {all, only, sets: undefined}
-  return EMPTY_NAME
+  const [one] = sets
+  return one ? {all: one[1], only: one[0], sets: undefined} : EMPTY_NAME
 }
 
 /** The entry of every name without records; never changed (answerQuery only reads entries). */

@@ -31,11 +31,16 @@ export async function startServe(kubeconfig: string, ipRange: string): Promise<S
   args.push('--ip-range', ipRange)
   // A runtime directory of its own: a serve the user runs (or another bench's) is not this one's concern (instance.ts).
   const env = launcherEnv({NO_COLOR: '1', XDG_RUNTIME_DIR: makeTempDir('bench-run-')})
-  const nodeArgs = [...NODE_ARGS, ...startFlags(NODE_ARGS, process.env.NODE_OPTIONS), BIN]
+  // With node options of its own (profiling), Node is started here with the launcher's flags as well.
   const proc =
     NODE_ARGS.length === 0
       ? startProcess('serve', BIN, args, {env})
-      : startProcess('serve', process.execPath, [...nodeArgs, ...args], {env})
+      : startProcess(
+          'serve',
+          process.execPath,
+          [...NODE_ARGS, ...startFlags(NODE_ARGS, process.env.NODE_OPTIONS), BIN, ...args],
+          {env},
+        )
   const m = await proc.waitForOutput(
     /DNS on 127\.0\.0\.1:(\d+)(?: \(udp, tcp\)|\/udp, \d+\/tcp), HTTP on 127\.0\.0\.1:(\d+), HTTPS \(SNI\) on 127\.0\.0\.1:(\d+)/,
     START_TIMEOUT_MS,
