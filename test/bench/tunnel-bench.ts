@@ -84,8 +84,8 @@ export interface TunnelRow {
 
 export async function benchTunnel(env: BenchEnv): Promise<SectionResult> {
   const s = env.settings
-  // 1 GiB each way (about 1.5–2 s a download here): with 256 MiB (0.4 s) one collection or scheduling hiccup in the
-  // simulator, which relays both paths in this process, moved a median by 20 % and more from run to run.
+  // 1 GiB for one stream and 1 GiB over the 32 (about 1.5–2 s a download here): over 256 MiB (0.4 s) one collection
+  // or scheduling hiccup in the simulator, which relays both paths in this process, moved a median by 20 % and more.
   const oneBytes = s.quick ? 64 * MIB : 1024 * MIB
   const manyBytes = s.quick ? 2 * MIB : 32 * MIB
   const backends = await env.load.startBackends({
