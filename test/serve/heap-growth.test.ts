@@ -120,7 +120,7 @@ describe('startFlags', () => {
   it('says in one line that Node.js is missing when no `node` is on PATH', () => {
     const dir = mkdtempSync(join(tmpdir(), 'launcher-'))
     onTestFinished(() => rmSync(dir, {recursive: true, force: true}))
-    writeFileSync(join(dir, 'true'), '#!/bin/sh\n', {mode: 0o755}) // what the launcher's lines run first
+    writeFileSync(join(dir, 'true'), '#!/bin/sh\n', {mode: 0o755}) // what the launcher's line runs first
     const run = spawnSync(LAUNCHER, ['list'], {env: {PATH: dir}, encoding: 'utf8'})
     expect([run.status, run.stdout, run.stderr]).toEqual([
       1,
